@@ -1,0 +1,157 @@
+"""CLIP embedder: open_clip behind a small interface.
+
+Built from an open_clip model name plus either a pretrained tag (downloaded by open_clip
+from its hub in a real deployment) or a local checkpoint file. Returns L2-normalised
+float32 vectors. Its identity (model, checkpoint sha256, dim) goes into every index and
+every decision, so vectors from different models are never mixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from stylegate.errors import ModelLoadError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class EmbedderIdentity:
+    model: str
+    checkpoint_sha256: str
+    dim: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "checkpoint_sha256": self.checkpoint_sha256, "dim": self.dim}
+
+
+def resolve_device(device: str) -> str:
+    """Map ``auto`` to the best available torch device; validate the others."""
+    import torch
+
+    if device not in DEVICES:
+        raise ModelLoadError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("device 'cuda' requested but torch sees no CUDA device")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelLoadError("device 'mps' requested but it is not available")
+    return device
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Embedder:
+    """Embeds texts and images with an open_clip model."""
+
+    def __init__(
+        self,
+        model_name: str,
+        pretrained: str | None = None,
+        *,
+        device: str = "auto",
+        batch_size: int = 64,
+        model_config: Path | None = None,
+    ) -> None:
+        import open_clip
+        import torch
+
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self.device = resolve_device(device)
+        if model_config is not None:
+            open_clip.add_model_config(str(model_config))
+        checkpoint_path = Path(pretrained) if pretrained and Path(pretrained).is_file() else None
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=pretrained, device=self.device
+            )
+            tokenizer = open_clip.get_tokenizer(model_name)
+        except Exception as exc:  # open_clip raises many kinds; all mean "cannot load"
+            hint = ""
+            if pretrained and checkpoint_path is None:
+                hint = " (a pretrained tag is downloaded from the model hub; offline, pass a local checkpoint file)"
+            raise ModelLoadError(f"cannot load open_clip model {model_name!r} / {pretrained!r}: {exc}{hint}") from exc
+        model.eval()
+        self._model = model
+        self._preprocess = preprocess
+        self._tokenizer = tokenizer
+        with torch.inference_mode():
+            dim = int(model.encode_text(tokenizer(["a"]).to(self.device)).shape[-1])
+        if checkpoint_path is not None:
+            sha = file_sha256(checkpoint_path)
+        else:
+            sha = _parameters_sha256(model)
+        self.identity = EmbedderIdentity(model=model_name, checkpoint_sha256=sha, dim=dim)
+        self.image_size = _image_size(preprocess)
+        log.info("embedder %s on %s (dim %d)", model_name, self.device, dim)
+
+    @property
+    def dim(self) -> int:
+        return self.identity.dim
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                tokens = self._tokenizer(list(texts[start : start + self.batch_size])).to(self.device)
+                out.append(self._normalise(self._model.encode_text(tokens)))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def embed_images(self, images: Sequence["Image.Image"]) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = torch.stack([self._preprocess(im.convert("RGB")) for im in images[start : start + self.batch_size]])
+                out.append(self._normalise(self._model.encode_image(batch.to(self.device))))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    @staticmethod
+    def _normalise(features: Any) -> np.ndarray:
+        vectors = features.float().cpu().numpy().astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+def _parameters_sha256(model: Any) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _image_size(preprocess: Any) -> int:
+    for t in getattr(preprocess, "transforms", []):
+        size = getattr(t, "size", None)
+        if isinstance(size, int):
+            return size
+        if isinstance(size, (tuple, list)) and size:
+            return int(size[0])
+    return 224

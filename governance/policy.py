@@ -1,0 +1,138 @@
+"""The policy: a TOML file validated by pydantic. Its content hash is the policy version."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from stylegate.errors import PolicyError
+from stylegate.governance.decision import Action, EvidenceKind
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ActionName = Literal["allow", "attribute", "steer", "block"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Thresholds(_Strict):
+    name: float = Field(1.0, gt=0.0, le=1.0)
+    description: float = Field(0.30, gt=-1.0, le=1.0)
+    style: float = Field(0.80, gt=-1.0, le=1.0)
+    near_duplicate: float = Field(0.97, gt=-1.0, le=1.0)
+
+    def for_kind(self, kind: EvidenceKind) -> float:
+        return {
+            EvidenceKind.NAME: self.name,
+            EvidenceKind.DESCRIPTION: self.description,
+            EvidenceKind.STYLE: self.style,
+            EvidenceKind.NEAR_DUPLICATE: self.near_duplicate,
+        }[kind]
+
+
+class ConsentActions(_Strict):
+    name: ActionName
+    description: ActionName
+    style: ActionName
+    near_duplicate: ActionName = Field(alias="near-duplicate")
+
+    def for_kind(self, kind: EvidenceKind) -> Action:
+        value = {
+            EvidenceKind.NAME: self.name,
+            EvidenceKind.DESCRIPTION: self.description,
+            EvidenceKind.STYLE: self.style,
+            EvidenceKind.NEAR_DUPLICATE: self.near_duplicate,
+        }[kind]
+        return Action(value)
+
+
+class ConsentTable(_Strict):
+    opt_out: ConsentActions = Field(alias="opt-out")
+    royalty: ConsentActions
+    credit: ConsentActions
+
+    def for_consent(self, consent: str) -> ConsentActions:
+        table = {"opt-out": self.opt_out, "royalty": self.royalty, "credit": self.credit}
+        try:
+            return table[consent]
+        except KeyError:
+            raise PolicyError(f"no policy actions for consent state {consent!r}") from None
+
+
+class AttributionSettings(_Strict):
+    floor: float = Field(0.0, ge=0.0, le=1.0)
+    price_per_generation: float = Field(0.04, ge=0.0)
+    default_royalty_rate: float = Field(0.10, ge=0.0, le=1.0)
+
+
+class SteeringSettings(_Strict):
+    max_attempts: int = Field(2, ge=0, le=10)
+
+
+class PromptSettings(_Strict):
+    max_chars: int = Field(2000, ge=1, le=100_000)
+    log: Literal["full", "hash"] = "full"
+
+
+class ImageSettings(_Strict):
+    neighbours: int = Field(10, ge=1, le=1000)
+
+
+class Policy(_Strict):
+    thresholds: Thresholds = Thresholds()
+    consent: ConsentTable
+    attribution: AttributionSettings = AttributionSettings()
+    steering: SteeringSettings = SteeringSettings()
+    prompt: PromptSettings = PromptSettings()
+    image: ImageSettings = ImageSettings()
+    version: str = Field("", exclude=True)
+    source: str = Field("", exclude=True)
+
+    def action_for(self, consent: str, kind: EvidenceKind) -> Action:
+        return self.consent.for_consent(consent).for_kind(kind)
+
+
+def default_policy_text() -> str:
+    return resources.files("stylegate.governance").joinpath("default_policy.toml").read_text("utf-8")
+
+
+def parse_policy(text: str, source: str = "<string>") -> Policy:
+    """Parse and validate policy TOML; errors name the file and the offending field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise PolicyError(f"{source}: invalid policy: {problems}") from None
+    policy.version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    policy.source = source
+    return policy
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Load the policy at ``path``, or the bundled default when ``path`` is None."""
+    if path is None:
+        return parse_policy(default_policy_text(), source="default_policy.toml")
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc}") from None
+    return parse_policy(text, source=str(path))

@@ -1,0 +1,71 @@
+"""Plain value objects returned by the registry store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Consent(str, Enum):
+    OPT_OUT = "opt-out"
+    ROYALTY = "royalty"
+    CREDIT = "credit"
+
+
+@dataclass(frozen=True)
+class Artist:
+    id: int
+    name: str
+    consent: Consent
+    aliases: tuple[str, ...] = ()
+    descriptors: tuple[str, ...] = ()
+    royalty_rate: float | None = None
+    created_at: str = ""
+
+    def ref(self) -> dict:
+        return {"id": self.id, "name": self.name}
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "descriptors": list(self.descriptors),
+            "consent": self.consent.value,
+            "royalty_rate": self.royalty_rate,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class Work:
+    id: int
+    artist_id: int
+    sha256: str
+    path: str  # relative to the works directory
+    format: str
+    width: int
+    height: int
+    size_bytes: int
+    added_at: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "artist_id": self.artist_id,
+            "sha256": self.sha256,
+            "path": self.path,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "size_bytes": self.size_bytes,
+            "added_at": self.added_at,
+        }
+
+
+@dataclass
+class ImportResult:
+    """What an import of works did: added, skipped as duplicates."""
+
+    added: list[Work] = field(default_factory=list)
+    duplicates: list[tuple[str, int]] = field(default_factory=list)  # (path, existing work id)

@@ -1,0 +1,3 @@
+from stylegate.cli import main
+
+main()

@@ -1,0 +1,330 @@
+"""The `stylegate` command line: a thin typer shell over the library.
+
+Exit codes: 0 done (allowed or attributed), 3 blocked by policy, 1 error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from stylegate.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, InputError, StylegateError
+from stylegate.output import emit_json, message, print_decision, table
+
+app = typer.Typer(
+    help="stylegate: artist consent and style governance for text-to-image generation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+artists_app = typer.Typer(help="Register artists and their consent.", no_args_is_help=True)
+works_app = typer.Typer(help="Add reference works to an artist.", no_args_is_help=True)
+index_app = typer.Typer(help="Maintain the FAISS style index.", no_args_is_help=True)
+check_app = typer.Typer(help="Check prompts and images against the registry.", no_args_is_help=True)
+app.add_typer(artists_app, name="artists")
+app.add_typer(works_app, name="works")
+app.add_typer(index_app, name="index")
+app.add_typer(check_app, name="check")
+
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+
+
+class State:
+    home: Optional[Path] = None
+    device: Optional[str] = None
+
+    def workspace(self) -> Any:
+        from stylegate.settings import Settings
+        from stylegate.workspace import Workspace
+
+        overrides: dict[str, Any] = {}
+        if self.home is not None:
+            overrides["home"] = self.home
+        if self.device is not None:
+            overrides["device"] = self.device
+        return Workspace(Settings(**overrides))
+
+
+state = State()
+
+
+@app.callback()
+def _main(
+    home: Optional[Path] = typer.Option(None, "--home", help="Data directory (default $STYLEGATE_HOME or the user data dir)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto|cpu|cuda|mps for the CLIP embedder."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-v info, -vv debug)."),
+) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    state.home = home
+    state.device = device
+
+
+def handled(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn stylegate errors into a clear message and the contract's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except StylegateError as exc:
+            _fail(str(exc), exc.exit_code, as_json)
+        except KeyboardInterrupt:
+            _fail("interrupted", EXIT_ERROR, as_json)
+        except Exception as exc:  # noqa: BLE001 - a traceback is not a message
+            logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+            _fail(f"unexpected error: {type(exc).__name__}: {exc}", EXIT_ERROR, as_json)
+
+    return wrapper
+
+
+def _fail(text: str, code: int, as_json: bool) -> None:
+    if as_json:
+        emit_json({"error": text, "exit_code": code})
+    message(f"error: {text}")
+    raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------- init
+@app.command()
+@handled
+def init(as_json: bool = JsonOpt) -> None:
+    """Create the data directory, registry database, policy file and empty style index."""
+    info = state.workspace().init()
+    if as_json:
+        emit_json(info)
+        return
+    message(f"initialised stylegate home at {info['home']}")
+    table(None, ["item", "value"], [["database", info["database"]], ["index", info["index"]], ["policy", info["policy"]], ["embedder", f"{info['embedder']['model']} (dim {info['embedder']['dim']})"]])
+
+
+# ------------------------------------------------------------------ artists
+@artists_app.command("add")
+@handled
+def artists_add(
+    name: str = typer.Argument(..., help="The artist's name as people write it."),
+    alias: List[str] = typer.Option([], "--alias", help="Another name the artist is known by (repeatable)."),
+    descriptor: List[str] = typer.Option([], "--descriptor", help="A phrase describing the style (repeatable)."),
+    consent: str = typer.Option(..., "--consent", help="opt-out | royalty | credit"),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Royalty rate in [0, 1] (royalty consent)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Register an artist with their consent state."""
+    from stylegate.registry.models import Consent
+
+    try:
+        consent_value = Consent(consent)
+    except ValueError:
+        raise InputError(f"--consent must be one of opt-out, royalty, credit (got {consent!r})") from None
+    if rate is not None and consent_value is not Consent.ROYALTY:
+        raise InputError("--rate only applies to --consent royalty")
+    artist = state.workspace().store.add_artist(
+        name, consent=consent_value, aliases=tuple(alias), descriptors=tuple(descriptor), royalty_rate=rate
+    )
+    if as_json:
+        emit_json(artist.to_dict())
+    else:
+        message(f"registered artist #{artist.id} {artist.name!r} ({artist.consent.value})")
+
+
+@artists_app.command("list")
+@handled
+def artists_list(as_json: bool = JsonOpt) -> None:
+    """List registered artists."""
+    ws = state.workspace()
+    artists = ws.store.list_artists()
+    counts: dict[int, int] = {}
+    for work in ws.store.list_works():
+        counts[work.artist_id] = counts.get(work.artist_id, 0) + 1
+    if as_json:
+        emit_json({"artists": [dict(a.to_dict(), works=counts.get(a.id, 0)) for a in artists]})
+        return
+    table(
+        f"{len(artists)} artists",
+        ["id", "name", "consent", "rate", "aliases", "works"],
+        [[a.id, a.name, a.consent.value, "" if a.royalty_rate is None else a.royalty_rate, ", ".join(a.aliases), counts.get(a.id, 0)] for a in artists],
+    )
+
+
+@artists_app.command("remove")
+@handled
+def artists_remove(artist: str = typer.Argument(..., help="Artist id or exact name."), as_json: bool = JsonOpt) -> None:
+    """Remove an artist, their works and their vectors in the style index."""
+    removed, works = state.workspace().remove_artist(artist)
+    if as_json:
+        emit_json({"removed": removed.to_dict(), "works_removed": len(works)})
+    else:
+        message(f"removed artist #{removed.id} {removed.name!r} and {len(works)} works")
+
+
+# -------------------------------------------------------------------- works
+@works_app.command("add")
+@handled
+def works_add(
+    artist: str = typer.Argument(..., help="Artist id or exact name."),
+    paths: List[Path] = typer.Argument(..., help="Image files or folders of images."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Validate, store and index reference works; all or nothing."""
+    from tqdm import tqdm
+
+    ws = state.workspace()
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"no such file or folder: {path}")
+    bar = tqdm(total=0, unit="work", desc="adding works", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = ws.add_works(artist, paths, progress=progress)
+    finally:
+        bar.close()
+    if as_json:
+        emit_json({"added": [w.to_dict() for w in result.added], "duplicates": [{"path": p, "work_id": w} for p, w in result.duplicates]})
+        return
+    message(f"added {len(result.added)} works" + (f"; skipped {len(result.duplicates)} duplicates" if result.duplicates else ""))
+    for path, work_id in result.duplicates:
+        message(f"  duplicate: {path} is already work #{work_id}")
+
+
+# -------------------------------------------------------------------- index
+@index_app.command("rebuild")
+@handled
+def index_rebuild(as_json: bool = JsonOpt) -> None:
+    """Recreate the style index from the registry database (the source of truth)."""
+    from tqdm import tqdm
+
+    ws = state.workspace()
+    bar = tqdm(total=0, unit="work", desc="embedding works", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        index = ws.rebuild_index(progress=progress)
+    finally:
+        bar.close()
+    info = {"path": str(ws.settings.index_path), "count": len(index), "factory": ws.settings.index_factory, "embedder": ws.embedder.identity.to_dict()}
+    if as_json:
+        emit_json(info)
+    else:
+        message(f"rebuilt style index: {info['count']} works, {info['factory']} → {info['path']}")
+
+
+# -------------------------------------------------------------------- check
+@check_app.command("prompt")
+@handled
+def check_prompt(
+    text: Optional[str] = typer.Argument(None, help="The prompt to check."),
+    file: Optional[Path] = typer.Option(None, "--file", help="Check every line of FILE (JSON lines with --json)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Screen a prompt for registered artists' names and described styles."""
+    if (text is None) == (file is None):
+        raise InputError("give either a PROMPT or --file FILE")
+    gate = state.workspace().gate()
+    if file is None:
+        decision = gate.check_prompt(text).to_dict()
+        _show_decision(decision, as_json)
+        raise typer.Exit(_decision_exit(decision))
+    try:
+        lines = file.read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"no such file: {file}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {file}: {exc}") from None
+    outcomes: set[int] = set()
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            decision = gate.check_prompt(line).to_dict()
+        except InputError as exc:
+            record = {"line": number, "error": str(exc)}
+            outcomes.add(EXIT_USAGE)
+        else:
+            record = {"line": number, "prompt": line, **decision}
+            outcomes.add(_decision_exit(decision))
+        if as_json:
+            emit_json(record)
+        else:
+            rows.append([number, line[:60], record.get("action", "error"), ", ".join(sorted({e["artist"]["name"] for e in record.get("evidence", [])})) or record.get("error", "")])
+    if not as_json:
+        table(f"{len(rows)} prompts", ["line", "prompt", "action", "artists / error"], rows)
+    # A blocked prompt outranks a failed check, which outranks an unusable line.
+    for code in (EXIT_BLOCKED, EXIT_ERROR, EXIT_USAGE):
+        if code in outcomes:
+            raise typer.Exit(code)
+    raise typer.Exit(EXIT_OK)
+
+
+@check_app.command("image")
+@handled
+def check_image(path: Path = typer.Argument(..., help="Image file to check."), as_json: bool = JsonOpt) -> None:
+    """Match an image against registered artists' styles and works."""
+    from stylegate.registry.validation import ValidationLimits, validate_image
+
+    ws = state.workspace()
+    limits = ValidationLimits(max_pixels=ws.settings.max_image_pixels, max_bytes=ws.settings.max_image_bytes)
+    validated = validate_image(path, limits)
+    decision = ws.gate().check_image(validated.to_rgb()).to_dict()
+    decision["image"] = {"path": str(path), "sha256": validated.sha256}
+    _show_decision(decision, as_json)
+    raise typer.Exit(_decision_exit(decision))
+
+
+def _show_decision(decision: dict, as_json: bool) -> None:
+    if as_json:
+        emit_json(decision)
+    else:
+        print_decision(decision)
+
+
+def _decision_exit(decision: dict) -> int:
+    if decision.get("error"):
+        return EXIT_ERROR
+    return EXIT_BLOCKED if decision["action"] == "block" else EXIT_OK
+
+
+# -------------------------------------------------------------------- bench
+@app.command()
+@handled
+def bench(
+    artists: int = typer.Option(1000, "--artists", help="Synthetic artists registered for the prompt-check benchmark."),
+    vectors: int = typer.Option(100_000, "--vectors", help="Synthetic vectors for the FAISS benchmark."),
+    queries: int = typer.Option(200, "--queries", help="Queries per measurement."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Measure check latency, throughput and FAISS speed/recall on this machine."""
+    from stylegate.benchmarks import run_core_bench
+
+    results = run_core_bench(n_artists=artists, n_vectors=vectors, n_queries=queries, device=state.device or "cpu")
+    if as_json:
+        emit_json(results)
+        return
+    from stylegate.benchmarks import print_results
+
+    print_results(results)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,49 @@
+"""All configuration in one pydantic-settings class (environment prefix ``STYLEGATE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("stylegate", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STYLEGATE_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="where everything a run writes lives")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
+    index_factory: str = Field("IDMap2,Flat", description="FAISS index_factory string")
+    device: str = Field("auto", description="auto|cpu|cuda|mps")
+    clip_model: str | None = Field(None, description="open_clip model name; default: the StyleWorld CLIP")
+    clip_pretrained: str | None = Field(None, description="open_clip pretrained tag or local checkpoint")
+    clip_model_config: Path | None = Field(None, description="JSON config for a custom open_clip model")
+    policy_path: Path | None = Field(None, description="policy TOML; default home/policy.toml, else bundled")
+    max_image_pixels: int = Field(40_000_000, ge=1)
+    max_image_bytes: int = Field(50 * 1024 * 1024, ge=1)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'registry.db'}"
+
+    @property
+    def works_dir(self) -> Path:
+        return self.home / "works"
+
+    @property
+    def index_path(self) -> Path:
+        return self.home / "index" / "style.faiss"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def home_policy_path(self) -> Path:
+        return self.home / "policy.toml"

@@ -1,0 +1,185 @@
+"""Wiring: builds the store, embedder, index, policy and gate from settings, lazily.
+
+Everything heavy (torch, open_clip, faiss) is imported on first use, so commands that only
+touch the registry stay fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from stylegate.errors import IndexMismatch
+from stylegate.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.governance.embedder import Embedder
+    from stylegate.governance.gate import PolicyGate
+    from stylegate.governance.policy import Policy
+    from stylegate.registry.models import Artist, ImportResult, Work
+    from stylegate.registry.store import RegistryStore
+    from stylegate.registry.style_index import StyleIndex
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+class Workspace:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+
+    # ------------------------------------------------------------ components
+    @cached_property
+    def store(self) -> "RegistryStore":
+        from stylegate.registry.store import RegistryStore
+
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        return RegistryStore.open(self.settings.db_url)
+
+    @cached_property
+    def embedder(self) -> "Embedder":
+        from stylegate.governance.embedder import Embedder
+
+        s = self.settings
+        if s.clip_model is None:
+            from stylegate.styleworld.models import clip_checkpoint_path, register_clip
+
+            return Embedder(register_clip(), str(clip_checkpoint_path()), device=s.device)
+        return Embedder(s.clip_model, s.clip_pretrained, device=s.device, model_config=s.clip_model_config)
+
+    @cached_property
+    def policy(self) -> "Policy":
+        from stylegate.governance.policy import load_policy
+
+        path = self.settings.policy_path
+        if path is None and self.settings.home_policy_path.exists():
+            path = self.settings.home_policy_path
+        return load_policy(path)
+
+    @cached_property
+    def index(self) -> "StyleIndex":
+        """The style index, refused if another embedder built it or it lags the registry."""
+        from stylegate.registry.style_index import StyleIndex
+
+        path = self.settings.index_path
+        identity = self.embedder.identity.to_dict()
+        if not path.exists():
+            works = self.store.list_works()
+            if works:
+                raise IndexMismatch(
+                    f"no style index at {path} but {len(works)} works are registered; "
+                    "run `stylegate index rebuild`"
+                )
+            return StyleIndex.create(self.embedder.dim, identity, self.settings.index_factory)
+        index = StyleIndex.load(path, identity)
+        expected = self.store.snapshot_hash()
+        if index.snapshot_hash != expected:
+            raise IndexMismatch(
+                f"style index at {path} does not match the registry (it was saved for another set of works); "
+                "run `stylegate index rebuild`"
+            )
+        return index
+
+    def gate(self) -> "PolicyGate":
+        from stylegate.governance.gate import PolicyGate
+        from stylegate.governance.view import build_view
+
+        view = build_view(self.store, self.index, self._descriptor_vectors)
+        return PolicyGate(self.policy, self.embedder, view)
+
+    def _descriptor_vectors(self, artists: Sequence["Artist"]) -> tuple[np.ndarray, np.ndarray]:
+        """Descriptor text vectors, cached on disk by embedder and descriptor set."""
+        owners = [a.id for a in artists for _ in a.descriptors]
+        texts = [d for a in artists for d in a.descriptors]
+        if not texts:
+            return np.zeros(0, np.int64), np.zeros((0, self.embedder.dim), np.float32)
+        key = hashlib.sha256(
+            json.dumps([self.embedder.identity.to_dict(), owners, texts]).encode()
+        ).hexdigest()[:24]
+        cache = self.settings.cache_dir / f"descriptors-{key}.npy"
+        if cache.exists():
+            try:
+                vectors = np.load(cache)
+                if vectors.shape == (len(texts), self.embedder.dim):
+                    return np.array(owners, np.int64), vectors
+            except (OSError, ValueError):
+                log.warning("ignoring unreadable descriptor cache %s", cache)
+        vectors = self.embedder.embed_texts(texts)
+        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(cache)
+        return np.array(owners, np.int64), vectors
+
+    # ------------------------------------------------------------ operations
+    def init(self) -> dict:
+        """Create home, database, policy file and an empty index (idempotent)."""
+        from stylegate.governance.policy import default_policy_text
+
+        home = self.settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        self.settings.works_dir.mkdir(parents=True, exist_ok=True)
+        created_policy = False
+        if not self.settings.home_policy_path.exists():
+            self.settings.home_policy_path.write_text(default_policy_text(), "utf-8")
+            created_policy = True
+        store = self.store
+        index = self.index
+        if not self.settings.index_path.exists():
+            index.save(self.settings.index_path, store.snapshot_hash())
+        return {
+            "home": str(home),
+            "database": self.settings.db_url,
+            "index": str(self.settings.index_path),
+            "policy": str(self.settings.home_policy_path),
+            "created_policy": created_policy,
+            "embedder": self.embedder.identity.to_dict(),
+        }
+
+    def add_works(self, artist_ref: str, paths: Sequence[Path], progress: Progress | None = None) -> "ImportResult":
+        from stylegate.registry.ingest import add_works
+        from stylegate.registry.validation import ValidationLimits
+
+        return add_works(
+            self.store,
+            self.index,
+            self.settings.index_path,
+            self.settings.works_dir,
+            artist_ref,
+            list(paths),
+            self.embedder.embed_images,
+            limits=ValidationLimits(max_pixels=self.settings.max_image_pixels, max_bytes=self.settings.max_image_bytes),
+            progress=progress,
+        )
+
+    def remove_artist(self, artist_ref: str) -> tuple["Artist", list["Work"]]:
+        from stylegate.registry.ingest import remove_artist_and_works
+
+        return remove_artist_and_works(
+            self.store, self.index, self.settings.index_path, self.settings.works_dir, artist_ref
+        )
+
+    def rebuild_index(self, progress: Progress | None = None) -> "StyleIndex":
+        from stylegate.registry.ingest import rebuild_index
+
+        index = rebuild_index(
+            self.store,
+            self.settings.works_dir,
+            self.embedder.embed_images,
+            self.embedder.identity.to_dict(),
+            self.settings.index_factory,
+            self.settings.index_path,
+            progress=progress,
+        )
+        self.__dict__["index"] = index
+        return index
+
+
