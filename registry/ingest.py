@@ -1,0 +1,432 @@
+"""Transactional changes that span the database, the works directory and the style index.
+
+Every operation here is all-or-nothing across the three:
+
+1. everything that can be checked without side effects is checked first (files validated,
+   duplicates found, the index compared with the registry);
+2. new work files are written content-addressed into the works dir, recording exactly which
+   files and folders this call created;
+3. inside one database write transaction: rows are inserted or deleted, the in-memory index is
+   changed (after taking a checkpoint), the index file is saved atomically (after keeping a
+   hard-linked backup of the old file and sidecar), and the transaction commits;
+4. if anything in 2-3 raises (embedding, a copy, an insert, the save, the commit), the
+   transaction rolls back, the index file and sidecar are put back byte for byte, the
+   in-memory index is restored from its checkpoint and the files created by this call are
+   removed. Removed works' files are deleted only after the commit.
+
+The embedding function is a parameter: ``embed_images(list[PIL.Image]) -> (n, dim) float32``
+with L2-normalised rows. This package never imports the governance layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from stylegate.errors import IndexMismatch, InputError, InvalidWork, StylegateError
+
+from ._fs import FileBackup
+from .models import Artist, ImportResult, Work
+from .store import RegistryStore, Transaction
+from .style_index import DEFAULT_FACTORY, StyleIndex, sidecar_path
+from .validation import IMAGE_EXTENSIONS, ValidatedImage, WorkLimits, read_limited, to_rgb, validate_work
+from .works import StagedFiles, delete_work_file, read_work_bytes, store_work_bytes
+
+log = logging.getLogger(__name__)
+
+EmbedFn = Callable[[list[Image.Image]], Any]
+Progress = Any  # callable(n_done, n_total), or a tqdm-like object with update(n)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+class _ProgressReporter:
+    def __init__(self, hook: Progress, total: int) -> None:
+        self.hook = hook
+        self.total = total
+        self.done = 0
+        if hook is not None and hasattr(hook, "update") and getattr(hook, "total", 0) is None:
+            try:
+                hook.total = total
+            except AttributeError:
+                pass
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.hook is None or n == 0:
+            return
+        if hasattr(self.hook, "update"):  # tqdm-like
+            self.hook.update(n)
+        else:
+            self.hook(self.done, self.total)
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given, folders expanded recursively (sorted) to their image files.
+
+    Hidden files and folders inside a folder are skipped; a path that does not exist raises
+    :class:`InvalidWork`. The result keeps the order given and has no repeated paths.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out: list[Path] = []
+    seen: set[Path] = set()
+
+    def take(p: Path) -> None:
+        key = p.absolute()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found: list[Path] = []
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in files:
+                    if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                        found.append(Path(root) / name)
+            for f in sorted(found):
+                take(f)
+        elif p.exists():
+            take(p)
+        else:
+            raise InvalidWork(str(p), "no such file or directory")
+    return out
+
+
+def _check_embeddings(vectors: Any, n: int, dim: int) -> np.ndarray:
+    arr = np.asarray(vectors)
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise StylegateError(f"the embedder returned shape {arr.shape} for {n} images")
+    if arr.shape[1] != dim:
+        raise IndexMismatch(
+            f"the embedder returns {arr.shape[1]}-dimensional vectors but the style index has {dim}; "
+            "run `stylegate index rebuild`"
+        )
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _require_index_current(store: RegistryStore, index: StyleIndex, tx: Transaction | None = None) -> None:
+    """The in-memory index must hold exactly the registry's works before we change both."""
+    db_ids = np.asarray(store.work_ids(tx=tx), dtype=np.int64)
+    ix_ids = np.sort(index.ids())
+    if db_ids.shape != ix_ids.shape or not np.array_equal(db_ids, ix_ids):
+        raise IndexMismatch(
+            f"the style index does not match the registry ({len(db_ids)} works registered, "
+            f"{len(ix_ids)} in the index); run `stylegate index rebuild`"
+        )
+
+
+def index_is_current(store: RegistryStore, index: StyleIndex) -> bool:
+    """True when the index was saved for the registry's current snapshot."""
+    return index.snapshot_hash is not None and index.snapshot_hash == store.snapshot_hash()
+
+
+@dataclass
+class _Undo:
+    """What to put back if the operation fails."""
+
+    index: StyleIndex
+    index_path: Path
+    staged: StagedFiles
+    checkpoint: Any = None
+    backup: FileBackup | None = None
+
+    def run(self) -> None:
+        if self.backup is not None:
+            self.backup.restore()
+            self.backup = None
+        if self.checkpoint is not None:
+            try:
+                self.index.restore(self.checkpoint)
+            except Exception:  # noqa: BLE001 - keep undoing the rest
+                log.exception("could not restore the in-memory style index")
+            self.checkpoint = None
+        self.staged.undo()
+
+    def commit(self) -> None:
+        if self.backup is not None:
+            self.backup.discard()
+            self.backup = None
+        self.checkpoint = None
+
+
+def _save_index(undo: _Undo, snapshot: str) -> None:
+    undo.backup = FileBackup([undo.index_path, sidecar_path(undo.index_path)])
+    undo.index.save(undo.index_path, snapshot)
+
+
+# -- add ----------------------------------------------------------------------------------
+
+
+def add_works(
+    store: RegistryStore,
+    index: StyleIndex,
+    index_path: str | os.PathLike[str],
+    works_dir: str | os.PathLike[str],
+    artist_ref: str | int,
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    embed_images: EmbedFn,
+    *,
+    limits: WorkLimits | None = None,
+    progress: Progress = None,
+    batch_size: int = 32,
+) -> ImportResult:
+    """Validate, embed, store and index reference works for one artist, all or nothing.
+
+    Any invalid file raises :class:`InvalidWork` before anything changes. Files whose content
+    is already registered (or repeated within ``paths``) are skipped and listed in
+    ``duplicates`` as ``(path, existing work id)``.
+    """
+    if isinstance(batch_size, bool) or int(batch_size) < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    limits = limits or WorkLimits()
+    index_path = Path(index_path)
+    works_dir = Path(works_dir)
+    artist = store.get_artist(artist_ref)
+    files = expand_paths(paths)
+    if not files:
+        raise InputError("no image files found (looked for .png, .jpg, .jpeg, .webp)")
+
+    # 1. validate everything (keeping only the metadata, not the bytes, in memory)
+    checked: list[ValidatedImage] = [validate_work(f, limits).without_data() for f in files]
+
+    # 2. duplicates: already registered, or repeated in this batch
+    result = ImportResult()
+    existing = store.works_by_sha256(v.sha256 for v in checked)
+    first_in_batch: dict[str, ValidatedImage] = {}
+    repeats: list[ValidatedImage] = []
+    new: list[ValidatedImage] = []
+    for v in checked:
+        if v.sha256 in existing:
+            result.duplicates.append((v.path, existing[v.sha256].id))
+        elif v.sha256 in first_in_batch:
+            repeats.append(v)
+        else:
+            first_in_batch[v.sha256] = v
+            new.append(v)
+    if not new:
+        log.info("nothing to add for %s: %d duplicates", artist.name, len(result.duplicates))
+        return result
+
+    _require_index_current(store, index)  # fail fast; checked again under the write lock
+    reporter = _ProgressReporter(progress, len(new))
+    undo = _Undo(index=index, index_path=index_path, staged=StagedFiles())
+    try:
+        # 3. embed and store the files, batch by batch (side effects: new files only)
+        vectors: list[np.ndarray] = []
+        relpaths: list[str] = []
+        for start in range(0, len(new), int(batch_size)):
+            batch = new[start : start + int(batch_size)]
+            images = []
+            for v in batch:
+                data = read_limited(v.path, limits.max_bytes)
+                if len(data) != v.size_bytes or _sha256(data) != v.sha256:
+                    raise InvalidWork(v.path, "the file changed during the import")
+                relpaths.append(store_work_bytes(works_dir, v.sha256, v.extension, data, undo.staged))
+                images.append(to_rgb(data))
+            vectors.append(_check_embeddings(embed_images(images), len(batch), index.dim))
+            reporter.advance(len(batch))
+        all_vectors = np.concatenate(vectors, axis=0)
+
+        # 4. one transaction: rows, index, index file, commit
+        with store.transaction() as tx:
+            _require_index_current(store, index, tx)
+            late = store.works_by_sha256((v.sha256 for v in new), tx=tx)
+            if late:
+                raise StylegateError(
+                    f"{len(late)} of these works were registered by another process meanwhile; run the import again"
+                )
+            records = [
+                {
+                    "sha256": v.sha256,
+                    "path": rel,
+                    "format": v.format,
+                    "width": v.width,
+                    "height": v.height,
+                    "size_bytes": v.size_bytes,
+                }
+                for v, rel in zip(new, relpaths)
+            ]
+            added = store.insert_works(tx, artist.id, records)
+            undo.checkpoint = index.checkpoint()
+            index.add(np.array([w.id for w in added], dtype=np.int64), all_vectors)
+            _save_index(undo, store.snapshot_hash(tx=tx))
+    except BaseException:
+        _keep_registered_files(store, undo.staged)
+        undo.run()
+        raise
+    undo.commit()
+
+    result.added.extend(added)
+    by_sha = {w.sha256: w.id for w in added}
+    result.duplicates.extend((v.path, by_sha[v.sha256]) for v in repeats)
+    log.info(
+        "added %d works for %s (%d duplicates skipped)", len(added), artist.name, len(result.duplicates)
+    )
+    return result
+
+
+def _keep_registered_files(store: RegistryStore, staged: StagedFiles) -> None:
+    """Do not delete a new file that another process registered meanwhile (same content)."""
+    if not staged.files:
+        return
+    try:
+        registered = set(store.works_by_sha256(p.stem for p in staged.files))
+    except Exception:  # noqa: BLE001 - cannot tell: keep them all (orphans are harmless)
+        log.warning("registry unreachable while rolling back; keeping %d new work files", len(staged.files))
+        staged.files.clear()
+        return
+    staged.files[:] = [p for p in staged.files if p.stem not in registered]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- remove -------------------------------------------------------------------------------
+
+
+def _delete_files(works_dir: Path | None, works: Iterable[Work]) -> None:
+    if works_dir is None:
+        return
+    for w in works:
+        try:
+            delete_work_file(works_dir, w.path)
+        except (OSError, StylegateError):
+            log.warning("could not delete stored work %s (it is no longer registered)", w.path)
+
+
+def remove_works(
+    store: RegistryStore,
+    index: StyleIndex,
+    index_path: str | os.PathLike[str],
+    work_ids: Iterable[int],
+    *,
+    works_dir: str | os.PathLike[str] | None = None,
+) -> list[Work]:
+    """Withdraw works from the registry and the index, all or nothing.
+
+    Unknown ids raise :class:`InputError` and change nothing. With ``works_dir`` the stored
+    files are deleted after the commit.
+    """
+    ids = sorted({int(i) for i in work_ids})
+    if not ids:
+        return []
+    index_path = Path(index_path)
+    undo = _Undo(index=index, index_path=index_path, staged=StagedFiles())
+    try:
+        with store.transaction() as tx:
+            _require_index_current(store, index, tx)
+            removed = store.delete_works(tx, ids)
+            undo.checkpoint = index.checkpoint()
+            index.remove(np.array(ids, dtype=np.int64))
+            _save_index(undo, store.snapshot_hash(tx=tx))
+    except BaseException:
+        undo.run()
+        raise
+    undo.commit()
+    _delete_files(Path(works_dir) if works_dir is not None else None, removed)
+    log.info("removed %d works", len(removed))
+    return removed
+
+
+def remove_artist_and_works(
+    store: RegistryStore,
+    index: StyleIndex,
+    index_path: str | os.PathLike[str],
+    works_dir: str | os.PathLike[str],
+    ref: str | int,
+) -> tuple[Artist, list[Work]]:
+    """Remove an artist, their works' rows, vectors and (after the commit) files."""
+    index_path = Path(index_path)
+    undo = _Undo(index=index, index_path=index_path, staged=StagedFiles())
+    try:
+        with store.transaction() as tx:
+            _require_index_current(store, index, tx)
+            artist, removed = store.remove_artist(ref, tx=tx)
+            if removed:  # the works snapshot changes only if there were works
+                undo.checkpoint = index.checkpoint()
+                index.remove(np.array([w.id for w in removed], dtype=np.int64))
+                _save_index(undo, store.snapshot_hash(tx=tx))
+    except BaseException:
+        undo.run()
+        raise
+    undo.commit()
+    _delete_files(Path(works_dir), removed)
+    return artist, removed
+
+
+# -- rebuild ------------------------------------------------------------------------------
+
+
+def rebuild_index(
+    store: RegistryStore,
+    works_dir: str | os.PathLike[str],
+    embed_images: EmbedFn,
+    identity: dict[str, Any],
+    factory: str = DEFAULT_FACTORY,
+    index_path: str | os.PathLike[str] | None = None,
+    progress: Progress = None,
+    *,
+    batch_size: int = 32,
+    search_params: str | None = None,
+) -> StyleIndex:
+    """Recreate the style index from the database (the source of truth) and the stored files.
+
+    Every stored file is checked against its sha256. The new index is saved (atomically) to
+    ``index_path`` only if the registry did not change while it was being built.
+    """
+    if isinstance(batch_size, bool) or int(batch_size) < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    dim = identity.get("dim") if isinstance(identity, dict) else None
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise InputError("embedder identity must include an integer dim")
+    with store.transaction(write=False) as tx:
+        revision = store.revision(tx=tx)
+        works = store.list_works(tx=tx)
+        snapshot = store.snapshot_hash(tx=tx)
+    index = StyleIndex.create(dim, identity, factory, search_params=search_params)
+    reporter = _ProgressReporter(progress, len(works))
+    ids: list[int] = []
+    chunks: list[np.ndarray] = []
+    for start in range(0, len(works), int(batch_size)):
+        batch = works[start : start + int(batch_size)]
+        images = [to_rgb(read_work_bytes(works_dir, w.path, w.sha256)) for w in batch]
+        chunks.append(_check_embeddings(embed_images(images), len(batch), dim))
+        ids.extend(w.id for w in batch)
+        reporter.advance(len(batch))
+    if ids:
+        index.add(np.array(ids, dtype=np.int64), np.concatenate(chunks, axis=0))
+    if index_path is not None:
+        index_path = Path(index_path)
+        backup: FileBackup | None = None
+        try:
+            with store.transaction() as tx:  # holds the write lock: no change can slip in
+                if store.revision(tx=tx) != revision:
+                    raise StylegateError(
+                        "the registry changed during the rebuild; run `stylegate index rebuild` again"
+                    )
+                backup = FileBackup([index_path, sidecar_path(index_path)])
+                index.save(index_path, snapshot)
+        except BaseException:
+            if backup is not None:
+                backup.restore()
+            raise
+        if backup is not None:
+            backup.discard()
+    else:
+        index.snapshot_hash = snapshot
+    log.info("rebuilt style index: %d works, factory %s", len(index), factory)
+    return index

@@ -1,0 +1,132 @@
+"""Versioned, named schema migrations.
+
+``MIGRATIONS`` is an ordered list of ``(name, up)`` pairs; ``up(connection)`` changes the
+schema (and data) inside the transaction that also records ``name`` in the
+``schema_migrations`` table, so a migration is applied completely or not at all, exactly
+once. Opening an up-to-date database applies nothing. Add new migrations at the end; never
+edit or reorder one that has shipped. Table definitions are frozen inside each migration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from stylegate.errors import StylegateError
+
+from . import schema
+
+log = logging.getLogger(__name__)
+
+Migration = tuple[str, Callable[[Connection], None]]
+
+
+def _m0001_initial(conn: Connection) -> None:
+    md = MetaData()
+    Table(
+        "meta",
+        md,
+        Column("key", String(64), primary_key=True),
+        Column("value", Text, nullable=False),
+    )
+    Table(
+        "artists",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("name", String(200), nullable=False),
+        Column("name_key", String(200), nullable=False, unique=True),
+        Column("aliases", JSON, nullable=False),
+        Column("descriptors", JSON, nullable=False),
+        Column("consent", String(16), nullable=False),
+        Column("royalty_rate", Float, nullable=True),
+        Column("created_at", String(40), nullable=False),
+        CheckConstraint("consent IN ('opt-out', 'royalty', 'credit')", name="ck_artists_consent"),
+        CheckConstraint(
+            "royalty_rate IS NULL OR (royalty_rate >= 0 AND royalty_rate <= 1)", name="ck_artists_royalty_rate"
+        ),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "works",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("artist_id", Integer, ForeignKey("artists.id", ondelete="RESTRICT"), nullable=False, index=True),
+        Column("sha256", String(64), nullable=False, unique=True),
+        Column("path", String(200), nullable=False),
+        Column("format", String(8), nullable=False),
+        Column("width", Integer, nullable=False),
+        Column("height", Integer, nullable=False),
+        Column("size_bytes", BigInteger, nullable=False),
+        Column("added_at", String(40), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    md.create_all(conn)
+    conn.execute(insert(md.tables["meta"]).values(key="revision", value="0"))
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_initial", _m0001_initial),
+]
+
+
+def applied_migrations(conn: Connection) -> list[str]:
+    """Names of the migrations recorded in the database, in the order applied."""
+    rows = conn.execute(
+        select(schema.schema_migrations.c.name).order_by(
+            schema.schema_migrations.c.applied_at, schema.schema_migrations.c.name
+        )
+    )
+    return [r[0] for r in rows]
+
+
+def migrate(engine: Engine, migrations: Sequence[Migration] | None = None) -> list[str]:
+    """Apply pending migrations in order; return the names applied by this call."""
+    migrations = list(MIGRATIONS if migrations is None else migrations)
+    names = [name for name, _ in migrations]
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate migration names")
+    with engine.connect() as conn:
+        conn.execution_options(stylegate_write=True)
+        with conn.begin():
+            schema.schema_migrations.create(conn, checkfirst=True)
+            unknown = [n for n in applied_migrations(conn) if n not in set(names)]
+    if unknown:
+        raise StylegateError(
+            f"the registry database has migrations this stylegate does not know ({', '.join(unknown)}); "
+            "it was written by a newer version"
+        )
+    applied_now: list[str] = []
+    for name, up in migrations:
+        with engine.connect() as conn:
+            conn.execution_options(stylegate_write=True)
+            with conn.begin():
+                done = set(applied_migrations(conn))
+                if name in done:
+                    continue
+                log.info("applying registry migration %s", name)
+                up(conn)
+                conn.execute(
+                    insert(schema.schema_migrations).values(
+                        name=name, applied_at=datetime.now(timezone.utc).isoformat(timespec="microseconds")
+                    )
+                )
+                applied_now.append(name)
+    return applied_now

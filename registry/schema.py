@@ -1,0 +1,75 @@
+"""SQLAlchemy Core tables of the registry (the current schema, used for queries).
+
+The schema is created and changed only by :mod:`stylegate.registry.migrations`; each
+migration freezes its own table definitions so later edits here cannot change history.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+NAME_MAX = 200
+ALIAS_MAX = 200
+DESCRIPTOR_MAX = 1000
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("applied_at", String(40), nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+artists = Table(
+    "artists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_MAX), nullable=False),
+    # casefolded name: uniqueness and lookup are case-insensitive on every backend
+    Column("name_key", String(NAME_MAX), nullable=False, unique=True),
+    Column("aliases", JSON, nullable=False),
+    Column("descriptors", JSON, nullable=False),
+    Column("consent", String(16), nullable=False),
+    Column("royalty_rate", Float, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    CheckConstraint("consent IN ('opt-out', 'royalty', 'credit')", name="ck_artists_consent"),
+    CheckConstraint(
+        "royalty_rate IS NULL OR (royalty_rate >= 0 AND royalty_rate <= 1)", name="ck_artists_royalty_rate"
+    ),
+    sqlite_autoincrement=True,  # never reuse ids: audit entries refer to them
+)
+
+works = Table(
+    "works",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("artist_id", Integer, ForeignKey("artists.id", ondelete="RESTRICT"), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("path", String(200), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("added_at", String(40), nullable=False),
+    sqlite_autoincrement=True,  # work ids are FAISS ids and appear in audit entries
+)

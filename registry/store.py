@@ -1,0 +1,659 @@
+"""The registry store: artists and their works in SQLAlchemy (SQLite by default).
+
+SQLite databases are opened in WAL mode with ``synchronous=FULL``, foreign keys on and a busy
+timeout; write transactions start with ``BEGIN IMMEDIATE`` so concurrent writers queue
+instead of failing halfway. Any other SQLAlchemy URL (PostgreSQL) works too: the queries are
+portable Core, and writers serialise on a ``SELECT ... FOR UPDATE`` of the revision row.
+
+Every committed change bumps a ``revision`` counter (caches key on it) and is announced to
+listeners added with :meth:`RegistryStore.add_listener` after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import numbers
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, delete, event, insert, select, update
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, StylegateError
+
+from . import schema
+from .migrations import Migration, applied_migrations, migrate
+from .models import Artist, Consent, Work
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[str, dict], None]
+
+MAX_ALIASES = 100
+MAX_DESCRIPTORS = 100
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+_DIGITS = re.compile(r"[0-9]+")
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
+_IN_CHUNK = 500
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def default_home() -> Path:
+    """``$STYLEGATE_HOME``, else the platform's user data dir for stylegate."""
+    env = os.environ.get("STYLEGATE_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("stylegate", appauthor=False))
+
+
+def default_url(home: str | os.PathLike[str] | None = None) -> str:
+    """The SQLite URL of ``<home>/registry.db``."""
+    base = Path(home).expanduser() if home is not None else default_home()
+    return sqlite_url(base / "registry.db")
+
+
+def sqlite_url(path: str | os.PathLike[str]) -> str:
+    """A SQLAlchemy URL for a SQLite file."""
+    return str(URL.create("sqlite", database=str(Path(path).expanduser().absolute())))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def name_key(name: str) -> str:
+    """The case- and width-insensitive form under which artist names are unique."""
+    return unicodedata.normalize("NFKC", name).casefold().strip()
+
+
+# -- input validation ---------------------------------------------------------------------
+
+
+def _clean_text(value: Any, what: str, max_len: int) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be text, got {type(value).__name__}")
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        raise InputError(f"{what} is empty")
+    if len(text) > max_len:
+        raise InputError(f"{what} is too long ({len(text)} characters, at most {max_len})")
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise InputError(f"{what} contains control characters")
+    return text
+
+
+def _clean_name(value: Any) -> str:
+    name = _clean_text(value, "artist name", schema.NAME_MAX)
+    if len(name_key(name)) > schema.NAME_MAX:
+        raise InputError(f"artist name is too long once case-folded (at most {schema.NAME_MAX} characters)")
+    if _DIGITS.fullmatch(name):
+        raise InputError(f"artist name {name!r} is only digits; it would read as an artist id")
+    return name
+
+
+def _clean_list(values: Any, what: str, max_len: int, max_count: int, exclude: str | None = None) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, (str, bytes)):
+        raise InputError(f"{what}s must be a list of texts, not a single text")
+    out: list[str] = []
+    seen: set[str] = {name_key(exclude)} if exclude else set()
+    for item in values:
+        text = _clean_text(item, what, max_len)
+        key = name_key(text)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(text)
+    if len(out) > max_count:
+        raise InputError(f"too many {what}s ({len(out)}, at most {max_count})")
+    return tuple(out)
+
+
+def _clean_consent(value: Any) -> Consent:
+    if isinstance(value, Consent):
+        return value
+    try:
+        return Consent(str(value).strip().lower())
+    except ValueError:
+        valid = ", ".join(c.value for c in Consent)
+        raise InputError(f"invalid consent {value!r} (choose one of: {valid})") from None
+
+
+def _clean_rate(value: Any, consent: Consent) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"royalty rate must be a number between 0 and 1, got {value!r}") from None
+    rate = float(value)
+    if not math.isfinite(rate) or not 0.0 <= rate <= 1.0:
+        raise InputError(f"royalty rate must be between 0 and 1, got {value!r}")
+    if consent is not Consent.ROYALTY:
+        raise InputError(f"a royalty rate only applies to consent 'royalty' (this artist's consent is {consent.value!r})")
+    return rate
+
+
+# -- transactions -------------------------------------------------------------------------
+
+
+@dataclass
+class Transaction:
+    """One database transaction; changes announce themselves with :meth:`emit`."""
+
+    conn: Connection
+    write: bool
+    events: list[tuple[str, dict]] = field(default_factory=list)
+    revision: int | None = None
+
+    def emit(self, event_name: str, payload: dict) -> None:
+        """Queue an event for the listeners; it is delivered only if the transaction commits."""
+        if not self.write:
+            raise StylegateError("cannot change the registry in a read-only transaction")
+        self.events.append((event_name, payload))
+
+
+class RegistryStore:
+    """Artists, their consent and their works, in one database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._listeners: list[Listener] = []
+
+    # -- opening --------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        url: str | URL | None = None,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        migrations: Sequence[Migration] | None = None,
+        echo: bool = False,
+    ) -> RegistryStore:
+        """Open (creating if needed) the registry at ``url`` and apply pending migrations.
+
+        ``url`` defaults to ``sqlite:///<home>/registry.db`` with ``home`` defaulting to
+        ``$STYLEGATE_HOME`` (see :func:`default_home`).
+        """
+        engine = create_registry_engine(url if url is not None else default_url(home), busy_timeout_s, echo=echo)
+        try:
+            migrate(engine, migrations)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StylegateError(f"cannot open the registry database: {exc}") from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def url(self) -> URL:
+        return self._engine.url
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> RegistryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def applied_migrations(self) -> list[str]:
+        with self._engine.connect() as conn:
+            return applied_migrations(conn)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(event, payload)`` after each committed change.
+
+        Events: ``artist.added``, ``artist.updated``, ``artist.removed``, ``works.added``,
+        ``works.removed``; each payload carries the new ``revision``. A listener that raises
+        is logged; it cannot undo the committed change.
+        """
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        self._listeners.remove(fn)
+
+    def _notify(self, tx: Transaction) -> None:
+        for name, payload in tx.events:
+            payload = {**payload, "revision": tx.revision}
+            for fn in list(self._listeners):
+                try:
+                    fn(name, payload)
+                except Exception:  # noqa: BLE001 - a listener must not break a committed change
+                    log.exception("registry listener %r failed on %s", fn, name)
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Transaction]:
+        """A transaction for several operations (pass it as ``tx=`` to store methods).
+
+        Commits when the block ends normally (bumping the revision if anything changed, then
+        notifying listeners), rolls back if it raises. Write transactions take the registry's
+        write lock first (``BEGIN IMMEDIATE`` on SQLite, ``FOR UPDATE`` elsewhere).
+        """
+        try:
+            conn = self._engine.connect()
+        except SQLAlchemyError as exc:
+            raise StylegateError(f"cannot connect to the registry database: {_db_message(exc)}") from exc
+        try:
+            try:
+                if write:
+                    conn.execution_options(stylegate_write=True)
+                trans = conn.begin()
+                tx = Transaction(conn=conn, write=write)
+                if write:
+                    tx.revision = self._locked_revision(conn)
+            except SQLAlchemyError as exc:
+                raise StylegateError(f"cannot start a registry transaction: {_db_message(exc)}") from exc
+            committing = False
+            try:
+                yield tx
+                if tx.events:
+                    tx.revision = (tx.revision or 0) + 1
+                    conn.execute(
+                        update(schema.meta).where(schema.meta.c.key == "revision").values(value=str(tx.revision))
+                    )
+                committing = True
+                trans.commit()
+            except BaseException as exc:
+                if committing:
+                    # A failed commit leaves the driver's transaction in an unknown state:
+                    # drop the connection (closing it rolls back) rather than pool it.
+                    conn.invalidate()
+                elif trans.is_active:
+                    try:
+                        trans.rollback()
+                    except SQLAlchemyError:
+                        log.exception("rollback failed; dropping the connection")
+                        conn.invalidate()
+                if isinstance(exc, SQLAlchemyError):
+                    raise StylegateError(f"registry database error: {_db_message(exc)}") from exc
+                raise
+        finally:
+            conn.close()
+        if tx.events:
+            self._notify(tx)
+
+    @contextmanager
+    def _tx(self, tx: Transaction | None, *, write: bool) -> Iterator[Transaction]:
+        if tx is not None:
+            if write and not tx.write:
+                raise StylegateError("this operation needs a write transaction")
+            yield tx
+        else:
+            with self.transaction(write=write) as own:
+                yield own
+
+    @staticmethod
+    def _locked_revision(conn: Connection) -> int:
+        row = conn.execute(
+            select(schema.meta.c.value).where(schema.meta.c.key == "revision").with_for_update()
+        ).first()
+        if row is None:
+            raise StylegateError("the registry database has no revision row; it is damaged")
+        return int(row[0])
+
+    def revision(self, tx: Transaction | None = None) -> int:
+        """The change counter: bumped by every committed registry change."""
+        with self._tx(tx, write=False) as t:
+            row = t.conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "revision")).first()
+        return int(row[0]) if row else 0
+
+    # -- artists --------------------------------------------------------------------------
+
+    @staticmethod
+    def _artist(row: Any) -> Artist:
+        return Artist(
+            id=int(row.id),
+            name=row.name,
+            consent=Consent(row.consent),
+            aliases=tuple(row.aliases or ()),
+            descriptors=tuple(row.descriptors or ()),
+            royalty_rate=None if row.royalty_rate is None else float(row.royalty_rate),
+            created_at=row.created_at,
+        )
+
+    def add_artist(
+        self,
+        name: str,
+        *,
+        consent: Consent | str,
+        aliases: Iterable[str] = (),
+        descriptors: Iterable[str] = (),
+        royalty_rate: float | None = None,
+        tx: Transaction | None = None,
+    ) -> Artist:
+        """Register an artist; names are unique case-insensitively (``DuplicateArtist``)."""
+        clean_name = _clean_name(name)
+        clean_consent = _clean_consent(consent)
+        values = {
+            "name": clean_name,
+            "name_key": name_key(clean_name),
+            "aliases": list(_clean_list(aliases, "alias", schema.ALIAS_MAX, MAX_ALIASES, exclude=clean_name)),
+            "descriptors": list(_clean_list(descriptors, "descriptor", schema.DESCRIPTOR_MAX, MAX_DESCRIPTORS)),
+            "consent": clean_consent.value,
+            "royalty_rate": _clean_rate(royalty_rate, clean_consent),
+            "created_at": _now(),
+        }
+        with self._tx(tx, write=True) as t:
+            self._ensure_name_free(t.conn, values["name_key"], clean_name)
+            try:
+                result = t.conn.execute(insert(schema.artists).values(**values))
+            except IntegrityError:
+                raise DuplicateArtist(f"an artist named {clean_name!r} already exists") from None
+            artist = self._get_artist(t.conn, int(result.inserted_primary_key[0]))
+            t.emit("artist.added", {"artist": artist.to_dict()})
+        log.info("registered artist %s (id %d, %s)", artist.name, artist.id, artist.consent.value)
+        return artist
+
+    @staticmethod
+    def _ensure_name_free(conn: Connection, key: str, shown: str, except_id: int | None = None) -> None:
+        q = select(schema.artists.c.id, schema.artists.c.name).where(schema.artists.c.name_key == key)
+        row = conn.execute(q).first()
+        if row is not None and row.id != except_id:
+            raise DuplicateArtist(f"an artist named {row.name!r} already exists (id {row.id}); names are case-insensitive")
+
+    @staticmethod
+    def _ref_clause(ref: str | int) -> Any:
+        if isinstance(ref, bool):
+            raise ArtistNotFound(str(ref))
+        if isinstance(ref, numbers.Integral):
+            return schema.artists.c.id == int(ref)
+        if isinstance(ref, str):
+            text = ref.strip()
+            if _DIGITS.fullmatch(text):
+                return schema.artists.c.id == int(text)
+            if not text:
+                raise ArtistNotFound(ref)
+            return schema.artists.c.name_key == name_key(text)
+        raise ArtistNotFound(repr(ref))
+
+    def _get_artist(self, conn: Connection, ref: str | int) -> Artist:
+        row = conn.execute(select(schema.artists).where(self._ref_clause(ref))).first()
+        if row is None:
+            raise ArtistNotFound(str(ref))
+        return self._artist(row)
+
+    def get_artist(self, ref: str | int, tx: Transaction | None = None) -> Artist:
+        """An artist by id (an int, or a text of digits) or by exact name, case-insensitive."""
+        with self._tx(tx, write=False) as t:
+            return self._get_artist(t.conn, ref)
+
+    def list_artists(self, tx: Transaction | None = None) -> list[Artist]:
+        """All artists, in id order."""
+        with self._tx(tx, write=False) as t:
+            rows = t.conn.execute(select(schema.artists).order_by(schema.artists.c.id)).all()
+        return [self._artist(r) for r in rows]
+
+    def update_artist(
+        self,
+        ref: str | int,
+        *,
+        name: str | None = None,
+        aliases: Iterable[str] | None = None,
+        descriptors: Iterable[str] | None = None,
+        consent: Consent | str | None = None,
+        royalty_rate: float | None = UNSET,
+        tx: Transaction | None = None,
+    ) -> Artist:
+        """Change some fields of an artist; ``None`` (or, for the rate, omission) keeps a field.
+
+        Pass ``royalty_rate=None`` to return to the policy default. Moving away from
+        ``royalty`` consent clears the rate.
+        """
+        with self._tx(tx, write=True) as t:
+            before = self._get_artist(t.conn, ref)
+            values: dict[str, Any] = {}
+            new_name = before.name
+            if name is not None:
+                new_name = _clean_name(name)
+                if new_name != before.name:
+                    self._ensure_name_free(t.conn, name_key(new_name), new_name, except_id=before.id)
+                    values["name"] = new_name
+                    values["name_key"] = name_key(new_name)
+            if aliases is not None:
+                values["aliases"] = list(_clean_list(aliases, "alias", schema.ALIAS_MAX, MAX_ALIASES, exclude=new_name))
+            if descriptors is not None:
+                values["descriptors"] = list(
+                    _clean_list(descriptors, "descriptor", schema.DESCRIPTOR_MAX, MAX_DESCRIPTORS)
+                )
+            new_consent = before.consent if consent is None else _clean_consent(consent)
+            if new_consent != before.consent:
+                values["consent"] = new_consent.value
+            if royalty_rate is not UNSET:
+                values["royalty_rate"] = _clean_rate(royalty_rate, new_consent)
+            elif new_consent is not Consent.ROYALTY and before.royalty_rate is not None:
+                values["royalty_rate"] = None
+            if not values:
+                return before
+            try:
+                t.conn.execute(update(schema.artists).where(schema.artists.c.id == before.id).values(**values))
+            except IntegrityError:
+                raise DuplicateArtist(f"an artist named {new_name!r} already exists") from None
+            after = self._get_artist(t.conn, before.id)
+            if after == before:
+                return after
+            changed = sorted(k for k, v in after.to_dict().items() if before.to_dict()[k] != v)
+            t.emit("artist.updated", {"artist": after.to_dict(), "before": before.to_dict(), "changed": changed})
+        return after
+
+    def remove_artist(self, ref: str | int, tx: Transaction | None = None) -> tuple[Artist, list[Work]]:
+        """Delete an artist and their work rows; return what was deleted.
+
+        This touches the database only: use ``ingest.remove_artist_and_works`` to keep the
+        style index and the stored files in step.
+        """
+        with self._tx(tx, write=True) as t:
+            artist = self._get_artist(t.conn, ref)
+            gone = self._list_works(t.conn, artist.id)
+            t.conn.execute(delete(schema.works).where(schema.works.c.artist_id == artist.id))
+            t.conn.execute(delete(schema.artists).where(schema.artists.c.id == artist.id))
+            t.emit("artist.removed", {"artist": artist.to_dict(), "works": [w.to_dict() for w in gone]})
+        log.info("removed artist %s (id %d) and %d works", artist.name, artist.id, len(gone))
+        return artist, gone
+
+    # -- works ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _work(row: Any) -> Work:
+        return Work(
+            id=int(row.id),
+            artist_id=int(row.artist_id),
+            sha256=row.sha256,
+            path=row.path,
+            format=row.format,
+            width=int(row.width),
+            height=int(row.height),
+            size_bytes=int(row.size_bytes),
+            added_at=row.added_at,
+        )
+
+    def _list_works(self, conn: Connection, artist_id: int | None = None) -> list[Work]:
+        q = select(schema.works).order_by(schema.works.c.id)
+        if artist_id is not None:
+            q = q.where(schema.works.c.artist_id == artist_id)
+        return [self._work(r) for r in conn.execute(q)]
+
+    def list_works(self, artist_id: int | None = None, tx: Transaction | None = None) -> list[Work]:
+        """All works, or one artist's, in id order."""
+        with self._tx(tx, write=False) as t:
+            return self._list_works(t.conn, artist_id)
+
+    def get_work(self, work_id: int, tx: Transaction | None = None) -> Work:
+        """A work by id (``InputError`` if there is none)."""
+        with self._tx(tx, write=False) as t:
+            row = t.conn.execute(select(schema.works).where(schema.works.c.id == int(work_id))).first()
+        if row is None:
+            raise InputError(f"unknown work id {work_id}")
+        return self._work(row)
+
+    def find_work_by_sha256(self, sha256: str, tx: Transaction | None = None) -> Work | None:
+        """The work with this content hash, if registered."""
+        return self.works_by_sha256([sha256], tx=tx).get(sha256.lower())
+
+    def works_by_sha256(self, shas: Iterable[str], tx: Transaction | None = None) -> dict[str, Work]:
+        """Registered works among the given content hashes, keyed by hash."""
+        wanted = sorted({s.lower() for s in shas})
+        found: dict[str, Work] = {}
+        with self._tx(tx, write=False) as t:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[i : i + _IN_CHUNK]
+                for row in t.conn.execute(select(schema.works).where(schema.works.c.sha256.in_(chunk))):
+                    found[row.sha256] = self._work(row)
+        return found
+
+    def work_ids(self, tx: Transaction | None = None) -> list[int]:
+        """Ids of all works, ascending."""
+        with self._tx(tx, write=False) as t:
+            return [int(r[0]) for r in t.conn.execute(select(schema.works.c.id).order_by(schema.works.c.id))]
+
+    def insert_works(self, tx: Transaction, artist_id: int, records: Sequence[dict[str, Any]]) -> list[Work]:
+        """Insert work rows (inside the caller's write transaction); emits ``works.added``.
+
+        Each record has ``sha256``, ``path`` (relative to the works dir), ``format``,
+        ``width``, ``height`` and ``size_bytes``. Files and the index are the caller's job.
+        """
+        if not tx.write:
+            raise StylegateError("inserting works needs a write transaction")
+        artist = self._get_artist(tx.conn, int(artist_id))
+        added: list[Work] = []
+        now = _now()
+        for rec in records:
+            sha = str(rec["sha256"]).lower()
+            if not _SHA_RE.fullmatch(sha):
+                raise InputError(f"not a sha256: {rec['sha256']!r}")
+            values = {
+                "artist_id": artist.id,
+                "sha256": sha,
+                "path": str(rec["path"]),
+                "format": str(rec["format"]),
+                "width": int(rec["width"]),
+                "height": int(rec["height"]),
+                "size_bytes": int(rec["size_bytes"]),
+                "added_at": now,
+            }
+            try:
+                result = tx.conn.execute(insert(schema.works).values(**values))
+            except IntegrityError:
+                raise StylegateError(
+                    f"work {sha} was registered by someone else meanwhile; run the import again"
+                ) from None
+            added.append(Work(id=int(result.inserted_primary_key[0]), **values))
+        if added:
+            tx.emit("works.added", {"artist": artist.ref(), "works": [w.to_dict() for w in added]})
+        return added
+
+    def delete_works(self, tx: Transaction, work_ids: Iterable[int]) -> list[Work]:
+        """Delete work rows by id (inside the caller's write transaction); emits ``works.removed``."""
+        if not tx.write:
+            raise StylegateError("deleting works needs a write transaction")
+        ids = sorted({int(i) for i in work_ids})
+        found: list[Work] = []
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            rows = tx.conn.execute(select(schema.works).where(schema.works.c.id.in_(chunk))).all()
+            found.extend(self._work(r) for r in rows)
+        missing = sorted(set(ids) - {w.id for w in found})
+        if missing:
+            raise InputError(f"unknown work id(s): {', '.join(map(str, missing[:20]))}")
+        for i in range(0, len(ids), _IN_CHUNK):
+            tx.conn.execute(delete(schema.works).where(schema.works.c.id.in_(ids[i : i + _IN_CHUNK])))
+        found.sort(key=lambda w: w.id)
+        if found:
+            tx.emit("works.removed", {"works": [w.to_dict() for w in found]})
+        return found
+
+    def snapshot_hash(self, tx: Transaction | None = None) -> str:
+        """sha256 over the sorted (work id, sha256, artist id) triples: what the index must reflect."""
+        h = hashlib.sha256(b"stylegate-registry-snapshot-v1\n")
+        with self._tx(tx, write=False) as t:
+            q = select(schema.works.c.id, schema.works.c.sha256, schema.works.c.artist_id).order_by(schema.works.c.id)
+            for row in t.conn.execute(q):
+                h.update(f"{int(row[0])}:{row[1]}:{int(row[2])}\n".encode("ascii"))
+        return h.hexdigest()
+
+
+def _db_message(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0]
+
+
+# -- engine -------------------------------------------------------------------------------
+
+
+def create_registry_engine(url: str | URL, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, *, echo: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, ``synchronous=FULL``, foreign keys and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types here
+        raise InputError(f"invalid database URL {str(url)!r}: {exc}") from None
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+    database = parsed.database or ""
+    memory = database in ("", ":memory:") or "mode=memory" in database
+    kwargs: dict[str, Any] = {"echo": echo}
+    if memory:
+        kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        if not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, **kwargs)
+    busy_ms = max(0, int(busy_timeout_s * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see the "begin" hook).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            if not memory:
+                cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("stylegate_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine

@@ -1,0 +1,457 @@
+"""The style index: FAISS over L2-normalised work embeddings, keyed by work id.
+
+Built with ``faiss.index_factory(dim, factory, METRIC_INNER_PRODUCT)``; inner product on
+unit vectors is cosine similarity. The index is always an ``IndexIDMap2`` so FAISS ids are
+registry work ids: withdrawing a work removes its id, and ``reconstruct`` works by id.
+
+On disk an index is two files written atomically: the FAISS bytes at ``path`` and a JSON
+sidecar at ``path + ".json"`` recording the factory string, the embedder identity, the
+dimension, the vector count, the registry snapshot hash it reflects and the sha256 of the
+index bytes. :meth:`StyleIndex.load` refuses an index whose embedder identity differs from
+the one expected, or whose files are damaged or disagree with each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from stylegate.errors import IndexMismatch, InputError, StylegateError
+
+from ._fs import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DEFAULT_FACTORY = "IDMap2,Flat"
+IDENTITY_KEYS = ("model", "checkpoint_sha256", "dim")
+NORM_TOLERANCE = 1e-3
+
+
+class VectorError(StylegateError, ValueError):
+    """Vectors handed to the index have the wrong shape, type, dimension or norm."""
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """The JSON sidecar that goes with an index file."""
+    p = Path(path)
+    return p.with_name(p.name + ".json")
+
+
+def _normalise_identity(identity: dict[str, Any], dim: int | None = None) -> dict[str, Any]:
+    if not isinstance(identity, dict):
+        raise InputError("embedder identity must be a dict with model, checkpoint_sha256 and dim")
+    missing = [k for k in IDENTITY_KEYS if k not in identity]
+    if missing:
+        raise InputError(f"embedder identity lacks {', '.join(missing)}")
+    try:
+        ident = json.loads(json.dumps(identity, sort_keys=True))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"embedder identity is not JSON-serialisable: {exc}") from None
+    if dim is not None and ident.get("dim") != dim:
+        raise InputError(f"embedder identity says dim={ident.get('dim')!r} but the index has dim={dim}")
+    return ident
+
+
+def _identity_diff(found: dict[str, Any], expected: dict[str, Any]) -> str:
+    keys = sorted(set(found) | set(expected))
+    parts = [
+        f"{k}: index has {found.get(k)!r}, embedder has {expected.get(k)!r}"
+        for k in keys
+        if found.get(k) != expected.get(k)
+    ]
+    return "; ".join(parts)
+
+
+def _build(dim: int, factory: str) -> faiss.IndexIDMap2:
+    """An empty IndexIDMap2 for ``factory`` (an ``IDMap`` prefix is upgraded to ``IDMap2``)."""
+    if not isinstance(factory, str) or not factory.strip():
+        raise InputError("the FAISS factory string is empty")
+    spec = factory.strip()
+    if spec.startswith("IDMap,"):
+        spec = spec[len("IDMap,"):]
+    try:
+        index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        raise InputError(f"invalid FAISS factory string {factory!r}: {str(exc).splitlines()[-1]}") from None
+    if isinstance(index, faiss.IndexIDMap) and not isinstance(index, faiss.IndexIDMap2):
+        raise InputError(f"FAISS factory string {factory!r}: put IDMap/IDMap2 first, or leave it out")
+    if not isinstance(index, faiss.IndexIDMap2):
+        wrapper = faiss.IndexIDMap2(index)
+        index.this.disown()  # the C++ wrapper owns the inner index from now on
+        wrapper.own_fields = True
+        index = wrapper
+    _prepare_inner(index)
+    return index
+
+
+def _prepare_inner(index: faiss.IndexIDMap2) -> None:
+    """IVF indexes need a direct map for ``reconstruct`` by id."""
+    try:
+        ivf = faiss.extract_index_ivf(index.index)
+    except RuntimeError:
+        return
+    if ivf.direct_map.type == faiss.DirectMap.NoMap:
+        ivf.make_direct_map(True)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An in-memory copy of an index's state, to undo a failed change."""
+
+    index: Any
+    snapshot_hash: str | None
+
+
+class StyleIndex:
+    """FAISS inner-product index of normalised style embeddings keyed by work id.
+
+    Concurrent searches are fine; changes (add/remove/restore) must not overlap with other
+    calls on the same object (the caller serialises them, as the ingest functions do).
+    """
+
+    def __init__(
+        self,
+        index: faiss.IndexIDMap2,
+        *,
+        factory: str,
+        identity: dict[str, Any],
+        search_params: str | None = None,
+        snapshot_hash: str | None = None,
+    ) -> None:
+        self._index = index
+        self.factory = factory
+        self.identity = _normalise_identity(identity, int(index.d))
+        self.search_params = search_params
+        self.snapshot_hash = snapshot_hash
+        if search_params:
+            self._apply_params(search_params)
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        dim: int,
+        identity: dict[str, Any],
+        factory: str = DEFAULT_FACTORY,
+        *,
+        search_params: str | None = None,
+    ) -> StyleIndex:
+        """A new empty index for ``dim``-dimensional vectors of the embedder ``identity``.
+
+        ``search_params`` is a FAISS ParameterSpace string such as ``"nprobe=8"`` or
+        ``"efSearch=64"``, applied now and after every load.
+        """
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or int(dim) <= 0:
+            raise InputError(f"index dimension must be a positive integer, got {dim!r}")
+        dim = int(dim)
+        return cls(
+            _build(dim, factory),
+            factory=factory,
+            identity=_normalise_identity(identity, dim),
+            search_params=search_params,
+        )
+
+    @staticmethod
+    def exists(path: str | os.PathLike[str]) -> bool:
+        """True when both the index file and its sidecar are present."""
+        return Path(path).is_file() and sidecar_path(path).is_file()
+
+    @staticmethod
+    def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
+        """The parsed sidecar of the index at ``path`` (raises IndexMismatch if unusable)."""
+        side = sidecar_path(path)
+        try:
+            meta = json.loads(side.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise IndexMismatch(
+                f"style index sidecar {side} is missing; run `stylegate index rebuild`"
+            ) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IndexMismatch(f"style index sidecar {side} is unreadable ({exc}); run `stylegate index rebuild`") from None
+        if not isinstance(meta, dict):
+            raise IndexMismatch(f"style index sidecar {side} is not a JSON object; run `stylegate index rebuild`")
+        return meta
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], expected_identity: dict[str, Any]) -> StyleIndex:
+        """Load an index saved by :meth:`save`, refusing one built by another embedder.
+
+        Raises :class:`IndexMismatch` when the files are missing, damaged, disagree with each
+        other, or record an embedder identity different from ``expected_identity``.
+        """
+        path = Path(path)
+        expected = _normalise_identity(expected_identity)
+        meta = cls.read_sidecar(path)
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"style index {path} has format version {meta.get('format_version')!r}, "
+                f"this stylegate reads {FORMAT_VERSION}; run `stylegate index rebuild`"
+            )
+        found = meta.get("embedder")
+        if not isinstance(found, dict):
+            raise IndexMismatch(f"style index {path} does not record its embedder; run `stylegate index rebuild`")
+        if found != expected:
+            raise IndexMismatch(
+                f"style index {path} was built by another embedder ({_identity_diff(found, expected)}); "
+                "it will not be used: run `stylegate index rebuild`"
+            )
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise IndexMismatch(f"style index {path} is missing; run `stylegate index rebuild`") from None
+        except OSError as exc:
+            raise IndexMismatch(f"style index {path} cannot be read: {exc}") from None
+        if hashlib.sha256(data).hexdigest() != meta.get("index_sha256"):
+            raise IndexMismatch(
+                f"style index {path} is damaged or does not match its sidecar; run `stylegate index rebuild`"
+            )
+        try:
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except (RuntimeError, ValueError) as exc:
+            raise IndexMismatch(f"style index {path} is corrupt ({str(exc).splitlines()[-1]}); run `stylegate index rebuild`") from None
+        problems = []
+        if not isinstance(index, faiss.IndexIDMap2):
+            problems.append(f"not an IndexIDMap2 ({type(index).__name__})")
+        else:
+            if index.metric_type != faiss.METRIC_INNER_PRODUCT:
+                problems.append("metric is not inner product")
+            if int(index.d) != meta.get("dim") or int(index.d) != expected.get("dim"):
+                problems.append(f"dimension {index.d} differs from sidecar {meta.get('dim')!r}")
+            if int(index.ntotal) != meta.get("count"):
+                problems.append(f"{index.ntotal} vectors but the sidecar says {meta.get('count')!r}")
+        if problems:
+            raise IndexMismatch(f"style index {path}: {'; '.join(problems)}; run `stylegate index rebuild`")
+        factory = meta.get("factory")
+        if not isinstance(factory, str):
+            raise IndexMismatch(f"style index {path} does not record its factory string; run `stylegate index rebuild`")
+        snapshot = meta.get("snapshot_hash")
+        return cls(
+            index,
+            factory=factory,
+            identity=expected,
+            search_params=meta.get("search_params") or None,
+            snapshot_hash=snapshot if isinstance(snapshot, str) else None,
+        )
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self._index.is_trained)
+
+    @property
+    def faiss_index(self) -> faiss.IndexIDMap2:
+        """The underlying FAISS index (read-only use, please)."""
+        return self._index
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        """Work ids in the index (int64, in storage order)."""
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+
+    def __contains__(self, work_id: object) -> bool:
+        try:
+            return int(work_id) in set(self.ids().tolist())  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return False
+
+    # -- validation helpers -------------------------------------------------------------
+
+    def _check_vectors(self, vectors: Any, what: str = "vectors") -> np.ndarray:
+        arr = np.asarray(vectors)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2:
+            raise VectorError(f"{what} must be a 2-D array (n, {self.dim}), got shape {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise VectorError(f"{what} must be floating point (float32), got {arr.dtype}")
+        if arr.shape[1] != self.dim:
+            raise IndexMismatch(
+                f"{what} have dimension {arr.shape[1]} but the index has {self.dim} "
+                "(was the index built by another embedder?)"
+            )
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.all(np.isfinite(arr)):
+            raise VectorError(f"{what} contain NaN or infinite values")
+        if arr.shape[0]:
+            norms = np.linalg.norm(arr, axis=1)
+            bad = np.flatnonzero(np.abs(norms - 1.0) > NORM_TOLERANCE)
+            if bad.size:
+                raise VectorError(
+                    f"{what} must be L2-normalised; row {int(bad[0])} has norm {float(norms[bad[0]]):.4f}"
+                )
+        return arr
+
+    @staticmethod
+    def _check_ids(ids: Any) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.ndim == 0:
+            arr = arr[None]
+        if arr.ndim != 1:
+            raise VectorError(f"ids must be a 1-D sequence, got shape {arr.shape}")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise VectorError(f"ids must be integers, got {arr.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=np.int64)
+        if arr.size and int(arr.min()) < 0:
+            raise VectorError("ids must be non-negative work ids")
+        return arr
+
+    def _apply_params(self, params: str) -> None:
+        try:
+            faiss.ParameterSpace().set_index_parameters(self._index, params)
+        except RuntimeError as exc:
+            raise InputError(f"invalid FAISS search parameters {params!r}: {str(exc).splitlines()[-1]}") from None
+
+    # -- mutation -----------------------------------------------------------------------
+
+    def add(self, ids: Any, vectors: Any) -> None:
+        """Add ``vectors`` (n, dim) float32, L2-normalised, under the work ``ids`` (n,)."""
+        id_arr = self._check_ids(ids)
+        vec = self._check_vectors(vectors)
+        if vec.shape[0] != id_arr.shape[0]:
+            raise VectorError(f"{id_arr.shape[0]} ids for {vec.shape[0]} vectors")
+        if id_arr.size == 0:
+            return
+        if np.unique(id_arr).size != id_arr.size:
+            raise VectorError("duplicate ids in one add")
+        present = np.intersect1d(id_arr, self.ids())
+        if present.size:
+            raise VectorError(f"ids already in the index: {present[:10].tolist()}")
+        if not self._index.is_trained:
+            try:
+                self._index.train(vec)
+            except RuntimeError as exc:
+                raise StylegateError(
+                    f"cannot train FAISS index {self.factory!r} on {vec.shape[0]} vectors "
+                    f"({str(exc).splitlines()[-1]}); add more works at once or use a Flat index"
+                ) from None
+        self._index.add_with_ids(vec, id_arr)
+        self.snapshot_hash = None
+
+    def remove(self, ids: Any) -> int:
+        """Remove the given work ids; return how many were present."""
+        id_arr = self._check_ids(ids)
+        if id_arr.size == 0 or len(self) == 0:
+            return 0
+        current = self.ids()
+        gone = np.isin(current, id_arr)
+        n = int(gone.sum())
+        if n == 0:
+            return 0
+        inner = faiss.downcast_index(self._index.index)
+        if isinstance(inner, faiss.IndexFlatCodes):
+            # Flat-coded storage compacts its ids on removal, which IndexIDMap2 relies on.
+            removed = int(self._index.remove_ids(faiss.IDSelectorBatch(id_arr)))
+        else:
+            # IVF keeps stale internal ids and HNSW cannot remove: rebuild without them,
+            # keeping the trained state of the original.
+            keep = current[~gone]
+            vectors = self._reconstruct_raw(keep)
+            fresh = faiss.clone_index(self._index)
+            fresh.reset()
+            if keep.size:
+                fresh.add_with_ids(vectors, keep)
+            self._index = fresh
+            if self.search_params:
+                self._apply_params(self.search_params)
+            removed = n
+        self.snapshot_hash = None
+        return removed
+
+    def checkpoint(self) -> Checkpoint:
+        """A copy of the current state for :meth:`restore` (memory: one index copy)."""
+        return Checkpoint(faiss.clone_index(self._index), self.snapshot_hash)
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Return to a state taken with :meth:`checkpoint`."""
+        self._index = faiss.clone_index(checkpoint.index)
+        self.snapshot_hash = checkpoint.snapshot_hash
+        if self.search_params:
+            self._apply_params(self.search_params)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def search(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity search: ``(scores, ids)`` of shape (n, k).
+
+        Empty slots (fewer than ``k`` works) have id -1 and score ``-inf``.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) < 1:
+            raise InputError(f"k must be a positive integer, got {k!r}")
+        q = self._check_vectors(vectors, "query vectors")
+        n = q.shape[0]
+        if n == 0 or len(self) == 0:
+            return np.full((n, int(k)), -np.inf, dtype=np.float32), np.full((n, int(k)), -1, dtype=np.int64)
+        scores, ids = self._index.search(q, int(k))
+        ids = ids.astype(np.int64, copy=False)
+        scores = np.where(ids < 0, -np.inf, scores).astype(np.float32, copy=False)
+        return scores, ids
+
+    def _reconstruct_raw(self, ids: np.ndarray) -> np.ndarray:
+        out = np.empty((ids.size, self.dim), dtype=np.float32)
+        for row, work_id in enumerate(ids.tolist()):
+            out[row] = self._index.reconstruct(int(work_id))
+        return out
+
+    def reconstruct(self, ids: Any) -> np.ndarray:
+        """The stored vectors (n, dim) for the given work ids (KeyError for unknown ids)."""
+        id_arr = self._check_ids(ids)
+        known = set(self.ids().tolist())
+        missing = [i for i in id_arr.tolist() if i not in known]
+        if missing:
+            raise KeyError(f"work ids not in the index: {missing[:10]}")
+        try:
+            return self._reconstruct_raw(id_arr)
+        except RuntimeError as exc:
+            raise StylegateError(
+                f"index {self.factory!r} cannot reconstruct vectors: {str(exc).splitlines()[-1]}"
+            ) from None
+
+    # -- persistence --------------------------------------------------------------------
+
+    def metadata(self, snapshot_hash: str | None, index_sha256: str) -> dict[str, Any]:
+        """The sidecar content for the current state."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "factory": self.factory,
+            "search_params": self.search_params,
+            "metric": "inner_product",
+            "embedder": self.identity,
+            "dim": self.dim,
+            "count": len(self),
+            "snapshot_hash": snapshot_hash,
+            "index_sha256": index_sha256,
+            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def save(self, path: str | os.PathLike[str], snapshot_hash: str | None) -> None:
+        """Write the index and its sidecar atomically (temp file, fsync, ``os.replace``).
+
+        ``snapshot_hash`` is the registry snapshot the index reflects
+        (:meth:`RegistryStore.snapshot_hash`). On failure the previous files are untouched,
+        except that a crash between the two renames leaves a pair that :meth:`load` refuses.
+        """
+        path = Path(path)
+        data = faiss.serialize_index(self._index).tobytes()
+        meta = self.metadata(snapshot_hash, hashlib.sha256(data).hexdigest())
+        atomic_write_bytes(path, data)
+        atomic_write_bytes(sidecar_path(path), (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        self.snapshot_hash = snapshot_hash
+        log.info("saved style index %s (%d vectors, snapshot %s)", path, len(self), (snapshot_hash or "-")[:12])
