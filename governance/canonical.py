@@ -24,6 +24,9 @@ _SPECIAL_FOLDS = {
 # Characters read as letters when they sit inside a word ("s1m0n", "$imon").
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i", "|": "i", "+": "t"}
 _LEET_SYMBOLS = frozenset("@$!|+")
+# Of those, these still read as letters at the end of a word ("Mir@", "Kornblum$"); "!", "|"
+# and "+" there are punctuation.
+_LEET_TAIL = frozenset("@$")
 # After leetspeak, ambiguous shapes share one letter in match keys ("A1ice" = "Alice").
 _KEY_FOLD = str.maketrans({"l": "i"})
 
@@ -106,9 +109,9 @@ def tokenize(text: str) -> list[Token]:
     for m in _WORD.finditer(canonical):
         raw = m.group()
         raw_start = m.start()
-        # Symbols count as letters only inside a word: trim them from the end, and from the
-        # start unless letters follow ("$imon", "$1m0n").
-        while raw and raw[-1] in _LEET_SYMBOLS:
+        # Symbols count as letters only inside a word: trim them from the end (but "@" and "$"
+        # after letters), and from the start unless letters follow ("$imon", "$1m0n").
+        while raw and raw[-1] in _LEET_SYMBOLS and not (raw[-1] in _LEET_TAIL and any(c.isalpha() for c in raw)):
             raw = raw[:-1]
         while raw and raw[0] in _LEET_SYMBOLS and not any(c.isalpha() for c in raw[1:]):
             raw, raw_start = raw[1:], raw_start + 1
@@ -120,6 +123,11 @@ def tokenize(text: str) -> list[Token]:
             word = raw
         tokens.append(Token(word.translate(_KEY_FOLD), origin[raw_start], origin[raw_start + len(raw) - 1] + 1))
     return tokens
+
+
+def fold_key(word: str) -> str:
+    """Key-fold a canonical lower-case word: ambiguous shapes share one letter ("l" reads "i")."""
+    return word.translate(_KEY_FOLD)
 
 
 def name_key(name: str) -> tuple[str, ...]:

@@ -84,6 +84,8 @@ class Embedder:
         if model_config is not None:
             open_clip.add_model_config(str(model_config))
         checkpoint_path = Path(pretrained) if pretrained and Path(pretrained).is_file() else None
+        if not pretrained:
+            torch.manual_seed(0)  # a weightless model is seeded, so its identity is reproducible
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(
                 model_name, pretrained=pretrained, device=self.device

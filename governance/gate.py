@@ -16,13 +16,9 @@ from stylegate.errors import InputError, InvalidPrompt
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.canonical import tokenize
 from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind
-from stylegate.governance.matching import (
-    ArtistScore,
-    descriptor_scores,
-    match_image,
-    prototype_scores,
-)
+from stylegate.governance.matching import description_scores, match_image
 from stylegate.governance.names import NameHit
+from stylegate.governance.neardup import pixel_signature
 from stylegate.governance.policy import Policy
 from stylegate.governance.view import RegistryView
 
@@ -66,7 +62,7 @@ class PolicyGate:
                 continue
             seen.add(hit.artist_id)
             evidence.append(self._name_evidence(hit, prompt))
-        if self.embedder is not None and (self.view.prototypes.size or self.view.descriptors.size):
+        if self.embedder is not None and (self.view.prototypes.size or self.view.text_prototypes.size):
             query = self.embedder.embed_texts([prompt])[0]
             evidence.extend(self._semantic_evidence(query))
         decision = self._decide("prompt", evidence)
@@ -90,23 +86,11 @@ class PolicyGate:
 
     def _semantic_evidence(self, query: np.ndarray) -> list[Evidence]:
         threshold = self.policy.thresholds.description
-        best: dict[int, ArtistScore] = {}
-        for item in prototype_scores(query, self.view) + descriptor_scores(query, self.view):
-            if item.score >= threshold and (item.artist_id not in best or item.score > best[item.artist_id].score):
-                best[item.artist_id] = item
-        out = []
-        for item in best.values():
-            detail = dict(item.detail)
-            artist = self.view.artists[item.artist_id]
-            if "descriptor_index" in detail:
-                detail = {"descriptor": self._descriptor_text(detail["descriptor_index"])}
-            out.append(self._evidence(EvidenceKind.DESCRIPTION, artist.id, item.score, threshold, item.rule, detail))
-        return out
-
-    def _descriptor_text(self, index: int) -> str:
-        owner = int(self.view.descriptor_artists[index])
-        position = int(np.sum(self.view.descriptor_artists[:index] == owner))
-        return self.view.artists[owner].descriptors[position]
+        return [
+            self._evidence(EvidenceKind.DESCRIPTION, item.artist_id, item.score, threshold, item.rule, item.detail)
+            for item in description_scores(query, self.view)
+            if item.score >= threshold
+        ]
 
     def _steer_plan(self, prompt: str, hits: list[NameHit], decision: Decision) -> dict:
         steered = {e.artist.id for e in decision.evidence if e.action is Action.STEER}
@@ -123,10 +107,14 @@ class PolicyGate:
     def check_image(self, image: "Image.Image") -> Decision:
         if self.embedder is None:
             return self._guarded("image", _raise("no embedder configured"))
-        return self._guarded("image", lambda: self.check_image_vector(self.embedder.embed_images([image])[0]))
+        embedder = self.embedder
+        return self._guarded(
+            "image", lambda: self.check_image_vector(embedder.embed_images([image])[0], pixel_signature(image))
+        )
 
-    def check_image_vector(self, vector: np.ndarray) -> Decision:
-        match = match_image(vector, self.view, self.policy.image.neighbours)
+    def check_image_vector(self, vector: np.ndarray, signature: np.ndarray | None = None) -> Decision:
+        """Check an embedded image; ``signature`` (its pixel signature) enables near-duplicates."""
+        match = match_image(vector, self.view, self.policy.image.neighbours, signature)
         evidence = []
         t_style = self.policy.thresholds.style
         t_dup = self.policy.thresholds.near_duplicate

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stylegate.governance.neardup import pixel_similarity
 from stylegate.governance.view import RegistryView
 
-STYLE_TOP_M = 3  # an artist's style score is the mean of its best M neighbouring works
+STYLE_TOP_M = 3  # an artist's style score is the mean of its best M works
+NEAR_DUPLICATE_CANDIDATES = 3  # nearest works whose files are compared pixel by pixel
 
 
 @dataclass(frozen=True)
@@ -19,28 +21,27 @@ class ArtistScore:
     detail: dict
 
 
-def prototype_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScore]:
-    """Cosine of a prompt's text vector with each artist's works prototype."""
-    if view.prototypes.size == 0:
-        return []
-    sims = view.prototypes @ query.astype(np.float32)
+def description_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScore]:
+    """How well a prompt's text vector describes each artist's style.
+
+    The score averages two cosines: with the artist's works prototype (text → image, what
+    CLIP was trained for) and with its descriptor text prototype (text → text). Either alone
+    is weaker on StyleWorld: the works prototype also answers to subject matter ("a cat"
+    resembles every artist who painted cats), descriptors to generic phrases. An artist with
+    only one of the two is scored on that one.
+    """
+    q = query.astype(np.float32)
+    parts: dict[int, dict[str, float]] = {}
+    if view.prototypes.size:
+        for artist_id, sim in zip(view.prototype_artists, view.prototypes @ q):
+            parts.setdefault(int(artist_id), {})["works"] = float(sim)
+    if view.text_prototypes.size:
+        for artist_id, sim in zip(view.text_prototype_artists, view.text_prototypes @ q):
+            parts.setdefault(int(artist_id), {})["descriptors"] = float(sim)
     return [
-        ArtistScore(int(a), float(s), "works-prototype", {})
-        for a, s in zip(view.prototype_artists, sims)
+        ArtistScore(artist_id, float(np.mean(list(p.values()))), "style-prototype:" + "+".join(sorted(p)), {k: round(v, 4) for k, v in p.items()})
+        for artist_id, p in parts.items()
     ]
-
-
-def descriptor_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScore]:
-    """Best cosine of a prompt's text vector with each artist's descriptor texts."""
-    if view.descriptors.size == 0:
-        return []
-    sims = view.descriptors @ query.astype(np.float32)
-    best: dict[int, tuple[float, int]] = {}
-    for i, (owner, sim) in enumerate(zip(view.descriptor_artists, sims)):
-        owner = int(owner)
-        if owner not in best or sim > best[owner][0]:
-            best[owner] = (float(sim), i)
-    return [ArtistScore(a, s, "descriptor", {"descriptor_index": i}) for a, (s, i) in best.items()]
 
 
 @dataclass(frozen=True)
@@ -50,21 +51,45 @@ class ImageMatch:
     neighbours: list[tuple[int, float]]  # (work id, cosine), best first
 
 
-def match_image(vector: np.ndarray, view: RegistryView, k: int) -> ImageMatch:
-    """k nearest works → per-artist style score, plus the single best work per artist."""
+def match_image(
+    vector: np.ndarray, view: RegistryView, k: int, signature: np.ndarray | None = None
+) -> ImageMatch:
+    """FAISS finds the k nearest works; each artist among them is then scored exactly.
+
+    Style: the mean cosine of the image with the artist's best M works (over all the
+    artist's works, so one same-subject work cannot carry a wrong artist). Near-duplicate:
+    the nearest works confirmed by pixel correlation with the stored file (``signature`` is
+    the query's pixel signature; without it, no near-duplicate evidence).
+    """
     if view.index is None or len(view.index) == 0:
         return ImageMatch([], [], [])
-    scores, ids = view.index.search(vector.reshape(1, -1).astype(np.float32), min(k, len(view.index)))
+    query = vector.reshape(1, -1).astype(np.float32)
+    scores, ids = view.index.search(query, min(k, len(view.index)))
     neighbours = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-    per_artist: dict[int, list[tuple[int, float]]] = {}
-    for work_id, score in neighbours:
-        artist_id = view.work_artist.get(work_id)
-        if artist_id is not None:
-            per_artist.setdefault(artist_id, []).append((work_id, score))
-    style, dupes = [], []
-    for artist_id, hits in per_artist.items():
-        top = [s for _, s in hits[:STYLE_TOP_M]]
-        style.append(ArtistScore(artist_id, float(np.mean(top)), f"mean of top-{len(top)} of {k} nearest works", {"works": [w for w, _ in hits[:STYLE_TOP_M]]}))
-        best_work, best_score = hits[0]
-        dupes.append(ArtistScore(artist_id, best_score, "closest single work", {"work_id": best_work}))
-    return ImageMatch(style, dupes, neighbours)
+    candidates = dict.fromkeys(view.work_artist[w] for w, _ in neighbours if w in view.work_artist)
+    style = []
+    for artist_id in candidates:
+        work_ids, vectors = view.artist_works[artist_id]
+        sims = vectors @ query[0]
+        top = np.argsort(-sims)[:STYLE_TOP_M]
+        style.append(
+            ArtistScore(
+                artist_id,
+                float(sims[top].mean()),
+                f"mean cosine of the artist's {len(top)} closest works",
+                {"works": [int(work_ids[i]) for i in top]},
+            )
+        )
+    dupes: dict[int, ArtistScore] = {}
+    if signature is not None:
+        for work_id, cosine in neighbours[:NEAR_DUPLICATE_CANDIDATES]:
+            stored = view.work_signature(work_id)
+            if stored is None:
+                continue
+            artist_id = view.work_artist[work_id]
+            score = pixel_similarity(signature, stored)
+            if artist_id not in dupes or score > dupes[artist_id].score:
+                dupes[artist_id] = ArtistScore(
+                    artist_id, score, "pixel correlation with a stored work", {"work_id": work_id, "clip_cosine": round(cosine, 4)}
+                )
+    return ImageMatch(style, list(dupes.values()), neighbours)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from stylegate.governance.names import NameMatcher
+from stylegate.governance.neardup import pixel_signature
 from stylegate.registry.models import Artist
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,10 +30,31 @@ class RegistryView:
     # Image-modality prototype per artist: normalised mean of the artist's work vectors.
     prototype_artists: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     prototypes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
-    # Text-modality descriptor vectors, each owned by one artist.
-    descriptor_artists: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    descriptors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # Text-modality prototype per artist: normalised mean of its descriptor text vectors.
+    text_prototype_artists: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    text_prototypes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # Each artist's work ids and vectors (rows aligned), for exact per-artist style scores.
+    artist_works: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Stored work files, read on demand to confirm near-duplicates at the pixel level.
+    work_files: dict[int, Path] = field(default_factory=dict)
+    _signatures: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     revision: int = 0
+
+    def work_signature(self, work_id: int) -> np.ndarray | None:
+        """The pixel signature of a stored work (cached), or None if its file is unreadable."""
+        if work_id not in self._signatures:
+            path = self.work_files.get(work_id)
+            if path is None:
+                return None
+            from PIL import Image
+
+            try:
+                with Image.open(path) as image:
+                    self._signatures[work_id] = pixel_signature(image)
+            except OSError:
+                log.warning("cannot read stored work %s for the near-duplicate check", path)
+                return None
+        return self._signatures[work_id]
 
 
 def build_names(artists: list[Artist]) -> NameMatcher:
@@ -43,15 +66,36 @@ def build_names(artists: list[Artist]) -> NameMatcher:
     return matcher
 
 
-def build_prototypes(
+def build_artist_works(
     work_artist: dict[int, int], index: "StyleIndex"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-artist normalised mean of the work vectors stored in the index."""
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Each artist's work ids and their vectors, read back from the index."""
     if not work_artist or len(index) == 0:
-        return np.zeros(0, np.int64), np.zeros((0, index.dim), np.float32)
+        return {}
     work_ids = np.array(sorted(work_artist), dtype=np.int64)
     vectors = index.reconstruct(work_ids)
     owners = np.array([work_artist[int(w)] for w in work_ids], dtype=np.int64)
+    return {int(a): (work_ids[owners == a], vectors[owners == a]) for a in np.unique(owners)}
+
+
+def build_prototypes(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-artist normalised mean of the artist's work vectors."""
+    if not artist_works:
+        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+    artist_ids = np.array(sorted(artist_works), dtype=np.int64)
+    protos = np.stack([artist_works[int(a)][1].mean(axis=0) for a in artist_ids]).astype(np.float32)
+    protos /= np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12)
+    return artist_ids, protos
+
+
+def text_prototypes(owners: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-artist normalised mean of descriptor vectors (one style description per artist).
+
+    A mean rather than the best single descriptor: artists share generic phrases ("a low
+    horizon"), and one shared phrase must not make two styles look alike.
+    """
+    if owners.size == 0:
+        return np.zeros(0, np.int64), np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0), np.float32)
     artist_ids = np.unique(owners)
     protos = np.stack([vectors[owners == a].mean(axis=0) for a in artist_ids]).astype(np.float32)
     protos /= np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12)
@@ -76,6 +120,7 @@ def build_view(
     store: "RegistryStore",
     index: "StyleIndex | None",
     descriptor_vectors: "Callable[[list[Artist]], tuple[np.ndarray, np.ndarray]] | None" = None,
+    works_dir: Path | None = None,
 ) -> RegistryView:
     """Everything the gate reads, taken from the store at one revision.
 
@@ -83,7 +128,8 @@ def build_view(
     version of ``build_descriptor_vectors``); without it, descriptors are not used.
     """
     artists = store.list_artists()
-    work_artist = {w.id: w.artist_id for w in store.list_works()}
+    works = store.list_works()
+    work_artist = {w.id: w.artist_id for w in works}
     view = RegistryView(
         artists={a.id: a for a in artists},
         work_artist=work_artist,
@@ -91,9 +137,12 @@ def build_view(
         index=index,
         revision=store.revision(),
     )
+    if works_dir is not None:
+        view.work_files = {w.id: works_dir / w.path for w in works}
     if index is not None:
-        view.prototype_artists, view.prototypes = build_prototypes(work_artist, index)
+        view.artist_works = build_artist_works(work_artist, index)
+        view.prototype_artists, view.prototypes = build_prototypes(view.artist_works, index.dim)
     if descriptor_vectors is not None:
-        view.descriptor_artists, view.descriptors = descriptor_vectors(artists)
+        view.text_prototype_artists, view.text_prototypes = text_prototypes(*descriptor_vectors(artists))
     log.debug("registry view at revision %d: %d artists, %d works", view.revision, len(artists), len(work_artist))
     return view

@@ -277,11 +277,13 @@ def check_prompt(
 @handled
 def check_image(path: Path = typer.Argument(..., help="Image file to check."), as_json: bool = JsonOpt) -> None:
     """Match an image against registered artists' styles and works."""
-    from stylegate.registry.validation import ValidationLimits, validate_image
+    from stylegate.registry.validation import WorkLimits, validate_work
 
     ws = state.workspace()
-    limits = ValidationLimits(max_pixels=ws.settings.max_image_pixels, max_bytes=ws.settings.max_image_bytes)
-    validated = validate_image(path, limits)
+    limits = WorkLimits(max_pixels=ws.settings.max_image_pixels, max_bytes=ws.settings.max_image_bytes)
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    validated = validate_work(path, limits)
     decision = ws.gate().check_image(validated.to_rgb()).to_dict()
     decision["image"] = {"path": str(path), "sha256": validated.sha256}
     _show_decision(decision, as_json)
@@ -301,25 +303,61 @@ def _decision_exit(decision: dict) -> int:
     return EXIT_BLOCKED if decision["action"] == "block" else EXIT_OK
 
 
-# -------------------------------------------------------------------- bench
+# --------------------------------------------------------------------- demo
 @app.command()
 @handled
+def demo(
+    out: Path = typer.Option(Path("stylegate-demo"), "--out", help="Folder for the demo's home, images and summary."),
+    steps: int = typer.Option(25, "--steps", min=1, max=200, help="Denoising steps per image."),
+    seed: int = typer.Option(0, "--seed", help="Base seed."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run the StyleWorld demo: register artists, gate scripted prompts, generate."""
+    from stylegate.demo import evidence_summary, run_demo
+
+    summary = run_demo(out, steps=steps, seed=seed, log=message)
+    if as_json:
+        emit_json(summary)
+    else:
+        table(
+            "stylegate demo: StyleWorld prompts through the gate",
+            ["case", "prompt", "decision", "expected", "evidence", "image"],
+            [[r["label"], r["prompt"], r["action"].upper(), r["expect"], evidence_summary(r), ", ".join(r["files"]) or "-"] for r in summary["prompts"]],
+        )
+        for r in summary["prompts"]:
+            steer = r["result"]["prompt_check"].get("steer")
+            if steer:
+                message(f"steered {r['prompt']!r} → {r['result']['used_prompt']!r} with negative prompt {r['result']['negative_prompt']!r}")
+        message(f"done in {summary['seconds']} s; images and summary.json in {out}")
+    if not summary["all_as_expected"]:
+        message("warning: some decisions differ from what the demo expected (see the table)")
+        raise typer.Exit(EXIT_ERROR)
+
+
+# -------------------------------------------------------------------- bench
+bench_app = typer.Typer(help="Measure speed and detection on this machine (figures, not pass/fail).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback(invoke_without_command=True)
+@handled
 def bench(
-    artists: int = typer.Option(1000, "--artists", help="Synthetic artists registered for the prompt-check benchmark."),
+    ctx: typer.Context,
+    artists: int = typer.Option(1000, "--artists", help="Artists registered for the prompt-check benchmark."),
     vectors: int = typer.Option(100_000, "--vectors", help="Synthetic vectors for the FAISS benchmark."),
     queries: int = typer.Option(200, "--queries", help="Queries per measurement."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Measure check latency, throughput and FAISS speed/recall on this machine."""
-    from stylegate.benchmarks import run_core_bench
+    """Check latency and throughput, and FAISS speed and recall against a numpy scan."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from stylegate.benchmarks import print_results, run_core_bench
 
     results = run_core_bench(n_artists=artists, n_vectors=vectors, n_queries=queries, device=state.device or "cpu")
     if as_json:
         emit_json(results)
-        return
-    from stylegate.benchmarks import print_results
-
-    print_results(results)
+    else:
+        print_results(results)
 
 
 def main() -> None:

@@ -92,11 +92,13 @@ class Workspace:
         from stylegate.governance.gate import PolicyGate
         from stylegate.governance.view import build_view
 
-        view = build_view(self.store, self.index, self._descriptor_vectors)
+        view = build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir)
         return PolicyGate(self.policy, self.embedder, view)
 
     def _descriptor_vectors(self, artists: Sequence["Artist"]) -> tuple[np.ndarray, np.ndarray]:
         """Descriptor text vectors, cached on disk by embedder and descriptor set."""
+        from stylegate.governance.view import build_descriptor_vectors
+
         owners = [a.id for a in artists for _ in a.descriptors]
         texts = [d for a in artists for d in a.descriptors]
         if not texts:
@@ -112,7 +114,7 @@ class Workspace:
                     return np.array(owners, np.int64), vectors
             except (OSError, ValueError):
                 log.warning("ignoring unreadable descriptor cache %s", cache)
-        vectors = self.embedder.embed_texts(texts)
+        _, vectors = build_descriptor_vectors(list(artists), self.embedder)
         self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npy")
         np.save(tmp, vectors)
@@ -146,7 +148,7 @@ class Workspace:
 
     def add_works(self, artist_ref: str, paths: Sequence[Path], progress: Progress | None = None) -> "ImportResult":
         from stylegate.registry.ingest import add_works
-        from stylegate.registry.validation import ValidationLimits
+        from stylegate.registry.validation import WorkLimits
 
         return add_works(
             self.store,
@@ -156,7 +158,7 @@ class Workspace:
             artist_ref,
             list(paths),
             self.embedder.embed_images,
-            limits=ValidationLimits(max_pixels=self.settings.max_image_pixels, max_bytes=self.settings.max_image_bytes),
+            limits=WorkLimits(max_pixels=self.settings.max_image_pixels, max_bytes=self.settings.max_image_bytes),
             progress=progress,
         )
 

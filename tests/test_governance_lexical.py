@@ -84,7 +84,7 @@ def test_default_policy_loads_and_has_a_version() -> None:
     "broken, message",
     [
         ({'name = "block"': 'name = "explode"'}, "consent.opt-out.name"),
-        ({"description = 0.30": "description = 7"}, "thresholds.description"),
+        ({"description = 0.23": "description = 7"}, "thresholds.description"),
         ({"[steering]": "[steering]\nsurprise = 1"}, "steering.surprise"),
         ({"[thresholds]": "[thresholds"}, "not valid TOML"),
     ],
@@ -172,8 +172,8 @@ def test_a_failing_detector_blocks_instead_of_allowing() -> None:
         artists={a.id: a for a in ARTISTS},
         work_artist={},
         names=build_names(ARTISTS),
-        descriptors=np.ones((1, 4), np.float32),
-        descriptor_artists=np.array([2]),
+        text_prototypes=np.ones((1, 4), np.float32) / 2,
+        text_prototype_artists=np.array([2]),
     )
     decision = PolicyGate(load_policy(), ExplodingEmbedder(), view).check_prompt("a quiet lighthouse")
     assert decision.action is Action.BLOCK

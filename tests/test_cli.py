@@ -1,0 +1,257 @@
+"""The CLI contract end to end on the shipped StyleWorld CLIP: real SQLite, FAISS, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stylegate.cli import app
+from stylegate.styleworld import world
+
+runner = CliRunner()
+
+OPT_OUT = next(a for a in world.ARTISTS if a.consent == "opt-out")
+ROYALTY = next(a for a in world.ARTISTS if a.consent == "royalty")
+CREDIT = next(a for a in world.ARTISTS if a.consent == "credit")
+
+
+def sg(home: Path, *args: str) -> "object":
+    return runner.invoke(app, ["--home", str(home), *args])
+
+
+def js(result: "object") -> dict:
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def render_works(folder: Path, artist: world.StyleArtist, n: int = 4, seed0: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(n):
+        world.render(artist, world.SUBJECTS[k % len(world.SUBJECTS)], seed0 + k).save(folder / f"{k}.png")
+    return folder
+
+
+def snapshot(home: Path) -> dict:
+    """Everything an import may touch: database rows, index bytes, stored files."""
+    index = home / "index" / "style.faiss"
+    works = sorted(str(p.relative_to(home)) for p in (home / "works").rglob("*") if p.is_file())
+    listed = sg(home, "artists", "list", "--json")
+    return {
+        "artists": js(listed)["artists"],
+        "index": index.read_bytes() if index.exists() else None,
+        "sidecar": index.with_suffix(".faiss.json").read_bytes() if index.with_suffix(".faiss.json").exists() else None,
+        "works": works,
+    }
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with three StyleWorld artists (opt-out, royalty, credit) and their works."""
+    base = tmp_path_factory.mktemp("populated")
+    home = base / "home"
+    assert sg(home, "init").exit_code == 0
+    for artist in (OPT_OUT, ROYALTY, CREDIT):
+        args = ["artists", "add", artist.name, "--consent", artist.consent]
+        for d in artist.descriptors:
+            args += ["--descriptor", d]
+        if artist.consent == "royalty":
+            args += ["--rate", "0.25"]
+        assert sg(home, *args).exit_code == 0
+        result = sg(home, "works", "add", artist.name, str(render_works(base / artist.name, artist, n=6)), "--json")
+        assert result.exit_code == 0, result.output
+        assert len(js(result)["added"]) == 6
+    return home
+
+
+@pytest.fixture()
+def home_copy(populated: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "home"
+    shutil.copytree(populated, dest)
+    return dest
+
+
+def test_help_is_instant_and_lists_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "stylegate", "--help"], capture_output=True, text=True, check=True)
+    for command in ("init", "artists", "works", "index", "check", "demo", "bench"):
+        assert command in out.stdout
+    probe = "import sys, stylegate.cli; print('torch' in sys.modules, 'faiss' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.split() == ["False", "False"]
+
+
+def test_init_creates_the_home(home: Path) -> None:
+    result = sg(home, "init", "--json")
+    assert result.exit_code == 0, result.output
+    info = js(result)
+    assert (home / "registry.db").exists() and (home / "policy.toml").exists()
+    assert (home / "index" / "style.faiss").exists()
+    assert info["embedder"]["model"] == "styleworld-clip"
+    assert sg(home, "init").exit_code == 0  # idempotent
+
+
+def test_artist_round_trip_and_errors(home: Path) -> None:
+    sg(home, "init")
+    result = sg(home, "artists", "add", "Ada Quill", "--alias", "A. Quill", "--descriptor", "ink spirals", "--consent", "royalty", "--rate", "0.3", "--json")
+    assert result.exit_code == 0, result.output
+    artist = js(result)
+    assert artist["aliases"] == ["A. Quill"] and artist["royalty_rate"] == 0.3
+    listed = js(sg(home, "artists", "list", "--json"))["artists"]
+    assert [a["name"] for a in listed] == ["Ada Quill"]
+    dup = sg(home, "artists", "add", "ada quill", "--consent", "credit")
+    assert dup.exit_code == 2 and "already" in dup.stderr
+    bad = sg(home, "artists", "add", "Bo", "--consent", "maybe")
+    assert bad.exit_code == 2 and "--consent must be one of" in bad.stderr
+    rate = sg(home, "artists", "add", "Bo", "--consent", "credit", "--rate", "0.5")
+    assert rate.exit_code == 2 and "--rate only applies" in rate.stderr
+    missing = sg(home, "artists", "remove", "Nobody", "--json")
+    assert missing.exit_code == 2 and "unknown artist" in js(missing)["error"]
+    assert sg(home, "artists", "remove", str(artist["id"])).exit_code == 0
+    assert js(sg(home, "artists", "list", "--json"))["artists"] == []
+
+
+def test_works_add_reports_duplicates(home_copy: Path, tmp_path: Path) -> None:
+    folder = render_works(tmp_path / "again", OPT_OUT, n=6)
+    result = sg(home_copy, "works", "add", OPT_OUT.name, str(folder), "--json")
+    assert result.exit_code == 0, result.output
+    assert js(result)["added"] == [] and len(js(result)["duplicates"]) == 6
+
+
+def test_works_add_with_a_corrupt_file_changes_nothing(home_copy: Path, tmp_path: Path) -> None:
+    folder = render_works(tmp_path / "mixed", OPT_OUT, n=3, seed0=500)
+    data = (folder / "1.png").read_bytes()
+    (folder / "1.png").write_bytes(data[: len(data) // 2])  # truncated
+    before = snapshot(home_copy)
+    result = sg(home_copy, "works", "add", OPT_OUT.name, str(folder))
+    assert result.exit_code == 2
+    assert "1.png" in result.stderr
+    assert snapshot(home_copy) == before
+
+
+@pytest.mark.parametrize(
+    "args, code, text",
+    [
+        (["works", "add", "Nobody", "{img}"], 2, "unknown artist"),
+        (["works", "add", OPT_OUT.name, "/no/such/file.png"], 2, "no such file"),
+        (["check", "image", "/no/such/file.png"], 2, "no such file"),
+        (["check", "image", "{txt}"], 2, "not"),
+        (["check", "prompt", ""], 2, "empty"),
+        (["check", "prompt", "x" * 2001], 2, "limit is 2000"),
+        (["check", "prompt"], 2, "either a PROMPT or --file"),
+        (["check", "prompt", "--file", "/no/such/prompts.txt"], 2, "no such file"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(home_copy: Path, tmp_path: Path, args: list, code: int, text: str) -> None:
+    img = render_works(tmp_path / "one", CREDIT, n=1, seed0=900) / "0.png"
+    txt = tmp_path / "notes.png"
+    txt.write_text("not an image at all")
+    args = [a.replace("{img}", str(img)).replace("{txt}", str(txt)) for a in args]
+    before = snapshot(home_copy)
+    result = sg(home_copy, *args)
+    assert result.exit_code == code, result.output
+    assert text in result.stderr
+    assert snapshot(home_copy) == before
+
+
+def test_named_opt_out_prompt_is_blocked(populated: Path) -> None:
+    result = sg(populated, "check", "prompt", f"a lighthouse by {OPT_OUT.name}", "--json")
+    assert result.exit_code == 3
+    decision = js(result)
+    assert decision["action"] == "block"
+    names = [e for e in decision["evidence"] if e["kind"] == "name"]
+    assert names and names[0]["artist"]["name"] == OPT_OUT.name
+    assert {"action", "evidence", "attribution", "audit_seq"} <= set(decision)
+
+
+def test_royalty_prompt_is_attributed(populated: Path) -> None:
+    result = sg(populated, "check", "prompt", f"a boat by {ROYALTY.name}", "--json")
+    assert result.exit_code == 0
+    decision = js(result)
+    assert decision["action"] == "attribute"
+    assert decision["attribution"][0]["artist"]["name"] == ROYALTY.name
+    assert sum(a["share"] for a in decision["attribution"]) == pytest.approx(1.0)
+
+
+def test_neutral_prompt_is_allowed_and_table_output_is_readable(populated: Path) -> None:
+    result = sg(populated, "check", "prompt", "a house")
+    assert result.exit_code == 0, result.output
+    assert "ALLOW" in result.stdout
+
+
+def test_prompt_file_gives_json_lines(populated: Path, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(f"a house\n\na cat by {OPT_OUT.name}\n{'y' * 3000}\n")
+    result = sg(populated, "check", "prompt", "--file", str(prompts), "--json")
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [line["line"] for line in lines] == [1, 3, 4]
+    assert lines[0]["action"] == "allow" and lines[1]["action"] == "block"
+    assert "limit" in lines[2]["error"]
+    assert result.exit_code == 3  # a blocked prompt outranks an unusable line
+
+
+def test_image_in_an_opt_out_style_is_blocked(populated: Path, tmp_path: Path) -> None:
+    seed = world.heldout_seeds()[0]
+    path = tmp_path / "probe.png"
+    world.render(OPT_OUT, world.SUBJECTS[3], seed).save(path)
+    result = sg(populated, "check", "image", str(path), "--json")
+    decision = js(result)
+    assert result.exit_code == 3, decision
+    assert any(e["kind"] == "style" and e["artist"]["name"] == OPT_OUT.name for e in decision["evidence"])
+
+
+def test_copy_of_a_reference_work_is_a_near_duplicate(populated: Path, tmp_path: Path) -> None:
+    path = tmp_path / "copy.png"
+    world.render(ROYALTY, world.SUBJECTS[1], 1).save(path)  # identical to reference work #1
+    decision = js(sg(populated, "check", "image", str(path), "--json"))
+    kinds = {(e["kind"], e["artist"]["name"]) for e in decision["evidence"]}
+    assert ("near-duplicate", ROYALTY.name) in kinds
+    assert decision["action"] == "block"  # the default policy blocks copies of any artist's work
+
+
+def test_index_from_another_embedder_is_refused(home_copy: Path) -> None:
+    from stylegate.registry.style_index import StyleIndex
+
+    index_path = home_copy / "index" / "style.faiss"
+    other = StyleIndex.create(16, {"model": "someone-else", "checkpoint_sha256": "0" * 64, "dim": 16})
+    other.save(index_path, "whatever")
+    result = sg(home_copy, "check", "prompt", "a house")
+    assert result.exit_code == 1
+    assert "someone-else" in result.stderr or "embedder" in result.stderr
+
+
+def test_stale_index_is_refused_until_rebuilt(home_copy: Path) -> None:
+    index_path = home_copy / "index" / "style.faiss"
+    index_path.unlink()
+    result = sg(home_copy, "check", "prompt", "a house")
+    assert result.exit_code == 1 and "index rebuild" in result.stderr
+    rebuilt = sg(home_copy, "index", "rebuild", "--json")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert js(rebuilt)["count"] == 18
+    assert sg(home_copy, "check", "prompt", f"a cat by {OPT_OUT.name}").exit_code == 3
+
+
+def test_removing_an_artist_removes_their_vectors(home_copy: Path) -> None:
+    assert sg(home_copy, "artists", "remove", OPT_OUT.name).exit_code == 0
+    assert sg(home_copy, "check", "prompt", f"a cat by {OPT_OUT.name}").exit_code == 0
+    rebuilt = js(sg(home_copy, "index", "rebuild", "--json"))
+    assert rebuilt["count"] == 12
+
+
+def test_invalid_policy_file_is_a_usage_error(home_copy: Path) -> None:
+    policy = home_copy / "policy.toml"
+    policy.write_text(policy.read_text().replace('name = "block"', 'name = "explode"'))
+    result = sg(home_copy, "check", "prompt", "a house")
+    assert result.exit_code == 2 and "consent.opt-out.name" in result.stderr
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    command = "pip install -e '.[dev]' && python -m pytest -q"
+    assert command in readme and command in ci
