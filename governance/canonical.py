@@ -19,7 +19,7 @@ from functools import lru_cache
 # Letters that have no decomposition but an obvious Latin reading.
 _SPECIAL_FOLDS = {
     "ø": "o", "ł": "l", "đ": "d", "ð": "d", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i",
-    "þ": "th", "ŀ": "l", "ħ": "h", "ŧ": "t",
+    "þ": "th", "ŀ": "l", "ħ": "h", "ŧ": "t", "ĸ": "k", "ꭓ": "x",
 }
 # Characters read as letters when they sit inside a word ("s1m0n", "$imon").
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i", "|": "i", "+": "t"}
@@ -47,18 +47,40 @@ def is_ignorable(ch: str) -> bool:
     return unicodedata.category(ch) == "Cf"
 
 
+def _latin_reading(ch: str) -> str:
+    """Diacritics stripped and special letters read as Latin ("ö" → "o", "ł" → "l", "ĸ" → "k")."""
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    return "".join(_SPECIAL_FOLDS.get(c, c) for c in stripped.casefold())
+
+
 @lru_cache(maxsize=65536)
-def _latin_homoglyph(ch: str) -> str:
-    """The Latin look-alike of ``ch`` from the Unicode confusables data, or ``ch`` itself."""
+def _latin_homoglyph(ch: str) -> str | None:
+    """The ASCII look-alike of ``ch`` in the Unicode confusables data (UTS #39), or None.
+
+    An ASCII letter is preferred to a digit; when the data offers only non-ASCII Latin
+    look-alikes (Greek kappa → Latin kra), their Latin reading is used.
+    """
     from confusable_homoglyphs import confusables
 
-    found = confusables.is_confusable(ch, greedy=True, preferred_aliases=["latin"])
-    if found:
-        for glyph in found[0]["homoglyphs"]:
-            candidate = glyph["c"]
-            if candidate.isascii() and candidate.isalnum():
+    found = confusables.is_confusable(ch, greedy=True)
+    if not found:
+        return None
+    digit = None
+    readings = []
+    for glyph in found[0]["homoglyphs"]:
+        candidate = glyph["c"]
+        if len(candidate) != 1:
+            continue
+        if candidate.isascii():
+            if candidate.isalpha():
                 return candidate
-    return ch
+            if candidate.isdigit() and digit is None:
+                digit = candidate
+        else:
+            reading = _latin_reading(candidate)
+            if len(reading) == 1 and reading.isascii() and reading.isalpha():
+                readings.append(reading)
+    return digit or (readings[0] if readings else None)
 
 
 @lru_cache(maxsize=65536)
@@ -68,13 +90,16 @@ def fold_char(ch: str) -> str:
         return ch.lower()
     if is_ignorable(ch):
         return ""
+    if unicodedata.combining(ch):
+        return ""
+    look_alike = _latin_homoglyph(ch)  # before NFKC, which turns some look-alikes (ϲ) into others (ς)
+    if look_alike is not None:
+        return look_alike.lower()
     out = []
     for part in unicodedata.normalize("NFKC", ch):
         if not part.isascii():
-            part = _latin_homoglyph(part)
-        stripped = "".join(c for c in unicodedata.normalize("NFKD", part) if not unicodedata.combining(c))
-        for c in stripped.casefold():
-            out.append(_SPECIAL_FOLDS.get(c, c))
+            part = _latin_homoglyph(part) or part
+        out.append(_latin_reading(part))
     return "".join(out)
 
 

@@ -55,13 +55,13 @@ class PolicyGate:
 
     def _check_prompt(self, prompt: str) -> Decision:
         evidence: list[Evidence] = []
-        hits = self.view.names.find(prompt, tokenize(prompt))
-        seen: set[int] = set()
+        threshold = self.policy.thresholds.name
+        hits = [h for h in self.view.names.find(prompt, tokenize(prompt)) if h.score >= threshold]
+        strongest: dict[int, NameHit] = {}
         for hit in hits:
-            if hit.artist_id in seen:
-                continue
-            seen.add(hit.artist_id)
-            evidence.append(self._name_evidence(hit, prompt))
+            if hit.artist_id not in strongest or hit.score > strongest[hit.artist_id].score:
+                strongest[hit.artist_id] = hit
+        evidence.extend(self._name_evidence(hit, prompt) for hit in strongest.values())
         if self.embedder is not None and (self.view.prototypes.size or self.view.text_prototypes.size):
             query = self.embedder.embed_texts([prompt])[0]
             evidence.extend(self._semantic_evidence(query))

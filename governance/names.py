@@ -15,7 +15,7 @@ Joining makes "simon stalenhag", "simon_stalenhag", "SimonStalenhag" and
                 which reads as someone else with that surname ("Chinedu Okonkwo") (0.9);
 ``fuzzy``       one insertion, deletion, substitution or transposition away from a name or
                 alias of six or more letters without initials, in a window holding at least
-                one token that is not an English word (score ``1 - edits / len(key)``).
+                one token that is not a common English word (score ``1 - edits / len(key)``).
 
 A one-word name or surname is not matched by several space-separated English words of two or
 more letters ("quill feather", "marrow by" are prose; "QuillFeather", "quill_feather" and
@@ -70,6 +70,7 @@ class NameMatcher:
         self._given: dict[str, set[int]] = {}  # first tokens of multi-word names → artists
         self._owned: dict[int, list[tuple[str, str]]] = {}  # artist → [(table, key)] to undo
         self._max_key_len = 0
+        self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
         for artist_id, label in entries:
             self.add(artist_id, label)
 
@@ -81,6 +82,7 @@ class NameMatcher:
             return
         joined = "".join(tokens)
         single = len(tokens) == 1
+        self._max_tokens = max(self._max_tokens, len(tokens))
         fuzzy = all(len(t) > 1 for t in tokens)  # initials ("M. Okonkwo") never match fuzzily
         possessive = not single or (len(joined) >= 4 and not lexicon.is_word(joined))
         self._register(joined, _Entry(artist_id, label, "exact", single, fuzzy, possessive))
@@ -149,15 +151,20 @@ class NameMatcher:
         words = lexicon.frequencies()
         texts = [t.text for t in tokens]
         is_word = [t in words for t in texts]
+        common = [words.get(t, 0) >= lexicon.COMMON_FREQUENCY for t in texts]
         spaced = [False] + [
             any(c.isspace() for c in prompt[tokens[k - 1].end : tokens[k].start]) for k in range(1, len(tokens))
         ]
-        keys, surnames, fuzzy = self._keys, self._surnames, self._fuzzy
+        keys, fuzzy = self._keys, self._fuzzy
         longest = self._max_key_len + 1
+        # A misspelt name spans at most a few more tokens than the longest name (camelCase or
+        # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
+        fuzzy_tokens = self._max_tokens + 3
+        searched: dict[str, list[tuple[str, int]]] = {}
         hits: list[NameHit] = []
         for i in range(len(tokens)):
             joined = ""
-            all_words = wordy = True  # every token is a word / a word of two or more letters
+            all_common = wordy = True  # every token is a common word / a word of two or more letters
             spaced_out = False
             for j in range(i, len(tokens)):
                 text = texts[j]
@@ -165,7 +172,7 @@ class NameMatcher:
                 if len(joined) > longest:
                     break
                 spaced_out = spaced_out or (j > i and spaced[j])
-                all_words = all_words and is_word[j]
+                all_common = all_common and common[j]
                 wordy = wordy and is_word[j] and len(text) >= 2
                 prose = spaced_out and wordy
                 start, end = tokens[i].start, tokens[j].end
@@ -184,8 +191,10 @@ class NameMatcher:
                             hits.append(NameHit(e.artist_id, e.label, start, end, 1.0, "possessive"))
                     self._surname(hits, joined[:-1], prose, prompt, tokens, i, j)
                 self._surname(hits, joined, prose, prompt, tokens, i, j)
-                if not all_words and fuzzy.may_match(len(joined)):
-                    for key, edits in fuzzy.search(joined):
+                if not all_common and j - i < fuzzy_tokens and fuzzy.may_match(len(joined)):
+                    if joined not in searched:
+                        searched[joined] = fuzzy.search(joined)
+                    for key, edits in searched[joined]:
                         score = 1.0 - edits / len(key)
                         for e in keys.get(key, ()):
                             if e.fuzzy:

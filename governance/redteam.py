@@ -85,6 +85,8 @@ TEMPLATES = (
     "a painting of a {subject} by {name}",
     "poster of a {subject}; artist: {name}",
 )
+# For names that end in a possessive: "Stalenhag's robots".
+POSSESSIVE_TEMPLATES = ("{name} {subject}", "a {subject} in {name} style", "{name} take on a {subject}, detailed")
 SUBJECTS = (
     "lighthouse", "cat", "tree", "boat", "house", "mountain", "bird", "flower",
     "harbour", "city street", "garden", "robot", "fox", "castle on a hill",
@@ -158,7 +160,7 @@ class CorpusEntry:
     def to_json(self) -> str:
         data = asdict(self)
         data["expected"] = list(self.expected)
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+        return json.dumps(data, ensure_ascii=True, sort_keys=True)  # escapes survive editors and NFC
 
     @classmethod
     def from_json(cls, line: str) -> "CorpusEntry":
@@ -185,7 +187,7 @@ SYNTHETIC_ARTISTS: tuple[RedTeamArtist, ...] = (
     RedTeamArtist("Pablo Ferrandiz", "opt-out", near_misses=("a ferris wheel at the fair", "a fern in a terracotta pot")),
     RedTeamArtist("Saskia Mirabeau", "royalty", near_misses=("a mirabelle plum tart", "a beau in a top hat")),
     RedTeamArtist("Haruto Kaminari", "credit", near_misses=("lightning over a paddy field", "a kamikaze pilot's scarf in a museum")),
-    RedTeamArtist("Ama Dede", "opt-out", near_misses=("a dead tree in a dry valley", "a lama and a dede owl mask")),
+    RedTeamArtist("Ama Dede", "opt-out", near_misses=("a dead tree in a dry valley", "a dedicated amateur painter at an easel")),
     RedTeamArtist("Marisol Etxeberria", "royalty", near_misses=("a sunny sea view (mar y sol)", "a Basque farmhouse, white walls and red shutters")),
 )
 
@@ -369,6 +371,12 @@ def misspell(name: str, rng: random.Random, edit: str) -> str | None:
     return None
 
 
+def _near_registered(text: str, keys: Iterable[str]) -> bool:
+    """Whether ``text`` is a registered key, or within one edit of one of six or more letters."""
+    key = "".join(name_key(text))
+    return any(key == k or (len(k) >= 6 and OSA.distance(key, k, score_cutoff=1) <= 1) for k in keys)
+
+
 def _same_word(name: str, p: int, q: int) -> bool:
     lo, hi = sorted((p, q))
     return not any(c in " -" for c in name[lo:hi])
@@ -402,8 +410,8 @@ def generate_corpus(artists: Sequence[RedTeamArtist], seed: int = 0) -> list[Cor
     names = [a.name for a in artists]
     out: list[CorpusEntry] = []
 
-    def prompt(name_text: str) -> str:
-        return rng.choice(TEMPLATES).format(subject=rng.choice(SUBJECTS), name=name_text)
+    def prompt(name_text: str, templates: Sequence[str] = TEMPLATES) -> str:
+        return rng.choice(templates).format(subject=rng.choice(SUBJECTS), name=name_text)
 
     def attack(kind: str, text: str, expected: Iterable[str], source: str) -> None:
         out.append(CorpusEntry(text, kind, tuple(expected), False, ATTACK_GROUPS[kind], source))
@@ -442,28 +450,28 @@ def generate_corpus(artists: Sequence[RedTeamArtist], seed: int = 0) -> list[Cor
                 ("reversed", lambda: reorder(n, comma=False)),
                 ("reversed", lambda: reorder(n, comma=True)),
             ]
-        variants += [
+        possessives = [
             ("possessive", lambda: n + "'s"),
             ("possessive", lambda: n + rng.choice(["s", "\u2019s"])),
         ]
         surname = distinctive_surname(n, names)
         if surname:
-            variants += [
-                ("surname-only", lambda: surname),
-                ("surname-only", lambda: surname + "'s" if rng.random() < 0.5 else surname.lower()),
-            ]
+            variants.append(("surname-only", lambda: surname))
+            variants.append(("surname-only", lambda: surname.lower()))
+            possessives.append(("surname-only", lambda: surname + "'s"))
         for alias in artist.aliases:
             variants.append(("alias", lambda alias=alias: alias))
         if len("".join(name_key(n))) >= 6:
             for edit in ("insert", "delete", "substitute", "transpose"):
-                for _ in range(2):
+                for _ in range(3):
                     variants.append((f"misspell-{edit}", lambda edit=edit: misspell(n, rng, edit)))
-        for kind, make in variants:
-            text = make()
-            if text is None:
-                log.debug("no %s variant of %r", kind, n)
-                continue
-            attack(kind, prompt(text), [n], n)
+        for group, templates in ((variants, TEMPLATES), (possessives, POSSESSIVE_TEMPLATES)):
+            for kind, make in group:
+                text = make()
+                if text is None:
+                    log.debug("no %s variant of %r", kind, n)
+                    continue
+                attack(kind, prompt(text, templates), [n], n)
 
     # Several artists in one prompt, some of them obfuscated.
     for _ in range(max(30, len(artists))):
@@ -495,6 +503,7 @@ def generate_corpus(artists: Sequence[RedTeamArtist], seed: int = 0) -> list[Cor
 
     # Benign near misses.
     registry_surnames = {"".join(name_key(a)[1:]) for a in names}
+    registered = {"".join(name_key(label)) for a in artists for label in (a.name, *a.aliases)}
     for artist in artists:
         n = artist.name
         tokens = n.split(" ")
@@ -506,7 +515,7 @@ def generate_corpus(artists: Sequence[RedTeamArtist], seed: int = 0) -> list[Cor
                 f"{given}'s bicycle against a fence",
                 f"a birthday card for {given}",
             ]), n)
-            benign("benign-given-name", f"{given.lower()} and her dog on a beach", n)
+            benign("benign-given-name", f"{given.lower()} with a dog on a beach", n)
             others = [s for s in OTHER_SURNAMES if "".join(name_key(s)) not in registry_surnames]
             for other in rng.sample(others, 2):
                 benign("benign-other-person", rng.choice([
@@ -524,8 +533,10 @@ def generate_corpus(artists: Sequence[RedTeamArtist], seed: int = 0) -> list[Cor
                     if len(part) >= 4:
                         benign("benign-partial", f"a {rng.choice(SUBJECTS)} drawn by {part}", n)
             else:
-                cut = max(3, (len(surname) * 3) // 5)
-                benign("benign-partial", f"a {rng.choice(SUBJECTS)} with the word {surname[:cut]} on it", n)
+                for cut in range(max(3, (len(surname) * 3) // 5), 2, -1):
+                    if not _near_registered(surname[:cut], registered):
+                        benign("benign-partial", f"a {rng.choice(SUBJECTS)} with the word {surname[:cut]} on it", n)
+                        break
         for text in artist.near_misses:
             benign("benign-word-overlap", text, n)
     for subject in SUBJECTS:

@@ -360,6 +360,23 @@ def bench(
         print_results(results)
 
 
+@bench_app.command("redteam")
+@handled
+def bench_redteam(
+    artists: int = typer.Option(10_000, "--artists", help="Synthetic artists registered beside the corpus artists for the speed test."),
+    gate: bool = typer.Option(True, "--gate/--lexical-only", help="Also run the corpus through the whole gate (CLIP semantics included)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Red-team corpus: detection rate per attack type, false positives, lexical speed."""
+    from stylegate.redteam_bench import print_redteam, run_redteam
+
+    results = run_redteam(n_synthetic_artists=artists, gate=gate, device=state.device or "cpu", progress=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_redteam(results)
+
+
 def main() -> None:
     app()
 

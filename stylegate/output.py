@@ -26,7 +26,8 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
         t.add_column(col, overflow="fold")
     for row in rows:
         t.add_row(*["" if v is None else str(v) for v in row])
-    Console(soft_wrap=False).print(t)
+    # A terminal gets its own width; a pipe or a log file gets room for every column.
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160).print(t)
 
 
 def decision_rows(decision: dict) -> list[list[Any]]:

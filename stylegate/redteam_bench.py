@@ -44,6 +44,7 @@ from stylegate.governance.redteam import (
     RedTeamArtist,
     Tally,
     score,
+    write_jsonl,
 )
 from stylegate.governance.redteam import generate_corpus as _generate
 
@@ -103,6 +104,17 @@ def generate_corpus(seed: int = 0) -> list[CorpusEntry]:
     return _generate(corpus_artists(), seed=seed)
 
 
+def write_corpus(path: Path, seed: int = 0) -> int:
+    """Write the corpus as JSON lines to ``path``; returns the number of prompts.
+
+    Regenerate the committed copy with ``python -m stylegate.redteam_bench tests/redteam/corpus.jsonl``.
+    """
+    entries = generate_corpus(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(write_jsonl(entries), encoding="utf-8")
+    return len(entries)
+
+
 # ------------------------------------------------------------------ lexical screen
 def synthetic_names(n: int, exclude: Sequence[str] = (), seed: int = 0) -> list[str]:
     """``n`` distinct invented "Given Surname" names built from syllables."""
@@ -155,10 +167,12 @@ _WORKER_MATCHER: NameMatcher | None = None
 
 
 def _worker_run(prompts: Sequence[str]) -> float:
+    matcher = _WORKER_MATCHER
+    if matcher is None:  # pragma: no cover - set before the workers fork
+        raise RuntimeError("no matcher in this worker")
     start = time.perf_counter()
-    assert _WORKER_MATCHER is not None  # set before the fork; never None in a worker
     for prompt in prompts:
-        _WORKER_MATCHER.find(prompt)
+        matcher.find(prompt)
     return time.perf_counter() - start
 
 
@@ -196,15 +210,24 @@ def lexical_speed(matcher: NameMatcher, prompts: Sequence[str], workers: int = 2
 
 
 # ------------------------------------------------------------------ whole gate
-def gate_tallies(corpus: Sequence[CorpusEntry], artists: Sequence[RedTeamArtist], device: str = "cpu", works_per_artist: int = 4) -> dict[str, Any]:
-    """Run the corpus through ``check_prompt`` of a fresh workspace with the corpus artists."""
+def gate_tallies(
+    corpus: Sequence[CorpusEntry],
+    artists: Sequence[RedTeamArtist],
+    device: str = "cpu",
+    works_per_artist: int = 4,
+    policy_path: Path | None = None,
+) -> dict[str, Any]:
+    """Run the corpus through ``check_prompt`` of a fresh workspace with the corpus artists.
+
+    The workspace uses the bundled default policy unless ``policy_path`` names another.
+    """
     from stylegate.registry.models import Consent
     from stylegate.settings import Settings
     from stylegate.styleworld import world
     from stylegate.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace(Settings(home=Path(tmp) / "home", device=device))
+        ws = Workspace(Settings(home=Path(tmp) / "home", device=device, policy_path=policy_path))
         ws.init()
         start = time.perf_counter()
         for i, artist in enumerate(artists):
@@ -222,23 +245,35 @@ def gate_tallies(corpus: Sequence[CorpusEntry], artists: Sequence[RedTeamArtist]
         setup_s = time.perf_counter() - start
         gate = ws.gate()
         errors: list[str] = []
+        by_kind: dict[str, dict[str, set[str]]] = {}  # prompt → evidence kind → artists
 
         def flagged(entry: CorpusEntry) -> set[str]:
             decision = gate.check_prompt(entry.text)
             if decision.error:
                 errors.append(f"{entry.text!r}: {decision.error}")
+            kinds = by_kind.setdefault(entry.text, {})
+            for e in decision.evidence:
+                kinds.setdefault(e.kind.value, set()).add(e.artist.name)
             return {e.artist.name for e in decision.evidence}
 
         start = time.perf_counter()
         tallies = score(corpus, flagged)
         check_s = time.perf_counter() - start
+        kind_tallies = {
+            kind: score(corpus, lambda e, kind=kind: by_kind.get(e.text, {}).get(kind, set()))
+            for kind in ("name", "description")
+        }
         return {
             "tallies": tallies,
+            "kind_tallies": kind_tallies,
             "artists": len(gate.view.artists),
             "works": len(gate.view.work_artist),
             "setup_s": round(setup_s, 2),
             "check_ms_per_prompt": round(1000 * check_s / max(len(corpus), 1), 2),
             "errors": errors,
+            "policy_version": ws.policy.version,
+            "name_threshold": ws.policy.thresholds.name,
+            "description_threshold": ws.policy.thresholds.description,
             "embedder": ws.embedder.identity.to_dict(),
         }
 
@@ -292,6 +327,8 @@ def run_redteam(
     device: str = "cpu",
     workers: int = 2,
     seed: int = 0,
+    policy_path: Path | None = None,
+    speed_rounds: int = 3,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Detection per attack type (lexical screen, and the whole gate) and lexical speed."""
@@ -320,18 +357,24 @@ def run_redteam(
     big_tallies = lexical_tallies(corpus, big, big_names)
     results["lexical_big"] = {"artists": len(big_names), "rows": rows(big_tallies), "summary": summary(big_tallies)}
     speed_prompts = [e.text for e in corpus] + _plain_prompts(extra, seed)
-    results["speed"] = {"artists": len(big_names), "build_s": round(build_s, 2), **lexical_speed(big, speed_prompts, workers)}
+    results["speed"] = {"artists": len(big_names), "build_s": round(build_s, 2), **lexical_speed(big, speed_prompts, workers, speed_rounds)}
 
     if gate:
         say("whole gate (names and descriptions) in a temporary workspace")
         try:
-            g = gate_tallies(corpus, artists, device=device)
+            g = gate_tallies(corpus, artists, device=device, policy_path=policy_path)
         except Exception as exc:  # noqa: BLE001 - report why the gate part could not run
             log.exception("gate red-team run failed")
             results["gate"] = {"error": f"{type(exc).__name__}: {exc}"}
         else:
             tallies_g = g.pop("tallies")
-            results["gate"] = {**g, "rows": rows(tallies_g), "summary": summary(tallies_g)}
+            kinds = g.pop("kind_tallies")
+            results["gate"] = {
+                **g,
+                "rows": rows(tallies_g),
+                "summary": summary(tallies_g),
+                "by_kind": {k: {"rows": rows(t), "summary": summary(t)} for k, t in kinds.items()},
+            }
     return results
 
 
@@ -359,19 +402,24 @@ def print_redteam(results: dict[str, Any]) -> None:
     print(f"corpus: {c['prompts']} prompts ({c['attacks']} attacks, {c['benign']} benign near misses) from {c['artists']} artists")
 
     def detection_table(title: str, part: dict[str, Any]) -> None:
+        kinds = part.get("by_kind", {})
+        per_kind = {k: {r["attack"]: r for r in v["rows"]} for k, v in kinds.items()}
         table(
             title,
-            ["attack", "group", "prompts", "flagged", "rate", "target", ""],
+            ["attack", "group", "prompts", "flagged", "rate", *[f"by {k}" for k in kinds], "target", ""],
             [
-                [r["attack"], r["group"], r["prompts"], r["flagged"], f"{r['rate']:.1%}", r["target"],
+                [r["attack"], r["group"], r["prompts"], r["flagged"], f"{r['rate']:.1%}",
+                 *[f"{per_kind[k][r['attack']]['rate']:.1%}" for k in kinds], r["target"],
                  "" if r["met"] is None else ("met" if r["met"] else "NOT met")]
                 for r in part["rows"]
             ],
         )
         s = part["summary"]
+        by = "; ".join(f"by {k} alone {v['summary']['false_positive_rate']:.2%}" for k, v in kinds.items())
         print(
             f"  benign false positives: {s['false_positives']}/{s['benign_prompts']} = {s['false_positive_rate']:.2%} "
             f"(target ≤ {MAX_FALSE_POSITIVE_RATE:.0%}: {'met' if s['false_positive_met'] else 'NOT met'})"
+            + (f"; {by}" if by else "")
         )
 
     detection_table(f"lexical screen, {results['lexical']['artists']} artists registered", results["lexical"])
@@ -383,6 +431,7 @@ def print_redteam(results: dict[str, Any]) -> None:
         else:
             detection_table(
                 f"whole gate (check prompt), {gate['artists']} artists, {gate['works']} works, "
+                f"thresholds name {gate['name_threshold']} / description {gate['description_threshold']}, "
                 f"{gate['check_ms_per_prompt']} ms/prompt",
                 gate,
             )
@@ -401,3 +450,10 @@ def print_redteam(results: dict[str, Any]) -> None:
              "" if multi is None else ("met" if multi >= SPEED_TARGET_PER_S else "NOT met")],
         ],
     )
+
+
+if __name__ == "__main__":  # pragma: no cover - corpus regeneration
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/redteam/corpus.jsonl")
+    print(f"wrote {write_corpus(target)} prompts to {target}")
