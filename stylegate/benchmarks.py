@@ -156,9 +156,11 @@ def run_core_bench(n_artists: int = 1000, n_vectors: int = 100_000, n_queries: i
     from stylegate.styleworld import world
     from stylegate.workspace import Workspace
 
-    results: dict[str, Any] = {"machine": machine_info()}
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as home:
         ws = Workspace(Settings(home=Path(home), device=device))
+        ws.configure_threads()
+        results["machine"] = machine_info()
         ws.init()
         start = time.perf_counter()
         prompts = populate_bench_home(ws, n_artists)

@@ -78,6 +78,7 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     ws = Workspace(Settings(home=prepare_home(out), device="cpu"))
+    ws.configure_threads()
     ws.init()
     n_works = register_styleworld(ws, out / "reference")
     log(f"registered {len(ws.store.list_artists())} StyleWorld artists with {n_works} reference works")

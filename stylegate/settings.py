@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     clip_pretrained: str | None = Field(None, description="open_clip pretrained tag or local checkpoint")
     clip_model_config: Path | None = Field(None, description="JSON config for a custom open_clip model")
     policy_path: Path | None = Field(None, description="policy TOML; default home/policy.toml, else bundled")
+    cpu_threads: int = Field(
+        1,
+        ge=1,
+        description="torch and FAISS (OpenMP) threads on the CPU. 1 by default: on the 2-vCPU "
+        "machines this project is measured on, 2 threads made a StyleWorld generation 83x slower "
+        "and a single FAISS query 20x slower (bench/README.md)",
+    )
     max_image_pixels: int = Field(40_000_000, ge=1)
     max_image_bytes: int = Field(50 * 1024 * 1024, ge=1)
 

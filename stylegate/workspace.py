@@ -44,10 +44,21 @@ class Workspace:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         return RegistryStore.open(self.settings.db_url)
 
+    def configure_threads(self) -> None:
+        """Apply the CPU thread setting to torch and FAISS; call before building any model."""
+        import faiss
+        import torch
+
+        threads = self.settings.cpu_threads
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        faiss.omp_set_num_threads(threads)
+
     @cached_property
     def embedder(self) -> "Embedder":
         from stylegate.governance.embedder import Embedder
 
+        self.configure_threads()
         s = self.settings
         if s.clip_model is None:
             from stylegate.styleworld.models import clip_checkpoint_path, register_clip
