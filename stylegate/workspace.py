@@ -100,11 +100,26 @@ class Workspace:
         return index
 
     def gate(self) -> "PolicyGate":
+        """The policy gate over the registry as it is now.
+
+        The gate is cached while the registry revision stays the same; any change (an
+        artist or alias added, renamed or removed, works added or withdrawn, by this process
+        or another) rebuilds it on the next call, so a long-running process never checks
+        against a stale registry.
+        """
         from stylegate.governance.gate import PolicyGate
         from stylegate.governance.view import build_view
 
+        revision = self.store.revision()
+        cached = self.__dict__.get("_gate")
+        if cached is not None and cached[0] == revision:
+            return cached[1]
+        if cached is not None:
+            self.__dict__.pop("index", None)  # another writer may have saved a new index
         view = build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir)
-        return PolicyGate(self.policy, self.embedder, view)
+        gate = PolicyGate(self.policy, self.embedder, view)
+        self.__dict__["_gate"] = (revision, gate)
+        return gate
 
     def _descriptor_vectors(self, artists: Sequence["Artist"]) -> tuple[np.ndarray, np.ndarray]:
         """Descriptor text vectors, cached on disk by embedder and descriptor set."""
