@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from stylegate.errors import ModelLoadError
+
 REFERENCE_WORKS_PER_ARTIST = 6
 
 
@@ -82,7 +84,11 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
     ws.init()
     n_works = register_styleworld(ws, out / "reference")
     log(f"registered {len(ws.store.list_artists())} StyleWorld artists with {n_works} reference works")
-    generator = GatedGenerator(ws.gate(), load_pipeline("cpu"))
+    try:
+        pipeline = load_pipeline("cpu")
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load the StyleWorld pipeline: {exc}") from exc
+    generator = GatedGenerator(ws.gate(), pipeline)
     images_dir = out / "images"
     if images_dir.exists():
         shutil.rmtree(images_dir)
