@@ -103,7 +103,7 @@ def init(as_json: bool = JsonOpt) -> None:
         emit_json(info)
         return
     message(f"initialised stylegate home at {info['home']}")
-    table(None, ["item", "value"], [["database", info["database"]], ["index", info["index"]], ["policy", info["policy"]], ["embedder", f"{info['embedder']['model']} (dim {info['embedder']['dim']})"]])
+    table(None, ["item", "value"], [["database", info["database"]], ["index", info["index"]], ["policy", info["policy"]], ["audit log", info["audit_log"]], ["signing key", f"{info['signing_key']} (id {info['key_id']})"], ["embedder", f"{info['embedder']['model']} (dim {info['embedder']['dim']})"]])
 
 
 # ------------------------------------------------------------------ artists
@@ -236,9 +236,14 @@ def check_prompt(
     """Screen a prompt for registered artists' names and described styles."""
     if (text is None) == (file is None):
         raise InputError("give either a PROMPT or --file FILE")
-    gate = state.workspace().gate()
+    from stylegate.governance.audit import KIND_CHECK_PROMPT
+
+    ws = state.workspace()
+    gate = ws.gate()
     if file is None:
-        decision = gate.check_prompt(text).to_dict()
+        checked = gate.check_prompt(text)
+        ws.record(KIND_CHECK_PROMPT, checked, prompt=text)
+        decision = checked.to_dict()
         _show_decision(decision, as_json)
         raise typer.Exit(_decision_exit(decision))
     try:
@@ -253,7 +258,9 @@ def check_prompt(
         if not line.strip():
             continue
         try:
-            decision = gate.check_prompt(line).to_dict()
+            checked = gate.check_prompt(line)
+            ws.record(KIND_CHECK_PROMPT, checked, prompt=line, source={"file": str(file), "line": number})
+            decision = checked.to_dict()
         except InputError as exc:
             record = {"line": number, "error": str(exc)}
             outcomes.add(EXIT_USAGE)
@@ -277,6 +284,7 @@ def check_prompt(
 @handled
 def check_image(path: Path = typer.Argument(..., help="Image file to check."), as_json: bool = JsonOpt) -> None:
     """Match an image against registered artists' styles and works."""
+    from stylegate.governance.audit import KIND_CHECK_IMAGE
     from stylegate.registry.validation import WorkLimits, validate_work
 
     ws = state.workspace()
@@ -284,8 +292,11 @@ def check_image(path: Path = typer.Argument(..., help="Image file to check."), a
     if not path.exists():
         raise InputError(f"no such file: {path}")
     validated = validate_work(path, limits)
-    decision = ws.gate().check_image(validated.to_rgb()).to_dict()
-    decision["image"] = {"path": str(path), "sha256": validated.sha256}
+    checked = ws.gate().check_image(validated.to_rgb())
+    image = {"path": str(path), "sha256": validated.sha256}
+    ws.record(KIND_CHECK_IMAGE, checked, image=image)
+    decision = checked.to_dict()
+    decision["image"] = image
     _show_decision(decision, as_json)
     raise typer.Exit(_decision_exit(decision))
 
@@ -301,6 +312,70 @@ def _decision_exit(decision: dict) -> int:
     if decision.get("error"):
         return EXIT_ERROR
     return EXIT_BLOCKED if decision["action"] == "block" else EXIT_OK
+
+
+# -------------------------------------------------------------------- audit
+audit_app = typer.Typer(help="Verify, sign and export the tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _public_key(ws: Any) -> Any:
+    from stylegate.governance.signing import key_paths
+
+    public = key_paths(ws.settings.home)[1]
+    return public if public.exists() else None
+
+
+@audit_app.command("verify")
+@handled
+def audit_verify(as_json: bool = JsonOpt) -> None:
+    """Recompute every hash and check every signed checkpoint; name the first bad entry."""
+    ws = state.workspace()
+    result = ws.audit.verify(_public_key(ws))
+    if as_json:
+        emit_json(result.to_dict())
+    elif result.ok:
+        message(f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints, {result.unsigned} entries after the last checkpoint")
+    else:
+        message(f"audit log FAILED verification: first bad entry {result.first_bad_seq}")
+        for problem in result.problems:
+            message(f"  {problem}")
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_ERROR)
+
+
+@audit_app.command("checkpoint")
+@handled
+def audit_checkpoint(as_json: bool = JsonOpt) -> None:
+    """Sign the current tree head with the local Ed25519 key."""
+    from stylegate.governance.signing import load_or_create_signer
+
+    ws = state.workspace()
+    checkpoint = ws.audit.checkpoint(load_or_create_signer(ws.settings.home))
+    if as_json:
+        emit_json(checkpoint.to_dict())
+    else:
+        message(f"signed checkpoint: {checkpoint.size} entries, root {checkpoint.root}")
+
+
+@audit_app.command("prove")
+@handled
+def audit_prove(seq: int = typer.Argument(..., help="Sequence number of the entry."), as_json: bool = JsonOpt) -> None:
+    """Print an inclusion proof for one entry that verifies without the database."""
+    ws = state.workspace()
+    latest = ws.audit.latest_checkpoint()
+    proof = ws.audit.prove(seq, latest.size if latest is not None and latest.size >= seq else None)
+    emit_json(proof)
+
+
+@audit_app.command("export")
+@handled
+def audit_export(out: Path = typer.Option(..., "--out", help="JSON-lines file to write."), as_json: bool = JsonOpt) -> None:
+    """Write every entry with its inclusion proof as JSON lines for an outside auditor."""
+    count = state.workspace().audit.export(out)
+    if as_json:
+        emit_json({"entries": count, "path": str(out)})
+    else:
+        message(f"exported {count} entries with proofs to {out}")
 
 
 # --------------------------------------------------------------------- demo

@@ -20,6 +20,8 @@ from stylegate.errors import IndexMismatch
 from stylegate.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.governance.audit import AuditLog
+    from stylegate.governance.decision import Decision
     from stylegate.governance.embedder import Embedder
     from stylegate.governance.gate import PolicyGate
     from stylegate.governance.policy import Policy
@@ -42,7 +44,37 @@ class Workspace:
         from stylegate.registry.store import RegistryStore
 
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        return RegistryStore.open(self.settings.db_url)
+        store = RegistryStore.open(self.settings.db_url)
+        store.add_listener(self._audit_registry_event)
+        return store
+
+    @cached_property
+    def audit(self) -> "AuditLog":
+        from stylegate.governance.audit import AuditLog, default_audit_path
+
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        return AuditLog.open(default_audit_path(self.settings.home))
+
+    def _audit_registry_event(self, event: str, payload: dict) -> None:
+        """Store listener: every committed registry change becomes an audit entry."""
+        from stylegate.governance.audit import registry_kind
+
+        self.audit.append(registry_kind(event), payload)
+
+    def record(self, kind: str, decision: "Decision", prompt: str | None = None, **extra: object) -> int:
+        """Append a check or generation to the audit log and stamp the decision with its seq.
+
+        The prompt is logged in full or as its sha256 only, as the policy says.
+        """
+        from stylegate.governance.audit import decision_body
+
+        index = self.__dict__.get("index")
+        index_identity = None
+        if index is not None:
+            index_identity = {"factory": index.factory, "count": len(index), "snapshot_hash": index.snapshot_hash}
+        body = decision_body(decision, prompt=prompt, index=index_identity, **extra)
+        decision.audit_seq = self.audit.append(kind, body, prompt_mode=self.policy.prompt.log)
+        return decision.audit_seq
 
     def configure_threads(self) -> None:
         """Apply the CPU thread setting to torch and FAISS; call before building any model."""
@@ -159,15 +191,21 @@ class Workspace:
         if not self.settings.home_policy_path.exists():
             self.settings.home_policy_path.write_text(default_policy_text(), "utf-8")
             created_policy = True
+        from stylegate.governance.signing import key_paths, load_or_create_signer
+
         store = self.store
         index = self.index
         if not self.settings.index_path.exists():
             index.save(self.settings.index_path, store.snapshot_hash())
+        signer = load_or_create_signer(home)
         return {
             "home": str(home),
             "database": self.settings.db_url,
             "index": str(self.settings.index_path),
             "policy": str(self.settings.home_policy_path),
+            "audit_log": str(self.audit.path),
+            "signing_key": str(key_paths(home)[0]),
+            "key_id": signer.key_id,
             "created_policy": created_policy,
             "embedder": self.embedder.identity.to_dict(),
         }

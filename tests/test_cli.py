@@ -255,3 +255,38 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (root / ".ci" / "run").read_text()
     command = "pip install -e '.[dev]' && python -m pytest -q"
     assert command in readme and command in ci
+
+
+def test_checks_and_registry_changes_are_audited_and_verify(home_copy: Path, tmp_path: Path) -> None:
+    first = js(sg(home_copy, "check", "prompt", f"a cat by {OPT_OUT.name}", "--json"))
+    second = js(sg(home_copy, "check", "prompt", "a house", "--json"))
+    assert isinstance(first["audit_seq"], int) and second["audit_seq"] == first["audit_seq"] + 1
+    checkpoint = sg(home_copy, "audit", "checkpoint", "--json")
+    assert checkpoint.exit_code == 0, checkpoint.output
+    verified = sg(home_copy, "audit", "verify", "--json")
+    assert verified.exit_code == 0 and js(verified)["ok"] is True
+    proof = js(sg(home_copy, "audit", "prove", str(first["audit_seq"])))
+    from stylegate.governance.audit_merkle import leaf_hash, verify_inclusion
+
+    assert verify_inclusion(leaf_hash(proof["leaf"].encode()), proof["index"], proof["tree_size"], proof["audit_path"], proof["root"])
+    kinds = [json.loads(json.loads(line)["leaf"])["kind"] for line in _export(home_copy, tmp_path)]
+    assert kinds.count("registry.artist.added") == 3 and kinds.count("registry.works.added") == 3
+    assert kinds[-2:] == ["check.prompt", "check.prompt"]
+
+
+def _export(home: Path, tmp_path: Path) -> list[str]:
+    out = tmp_path / "export.jsonl"
+    assert sg(home, "audit", "export", "--out", str(out)).exit_code == 0
+    return [line for line in out.read_text().splitlines() if '"leaf"' in line]
+
+
+def test_a_tampered_audit_log_fails_verification_naming_the_entry(home_copy: Path) -> None:
+    import sqlite3
+
+    seq = js(sg(home_copy, "check", "prompt", f"a cat by {OPT_OUT.name}", "--json"))["audit_seq"]
+    sg(home_copy, "check", "prompt", "a house")
+    with sqlite3.connect(home_copy / "audit.db") as db:
+        db.execute("update entries set entry = replace(entry, '\"block\"', '\"allow\"') where seq = ?", (seq,))
+    result = sg(home_copy, "audit", "verify", "--json")
+    assert result.exit_code == 1
+    assert js(result)["first_bad_seq"] == seq
