@@ -400,9 +400,12 @@ def demo(
             [[r["label"], r["prompt"], r["action"].upper(), r["expect"], evidence_summary(r), ", ".join(r["files"]) or "-"] for r in summary["prompts"]],
         )
         for r in summary["prompts"]:
-            steer = r["result"]["prompt_check"].get("steer")
-            if steer:
-                message(f"steered {r['prompt']!r} → {r['result']['used_prompt']!r} with negative prompt {r['result']['negative_prompt']!r}")
+            if r["result"]["prompt_check"].get("steer"):
+                attempts = sum(im["attempts"] for im in r["result"]["images"])
+                message(
+                    f"steered {r['prompt']!r}: generated {r['result']['used_prompt']!r} with negative prompt "
+                    f"{r['result']['negative_prompt']!r}; after {attempts} attempts: {r['action'].upper()}"
+                )
         message(f"done in {summary['seconds']} s; images and summary.json in {out}")
     if not summary["all_as_expected"]:
         message("warning: some decisions differ from what the demo expected (see the table)")

@@ -26,15 +26,36 @@ class ScriptedPrompt:
     expect: str  # what the demo is showing: the action(s) a correct gate takes
 
 
+def _by_consent() -> dict[str, list[Any]]:
+    from stylegate.styleworld import world
+
+    groups: dict[str, list[Any]] = {}
+    for artist in world.ARTISTS:
+        groups.setdefault(artist.consent, []).append(artist)
+    return groups
+
+
+def demo_artists() -> tuple[list[Any], list[Any]]:
+    """(registered, unregistered): the last artist of each consent group stays unclaimed.
+
+    Every StyleWorld picture is in some artist's style, so with everyone registered no
+    generation could be a plain allow; styles nobody registered are what a plain allow is.
+    """
+    registered, unregistered = [], []
+    for group in _by_consent().values():
+        registered.extend(group[:-1])
+        unregistered.append(group[-1])
+    return registered, unregistered
+
+
 def scripted_prompts() -> list[ScriptedPrompt]:
     from stylegate.styleworld import world
 
-    by_consent: dict[str, list[Any]] = {}
-    for artist in world.ARTISTS:
-        by_consent.setdefault(artist.consent, []).append(artist)
-    opt_out, royalty, credit = by_consent["opt-out"], by_consent["royalty"], by_consent["credit"]
+    groups = _by_consent()
+    opt_out, royalty, credit = groups["opt-out"], groups["royalty"], groups["credit"]
     named_out = opt_out[0]
-    described_out = opt_out[1 % len(opt_out)]
+    described_out = opt_out[1]
+    unclaimed = demo_artists()[1][0]
     first, last = named_out.name.split()[0], named_out.name.split()[-1]
     obfuscated = f"{first[0]}\u200b{first[1:]} {last}".replace("o", "0").replace("a", "а")  # zero-width + leet + Cyrillic а
     return [
@@ -43,7 +64,7 @@ def scripted_prompts() -> list[ScriptedPrompt]:
         ScriptedPrompt("described opted-out style", f"a boat in {world.describe(described_out)}", "steer|block"),
         ScriptedPrompt("royalty artist", f"a tree by {royalty[0].name}", "attribute"),
         ScriptedPrompt("credit artist", f"a house by {credit[0].name}", "attribute"),
-        ScriptedPrompt("neutral prompt", "a mountain", "allow"),
+        ScriptedPrompt("a style nobody registered", f"a mountain in {world.describe(unclaimed)}", "allow"),
     ]
 
 
@@ -82,8 +103,21 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
     ws = Workspace(Settings(home=prepare_home(out), device="cpu"))
     ws.configure_threads()
     ws.init()
-    n_works = register_styleworld(ws, out / "reference")
-    log(f"registered {len(ws.store.list_artists())} StyleWorld artists with {n_works} reference works")
+    registered, unregistered = demo_artists()
+    n_works = register_styleworld(ws, out / "reference", artists=registered)
+    log(
+        f"registered {len(registered)} StyleWorld artists with {n_works} reference works; "
+        f"left unregistered: {', '.join(a.name for a in unregistered)}"
+    )
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()  # the demo prints its own progress
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    except ImportError:  # transformers is optional; only its loading bar is silenced here
+        pass
     try:
         pipeline = load_pipeline("cpu")
     except (OSError, ValueError) as exc:
