@@ -14,7 +14,7 @@ from typing import Any, Callable, List, Optional
 import typer
 
 from stylegate.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, InputError, StylegateError
-from stylegate.output import emit_json, message, print_decision, table
+from stylegate.output import emit_json, message, print_decision, progress_bar, table
 
 app = typer.Typer(
     help="stylegate: artist consent and style governance for text-to-image generation.",
@@ -174,23 +174,12 @@ def works_add(
     as_json: bool = JsonOpt,
 ) -> None:
     """Validate, store and index reference works; all or nothing."""
-    from tqdm import tqdm
-
     ws = state.workspace()
     for path in paths:
         if not path.exists():
             raise InputError(f"no such file or folder: {path}")
-    bar = tqdm(total=0, unit="work", desc="adding works", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
+    with progress_bar("adding works") as progress:
         result = ws.add_works(artist, paths, progress=progress)
-    finally:
-        bar.close()
     if as_json:
         emit_json({"added": [w.to_dict() for w in result.added], "duplicates": [{"path": p, "work_id": w} for p, w in result.duplicates]})
         return
@@ -204,20 +193,9 @@ def works_add(
 @handled
 def index_rebuild(as_json: bool = JsonOpt) -> None:
     """Recreate the style index from the registry database (the source of truth)."""
-    from tqdm import tqdm
-
     ws = state.workspace()
-    bar = tqdm(total=0, unit="work", desc="embedding works", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
+    with progress_bar("embedding works") as progress:
         index = ws.rebuild_index(progress=progress)
-    finally:
-        bar.close()
     info = {"path": str(ws.settings.index_path), "count": len(index), "factory": ws.settings.index_factory, "embedder": ws.embedder.identity.to_dict()}
     if as_json:
         emit_json(info)

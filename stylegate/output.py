@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 
 def emit_json(obj: Any) -> None:
@@ -51,3 +52,21 @@ def print_decision(decision: dict, label: str | None = None) -> None:
         sys.stdout.write(f"  error: {decision['error']}\n")
     if not decision.get("evidence") and not decision.get("error"):
         sys.stdout.write("  no registered artist matched\n")
+
+
+@contextmanager
+def progress_bar(description: str, unit: str = "work") -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr (hidden when stderr is not a terminal), driven by (done, total)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit=unit, desc=description, file=sys.stderr, disable=None)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()
