@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.decision import Action, Decision
@@ -62,10 +62,40 @@ class GenerationResult:
             return Action.BLOCK
         return max((im.action for im in kept), key=lambda a: a.severity)
 
+    def attribution(self) -> list[dict[str, Any]]:
+        """Shares over the whole generation: each kept image weighs the same; sums to 1."""
+        kept = [im for im in self.images if im.image is not None and im.attribution]
+        totals: dict[int, dict[str, Any]] = {}
+        for im in kept:
+            for a in im.attribution:
+                entry = totals.setdefault(a.artist.id, {"artist": a.artist.to_dict(), "share": 0.0, "consent": a.consent})
+                entry["share"] += a.share / len(kept)
+        return sorted(totals.values(), key=lambda e: (-e["share"], e["artist"]["id"]))
+
+    def decision_dict(self) -> dict[str, Any]:
+        """The generation as one decision: final action, all evidence, overall attribution."""
+        evidence = [e.to_dict() for e in self.prompt_decision.evidence]
+        for im in self.images:
+            evidence.extend(dict(e.to_dict(), image=im.index, attempt=im.attempts) for e in im.decision.evidence)
+        reasons = list(self.prompt_decision.reasons)
+        for im in self.images:
+            reasons.extend(f"image {im.index} (seed {im.seed}, attempt {im.attempts}): {r}" for r in im.decision.reasons)
+        return {
+            "subject": "generation",
+            "action": self.action.value,
+            "evidence": evidence,
+            "attribution": self.attribution(),
+            "reasons": reasons,
+            "policy_version": self.prompt_decision.policy_version,
+            "embedder": self.prompt_decision.embedder,
+            "steer": self.prompt_decision.steer,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "prompt": self.prompt,
             "action": self.action.value,
+            "attribution": self.attribution(),
             "prompt_check": self.prompt_decision.to_dict(),
             "used_prompt": self.used_prompt,
             "negative_prompt": self.negative_prompt,
@@ -75,9 +105,22 @@ class GenerationResult:
 
 
 class GatedGenerator:
-    def __init__(self, gate: "PolicyGate", pipeline: Any, *, guidance_scale: float = 3.0, steer_guidance_step: float = 1.5) -> None:
+    def __init__(
+        self,
+        gate: "PolicyGate",
+        pipeline: Any = None,
+        *,
+        load_pipeline: "Callable[[], Any] | None" = None,
+        guidance_scale: float = 3.0,
+        steer_guidance_step: float = 1.5,
+    ) -> None:
+        """``pipeline`` or ``load_pipeline``: the latter is called on the first generation only,
+        so a prompt the pre-check blocks never loads a model."""
+        if (pipeline is None) == (load_pipeline is None):
+            raise ValueError("give exactly one of pipeline and load_pipeline")
         self.gate = gate
-        self.pipeline = pipeline
+        self._pipeline = pipeline
+        self._load_pipeline = load_pipeline
         self.guidance_scale = guidance_scale
         self.steer_guidance_step = steer_guidance_step
 
@@ -124,6 +167,12 @@ class GatedGenerator:
         if post is None:  # unreachable: max_attempts >= 1
             raise RuntimeError("no generation attempt was made")
         return GatedImage(index, attempt_seed, max_attempts, Action.BLOCK, post, [], None)
+
+    @property
+    def pipeline(self) -> Any:
+        if self._pipeline is None and self._load_pipeline is not None:
+            self._pipeline = self._load_pipeline()
+        return self._pipeline
 
     def _run_pipeline(self, prompt: str, negative: str | None, seed: int, steps: int, guidance: float) -> "Image.Image":
         import torch

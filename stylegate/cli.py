@@ -292,6 +292,53 @@ def _decision_exit(decision: dict) -> int:
     return EXIT_BLOCKED if decision["action"] == "block" else EXIT_OK
 
 
+# ----------------------------------------------------------------- generate
+@app.command()
+@handled
+def generate(
+    prompt: str = typer.Argument(..., help="What to draw."),
+    model: Optional[str] = typer.Option(None, "--model", help="Diffusers pipeline: hub id or local folder (default: the bundled StyleWorld pipeline)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the first image; image i uses seed + i."),
+    steps: int = typer.Option(25, "--steps", min=1, max=500, help="Denoising steps."),
+    num_images: int = typer.Option(1, "--num-images", min=1, max=16, help="Images to generate."),
+    out: Path = typer.Option(Path("stylegate-out"), "--out", help="Folder for the allowed images."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Generate behind the gate: pre-check, generate, post-check every image, steer or block."""
+    from stylegate.generator.gated import GatedGenerator
+    from stylegate.generator.loading import load_text_to_image
+    from stylegate.governance.audit import KIND_GENERATE
+    from stylegate.governance.embedder import resolve_device
+
+    ws = state.workspace()
+    gate = ws.gate()
+    gate.validate_prompt(prompt)  # bad input fails before any model is loaded
+    device = resolve_device(ws.settings.device)
+    generator = GatedGenerator(gate, load_pipeline=lambda: load_text_to_image(model, device=device))
+    result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images)
+    decision = result.decision_dict()
+    written = []
+    kept = [im for im in result.images if im.image is not None]
+    if kept:
+        out.mkdir(parents=True, exist_ok=True)
+    for im in kept:
+        path = out / f"stylegate-{seed}-{im.index}-{im.seed}.png"
+        im.image.save(path)
+        written.append({"path": str(path), "seed": im.seed, "action": im.action.value})
+    ws.record(KIND_GENERATE, decision, prompt=prompt, images=written, pipeline=model or "styleworld", steps=steps)
+    summary = dict(result.to_dict(), audit_seq=decision["audit_seq"], files=written)
+    if as_json:
+        emit_json(summary)
+    else:
+        print_decision(dict(decision, audit_seq=decision["audit_seq"]))
+        for item in written:
+            message(f"wrote {item['path']} ({item['action']})")
+        blocked = len(result.images) - len(kept)
+        if blocked:
+            message(f"{blocked} image(s) blocked by the post-check and not written")
+    raise typer.Exit(EXIT_BLOCKED if result.action.value == "block" else EXIT_OK)
+
+
 # -------------------------------------------------------------------- audit
 audit_app = typer.Typer(help="Verify, sign and export the tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")

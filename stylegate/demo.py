@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from stylegate.errors import ModelLoadError
-
 REFERENCE_WORKS_PER_ARTIST = 6
 
 
@@ -95,7 +93,7 @@ def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENC
 def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
     from stylegate.generator.gated import GatedGenerator
     from stylegate.settings import Settings
-    from stylegate.styleworld.models import load_pipeline
+    from stylegate.generator.loading import load_text_to_image
     from stylegate.workspace import Workspace
 
     started = time.perf_counter()
@@ -109,19 +107,7 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
         f"registered {len(registered)} StyleWorld artists with {n_works} reference works; "
         f"left unregistered: {', '.join(a.name for a in unregistered)}"
     )
-    from diffusers.utils import logging as diffusers_logging
-
-    diffusers_logging.disable_progress_bar()  # the demo prints its own progress
-    try:
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
-    except ImportError:  # transformers is optional; only its loading bar is silenced here
-        pass
-    try:
-        pipeline = load_pipeline("cpu")
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot load the StyleWorld pipeline: {exc}") from exc
+    pipeline = load_text_to_image(None, device="cpu")
     generator = GatedGenerator(ws.gate(), pipeline)
     images_dir = out / "images"
     if images_dir.exists():

@@ -61,7 +61,7 @@ class Workspace:
 
         self.audit.append(registry_kind(event), payload)
 
-    def record(self, kind: str, decision: "Decision", prompt: str | None = None, **extra: object) -> int:
+    def record(self, kind: str, decision: "Decision | dict", prompt: str | None = None, **extra: object) -> int:
         """Append a check or generation to the audit log and stamp the decision with its seq.
 
         The prompt is logged in full or as its sha256 only, as the policy says.
@@ -73,8 +73,12 @@ class Workspace:
         if index is not None:
             index_identity = {"factory": index.factory, "count": len(index), "snapshot_hash": index.snapshot_hash}
         body = decision_body(decision, prompt=prompt, index=index_identity, **extra)
-        decision.audit_seq = self.audit.append(kind, body, prompt_mode=self.policy.prompt.log)
-        return decision.audit_seq
+        seq = self.audit.append(kind, body, prompt_mode=self.policy.prompt.log)
+        if isinstance(decision, dict):
+            decision["audit_seq"] = seq
+        else:
+            decision.audit_seq = seq
+        return seq
 
     def configure_threads(self) -> None:
         """Apply the CPU thread setting to torch and FAISS; call before building any model."""

@@ -290,3 +290,27 @@ def test_a_tampered_audit_log_fails_verification_naming_the_entry(home_copy: Pat
     result = sg(home_copy, "audit", "verify", "--json")
     assert result.exit_code == 1
     assert js(result)["first_bad_seq"] == seq
+
+
+def test_generate_blocks_without_writing_and_attributes_with_images(populated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    blocked = sg(populated, "generate", f"a cat by {OPT_OUT.name}", "--out", str(out), "--json")
+    assert blocked.exit_code == 3
+    assert js(blocked)["action"] == "block" and js(blocked)["files"] == []
+    assert not out.exists()
+    allowed = sg(populated, "generate", f"a tree by {ROYALTY.name}", "--num-images", "2", "--out", str(out), "--json")
+    assert allowed.exit_code == 0, allowed.output
+    result = js(allowed)
+    kept = [f for f in result["files"]]
+    assert kept and all(Path(f["path"]).is_file() for f in kept)
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(f["path"]).name for f in kept)
+    assert isinstance(result["audit_seq"], int)
+    assert sg(populated, "audit", "verify").exit_code == 0
+
+
+def test_generate_from_an_unreachable_hub_id_says_so(populated: Path) -> None:
+    result = sg(populated, "generate", "a tree", "--model", "nobody/no-such-pipeline")
+    assert result.exit_code == 1
+    assert "model hub" in result.stderr and "local folder" in result.stderr
+    folder = sg(populated, "generate", "a tree", "--model", str(Path(__file__).parent))
+    assert folder.exit_code == 1 and "not a diffusers pipeline folder" in folder.stderr

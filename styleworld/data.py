@@ -1,0 +1,58 @@
+"""Rendered StyleWorld datasets as numpy arrays, optionally cached under ``styleworld/data/``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .world import ARTISTS, SUBJECTS, render
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@dataclass
+class RenderedSet:
+    """Images (N, H, W, 3) uint8 with their ground truth."""
+
+    images: np.ndarray
+    artists: np.ndarray  # artist index into ARTISTS
+    subjects: np.ndarray  # subject index into SUBJECTS
+    seeds: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def grid(seeds: Iterable[int]) -> list[tuple[int, int, int]]:
+    """All (artist_idx, subject_idx, seed) triples for the given seeds."""
+    seeds = list(seeds)
+    return [(a, s, seed) for a in range(len(ARTISTS)) for s in range(len(SUBJECTS)) for seed in seeds]
+
+
+def render_set(items: Sequence[tuple[int, int, int]], size: int = 64, cache: str | None = None,
+               progress: bool = True) -> RenderedSet:
+    """Render ``items`` (artist_idx, subject_idx, seed); cache to ``data/<cache>.npz`` if named."""
+    path = DATA_DIR / f"{cache}_{size}.npz" if cache else None
+    if path is not None and path.exists():
+        z = np.load(path)
+        if len(z["artists"]) == len(items):
+            return RenderedSet(z["images"], z["artists"], z["subjects"], z["seeds"])
+    from tqdm.auto import tqdm
+
+    imgs = np.empty((len(items), size, size, 3), np.uint8)
+    it = tqdm(items, desc=f"render {cache or ''} {size}px", disable=not progress, mininterval=2)
+    for i, (a, s, seed) in enumerate(it):
+        imgs[i] = np.asarray(render(ARTISTS[a], SUBJECTS[s], seed, size=size))
+    arr = np.asarray(items, dtype=np.int64).reshape(-1, 3)
+    out = RenderedSet(imgs, arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy())
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, images=out.images, artists=out.artists, subjects=out.subjects, seeds=out.seeds)
+        logger.info("cached %d renders at %s", len(items), path)
+    return out

@@ -1,0 +1,175 @@
+"""Train the tiny ``styleworld-clip`` open_clip model on rendered StyleWorld images.
+
+    python -m stylegate.styleworld.train_clip [--steps 1500] [--batch 256] [--seed 0]
+
+Writes ``styleworld/weights/styleworld-clip.safetensors`` (fp32) and a training log JSON.
+Contrastive loss with multiple positives: a caption is a positive for every image in the
+batch it truthfully describes ("a cat" fits every cat; "by Mira Okonkwo" every Mira image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .clipdata import build_caption_bank
+from .data import grid, render_set
+from .models import CLIP_MODEL_NAME, WEIGHTS_DIR, clip_checkpoint_path, register_clip
+from .world import ARTISTS, SUBJECTS, train_seeds
+
+logger = logging.getLogger(__name__)
+
+# caption kind -> sampling probability for an image's caption
+KIND_PROBS = {"named": 0.3, "described": 0.35, "plain": 0.1, "name_only": 0.1, "style_only": 0.15}
+
+
+def augment(x, rng: "np.random.Generator"):
+    """Augment a float image batch in [0, 1] (B, 3, 64, 64): low-resolution round trips and noise.
+
+    The 64->32->64 round trip mimics 32 px diffusion samples resized by the CLIP preprocess.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    b = x.shape[0]
+    low = torch.from_numpy(rng.random(b) < 0.5)
+    if low.any():
+        small = F.interpolate(x[low], size=(32, 32), mode="area")
+        x[low] = F.interpolate(small, size=(64, 64), mode="bicubic", align_corners=False).clamp(0, 1)
+    blur = torch.from_numpy(rng.random(b) < 0.15)
+    if blur.any():
+        k = torch.tensor([1.0, 2.0, 1.0])
+        k = (k[:, None] * k[None, :]) / 16
+        k = k.expand(3, 1, 3, 3)
+        x[blur] = F.conv2d(F.pad(x[blur], (1, 1, 1, 1), mode="replicate"), k, groups=3)
+    noisy = torch.from_numpy(rng.random(b) < 0.3)
+    if noisy.any():
+        sig = torch.from_numpy(rng.uniform(0, 0.05, int(noisy.sum()))).float().view(-1, 1, 1, 1)
+        x[noisy] = (x[noisy] + sig * torch.randn_like(x[noisy])).clamp(0, 1)
+    return x
+
+
+def sample_captions(bank, artists: np.ndarray, subjects: np.ndarray, rng: np.random.Generator) -> list[int]:
+    """Pick one caption id per image, with the caption kind drawn from KIND_PROBS."""
+    kinds = list(KIND_PROBS)
+    probs = np.array([KIND_PROBS[k] for k in kinds])
+    ids = []
+    for a, s in zip(artists, subjects):
+        kind = kinds[rng.choice(len(kinds), p=probs)]
+        key = {
+            "named": ("named", a, s), "described": ("described", a, s), "plain": ("plain", -1, s),
+            "name_only": ("name_only", a, -1), "style_only": ("style_only", a, -1),
+        }[kind]
+        pool = bank.by_key[key]
+        ids.append(pool[rng.integers(len(pool))])
+    return ids
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: render data, train, save the checkpoint."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seeds", type=int, default=128, help="training seeds per (artist, subject)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=clip_checkpoint_path())
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    import open_clip
+    import torch
+    import torch.nn.functional as F
+    from safetensors.torch import save_file
+    from tqdm.auto import tqdm
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    t0 = time.time()
+
+    data = render_set(grid(train_seeds(args.seeds)), size=64, cache=f"clip_train_s{args.seeds}")
+    t_render = time.time() - t0
+    bank = build_caption_bank("train")
+    name = register_clip()
+    tokenizer = open_clip.get_tokenizer(name)
+    tokens = tokenizer(bank.texts)
+    amask = torch.from_numpy(np.stack(bank.artist_mask))
+    csub = torch.tensor(bank.subject)
+    logger.info("%d images, %d captions", len(data), len(bank.texts))
+
+    model = open_clip.create_model(name)
+    model.train()
+    n_params = sum(p.numel() for p in model.parameters())
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    warm = min(150, args.steps // 10)
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return args.lr * (step + 1) / warm
+        q = (step - warm) / max(1, args.steps - warm)
+        return args.lr * 0.5 * (1 + math.cos(math.pi * q))
+
+    mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)
+    std = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
+    history = []
+    t1 = time.time()
+    bar = tqdm(range(args.steps), desc="train clip", mininterval=5)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        idx = rng.choice(len(data), size=args.batch, replace=False)
+        a_idx, s_idx = data.artists[idx], data.subjects[idx]
+        x = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float() / 255.0
+        x = (augment(x, rng) - mean) / std
+        cap = torch.tensor(sample_captions(bank, a_idx, s_idx, rng))
+        a_t, s_t = torch.from_numpy(a_idx), torch.from_numpy(s_idx)
+        # target[i, j]: caption i truthfully describes image j
+        target = amask[cap][:, a_t] & ((csub[cap][:, None] == -1) | (csub[cap][:, None] == s_t[None, :]))
+        target = target.float()
+        img_f = F.normalize(model.encode_image(x), dim=-1)
+        txt_f = F.normalize(model.encode_text(tokens[cap]), dim=-1)
+        logits = model.logit_scale.exp().clamp(max=100) * txt_f @ img_f.T
+        loss_t2i = -(target / target.sum(1, keepdim=True) * F.log_softmax(logits, 1)).sum(1).mean()
+        tt = target.T
+        loss_i2t = -(tt / tt.sum(1, keepdim=True) * F.log_softmax(logits.T, 1)).sum(1).mean()
+        loss = 0.5 * (loss_t2i + loss_i2t)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 50 == 0 or step == args.steps - 1:
+            history.append({"step": step, "loss": float(loss), "logit_scale": float(model.logit_scale.exp())})
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+    t_train = time.time() - t1
+
+    model.eval()
+    sd = {k: v.detach().contiguous().float() for k, v in model.state_dict().items()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(args.out), metadata={"model": CLIP_MODEL_NAME, "format": "pt"})
+    info = {
+        "model": CLIP_MODEL_NAME, "params": n_params, "steps": args.steps, "batch": args.batch,
+        "lr": args.lr, "train_seeds_per_pair": args.seeds, "images": len(data), "captions": len(bank.texts),
+        "seed": args.seed, "render_seconds": round(t_render, 1), "train_seconds": round(t_train, 1),
+        "threads": args.threads, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpu_count": __import__("os").cpu_count(), "torch": torch.__version__,
+        "open_clip": open_clip.__version__, "history": history,
+        "artists": len(ARTISTS), "subjects": len(SUBJECTS),
+    }
+    (WEIGHTS_DIR / "train_clip_log.json").write_text(json.dumps(info, indent=1))
+    logger.info("saved %s (%.1f MB) after %.0f s", args.out, args.out.stat().st_size / 1e6, t_train)
+
+
+if __name__ == "__main__":
+    main()

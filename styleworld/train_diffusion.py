@@ -1,0 +1,247 @@
+"""Train the tiny StyleWorld pixel-space diffusion model and save it as a diffusers pipeline.
+
+    python -m stylegate.styleworld.train_diffusion [--steps 4000] [--batch 32] [--time-limit 1500] [--seed 0]
+
+Needs the shipped CLIP checkpoint (``train_clip`` first): its text tower, converted to
+``transformers.CLIPTextModelWithProjection``, is the pipeline's frozen text encoder.
+Writes ``styleworld/weights/styleworld-pipeline/`` (a ``DiffusionPipeline`` folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .clipdata import build_caption_bank
+from .data import grid, render_set
+from .models import CLIP_CONFIG_PATH, WEIGHTS_DIR, load_clip, pipeline_path
+from .world import ARTISTS, SUBJECTS, train_seeds
+
+logger = logging.getLogger(__name__)
+
+SIZE = 32
+KIND_PROBS = {"named": 0.4, "described": 0.3, "plain": 0.1, "name_only": 0.1, "style_only": 0.1}
+CFG_DROPOUT = 0.1
+MIN_SNR_GAMMA = 5.0
+PIPELINE_FILE = "pipeline_styleworld"
+
+
+def unet_config(text_width: int, embed_dim: int) -> dict:
+    """The UNet2DConditionModel configuration (pixel space, 32x32 RGB)."""
+    return dict(
+        sample_size=SIZE, in_channels=3, out_channels=3,
+        block_out_channels=(32, 64, 64), layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        mid_block_type="UNetMidBlock2DCrossAttn",
+        cross_attention_dim=text_width, attention_head_dim=4, norm_num_groups=16,
+        class_embed_type="projection", projection_class_embeddings_input_dim=embed_dim,
+        resnet_time_scale_shift="scale_shift",
+    )
+
+
+def scheduler_config() -> dict:
+    """Noise schedule used for training (and, as DDIM, for sampling)."""
+    return dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction",
+                clip_sample=True)
+
+
+def save_pipeline(unet, text_encoder, tokenizer, out: Path) -> Path:
+    """Save the components as a pipeline folder loadable by ``DiffusionPipeline.from_pretrained``."""
+    from diffusers import DDIMScheduler
+
+    from .pipeline import StyleWorldPipeline
+
+    sched = DDIMScheduler(**scheduler_config(), timestep_spacing="trailing", set_alpha_to_one=True)
+    # the UNet is stored in fp16 (diffusers loads it back as fp32) to keep the folder under 30 MB
+    unet = copy.deepcopy(unet).half()
+    pipe = StyleWorldPipeline(unet=unet, scheduler=sched, text_encoder=text_encoder, tokenizer=tokenizer)
+    tmp = Path(tempfile.mkdtemp(prefix="swpipe-", dir=str(out.parent)))
+    try:
+        pipe.save_pretrained(str(tmp), safe_serialization=True)
+        shutil.copyfile(Path(__file__).with_name("pipeline.py"), tmp / f"{PIPELINE_FILE}.py")
+        index_path = tmp / "model_index.json"
+        index = json.loads(index_path.read_text())
+        index["_class_name"] = [PIPELINE_FILE, "StyleWorldPipeline"]
+        index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: render data, encode captions, train the UNet, save the pipeline."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seeds", type=int, default=128, help="training seeds per (artist, subject)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ema", type=float, default=0.995)
+    p.add_argument("--out", type=Path, default=pipeline_path())
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="continue from the UNet of an existing pipeline folder (fine-tuning run)")
+    p.add_argument("--time-limit", type=float, default=1500, help="stop after this many seconds (0 = none)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    import torch
+    import torch.nn.functional as F
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from tqdm.auto import tqdm
+
+    from .export import build_hf_tokenizer, check_conversion, convert_text_tower
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    t0 = time.time()
+
+    # frozen text encoder = the CLIP text tower in transformers' layout
+    clip, _, oc_tok = load_clip()
+    cfg = json.loads(CLIP_CONFIG_PATH.read_text())
+    text_encoder = convert_text_tower(clip, cfg)
+    tok_dir = Path(tempfile.mkdtemp(prefix="swtok-"))
+    tokenizer = build_hf_tokenizer(tok_dir, cfg["text_cfg"]["context_length"])
+    bank = build_caption_bank("train")
+    diff = check_conversion(clip, text_encoder, tokenizer, oc_tok, bank.texts[:64] + [""])
+    logger.info("text tower conversion max |diff| = %.2e", diff)
+    if diff > 1e-4:
+        raise RuntimeError(f"text tower conversion differs from open_clip by {diff}")
+
+    # encode every caption once
+    hid_all, pool_all = [], []
+    from .pipeline import COND_SCALE
+
+    with torch.no_grad():
+        texts = bank.texts + [""]
+        for i in range(0, len(texts), 512):
+            ids = tokenizer(texts[i:i + 512], padding="max_length", max_length=tokenizer.model_max_length,
+                            truncation=True, return_tensors="pt").input_ids
+            o = text_encoder(input_ids=ids)
+            hid_all.append(o.last_hidden_state.half())
+            pool_all.append(F.normalize(o.text_embeds, dim=-1) * COND_SCALE)
+    hid_all = torch.cat(hid_all)
+    pool_all = torch.cat(pool_all)
+    null_id = len(bank.texts)
+
+    data = render_set(grid(train_seeds(args.seeds)), size=SIZE, cache=f"diffusion_train_s{args.seeds}")
+    images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()  # uint8
+    t_prep = time.time() - t0
+
+    unet = UNet2DConditionModel(**unet_config(cfg["text_cfg"]["width"], cfg["embed_dim"]))
+    if args.init_from is not None:
+        unet = UNet2DConditionModel.from_pretrained(str(args.init_from), subfolder="unet").float()
+        logger.info("continuing from %s", args.init_from)
+    n_params = sum(p.numel() for p in unet.parameters())
+    logger.info("UNet: %.2fM parameters", n_params / 1e6)
+    ema = copy.deepcopy(unet).eval()
+    for prm in ema.parameters():
+        prm.requires_grad_(False)
+    noise_sched = DDPMScheduler(**scheduler_config())
+    acp = noise_sched.alphas_cumprod
+    opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.01)
+    warm = 200
+
+    def lr_at(step: int, elapsed: float) -> float:
+        # cosine decay over steps, or over the time budget when that runs out first
+        if step < warm:
+            return args.lr * (step + 1) / warm
+        q = (step - warm) / max(1, args.steps - warm)
+        if args.time_limit:
+            q = max(q, elapsed / args.time_limit)
+        q = min(q, 1.0)
+        return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * q)))
+
+    kinds = list(KIND_PROBS)
+    kprobs = np.array([KIND_PROBS[k] for k in kinds])
+    history = []
+    t1 = time.time()
+    steps_done = 0
+    bar = tqdm(range(args.steps), desc="train diffusion", mininterval=5)
+    unet.train()
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, time.time() - t1)
+        idx = rng.choice(len(data), size=args.batch, replace=False)
+        cap = []
+        for a, s in zip(data.artists[idx], data.subjects[idx]):
+            if rng.random() < CFG_DROPOUT:
+                cap.append(null_id)
+                continue
+            kind = kinds[rng.choice(len(kinds), p=kprobs)]
+            key = {"named": ("named", a, s), "described": ("described", a, s), "plain": ("plain", -1, s),
+                   "name_only": ("name_only", a, -1), "style_only": ("style_only", a, -1)}[kind]
+            pool = bank.by_key[key]
+            cap.append(pool[rng.integers(len(pool))])
+        cap_t = torch.tensor(cap)
+        x0 = images[idx].float() / 127.5 - 1.0
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, noise_sched.config.num_train_timesteps, (args.batch,))
+        a_t = acp[t].view(-1, 1, 1, 1)
+        xt = a_t.sqrt() * x0 + (1 - a_t).sqrt() * noise
+        pred = unet(xt, t, encoder_hidden_states=hid_all[cap_t].float(), class_labels=pool_all[cap_t]).sample
+        v_target = a_t.sqrt() * noise - (1 - a_t).sqrt() * x0
+        snr = a_t / (1 - a_t)
+        weight = snr.clamp(max=MIN_SNR_GAMMA) / (snr + 1)  # min-SNR-gamma weighting for v-prediction
+        loss = (weight * (pred - v_target) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        decay = 0.0 if step < warm else min(args.ema, (1 + step - warm) / (10 + step - warm))
+        with torch.no_grad():
+            for pe, pu in zip(ema.parameters(), unet.parameters()):
+                pe.mul_(decay).add_(pu.detach(), alpha=1 - decay)
+        steps_done = step + 1
+        if step % 25 == 0 and args.threads > 1:
+            # the CPU is shared: two OpenMP threads thrash when another job holds a core
+            busy = os.getloadavg()[0] > args.threads + 0.5
+            torch.set_num_threads(1 if busy else args.threads)
+        if step % 50 == 0:
+            history.append({"step": step, "loss": round(float(loss.detach()), 5)})
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        if args.time_limit and time.time() - t1 > args.time_limit:
+            logger.warning("time limit reached after %d steps", steps_done)
+            break
+    t_train = time.time() - t1
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_pipeline(ema, text_encoder, tokenizer, args.out)
+    shutil.rmtree(tok_dir, ignore_errors=True)
+    info = {
+        "unet_params": n_params, "steps": steps_done, "steps_planned": args.steps, "batch": args.batch,
+        "lr": args.lr, "ema": args.ema, "cfg_dropout": CFG_DROPOUT, "min_snr_gamma": MIN_SNR_GAMMA,
+        "prediction_type": scheduler_config()["prediction_type"], "train_seeds_per_pair": args.seeds,
+        "images": len(data), "size": SIZE, "seed": args.seed, "prep_seconds": round(t_prep, 1),
+        "train_seconds": round(t_train, 1), "threads": args.threads,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "cpu_count": os.cpu_count(),
+        "torch": torch.__version__, "history": history, "unet_config": unet_config(64, 64),
+        "artists": len(ARTISTS), "subjects": len(SUBJECTS),
+        "init_from": str(args.init_from) if args.init_from else None,
+    }
+    import diffusers
+
+    info["diffusers"] = diffusers.__version__
+    (WEIGHTS_DIR / "train_diffusion_log.json").write_text(json.dumps(info, indent=1))
+    logger.info("saved pipeline to %s after %.0f s of training", args.out, t_train)
+
+
+if __name__ == "__main__":
+    main()
