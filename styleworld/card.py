@@ -265,6 +265,11 @@ def render_card() -> str:
     a("- The diffusion model is tiny and trained for minutes on a CPU: it reproduces palettes, textures and")
     a("  rough silhouettes at 32 px, not fine detail; subjects are sometimes hard to read.")
     a("- The text encoder knows only the words of this world; other words are untrained tokens.")
+    a("  Consequence for the gate: prompts phrased outside this world (\"a mirror propped against a")
+    a("  brick wall\", \"Mira's bicycle\") often land next to some artist's style, so the description")
+    a("  check gives false positives on them (83% of the red-team corpus's benign near misses; 0% on")
+    a("  this world's own plain captions). See bench/README.md. Retraining with neutral and distractor")
+    a("  captions is the fix.")
     return "\n".join(L) + "\n"
 
 
