@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stylegate.registry._fs import fsync_dir
+from stylegate.registry._fs import atomic_file
 
 from . import signing
 from .audit_merkle import MerkleTree, as_hash, verify_consistency, verify_inclusion
@@ -53,31 +52,18 @@ def export_log(out: Path, texts: Sequence[str], hashes: Sequence[bytes], checkpo
         "consistency": [h.hex() for h in tree.consistency_proof(checkpoint.size)] if checkpoint else None,
     }
     out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(_line(header))
-            for i, text in enumerate(texts):
-                entry = {
-                    "type": "entry",
-                    "seq": i + 1,
-                    "index": i,
-                    "leaf": text,
-                    "leaf_hash": hashes[i].hex(),
-                    "audit_path": [h.hex() for h in tree.inclusion_proof(i)],
-                }
-                fh.write(_line(entry))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(out.parent)
+    with atomic_file(out, "w") as fh:
+        fh.write(_line(header))
+        for i, text in enumerate(texts):
+            entry = {
+                "type": "entry",
+                "seq": i + 1,
+                "index": i,
+                "leaf": text,
+                "leaf_hash": hashes[i].hex(),
+                "audit_path": [h.hex() for h in tree.inclusion_proof(i)],
+            }
+            fh.write(_line(entry))
     log.info("exported %d audit entries to %s", n, out)
     return n
 
