@@ -6,6 +6,7 @@ Exit codes: 0 done (allowed or attributed), 3 blocked by policy, 1 error, 2 usag
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import sys
 from pathlib import Path
@@ -270,11 +271,17 @@ def check_image(path: Path = typer.Argument(..., help="Image file to check."), a
     if not path.exists():
         raise InputError(f"no such file: {path}")
     validated = validate_work(path, limits)
+    from stylegate.generator.provenance import verify_provenance
+
     checked = ws.gate().check_image(validated.to_rgb())
     image = {"path": str(path), "sha256": validated.sha256}
-    ws.record(KIND_CHECK_IMAGE, checked, image=image)
+    provenance = None
+    if validated.format == "PNG":
+        provenance = verify_provenance(path, _public_key(ws)).to_dict()
+    ws.record(KIND_CHECK_IMAGE, checked, image=image, provenance=provenance)
     decision = checked.to_dict()
     decision["image"] = image
+    decision["provenance"] = provenance
     _show_decision(decision, as_json)
     raise typer.Exit(_decision_exit(decision))
 
@@ -282,8 +289,11 @@ def check_image(path: Path = typer.Argument(..., help="Image file to check."), a
 def _show_decision(decision: dict, as_json: bool) -> None:
     if as_json:
         emit_json(decision)
-    else:
-        print_decision(decision)
+        return
+    print_decision(decision)
+    provenance = decision.get("provenance")
+    if provenance is not None:
+        sys.stdout.write(f"  provenance: {provenance['status']} ({provenance['reason']})\n")
 
 
 def _decision_exit(decision: dict) -> int:
@@ -316,16 +326,31 @@ def generate(
     device = resolve_device(ws.settings.device)
     generator = GatedGenerator(gate, load_pipeline=lambda: load_text_to_image(model, device=device))
     result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images)
+    from stylegate.generator.provenance import save_with_provenance
+    from stylegate.governance.signing import load_or_create_signer
+
     decision = result.decision_dict()
-    written = []
     kept = [im for im in result.images if im.image is not None]
-    if kept:
-        out.mkdir(parents=True, exist_ok=True)
-    for im in kept:
-        path = out / f"stylegate-{seed}-{im.index}-{im.seed}.png"
-        im.image.save(path)
-        written.append({"path": str(path), "seed": im.seed, "action": im.action.value})
+    written = [
+        {"path": str(out / f"stylegate-{seed}-{im.index}-{im.seed}.png"), "seed": im.seed, "action": im.action.value}
+        for im in kept
+    ]
+    # The audit entry comes first, so every written image can name it in its signed metadata.
     ws.record(KIND_GENERATE, decision, prompt=prompt, images=written, pipeline=model or "styleworld", steps=steps)
+    signer = load_or_create_signer(ws.settings.home)
+    for im, item in zip(kept, written):
+        record = {
+            "decision": im.action.value,
+            "attribution": [a.to_dict() for a in im.attribution],
+            "evidence": [e.to_dict() for e in im.decision.evidence],
+            "policy_version": decision["policy_version"],
+            "models": {"embedder": decision["embedder"], "pipeline": model or "styleworld"},
+            "audit_seq": decision["audit_seq"],
+            "prompt_sha256": hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
+            "seed": im.seed,
+            "steps": steps,
+        }
+        save_with_provenance(im.image, Path(item["path"]), record, signer)
     summary = dict(result.to_dict(), audit_seq=decision["audit_seq"], files=written)
     if as_json:
         emit_json(summary)

@@ -314,3 +314,31 @@ def test_generate_from_an_unreachable_hub_id_says_so(populated: Path) -> None:
     assert "model hub" in result.stderr and "local folder" in result.stderr
     folder = sg(populated, "generate", "a tree", "--model", str(Path(__file__).parent))
     assert folder.exit_code == 1 and "not a diffusers pipeline folder" in folder.stderr
+
+
+def test_generated_images_carry_verified_provenance_and_tampering_is_detected(populated: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "out"
+    result = js(sg(populated, "generate", f"a tree by {ROYALTY.name}", "--out", str(out), "--json"))
+    path = Path(result["files"][0]["path"])
+    checked = js(sg(populated, "check", "image", str(path), "--json"))
+    provenance = checked["provenance"]
+    assert provenance["status"] == "verified" and provenance["trusted"] is True
+    assert provenance["record"]["audit_seq"] == result["audit_seq"]
+    assert provenance["record"]["attribution"][0]["artist"]["name"] == ROYALTY.name
+    image = Image.open(path)
+    image.load()
+    pixels = image.copy()
+    pixels.putpixel((0, 0), (0, 0, 0))
+    tampered = tmp_path / "tampered.png"
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    for key, value in image.text.items():
+        info.add_itxt(key, value)
+    pixels.save(tampered, pnginfo=info)
+    assert js(sg(populated, "check", "image", str(tampered), "--json"))["provenance"]["status"] == "tampered-pixels"
+    plain = tmp_path / "plain.png"
+    pixels.save(plain)
+    assert js(sg(populated, "check", "image", str(plain), "--json"))["provenance"]["status"] == "unsigned"
