@@ -4,15 +4,36 @@ Nothing the post-check blocks is ever returned. A steered prompt has the opted-o
 out and their styles pushed away through the negative prompt; if an image still lands in an
 opted-out style, the generator retries with a new seed and a stronger push, up to the
 policy's limit, and then blocks.
+
+While an image denoises, a step-end callback previews the predicted clean image at a few
+points (:mod:`stylegate.generator.early_abort`); a preview the image check rejects
+interrupts the run, and the attempt counts as blocked: the generator goes on to the steer
+retry as it would after a post-check block, without spending the remaining steps.
+
+Any diffusers text-to-image pipeline works: the generator reads its ``__call__`` signature
+and passes only what it accepts. A pipeline without ``negative_prompt`` cannot be steered
+by negative prompt, one without ``callback_on_step_end`` cannot abort early; both still run
+through the gate, with a logged warning naming what is degraded.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from stylegate.generator.early_abort import (
+    PREVIEW_FROM_PIPELINE,
+    PREVIEW_FROM_SCHEDULER,
+    REJECTING,
+    EarlyAbortConfig,
+    Preview,
+    PreviewMonitor,
+    SchedulerTap,
+)
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.decision import Action, Decision
 
@@ -24,15 +45,71 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
+# ------------------------------------------------------------------ results
+@dataclass
+class Attempt:
+    """One pipeline run for one image: how far it got and what stopped it."""
+
+    attempt: int
+    seed: int
+    guidance_scale: float | None
+    negative_prompt: str | None
+    steps_planned: int
+    steps_run: int
+    stage: str  # "output": the post-check decided; "preview": aborted early on a preview
+    action: Action  # that stage's decision
+    aborted_at: int | None = None  # steps completed when interrupted
+    previews: list[Preview] = field(default_factory=list)
+    preview_error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def steps_saved(self) -> int:
+        return max(0, self.steps_planned - self.steps_run)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "seed": self.seed,
+            "guidance_scale": self.guidance_scale,
+            "negative_prompt": self.negative_prompt,
+            "steps_planned": self.steps_planned,
+            "steps_run": self.steps_run,
+            "stage": self.stage,
+            "action": self.action.value,
+            "aborted_at": self.aborted_at,
+            "previews": [p.to_dict() for p in self.previews],
+            **({"preview_error": self.preview_error} if self.preview_error else {}),
+            "seconds": round(self.seconds, 4),
+        }
+
+
 @dataclass
 class GatedImage:
     index: int
     seed: int
     attempts: int
     action: Action
-    decision: Decision  # the post-check of the image that was kept (or the last one tried)
+    decision: Decision  # the check of the image that was kept (or of the last attempt: a preview if it was aborted)
     attribution: list = field(default_factory=list)
     image: "Image.Image | None" = None  # None when blocked
+    attempt_log: list[Attempt] = field(default_factory=list)
+
+    @property
+    def steps_planned(self) -> int:
+        return sum(a.steps_planned for a in self.attempt_log)
+
+    @property
+    def steps_run(self) -> int:
+        return sum(a.steps_run for a in self.attempt_log)
+
+    @property
+    def aborted_attempts(self) -> int:
+        return sum(1 for a in self.attempt_log if a.aborted_at is not None)
+
+    @property
+    def stage(self) -> str:
+        return self.attempt_log[-1].stage if self.attempt_log else "output"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +119,11 @@ class GatedImage:
             "action": self.action.value,
             "attribution": [a.to_dict() for a in self.attribution],
             "post_check": self.decision.to_dict(),
+            "stage": self.stage,
+            "steps_planned": self.steps_planned,
+            "steps_run": self.steps_run,
+            "aborted_attempts": self.aborted_attempts,
+            "attempt_log": [a.to_dict() for a in self.attempt_log],
         }
 
 
@@ -53,6 +135,8 @@ class GenerationResult:
     negative_prompt: str | None = None
     images: list[GatedImage] = field(default_factory=list)
     seconds: float = 0.0
+    degraded: list[str] = field(default_factory=list)  # what this pipeline cannot do behind the gate
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     @property
     def action(self) -> Action:
@@ -61,6 +145,14 @@ class GenerationResult:
         if self.prompt_decision.action is Action.BLOCK or not kept:
             return Action.BLOCK
         return max((im.action for im in kept), key=lambda a: a.severity)
+
+    @property
+    def steps_planned(self) -> int:
+        return sum(im.steps_planned for im in self.images)
+
+    @property
+    def steps_run(self) -> int:
+        return sum(im.steps_run for im in self.images)
 
     def attribution(self) -> list[dict[str, Any]]:
         """Shares over the whole generation: each kept image weighs the same; sums to 1."""
@@ -72,14 +164,25 @@ class GenerationResult:
                 entry["share"] += a.share / len(kept)
         return sorted(totals.values(), key=lambda e: (-e["share"], e["artist"]["id"]))
 
+    def steps_summary(self) -> dict[str, Any]:
+        planned, run = self.steps_planned, self.steps_run
+        return {
+            "planned": planned,
+            "run": run,
+            "saved": planned - run,
+            "aborted_attempts": sum(im.aborted_attempts for im in self.images),
+        }
+
     def decision_dict(self) -> dict[str, Any]:
         """The generation as one decision: final action, all evidence, overall attribution."""
         evidence = [e.to_dict() for e in self.prompt_decision.evidence]
         for im in self.images:
-            evidence.extend(dict(e.to_dict(), image=im.index, attempt=im.attempts) for e in im.decision.evidence)
+            stage = {"stage": im.stage}
+            evidence.extend(dict(e.to_dict(), image=im.index, attempt=im.attempts, **stage) for e in im.decision.evidence)
         reasons = list(self.prompt_decision.reasons)
         for im in self.images:
             reasons.extend(f"image {im.index} (seed {im.seed}, attempt {im.attempts}): {r}" for r in im.decision.reasons)
+        reasons.extend(f"degraded: {d}" for d in self.degraded)
         return {
             "subject": "generation",
             "action": self.action.value,
@@ -100,10 +203,120 @@ class GenerationResult:
             "used_prompt": self.used_prompt,
             "negative_prompt": self.negative_prompt,
             "images": [im.to_dict() for im in self.images],
+            "steps": self.steps_summary(),
+            "degraded": list(self.degraded),
             "seconds": round(self.seconds, 3),
         }
 
 
+# ------------------------------------------------------------- pipelines
+@dataclass(frozen=True)
+class PipelineCaps:
+    """What a pipeline's ``__call__`` accepts, and so what the gate can do with it."""
+
+    name: str
+    params: frozenset[str]
+    preview_source: str | None  # PREVIEW_FROM_PIPELINE, PREVIEW_FROM_SCHEDULER or None
+    degraded: tuple[str, ...]
+
+    def accepts(self, name: str) -> bool:
+        return name in self.params
+
+    @property
+    def negative_prompt(self) -> bool:
+        return self.accepts("negative_prompt")
+
+    @property
+    def callback(self) -> bool:
+        return self.accepts("callback_on_step_end")
+
+    @classmethod
+    def inspect(cls, pipe: Any) -> "PipelineCaps":
+        name = type(pipe).__name__
+        try:
+            signature = inspect.signature(pipe.__call__ if not inspect.isfunction(pipe) else pipe)
+            params = frozenset(
+                p.name for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            )
+        except (TypeError, ValueError):  # no introspectable signature: pass the prompt only
+            params = frozenset()
+        degraded = []
+        if "negative_prompt" not in params:
+            degraded.append("no negative_prompt: steering by negative prompt is off (steered prompts are still rewritten and retried with new seeds)")
+        if "guidance_scale" not in params:
+            degraded.append("no guidance_scale: retries cannot push harder with guidance")
+        if "generator" not in params:
+            degraded.append("no generator: seeds are set through torch's global RNG")
+        if "num_inference_steps" not in params:
+            degraded.append("no num_inference_steps: the pipeline chooses its own step count")
+        source = None
+        if "callback_on_step_end" not in params:
+            degraded.append("no callback_on_step_end: no early abort (every attempt runs all its steps; the post-check still decides)")
+        else:
+            tensor_inputs = list(getattr(pipe, "_callback_tensor_inputs", None) or [])
+            scheduler = getattr(pipe, "scheduler", None)
+            if PREVIEW_FROM_PIPELINE in tensor_inputs and "callback_on_step_end_tensor_inputs" in params:
+                source = PREVIEW_FROM_PIPELINE
+            elif scheduler is not None and callable(getattr(scheduler, "step", None)):
+                source = PREVIEW_FROM_SCHEDULER
+            else:
+                degraded.append("no pred_original_sample and no scheduler to form a preview: no early abort")
+        return cls(name=name, params=params, preview_source=source, degraded=tuple(degraded))
+
+
+def first_image(output: Any) -> "Image.Image":
+    """The first image of a pipeline's output, as an RGB PIL image.
+
+    Accepts an output object with ``.images``, a ``(images,)`` tuple, a dict, a list of PIL
+    images or arrays, a numpy array ``(N, H, W, C)``/``(H, W, C)`` in [0, 1] or uint8, or a
+    torch tensor ``(N, C, H, W)``/``(C, H, W)`` in [0, 1].
+    """
+    from PIL import Image
+
+    images = output
+    if hasattr(output, "images"):
+        images = output.images
+    elif isinstance(output, dict) and "images" in output:
+        images = output["images"]
+    elif isinstance(output, tuple) and output:
+        images = output[0]
+    if isinstance(images, Image.Image):
+        return images.convert("RGB")
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError("the pipeline returned no images")
+        first = images[0]
+        if isinstance(first, Image.Image):
+            return first.convert("RGB")
+        return _array_to_pil(first, batched=False)
+    return _array_to_pil(images, batched=True)
+
+
+def _array_to_pil(value: Any, *, batched: bool) -> "Image.Image":
+    import numpy as np
+    from PIL import Image
+
+    channels_first = False
+    if hasattr(value, "detach"):  # torch tensor: channels first
+        value = value.detach().float().cpu().numpy()
+        channels_first = True
+    arr = np.asarray(value)
+    if batched and arr.ndim == 4:
+        arr = arr[0]
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise ValueError(f"cannot read an image from an array of shape {arr.shape}")
+    if channels_first or (arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4)):
+        arr = np.transpose(arr, (1, 2, 0))
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr.astype(np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    return Image.fromarray(np.ascontiguousarray(arr[..., :3])).convert("RGB")
+
+
+# ------------------------------------------------------------- generator
 class GatedGenerator:
     def __init__(
         self,
@@ -113,9 +326,16 @@ class GatedGenerator:
         load_pipeline: "Callable[[], Any] | None" = None,
         guidance_scale: float = 3.0,
         steer_guidance_step: float = 1.5,
+        height: int | None = None,
+        width: int | None = None,
+        early_abort: EarlyAbortConfig | None = EarlyAbortConfig(),
     ) -> None:
         """``pipeline`` or ``load_pipeline``: the latter is called on the first generation only,
-        so a prompt the pre-check blocks never loads a model."""
+        so a prompt the pre-check blocks never loads a model.
+
+        ``height``/``width`` are passed when the pipeline accepts them. ``early_abort``
+        configures the preview points (None or ``enabled=False``: no previews).
+        """
         if (pipeline is None) == (load_pipeline is None):
             raise ValueError("give exactly one of pipeline and load_pipeline")
         self.gate = gate
@@ -123,11 +343,38 @@ class GatedGenerator:
         self._load_pipeline = load_pipeline
         self.guidance_scale = guidance_scale
         self.steer_guidance_step = steer_guidance_step
+        self.height = height
+        self.width = width
+        self.early_abort = early_abort if early_abort is not None else EarlyAbortConfig(enabled=False)
+        self._caps: PipelineCaps | None = None
+
+    @property
+    def pipeline(self) -> Any:
+        if self._pipeline is None and self._load_pipeline is not None:
+            self._pipeline = self._load_pipeline()
+        return self._pipeline
+
+    @property
+    def caps(self) -> PipelineCaps:
+        """The pipeline's capabilities (loads it); warns once about anything degraded."""
+        if self._caps is None:
+            caps = PipelineCaps.inspect(self.pipeline)
+            degraded = list(caps.degraded)
+            if (self.height is not None or self.width is not None) and not (caps.accepts("height") and caps.accepts("width")):
+                degraded.append("no height/width: the pipeline's own image size is used")
+            if self.early_abort.enabled and caps.preview_source is not None and self.gate.embedder is None:
+                degraded.append("no embedder: no early abort")
+            caps = dataclasses.replace(caps, degraded=tuple(degraded))
+            for item in caps.degraded:
+                log.warning("pipeline %s behind the gate is degraded: %s", caps.name, item)
+            self._caps = caps
+        return self._caps
 
     def generate(self, prompt: str, *, seed: int = 0, steps: int = 25, num_images: int = 1) -> GenerationResult:
         start = time.perf_counter()
         pre = self.gate.check_prompt(prompt)
         result = GenerationResult(prompt=prompt, prompt_decision=pre)
+        result.timings["pre_check"] = time.perf_counter() - start
         if pre.action is Action.BLOCK:
             result.seconds = time.perf_counter() - start
             return result
@@ -137,53 +384,155 @@ class GatedGenerator:
             negatives = [pre.steer["negative_prompt"]] if pre.steer["negative_prompt"] else []
         result.used_prompt = used_prompt
         result.negative_prompt = ", ".join(negatives) or None
+        result.degraded = list(self.caps.degraded)
+        if not self.caps.negative_prompt:
+            result.negative_prompt = None
+        for key in ("pipeline", "previews", "post_check"):
+            result.timings[key] = 0.0
         for i in range(num_images):
-            result.images.append(self._one_image(i, used_prompt, list(negatives), seed + i, steps, pre))
+            result.images.append(self._one_image(i, used_prompt, list(negatives), seed + i, steps, pre, result.timings))
         result.seconds = time.perf_counter() - start
         return result
 
-    def _one_image(self, index: int, prompt: str, negatives: list[str], seed: int, steps: int, pre: Decision) -> GatedImage:
+    def _one_image(
+        self, index: int, prompt: str, negatives: list[str], seed: int, steps: int, pre: Decision, timings: dict[str, float]
+    ) -> GatedImage:
         max_attempts = 1 + self.gate.policy.steering.max_attempts
         guidance = self.guidance_scale
-        post: Decision | None = None
+        log_: list[Attempt] = []
+        decision: Decision | None = None
         for attempt in range(1, max_attempts + 1):
             attempt_seed = seed + 1_000_003 * (attempt - 1)
-            image = self._run_pipeline(prompt, ", ".join(negatives) or None, attempt_seed, steps, guidance)
-            post = self.gate.check_image(image)
-            if post.action not in (Action.BLOCK, Action.STEER):
+            negative = ", ".join(negatives) or None
+            started = time.perf_counter()
+            run = self.run_pipeline(prompt, seed=attempt_seed, steps=steps, negative_prompt=negative, guidance_scale=guidance)
+            image, monitor = run.image, run.monitor
+            record = Attempt(
+                attempt=attempt,
+                seed=attempt_seed,
+                guidance_scale=guidance if self.caps.accepts("guidance_scale") else None,
+                negative_prompt=negative if self.caps.negative_prompt else None,
+                steps_planned=run.steps_planned,
+                steps_run=run.steps_run,
+                stage="output",
+                action=Action.ALLOW,
+                previews=list(monitor.previews) if monitor else [],
+                preview_error=monitor.error if monitor else None,
+            )
+            preview_seconds = monitor.preview_seconds if monitor is not None else 0.0
+            timings["previews"] += preview_seconds
+            timings["pipeline"] += run.seconds - preview_seconds
+            if monitor is not None and monitor.abort_decision is not None:
+                record.stage = "preview"
+                record.aborted_at = monitor.aborted_at
+                decision = _preview_decision(monitor.abort_decision, monitor.aborted_at, run.steps_planned)
+            else:
+                checked = time.perf_counter()
+                decision = self.gate.check_image(image)
+                timings["post_check"] += time.perf_counter() - checked
+            record.action = decision.action
+            record.seconds = time.perf_counter() - started
+            log_.append(record)
+            if decision.action not in REJECTING:
                 action = Action.STEER if pre.action is Action.STEER or attempt > 1 else Action.ALLOW
-                attribution = attribution_shares(pre.evidence + post.evidence, self.gate.policy.attribution.floor)
+                attribution = attribution_shares(pre.evidence + decision.evidence, self.gate.policy.attribution.floor)
                 if attribution and action is Action.ALLOW:
                     action = Action.ATTRIBUTE
-                return GatedImage(index, attempt_seed, attempt, action, post, attribution, image)
-            log.info("image %d attempt %d: post-check says %s; steering away", index, attempt, post.action.value)
-            for ev in post.evidence:
-                if ev.action in (Action.BLOCK, Action.STEER):
+                return GatedImage(index, attempt_seed, attempt, action, decision, attribution, image, log_)
+            log.info(
+                "image %d attempt %d: %s says %s; steering away",
+                index, attempt, "preview" if record.stage == "preview" else "post-check", decision.action.value,
+            )
+            for ev in decision.evidence:
+                if ev.action in REJECTING:
                     artist = self.gate.view.artists[ev.artist.id]
                     for term in (artist.name, *artist.descriptors):
                         if term not in negatives:
                             negatives.append(term)
             guidance += self.steer_guidance_step
-        if post is None:  # unreachable: max_attempts >= 1
+        if decision is None:  # unreachable: max_attempts >= 1
             raise RuntimeError("no generation attempt was made")
-        return GatedImage(index, attempt_seed, max_attempts, Action.BLOCK, post, [], None)
+        return GatedImage(index, attempt_seed, max_attempts, Action.BLOCK, decision, [], None, log_)
 
-    @property
-    def pipeline(self) -> Any:
-        if self._pipeline is None and self._load_pipeline is not None:
-            self._pipeline = self._load_pipeline()
-        return self._pipeline
+    def run_pipeline(
+        self,
+        prompt: str,
+        *,
+        seed: int,
+        steps: int,
+        negative_prompt: str | None = None,
+        guidance_scale: float | None = None,
+        previews: bool = True,
+        interrupt: bool = True,
+    ) -> "PipelineRun":
+        """One pipeline call as the gate makes it, with no checks around it.
 
-    def _run_pipeline(self, prompt: str, negative: str | None, seed: int, steps: int, guidance: float) -> "Image.Image":
+        Passes only what the pipeline accepts. With ``previews`` (and early abort enabled and
+        possible) a :class:`PreviewMonitor` rides along as ``callback_on_step_end``;
+        ``interrupt=False`` runs it in shadow mode (it records where it would stop the run).
+        The image is None when the run was interrupted.
+        """
         import torch
 
-        generator = torch.Generator("cpu").manual_seed(seed)
-        out = self.pipeline(
-            prompt=prompt,
-            negative_prompt=negative,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=generator,
-            output_type="pil",
-        )
-        return out.images[0]
+        pipe, caps = self.pipeline, self.caps
+        guidance = self.guidance_scale if guidance_scale is None else guidance_scale
+        kwargs: dict[str, Any] = {}
+        if caps.accepts("prompt"):
+            kwargs["prompt"] = prompt
+        if negative_prompt is not None and caps.negative_prompt:
+            kwargs["negative_prompt"] = negative_prompt
+        if caps.accepts("num_inference_steps"):
+            kwargs["num_inference_steps"] = steps
+        if caps.accepts("guidance_scale"):
+            kwargs["guidance_scale"] = guidance
+        if caps.accepts("output_type"):
+            kwargs["output_type"] = "pil"
+        if caps.accepts("num_images_per_prompt"):
+            kwargs["num_images_per_prompt"] = 1
+        if caps.accepts("height") and caps.accepts("width"):
+            if self.height is not None:
+                kwargs["height"] = self.height
+            if self.width is not None:
+                kwargs["width"] = self.width
+        if caps.accepts("generator"):
+            kwargs["generator"] = torch.Generator("cpu").manual_seed(seed)
+        else:
+            torch.manual_seed(seed)
+        monitor = tap = None
+        if previews and self.early_abort.enabled and caps.preview_source is not None and self.gate.embedder is not None:
+            if caps.preview_source == PREVIEW_FROM_SCHEDULER:
+                tap = SchedulerTap(pipe.scheduler)
+            monitor = PreviewMonitor(self.gate, self.early_abort, steps, source=caps.preview_source, tap=tap, interrupt=interrupt)
+            kwargs["callback_on_step_end"] = monitor
+            if caps.accepts("callback_on_step_end_tensor_inputs"):
+                kwargs["callback_on_step_end_tensor_inputs"] = monitor.tensor_inputs
+        args = () if caps.accepts("prompt") else (prompt,)
+        start = time.perf_counter()
+        if tap is not None:
+            with tap:
+                out = pipe(*args, **kwargs)
+        else:
+            out = pipe(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        if monitor is not None and monitor.total is not None:
+            planned, run = monitor.total, monitor.steps_run
+        else:
+            planned = run = steps
+        stopped = monitor is not None and monitor.interrupt and monitor.aborted_at is not None
+        image = None if stopped else first_image(out)  # an interrupted run's output is never looked at
+        return PipelineRun(image, monitor, planned, run, seconds)
+
+
+@dataclass
+class PipelineRun:
+    image: "Image.Image | None"  # None when the run was interrupted
+    monitor: PreviewMonitor | None
+    steps_planned: int
+    steps_run: int
+    seconds: float  # wall time of the pipeline call, previews included
+
+
+def _preview_decision(decision: Decision, step: int | None, planned: int) -> Decision:
+    """The preview's decision, its reasons saying it stopped the run early."""
+    head = f"early abort after {step} of {planned} steps, on a preview: "
+    return dataclasses.replace(decision, reasons=[head + r for r in decision.reasons])

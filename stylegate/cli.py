@@ -312,6 +312,12 @@ def generate(
     steps: int = typer.Option(25, "--steps", min=1, max=500, help="Denoising steps."),
     num_images: int = typer.Option(1, "--num-images", min=1, max=16, help="Images to generate."),
     out: Path = typer.Option(Path("stylegate-out"), "--out", help="Folder for the allowed images."),
+    guidance: float = typer.Option(3.0, "--guidance", min=0.0, max=50.0, help="Classifier-free guidance scale."),
+    height: Optional[int] = typer.Option(None, "--height", min=8, max=4096, help="Image height, where the pipeline takes one."),
+    width: Optional[int] = typer.Option(None, "--width", min=8, max=4096, help="Image width, where the pipeline takes one."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto|cpu|cuda|mps for the pipeline (default: the global --device)."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto|float32|float16|bfloat16 for a --model pipeline."),
+    early_abort: bool = typer.Option(True, "--early-abort/--no-early-abort", help="Preview and stop doomed runs early."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate behind the gate: pre-check, generate, post-check every image, steer or block."""
@@ -323,8 +329,17 @@ def generate(
     ws = state.workspace()
     gate = ws.gate()
     gate.validate_prompt(prompt)  # bad input fails before any model is loaded
-    device = resolve_device(ws.settings.device)
-    generator = GatedGenerator(gate, load_pipeline=lambda: load_text_to_image(model, device=device))
+    from stylegate.generator.early_abort import EarlyAbortConfig
+
+    pipeline_device = resolve_device(device or ws.settings.device)
+    generator = GatedGenerator(
+        gate,
+        load_pipeline=lambda: load_text_to_image(model, device=pipeline_device, dtype=dtype),
+        guidance_scale=guidance,
+        height=height,
+        width=width,
+        early_abort=EarlyAbortConfig() if early_abort else None,
+    )
     result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images)
     from stylegate.generator.provenance import save_with_provenance
     from stylegate.governance.signing import load_or_create_signer
@@ -336,7 +351,17 @@ def generate(
         for im in kept
     ]
     # The audit entry comes first, so every written image can name it in its signed metadata.
-    ws.record(KIND_GENERATE, decision, prompt=prompt, images=written, pipeline=model or "styleworld", steps=steps)
+    ws.record(
+        KIND_GENERATE,
+        decision,
+        prompt=prompt,
+        images=written,
+        seeds=[im.seed for im in result.images],
+        pipeline=model or "styleworld",
+        steps=steps,
+        timings={k: round(v, 4) for k, v in result.timings.items()},
+        seconds=round(result.seconds, 3),
+    )
     signer = load_or_create_signer(ws.settings.home)
     for im, item in zip(kept, written):
         record = {
@@ -486,6 +511,23 @@ def bench(
         emit_json(results)
     else:
         print_results(results)
+
+
+@bench_app.command("generate")
+@handled
+def bench_generate(
+    steps: int = typer.Option(25, "--steps", min=2, max=200, help="Denoising steps per image."),
+    prompts: int = typer.Option(8, "--prompts", min=1, max=64, help="Prompts per measurement."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Gate overhead on the StyleWorld pipeline and denoising steps saved by early abort."""
+    from stylegate.generation_bench import print_generation_bench, run_generation_bench
+
+    results = run_generation_bench(steps=steps, n_prompts=prompts, log=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_generation_bench(results)
 
 
 @bench_app.command("redteam")
