@@ -8,24 +8,17 @@ Run: python bench/calibrate_image.py
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from stylegate.demo import register_styleworld
+from stylegate.demo import styleworld_workspace
 from stylegate.governance.matching import match_image
 from stylegate.governance.neardup import pixel_signature
-from stylegate.settings import Settings
 from stylegate.styleworld import world
-from stylegate.workspace import Workspace
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
-        ws.init()
-        register_styleworld(ws, Path(tmp) / "ref")
+    with styleworld_workspace() as ws:
         gate = ws.gate()
         ids = {a.name: a.id for a in gate.view.artists.values()}
         k = gate.policy.image.neighbours
@@ -47,7 +40,7 @@ def main() -> None:
         print(f"closest work by CLIP cosine (no copies) p50/p99/max: {np.percentile(c, [50, 99, 100]).round(3)}")
         print(f"closest work by pixel correlation (no copies) p50/p99/max: {np.percentile(p, [50, 99, 100]).round(3)}  ≥ near-dup threshold: {np.mean(p >= th.near_duplicate):.3f}")
         print("(unregistered-artist case: best registered artist's style score when the true artist is left out")
-        print(" of the registry is measured in tests/test_image_check.py)")
+        print(" of the registry is tested in tests/test_matching.py)")
 
 
 if __name__ == "__main__":

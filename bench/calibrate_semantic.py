@@ -8,25 +8,18 @@ Run: python bench/calibrate_semantic.py
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from stylegate.demo import register_styleworld
+from stylegate.demo import styleworld_workspace
 from stylegate.governance.matching import description_scores
-from stylegate.settings import Settings
 from stylegate.styleworld import world
-from stylegate.workspace import Workspace
 
 CAPTIONS_PER_PAIR = 4
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
-        ws.init()
-        register_styleworld(ws, Path(tmp) / "ref")
+    with styleworld_workspace() as ws:
         gate = ws.gate()
         ids = {a.name: a.id for a in gate.view.artists.values()}
         threshold = gate.policy.thresholds.description

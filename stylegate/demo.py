@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 REFERENCE_WORKS_PER_ARTIST = 6
 
@@ -88,6 +90,20 @@ def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENC
             world.render(artist, world.SUBJECTS[(i + k) % len(world.SUBJECTS)], seed).save(folder / f"{k}.png")
         total += len(ws.add_works(artist.name, [folder]).added)
     return total
+
+
+@contextmanager
+def styleworld_workspace(artists: Sequence[Any] | None = None) -> Iterator[Any]:
+    """A temporary home with StyleWorld artists (default: all) registered, for calibration."""
+    from stylegate.settings import Settings
+    from stylegate.workspace import Workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
+        ws.configure_threads()
+        ws.init()
+        register_styleworld(ws, Path(tmp) / "reference", artists=artists)
+        yield ws
 
 
 def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
