@@ -453,6 +453,77 @@ def audit_export(out: Path = typer.Option(..., "--out", help="JSON-lines file to
         message(f"exported {count} entries with proofs to {out}")
 
 
+# ------------------------------------------------------------------- report
+report_app = typer.Typer(help="Royalty attribution and audit reports from the audit log.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+FORMATS = ("html", "csv", "parquet")
+
+
+def _report_out(out: Optional[Path], stem: str, fmt: str) -> Path:
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+    return out if out is not None else Path(f"{stem}.{fmt}")
+
+
+@report_app.command("attribution")
+@handled
+def report_attribution(
+    since: Optional[str] = typer.Option(None, "--since", help="First day included (YYYY-MM-DD, UTC)."),
+    until: Optional[str] = typer.Option(None, "--until", help="First day no longer included (YYYY-MM-DD, UTC)."),
+    period: str = typer.Option("month", "--period", help="day | week | month"),
+    fmt: str = typer.Option("html", "--format", help="html | csv | parquet"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default attribution.FORMAT)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Per artist and period: generations attributed, shares, royalties owed, blocks on their behalf."""
+    from stylegate.reports.attribution import build_attribution_report
+    from stylegate.reports.render import write_report
+
+    ws = state.workspace()
+    path = _report_out(out, "attribution", fmt)
+    report = _report_errors(lambda: build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store, period=period, since=since, until=until))
+    write_report(report, path, fmt)
+    totals = {"royalties": round(float(report.total_royalties), 6), "rows": len(report.summary), "path": str(path)}
+    if as_json:
+        emit_json(totals)
+    else:
+        message(f"wrote {path}: {totals['rows']} artist-period rows, royalties owed {totals['royalties']:.4f}")
+
+
+@report_app.command("audit")
+@handled
+def report_audit(
+    since: Optional[str] = typer.Option(None, "--since", help="First day included (YYYY-MM-DD, UTC)."),
+    until: Optional[str] = typer.Option(None, "--until", help="First day no longer included (YYYY-MM-DD, UTC)."),
+    fmt: str = typer.Option("html", "--format", help="html | csv | parquet"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default audit-summary.FORMAT)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Decisions by action and evidence kind, and how close scores came to each threshold."""
+    from stylegate.reports.audit_summary import build_audit_summary
+    from stylegate.reports.render import write_report
+
+    ws = state.workspace()
+    path = _report_out(out, "audit-summary", fmt)
+    summary = _report_errors(lambda: build_audit_summary(ws.audit, since=since, until=until))
+    write_report(summary, path, fmt)
+    if as_json:
+        emit_json({"path": str(path), "decisions": summary.decisions.to_dict(orient="records")})
+    else:
+        message(f"wrote {path}")
+
+
+def _report_errors(build: Callable[[], Any]) -> Any:
+    """Bad dates, periods or shares are the caller's to fix: usage errors, not crashes."""
+    from stylegate.reports.attribution import ReportError
+
+    try:
+        return build()
+    except ReportError as exc:
+        raise InputError(str(exc)) from None
+
+
 # --------------------------------------------------------------------- demo
 @app.command()
 @handled

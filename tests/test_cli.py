@@ -342,3 +342,34 @@ def test_generated_images_carry_verified_provenance_and_tampering_is_detected(po
     plain = tmp_path / "plain.png"
     pixels.save(plain)
     assert js(sg(populated, "check", "image", str(plain), "--json"))["provenance"]["status"] == "unsigned"
+
+
+def _report_rows(home: Path, out: Path) -> dict[str, dict]:
+    import csv
+
+    result = sg(home, "report", "attribution", "--format", "csv", "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    return {r["artist_name"]: r for r in csv.DictReader(out.open())}
+
+
+def test_attribution_report_reconciles_with_the_generations(home_copy: Path, tmp_path: Path) -> None:
+    before = _report_rows(home_copy, tmp_path / "before.csv")  # the copied home may hold earlier generations
+    allowed = js(sg(home_copy, "generate", f"a tree by {ROYALTY.name}", "--out", str(tmp_path / "o"), "--json"))
+    assert allowed["action"] == "attribute"
+    assert sg(home_copy, "generate", f"a cat by {OPT_OUT.name}").exit_code == 3
+    after = _report_rows(home_copy, tmp_path / "after.csv")
+
+    def value(rows: dict, artist: str, column: str) -> float:
+        return float(rows[artist][column]) if artist in rows else 0.0
+
+    price = 0.04  # the default policy's price per generation
+    share = {a["artist"]["name"]: a["share"] for a in allowed["attribution"]}[ROYALTY.name]
+    gained = value(after, ROYALTY.name, "royalties") - value(before, ROYALTY.name, "royalties")
+    assert gained == pytest.approx(price * share * 0.25)  # 0.25: the rate the fixture registered
+    blocked = value(after, OPT_OUT.name, "blocked_on_behalf") - value(before, OPT_OUT.name, "blocked_on_behalf")
+    assert blocked == 1
+    html = tmp_path / "attribution.html"
+    assert sg(home_copy, "report", "attribution", "--out", str(html)).exit_code == 0
+    assert ROYALTY.name in html.read_text() and "<svg" in html.read_text()
+    bad = sg(home_copy, "report", "attribution", "--period", "fortnight")
+    assert bad.exit_code == 2 and "period" in bad.stderr

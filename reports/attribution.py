@@ -1,0 +1,277 @@
+"""Attribution and royalty reports from the audit log.
+
+One row per (allowed generation, attributed artist) for royalty and credit artists; royalty owed
+for a row is ``price_per_generation × share × rate`` where ``rate`` is the artist's
+``royalty_rate`` (from the registry) or else the policy's ``default_royalty_rate``; credit artists
+are owed 0. Generations blocked because of opted-out artists are counted per opted-out artist
+named in the blocking evidence. :func:`build_attribution_report` aggregates both per artist and
+period (``day``, ``week``, ``month``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from stylegate.governance.policy import Policy, load_policy
+
+from ._source import PERIODS, EntrySource, ReportError, TimeBound, iter_entries, period_labels, to_iso
+
+__all__ = [
+    "ALLOWED_DECISIONS",
+    "AttributionReport",
+    "ReportError",
+    "SHARE_TOLERANCE",
+    "artist_rates",
+    "attribution_rows",
+    "blocked_rows",
+    "build_attribution_report",
+    "decision_counts",
+    "summarize",
+]
+
+ALLOWED_DECISIONS = ("allow", "attribute", "steer")
+PAID_CONSENTS = ("royalty", "credit")
+SHARE_TOLERANCE = 1e-4  # shares are stored rounded to 6 decimals
+
+ROW_COLUMNS = ["seq", "time", "decision", "artist_id", "artist_name", "consent", "share", "rate", "royalty"]
+BLOCKED_COLUMNS = ["seq", "time", "artist_id", "artist_name"]
+SUMMARY_COLUMNS = [
+    "period", "artist_id", "artist_name", "consent", "generations", "share_sum", "royalties", "blocked_on_behalf",
+]
+DECISION_COLUMNS = ["period", "decision", "count"]
+
+
+def artist_rates(source: Any) -> dict[int, float | None]:
+    """``{artist id: royalty_rate or None}`` from a RegistryStore, an iterable of Artists or a mapping."""
+    if source is None:
+        return {}
+    if isinstance(source, Mapping):
+        return {int(k): (None if v is None else float(v)) for k, v in source.items()}
+    artists = source.list_artists() if hasattr(source, "list_artists") else source
+    return {int(a.id): (None if a.royalty_rate is None else float(a.royalty_rate)) for a in artists}
+
+
+def _generation_entries(source: EntrySource, since: TimeBound, until: TimeBound) -> list[dict[str, Any]]:
+    return list(iter_entries(source, kinds=["generate"], since=since, until=until))
+
+
+def _ref(item: Mapping[str, Any], seq: Any) -> tuple[int, str]:
+    artist = item.get("artist") or {}
+    try:
+        return int(artist["id"]), str(artist.get("name", ""))
+    except (KeyError, TypeError, ValueError):
+        raise ReportError(f"audit entry {seq}: an attribution or evidence item has no artist id") from None
+
+
+def _check_shares(seq: Any, attribution: list[Mapping[str, Any]]) -> None:
+    total = 0.0
+    for item in attribution:
+        share = item.get("share")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) or share < 0:
+            raise ReportError(f"audit entry {seq}: attribution share {share!r} is not a non-negative number")
+        total += float(share)
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise ReportError(f"audit entry {seq}: attribution shares sum to {total:.6f}, not 1")
+
+
+def attribution_rows(
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    price_per_generation: float,
+    default_royalty_rate: float,
+    rates: Mapping[int, float | None] | None = None,
+) -> pd.DataFrame:
+    """One row per (allowed generation, royalty/credit artist); validates that shares sum to 1."""
+    rates = rates or {}
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        if entry.get("kind") != "generate":
+            continue
+        body = entry.get("body") or {}
+        if body.get("decision") not in ALLOWED_DECISIONS:
+            continue
+        seq = entry.get("seq")
+        attribution = list(body.get("attribution") or [])
+        if not attribution:
+            continue
+        _check_shares(seq, attribution)
+        for item in attribution:
+            consent = item.get("consent")
+            if consent not in PAID_CONSENTS:
+                continue
+            artist_id, name = _ref(item, seq)
+            share = float(item["share"])
+            if consent == "royalty":
+                rate = rates.get(artist_id)
+                rate = float(default_royalty_rate) if rate is None else float(rate)
+            else:
+                rate = 0.0
+            rows.append({
+                "seq": int(seq), "time": entry.get("time"), "decision": body.get("decision"),
+                "artist_id": artist_id, "artist_name": name, "consent": consent, "share": share,
+                "rate": rate, "royalty": float(price_per_generation) * share * rate,
+            })
+    return _frame(rows, ROW_COLUMNS)
+
+
+def blocked_rows(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per (blocked generation, opted-out artist in its evidence)."""
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        if entry.get("kind") != "generate":
+            continue
+        body = entry.get("body") or {}
+        if body.get("decision") != "block":
+            continue
+        seq = entry.get("seq")
+        seen: dict[int, str] = {}
+        for ev in body.get("evidence") or []:
+            if ev.get("consent") == "opt-out":
+                artist_id, name = _ref(ev, seq)
+                seen.setdefault(artist_id, name)
+        for artist_id, name in seen.items():
+            rows.append({"seq": int(seq), "time": entry.get("time"), "artist_id": artist_id, "artist_name": name})
+    return _frame(rows, BLOCKED_COLUMNS)
+
+
+def decision_counts(entries: Iterable[Mapping[str, Any]], period: str = "month") -> pd.DataFrame:
+    """Generations per period and decision."""
+    rows = [
+        {"time": e.get("time"), "decision": str((e.get("body") or {}).get("decision"))}
+        for e in entries if e.get("kind") == "generate"
+    ]
+    if not rows:
+        return _frame([], DECISION_COLUMNS)
+    df = pd.DataFrame(rows)
+    df["period"] = period_labels(df["time"], period)
+    out = df.groupby(["period", "decision"], sort=True).size().reset_index(name="count")
+    out["count"] = out["count"].astype("int64")
+    return out[DECISION_COLUMNS]
+
+
+def summarize(rows: pd.DataFrame, blocked: pd.DataFrame, period: str = "month") -> pd.DataFrame:
+    """Per artist and period: generations attributed, share sum, royalties owed, blocked on behalf."""
+    if period not in PERIODS:
+        raise ReportError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    keys = ["period", "artist_id"]
+    parts: list[pd.DataFrame] = []
+    if not rows.empty:
+        r = rows.assign(period=period_labels(rows["time"], period))
+        parts.append(r.groupby(keys, sort=False).agg(
+            generations=("seq", "nunique"), share_sum=("share", "sum"), royalties=("royalty", "sum"),
+        ))
+    if not blocked.empty:
+        b = blocked.assign(period=period_labels(blocked["time"], period))
+        parts.append(b.groupby(keys, sort=False).agg(blocked_on_behalf=("seq", "nunique")))
+    if not parts:
+        return _frame([], SUMMARY_COLUMNS)
+    out = pd.concat(parts, axis=1).reset_index()
+    for col in ("generations", "share_sum", "royalties", "blocked_on_behalf"):
+        if col not in out:
+            out[col] = 0
+    # latest name and consent seen for each artist
+    seen = [(int(r.seq), int(r.artist_id), str(r.artist_name), str(r.consent)) for r in rows.itertuples(index=False)]
+    seen += [(int(r.seq), int(r.artist_id), str(r.artist_name), "opt-out") for r in blocked.itertuples(index=False)]
+    names = {artist_id: (name, consent) for _, artist_id, name, consent in sorted(seen, key=lambda t: t[0])}
+    out["artist_id"] = out["artist_id"].astype("int64")
+    out["artist_name"] = [names[i][0] for i in out["artist_id"]]
+    out["consent"] = [names[i][1] for i in out["artist_id"]]
+    for col, kind in (("generations", "int64"), ("share_sum", "float64"), ("royalties", "float64"),
+                      ("blocked_on_behalf", "int64")):
+        out[col] = out[col].fillna(0).astype(kind)
+    out["period"] = out["period"].astype("str")
+    out["artist_name"] = out["artist_name"].astype("str")
+    out["consent"] = out["consent"].astype("str")
+    out = out.sort_values(["period", "artist_id"], kind="stable").reset_index(drop=True)
+    return out[SUMMARY_COLUMNS]
+
+
+@dataclass
+class AttributionReport:
+    """The attribution report: ``summary`` (per artist and period) plus the rows behind it."""
+
+    summary: pd.DataFrame
+    rows: pd.DataFrame
+    blocked: pd.DataFrame
+    decisions: pd.DataFrame
+    period: str
+    price_per_generation: float
+    default_royalty_rate: float
+    since: str | None = None
+    until: str | None = None
+    title: str = "Attribution and royalties"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table written to CSV / Parquet: :attr:`summary`."""
+        return self.summary
+
+    def totals(self) -> pd.DataFrame:
+        """Per artist over the whole range (no period)."""
+        s = self.summary
+        if s.empty:
+            return s.drop(columns=["period"])
+        g = s.groupby(["artist_id"], sort=True).agg(
+            artist_name=("artist_name", "last"), consent=("consent", "last"), generations=("generations", "sum"),
+            share_sum=("share_sum", "sum"), royalties=("royalties", "sum"), blocked_on_behalf=("blocked_on_behalf", "sum"),
+        ).reset_index()
+        return g
+
+    @property
+    def total_royalties(self) -> float:
+        return float(self.rows["royalty"].sum()) if not self.rows.empty else 0.0
+
+
+def build_attribution_report(
+    source: EntrySource,
+    *,
+    policy: Policy | None = None,
+    registry: Any = None,
+    period: str = "month",
+    since: TimeBound = None,
+    until: TimeBound = None,
+) -> AttributionReport:
+    """Build the report from an :class:`AuditLog` (or its path, or entry dicts).
+
+    ``registry`` supplies per-artist royalty rates: a RegistryStore, Artists, or ``{id: rate}``;
+    an artist without one gets ``policy.attribution.default_royalty_rate``. ``since``/``until``
+    (dates, datetimes or ISO strings; UTC) keep entries with ``since <= time < until``.
+    Raises :class:`ReportError` (an AuditError and a ValueError) naming the entry when an allowed
+    generation's attribution shares do not sum to 1.
+    """
+    if period not in PERIODS:
+        raise ReportError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    policy = policy if policy is not None else load_policy()
+    price = float(policy.attribution.price_per_generation)
+    default_rate = float(policy.attribution.default_royalty_rate)
+    entries = _generation_entries(source, since, until)
+    rows = attribution_rows(entries, price_per_generation=price, default_royalty_rate=default_rate,
+                            rates=artist_rates(registry))
+    blocked = blocked_rows(entries)
+    return AttributionReport(
+        summary=summarize(rows, blocked, period),
+        rows=rows,
+        blocked=blocked,
+        decisions=decision_counts(entries, period),
+        period=period,
+        price_per_generation=price,
+        default_royalty_rate=default_rate,
+        since=to_iso(since),
+        until=to_iso(until),
+        meta={"policy_version": policy.version, "generations": len(entries)},
+    )
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    if rows:
+        return pd.DataFrame(rows, columns=columns)
+    dtypes = {
+        "seq": "int64", "artist_id": "int64", "generations": "int64", "blocked_on_behalf": "int64", "count": "int64",
+        "share": "float64", "rate": "float64", "royalty": "float64", "share_sum": "float64", "royalties": "float64",
+    }
+    return pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, "str")) for c in columns})

@@ -1,0 +1,138 @@
+"""A summary of audited decisions: counts by action and evidence kind, and how scores sit
+around their thresholds (to see whether a threshold is cutting through a crowd of cases).
+
+Reads ``check.prompt``, ``check.image`` and ``generate`` entries. Write it with
+:func:`stylegate.reports.render.write_report` like the attribution report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._source import EntrySource, ReportError, TimeBound, iter_entries, to_iso
+
+__all__ = ["DECISION_KINDS", "AuditSummary", "build_audit_summary", "near_threshold_table", "score_rows"]
+
+DECISION_KINDS = ("check.prompt", "check.image", "generate")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+SCORE_COLUMNS = ["seq", "time", "entry_kind", "decision", "evidence_kind", "artist_id", "artist_name", "consent",
+                 "score", "threshold", "delta", "rule", "action"]
+NEAR_COLUMNS = ["evidence_kind", "n", "threshold", "near", "above", "below", "min",
+                *[f"q{int(q * 100):02d}" for q in QUANTILES], "max"]
+_DTYPES = {"seq": "int64", "artist_id": "int64", "count": "int64", "n": "int64", "near": "int64", "above": "int64",
+           "below": "int64"}
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=_DTYPES.get(c, "float64" if c in (
+        "score", "threshold", "delta", "min", "max") or c.startswith("q") else "str")) for c in columns})
+
+
+def score_rows(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per piece of evidence: its score, threshold and ``delta = score − threshold``."""
+    rows = []
+    for e in entries:
+        body = e.get("body") or {}
+        for ev in body.get("evidence") or []:
+            try:
+                score, threshold = float(ev["score"]), float(ev["threshold"])
+            except (KeyError, TypeError, ValueError):
+                raise ReportError(f"audit entry {e.get('seq')}: evidence without a numeric score and threshold") from None
+            artist = ev.get("artist") or {}
+            rows.append({
+                "seq": int(e["seq"]), "time": str(e.get("time")), "entry_kind": str(e.get("kind")),
+                "decision": str(body.get("decision")), "evidence_kind": str(ev.get("kind")),
+                "artist_id": int(artist.get("id", -1)), "artist_name": str(artist.get("name", "")),
+                "consent": str(ev.get("consent", "")), "score": score, "threshold": threshold,
+                "delta": score - threshold, "rule": str(ev.get("rule", "")), "action": str(ev.get("action", "")),
+            })
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS) if rows else _empty(SCORE_COLUMNS)
+
+
+def near_threshold_table(scores: pd.DataFrame, margin: float = 0.05) -> pd.DataFrame:
+    """Per evidence kind: count, modal threshold, how many lie within ±``margin`` of their threshold,
+    above/below it, and quantiles of ``score − threshold``."""
+    if scores.empty:
+        return _empty(NEAR_COLUMNS)
+    out = []
+    eps = 1e-9
+    for kind, g in scores.groupby("evidence_kind", sort=True):
+        d = g["delta"].to_numpy(dtype=float)
+        qs = np.quantile(d, QUANTILES)
+        out.append({
+            "evidence_kind": str(kind), "n": int(len(d)), "threshold": float(g["threshold"].mode().iloc[0]),
+            "near": int((np.abs(d) <= margin + eps).sum()), "above": int((d >= 0).sum()), "below": int((d < 0).sum()),
+            "min": float(d.min()), **{f"q{int(q * 100):02d}": float(v) for q, v in zip(QUANTILES, qs)},
+            "max": float(d.max()),
+        })
+    return pd.DataFrame(out, columns=NEAR_COLUMNS)
+
+
+@dataclass
+class AuditSummary:
+    decisions: pd.DataFrame  # entry_kind, decision, count
+    by_evidence: pd.DataFrame  # evidence_kind, decision, entries (entries with that evidence kind), evidence (items)
+    near_threshold: pd.DataFrame
+    scores: pd.DataFrame
+    margin: float = 0.05
+    since: str | None = None
+    until: str | None = None
+    title: str = "Audit summary"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table written to CSV / Parquet: :attr:`decisions`."""
+        return self.decisions
+
+    def histograms(self, half_width: float = 0.3, bins: int = 12) -> dict[str, pd.DataFrame]:
+        """Per evidence kind, counts of ``score − threshold`` in ``bins`` equal bins over
+        ±``half_width`` (values outside are counted in the end bins)."""
+        out: dict[str, pd.DataFrame] = {}
+        if self.scores.empty:
+            return out
+        edges = np.linspace(-half_width, half_width, bins + 1)
+        labels = [f"{a:+.2f}…{b:+.2f}" for a, b in zip(edges[:-1], edges[1:])]
+        for kind, g in self.scores.groupby("evidence_kind", sort=True):
+            d = np.clip(g["delta"].to_numpy(dtype=float), -half_width, half_width)
+            counts, _ = np.histogram(d, bins=edges)
+            out[str(kind)] = pd.DataFrame({"bin": labels, "count": counts.astype("int64")})
+        return out
+
+
+def build_audit_summary(
+    source: EntrySource,
+    *,
+    kinds: Sequence[str] = DECISION_KINDS,
+    margin: float = 0.05,
+    since: TimeBound = None,
+    until: TimeBound = None,
+) -> AuditSummary:
+    """Summarise decision entries of ``kinds`` with ``since <= time < until`` (UTC)."""
+    if not margin >= 0:
+        raise ReportError(f"margin must be a non-negative number, not {margin!r}")
+    entries = list(iter_entries(source, kinds=list(kinds), since=since, until=until))
+    if entries:
+        dec = pd.DataFrame([{"entry_kind": str(e.get("kind")), "decision": str((e.get("body") or {}).get("decision"))}
+                            for e in entries])
+        decisions = dec.groupby(["entry_kind", "decision"], sort=True).size().reset_index(name="count")
+        decisions["count"] = decisions["count"].astype("int64")
+    else:
+        decisions = _empty(["entry_kind", "decision", "count"])
+    scores = score_rows(entries)
+    if scores.empty:
+        by_evidence = _empty(["evidence_kind", "decision", "entries", "evidence"])
+    else:
+        by_evidence = scores.groupby(["evidence_kind", "decision"], sort=True).agg(
+            entries=("seq", "nunique"), evidence=("seq", "size")).reset_index()
+        by_evidence[["entries", "evidence"]] = by_evidence[["entries", "evidence"]].astype("int64")
+    return AuditSummary(
+        decisions=decisions, by_evidence=by_evidence, near_threshold=near_threshold_table(scores, margin),
+        scores=scores, margin=float(margin), since=to_iso(since), until=to_iso(until),
+        meta={"entries": len(entries)},
+    )
