@@ -317,6 +317,14 @@ def _array_to_pil(value: Any, *, batched: bool) -> "Image.Image":
 
 
 # ------------------------------------------------------------- generator
+def steered_prompt(prompt: str, pre: Decision) -> tuple[str, str | None]:
+    """The prompt and negative prompt to generate with after the pre-check ``pre``:
+    the rewrite and the pushed-away styles when it steers, else the prompt unchanged."""
+    if pre.action is Action.STEER and pre.steer:
+        return pre.steer["prompt"] or prompt, pre.steer["negative_prompt"] or None
+    return prompt, None
+
+
 class GatedGenerator:
     def __init__(
         self,
@@ -378,10 +386,8 @@ class GatedGenerator:
         if pre.action is Action.BLOCK:
             result.seconds = time.perf_counter() - start
             return result
-        used_prompt, negatives = prompt, []
-        if pre.action is Action.STEER and pre.steer:
-            used_prompt = pre.steer["prompt"] or prompt
-            negatives = [pre.steer["negative_prompt"]] if pre.steer["negative_prompt"] else []
+        used_prompt, negative = steered_prompt(prompt, pre)
+        negatives = [negative] if negative else []
         result.used_prompt = used_prompt
         result.negative_prompt = ", ".join(negatives) or None
         result.degraded = list(self.caps.degraded)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from stylegate.errors import ModelLoadError
+from stylegate.registry.works import file_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -53,14 +54,6 @@ def resolve_device(device: str) -> str:
     if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ModelLoadError("device 'mps' requested but it is not available")
     return device
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Embedder:

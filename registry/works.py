@@ -90,7 +90,7 @@ def store_work_bytes(
         if staged is not None:
             staged.dirs.append(folder)
     if target.exists():
-        if _file_sha256(target) == sha256:
+        if file_sha256(target) == sha256:
             return rel
         log.warning("stored work %s was damaged; rewriting it", target)
         atomic_write_bytes(target, data)
@@ -128,7 +128,8 @@ def delete_work_file(works_dir: str | os.PathLike[str], relpath: str) -> bool:
     return True
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -152,6 +152,7 @@ def measure_overhead(gen: Any, pipeline: Any, candidates: list[str], *, steps: i
 
 def measure_steps_saved(gen: Any, candidates: list[str], *, steps: int, n_prompts: int, seed: int) -> dict[str, Any]:
     from stylegate.generator.early_abort import REJECTING
+    from stylegate.generator.gated import steered_prompt
     from stylegate.governance.decision import Action
 
     gate = gen.gate
@@ -163,9 +164,7 @@ def measure_steps_saved(gen: Any, candidates: list[str], *, steps: int, n_prompt
         pre = gate.check_prompt(prompt)
         if pre.action is Action.BLOCK:
             continue
-        used, negative = prompt, None
-        if pre.action is Action.STEER and pre.steer:
-            used, negative = pre.steer["prompt"] or prompt, pre.steer["negative_prompt"] or None
+        used, negative = steered_prompt(prompt, pre)
         s = seed + 100 + i
         scanned += 1
         shadow = gen.run_pipeline(used, seed=s, steps=steps, negative_prompt=negative, interrupt=False)
@@ -213,7 +212,7 @@ def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, marg
     run here (shadow mode, no margin); each candidate margin is then replayed on the recorded
     previews against the post-check of the finished image."""
     from stylegate.generator.early_abort import REJECTING, EarlyAbortConfig
-    from stylegate.generator.gated import GatedGenerator
+    from stylegate.generator.gated import GatedGenerator, steered_prompt
     from stylegate.governance.decision import Action
 
     gate = gen.gate
@@ -224,9 +223,7 @@ def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, marg
         pre = gate.check_prompt(prompt)
         if pre.action is Action.BLOCK:
             continue
-        used, negative = prompt, None
-        if pre.action is Action.STEER and pre.steer:
-            used, negative = pre.steer["prompt"] or prompt, pre.steer["negative_prompt"] or None
+        used, negative = steered_prompt(prompt, pre)
         run = tracer.run_pipeline(used, seed=seed + 500 + i, steps=steps, negative_prompt=negative, interrupt=False)
         post = gate.check_image(run.image)
         margins_seen = [
@@ -386,7 +383,7 @@ def print_generation_bench(results: dict[str, Any]) -> None:
     e = results.get("end_to_end")
     if e:
         table(
-            f"end to end: the doomed prompts through the generator (steer retries included), early abort off vs on",
+            "end to end: the doomed prompts through the generator (steer retries included), early abort off vs on",
             ["prompt", "action off", "action on", "attempts off/on", "steps off/on", "seconds off/on"],
             [
                 [r["prompt"], r["off_action"], r["on_action"], f"{r['off_attempts']}/{r['on_attempts']}", f"{r['off_steps']}/{r['on_steps']}", f"{r['off_s']:.2f}/{r['on_s']:.2f}"]
