@@ -5,6 +5,9 @@
 Writes ``styleworld/weights/styleworld-clip.safetensors`` (fp32) and a training log JSON.
 Contrastive loss with multiple positives: a caption is a positive for every image in the
 batch it truthfully describes ("a cat" fits every cat; "by Mira Okonkwo" every Mira image).
+Distractor captions (:mod:`.distractors`) teach the text tower ordinary English: neutral
+text fits every image alike (and is left out of the image-to-text loss), a subject among
+unrelated words is still that subject, a style description among them still that style.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .clipdata import build_caption_bank
+from .distractors import DistractorSampler
 from .data import grid, render_set
 from .models import CLIP_MODEL_NAME, WEIGHTS_DIR, clip_checkpoint_path, register_clip
 from .world import ARTISTS, SUBJECTS, train_seeds
@@ -27,7 +31,10 @@ from .world import ARTISTS, SUBJECTS, train_seeds
 logger = logging.getLogger(__name__)
 
 # caption kind -> sampling probability for an image's caption
-KIND_PROBS = {"named": 0.3, "described": 0.35, "plain": 0.1, "name_only": 0.1, "style_only": 0.15}
+KIND_PROBS = {
+    "named": 0.25, "described": 0.27, "plain": 0.08, "name_only": 0.08, "style_only": 0.12,
+    "neutral": 0.10, "subject_context": 0.05, "diluted": 0.05,
+}
 
 
 def augment(x, rng: "np.random.Generator"):
@@ -56,20 +63,37 @@ def augment(x, rng: "np.random.Generator"):
     return x
 
 
-def sample_captions(bank, artists: np.ndarray, subjects: np.ndarray, rng: np.random.Generator) -> list[int]:
-    """Pick one caption id per image, with the caption kind drawn from KIND_PROBS."""
+def sample_captions(bank, sampler: DistractorSampler, artists: np.ndarray, subjects: np.ndarray,
+                    rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """One caption per image, its kind drawn from KIND_PROBS.
+
+    Returns the texts, the artists each caption describes (B, n_artists), the subject it
+    describes (-1 = any) and whether it is neutral.
+    """
     kinds = list(KIND_PROBS)
     probs = np.array([KIND_PROBS[k] for k in kinds])
-    ids = []
+    texts, masks, subs, neutral = [], [], [], []
+    everyone = np.ones(len(ARTISTS), bool)
     for a, s in zip(artists, subjects):
         kind = kinds[rng.choice(len(kinds), p=probs)]
+        if kind == "neutral":
+            texts.append(sampler.neutral())
+            masks.append(everyone), subs.append(-1), neutral.append(True)
+            continue
+        if kind == "subject_context":
+            texts.append(sampler.subject_context(SUBJECTS[s]))
+            masks.append(everyone), subs.append(int(s)), neutral.append(False)
+            continue
         key = {
             "named": ("named", a, s), "described": ("described", a, s), "plain": ("plain", -1, s),
             "name_only": ("name_only", a, -1), "style_only": ("style_only", a, -1),
+            "diluted": ("described", a, s),
         }[kind]
         pool = bank.by_key[key]
-        ids.append(pool[rng.integers(len(pool))])
-    return ids
+        cid = pool[rng.integers(len(pool))]
+        texts.append(sampler.around(bank.texts[cid]) if kind == "diluted" else bank.texts[cid])
+        masks.append(bank.artist_mask[cid]), subs.append(bank.subject[cid]), neutral.append(False)
+    return texts, np.stack(masks), np.array(subs), np.array(neutral)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,9 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     bank = build_caption_bank("train")
     name = register_clip()
     tokenizer = open_clip.get_tokenizer(name)
-    tokens = tokenizer(bank.texts)
-    amask = torch.from_numpy(np.stack(bank.artist_mask))
-    csub = torch.tensor(bank.subject)
+    sampler = DistractorSampler.create(seed=args.seed)
     logger.info("%d images, %d captions", len(data), len(bank.texts))
 
     model = open_clip.create_model(name)
@@ -133,17 +155,22 @@ def main(argv: list[str] | None = None) -> None:
         a_idx, s_idx = data.artists[idx], data.subjects[idx]
         x = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float() / 255.0
         x = (augment(x, rng) - mean) / std
-        cap = torch.tensor(sample_captions(bank, a_idx, s_idx, rng))
+        texts, cmask, csub, neutral = sample_captions(bank, sampler, a_idx, s_idx, rng)
+        cmask, csub = torch.from_numpy(cmask), torch.from_numpy(csub)
         a_t, s_t = torch.from_numpy(a_idx), torch.from_numpy(s_idx)
         # target[i, j]: caption i truthfully describes image j
-        target = amask[cap][:, a_t] & ((csub[cap][:, None] == -1) | (csub[cap][:, None] == s_t[None, :]))
+        target = cmask[:, a_t] & ((csub[:, None] == -1) | (csub[:, None] == s_t[None, :]))
         target = target.float()
         img_f = F.normalize(model.encode_image(x), dim=-1)
-        txt_f = F.normalize(model.encode_text(tokens[cap]), dim=-1)
+        txt_f = F.normalize(model.encode_text(tokenizer(texts)), dim=-1)
         logits = model.logit_scale.exp().clamp(max=100) * txt_f @ img_f.T
         loss_t2i = -(target / target.sum(1, keepdim=True) * F.log_softmax(logits, 1)).sum(1).mean()
-        tt = target.T
-        loss_i2t = -(tt / tt.sum(1, keepdim=True) * F.log_softmax(logits.T, 1)).sum(1).mean()
+        # Neutral captions fit every image alike: they teach nothing about telling images apart.
+        keep = torch.from_numpy(~neutral)
+        tt = target[keep].T
+        has = tt.sum(1) > 0  # an image whose only caption was neutral may have no positive left
+        tt = tt[has]
+        loss_i2t = -(tt / tt.sum(1, keepdim=True) * F.log_softmax(logits[keep].T[has], 1)).sum(1).mean()
         loss = 0.5 * (loss_t2i + loss_i2t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -161,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     info = {
         "model": CLIP_MODEL_NAME, "params": n_params, "steps": args.steps, "batch": args.batch,
         "lr": args.lr, "train_seeds_per_pair": args.seeds, "images": len(data), "captions": len(bank.texts),
+        "kind_probs": KIND_PROBS, "distractor_vocabulary": len(sampler.words), "invented_names": len(sampler.names),
         "seed": args.seed, "render_seconds": round(t_render, 1), "train_seconds": round(t_train, 1),
         "threads": args.threads, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpu_count": __import__("os").cpu_count(), "torch": torch.__version__,

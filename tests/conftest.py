@@ -15,3 +15,67 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"
     monkeypatch.setenv("STYLEGATE_HOME", str(path))
     return path
+
+
+# ----------------------------------------------------------------- headless browser
+# Browser tests run Debian's chromium through Playwright's Python client. When chromium is
+# missing and the tests run as root on Debian, the fixture installs it with apt-get; with
+# STYLEGATE_REQUIRE_BROWSER=1 (set by .ci/run) a missing browser fails instead of skipping.
+ARTIFACTS = Path(os.environ.get("STYLEGATE_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-extensions", "--no-first-run"]
+
+
+def _find_chromium() -> str | None:
+    import shutil
+
+    explicit = os.environ.get("STYLEGATE_CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).exists() else None
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _install_chromium() -> None:
+    import shutil
+    import subprocess
+
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = _find_chromium()
+    if path is None:
+        _install_chromium()
+        path = _find_chromium()
+    if path is None:
+        message = "no chromium: install Debian's chromium package (apt-get install chromium) or set STYLEGATE_CHROMIUM"
+        if os.environ.get("STYLEGATE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str):
+    """A headless Chromium (Playwright) shared by the browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,154 @@
+"""Neutral and distractor captions for training the StyleWorld CLIP.
+
+A CLIP trained only on StyleWorld captions has never seen ordinary English. Words outside
+its world land wherever their random embeddings take them, often next to some artist's
+style, and the gate's description check then blocks harmless prompts. These captions teach
+the text tower three things a web-scale CLIP knows:
+
+- ``neutral``: text about nothing in StyleWorld (random English, other people's names,
+  "in the style of" an unknown name, an artist's given name alone) describes every image
+  equally, so it maps to the centre of the image space, near no artist;
+- ``subject_context``: a StyleWorld subject among unrelated words is still that subject, in
+  no particular style;
+- ``diluted``: a style description among unrelated words is still that style.
+
+Held out, for honest measurement: every word of the red-team corpus
+(``stylegate.redteam_bench.generate_corpus``) is excluded from the vocabulary, and the
+invented names are drawn from syllables, so no benign or attack prompt of the corpus is
+seen in training.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .world import ARTISTS, SUBJECTS, all_captions
+
+logger = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[a-z]+")
+_GLUE = ("a", "the", "of", "with", "and", "in", "on", "at", "for", "near", "under", "from", "by")
+_NAME_TEMPLATES = (
+    "{name}", "by {name}", "in the style of {name}", "a painting by {name}", "{name}'s {w}",
+    "{w} by {name}", "portrait of {name}", "{name} and {w}", "{w} {w}, {name}",
+)
+_GIVEN_TEMPLATES = ("{given}", "{given} {w}", "{w} for {given}", "{given}'s {w}", "{w} with {given}")
+_SYLLABLES = (
+    "ka", "lo", "mi", "ren", "dal", "so", "vi", "tor", "an", "bel", "cor", "du", "el", "fen",
+    "gar", "hal", "is", "jun", "ke", "lum", "mar", "nes", "ol", "pa", "quin", "ru", "sel",
+    "ta", "ul", "ven", "wy", "za", "bro", "che", "dri", "fa", "gu", "ho", "ja", "ny",
+)
+
+
+def _world_words() -> set[str]:
+    """Every word of every StyleWorld caption: these carry meaning and must not be neutral."""
+    words: set[str] = set()
+    for a in ARTISTS:
+        words |= set(_WORD.findall(a.name.lower()))
+        for s in SUBJECTS:
+            for kind in ("named", "described", "plain"):
+                for split in ("train", "heldout"):
+                    for text in all_captions(a, s, kind, split):
+                        words |= set(_WORD.findall(text.lower()))
+        for group in (a.ink_words, a.pattern_words, a.paper_words, a.composition_words, a.descriptors):
+            for text in group:
+                words |= set(_WORD.findall(text.lower()))
+    return words
+
+
+def _corpus_words() -> set[str]:
+    """Every word of the red-team corpus (held out of training)."""
+    from stylegate.redteam_bench import generate_corpus
+
+    words: set[str] = set()
+    for entry in generate_corpus():
+        words |= set(_WORD.findall(entry.text.lower()))
+    return words
+
+
+def vocabulary(size: int = 12_000) -> list[str]:
+    """The ``size`` most frequent English words (pyspellchecker's list), minus world and corpus words."""
+    from spellchecker import SpellChecker
+
+    freq = SpellChecker().word_frequency
+    banned = _world_words() | _corpus_words() | set(_GLUE)
+    ranked = sorted(((c, w) for w, c in freq.items() if w.isalpha() and w.isascii() and 3 <= len(w) <= 12),
+                    reverse=True)
+    out = [w for _, w in ranked if w not in banned][:size]
+    logger.info("distractor vocabulary: %d words (%d world and corpus words held out)", len(out), len(banned))
+    return out
+
+
+def invented_names(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` two-part person names built from syllables, none equal to a StyleWorld name part."""
+    taken = {p for a in ARTISTS for p in a.name.lower().split()}
+    names: list[str] = []
+    while len(names) < n:
+        parts = []
+        for _ in range(2):
+            part = "".join(rng.choice(_SYLLABLES, size=int(rng.integers(2, 4))))
+            parts.append(part.capitalize())
+        if not taken & {p.lower() for p in parts}:
+            names.append(" ".join(parts))
+    return names
+
+
+@dataclass
+class DistractorSampler:
+    """Draws fresh distractor captions during training (an endless, seeded stream)."""
+
+    words: list[str]
+    names: list[str]
+    rng: np.random.Generator
+
+    @classmethod
+    def create(cls, seed: int = 0, vocab_size: int = 12_000, n_names: int = 4_000) -> "DistractorSampler":
+        rng = np.random.default_rng([seed, 7])
+        return cls(vocabulary(vocab_size), invented_names(n_names, rng), rng)
+
+    def _w(self) -> str:
+        return self.words[int(self.rng.integers(len(self.words)))]
+
+    def phrase(self, max_words: int = 4) -> str:
+        """A short run of random words with a little glue: "the orbit of harvest"."""
+        out = []
+        for _ in range(int(self.rng.integers(1, max_words + 1))):
+            if out and self.rng.random() < 0.35:
+                out.append(_GLUE[int(self.rng.integers(len(_GLUE)))])
+            out.append(self._w())
+        if self.rng.random() < 0.4:
+            out.insert(0, "a" if self.rng.random() < 0.6 else "the")
+        return " ".join(out)
+
+    def neutral(self) -> str:
+        """Text about nothing in StyleWorld."""
+        r = self.rng.random()
+        if r < 0.55:
+            return ", ".join(self.phrase() for _ in range(int(self.rng.integers(1, 3))))
+        if r < 0.85:
+            template = _NAME_TEMPLATES[int(self.rng.integers(len(_NAME_TEMPLATES)))]
+            name = self.names[int(self.rng.integers(len(self.names)))]
+            if self.rng.random() < 0.3:
+                name = name.split()[int(self.rng.integers(2))]
+            return template.replace("{name}", name).replace("{w}", self._w(), 1).replace("{w}", self._w())
+        # A StyleWorld artist's given name alone is not the artist.
+        given = ARTISTS[int(self.rng.integers(len(ARTISTS)))].name.split()[0]
+        template = _GIVEN_TEMPLATES[int(self.rng.integers(len(_GIVEN_TEMPLATES)))]
+        return template.replace("{given}", given).replace("{w}", self._w())
+
+    def around(self, core: str) -> str:
+        """``core`` with unrelated phrases before and/or after it."""
+        before = [self.phrase() for _ in range(int(self.rng.integers(0, 3)))]
+        after = [self.phrase() for _ in range(int(self.rng.integers(0 if before else 1, 3)))]
+        return ", ".join(before + [core] + after)
+
+    def subject_context(self, subject: str) -> str:
+        """A StyleWorld subject among unrelated words."""
+        core = f"{'a ' if self.rng.random() < 0.7 else ''}{subject}"
+        if self.rng.random() < 0.5:
+            core = f"{core} {_GLUE[int(self.rng.integers(len(_GLUE)))]} {self.phrase(2)}"
+        return self.around(core)
