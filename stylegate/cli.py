@@ -38,6 +38,7 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 class State:
     home: Optional[Path] = None
     device: Optional[str] = None
+    last: Any = None  # the workspace the running command opened
 
     def workspace(self) -> Any:
         from stylegate.settings import Settings
@@ -48,7 +49,8 @@ class State:
             overrides["home"] = self.home
         if self.device is not None:
             overrides["device"] = self.device
-        return Workspace(Settings(**overrides))
+        self.last = Workspace(Settings(**overrides))
+        return self.last
 
 
 state = State()
@@ -72,8 +74,11 @@ def handled(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         as_json = bool(kwargs.get("as_json"))
+        state.last = None
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            _fail_if_unaudited()
+            return result
         except typer.Exit:
             raise
         except StylegateError as exc:
@@ -85,6 +90,15 @@ def handled(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail(f"unexpected error: {type(exc).__name__}: {exc}", EXIT_ERROR, as_json)
 
     return wrapper
+
+
+def _fail_if_unaudited() -> None:
+    """A registry change the audit log refused is committed but parked: say so and exit 1."""
+    ws = state.last
+    if ws is not None and ws.unaudited:
+        message(f"error: the registry change was committed, but the audit log refused it ({ws.unaudited[0]}); "
+                f"it is kept in {ws.parked_audit_path} and is appended the next time the audit log opens")
+        raise typer.Exit(EXIT_ERROR)
 
 
 def _fail(text: str, code: int, as_json: bool) -> None:

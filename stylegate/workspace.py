@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 
 from functools import cached_property
 from pathlib import Path
@@ -33,10 +34,15 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
+# Registry changes the audit log could not take (disk full, locked too long) wait here, one
+# JSON line each, fsynced, and are appended on the next open of the audit log.
+PENDING_AUDIT_FILE = "audit-pending.jsonl"
+
 
 class Workspace:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
+        self.unaudited: list[str] = []  # registry changes committed but parked, not yet audited
 
     # ------------------------------------------------------------ components
     @cached_property
@@ -53,13 +59,67 @@ class Workspace:
         from stylegate.governance.audit import AuditLog, default_audit_path
 
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        return AuditLog.open(default_audit_path(self.settings.home))
+        audit_log = AuditLog.open(default_audit_path(self.settings.home))
+        self._replay_parked(audit_log)
+        return audit_log
 
     def _audit_registry_event(self, event: str, payload: dict) -> None:
-        """Store listener: every committed registry change becomes an audit entry."""
+        """Store listener: every committed registry change becomes an audit entry.
+
+        The change is already committed, so a failed append cannot undo it; the entry is
+        parked in a durable side file instead and appended on the next open of the log.
+        """
         from stylegate.governance.audit import registry_kind
 
-        self.audit.append(registry_kind(event), payload)
+        kind = registry_kind(event)
+        try:
+            self.audit.append(kind, payload)
+        except Exception as exc:  # noqa: BLE001 - any failure: keep the entry, tell the caller
+            self._park(kind, payload, exc)
+
+    @property
+    def parked_audit_path(self) -> Path:
+        return self.settings.home / PENDING_AUDIT_FILE
+
+    def _park(self, kind: str, payload: dict, exc: BaseException) -> None:
+        from stylegate.governance.audit import utc_now
+
+        line = json.dumps({"kind": kind, "body": payload, "parked_at": utc_now(), "error": str(exc)}, sort_keys=True)
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        with open(self.parked_audit_path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.unaudited.append(f"{kind}: {exc}")
+        log.error("audit log refused %s (%s); parked in %s", kind, exc, self.parked_audit_path)
+
+    def _replay_parked(self, audit_log: "AuditLog") -> None:
+        """Append parked registry entries, oldest first; one process claims the file by renaming it."""
+        path = self.parked_audit_path
+        if not path.exists():
+            return
+        claimed = path.with_name(f"{path.name}.{os.getpid()}")
+        try:
+            os.replace(path, claimed)
+        except FileNotFoundError:
+            return  # another process claimed it
+        lines = [ln for ln in claimed.read_text("utf-8").splitlines() if ln.strip()]
+        done = 0
+        try:
+            for line in lines:
+                item = json.loads(line)
+                body = {**item["body"], "parked": {"at": item["parked_at"], "error": item["error"]}}
+                audit_log.append(item["kind"], body)
+                done += 1
+        finally:
+            rest = lines[done:]
+            if rest:  # put back what was not appended, ahead of anything parked meanwhile
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write("".join(ln + "\n" for ln in rest))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            claimed.unlink()
+        log.warning("appended %d parked registry entries to the audit log", done)
 
     def record(self, kind: str, decision: "Decision | dict", prompt: str | None = None, **extra: object) -> int:
         """Append a check or generation to the audit log and stamp the decision with its seq.

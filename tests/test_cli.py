@@ -373,3 +373,34 @@ def test_attribution_report_reconciles_with_the_generations(home_copy: Path, tmp
     assert ROYALTY.name in html.read_text() and "<svg" in html.read_text()
     bad = sg(home_copy, "report", "attribution", "--period", "fortnight")
     assert bad.exit_code == 2 and "period" in bad.stderr
+
+
+def test_registry_change_the_audit_log_refuses_is_parked_then_appended(home_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stylegate.governance.audit import AuditError, AuditLog
+
+    real_append = AuditLog.append
+
+    def refuse(self, kind, body=None, **kw):
+        if kind.startswith("registry."):
+            raise AuditError("disk full (injected)")
+        return real_append(self, kind, body, **kw)
+
+    monkeypatch.setattr(AuditLog, "append", refuse)
+    result = sg(home_copy, "artists", "add", "Parked Person", "--consent", "credit")
+    assert result.exit_code == 1
+    assert "committed" in result.stderr and "disk full (injected)" in result.stderr
+    parked = home_copy / "audit-pending.jsonl"
+    assert json.loads(parked.read_text().splitlines()[0])["kind"] == "registry.artist.added"
+    # The change itself stands.
+    assert "Parked Person" in {a["name"] for a in js(sg(home_copy, "artists", "list", "--json"))["artists"]}
+    monkeypatch.setattr(AuditLog, "append", real_append)
+    # The next command that opens the audit log appends the parked entry, then its own.
+    checked = js(sg(home_copy, "check", "prompt", "a house", "--json"))
+    assert not parked.exists()
+    entries = [json.loads(line) for line in _export(home_copy, tmp_path)]
+    kinds = [json.loads(e["leaf"])["kind"] for e in entries]
+    assert kinds[-2:] == ["registry.artist.added", "check.prompt"]
+    body = json.loads(entries[-2]["leaf"])["body"]
+    assert body["artist"]["name"] == "Parked Person" and body["parked"]["error"] == "disk full (injected)"
+    assert json.loads(entries[-1]["leaf"])["seq"] == checked["audit_seq"]
+    assert js(sg(home_copy, "audit", "verify", "--json"))["ok"] is True
