@@ -82,8 +82,26 @@ def _m0001_initial(conn: Connection) -> None:
     conn.execute(insert(md.tables["meta"]).values(key="revision", value="0"))
 
 
+def _m0002_accounts(conn: Connection) -> None:
+    """Portal accounts: one per artist, with the sha256 of its API token (never the token)."""
+    md = MetaData()
+    Table("artists", md, Column("id", Integer, primary_key=True))
+    Table(
+        "accounts",
+        md,
+        Column("artist_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), primary_key=True),
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("contact", String(320), nullable=False),
+        Column("verified", Integer, nullable=False, server_default="0"),
+        Column("created_at", String(40), nullable=False),
+        CheckConstraint("verified IN (0, 1)", name="ck_accounts_verified"),
+    )
+    md.tables["accounts"].create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
+    ("0002_accounts", _m0002_accounts),
 ]
 
 

@@ -73,3 +73,16 @@ works = Table(
     Column("added_at", String(40), nullable=False),
     sqlite_autoincrement=True,  # work ids are FAISS ids and appear in audit entries
 )
+
+CONTACT_MAX = 320
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("artist_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("contact", String(CONTACT_MAX), nullable=False),
+    Column("verified", Integer, nullable=False, server_default="0"),
+    Column("created_at", String(40), nullable=False),
+    CheckConstraint("verified IN (0, 1)", name="ck_accounts_verified"),
+)

@@ -481,6 +481,7 @@ class RegistryStore:
             artist = self._get_artist(t.conn, ref)
             gone = self._list_works(t.conn, artist.id)
             t.conn.execute(delete(schema.works).where(schema.works.c.artist_id == artist.id))
+            t.conn.execute(delete(schema.accounts).where(schema.accounts.c.artist_id == artist.id))
             t.conn.execute(delete(schema.artists).where(schema.artists.c.id == artist.id))
             t.emit("artist.removed", {"artist": artist.to_dict(), "works": [w.to_dict() for w in gone]})
         log.info("removed artist %s (id %d) and %d works", artist.name, artist.id, len(gone))

@@ -538,6 +538,25 @@ def _report_errors(build: Callable[[], Any]) -> Any:
         raise InputError(str(exc)) from None
 
 
+# -------------------------------------------------------------------- serve
+@app.command()
+@handled
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default STYLEGATE_HOST, 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default STYLEGATE_PORT, 8000)."),
+) -> None:
+    """Run the artist portal and the public API (FastAPI, uvicorn); OpenAPI at /docs."""
+    import uvicorn
+
+    from stylegate.service.app import create_app
+
+    ws = state.workspace()
+    settings = ws.settings
+    app = create_app(settings)
+    message(f"stylegate portal and API on http://{host or settings.host}:{port or settings.port} (home {settings.home})")
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
 # --------------------------------------------------------------------- demo
 @app.command()
 @handled

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,21 @@ class Settings(BaseSettings):
     )
     max_image_pixels: int = Field(40_000_000, ge=1)
     max_image_bytes: int = Field(50 * 1024 * 1024, ge=1)
+
+    # ---- the HTTP service (`stylegate serve`)
+    host: str = Field("127.0.0.1", description="address `stylegate serve` listens on")
+    port: int = Field(8000, ge=1, le=65535)
+    admin_token: SecretStr | None = Field(None, description="bearer token for /v1/admin routes; unset: admin routes off")
+    rate_limit_per_minute: int = Field(120, ge=1, description="requests per minute per client on the public API")
+    rate_limit_burst: int = Field(30, ge=1, description="requests a client may send at once before the rate applies")
+    max_request_bytes: int = Field(64 * 1024, ge=1024, description="largest JSON or form body (413 above)")
+    max_upload_files: int = Field(20, ge=1, description="most files in one upload")
+    secure_cookies: bool = Field(False, description="mark portal cookies Secure (set behind HTTPS)")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest multipart body: a full upload of the biggest allowed images."""
+        return self.max_image_bytes * self.max_upload_files + self.max_request_bytes
 
     @property
     def db_url(self) -> str:

@@ -297,6 +297,13 @@ class Workspace:
             self.store, self.index, self.settings.index_path, self.settings.works_dir, artist_ref
         )
 
+    def remove_works(self, work_ids: Sequence[int]) -> list["Work"]:
+        """Withdraw works: rows, vectors and (after the commit) files, all or nothing."""
+        from stylegate.registry.ingest import remove_works
+
+        return remove_works(self.store, self.index, self.settings.index_path, work_ids,
+                            works_dir=self.settings.works_dir)
+
     def rebuild_index(self, progress: Progress | None = None) -> "StyleIndex":
         from stylegate.registry.ingest import rebuild_index
 

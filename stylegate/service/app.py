@@ -1,0 +1,83 @@
+"""The FastAPI application: routers, limits, error mapping, templates.
+
+``create_app(settings)`` builds one app over one workspace (registry, style index, audit
+log); ``stylegate serve`` runs it with uvicorn. OpenAPI is at ``/docs`` and ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, StylegateError
+from stylegate.settings import Settings
+
+from .context import ServiceContext
+from .limits import BodySizeMiddleware, RateLimiter, RateLimitMiddleware
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+RATE_LIMITED = ("/v1/",)
+
+
+def _status_for(exc: StylegateError) -> int:
+    if isinstance(exc, ArtistNotFound):
+        return 404
+    if isinstance(exc, DuplicateArtist):
+        return 409
+    if isinstance(exc, InputError):
+        return 422
+    return 503  # the environment (database, index, model): the operator must act
+
+
+def create_app(settings: Settings | None = None, *, prepare: bool = True) -> FastAPI:
+    """The service over ``settings.home``; ``prepare`` opens the registry and gate at start-up."""
+    from . import __version__
+    from .routers import admin, artists, checks, pages, works
+
+    ctx = ServiceContext(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if prepare:
+            ctx.prepare()
+        yield
+
+    app = FastAPI(
+        title="stylegate",
+        version=__version__,
+        summary="Artist consent and style governance for text-to-image generation",
+        description="Artists register opt-outs and consent; generators ask the registry before "
+                    "they generate. Every check and every registry change is audited.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    from fastapi.templating import Jinja2Templates
+
+    app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+    @app.exception_handler(StylegateError)
+    async def stylegate_error(request: Request, exc: StylegateError) -> JSONResponse:
+        status = _status_for(exc)
+        if status >= 500:
+            log.error("service error on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    for module in (artists, works, checks, admin, pages):
+        app.include_router(module.router)
+    s = ctx.settings
+    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(s.rate_limit_per_minute, s.rate_limit_burst),
+                       prefixes=RATE_LIMITED)
+    app.add_middleware(BodySizeMiddleware, limit=s.max_request_bytes, upload_limit=s.max_upload_bytes)
+    return app

@@ -1,0 +1,113 @@
+"""What every request handler shares: the workspace, one lock, accounts and helpers.
+
+The service runs over the same registry, style index and audit log as the CLI (one
+:class:`~stylegate.workspace.Workspace`). Handlers are plain functions that FastAPI runs in
+a thread pool; the workspace's lazy components and the in-memory index are not meant for
+concurrent mutation, so every use of them holds :attr:`ServiceContext.lock`. A check takes
+milliseconds, so one lock costs little.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from stylegate.settings import Settings
+from stylegate.workspace import Workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.registry.accounts import AccountStore
+
+log = logging.getLogger(__name__)
+
+
+class ServiceContext:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.workspace = Workspace(self.settings)
+        self.lock = threading.RLock()
+
+    @cached_property
+    def accounts(self) -> "AccountStore":
+        from stylegate.registry.accounts import AccountStore
+
+        return AccountStore(self.workspace.store)
+
+    @contextmanager
+    def using(self) -> Iterator[Workspace]:
+        """Hold the lock while using the workspace."""
+        with self.lock:
+            yield self.workspace
+
+    def prepare(self) -> None:
+        """Open everything once at start-up (so the first request is not the slow one)."""
+        with self.using() as ws:
+            ws.init()
+            ws.gate()
+
+    # ------------------------------------------------------------- uploads
+    @contextmanager
+    def upload_dir(self) -> Iterator[Path]:
+        """A private temporary folder inside the home for uploaded files, removed afterwards."""
+        base = self.settings.home / "tmp"
+        base.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="upload-", dir=base))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    # ----------------------------------------------------------- CSRF tokens
+    @cached_property
+    def _form_secret(self) -> bytes:
+        """A per-home secret for the portal's form tokens, created on first use."""
+        path = self.settings.home / "keys" / "portal-form.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".portal-form-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(secrets.token_bytes(32))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.link(tmp, path)  # create-if-absent with its content: a racing process keeps its own
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
+        return path.read_bytes()
+
+    def form_token(self, session_token: str) -> str:
+        """The hidden form field that proves a POST came from our own page (CSRF)."""
+        return hmac.new(self._form_secret, hashlib.sha256(session_token.encode()).digest(), "sha256").hexdigest()
+
+    def form_token_ok(self, session_token: str, given: str | None) -> bool:
+        return bool(given) and hmac.compare_digest(self.form_token(session_token), given or "")
+
+    def admin_ok(self, given: str | None) -> bool:
+        expected = self.settings.admin_token
+        if expected is None or not given:
+            return False
+        return hmac.compare_digest(expected.get_secret_value().encode(), given.encode())
+
+
+def safe_filenames(names: Sequence[str | None]) -> list[str]:
+    """Upload file names reduced to a safe base name (no folders), unique within the upload."""
+    out: list[str] = []
+    for i, name in enumerate(names):
+        base = os.path.basename((name or "").replace("\\", "/")).strip().lstrip(".")
+        base = "".join(c for c in base if c.isalnum() or c in "-_.")[:80] or f"upload-{i}"
+        if base in out:
+            base = f"{i}-{base}"
+        out.append(base)
+    return out

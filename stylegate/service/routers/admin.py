@@ -1,0 +1,48 @@
+"""/v1/admin: privileged changes (verified flag, royalty rate), behind the admin token."""
+
+from __future__ import annotations
+
+from typing import List
+
+from fastapi import APIRouter, Depends
+
+from ..context import ServiceContext
+from ..schemas import AdminArtistUpdate, ArtistOut, Deleted, ErrorOut
+from ..security import get_ctx, require_admin
+from ..views import artist_out
+from .artists import LIMIT_ERRORS
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+ADMIN_ERRORS = {401: {"model": ErrorOut, "description": "missing admin token"},
+                403: {"model": ErrorOut, "description": "not an admin token, or admin routes off"},
+                **LIMIT_ERRORS}
+
+
+@router.get("/artists", response_model=List[ArtistOut], responses=ADMIN_ERRORS)
+def list_artists(ctx: ServiceContext = Depends(get_ctx)) -> list[dict]:
+    with ctx.using() as ws:
+        return [artist_out(ctx, a.id) for a in ws.store.list_artists()]
+
+
+@router.patch("/artists/{artist_id}", response_model=ArtistOut,
+              responses={**ADMIN_ERRORS, 404: {"model": ErrorOut, "description": "no such artist"}})
+def update_artist(artist_id: int, body: AdminArtistUpdate, ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Verify an artist or set their royalty rate (royalty consent only)."""
+    with ctx.using() as ws:
+        with ws.store.transaction() as tx:
+            ws.store.get_artist(artist_id, tx=tx)
+            if body.clear_royalty_rate:
+                ws.store.update_artist(artist_id, royalty_rate=None, tx=tx)
+            elif body.royalty_rate is not None:
+                ws.store.update_artist(artist_id, royalty_rate=body.royalty_rate, tx=tx)
+            if body.verified is not None:
+                ctx.accounts.update(artist_id, verified=body.verified, tx=tx)
+        return artist_out(ctx, artist_id)
+
+
+@router.delete("/artists/{artist_id}", response_model=Deleted,
+               responses={**ADMIN_ERRORS, 404: {"model": ErrorOut, "description": "no such artist"}})
+def delete_artist(artist_id: int, ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    with ctx.using() as ws:
+        _, works = ws.remove_artist(str(artist_id))
+    return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}

@@ -1,0 +1,80 @@
+"""/v1/artists: sign up, read, change and delete your own registration; rotate your token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ..context import ServiceContext
+from ..schemas import ArtistOut, ArtistUpdate, Deleted, ErrorOut, SignUp, SignUpOut, TokenOut
+from ..security import current_artist, get_ctx, owner
+from ..views import artist_out
+
+router = APIRouter(prefix="/v1/artists", tags=["artists"])
+
+AUTH_ERRORS = {401: {"model": ErrorOut, "description": "missing or invalid token"},
+               403: {"model": ErrorOut, "description": "another artist's data"},
+               404: {"model": ErrorOut, "description": "no such artist"}}
+LIMIT_ERRORS = {413: {"model": ErrorOut, "description": "body too large"},
+                429: {"model": ErrorOut, "description": "rate limited"}}
+
+
+def sign_up(ctx: ServiceContext, body: SignUp) -> tuple[int, str]:
+    """Register the artist and open their account in one transaction; returns (id, token)."""
+    with ctx.using() as ws:
+        with ws.store.transaction() as tx:
+            artist = ws.store.add_artist(body.name, consent=body.consent, aliases=tuple(body.aliases),
+                                         descriptors=tuple(body.descriptors), tx=tx)
+            token = ctx.accounts.create(artist.id, body.contact, tx)
+    return artist.id, token
+
+
+@router.post("", status_code=201, response_model=SignUpOut,
+             responses={409: {"model": ErrorOut, "description": "name taken"}, **LIMIT_ERRORS})
+def create_artist(body: SignUp, ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Sign up: register your name, aliases, style descriptors and consent. The response
+    carries your API token once; only its hash is stored."""
+    artist_id, token = sign_up(ctx, body)
+    with ctx.using():
+        return {"artist": artist_out(ctx, artist_id), "token": token}
+
+
+@router.get("/me", response_model=ArtistOut, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+def read_me(me: int = Depends(current_artist), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """The registration the token belongs to."""
+    with ctx.using():
+        return artist_out(ctx, me)
+
+
+@router.get("/{artist_id}", response_model=ArtistOut, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+def read_artist(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Your registration, works included."""
+    with ctx.using():
+        return artist_out(ctx, artist_id)
+
+
+@router.patch("/{artist_id}", response_model=ArtistOut,
+              responses={**AUTH_ERRORS, **LIMIT_ERRORS, 422: {"model": ErrorOut, "description": "invalid field"}})
+def update_artist(body: ArtistUpdate, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Change your aliases, descriptors, consent or contact. Takes effect on the next check."""
+    with ctx.using() as ws:
+        with ws.store.transaction() as tx:
+            ws.store.update_artist(artist_id, aliases=body.aliases, descriptors=body.descriptors,
+                                   consent=body.consent, tx=tx)
+            if body.contact is not None:
+                ctx.accounts.update(artist_id, contact=body.contact, tx=tx)
+        return artist_out(ctx, artist_id)
+
+
+@router.delete("/{artist_id}", response_model=Deleted, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+def delete_artist(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Delete your registration, your works and their vectors in the style index."""
+    with ctx.using() as ws:
+        _, works = ws.remove_artist(str(artist_id))
+    return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}
+
+
+@router.post("/{artist_id}/token", response_model=TokenOut, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+def rotate_token(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Issue a new API token; the old one stops working at once."""
+    with ctx.using():
+        return {"token": ctx.accounts.rotate_token(artist_id)}

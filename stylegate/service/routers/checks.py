@@ -1,0 +1,87 @@
+"""/v1/check and /v1/lookup: the public API for other generators (rate and size limited)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+
+from stylegate.errors import InputError
+
+from ..context import ServiceContext
+from ..schemas import DecisionOut, ErrorOut, NameLookup, NameLookupOut, PromptCheck
+from ..security import get_ctx
+from .artists import LIMIT_ERRORS
+
+router = APIRouter(tags=["checks"])
+CHECK_ERRORS = {**LIMIT_ERRORS, 422: {"model": ErrorOut, "description": "unusable prompt or image"}}
+
+
+def _source(request: Request) -> dict:
+    return {"api": request.url.path, "client": request.client.host if request.client else None}
+
+
+def check_prompt_text(ctx: ServiceContext, prompt: str, source: dict) -> dict:
+    """Check a prompt through the gate and audit it; the decision as the CLI prints it."""
+    from stylegate.governance.audit import KIND_CHECK_PROMPT
+
+    with ctx.using() as ws:
+        checked = ws.gate().check_prompt(prompt)
+        ws.record(KIND_CHECK_PROMPT, checked, prompt=prompt, source=source)
+        return checked.to_dict()
+
+
+@router.post("/v1/check/prompt", response_model=DecisionOut, responses=CHECK_ERRORS)
+def check_prompt(body: PromptCheck, request: Request, ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Screen a prompt for registered names and described styles. A blocked prompt is a
+    normal answer (200) whose ``action`` is ``block``."""
+    return check_prompt_text(ctx, body.prompt, _source(request))
+
+
+@router.post("/v1/check/image", response_model=DecisionOut, responses=CHECK_ERRORS)
+async def check_image(request: Request, file: UploadFile = File(..., description="PNG, JPEG or WEBP image"),
+                      ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Match an image against registered styles and works (same limits as uploads)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from stylegate.governance.audit import KIND_CHECK_IMAGE
+    from stylegate.registry.validation import WorkLimits, validate_bytes
+
+    limit = ctx.settings.max_image_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        from fastapi import HTTPException
+
+        raise HTTPException(413, f"image larger than {limit} bytes")
+    name = (file.filename or "upload")[:200]
+
+    def run() -> dict:
+        validated = validate_bytes(data, name, WorkLimits(max_pixels=ctx.settings.max_image_pixels, max_bytes=limit))
+        with ctx.using() as ws:
+            checked = ws.gate().check_image(validated.to_rgb())
+            image = {"name": name, "sha256": validated.sha256}
+            ws.record(KIND_CHECK_IMAGE, checked, image=image, source=_source(request))
+            decision = checked.to_dict()
+        decision["image"] = image
+        return decision
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/v1/lookup/names", response_model=NameLookupOut, responses=CHECK_ERRORS)
+def lookup_names(body: NameLookup, ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Look up many names at once: which registered artists each one names (after the same
+    canonicalisation and fuzzy matching as prompt screening), with their consent."""
+    results = []
+    with ctx.using() as ws:
+        view = ws.gate().view
+        for name in body.names:
+            if not name.strip() or len(name) > 2000:
+                raise InputError("each name must be 1 to 2,000 characters")
+            matches = []
+            for hit in view.names.find(name):
+                artist = view.artists.get(hit.artist_id)
+                if artist is None:
+                    continue
+                matches.append({"artist": artist.ref(), "consent": artist.consent.value, "matched": hit.matched,
+                                "how": hit.how, "score": float(hit.score)})
+            results.append({"name": name, "registered": bool(matches), "matches": matches})
+    return {"results": results}

@@ -1,0 +1,99 @@
+"""/v1/artists/{id}/works: upload (multipart), list, read and withdraw your reference works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
+from fastapi.responses import FileResponse
+
+from stylegate.errors import InputError
+
+from ..context import ServiceContext, safe_filenames
+from ..schemas import ErrorOut, UploadOut, WorkOut, WorkWithdrawn
+from ..security import get_ctx, owner
+from ..views import work_out
+from .artists import AUTH_ERRORS, LIMIT_ERRORS
+
+router = APIRouter(prefix="/v1/artists/{artist_id}/works", tags=["works"])
+
+_MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+async def save_uploads(ctx: ServiceContext, files: list[UploadFile], folder: Path) -> list[Path]:
+    """Write uploaded files into ``folder`` (each capped at the image size limit)."""
+    if not files:
+        raise InputError("no files uploaded")
+    if len(files) > ctx.settings.max_upload_files:
+        raise InputError(f"at most {ctx.settings.max_upload_files} files per upload")
+    limit = ctx.settings.max_image_bytes
+    paths = []
+    for name, upload in zip(safe_filenames([f.filename for f in files]), files):
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise HTTPException(413, f"{name}: larger than {limit} bytes")
+        path = folder / name
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def own_work(ctx: ServiceContext, artist_id: int, work_id: int):
+    """The work if it belongs to ``artist_id``; 404 otherwise (no hint whose it is)."""
+    works = {w.id: w for w in ctx.workspace.store.list_works(artist_id)}
+    if work_id not in works:
+        raise HTTPException(404, f"you have no work #{work_id}")
+    return works[work_id]
+
+
+@router.get("", response_model=List[WorkOut], responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+def list_works(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> list[dict]:
+    with ctx.using() as ws:
+        return [work_out(w) for w in ws.store.list_works(artist_id)]
+
+
+@router.post("", status_code=201, response_model=UploadOut,
+             responses={**AUTH_ERRORS, **LIMIT_ERRORS, 422: {"model": ErrorOut, "description": "a file failed validation"}})
+async def upload_works(files: List[UploadFile] = File(..., description="PNG, JPEG or WEBP images"),
+                       artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Upload reference works: validated like `stylegate works add` (format allow-list, pixel
+    and size limits, truncated files), all or nothing, indexed at once."""
+    from starlette.concurrency import run_in_threadpool
+
+    with ctx.upload_dir() as folder:
+        paths = await save_uploads(ctx, files, folder)
+
+        def ingest() -> dict:
+            with ctx.using() as ws:
+                result = ws.add_works(str(artist_id), paths)
+            return {"added": [work_out(w) for w in result.added],
+                    "duplicates": [{"file": Path(p).name, "work_id": w} for p, w in result.duplicates]}
+
+        return await run_in_threadpool(ingest)
+
+
+@router.get("/{work_id}", response_model=WorkOut, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+def read_work(work_id: int, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    with ctx.using():
+        return work_out(own_work(ctx, artist_id, work_id))
+
+
+@router.get("/{work_id}/file", response_class=FileResponse,
+            responses={**AUTH_ERRORS, **LIMIT_ERRORS, 200: {"content": {m: {} for m in _MEDIA.values()}}})
+def read_work_file(work_id: int, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)):
+    """The stored image of one of your works."""
+    with ctx.using():
+        work = own_work(ctx, artist_id, work_id)
+    from stylegate.registry.works import resolve_work_path
+
+    return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path), media_type=_MEDIA.get(work.format, "application/octet-stream"))
+
+
+@router.delete("/{work_id}", response_model=WorkWithdrawn, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+def withdraw_work(work_id: int, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Withdraw a work: its row, its vector in the style index and its stored file."""
+    with ctx.using() as ws:
+        work = own_work(ctx, artist_id, work_id)
+        ws.remove_works([work.id])
+    return {"withdrawn": work_out(work)}

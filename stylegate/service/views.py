@@ -1,0 +1,50 @@
+"""Building response bodies from registry objects (shared by the API and the pages)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .context import ServiceContext
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.registry.models import Work
+
+
+def work_out(work: "Work") -> dict[str, Any]:
+    d = work.to_dict()
+    return {k: d[k] for k in ("id", "sha256", "format", "width", "height", "size_bytes", "added_at")}
+
+
+def artist_out(ctx: ServiceContext, artist_id: int, *, private: bool = True) -> dict[str, Any]:
+    """An artist with their works; ``private`` adds the contact address (owner and admin only)."""
+    ws = ctx.workspace
+    artist = ws.store.get_artist(artist_id)
+    account = ctx.accounts.find(artist_id)
+    out = artist.to_dict()
+    out["verified"] = bool(account and account.verified)
+    out["contact"] = account.contact if (account and private) else None
+    out["works"] = [work_out(w) for w in ws.store.list_works(artist_id)]
+    return out
+
+
+def artist_counts(ctx: ServiceContext, artist_id: int) -> dict[str, Any]:
+    """Attribution and block counts for one artist, from the audit log (all time)."""
+    from stylegate.reports.attribution import build_attribution_report
+
+    from stylegate.governance.audit import KIND_CHECK_IMAGE, KIND_CHECK_PROMPT
+
+    ws = ctx.workspace
+    report = build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store)
+    totals = report.totals()
+    row = totals[totals["artist_id"] == artist_id] if not totals.empty else totals
+    out = {"generations": 0, "share_sum": 0.0, "royalties": 0.0, "blocked_on_behalf": 0}
+    if not row.empty:
+        r = row.iloc[0]
+        out = {"generations": int(r["generations"]), "share_sum": float(r["share_sum"]),
+               "royalties": float(r["royalties"]), "blocked_on_behalf": int(r["blocked_on_behalf"])}
+    out["checks_blocked"] = sum(
+        1 for e in ws.audit.entries(kinds=[KIND_CHECK_PROMPT, KIND_CHECK_IMAGE])
+        if e["body"].get("decision") == "block"
+        and any((ev.get("artist") or {}).get("id") == artist_id and ev.get("action") == "block"
+                for ev in e["body"].get("evidence", [])))
+    return out
