@@ -28,9 +28,12 @@ def description_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScor
     CLIP was trained for) and with its descriptor text prototype (text → text). Either alone
     is weaker on StyleWorld: the works prototype also answers to subject matter ("a cat"
     resembles every artist who painted cats), descriptors to generic phrases. An artist with
-    only one of the two is scored on that one.
+    only one of the two is scored on that one. When the view has a neutral anchor, the
+    prompt's cosine with it is subtracted (see :mod:`.neutral`): ordinary words score near
+    zero instead of sharing the common direction of every prototype.
     """
     q = query.astype(np.float32)
+    baseline = float(view.neutral_anchor @ q) if view.neutral_anchor is not None else 0.0
     parts: dict[int, dict[str, float]] = {}
     if view.prototypes.size:
         for artist_id, sim in zip(view.prototype_artists, view.prototypes @ q):
@@ -38,8 +41,10 @@ def description_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScor
     if view.text_prototypes.size:
         for artist_id, sim in zip(view.text_prototype_artists, view.text_prototypes @ q):
             parts.setdefault(int(artist_id), {})["descriptors"] = float(sim)
+    detail = {"neutral": round(baseline, 4)} if view.neutral_anchor is not None else {}
     return [
-        ArtistScore(artist_id, float(np.mean(list(p.values()))), "style-prototype:" + "+".join(sorted(p)), {k: round(v, 4) for k, v in p.items()})
+        ArtistScore(artist_id, float(np.mean(list(p.values()))) - baseline, "style-prototype:" + "+".join(sorted(p)),
+                    {**{k: round(v, 4) for k, v in p.items()}, **detail})
         for artist_id, p in parts.items()
     ]
 

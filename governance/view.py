@@ -37,6 +37,8 @@ class RegistryView:
     artist_works: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # Stored work files, read on demand to confirm near-duplicates at the pixel level.
     work_files: dict[int, Path] = field(default_factory=dict)
+    # Unit text vector of ordinary prompts: the description score's baseline (see neutral.py).
+    neutral_anchor: np.ndarray | None = None
     _signatures: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     revision: int = 0
 
@@ -121,6 +123,7 @@ def build_view(
     index: "StyleIndex | None",
     descriptor_vectors: "Callable[[list[Artist]], tuple[np.ndarray, np.ndarray]] | None" = None,
     works_dir: Path | None = None,
+    neutral_anchor: np.ndarray | None = None,
 ) -> RegistryView:
     """Everything the gate reads, taken from the store at one revision.
 
@@ -136,6 +139,7 @@ def build_view(
         names=build_names(artists),
         index=index,
         revision=store.revision(),
+        neutral_anchor=neutral_anchor,
     )
     if works_dir is not None:
         view.work_files = {w.id: works_dir / w.path for w in works}

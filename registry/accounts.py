@@ -25,7 +25,11 @@ from .store import RegistryStore, Transaction
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "sgt_"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An e-mail address: no spaces and no control characters anywhere (the HTTP schema states the
+# same pattern, so what the schema accepts the registry accepts). Used with fullmatch.
+_EMAIL_PART = r"[^@\s\x00-\x1f\x7f-\x9f]+"
+EMAIL_PATTERN = rf"^\s*{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}\s*$"  # surrounding spaces are trimmed
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def clean_contact(value: object) -> str:
     if not isinstance(value, str):
         raise InputError("contact must be an e-mail address")
     text = value.strip()
-    if len(text) > schema.CONTACT_MAX or not _EMAIL.match(text):
+    if len(text) > schema.CONTACT_MAX or not _EMAIL.fullmatch(text):
         raise InputError(f"contact must be an e-mail address of at most {schema.CONTACT_MAX} characters")
     return text
 

@@ -212,10 +212,18 @@ class Workspace:
             return cached[1]
         if cached is not None:
             self.__dict__.pop("index", None)  # another writer may have saved a new index
-        view = build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir)
+        view = build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir,
+                          neutral_anchor=self.neutral_anchor)
         gate = PolicyGate(self.policy, self.embedder, view)
         self.__dict__["_gate"] = (revision, gate)
         return gate
+
+    @cached_property
+    def neutral_anchor(self) -> np.ndarray:
+        """The description check's baseline: the mean text vector of ordinary prompts."""
+        from stylegate.governance.neutral import neutral_anchor
+
+        return neutral_anchor(self.embedder.embed_texts)
 
     def _descriptor_vectors(self, artists: Sequence["Artist"]) -> tuple[np.ndarray, np.ndarray]:
         """Descriptor text vectors, cached on disk by embedder and descriptor set."""

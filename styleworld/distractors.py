@@ -6,8 +6,11 @@ style, and the gate's description check then blocks harmless prompts. These capt
 the text tower three things a web-scale CLIP knows:
 
 - ``neutral``: text about nothing in StyleWorld (random English, other people's names,
-  "in the style of" an unknown name, an artist's given name alone) describes every image
-  equally, so it maps to the centre of the image space, near no artist;
+  "in the style of" an unknown name, an artist's given name alone, a surname with another
+  given name, part of a hyphenated surname, an English word hidden in a surname ("quill" in
+  Quillfeather), a surname cut short) describes every image equally, so it maps to the
+  centre of the image space, near no artist. The rules mirror the name screen's: only a
+  full name, an alias or a distinctive whole surname names an artist;
 - ``subject_context``: a StyleWorld subject among unrelated words is still that subject, in
   no particular style;
 - ``diluted``: a style description among unrelated words is still that style.
@@ -83,6 +86,31 @@ def vocabulary(size: int = 12_000) -> list[str]:
     return out
 
 
+def surname_fragments() -> tuple[list[str], list[str], list[str], list[str]]:
+    """From the StyleWorld surnames: (surnames, parts of hyphenated ones, English words hidden
+    in them, prefixes cut short). Only the whole surname (or full name) names an artist."""
+    from spellchecker import SpellChecker
+
+    known = SpellChecker().word_frequency.dictionary
+    surnames, parts, words, cuts = [], [], set(), set()
+    for a in ARTISTS:
+        surname = " ".join(a.name.split()[1:])
+        surnames.append(surname)
+        pieces = surname.replace("-", " ").split()
+        if len(pieces) > 1:
+            parts.extend(pieces)
+        for piece in pieces:
+            low = piece.lower()
+            for k in range(3, len(low) - 1):
+                for w in (low[:k], low[k:]):
+                    if len(w) >= 3 and w in known:
+                        words.add(w)
+            for k in range(3, len(piece) - 1):
+                if piece[:k].lower() not in known:
+                    cuts.add(piece[:k])
+    return surnames, parts, sorted(words), sorted(cuts)
+
+
 def invented_names(n: int, rng: np.random.Generator) -> list[str]:
     """``n`` two-part person names built from syllables, none equal to a StyleWorld name part."""
     taken = {p for a in ARTISTS for p in a.name.lower().split()}
@@ -104,11 +132,34 @@ class DistractorSampler:
     words: list[str]
     names: list[str]
     rng: np.random.Generator
+    fragments: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
 
     @classmethod
     def create(cls, seed: int = 0, vocab_size: int = 12_000, n_names: int = 4_000) -> "DistractorSampler":
         rng = np.random.default_rng([seed, 7])
-        return cls(vocabulary(vocab_size), invented_names(n_names, rng), rng)
+        return cls(vocabulary(vocab_size), invented_names(n_names, rng), rng, surname_fragments())
+
+    def _pick(self, items: list[str]) -> str:
+        return items[int(self.rng.integers(len(items)))]
+
+    def fragment(self) -> str | None:
+        """A near miss on a StyleWorld name, or None when there are no fragments."""
+        surnames, parts, words, cuts = self.fragments
+        if not surnames:
+            return None
+        r = self.rng.random()
+        template = _NAME_TEMPLATES[int(self.rng.integers(len(_NAME_TEMPLATES)))]
+        if r < 0.3:  # another person with the same surname
+            given = self._pick(self.names).split()[0]
+            return template.replace("{name}", f"{given} {self._pick(surnames)}").replace("{w}", self._w())
+        if r < 0.5 and parts:
+            return template.replace("{name}", self._pick(parts)).replace("{w}", self._w())
+        if r < 0.8 and words:  # the plain English word, among other words
+            word = self._pick(words)
+            return self.around(f"{'a ' if self.rng.random() < 0.5 else ''}{word} {self._w()}"
+                               if self.rng.random() < 0.5 else f"{self._w()} {word}")
+        cut = self._pick(cuts)
+        return self.around(f"the word {cut}") if self.rng.random() < 0.5 else template.replace("{name}", cut).replace("{w}", self._w())
 
     def _w(self) -> str:
         return self.words[int(self.rng.integers(len(self.words)))]
@@ -127,6 +178,10 @@ class DistractorSampler:
     def neutral(self) -> str:
         """Text about nothing in StyleWorld."""
         r = self.rng.random()
+        if r < 0.3:
+            fragment = self.fragment()
+            if fragment is not None:
+                return fragment
         if r < 0.55:
             return ", ".join(self.phrase() for _ in range(int(self.rng.integers(1, 3))))
         if r < 0.85:

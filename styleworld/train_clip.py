@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 
 # caption kind -> sampling probability for an image's caption
 KIND_PROBS = {
-    "named": 0.25, "described": 0.27, "plain": 0.08, "name_only": 0.08, "style_only": 0.12,
-    "neutral": 0.10, "subject_context": 0.05, "diluted": 0.05,
+    "named": 0.24, "described": 0.26, "plain": 0.08, "name_only": 0.08, "style_only": 0.12,
+    "neutral": 0.12, "subject_context": 0.05, "diluted": 0.05,
 }
 
 

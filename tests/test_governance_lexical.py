@@ -84,7 +84,7 @@ def test_default_policy_loads_and_has_a_version() -> None:
     "broken, message",
     [
         ({'name = "block"': 'name = "explode"'}, "consent.opt-out.name"),
-        ({"description = 0.23": "description = 7"}, "thresholds.description"),
+        ({"description = 0.42": "description = 7"}, "thresholds.description"),
         ({"[steering]": "[steering]\nsurprise = 1"}, "steering.surprise"),
         ({"[thresholds]": "[thresholds"}, "not valid TOML"),
     ],

@@ -97,3 +97,28 @@ def test_bench_runs_and_prints_its_tables(capsys: pytest.CaptureFixture[str]) ->
     rb.print_redteam(results)
     out = capsys.readouterr().out
     assert "homoglyph" in out and "benign false positives" in out and "p99 ms per prompt" in out
+
+
+@pytest.fixture(scope="module")
+def whole_gate(corpus: list) -> dict:
+    """The corpus through the whole gate (names and CLIP descriptions), StyleWorld CLIP."""
+    return rb.gate_tallies(corpus, rb.corpus_artists())
+
+
+def test_whole_gate_meets_the_targets(whole_gate: dict) -> None:
+    tallies = whole_gate["tallies"]
+    assert whole_gate["errors"] == []
+    for attack in CHARACTER_ATTACKS + MISSPELLING_ATTACKS + ("description-only",):
+        assert tallies[attack].rate >= TARGETS[attack], (attack, tallies[attack].misses)
+    summary = rb.summary(tallies)
+    assert summary["benign_prompts"] >= 200
+    assert summary["false_positive_rate"] <= MAX_FALSE_POSITIVE_RATE, {
+        k: t.misses for k, t in tallies.items() if ATTACK_GROUPS[k] == "benign" and t.misses
+    }
+
+
+def test_descriptions_are_caught_by_the_description_check_not_by_names(whole_gate: dict) -> None:
+    by_description = whole_gate["kind_tallies"]["description"]
+    by_name = whole_gate["kind_tallies"]["name"]
+    assert by_description["description-only"].rate >= TARGETS["description-only"]
+    assert by_name["description-only"].rate == 0.0

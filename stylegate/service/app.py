@@ -11,8 +11,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, StylegateError
 from stylegate.settings import Settings
@@ -34,6 +36,18 @@ def _status_for(exc: StylegateError) -> int:
     if isinstance(exc, InputError):
         return 422
     return 503  # the environment (database, index, model): the operator must act
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (asked of the router, method by method)."""
+    from starlette.routing import Match
+
+    routes = request.app.router.routes
+    return [m for m in _METHODS
+            if any(route.matches({**request.scope, "method": m})[0] is Match.FULL for route in routes)]
 
 
 def create_app(settings: Settings | None = None, *, prepare: bool = True) -> FastAPI:
@@ -67,7 +81,17 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         status = _status_for(exc)
         if status >= 500:
             log.error("service error on %s: %s", request.url.path, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        # the operator's log has the full message; a client is not told where the home is
+        detail = str(exc).replace(str(ctx.settings.home), "<home>")
+        return JSONResponse({"detail": detail}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route whose path matched; a 405 must
+            # list every method the resource supports (GET, PATCH and DELETE on one artist)
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -104,10 +104,14 @@ class ServiceContext:
 def safe_filenames(names: Sequence[str | None]) -> list[str]:
     """Upload file names reduced to a safe base name (no folders), unique within the upload."""
     out: list[str] = []
+    taken: set[str] = set()
     for i, name in enumerate(names):
         base = os.path.basename((name or "").replace("\\", "/")).strip().lstrip(".")
         base = "".join(c for c in base if c.isalnum() or c in "-_.")[:80] or f"upload-{i}"
-        if base in out:
-            base = f"{i}-{base}"
-        out.append(base)
+        candidate, n = base, 0
+        while candidate in taken:  # never two uploads in one file ("a", "2-a", "a" included)
+            n += 1
+            candidate = f"{i}-{n}-{base}"
+        taken.add(candidate)
+        out.append(candidate)
     return out

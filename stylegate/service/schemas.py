@@ -7,36 +7,53 @@ Every request model forbids unknown fields: a client that sends ``verified`` or
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from stylegate.registry.accounts import EMAIL_PATTERN  # the registry's own e-mail rule
 from stylegate.registry.schema import ALIAS_MAX, CONTACT_MAX, DESCRIPTOR_MAX, NAME_MAX
 
 ConsentValue = Literal["opt-out", "royalty", "credit"]
-Label = Field(min_length=1, max_length=ALIAS_MAX)
+
+# Ids in paths: positive and within SQLite's INTEGER (a larger one would fail in the driver)
+MAX_ID = 2**63 - 1
+ArtistId = Annotated[int, Path(ge=1, le=MAX_ID, description="the artist's id")]
+WorkId = Annotated[int, Path(ge=1, le=MAX_ID, description="the work's id")]
+
+# The registry's text rules (registry.store), stated in the schema so clients can see them:
+# no control characters, not blank, and a name is not only digits (it would read as an id).
+_PLAIN = r"[^\x00-\x1f\x7f-\x9f]"
+TEXT_PATTERN = rf"^{_PLAIN}*[^\x00-\x1f\x7f-\x9f\s]{_PLAIN}*$"
+NAME_PATTERN = rf"^{_PLAIN}*[^\x00-\x1f\x7f-\x9f\s0-9]{_PLAIN}*$"
+Alias = Annotated[str, Field(min_length=1, max_length=ALIAS_MAX, pattern=TEXT_PATTERN)]
+Descriptor = Annotated[str, Field(min_length=1, max_length=DESCRIPTOR_MAX, pattern=TEXT_PATTERN)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown fields are refused, and so are values of the wrong JSON type (no "yes" for true)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SignUp(Strict):
-    name: str = Field(min_length=1, max_length=NAME_MAX, description="the name people write")
-    aliases: list[str] = Field(default_factory=list, max_length=100)
-    descriptors: list[str] = Field(default_factory=list, max_length=100,
-                                   description="short phrases describing the style, no names")
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN, description="the name people write")
+    aliases: list[Alias] = Field(default_factory=list, max_length=100)
+    descriptors: list[Descriptor] = Field(default_factory=list, max_length=100,
+                                          description="short phrases describing the style, no names")
     consent: ConsentValue
-    contact: str = Field(min_length=3, max_length=CONTACT_MAX, description="e-mail address")
+    contact: str = Field(min_length=3, max_length=CONTACT_MAX, pattern=EMAIL_PATTERN, description="e-mail address")
 
 
 class ArtistUpdate(Strict):
     """What an artist may change about themselves."""
 
-    aliases: Optional[list[str]] = Field(None, max_length=100)
-    descriptors: Optional[list[str]] = Field(None, max_length=100)
+    aliases: Optional[list[Alias]] = Field(None, max_length=100)
+    descriptors: Optional[list[Descriptor]] = Field(None, max_length=100)
     consent: Optional[ConsentValue] = None
-    contact: Optional[str] = Field(None, min_length=3, max_length=CONTACT_MAX)
+    contact: Optional[str] = Field(None, min_length=3, max_length=CONTACT_MAX, pattern=EMAIL_PATTERN,
+                                   description="e-mail address")
 
 
 class AdminArtistUpdate(Strict):
@@ -128,7 +145,8 @@ class DecisionOut(BaseModel):
 
 
 class NameLookup(Strict):
-    names: list[str] = Field(min_length=1, max_length=100)
+    names: list[Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]] = Field(
+        min_length=1, max_length=100, description="1 to 100 names, each 1 to 2,000 characters, not blank")
 
 
 class NameMatch(BaseModel):
@@ -151,3 +169,15 @@ class NameLookupOut(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: Any
+
+
+class FieldError(BaseModel):
+    loc: list[Union[str, int]]
+    msg: str
+    type: str
+
+
+class InvalidOut(BaseModel):
+    """A 422: the fields that failed validation, or one message from the registry's own rules."""
+
+    detail: Union[str, list[FieldError]]

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .context import ServiceContext
+from .schemas import ArtistId
 
 SESSION_COOKIE = "sg_session"
+
+# The bearer schemes as OpenAPI documents them; the checks themselves are below (auto_error off,
+# so a missing or malformed header reaches them and gets the same 401 as an unknown token).
+artist_auth = HTTPBearer(auto_error=False, scheme_name="ArtistToken",
+                         description="the API token from sign-up (or from the latest rotation)")
+admin_auth = HTTPBearer(auto_error=False, scheme_name="AdminToken",
+                        description="the administrator token (STYLEGATE_ADMIN_TOKEN)")
 
 
 def get_ctx(request: Request) -> ServiceContext:
@@ -23,7 +32,8 @@ def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_artist(request: Request, ctx: ServiceContext = Depends(get_ctx)) -> int:
+def current_artist(request: Request, ctx: ServiceContext = Depends(get_ctx),
+                   _scheme: HTTPAuthorizationCredentials | None = Security(artist_auth)) -> int:
     """The id of the artist whose API token came with the request (401 otherwise)."""
     token = bearer_token(request)
     if token is None:
@@ -35,14 +45,15 @@ def current_artist(request: Request, ctx: ServiceContext = Depends(get_ctx)) -> 
     return artist_id
 
 
-def owner(artist_id: int, me: int = Depends(current_artist)) -> int:
+def owner(artist_id: ArtistId, me: int = Depends(current_artist)) -> int:
     """Object-level authorisation: the path's artist must be the token's artist (403 otherwise)."""
     if artist_id != me:
         raise HTTPException(403, "this token belongs to another artist")
     return artist_id
 
 
-def require_admin(request: Request, ctx: ServiceContext = Depends(get_ctx)) -> None:
+def require_admin(request: Request, ctx: ServiceContext = Depends(get_ctx),
+                  _scheme: HTTPAuthorizationCredentials | None = Security(admin_auth)) -> None:
     if ctx.settings.admin_token is None:
         raise HTTPException(403, "admin routes are off: set STYLEGATE_ADMIN_TOKEN to enable them")
     if bearer_token(request) is None:

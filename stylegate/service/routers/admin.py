@@ -7,10 +7,10 @@ from typing import List
 from fastapi import APIRouter, Depends
 
 from ..context import ServiceContext
-from ..schemas import AdminArtistUpdate, ArtistOut, Deleted, ErrorOut
+from ..schemas import AdminArtistUpdate, ArtistId, ArtistOut, Deleted, ErrorOut
 from ..security import get_ctx, require_admin
 from ..views import artist_out
-from .artists import LIMIT_ERRORS
+from .artists import INVALID, LIMIT_ERRORS
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 ADMIN_ERRORS = {401: {"model": ErrorOut, "description": "missing admin token"},
@@ -24,9 +24,9 @@ def list_artists(ctx: ServiceContext = Depends(get_ctx)) -> list[dict]:
         return [artist_out(ctx, a.id) for a in ws.store.list_artists()]
 
 
-@router.patch("/artists/{artist_id}", response_model=ArtistOut,
-              responses={**ADMIN_ERRORS, 404: {"model": ErrorOut, "description": "no such artist"}})
-def update_artist(artist_id: int, body: AdminArtistUpdate, ctx: ServiceContext = Depends(get_ctx)) -> dict:
+@router.patch("/artists/{artist_id:int}", response_model=ArtistOut,
+              responses={**ADMIN_ERRORS, **INVALID, 404: {"model": ErrorOut, "description": "no such artist"}})
+def update_artist(artist_id: ArtistId, body: AdminArtistUpdate, ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Verify an artist or set their royalty rate (royalty consent only)."""
     with ctx.using() as ws:
         with ws.store.transaction() as tx:
@@ -40,9 +40,9 @@ def update_artist(artist_id: int, body: AdminArtistUpdate, ctx: ServiceContext =
         return artist_out(ctx, artist_id)
 
 
-@router.delete("/artists/{artist_id}", response_model=Deleted,
-               responses={**ADMIN_ERRORS, 404: {"model": ErrorOut, "description": "no such artist"}})
-def delete_artist(artist_id: int, ctx: ServiceContext = Depends(get_ctx)) -> dict:
+@router.delete("/artists/{artist_id:int}", response_model=Deleted,
+               responses={**ADMIN_ERRORS, **INVALID, 404: {"model": ErrorOut, "description": "no such artist"}})
+def delete_artist(artist_id: ArtistId, ctx: ServiceContext = Depends(get_ctx)) -> dict:
     with ctx.using() as ws:
         _, works = ws.remove_artist(str(artist_id))
     return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}

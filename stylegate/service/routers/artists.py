@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..context import ServiceContext
-from ..schemas import ArtistOut, ArtistUpdate, Deleted, ErrorOut, SignUp, SignUpOut, TokenOut
+from ..schemas import ArtistOut, ArtistUpdate, Deleted, ErrorOut, InvalidOut, SignUp, SignUpOut, TokenOut
 from ..security import current_artist, get_ctx, owner
 from ..views import artist_out
 
@@ -14,8 +14,12 @@ router = APIRouter(prefix="/v1/artists", tags=["artists"])
 AUTH_ERRORS = {401: {"model": ErrorOut, "description": "missing or invalid token"},
                403: {"model": ErrorOut, "description": "another artist's data"},
                404: {"model": ErrorOut, "description": "no such artist"}}
-LIMIT_ERRORS = {413: {"model": ErrorOut, "description": "body too large"},
-                429: {"model": ErrorOut, "description": "rate limited"}}
+LIMIT_ERRORS = {400: {"model": ErrorOut, "description": "malformed request (unreadable body, invalid Content-Length)"},
+                413: {"model": ErrorOut, "description": "body too large"},
+                429: {"model": ErrorOut, "description": "rate limited"},
+                503: {"model": ErrorOut, "description": "the registry, style index or model needs the operator "
+                                                        "(e.g. `stylegate index rebuild`)"}}
+INVALID = {422: {"model": InvalidOut, "description": "invalid field or value"}}
 
 
 def sign_up(ctx: ServiceContext, body: SignUp) -> tuple[int, str]:
@@ -29,7 +33,7 @@ def sign_up(ctx: ServiceContext, body: SignUp) -> tuple[int, str]:
 
 
 @router.post("", status_code=201, response_model=SignUpOut,
-             responses={409: {"model": ErrorOut, "description": "name taken"}, **LIMIT_ERRORS})
+             responses={409: {"model": ErrorOut, "description": "name taken"}, **INVALID, **LIMIT_ERRORS})
 def create_artist(body: SignUp, ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Sign up: register your name, aliases, style descriptors and consent. The response
     carries your API token once; only its hash is stored."""
@@ -45,15 +49,14 @@ def read_me(me: int = Depends(current_artist), ctx: ServiceContext = Depends(get
         return artist_out(ctx, me)
 
 
-@router.get("/{artist_id}", response_model=ArtistOut, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+@router.get("/{artist_id:int}", response_model=ArtistOut, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
 def read_artist(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Your registration, works included."""
     with ctx.using():
         return artist_out(ctx, artist_id)
 
 
-@router.patch("/{artist_id}", response_model=ArtistOut,
-              responses={**AUTH_ERRORS, **LIMIT_ERRORS, 422: {"model": ErrorOut, "description": "invalid field"}})
+@router.patch("/{artist_id:int}", response_model=ArtistOut, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
 def update_artist(body: ArtistUpdate, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Change your aliases, descriptors, consent or contact. Takes effect on the next check."""
     with ctx.using() as ws:
@@ -65,7 +68,7 @@ def update_artist(body: ArtistUpdate, artist_id: int = Depends(owner), ctx: Serv
         return artist_out(ctx, artist_id)
 
 
-@router.delete("/{artist_id}", response_model=Deleted, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+@router.delete("/{artist_id:int}", response_model=Deleted, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
 def delete_artist(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Delete your registration, your works and their vectors in the style index."""
     with ctx.using() as ws:
@@ -73,7 +76,7 @@ def delete_artist(artist_id: int = Depends(owner), ctx: ServiceContext = Depends
     return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}
 
 
-@router.post("/{artist_id}/token", response_model=TokenOut, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+@router.post("/{artist_id:int}/token", response_model=TokenOut, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
 def rotate_token(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Issue a new API token; the old one stops working at once."""
     with ctx.using():

@@ -7,12 +7,12 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from stylegate.errors import InputError
 
 from ..context import ServiceContext
-from ..schemas import DecisionOut, ErrorOut, NameLookup, NameLookupOut, PromptCheck
+from ..schemas import DecisionOut, InvalidOut, NameLookup, NameLookupOut, PromptCheck
 from ..security import get_ctx
 from .artists import LIMIT_ERRORS
 
 router = APIRouter(tags=["checks"])
-CHECK_ERRORS = {**LIMIT_ERRORS, 422: {"model": ErrorOut, "description": "unusable prompt or image"}}
+CHECK_ERRORS = {**LIMIT_ERRORS, 422: {"model": InvalidOut, "description": "unusable prompt, image or names"}}
 
 
 def _source(request: Request) -> dict:

@@ -7,9 +7,11 @@ are left out of the OpenAPI schema: they are for people, the /v1 API is for prog
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import List
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -30,6 +32,7 @@ CONSENTS = [
     ("credit", "Credit: allow them and credit me"),
 ]
 _EMPTY_FORM = {"name": "", "aliases": "", "descriptors": "", "consent": "", "contact": ""}
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _templates(request: Request) -> Jinja2Templates:
@@ -97,6 +100,7 @@ def signup_submit(request: Request, name: str = Form(""), aliases: str = Form(""
     with ctx.using():
         artist = artist_out(ctx, artist_id)
     response = render(request, "welcome.html", 201, artist=artist, token=token, signed_in=True)
+    response.headers.update(NO_STORE)  # the token is shown once: keep the page out of caches
     _sign_in(response, request, token)
     return response
 
@@ -126,8 +130,20 @@ def logout() -> Response:
 
 
 # ------------------------------------------------------------------ the artist's pages
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, notice: str | None = None, error: str | None = None) -> Response:
+def _notice(notice: str | None, added: int, duplicates: int, work: int | None) -> str | None:
+    """The dashboard's notice after a redirect, built from a fixed set: a link cannot make the
+    portal display text of its choosing (content spoofing)."""
+    if notice == "consent":
+        return "Consent saved."
+    if notice == "added":
+        dup = f", {duplicates} already registered" if duplicates else ""
+        return f"{added} work{'' if added == 1 else 's'} added{dup}."
+    if notice == "withdrawn" and work is not None:
+        return f"Work #{work} withdrawn."
+    return None
+
+
+def _dashboard(request: Request, *, notice: str | None = None, error: str | None = None, status: int = 200) -> Response:
     session = _session_or_redirect(request)
     if isinstance(session, Response):
         return session
@@ -136,8 +152,14 @@ def dashboard(request: Request, notice: str | None = None, error: str | None = N
     with ctx.using():
         artist = artist_out(ctx, artist_id)
         counts = artist_counts(ctx, artist_id)
-    return render(request, "dashboard.html", artist=artist, counts=counts, form_token=ctx.form_token(token),
+    return render(request, "dashboard.html", status, artist=artist, counts=counts, form_token=ctx.form_token(token),
                   notice=notice, error=error, signed_in=True)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, notice: str | None = None, added: int = Query(0, ge=0), duplicates: int = Query(0, ge=0),
+              work: int | None = Query(None, ge=0)) -> Response:
+    return _dashboard(request, notice=_notice(notice, added, duplicates, work))
 
 
 @router.post("/dashboard/consent")
@@ -147,12 +169,12 @@ def change_consent(request: Request, consent: str = Form(""), form_token: str = 
         return session
     artist_id, token = session
     if not _form_ok(request, token, form_token):
-        return dashboard(request, error="The form expired; please try again.")
+        return _dashboard(request, error="The form expired; please try again.", status=403)
     if consent not in {c for c, _ in CONSENTS}:
-        return dashboard(request, error="Choose one of the consent options.")
+        return _dashboard(request, error="Choose one of the consent options.", status=422)
     with _ctx(request).using() as ws:
         ws.store.update_artist(artist_id, consent=consent)
-    return _see("/dashboard?notice=Consent+saved.")
+    return _see("/dashboard?notice=consent")
 
 
 @router.post("/dashboard/works/{work_id}/withdraw")
@@ -162,12 +184,12 @@ def withdraw(request: Request, work_id: int, form_token: str = Form("")) -> Resp
         return session
     artist_id, token = session
     if not _form_ok(request, token, form_token):
-        return dashboard(request, error="The form expired; please try again.")
+        return _dashboard(request, error="The form expired; please try again.", status=403)
     ctx = _ctx(request)
     with ctx.using() as ws:
         work = own_work(ctx, artist_id, work_id)
         ws.remove_works([work.id])
-    return _see(f"/dashboard?notice=Work+%23{work_id}+withdrawn.")
+    return _see(f"/dashboard?notice=withdrawn&work={work_id}")
 
 
 @router.get("/dashboard/works/{work_id}/image")
@@ -190,8 +212,10 @@ def delete_registration(request: Request, confirm: str = Form(""), form_token: s
     if isinstance(session, Response):
         return session
     artist_id, token = session
-    if not _form_ok(request, token, form_token) or confirm != "yes":
-        return dashboard(request, error="Tick the box to confirm the deletion.")
+    if not _form_ok(request, token, form_token):
+        return _dashboard(request, error="The form expired; please try again.", status=403)
+    if confirm != "yes":
+        return _dashboard(request, error="Tick the box to confirm the deletion.", status=422)
     with _ctx(request).using() as ws:
         ws.remove_artist(str(artist_id))
     response = _see("/")
@@ -226,6 +250,7 @@ async def upload_submit(request: Request, files: List[UploadFile] = File(default
     if not _form_ok(request, token, form_token):
         return again("The form expired; please try again.", 403)
     files = [f for f in files if f.filename]
+    folder: Path | None = None
     try:
         with ctx.upload_dir() as folder:
             paths = await save_uploads(ctx, files, folder)
@@ -235,10 +260,18 @@ async def upload_submit(request: Request, files: List[UploadFile] = File(default
                     return ws.add_works(str(artist_id), paths)
 
             result = await run_in_threadpool(ingest)
+    except HTTPException as exc:  # a file over the size limit
+        return again(f"Nothing was added: {exc.detail}", exc.status_code)
     except InputError as exc:
-        return again(f"Nothing was added: {exc}", 422)
+        return again(f"Nothing was added: {_public_message(exc, ctx, folder)}", 422)
     except StylegateError as exc:
-        return again(f"Nothing was added: {exc}", 503)
-    added = len(result.added)
-    dup = f", {len(result.duplicates)} already registered" if result.duplicates else ""
-    return _see(f"/dashboard?notice={added}+works+added{dup.replace(' ', '+')}.")
+        return again(f"Nothing was added: {_public_message(exc, ctx, folder)}", 503)
+    return _see(f"/dashboard?notice=added&added={len(result.added)}&duplicates={len(result.duplicates)}")
+
+
+def _public_message(exc: Exception, ctx: ServiceContext, folder: Path | None) -> str:
+    """An error message without the server's own paths (the upload folder, the home)."""
+    message = str(exc)
+    if folder is not None:
+        message = message.replace(f"{folder}{os.sep}", "")
+    return message.replace(str(ctx.settings.home), "<home>")

@@ -8,15 +8,15 @@ from typing import List
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
 
-from stylegate.errors import InputError
+from stylegate.errors import InputError, InvalidWork
 
 from ..context import ServiceContext, safe_filenames
-from ..schemas import ErrorOut, UploadOut, WorkOut, WorkWithdrawn
+from ..schemas import InvalidOut, UploadOut, WorkId, WorkOut, WorkWithdrawn
 from ..security import get_ctx, owner
 from ..views import work_out
-from .artists import AUTH_ERRORS, LIMIT_ERRORS
+from .artists import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 
-router = APIRouter(prefix="/v1/artists/{artist_id}/works", tags=["works"])
+router = APIRouter(prefix="/v1/artists/{artist_id:int}/works", tags=["works"])
 
 _MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
@@ -47,14 +47,15 @@ def own_work(ctx: ServiceContext, artist_id: int, work_id: int):
     return works[work_id]
 
 
-@router.get("", response_model=List[WorkOut], responses={**AUTH_ERRORS, **LIMIT_ERRORS})
+@router.get("", response_model=List[WorkOut], responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
 def list_works(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> list[dict]:
     with ctx.using() as ws:
         return [work_out(w) for w in ws.store.list_works(artist_id)]
 
 
 @router.post("", status_code=201, response_model=UploadOut,
-             responses={**AUTH_ERRORS, **LIMIT_ERRORS, 422: {"model": ErrorOut, "description": "a file failed validation"}})
+             responses={**AUTH_ERRORS, **LIMIT_ERRORS,
+                        422: {"model": InvalidOut, "description": "a file failed validation, or too many files"}})
 async def upload_works(files: List[UploadFile] = File(..., description="PNG, JPEG or WEBP images"),
                        artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Upload reference works: validated like `stylegate works add` (format allow-list, pixel
@@ -66,22 +67,25 @@ async def upload_works(files: List[UploadFile] = File(..., description="PNG, JPE
 
         def ingest() -> dict:
             with ctx.using() as ws:
-                result = ws.add_works(str(artist_id), paths)
+                try:
+                    result = ws.add_works(str(artist_id), paths)
+                except InvalidWork as exc:  # name the uploaded file, never the server's temp path
+                    raise InvalidWork(Path(exc.path).name, exc.reason) from None
             return {"added": [work_out(w) for w in result.added],
                     "duplicates": [{"file": Path(p).name, "work_id": w} for p, w in result.duplicates]}
 
         return await run_in_threadpool(ingest)
 
 
-@router.get("/{work_id}", response_model=WorkOut, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
-def read_work(work_id: int, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+@router.get("/{work_id:int}", response_model=WorkOut, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
+def read_work(work_id: WorkId, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     with ctx.using():
         return work_out(own_work(ctx, artist_id, work_id))
 
 
-@router.get("/{work_id}/file", response_class=FileResponse,
-            responses={**AUTH_ERRORS, **LIMIT_ERRORS, 200: {"content": {m: {} for m in _MEDIA.values()}}})
-def read_work_file(work_id: int, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)):
+@router.get("/{work_id:int}/file", response_class=FileResponse,
+            responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS, 200: {"content": {m: {} for m in _MEDIA.values()}}})
+def read_work_file(work_id: WorkId, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)):
     """The stored image of one of your works."""
     with ctx.using():
         work = own_work(ctx, artist_id, work_id)
@@ -90,8 +94,8 @@ def read_work_file(work_id: int, artist_id: int = Depends(owner), ctx: ServiceCo
     return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path), media_type=_MEDIA.get(work.format, "application/octet-stream"))
 
 
-@router.delete("/{work_id}", response_model=WorkWithdrawn, responses={**AUTH_ERRORS, **LIMIT_ERRORS})
-def withdraw_work(work_id: int, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
+@router.delete("/{work_id:int}", response_model=WorkWithdrawn, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
+def withdraw_work(work_id: WorkId, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Withdraw a work: its row, its vector in the style index and its stored file."""
     with ctx.using() as ws:
         work = own_work(ctx, artist_id, work_id)
