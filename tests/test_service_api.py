@@ -11,6 +11,7 @@ import hashlib
 import io
 import itertools
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -789,3 +790,17 @@ def test_rate_limit_answers_429_with_retry_after(limited: TestClient) -> None:
     assert limited.post("/v1/check/prompt", json={"prompt": "a house"}, headers=auth("sgt_other")).status_code == 200
     assert limited.get("/openapi.json").status_code == 200
     assert limited.post("/v1/check/prompt", json={"prompt": "a house"}).status_code == 429
+
+
+def test_portal_withdraw_of_another_artists_work_is_a_404_page(client: TestClient, two_artists: dict) -> None:
+    (_, a_token, _), (b_id, b_token, b_work) = two_artists["a"], two_artists["b"]
+    client.cookies.set("sg_session", a_token)
+    try:
+        page = client.get("/dashboard")
+        form_token = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text).group(1)
+        r = client.post(f"/dashboard/works/{b_work}/withdraw", data={"form_token": form_token})
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+        assert f"You have no work #{b_work}" in r.text
+    finally:
+        client.cookies.clear()
+    assert b_work in {w["id"] for w in client.get(f"/v1/artists/{b_id}/works", headers=auth(b_token)).json()}

@@ -186,9 +186,12 @@ def withdraw(request: Request, work_id: int, form_token: str = Form("")) -> Resp
     if not _form_ok(request, token, form_token):
         return _dashboard(request, error="The form expired; please try again.", status=403)
     ctx = _ctx(request)
-    with ctx.using() as ws:
-        work = own_work(ctx, artist_id, work_id)
-        ws.remove_works([work.id])
+    try:
+        with ctx.using() as ws:
+            work = own_work(ctx, artist_id, work_id)
+            ws.remove_works([work.id])
+    except HTTPException as exc:  # not one of yours: say so on the page, not in JSON
+        return _dashboard(request, error=str(exc.detail).capitalize() + ".", status=exc.status_code)
     return _see(f"/dashboard?notice=withdrawn&work={work_id}")
 
 
