@@ -22,7 +22,7 @@ from ..schemas import SignUp
 from ..security import SESSION_COOKIE, session_artist
 from ..views import artist_counts, artist_out
 from .artists import sign_up
-from .works import own_work, save_uploads
+from .works import MEDIA_TYPES, own_work, save_uploads
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,8 +67,14 @@ def _session_or_redirect(request: Request):
     return session if session is not None else _see("/login")
 
 
-def _form_ok(request: Request, token: str, given: str | None) -> bool:
-    return _ctx(request).form_token_ok(token, given)
+def _signed_form(request: Request, form_token: str) -> tuple[int, str] | Response:
+    """The session of a form POST whose form token checks out, or the page to answer instead."""
+    session = _session_or_redirect(request)
+    if isinstance(session, Response):
+        return session
+    if not _ctx(request).form_token_ok(session[1], form_token):
+        return _dashboard(request, error="The form expired; please try again.", status=403)
+    return session
 
 
 # ------------------------------------------------------------------ public pages
@@ -164,12 +170,10 @@ def dashboard(request: Request, notice: str | None = None, added: int = Query(0,
 
 @router.post("/dashboard/consent")
 def change_consent(request: Request, consent: str = Form(""), form_token: str = Form("")) -> Response:
-    session = _session_or_redirect(request)
+    session = _signed_form(request, form_token)
     if isinstance(session, Response):
         return session
-    artist_id, token = session
-    if not _form_ok(request, token, form_token):
-        return _dashboard(request, error="The form expired; please try again.", status=403)
+    artist_id, _ = session
     if consent not in {c for c, _ in CONSENTS}:
         return _dashboard(request, error="Choose one of the consent options.", status=422)
     with _ctx(request).using() as ws:
@@ -179,12 +183,10 @@ def change_consent(request: Request, consent: str = Form(""), form_token: str = 
 
 @router.post("/dashboard/works/{work_id}/withdraw")
 def withdraw(request: Request, work_id: int, form_token: str = Form("")) -> Response:
-    session = _session_or_redirect(request)
+    session = _signed_form(request, form_token)
     if isinstance(session, Response):
         return session
-    artist_id, token = session
-    if not _form_ok(request, token, form_token):
-        return _dashboard(request, error="The form expired; please try again.", status=403)
+    artist_id, _ = session
     ctx = _ctx(request)
     try:
         with ctx.using() as ws:
@@ -205,18 +207,16 @@ def work_image(request: Request, work_id: int) -> Response:
     ctx = _ctx(request)
     with ctx.using():
         work = own_work(ctx, session[0], work_id)
-    media = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}.get(work.format, "application/octet-stream")
+    media = MEDIA_TYPES.get(work.format, "application/octet-stream")
     return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path), media_type=media)
 
 
 @router.post("/dashboard/delete")
 def delete_registration(request: Request, confirm: str = Form(""), form_token: str = Form("")) -> Response:
-    session = _session_or_redirect(request)
+    session = _signed_form(request, form_token)
     if isinstance(session, Response):
         return session
-    artist_id, token = session
-    if not _form_ok(request, token, form_token):
-        return _dashboard(request, error="The form expired; please try again.", status=403)
+    artist_id, _ = session
     if confirm != "yes":
         return _dashboard(request, error="Tick the box to confirm the deletion.", status=422)
     with _ctx(request).using() as ws:
@@ -250,7 +250,7 @@ async def upload_submit(request: Request, files: List[UploadFile] = File(default
         return render(request, "upload.html", status, error=message, form_token=ctx.form_token(token), signed_in=True,
                       max_files=ctx.settings.max_upload_files, max_mb=ctx.settings.max_image_bytes // (1024 * 1024))
 
-    if not _form_ok(request, token, form_token):
+    if not ctx.form_token_ok(token, form_token):
         return again("The form expired; please try again.", 403)
     files = [f for f in files if f.filename]
     folder: Path | None = None

@@ -18,7 +18,7 @@ from .artists import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 
 router = APIRouter(prefix="/v1/artists/{artist_id:int}/works", tags=["works"])
 
-_MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
 async def save_uploads(ctx: ServiceContext, files: list[UploadFile], folder: Path) -> list[Path]:
@@ -84,14 +84,14 @@ def read_work(work_id: WorkId, artist_id: int = Depends(owner), ctx: ServiceCont
 
 
 @router.get("/{work_id:int}/file", response_class=FileResponse,
-            responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS, 200: {"content": {m: {} for m in _MEDIA.values()}}})
+            responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS, 200: {"content": {m: {} for m in MEDIA_TYPES.values()}}})
 def read_work_file(work_id: WorkId, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)):
     """The stored image of one of your works."""
     with ctx.using():
         work = own_work(ctx, artist_id, work_id)
     from stylegate.registry.works import resolve_work_path
 
-    return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path), media_type=_MEDIA.get(work.format, "application/octet-stream"))
+    return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path), media_type=MEDIA_TYPES.get(work.format, "application/octet-stream"))
 
 
 @router.delete("/{work_id:int}", response_model=WorkWithdrawn, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
