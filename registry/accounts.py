@@ -148,20 +148,8 @@ class AccountStore:
             return {int(r.artist_id): _row(r) for r in t.conn.execute(select(schema.accounts))}
 
     def _read(self, tx: Transaction | None):
-        return _Borrowed(tx) if tx is not None else self.store.transaction(write=False)
+        return self.store._tx(tx, write=False)  # the caller's transaction, or a new one
 
     def _write(self, tx: Transaction | None):
-        return _Borrowed(tx) if tx is not None else self.store.transaction()
+        return self.store._tx(tx, write=True)
 
-
-class _Borrowed:
-    """Use the caller's transaction as a context manager without committing it."""
-
-    def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
-
-    def __enter__(self) -> Transaction:
-        return self.tx
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -45,6 +46,14 @@ _SYLLABLES = (
     "gar", "hal", "is", "jun", "ke", "lum", "mar", "nes", "ol", "pa", "quin", "ru", "sel",
     "ta", "ul", "ven", "wy", "za", "bro", "che", "dri", "fa", "gu", "ho", "ja", "ny",
 )
+
+
+@lru_cache(maxsize=1)
+def _english_frequencies() -> dict[str, int]:
+    """pyspellchecker's English word -> count list (loaded once; it takes a moment)."""
+    from spellchecker import SpellChecker
+
+    return dict(SpellChecker().word_frequency.dictionary)
 
 
 def _world_words() -> set[str]:
@@ -75,9 +84,7 @@ def _corpus_words() -> set[str]:
 
 def vocabulary(size: int = 12_000) -> list[str]:
     """The ``size`` most frequent English words (pyspellchecker's list), minus world and corpus words."""
-    from spellchecker import SpellChecker
-
-    freq = SpellChecker().word_frequency
+    freq = _english_frequencies()
     banned = _world_words() | _corpus_words() | set(_GLUE)
     ranked = sorted(((c, w) for w, c in freq.items() if w.isalpha() and w.isascii() and 3 <= len(w) <= 12),
                     reverse=True)
@@ -89,9 +96,7 @@ def vocabulary(size: int = 12_000) -> list[str]:
 def surname_fragments() -> tuple[list[str], list[str], list[str], list[str]]:
     """From the StyleWorld surnames: (surnames, parts of hyphenated ones, English words hidden
     in them, prefixes cut short). Only the whole surname (or full name) names an artist."""
-    from spellchecker import SpellChecker
-
-    known = SpellChecker().word_frequency.dictionary
+    known = _english_frequencies()
     surnames, parts, words, cuts = [], [], set(), set()
     for a in ARTISTS:
         surname = " ".join(a.name.split()[1:])

@@ -82,8 +82,7 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
         if status >= 500:
             log.error("service error on %s: %s", request.url.path, exc)
         # the operator's log has the full message; a client is not told where the home is
-        detail = str(exc).replace(str(ctx.settings.home), "<home>")
-        return JSONResponse({"detail": detail}, status_code=status)
+        return JSONResponse({"detail": ctx.public_message(exc)}, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -94,6 +94,10 @@ class ServiceContext:
     def form_token_ok(self, session_token: str, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(self.form_token(session_token), given or "")
 
+    def public_message(self, exc: BaseException) -> str:
+        """An error message for a client: the server's home path is shown as ``<home>``."""
+        return str(exc).replace(str(self.settings.home), "<home>")
+
     def admin_ok(self, given: str | None) -> bool:
         expected = self.settings.admin_token
         if expected is None or not given:

@@ -56,9 +56,10 @@ def require_admin(request: Request, ctx: ServiceContext = Depends(get_ctx),
                   _scheme: HTTPAuthorizationCredentials | None = Security(admin_auth)) -> None:
     if ctx.settings.admin_token is None:
         raise HTTPException(403, "admin routes are off: set STYLEGATE_ADMIN_TOKEN to enable them")
-    if bearer_token(request) is None:
+    token = bearer_token(request)
+    if token is None:
         raise _unauthorised("missing admin bearer token")
-    if not ctx.admin_ok(bearer_token(request)):
+    if not ctx.admin_ok(token):
         raise HTTPException(403, "not an admin token")
 
 

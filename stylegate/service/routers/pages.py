@@ -7,12 +7,10 @@ are left out of the OpenAPI schema: they are for people, the /v1 API is for prog
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import List
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from stylegate.errors import InputError, StylegateError
@@ -22,7 +20,7 @@ from ..schemas import SignUp
 from ..security import SESSION_COOKIE, session_artist
 from ..views import artist_counts, artist_out
 from .artists import sign_up
-from .works import MEDIA_TYPES, own_work, save_uploads
+from .works import ingest_uploads, own_work, work_file_response
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +42,8 @@ def _ctx(request: Request) -> ServiceContext:
 
 
 def render(request: Request, name: str, status: int = 200, **values) -> HTMLResponse:
-    values.setdefault("signed_in", session_artist(request, _ctx(request)) is not None)
+    if "signed_in" not in values:  # callers that know say so: no second session lookup
+        values["signed_in"] = session_artist(request, _ctx(request)) is not None
     values.setdefault("consents", CONSENTS)
     return _templates(request).TemplateResponse(request, name, values, status_code=status)
 
@@ -202,13 +201,10 @@ def work_image(request: Request, work_id: int) -> Response:
     session = _session_or_redirect(request)
     if isinstance(session, Response):
         return session
-    from stylegate.registry.works import resolve_work_path
-
     ctx = _ctx(request)
     with ctx.using():
         work = own_work(ctx, session[0], work_id)
-    media = MEDIA_TYPES.get(work.format, "application/octet-stream")
-    return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path), media_type=media)
+    return work_file_response(ctx, work)
 
 
 @router.post("/dashboard/delete")
@@ -238,8 +234,6 @@ def upload_page(request: Request) -> Response:
 
 @router.post("/upload")
 async def upload_submit(request: Request, files: List[UploadFile] = File(default=[]), form_token: str = Form("")) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
     session = session_artist(request, _ctx(request))
     if session is None:
         return _see("/login")
@@ -252,29 +246,13 @@ async def upload_submit(request: Request, files: List[UploadFile] = File(default
 
     if not ctx.form_token_ok(token, form_token):
         return again("The form expired; please try again.", 403)
-    files = [f for f in files if f.filename]
-    folder: Path | None = None
     try:
-        with ctx.upload_dir() as folder:
-            paths = await save_uploads(ctx, files, folder)
-
-            def ingest():
-                with ctx.using() as ws:
-                    return ws.add_works(str(artist_id), paths)
-
-            result = await run_in_threadpool(ingest)
+        result = await ingest_uploads(ctx, artist_id, [f for f in files if f.filename])
     except HTTPException as exc:  # a file over the size limit
         return again(f"Nothing was added: {exc.detail}", exc.status_code)
     except InputError as exc:
-        return again(f"Nothing was added: {_public_message(exc, ctx, folder)}", 422)
+        return again(f"Nothing was added: {ctx.public_message(exc)}", 422)
     except StylegateError as exc:
-        return again(f"Nothing was added: {_public_message(exc, ctx, folder)}", 503)
+        return again(f"Nothing was added: {ctx.public_message(exc)}", 503)
     return _see(f"/dashboard?notice=added&added={len(result.added)}&duplicates={len(result.duplicates)}")
 
-
-def _public_message(exc: Exception, ctx: ServiceContext, folder: Path | None) -> str:
-    """An error message without the server's own paths (the upload folder, the home)."""
-    message = str(exc)
-    if folder is not None:
-        message = message.replace(f"{folder}{os.sep}", "")
-    return message.replace(str(ctx.settings.home), "<home>")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import TYPE_CHECKING, List
 
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
@@ -15,6 +15,9 @@ from ..schemas import InvalidOut, UploadOut, WorkId, WorkOut, WorkWithdrawn
 from ..security import get_ctx, owner
 from ..views import work_out
 from .artists import AUTH_ERRORS, INVALID, LIMIT_ERRORS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.registry.models import ImportResult, Work
 
 router = APIRouter(prefix="/v1/artists/{artist_id:int}/works", tags=["works"])
 
@@ -39,6 +42,34 @@ async def save_uploads(ctx: ServiceContext, files: list[UploadFile], folder: Pat
     return paths
 
 
+async def ingest_uploads(ctx: ServiceContext, artist_id: int, files: list[UploadFile]) -> "ImportResult":
+    """Save uploads in a private folder and add them as the artist's works, all or nothing.
+
+    A file that fails validation is named by its upload name, never the server's temp path.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    with ctx.upload_dir() as folder:
+        paths = await save_uploads(ctx, files, folder)
+
+        def ingest() -> "ImportResult":
+            with ctx.using() as ws:
+                try:
+                    return ws.add_works(str(artist_id), paths)
+                except InvalidWork as exc:
+                    raise InvalidWork(Path(exc.path).name, exc.reason) from None
+
+        return await run_in_threadpool(ingest)
+
+
+def work_file_response(ctx: ServiceContext, work: "Work") -> FileResponse:
+    """The stored image of ``work`` with its media type."""
+    from stylegate.registry.works import resolve_work_path
+
+    return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path),
+                        media_type=MEDIA_TYPES.get(work.format, "application/octet-stream"))
+
+
 def own_work(ctx: ServiceContext, artist_id: int, work_id: int):
     """The work if it belongs to ``artist_id``; 404 otherwise (no hint whose it is)."""
     works = {w.id: w for w in ctx.workspace.store.list_works(artist_id)}
@@ -60,21 +91,9 @@ async def upload_works(files: List[UploadFile] = File(..., description="PNG, JPE
                        artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Upload reference works: validated like `stylegate works add` (format allow-list, pixel
     and size limits, truncated files), all or nothing, indexed at once."""
-    from starlette.concurrency import run_in_threadpool
-
-    with ctx.upload_dir() as folder:
-        paths = await save_uploads(ctx, files, folder)
-
-        def ingest() -> dict:
-            with ctx.using() as ws:
-                try:
-                    result = ws.add_works(str(artist_id), paths)
-                except InvalidWork as exc:  # name the uploaded file, never the server's temp path
-                    raise InvalidWork(Path(exc.path).name, exc.reason) from None
-            return {"added": [work_out(w) for w in result.added],
-                    "duplicates": [{"file": Path(p).name, "work_id": w} for p, w in result.duplicates]}
-
-        return await run_in_threadpool(ingest)
+    result = await ingest_uploads(ctx, artist_id, files)
+    return {"added": [work_out(w) for w in result.added],
+            "duplicates": [{"file": Path(p).name, "work_id": w} for p, w in result.duplicates]}
 
 
 @router.get("/{work_id:int}", response_model=WorkOut, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
@@ -89,9 +108,7 @@ def read_work_file(work_id: WorkId, artist_id: int = Depends(owner), ctx: Servic
     """The stored image of one of your works."""
     with ctx.using():
         work = own_work(ctx, artist_id, work_id)
-    from stylegate.registry.works import resolve_work_path
-
-    return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path), media_type=MEDIA_TYPES.get(work.format, "application/octet-stream"))
+    return work_file_response(ctx, work)
 
 
 @router.delete("/{work_id:int}", response_model=WorkWithdrawn, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
