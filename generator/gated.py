@@ -162,6 +162,8 @@ class GenerationResult:
             for a in im.attribution:
                 entry = totals.setdefault(a.artist.id, {"artist": a.artist.to_dict(), "share": 0.0, "consent": a.consent})
                 entry["share"] += a.share / len(kept)
+                if a.held:  # an unverified artist's share: recorded, not paid
+                    entry["held"] = True
         return sorted(totals.values(), key=lambda e: (-e["share"], e["artist"]["id"]))
 
     def steps_summary(self) -> dict[str, Any]:
@@ -441,7 +443,8 @@ class GatedGenerator:
             log_.append(record)
             if decision.action not in REJECTING:
                 action = Action.STEER if pre.action is Action.STEER or attempt > 1 else Action.ALLOW
-                attribution = attribution_shares(pre.evidence + decision.evidence, self.gate.policy.attribution.floor)
+                attribution = attribution_shares(pre.evidence + decision.evidence, self.gate.policy.attribution.floor,
+                                                 self.gate.policy.verification.hold_unverified_shares)
                 if attribution and action is Action.ALLOW:
                     action = Action.ATTRIBUTE
                 return GatedImage(index, attempt_seed, attempt, action, decision, attribution, image, log_)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from stylegate.errors import ModelLoadError
+from stylegate.errors import InputError, ModelLoadError
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,16 @@ def load_text_to_image(model: str | None = None, *, device: str = "cpu", dtype: 
             return load_pipeline(device)
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot load the bundled StyleWorld pipeline: {exc}") from exc
-    local = Path(model).expanduser()
+    local = check_model_ref(model)
     kwargs: dict[str, Any] = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
     try:
         if local.exists():
             if not (local / "model_index.json").is_file():
-                raise ModelLoadError(f"{local} is not a diffusers pipeline folder (no model_index.json)")
+                raise InputError(f"--model {local}: not a diffusers pipeline folder (no model_index.json)")
             pipe = DiffusionPipeline.from_pretrained(str(local), **kwargs)
         else:
             pipe = DiffusionPipeline.from_pretrained(model, **kwargs)
-    except ModelLoadError:
+    except (ModelLoadError, InputError):
         raise
     except Exception as exc:  # diffusers/huggingface_hub raise many kinds; all mean "cannot load"
         text = str(exc)
@@ -62,3 +62,19 @@ def load_text_to_image(model: str | None = None, *, device: str = "cpu", dtype: 
         raise ModelLoadError(f"cannot load pipeline from {local}: {text}") from exc
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
+
+
+def looks_like_path(model: str) -> bool:
+    """A filesystem path rather than a hub id ("org/name"): absolute, relative with dots, or ~."""
+    return model.startswith(("/", "./", "../", "~", ".\\")) or model in (".", "..") or "\\" in model
+
+
+def check_model_ref(model: str) -> Path:
+    """Refuse a --model that names a local path but no pipeline folder (before any loading)."""
+    local = Path(model).expanduser()
+    if local.exists():
+        if not (local / "model_index.json").is_file():
+            raise InputError(f"--model {local}: not a diffusers pipeline folder (no model_index.json)")
+    elif looks_like_path(model):
+        raise InputError(f"--model {model}: no such pipeline folder")
+    return local

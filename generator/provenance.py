@@ -157,7 +157,8 @@ def build_provenance(image: Image.Image, record: Mapping[str, Any], signer: Sign
 
 
 def save_with_provenance(
-    image: Image.Image, path: str | os.PathLike[str], record: Mapping[str, Any], signer: Signer
+    image: Image.Image, path: str | os.PathLike[str], record: Mapping[str, Any], signer: Signer,
+    *, overwrite: bool = True,
 ) -> dict[str, Any]:
     """Write ``image`` as a PNG at ``path`` with its signed provenance; return the envelope.
 
@@ -179,7 +180,7 @@ def save_with_provenance(
         raise ProvenanceError(f"cannot encode a {image.mode} image as PNG: {exc}") from exc
     data = buf.getvalue()
     _check_written(data, envelope, str(target))
-    atomic_write_bytes(target, data)
+    atomic_write_bytes(target, data, overwrite=overwrite)  # overwrite=False: FileExistsError
     log.info("wrote %s with provenance (key %s, pixels %s)", target, envelope["key_id"], envelope["pixels_sha256"][:12])
     return envelope
 

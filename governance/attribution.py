@@ -7,11 +7,12 @@ from stylegate.governance.decision import Action, Attribution, Evidence
 ATTRIBUTED_CONSENTS = ("royalty", "credit")
 
 
-def attribution_shares(evidence: list[Evidence], floor: float) -> list[Attribution]:
+def attribution_shares(evidence: list[Evidence], floor: float, hold_unverified: bool = True) -> list[Attribution]:
     """Shares among royalty/credit artists whose evidence passed its threshold and ``floor``.
 
     Each artist weighs in with its strongest evidence, measured as score over threshold so
-    that evidence kinds on different scales compare; shares are normalised to sum to 1.
+    that evidence kinds on different scales compare; shares are normalised to sum to 1. An
+    unverified artist's share is marked ``held`` when ``hold_unverified``.
     """
     best: dict[int, tuple[float, Evidence]] = {}
     for item in evidence:
@@ -25,5 +26,6 @@ def attribution_shares(evidence: list[Evidence], floor: float) -> list[Attributi
     total = sum(weight for weight, _ in best.values())
     if total <= 0:
         return []
-    shares = [Attribution(e.artist, weight / total, e.consent) for weight, e in best.values()]
+    shares = [Attribution(e.artist, weight / total, e.consent, held=hold_unverified and not e.verified)
+              for weight, e in best.values()]
     return sorted(shares, key=lambda a: (-a.share, a.artist.id))

@@ -92,6 +92,9 @@ DEFAULT_BUSY_TIMEOUT_S = 60.0
 KIND_CHECK_PROMPT = "check.prompt"
 KIND_CHECK_IMAGE = "check.image"
 KIND_GENERATE = "generate"
+# Appended after a generation whose images could not all be written: {"corrects": seq,
+# "unwritten": [...], "written": [...]}. A generation with nothing written earns no royalty.
+KIND_GENERATE_CORRECTION = "generate.correction"
 REGISTRY_KIND_PREFIX = "registry."  # + a registry event: "registry.artist.added", "registry.works.removed"
 
 PromptMode = Literal["full", "hash"]

@@ -52,12 +52,14 @@ class Evidence:
     rule: str
     action: Action
     detail: dict[str, Any] = field(default_factory=dict)
+    verified: bool = True  # False: the artist's identity awaits an administrator
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind.value,
             "artist": self.artist.to_dict(),
             "consent": self.consent,
+            "verified": self.verified,
             "score": round(float(self.score), 4),
             "threshold": round(float(self.threshold), 4),
             "rule": self.rule,
@@ -71,9 +73,13 @@ class Attribution:
     artist: ArtistRef
     share: float
     consent: str
+    held: bool = False  # recorded but not paid until the artist is verified
 
     def to_dict(self) -> dict[str, Any]:
-        return {"artist": self.artist.to_dict(), "share": round(float(self.share), 6), "consent": self.consent}
+        out = {"artist": self.artist.to_dict(), "share": round(float(self.share), 6), "consent": self.consent}
+        if self.held:
+            out["held"] = True
+        return out
 
 
 @dataclass

@@ -14,7 +14,7 @@ import numpy as np
 
 from stylegate.errors import InputError, InvalidPrompt
 from stylegate.governance.attribution import attribution_shares
-from stylegate.governance.canonical import tokenize
+from stylegate.governance.canonical import is_ignorable, tokenize
 from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind
 from stylegate.governance.matching import description_scores, match_image
 from stylegate.governance.names import NameHit
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
     from stylegate.governance.embedder import Embedder
+    from stylegate.registry.models import Artist
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class PolicyGate:
         stripped = text.strip()
         if not stripped:
             raise InvalidPrompt("prompt is empty")
+        if all(ch.isspace() or is_ignorable(ch) for ch in stripped):
+            raise InvalidPrompt("prompt is empty (it holds only invisible characters)")
         limit = self.policy.prompt.max_chars
         if len(text) > limit:
             raise InvalidPrompt(f"prompt is {len(text)} characters; the policy limit is {limit}")
@@ -73,16 +76,28 @@ class PolicyGate:
     def _name_evidence(self, hit: NameHit, prompt: str) -> Evidence:
         artist = self.view.artists[hit.artist_id]
         kind = EvidenceKind.NAME
+        action, rule = self._action(artist, kind, f"name:{hit.how}")
         return Evidence(
             kind=kind,
             artist=ArtistRef(artist.id, artist.name),
             consent=artist.consent.value,
             score=hit.score,
             threshold=self.policy.thresholds.name,
-            rule=f"name:{hit.how}",
-            action=self.policy.action_for(artist.consent.value, kind),
+            rule=rule,
+            action=action,
             detail={"matched": hit.matched, "text": prompt[hit.start : hit.end], "span": [hit.start, hit.end]},
+            verified=artist.verified,
         )
+
+    def _action(self, artist: "Artist", kind: EvidenceKind, rule: str) -> tuple[Action, str]:
+        """The policy's action for this evidence; an unverified opt-out is capped by the policy."""
+        action = self.policy.action_for(artist.consent.value, kind)
+        if artist.verified or artist.consent.value != "opt-out":
+            return action, rule
+        cap = Action(self.policy.verification.unverified_opt_out)
+        if action.severity > cap.severity:
+            return cap, f"{rule}; unverified artist: {action.value} capped to {cap.value}"
+        return action, rule
 
     def _semantic_evidence(self, query: np.ndarray) -> list[Evidence]:
         threshold = self.policy.thresholds.description
@@ -129,6 +144,7 @@ class PolicyGate:
     # ---------------------------------------------------------------- shared
     def _evidence(self, kind: EvidenceKind, artist_id: int, score: float, threshold: float, rule: str, detail: dict) -> Evidence:
         artist = self.view.artists[artist_id]
+        action, rule = self._action(artist, kind, rule)
         return Evidence(
             kind=kind,
             artist=ArtistRef(artist.id, artist.name),
@@ -136,8 +152,9 @@ class PolicyGate:
             score=score,
             threshold=threshold,
             rule=rule,
-            action=self.policy.action_for(artist.consent.value, kind),
+            action=action,
             detail=detail,
+            verified=artist.verified,
         )
 
     def _decide(self, subject: str, evidence: list[Evidence]) -> Decision:
@@ -145,10 +162,11 @@ class PolicyGate:
         action = max((e.action for e in evidence), key=lambda a: a.severity, default=Action.ALLOW)
         attribution = []
         if action in (Action.ALLOW, Action.ATTRIBUTE):
-            attribution = attribution_shares(evidence, self.policy.attribution.floor)
+            attribution = attribution_shares(evidence, self.policy.attribution.floor,
+                                             self.policy.verification.hold_unverified_shares)
             action = Action.ATTRIBUTE if attribution else Action.ALLOW
         reasons = [
-            f"{e.kind.value} evidence for {e.consent} artist {e.artist.name!r}: "
+            f"{e.kind.value} evidence for {e.consent}{'' if e.verified else ' (unverified)'} artist {e.artist.name!r}: "
             f"score {e.score:.3f} ≥ {e.threshold:.3f} ({e.rule}) → {e.action.value}"
             for e in evidence
         ] or ["no registered artist matched"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -30,10 +31,11 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+def atomic_file(path: str | os.PathLike[str], mode: str = "wb", *, overwrite: bool = True) -> Iterator[IO[Any]]:
     """Open a temp file beside ``path`` for writing; on success fsync it and ``os.replace`` it
     over ``path``, on failure remove it. Readers see the old file or the new one, never a
-    partial write."""
+    partial write. With ``overwrite=False`` an existing ``path`` is never replaced: the new
+    file is hard-linked into place and :class:`FileExistsError` is raised if one is there."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -42,7 +44,11 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # atomic create-if-absent
+            os.unlink(tmp)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -52,9 +58,9 @@ def atomic_file(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     fsync_dir(target.parent)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview, *, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_file`)."""
-    with atomic_file(path) as fh:
+    with atomic_file(path, overwrite=overwrite) as fh:
         fh.write(data)
 
 
@@ -68,20 +74,21 @@ class FileBackup:
 
     def __init__(self, paths: list[Path]) -> None:
         self._entries: list[tuple[Path, Path | None]] = []
+        # One token for the group, so that after a crash the backups of files that belong
+        # together (an index and its sidecar) can be found as a pair: ``.NAME.TOKEN.bak``.
+        self.token = secrets.token_hex(6)
         try:
             for path in paths:
-                self._entries.append((path, self._backup_one(path)))
+                self._entries.append((path, self._backup_one(path, self.token)))
         except BaseException:
             self.discard()
             raise
 
     @staticmethod
-    def _backup_one(path: Path) -> Path | None:
+    def _backup_one(path: Path, token: str) -> Path | None:
         if not path.exists():
             return None
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak", dir=path.parent)
-        os.close(fd)
-        os.unlink(tmp)
+        tmp = path.with_name(f".{path.name}.{token}.bak")
         try:
             os.link(path, tmp)
         except OSError:

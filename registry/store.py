@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, StylegateError
+from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, NotFound, StylegateError
 
 from . import schema
 from .claims import DISPUTE_STATUSES, ClaimRules, Dispute
@@ -703,7 +703,7 @@ class RegistryStore:
         with self._tx(tx, write=True) as t:
             row = t.conn.execute(select(schema.name_disputes).where(d.id == int(dispute_id))).first()
             if row is None:
-                raise InputError(f"unknown dispute id {dispute_id}")
+                raise NotFound(f"unknown dispute id {dispute_id} (see `stylegate artists disputes`)")
             if row.status != "open":
                 raise InputError(f"dispute #{dispute_id} was already decided ({row.status})")
             if grant:

@@ -34,6 +34,9 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
+# Smaller than this on a side, an image holds too little to compare a style with (the
+# StyleWorld CLIP sees 32 px; real CLIPs 224 px), and a 1×1 "work" protects nothing.
+DEFAULT_MIN_SIDE = 8
 
 _TRUNCATION_LOCK = threading.Lock()
 
@@ -45,10 +48,13 @@ class WorkLimits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     formats: frozenset[str] = frozenset(FORMAT_EXTENSIONS)
+    min_side: int = DEFAULT_MIN_SIDE
 
     def __post_init__(self) -> None:
         if int(self.max_bytes) <= 0 or int(self.max_pixels) <= 0:
             raise ValueError("max_bytes and max_pixels must be positive")
+        if int(self.min_side) < 1:
+            raise ValueError("min_side must be at least 1")
         unknown = set(self.formats) - set(FORMAT_EXTENSIONS)
         if unknown:
             raise ValueError(f"unsupported formats in allow-list: {sorted(unknown)}")
@@ -141,6 +147,8 @@ def validate_bytes(data: bytes, path: str, limits: WorkLimits | None = None) -> 
             f"image too large: {width}x{height} = {pixels} pixels (limit {limits.max_pixels}); "
             "refused before decoding",
         )
+    if min(width, height) < limits.min_side:
+        raise _fail(path, f"image too small: {width}x{height} (at least {limits.min_side} pixels on each side)")
     _check_structure(data, fmt, path)
     _decode_fully(data, fmt, path)
     return ValidatedImage(
@@ -162,8 +170,10 @@ def _identify(data: bytes, path: str, limits: WorkLimits) -> tuple[str, int, int
         try:
             with Image.open(io.BytesIO(data), formats=allowed) as img:
                 return str(img.format), int(img.size[0]), int(img.size[1])
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise _fail(path, f"image too large (decompression bomb): {exc}") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's own limit fired before ours could: quote the configured limit, not Pillow's
+            raise _fail(path, f"image too large (decompression bomb): over {limits.max_pixels} pixels "
+                              "(the configured limit); refused before decoding") from None
         except UnidentifiedImageError:
             pass
         except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -58,6 +58,8 @@ def iter_entries(
     """Entries from an :class:`AuditLog`, a path to one, or any iterable of entry dicts,
     filtered by kind and ``since <= time < until`` (UTC)."""
     lo, hi = to_iso(since), to_iso(until)
+    if lo is not None and hi is not None and pd.Timestamp(lo) >= pd.Timestamp(hi):
+        raise ReportError(f"--since {since} is not before --until {until}: the range is empty")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():

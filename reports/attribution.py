@@ -38,10 +38,11 @@ ALLOWED_DECISIONS = ("allow", "attribute", "steer")
 PAID_CONSENTS = ("royalty", "credit")
 SHARE_TOLERANCE = 1e-4  # shares are stored rounded to 6 decimals
 
-ROW_COLUMNS = ["seq", "time", "decision", "artist_id", "artist_name", "consent", "share", "rate", "royalty"]
+ROW_COLUMNS = ["seq", "time", "decision", "artist_id", "artist_name", "consent", "share", "rate", "royalty", "held"]
 BLOCKED_COLUMNS = ["seq", "time", "artist_id", "artist_name"]
 SUMMARY_COLUMNS = [
-    "period", "artist_id", "artist_name", "consent", "generations", "share_sum", "royalties", "blocked_on_behalf",
+    "period", "artist_id", "artist_name", "consent", "generations", "share_sum", "royalties", "royalties_held",
+    "blocked_on_behalf",
 ]
 DECISION_COLUMNS = ["period", "decision", "count"]
 
@@ -57,7 +58,14 @@ def artist_rates(source: Any) -> dict[int, float | None]:
 
 
 def _generation_entries(source: EntrySource, since: TimeBound, until: TimeBound) -> list[dict[str, Any]]:
-    return list(iter_entries(source, kinds=["generate"], since=since, until=until))
+    """Generation entries, less those whose correction says no image was written."""
+    entries = list(iter_entries(source, kinds=["generate", "generate.correction"], since=since, until=None))
+    void = {e["body"].get("corrects") for e in entries
+            if e.get("kind") == "generate.correction" and not (e.get("body") or {}).get("written")}
+    kept = [e for e in entries if e.get("kind") == "generate" and e.get("seq") not in void]
+    if until is None:
+        return kept
+    return list(iter_entries(kept, kinds=["generate"], since=since, until=until))
 
 
 def _ref(item: Mapping[str, Any], seq: Any) -> tuple[int, str]:
@@ -115,6 +123,8 @@ def attribution_rows(
                 "seq": int(seq), "time": entry.get("time"), "decision": body.get("decision"),
                 "artist_id": artist_id, "artist_name": name, "consent": consent, "share": share,
                 "rate": rate, "royalty": float(price_per_generation) * share * rate,
+                # an unverified artist's share: recorded, held back from payment until verified
+                "held": bool(item.get("held", False)),
             })
     return _frame(rows, ROW_COLUMNS)
 
@@ -161,9 +171,12 @@ def summarize(rows: pd.DataFrame, blocked: pd.DataFrame, period: str = "month") 
     keys = ["period", "artist_id"]
     parts: list[pd.DataFrame] = []
     if not rows.empty:
-        r = rows.assign(period=period_labels(rows["time"], period))
+        held = rows["held"].astype(bool)
+        r = rows.assign(period=period_labels(rows["time"], period),
+                        payable=rows["royalty"].where(~held, 0.0), withheld=rows["royalty"].where(held, 0.0))
         parts.append(r.groupby(keys, sort=False).agg(
-            generations=("seq", "nunique"), share_sum=("share", "sum"), royalties=("royalty", "sum"),
+            generations=("seq", "nunique"), share_sum=("share", "sum"), royalties=("payable", "sum"),
+            royalties_held=("withheld", "sum"),
         ))
     if not blocked.empty:
         b = blocked.assign(period=period_labels(blocked["time"], period))
@@ -171,7 +184,7 @@ def summarize(rows: pd.DataFrame, blocked: pd.DataFrame, period: str = "month") 
     if not parts:
         return _frame([], SUMMARY_COLUMNS)
     out = pd.concat(parts, axis=1).reset_index()
-    for col in ("generations", "share_sum", "royalties", "blocked_on_behalf"):
+    for col in ("generations", "share_sum", "royalties", "royalties_held", "blocked_on_behalf"):
         if col not in out:
             out[col] = 0
     # latest name and consent seen for each artist
@@ -182,7 +195,7 @@ def summarize(rows: pd.DataFrame, blocked: pd.DataFrame, period: str = "month") 
     out["artist_name"] = [names[i][0] for i in out["artist_id"]]
     out["consent"] = [names[i][1] for i in out["artist_id"]]
     for col, kind in (("generations", "int64"), ("share_sum", "float64"), ("royalties", "float64"),
-                      ("blocked_on_behalf", "int64")):
+                      ("royalties_held", "float64"), ("blocked_on_behalf", "int64")):
         out[col] = out[col].fillna(0).astype(kind)
     out["period"] = out["period"].astype("str")
     out["artist_name"] = out["artist_name"].astype("str")
@@ -218,13 +231,24 @@ class AttributionReport:
             return s.drop(columns=["period"])
         g = s.groupby(["artist_id"], sort=True).agg(
             artist_name=("artist_name", "last"), consent=("consent", "last"), generations=("generations", "sum"),
-            share_sum=("share_sum", "sum"), royalties=("royalties", "sum"), blocked_on_behalf=("blocked_on_behalf", "sum"),
+            share_sum=("share_sum", "sum"), royalties=("royalties", "sum"), royalties_held=("royalties_held", "sum"),
+            blocked_on_behalf=("blocked_on_behalf", "sum"),
         ).reset_index()
         return g
 
     @property
     def total_royalties(self) -> float:
-        return float(self.rows["royalty"].sum()) if not self.rows.empty else 0.0
+        """Royalties owed to verified artists (held shares excluded)."""
+        if self.rows.empty:
+            return 0.0
+        return float(self.rows["royalty"][~self.rows["held"].astype(bool)].sum())
+
+    @property
+    def total_held(self) -> float:
+        """Royalties recorded for unverified artists, held until they are verified."""
+        if self.rows.empty:
+            return 0.0
+        return float(self.rows["royalty"][self.rows["held"].astype(bool)].sum())
 
 
 def build_attribution_report(
@@ -272,6 +296,6 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
         return pd.DataFrame(rows, columns=columns)
     dtypes = {
         "seq": "int64", "artist_id": "int64", "generations": "int64", "blocked_on_behalf": "int64", "count": "int64",
-        "share": "float64", "rate": "float64", "royalty": "float64", "share_sum": "float64", "royalties": "float64",
+        "share": "float64", "rate": "float64", "royalty": "float64", "held": "bool", "share_sum": "float64", "royalties": "float64",
     }
     return pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, "str")) for c in columns})

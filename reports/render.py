@@ -251,7 +251,8 @@ def render_html(obj: Reportable, title: str | None = None) -> str:
     if isinstance(obj, AttributionReport):
         meta = {"period": obj.period, "since": obj.since, "until": obj.until,
                 "price per generation": obj.price_per_generation, "default royalty rate": obj.default_royalty_rate,
-                "total royalties owed": f"{obj.total_royalties:.6g}", **obj.meta}
+                "total royalties owed": f"{obj.total_royalties:.6g}",
+                "royalties held for unverified artists": f"{obj.total_held:.6g}", **obj.meta}
         return _page(title or obj.title, meta, _attribution_sections(obj))
     if isinstance(obj, AuditSummary):
         meta = {"since": obj.since, "until": obj.until, "near-threshold margin": obj.margin, **obj.meta}

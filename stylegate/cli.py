@@ -161,13 +161,51 @@ def artists_list(as_json: bool = JsonOpt) -> None:
     for work in ws.store.list_works():
         counts[work.artist_id] = counts.get(work.artist_id, 0) + 1
     if as_json:
-        emit_json({"artists": [dict(a.to_dict(), works=counts.get(a.id, 0)) for a in artists]})
+        emit_json({"artists": [dict(a.to_dict(), verified=a.verified, works=counts.get(a.id, 0)) for a in artists]})
         return
     table(
         f"{len(artists)} artists",
-        ["id", "name", "consent", "rate", "aliases", "works"],
-        [[a.id, a.name, a.consent.value, "" if a.royalty_rate is None else a.royalty_rate, ", ".join(a.aliases), counts.get(a.id, 0)] for a in artists],
+        ["id", "name", "consent", "rate", "aliases", "verified", "works"],
+        [[a.id, a.name, a.consent.value, "" if a.royalty_rate is None else a.royalty_rate, ", ".join(a.aliases),
+          "yes" if a.verified else "no", counts.get(a.id, 0)] for a in artists],
     )
+
+
+@artists_app.command("disputes")
+@handled
+def artists_disputes(
+    status: str = typer.Option("open", "--status", help="open | granted | rejected | all"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Colliding name claims waiting for (or decided by) an administrator."""
+    disputes = state.workspace().store.list_disputes(None if status == "all" else status)
+    if as_json:
+        emit_json({"disputes": [d.to_dict() for d in disputes]})
+        return
+    table(
+        f"{len(disputes)} disputes ({status})",
+        ["id", "label", "claimant", "held by", "status", "since"],
+        [[d.id, d.label, f"#{d.claimant_id} {d.names.get(d.claimant_id, '')}",
+          "-" if d.holder_id is None else f"#{d.holder_id} {d.names.get(d.holder_id, '')}", d.status, d.created_at]
+         for d in disputes],
+    )
+
+
+@artists_app.command("resolve")
+@handled
+def artists_resolve(
+    dispute: int = typer.Argument(..., help="Dispute id (see `stylegate artists disputes`)."),
+    grant: Optional[bool] = typer.Option(None, "--grant/--reject", help="Give the label to the claimant, or refuse it."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Decide a disputed name claim."""
+    if grant is None:
+        raise InputError("say --grant (the claimant gets the name) or --reject")
+    decided = state.workspace().store.resolve_dispute(dispute, grant)
+    if as_json:
+        emit_json(decided.to_dict())
+    else:
+        message(f"dispute #{decided.id} over {decided.label!r}: {decided.status}")
 
 
 @artists_app.command("remove")
@@ -222,6 +260,31 @@ def index_rebuild(
         emit_json(info)
     else:
         message(f"rebuilt style index: {info['count']} works, {info['factory']} → {info['path']}")
+
+
+@app.command()
+@handled
+def doctor(
+    repair: bool = typer.Option(False, "--repair", help="Remove work files that no registry row owns."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check that the registry, the style index and the stored work files agree."""
+    ws = state.workspace()
+    result = ws.check_consistency(repair=repair)
+    sweep = ws.sweep_report.to_dict() if ws.sweep_report is not None else {}
+    if as_json:
+        emit_json({**result.to_dict(), "sweep": sweep})
+    else:
+        table("home consistency", ["check", "value"], [
+            ["works registered", result.works], ["vectors in the index", result.indexed],
+            ["work files", result.files], ["files no row owns", len(result.orphan_files)],
+            ["removed (--repair)", result.removed_orphans], ["rows whose file is missing", len(result.missing_files)],
+            ["works missing from the index", len(result.unindexed)],
+            ["vectors of unregistered works", len(result.unregistered_vectors)],
+        ])
+        if result.orphan_files and not repair:
+            message(f"{len(result.orphan_files)} work files no row owns; run `stylegate doctor --repair` to remove them")
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_ERROR)
 
 
 # -------------------------------------------------------------------- check
@@ -284,13 +347,12 @@ def check_prompt(
 def check_image(path: Path = typer.Argument(..., help="Image file to check."), as_json: bool = JsonOpt) -> None:
     """Match an image against registered artists' styles and works."""
     from stylegate.governance.audit import KIND_CHECK_IMAGE
-    from stylegate.registry.validation import WorkLimits, validate_work
+    from stylegate.registry.validation import validate_work
 
     ws = state.workspace()
-    limits = WorkLimits(max_pixels=ws.settings.max_image_pixels, max_bytes=ws.settings.max_image_bytes)
     if not path.exists():
         raise InputError(f"no such file: {path}")
-    validated = validate_work(path, limits)
+    validated = validate_work(path, ws.work_limits())  # before any model is loaded
     from stylegate.generator.provenance import verify_provenance
 
     checked = ws.gate().check_image(validated.to_rgb())
@@ -349,6 +411,11 @@ def generate(
     ws = state.workspace()
     gate = ws.gate()
     gate.validate_prompt(prompt)  # bad input fails before any model is loaded
+    _prepare_out_dir(out)
+    if model is not None:
+        from stylegate.generator.loading import check_model_ref
+
+        check_model_ref(model)
     from stylegate.generator.early_abort import EarlyAbortConfig
 
     pipeline_device = resolve_device(device or ws.settings.device)
@@ -367,10 +434,12 @@ def generate(
     decision = result.decision_dict()
     kept = [im for im in result.images if im.image is not None]
     written = [
-        {"path": str(out / f"stylegate-{seed}-{im.index}-{im.seed}.png"), "seed": im.seed, "action": im.action.value}
+        {"path": str(_free_name(out, f"stylegate-{seed}-{im.index}-{im.seed}", ".png")), "seed": im.seed,
+         "action": im.action.value}
         for im in kept
     ]
-    # The audit entry comes first, so every written image can name it in its signed metadata.
+    # The audit entry comes first, so every written image can name it in its signed metadata;
+    # an image that then cannot be written is recorded in a correction entry (see below).
     ws.record(
         KIND_GENERATE,
         decision,
@@ -383,6 +452,9 @@ def generate(
         seconds=round(result.seconds, 3),
     )
     signer = load_or_create_signer(ws.settings.home)
+    failed: list[dict] = []
+    if kept:
+        out.mkdir(parents=True, exist_ok=True)
     for im, item in zip(kept, written):
         record = {
             "decision": im.action.value,
@@ -395,7 +467,13 @@ def generate(
             "seed": im.seed,
             "steps": steps,
         }
-        save_with_provenance(im.image, Path(item["path"]), record, signer)
+        try:
+            save_with_provenance(im.image, Path(item["path"]), record, signer, overwrite=False)
+        except OSError as exc:
+            failed.append({"path": item["path"], "error": f"{type(exc).__name__}: {exc}"})
+    if failed:
+        _record_unwritten(ws, decision["audit_seq"], written, failed)
+        written = [w for w in written if w["path"] not in {f["path"] for f in failed}]
     summary = dict(result.to_dict(), audit_seq=decision["audit_seq"], files=written)
     if as_json:
         emit_json(summary)
@@ -406,7 +484,47 @@ def generate(
         blocked = len(result.images) - len(kept)
         if blocked:
             message(f"{blocked} image(s) blocked by the post-check and not written")
+    if failed:
+        raise StylegateError(f"{len(failed)} image(s) could not be written ({failed[0]['error']}); "
+                             "the audit log records which")
     raise typer.Exit(EXIT_BLOCKED if result.action.value == "block" else EXIT_OK)
+
+
+def _prepare_out_dir(out: Path) -> None:
+    """The output folder must be a folder we can create or write: checked before anything is
+    generated, created only when there is an image to write."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the images")
+    existing = out
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--out {out}: {existing} is a file, so the folder cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: {existing} is not writable")
+
+
+def _free_name(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem.suffix``, or ``stem-2.suffix``… when taken: earlier images are never overwritten."""
+    candidate, n = folder / f"{stem}{suffix}", 1
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{stem}-{n}{suffix}"
+    return candidate
+
+
+def _record_unwritten(ws: Any, seq: int, planned: list[dict], failed: list[dict]) -> None:
+    """Correct a generation's audit entry durably: these images were never written."""
+    from stylegate.governance.audit import KIND_GENERATE_CORRECTION
+
+    ws.audit.append(KIND_GENERATE_CORRECTION, {
+        "corrects": seq, "unwritten": failed,
+        "written": [p["path"] for p in planned if p["path"] not in {f["path"] for f in failed}],
+    })
 
 
 # -------------------------------------------------------------------- audit
@@ -457,6 +575,9 @@ def audit_checkpoint(as_json: bool = JsonOpt) -> None:
 def audit_prove(seq: int = typer.Argument(..., help="Sequence number of the entry."), as_json: bool = JsonOpt) -> None:
     """Print an inclusion proof for one entry that verifies without the database."""
     ws = state.workspace()
+    size = len(ws.audit)
+    if not 1 <= seq <= size:
+        raise InputError(f"no audit entry {seq}: the log holds entries 1..{size}" if size else "the audit log is empty")
     latest = ws.audit.latest_checkpoint()
     proof = ws.audit.prove(seq, latest.size if latest is not None and latest.size >= seq else None)
     emit_json(proof)
@@ -481,9 +602,20 @@ FORMATS = ("html", "csv", "parquet")
 
 
 def _report_out(out: Optional[Path], stem: str, fmt: str) -> Path:
+    """The report's path, checked before the report is built: a writable file in an existing folder."""
+    import os
+
     if fmt not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
-    return out if out is not None else Path(f"{stem}.{fmt}")
+    path = out if out is not None else Path(f"{stem}.{fmt}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"--out {path} is a folder; give a file name")
+    if not folder.is_dir():
+        raise InputError(f"--out {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"--out {path}: not writable")
+    return path
 
 
 @report_app.command("attribution")

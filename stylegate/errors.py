@@ -27,7 +27,11 @@ class InputError(StylegateError):
     exit_code = EXIT_USAGE
 
 
-class ArtistNotFound(InputError):
+class NotFound(InputError):
+    """What the caller named does not exist (exit 2, HTTP 404)."""
+
+
+class ArtistNotFound(NotFound):
     def __init__(self, ref: str) -> None:
         super().__init__(f"unknown artist: {ref!r} (give an artist id or an exact name; see `stylegate artists list`)")
         self.ref = ref

@@ -32,7 +32,10 @@ class Settings(BaseSettings):
         "machines this project is measured on, 2 threads made a StyleWorld generation 83x slower "
         "and a single FAISS query 20x slower (bench/README.md)",
     )
+    import_lock_timeout_s: float = Field(
+        600.0, ge=0.0, description="how long an import waits for another one on the same home before giving up")
     max_image_pixels: int = Field(40_000_000, ge=1)
+    min_image_side: int = Field(8, ge=1, description="smallest width or height of a work or checked image")
     max_image_bytes: int = Field(50 * 1024 * 1024, ge=1)
 
     # ---- the HTTP service (`stylegate serve`)

@@ -11,9 +11,10 @@ import json
 import logging
 import os
 
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -28,7 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.policy import Policy
     from stylegate.registry.models import Artist, ImportResult, Work
     from stylegate.registry.store import RegistryStore
+    from stylegate.recovery import Consistency, SweepReport
     from stylegate.registry.style_index import StyleIndex
+    from stylegate.registry.validation import WorkLimits
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ class Workspace:
         self.create = create
         self.unaudited: list[str] = []  # registry changes committed but parked, not yet audited
         self._home_checked = False
+        self._index_revision = -1  # the registry revision the loaded index was checked against
+        self.sweep_report: "SweepReport | None" = None
 
     def require_home(self) -> None:
         """Fail closed on a missing, uninitialised or damaged home (checked once)."""
@@ -76,7 +81,48 @@ class Workspace:
         store = RegistryStore.open(self.settings.db_url, create=self.create,
                                    claims=claim_rules(self.policy.registry.name_collision))
         store.add_listener(self._audit_registry_event)
+        self._sweep(store)
         return store
+
+    def _sweep(self, store: "RegistryStore") -> None:
+        """Clear what dead processes left in the home; recover from a killed import."""
+        from stylegate.locks import try_import_lock
+        from stylegate.recovery import SweepReport, sweep_dead_processes
+
+        report = SweepReport()
+        sweep_dead_processes(self.settings, report)
+        with try_import_lock(self.settings.home, "recovery") as left_behind:
+            if left_behind:
+                self._recover(store, left_behind, report)
+        self.sweep_report = report
+
+    def _recover(self, store: "RegistryStore", left_behind: dict, report: "SweepReport") -> None:
+        from stylegate.recovery import check_consistency, recover_crashed_import
+
+        report.crashed = left_behind
+        recover_crashed_import(self.settings, store, report)
+        state = check_consistency(self.settings, store)
+        log.warning(
+            "an import was killed (%s); recovered: index restored %s, %d temp files removed%s",
+            left_behind, report.index_restored, report.temp_removed,
+            f"; {len(state.orphan_files)} work files no row owns: run `stylegate doctor --repair` to remove them"
+            if state.orphan_files else "",
+        )
+
+    @contextmanager
+    def importing(self, what: str) -> Iterator[None]:
+        """Hold the home's import lock, recover from a killed holder, and use a current index."""
+        from stylegate.locks import import_lock
+
+        store = self.store
+        with import_lock(self.settings.home, what, self.settings.import_lock_timeout_s) as left_behind:
+            if left_behind:
+                from stylegate.recovery import SweepReport
+
+                self._recover(store, left_behind, SweepReport())
+            if "index" in self.__dict__ and self._index_revision != store.revision():
+                del self.__dict__["index"]  # another process changed the registry (and saved the index)
+            yield
 
     @cached_property
     def audit(self) -> "AuditLog":
@@ -210,6 +256,7 @@ class Workspace:
 
         path = self.settings.index_path
         identity = self.embedder.identity.to_dict()
+        self._index_revision = self.store.revision()
         if not path.exists():
             works = self.store.list_works()
             if works:
@@ -320,9 +367,9 @@ class Workspace:
 
     def add_works(self, artist_ref: str, paths: Sequence[Path], progress: Progress | None = None) -> "ImportResult":
         from stylegate.registry.ingest import add_works
-        from stylegate.registry.validation import WorkLimits
 
-        return add_works(
+        with self.importing("works add"):
+            return add_works(
             self.store,
             self.index,
             self.settings.index_path,
@@ -330,29 +377,38 @@ class Workspace:
             artist_ref,
             list(paths),
             self.embedder.embed_images,
-            limits=WorkLimits(max_pixels=self.settings.max_image_pixels, max_bytes=self.settings.max_image_bytes),
+            limits=self.work_limits(),
             progress=progress,
         )
 
     def remove_artist(self, artist_ref: str) -> tuple["Artist", list["Work"]]:
         from stylegate.registry.ingest import remove_artist_and_works
 
-        return remove_artist_and_works(
-            self.store, self.index, self.settings.index_path, self.settings.works_dir, artist_ref
-        )
+        with self.importing("artists remove"):
+            return remove_artist_and_works(
+                self.store, self.index, self.settings.index_path, self.settings.works_dir, artist_ref
+            )
 
     def remove_works(self, work_ids: Sequence[int]) -> list["Work"]:
         """Withdraw works: rows, vectors and (after the commit) files, all or nothing."""
         from stylegate.registry.ingest import remove_works
 
-        return remove_works(self.store, self.index, self.settings.index_path, work_ids,
-                            works_dir=self.settings.works_dir)
+        with self.importing("works remove"):
+            return remove_works(self.store, self.index, self.settings.index_path, work_ids,
+                                works_dir=self.settings.works_dir)
 
     def rebuild_index(self, progress: Progress | None = None, *, drop_unregistered: bool = False) -> "StyleIndex":
+        with self.importing("index rebuild"):
+            index = self._rebuild(progress, drop_unregistered)
+        self.__dict__["index"] = index
+        self._index_revision = self.store.revision()
+        return index
+
+    def _rebuild(self, progress: Progress | None, drop_unregistered: bool) -> "StyleIndex":
         from stylegate.registry.ingest import rebuild_index
         from stylegate.registry.style_index import StyleIndex
 
-        index = rebuild_index(
+        return rebuild_index(
             self.store,
             self.settings.works_dir,
             self.embedder.embed_images,
@@ -363,7 +419,18 @@ class Workspace:
             previous_ids=StyleIndex.stored_ids(self.settings.index_path) if self.settings.index_path.exists() else None,
             drop_unregistered=drop_unregistered,
         )
-        self.__dict__["index"] = index
-        return index
+
+    def work_limits(self) -> "WorkLimits":
+        from stylegate.registry.validation import WorkLimits
+
+        s = self.settings
+        return WorkLimits(max_pixels=s.max_image_pixels, max_bytes=s.max_image_bytes, min_side=s.min_image_side)
+
+    def check_consistency(self, repair: bool = False) -> "Consistency":
+        """Rows, index and files compared (under the import lock); ``repair`` removes orphan files."""
+        from stylegate.recovery import check_consistency
+
+        with self.importing("doctor"):
+            return check_consistency(self.settings, self.store, repair=repair)
 
 

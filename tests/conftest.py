@@ -10,6 +10,14 @@ import pytest
 os.environ.setdefault("STYLEGATE_DEVICE", "cpu")
 
 
+def initialised(settings):
+    """``settings`` after ``stylegate init`` of its home (only init creates a home)."""
+    from stylegate.workspace import Workspace
+
+    Workspace(settings, create=True).init()
+    return settings
+
+
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"

@@ -313,7 +313,7 @@ def test_generate_from_an_unreachable_hub_id_says_so(populated: Path) -> None:
     assert result.exit_code == 1
     assert "model hub" in result.stderr and "local folder" in result.stderr
     folder = sg(populated, "generate", "a tree", "--model", str(Path(__file__).parent))
-    assert folder.exit_code == 1 and "not a diffusers pipeline folder" in folder.stderr
+    assert folder.exit_code == 2 and "not a diffusers pipeline folder" in folder.stderr  # a usage error
 
 
 def test_generated_images_carry_verified_provenance_and_tampering_is_detected(populated: Path, tmp_path: Path) -> None:

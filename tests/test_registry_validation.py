@@ -135,7 +135,7 @@ def test_size_limit(tmp_path: Path) -> None:
 
 
 def test_transparency_composited_on_white() -> None:
-    img = random_image(11, (4, 4), mode="RGBA")
+    img = random_image(11, (8, 8), mode="RGBA")  # the smallest work allowed
     img.putalpha(0)
     buf = io.BytesIO()
     img.save(buf, "PNG")
@@ -144,7 +144,7 @@ def test_transparency_composited_on_white() -> None:
 
 
 def test_sixteen_bit_grey_png_scaled_not_clipped() -> None:
-    arr = np.full((4, 4), 32768, dtype=np.uint16)
+    arr = np.full((8, 8), 32768, dtype=np.uint16)
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, "PNG")
     v = validate_bytes(buf.getvalue(), "g16.png")

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from stylegate.cli import app as cli_app
 from stylegate.governance.audit import AuditLog
 from stylegate.service.app import create_app
+from conftest import initialised
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 
@@ -46,10 +47,10 @@ _names = itertools.count(1)
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("service") / "home"
-    return Settings(home=home, admin_token=ADMIN, device="cpu", cpu_threads=1,
-                    rate_limit_per_minute=100_000, rate_limit_burst=100_000,
-                    max_request_bytes=MAX_REQUEST_BYTES, max_image_bytes=MAX_IMAGE_BYTES,
-                    max_image_pixels=MAX_IMAGE_PIXELS, max_upload_files=MAX_UPLOAD_FILES)
+    return initialised(Settings(home=home, admin_token=ADMIN, device="cpu", cpu_threads=1,
+                                rate_limit_per_minute=100_000, rate_limit_burst=100_000,
+                                max_request_bytes=MAX_REQUEST_BYTES, max_image_bytes=MAX_IMAGE_BYTES,
+                                max_image_pixels=MAX_IMAGE_PIXELS, max_upload_files=MAX_UPLOAD_FILES))
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,8 @@ def client(settings: Settings):
 @pytest.fixture()
 def quiet(tmp_path: Path):
     """A service over a home of its own, so no other test's artists or works sway its checks."""
-    s = Settings(home=tmp_path / "home", admin_token=ADMIN, device="cpu", cpu_threads=1,
-                 rate_limit_per_minute=100_000, rate_limit_burst=100_000)
+    s = initialised(Settings(home=tmp_path / "home", admin_token=ADMIN, device="cpu", cpu_threads=1,
+                             rate_limit_per_minute=100_000, rate_limit_burst=100_000))
     with TestClient(create_app(s)) as c:
         yield c, s
 
@@ -71,8 +72,8 @@ def quiet(tmp_path: Path):
 def limited(tmp_path_factory: pytest.TempPathFactory):
     """Burst of 3, one request a minute after that, and no admin token configured."""
     home = tmp_path_factory.mktemp("limited") / "home"
-    s = Settings(home=home, admin_token=None, device="cpu", cpu_threads=1,
-                 rate_limit_per_minute=1, rate_limit_burst=3)
+    s = initialised(Settings(home=home, admin_token=None, device="cpu", cpu_threads=1,
+                             rate_limit_per_minute=1, rate_limit_burst=3))
     with TestClient(create_app(s)) as c:
         yield c
 
@@ -93,6 +94,12 @@ def png(artist: world.StyleArtist = DARIO, subject: str = "cat", seed: int = 0, 
 
 def files(*items: tuple[str, bytes]) -> list:
     return [("files", (name, data, "application/octet-stream")) for name, data in items]
+
+
+def verify(client: TestClient, artist_id: int) -> None:
+    """An administrator verifies the artist's identity (sign-ups start unverified)."""
+    r = client.patch(f"/v1/admin/artists/{artist_id}", headers=ADMIN_H, json={"verified": True})
+    assert r.status_code == 200 and r.json()["verified"] is True, r.text
 
 
 def sign_up(client: TestClient, name: str | None = None, consent: str = "credit", **extra) -> tuple[int, str, dict]:
@@ -571,10 +578,19 @@ def test_changes_reach_the_gate_and_the_audit_log_at_once(quiet: tuple[TestClien
     artist_id, token, _ = sign_up(client, name=MIRA.name, consent="opt-out", descriptors=list(MIRA.descriptors))
     h = auth(token)
 
+    # Until an administrator verifies the sign-up, the policy lets the opt-out steer, not block.
+    unverified = check_prompt(client, prompt)
+    assert unverified["action"] == "steer", unverified
+    mine = [e for e in unverified["evidence"] if e["artist"]["id"] == artist_id]
+    assert mine and mine[0]["verified"] is False and "capped to steer" in mine[0]["rule"]
+    assert MIRA.name not in unverified["steer"]["prompt"]
+
+    r = client.patch(f"/v1/admin/artists/{artist_id}", headers=ADMIN_H, json={"verified": True})
+    assert r.status_code == 200 and r.json()["verified"] is True
     blocked = check_prompt(client, prompt)
     assert blocked["action"] == "block"
     mine = [e for e in blocked["evidence"] if e["artist"]["id"] == artist_id]
-    assert mine and mine[0]["artist"]["name"] == MIRA.name and mine[0]["kind"] == "name"
+    assert mine and mine[0]["artist"]["name"] == MIRA.name and mine[0]["kind"] == "name" and mine[0]["verified"]
 
     r = client.patch(f"/v1/artists/{artist_id}", headers=h, json={"consent": "royalty"})
     assert r.status_code == 200 and r.json()["consent"] == "royalty"
@@ -625,6 +641,7 @@ def test_an_index_that_lags_the_registry_is_a_503_without_server_paths(quiet: tu
 
 def test_prompt_decision_has_the_same_shape_as_the_cli(client: TestClient, settings: Settings) -> None:
     artist_id, _, _ = sign_up(client, name=KENJI.name, consent="opt-out")
+    verify(client, artist_id)
     prompt = f"a lighthouse by {KENJI.name}"
     api = check_prompt(client, prompt)
     cli = CliRunner().invoke(cli_app, ["--home", str(settings.home), "check", "prompt", prompt, "--json"])
@@ -651,6 +668,7 @@ def test_invalid_prompt_check_is_422(client: TestClient, body: object) -> None:
 
 def test_image_check_returns_an_audited_decision(client: TestClient, settings: Settings) -> None:
     artist_id, token, _ = sign_up(client, consent="opt-out")
+    verify(client, artist_id)
     work = png(TOBIAH, "mountain", 4242)
     assert upload(client, artist_id, token, ("w.png", work)).status_code == 201
     r = client.post("/v1/check/image", files={"file": ("copy.png", work, "image/png")})

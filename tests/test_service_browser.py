@@ -44,6 +44,9 @@ class LiveServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+BROWSER_ADMIN = "browser-test-admin-token"
+
+
 @pytest.fixture()
 def live_server(tmp_path: Path):
     """``stylegate serve`` on a free port over a fresh home; stopped with SIGTERM afterwards."""
@@ -52,6 +55,9 @@ def live_server(tmp_path: Path):
     log_path = tmp_path / "server.log"
     env = {k: v for k, v in os.environ.items() if k != "STYLEGATE_HOME"}
     env.setdefault("STYLEGATE_DEVICE", "cpu")
+    env["STYLEGATE_ADMIN_TOKEN"] = BROWSER_ADMIN
+    subprocess.run([sys.executable, "-m", "stylegate", "--home", str(home), "init"], env=env, cwd=tmp_path,
+                   check=True, capture_output=True)  # serve never creates a home
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "stylegate", "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -266,7 +272,13 @@ def test_portal_signup_upload_consent_and_checks(live_server, no_js, tmp_path, a
     assert page.locator("#current-consent").inner_text() == "opt-out"
     assert "royalty rate" not in page.locator("main").inner_text()
 
-    # 4. The public API on the same server: a prompt naming the artist is blocked, citing them.
+    # 4. The public API on the same server: a prompt naming the artist is steered while the
+    #    sign-up is unverified, and blocked, citing them, once an administrator verified it.
+    steered = httpx.post(live_server.url("/v1/check/prompt"), json={"prompt": prompt}, timeout=60)
+    assert steered.status_code == 200 and steered.json()["action"] == "steer", steered.text
+    verified = httpx.patch(live_server.url(f"/v1/admin/artists/{artist_id}"), json={"verified": True},
+                           headers={"Authorization": f"Bearer {BROWSER_ADMIN}"}, timeout=60)
+    assert verified.status_code == 200 and verified.json()["verified"] is True, verified.text
     checked = httpx.post(live_server.url("/v1/check/prompt"), json={"prompt": prompt}, timeout=60)
     assert checked.status_code == 200, checked.text
     decision = checked.json()

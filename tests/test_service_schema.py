@@ -25,6 +25,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from stylegate.service.app import create_app
+from conftest import initialised
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 
@@ -97,6 +98,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @pytest.fixture(scope="module")
 def service():
+    initialised(APP.state.ctx.settings)
     APP.state.ctx.prepare()
     try:
         with TestClient(APP) as client:

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, StylegateError
+from stylegate.errors import DuplicateArtist, InputError, NotFound, StylegateError
 from stylegate.settings import Settings
 
 from .context import ServiceContext
@@ -29,7 +29,7 @@ RATE_LIMITED = ("/v1/",)
 
 
 def _status_for(exc: StylegateError) -> int:
-    if isinstance(exc, ArtistNotFound):
+    if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, DuplicateArtist):
         return 409

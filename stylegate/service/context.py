@@ -64,7 +64,8 @@ class ServiceContext:
         """A private temporary folder inside the home for uploaded files, removed afterwards."""
         base = self.settings.home / "tmp"
         base.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="upload-", dir=base))
+        # the pid in the name lets the next opener of the home sweep folders of dead processes
+        path = Path(tempfile.mkdtemp(prefix=f"upload-{os.getpid()}-", dir=base))
         try:
             yield path
         finally:

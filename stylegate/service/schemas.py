@@ -181,3 +181,25 @@ class InvalidOut(BaseModel):
     """A 422: the fields that failed validation, or one message from the registry's own rules."""
 
     detail: Union[str, list[FieldError]]
+
+
+class DisputeParty(BaseModel):
+    id: int
+    name: Optional[str]
+
+
+class DisputeOut(BaseModel):
+    """A name or alias that two artists claim; an administrator decides who keeps it."""
+
+    id: int
+    label: str
+    key: str
+    claimant: DisputeParty
+    holder: Optional[DisputeParty]
+    status: Literal["open", "granted", "rejected"]
+    created_at: str
+    resolved_at: Optional[str]
+
+
+class DisputeDecision(Strict):
+    grant: bool = Field(description="true: the claimant gets the label; false: the claim is rejected")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import Annotated, List, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Query
 
 from ..context import ServiceContext
-from ..schemas import AdminArtistUpdate, ArtistId, ArtistOut, Deleted, ErrorOut
+from ..schemas import MAX_ID, AdminArtistUpdate, ArtistId, ArtistOut, Deleted, DisputeDecision, DisputeOut, ErrorOut
 from ..security import get_ctx, require_admin
 from ..views import artist_out
 from .artists import INVALID, LIMIT_ERRORS
@@ -46,3 +46,22 @@ def delete_artist(artist_id: ArtistId, ctx: ServiceContext = Depends(get_ctx)) -
     with ctx.using() as ws:
         _, works = ws.remove_artist(str(artist_id))
     return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}
+
+
+DisputeId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dispute's id")]
+
+
+@router.get("/disputes", response_model=List[DisputeOut], responses={**ADMIN_ERRORS, **INVALID})
+def list_disputes(status: Literal["open", "granted", "rejected", "all"] = Query("open"),
+                  ctx: ServiceContext = Depends(get_ctx)) -> list[dict]:
+    """Names and aliases that collide with another artist's, recorded for an administrator."""
+    with ctx.using() as ws:
+        return [d.to_dict() for d in ws.store.list_disputes(None if status == "all" else status)]
+
+
+@router.post("/disputes/{dispute_id:int}", response_model=DisputeOut,
+             responses={**ADMIN_ERRORS, **INVALID, 404: {"model": ErrorOut, "description": "no such dispute"}})
+def decide_dispute(dispute_id: DisputeId, body: DisputeDecision, ctx: ServiceContext = Depends(get_ctx)) -> dict:
+    """Grant the claimant the label (taking it from the holder's aliases) or reject the claim."""
+    with ctx.using() as ws:
+        return ws.store.resolve_dispute(dispute_id, body.grant).to_dict()

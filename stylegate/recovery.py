@@ -1,0 +1,173 @@
+"""Putting a home back in order after a crash, and checking that its parts agree.
+
+Opening a home (any command) sweeps what dead processes left behind: upload folders of the
+service and audit entries a killed process had claimed for replay. When the import lock file
+shows that an import was killed, it also puts back the style index the import was replacing
+(the hard-linked backup it kept, if that backup matches the database) and removes its temp
+files. Work files that no row owns are reported, never deleted silently: ``stylegate doctor
+--repair`` removes them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stylegate.locks import pid_alive
+from stylegate.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.registry.store import RegistryStore
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PREFIX = "upload-"
+_UPLOAD_DIR = re.compile(rf"^{UPLOAD_PREFIX}(\d+)-")
+_CLAIMED_PARKED = re.compile(r"^audit-pending\.jsonl\.(\d+)$")
+_TEMP = re.compile(r"^\..+\.(tmp|[0-9a-f]{12}\.bak)$")
+
+
+@dataclass
+class SweepReport:
+    uploads_removed: int = 0
+    parked_returned: int = 0
+    temp_removed: int = 0
+    index_restored: bool = False
+    crashed: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"uploads_removed": self.uploads_removed, "parked_returned": self.parked_returned,
+                "temp_removed": self.temp_removed, "index_restored": self.index_restored,
+                "crashed_import": self.crashed or None}
+
+
+def sweep_dead_processes(settings: Settings, report: SweepReport) -> None:
+    """Upload folders and claimed audit entries of processes that no longer run."""
+    tmp = settings.home / "tmp"
+    if tmp.is_dir():
+        for entry in tmp.iterdir():
+            m = _UPLOAD_DIR.match(entry.name)
+            if m and entry.is_dir() and not pid_alive(int(m.group(1))):
+                shutil.rmtree(entry, ignore_errors=True)
+                report.uploads_removed += 1
+    pending = settings.home / "audit-pending.jsonl"
+    for entry in settings.home.glob("audit-pending.jsonl.*"):
+        m = _CLAIMED_PARKED.match(entry.name)
+        if not m or pid_alive(int(m.group(1))):
+            continue
+        lines = [ln for ln in entry.read_text("utf-8").splitlines() if ln.strip()]
+        with open(pending, "a", encoding="utf-8") as fh:  # back in the queue, replayed on the next open
+            fh.write("".join(ln + "\n" for ln in lines))
+            fh.flush()
+            os.fsync(fh.fileno())
+        entry.unlink()
+        report.parked_returned += len(lines)
+
+
+def recover_crashed_import(settings: Settings, store: "RegistryStore", report: SweepReport) -> None:
+    """Undo what a killed import left: its half-saved index and its temp files.
+
+    Called only while holding the import lock, so no live import owns any of these files.
+    """
+    report.index_restored = _restore_index_backup(settings.index_path, store.snapshot_hash())
+    for folder in (settings.index_path.parent, settings.works_dir):
+        if not folder.is_dir():
+            continue
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                if _TEMP.match(name):
+                    try:
+                        os.unlink(os.path.join(root, name))
+                        report.temp_removed += 1
+                    except FileNotFoundError:
+                        pass
+
+
+def _sidecar_snapshot(path: Path) -> str | None:
+    try:
+        meta = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta.get("snapshot_hash") if isinstance(meta, dict) else None
+
+
+def _restore_index_backup(index_path: Path, snapshot: str) -> bool:
+    """Put back the backup pair that matches the database, if the live index does not."""
+    sidecar = index_path.with_name(index_path.name + ".json")
+    if index_path.exists() and _sidecar_snapshot(sidecar) == snapshot:
+        return False
+    folder = index_path.parent
+    for backup_sidecar in sorted(folder.glob(f".{sidecar.name}.*.bak")):
+        token = backup_sidecar.name[len(sidecar.name) + 2 : -len(".bak")]
+        backup_index = folder / f".{index_path.name}.{token}.bak"
+        if backup_index.exists() and _sidecar_snapshot(backup_sidecar) == snapshot:
+            os.replace(backup_index, index_path)
+            os.replace(backup_sidecar, sidecar)
+            log.warning("restored the style index that a killed import was replacing (backup %s)", token)
+            return True
+    return False
+
+
+@dataclass
+class Consistency:
+    """Whether the registry, the style index and the work files agree."""
+
+    works: int
+    indexed: int
+    files: int
+    orphan_files: list[str]
+    missing_files: list[str]
+    unindexed: list[int]
+    unregistered_vectors: list[int]
+    removed_orphans: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.orphan_files or self.missing_files or self.unindexed or self.unregistered_vectors)
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "works": self.works, "indexed": self.indexed, "files": self.files,
+                "orphan_files": self.orphan_files[:100], "orphan_file_count": len(self.orphan_files),
+                "missing_files": self.missing_files[:100], "unindexed_works": self.unindexed[:100],
+                "unregistered_vectors": self.unregistered_vectors[:100], "removed_orphans": self.removed_orphans}
+
+
+def check_consistency(settings: Settings, store: "RegistryStore", repair: bool = False) -> Consistency:
+    """Compare rows, index ids and files; with ``repair``, delete files that no row owns.
+
+    Call while holding the import lock (nothing may be half-imported).
+    """
+    import numpy as np
+
+    from stylegate.registry.style_index import StyleIndex
+
+    works = store.list_works()
+    owned = {w.path for w in works}
+    on_disk: set[str] = set()
+    if settings.works_dir.is_dir():
+        for sub in settings.works_dir.iterdir():
+            if sub.is_dir():
+                on_disk.update(f"{sub.name}/{f.name}" for f in sub.iterdir() if f.is_file() and not f.name.startswith("."))
+    ids = StyleIndex.stored_ids(settings.index_path) if settings.index_path.exists() else np.zeros(0, np.int64)
+    index_ids = set() if ids is None else {int(i) for i in ids}
+    row_ids = {w.id for w in works}
+    result = Consistency(
+        works=len(works), indexed=len(index_ids), files=len(on_disk),
+        orphan_files=sorted(on_disk - owned), missing_files=sorted(owned - on_disk),
+        unindexed=sorted(row_ids - index_ids), unregistered_vectors=sorted(index_ids - row_ids),
+    )
+    if repair:
+        from stylegate.registry.works import delete_work_file
+
+        for rel in result.orphan_files:
+            if delete_work_file(settings.works_dir, rel):
+                result.removed_orphans += 1
+        log.warning("removed %d work files that no registry row owned", result.removed_orphans)
+        result.orphan_files = []
+    return result
