@@ -69,6 +69,10 @@ class Workspace:
         else:
             require_home(self.settings)
         self._home_checked = True
+        from stylegate.recovery import SweepReport, sweep_dead_processes
+
+        self.sweep_report = SweepReport()
+        sweep_dead_processes(self.settings, self.sweep_report)
 
     # ------------------------------------------------------------ components
     @cached_property
@@ -87,10 +91,9 @@ class Workspace:
     def _sweep(self, store: "RegistryStore") -> None:
         """Clear what dead processes left in the home; recover from a killed import."""
         from stylegate.locks import try_import_lock
-        from stylegate.recovery import SweepReport, sweep_dead_processes
+        from stylegate.recovery import SweepReport
 
-        report = SweepReport()
-        sweep_dead_processes(self.settings, report)
+        report = self.sweep_report or SweepReport()
         with try_import_lock(self.settings.home, "recovery") as left_behind:
             if left_behind:
                 self._recover(store, left_behind, report)

@@ -332,3 +332,45 @@ def test_wait_for_lock_gives_up_with_a_clear_message(tmp_path: Path) -> None:
             with import_lock(tmp_path, "works add", timeout_s=0.3):
                 pass  # pragma: no cover
         assert time.monotonic() - start >= 0.3
+
+
+def test_the_service_follows_a_cli_import_before_its_next_upload(registered: Path, tmp_path: Path) -> None:
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from stylegate.service.app import create_app
+
+    settings = Settings(home=registered, device="cpu", cpu_threads=1, rate_limit_per_minute=10_000,
+                        rate_limit_burst=10_000)
+    with TestClient(create_app(settings)) as client:
+        signed = client.post("/v1/artists", json={"name": ROYALTY.name, "consent": "royalty",
+                                                  "contact": "r@example.org"}).json()
+        token, artist_id = signed["token"], signed["artist"]["id"]
+        # another process (the CLI) imports works behind the running service's back
+        assert sg(registered, "works", "add", OPT_OUT.name,
+                  str(render_works(tmp_path / "cli", OPT_OUT, n=2, seed0=700))).exit_code == 0
+        buf = io.BytesIO()
+        world.render(ROYALTY, world.SUBJECTS[0], 701).save(buf, "PNG")
+        r = client.post(f"/v1/artists/{artist_id}/works", headers={"Authorization": f"Bearer {token}"},
+                        files=[("files", ("w.png", buf.getvalue(), "image/png"))])
+        assert r.status_code == 201, r.text
+        work_id = r.json()["added"][0]["id"]
+        assert sg(registered, "works", "add", OPT_OUT.name,
+                  str(render_works(tmp_path / "cli2", OPT_OUT, n=1, seed0=710))).exit_code == 0
+        gone = client.delete(f"/v1/artists/{artist_id}/works/{work_id}", headers={"Authorization": f"Bearer {token}"})
+        assert gone.status_code == 200, gone.text
+    assert Workspace(Settings(home=registered, device="cpu")).check_consistency().ok
+
+
+def test_audit_entries_claimed_by_a_killed_process_go_back_to_the_queue(registered: Path) -> None:
+    body = {"kind": "registry.artist.added", "body": {"artist": {"id": 99}}, "parked_at": "t", "error": "disk full"}
+    from stylegate.governance.audit import AuditLog
+
+    with AuditLog.open(registered / "audit.db") as audit:
+        before = len(audit)
+    (registered / "audit-pending.jsonl.999999999").write_text(json.dumps(body) + "\n")
+    after = sg(registered, "audit", "verify", "--json")
+    assert not (registered / "audit-pending.jsonl.999999999").exists()
+    assert after.exit_code == 0
+    assert json.loads(after.stdout)["entries"] == before + 1
