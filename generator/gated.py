@@ -62,6 +62,7 @@ class Attempt:
     previews: list[Preview] = field(default_factory=list)
     preview_error: str | None = None
     seconds: float = 0.0
+    prompt: str | None = None  # the prompt this attempt generated from (a retry may rewrite more)
 
     @property
     def steps_saved(self) -> int:
@@ -71,6 +72,7 @@ class Attempt:
         return {
             "attempt": self.attempt,
             "seed": self.seed,
+            "prompt": self.prompt,
             "guidance_scale": self.guidance_scale,
             "negative_prompt": self.negative_prompt,
             "steps_planned": self.steps_planned,
@@ -398,12 +400,14 @@ class GatedGenerator:
         for key in ("pipeline", "previews", "post_check"):
             result.timings[key] = 0.0
         for i in range(num_images):
-            result.images.append(self._one_image(i, used_prompt, list(negatives), seed + i, steps, pre, result.timings))
+            result.images.append(self._one_image(i, used_prompt, list(negatives), seed + i, steps, pre, result.timings,
+                                                 original=prompt))
         result.seconds = time.perf_counter() - start
         return result
 
     def _one_image(
-        self, index: int, prompt: str, negatives: list[str], seed: int, steps: int, pre: Decision, timings: dict[str, float]
+        self, index: int, prompt: str, negatives: list[str], seed: int, steps: int, pre: Decision, timings: dict[str, float],
+        original: str | None = None,
     ) -> GatedImage:
         max_attempts = 1 + self.gate.policy.steering.max_attempts
         guidance = self.guidance_scale
@@ -426,6 +430,7 @@ class GatedGenerator:
                 action=Action.ALLOW,
                 previews=list(monitor.previews) if monitor else [],
                 preview_error=monitor.error if monitor else None,
+                prompt=prompt,
             )
             preview_seconds = monitor.preview_seconds if monitor is not None else 0.0
             timings["previews"] += preview_seconds
@@ -457,6 +462,14 @@ class GatedGenerator:
                     artist = self.gate.view.artists[ev.artist.id]
                     for term in (artist.name, *artist.descriptors):
                         if term not in negatives:
+                            negatives.append(term)
+            if pre.action is Action.STEER and original is not None:
+                # the next attempt changes more than the seed: a rewrite that removes more
+                plan = self.gate.steer_plan(original, None, pre, level=attempt)
+                if plan["cleared"] and plan["prompt"]:
+                    prompt = plan["prompt"]
+                    for term in plan["negative_prompt"].split(", "):
+                        if term and term not in negatives:
                             negatives.append(term)
             guidance += self.steer_guidance_step
         if decision is None:  # unreachable: max_attempts >= 1

@@ -8,7 +8,7 @@ action wins. Anything that goes wrong inside a check blocks (fails closed) and s
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -20,6 +20,8 @@ from stylegate.governance.matching import description_scores, match_image
 from stylegate.governance.names import NameHit
 from stylegate.governance.neardup import pixel_signature
 from stylegate.governance.policy import Policy
+from stylegate.governance import steering
+from stylegate.governance.steering import LEVELS as STEER_LEVELS
 from stylegate.governance.view import RegistryView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,7 +58,7 @@ class PolicyGate:
         prompt = self.validate_prompt(text)
         return self._guarded("prompt", lambda: self._check_prompt(prompt))
 
-    def _check_prompt(self, prompt: str) -> Decision:
+    def _check_prompt(self, prompt: str, steer: bool = True) -> Decision:
         evidence: list[Evidence] = []
         threshold = self.policy.thresholds.name
         hits = [h for h in self.view.names.find(prompt, tokenize(prompt)) if h.score >= threshold]
@@ -69,8 +71,8 @@ class PolicyGate:
             query = self.embedder.embed_texts([prompt])[0]
             evidence.extend(self._semantic_evidence(query))
         decision = self._decide("prompt", evidence)
-        if decision.action is Action.STEER:
-            decision.steer = self._steer_plan(prompt, hits, decision)
+        if decision.action is Action.STEER and steer:
+            self._steer(prompt, hits, decision)
         return decision
 
     def _name_evidence(self, hit: NameHit, prompt: str) -> Evidence:
@@ -107,16 +109,68 @@ class PolicyGate:
             if item.score >= threshold
         ]
 
-    def _steer_plan(self, prompt: str, hits: list[NameHit], decision: Decision) -> dict:
-        steered = {e.artist.id for e in decision.evidence if e.action is Action.STEER}
-        spans = sorted((h.start, h.end) for h in hits if h.artist_id in steered)
-        rewritten = _cut_spans(prompt, spans)
+    def _steer(self, prompt: str, hits: list[NameHit], decision: Decision, level: int = 0) -> None:
+        """Rewrite a steered prompt; a rewrite that still carries the style after every level blocks."""
+        for lv in range(level, len(STEER_LEVELS)):
+            plan = self.steer_plan(prompt, hits, decision, lv)
+            if plan["cleared"]:
+                decision.steer = plan
+                return
+        decision.steer = plan
+        decision.action = Action.BLOCK
+        decision.reasons.append(
+            "steering could not take the style out of the prompt (the rewrite "
+            f"{plan['prompt']!r} still {plan['recheck']['action']}s), so the gate blocks")
+
+    def steer_plan(self, prompt: str, hits: list[NameHit] | None, decision: Decision, level: int = 0) -> dict:
+        """The rewrite at ``level`` (higher removes more), re-checked; see :mod:`.steering`."""
+        steered = sorted({e.artist.id for e in decision.evidence if e.action is Action.STEER})
+        if hits is None:
+            hits = self.view.names.find(prompt, tokenize(prompt))
+        name_spans: dict[int, list[tuple[int, int]]] = {}
+        for h in hits:
+            if h.artist_id in steered:
+                name_spans.setdefault(h.artist_id, []).append((h.start, h.end))
+        semantic = self.embedder is not None and bool(self.view.prototypes.size or self.view.text_prototypes.size)
+        rewrite = steering.rewrite(prompt, name_spans, steered if semantic else [], self._description_of,
+                                   self.policy.thresholds.description, level)
         negatives: list[str] = []
-        for artist_id in sorted(steered):
+        for item in rewrite.removed:
+            if item.kind == "description" and item.text not in negatives:
+                negatives.append(item.text)
+        for artist_id in steered:
             artist = self.view.artists[artist_id]
-            negatives.append(artist.name)
-            negatives.extend(artist.descriptors)
-        return {"prompt": rewritten, "negative_prompt": ", ".join(negatives), "artists": sorted(steered)}
+            for term in (artist.name, *artist.descriptors):
+                if term not in negatives:
+                    negatives.append(term)
+        recheck = self._check_prompt(rewrite.prompt, steer=False) if rewrite.prompt.strip() else None
+        still = sorted({e.artist.id for e in (recheck.evidence if recheck else [])
+                        if e.artist.id in steered or e.action is Action.BLOCK})
+        cleared = recheck is not None and recheck.action is not Action.BLOCK and not still
+        names = ", ".join(self.view.artists[a].name for a in steered)
+        return {
+            "prompt": rewrite.prompt,
+            "negative_prompt": ", ".join(negatives),
+            "artists": steered,
+            **rewrite.to_dict(),
+            "recheck": {"action": recheck.action.value if recheck else "block",
+                        "artists": still, "reasons": recheck.reasons if recheck else ["nothing is left of the prompt"]},
+            "cleared": cleared,
+            "why": (f"the prompt carried the style of {names}, who opted out: "
+                    + (", ".join(repr(r.text) for r in rewrite.removed) or "nothing") + " taken out"),
+        }
+
+    def _description_of(self, texts: "Sequence[str]", artist_id: int) -> np.ndarray:
+        """Description scores of ``texts`` for one artist (the steering's measure)."""
+        if self.embedder is None:
+            raise RuntimeError("no embedder configured")
+        vectors = self.embedder.embed_texts(list(texts))
+        out = np.full(len(texts), -1.0, dtype=np.float32)
+        for i, q in enumerate(vectors):
+            for item in description_scores(q, self.view):
+                if item.artist_id == artist_id:
+                    out[i] = item.score
+        return out
 
     # ----------------------------------------------------------------- images
     def check_image(self, image: "Image.Image") -> Decision:
@@ -203,20 +257,3 @@ def _raise(message: str) -> Callable[[], Decision]:
         raise RuntimeError(message)
 
     return fail
-
-
-def _cut_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    """Remove spans (and a dangling "by"/"in the style of" before them) and tidy spaces."""
-    import re
-
-    out, last = [], 0
-    for start, end in spans:
-        if start < last:
-            continue
-        head = text[last:start]
-        head = re.sub(r"(?i)\b(by|in the style of|style of|in the manner of|after)\s*$", "", head)
-        out.append(head)
-        last = end
-    out.append(text[last:])
-    cleaned = re.sub(r"\s+", " ", "".join(out)).strip(" ,;")
-    return re.sub(r"\s+([,.;])", r"\1", cleaned)

@@ -11,7 +11,8 @@ from stylegate.errors import InvalidPrompt, PolicyError
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.canonical import name_key, tokenize
 from stylegate.governance.decision import Action, ArtistRef, Evidence, EvidenceKind
-from stylegate.governance.gate import PolicyGate, _cut_spans
+from stylegate.governance.gate import PolicyGate
+from stylegate.governance.steering import rewrite
 from stylegate.governance.names import NameMatcher
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
 from stylegate.governance.view import RegistryView, build_names
@@ -191,4 +192,6 @@ def test_attribution_ignores_evidence_below_the_floor() -> None:
 def test_cut_spans_removes_by_phrase() -> None:
     text = "a cat in the style of Simon Stalenhag, at night"
     start = text.index("Simon")
-    assert _cut_spans(text, [(start, start + len("Simon Stalenhag"))]) == "a cat, at night"
+    cut = rewrite(text, {1: [(start, start + len("Simon Stalenhag"))]}, [], lambda texts, a: None, 0.42)
+    assert cut.prompt == "a cat, at night"
+    assert [(r.text, r.kind) for r in cut.removed] == [("in the style of Simon Stalenhag", "name")]

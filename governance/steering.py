@@ -1,0 +1,207 @@
+"""Steering: rewrite a prompt so that it no longer carries an opted-out artist's style.
+
+"Steer" answers a prompt that names or describes an artist who opted out without refusing
+the user: the subject is generated, the style is not. A longer negative prompt alone does
+not do that when the prompt still spells the style out, so the rewrite removes what carries
+it and keeps the rest:
+
+1. the artist's names and aliases, with a dangling "by" / "in the style of" before them;
+2. descriptive phrases, found by how much the artist's description score drops when a
+   phrase is taken out. A phrase is a candidate only when it describes the artist on its own
+   (its own score reaches a floor), so the subject, which does not, is kept. Candidates are
+   the prompt's phrases (split at commas and prepositions) and, inside a phrase, runs of
+   words that leave the phrase's last word (in English the head noun: "a teal dotted
+   strokes *lighthouse*") in place. The largest drop goes first, until the score is below
+   the threshold by a margin.
+
+Each level of :func:`rewrite` removes more: a lower floor and a wider margin. What was
+removed, why and the scores before and after are returned, so the user sees the rewrite.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+# Words that open a modifying phrase in prompts ("a boat *in* …", "*on* cream paper"), in the
+# languages prompts are commonly written in. A phrase boundary, never removed on its own.
+PHRASE_OPENERS = frozenset("""
+in on with over under against across from at using through into onto upon beside behind near like
+featuring inspired im mit auf unter dans avec sur sous en con sobre bajo em com sopra sotto nel sulla
+""".split())
+# Function words that may be left dangling by a cut ("a boat in", "and red"): tidied away.
+_DANGLING = PHRASE_OPENERS | frozenset("a an the and or of by , ; as style styled manner after".split())
+_WORD = re.compile(r"[^\s,;]+")
+MAX_RUN = 5  # longest run of words tried as one candidate inside a phrase
+
+
+@dataclass(frozen=True)
+class Level:
+    floor: float  # a candidate's own score must reach this (the threshold minus this margin)
+    margin: float  # stop once the artist's score is this far below the threshold
+
+
+LEVELS = (Level(floor=0.22, margin=0.05), Level(floor=0.32, margin=0.15), Level(floor=0.42, margin=0.30))
+
+
+@dataclass
+class Removal:
+    text: str
+    start: int
+    end: int
+    artist_id: int
+    kind: str  # "name" or "description"
+    drop: float  # fall of the artist's description score when this was taken out
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "span": [self.start, self.end], "artist": self.artist_id, "kind": self.kind,
+                "score_drop": round(self.drop, 4)}
+
+
+@dataclass
+class Rewrite:
+    prompt: str
+    removed: list[Removal] = field(default_factory=list)
+    scores: dict[int, tuple[float, float]] = field(default_factory=dict)  # artist → (before, after)
+    level: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "removed": [r.to_dict() for r in self.removed],
+            "scores": {str(a): {"before": round(b, 4), "after": round(c, 4)} for a, (b, c) in self.scores.items()},
+            "level": self.level,
+        }
+
+
+ScoreFn = Callable[[Sequence[str], int], np.ndarray]  # texts, artist id → description scores
+
+
+def rewrite(
+    prompt: str,
+    name_spans: dict[int, list[tuple[int, int]]],
+    described: Sequence[int],
+    score: ScoreFn,
+    threshold: float,
+    level: int = 0,
+) -> Rewrite:
+    """The prompt without what carries the styles of the steered artists.
+
+    ``name_spans``: each steered artist's name hits (spans in ``prompt``); ``described``: the
+    steered artists whose description score is to be brought under ``threshold``.
+    """
+    lv = LEVELS[min(level, len(LEVELS) - 1)]
+    removed: list[Removal] = []
+    for artist_id, spans in name_spans.items():
+        for start, end in spans:
+            start = _with_lead_in(prompt, start)
+            removed.append(Removal(prompt[start:end], start, end, artist_id, "name", 0.0))
+    spans = [(r.start, r.end) for r in removed]
+    result = Rewrite(prompt, removed, level=level)
+    for artist_id in described:
+        before = float(score([cut(prompt, spans)], artist_id)[0])
+        after = _remove_description(prompt, spans, removed, artist_id, score, threshold, lv, before)
+        result.scores[artist_id] = (before, after)
+    result.prompt = cut(prompt, spans)
+    result.removed.sort(key=lambda r: r.start)
+    return result
+
+
+def _remove_description(
+    prompt: str, spans: list[tuple[int, int]], removed: list[Removal], artist_id: int, score: ScoreFn,
+    threshold: float, lv: Level, current: float,
+) -> float:
+    target = threshold - lv.margin
+    if current < target:
+        return current
+    candidates = _candidates(prompt)
+    if not candidates:
+        return current
+    alone = score([prompt[s:e] for s, e in candidates], artist_id)
+    removable = [c for c, own in zip(candidates, alone) if own >= threshold - lv.floor]
+    while current >= target:
+        options = [c for c in removable if not any(c[0] < e and s < c[1] for s, e in spans)]
+        options = [c for c in options if cut(prompt, [*spans, c])]  # never cut the whole prompt
+        if not options:
+            break
+        after = score([cut(prompt, [*spans, c]) for c in options], artist_id)
+        best = int(np.argmax(current - after))
+        if current - after[best] <= 0.0:
+            break
+        start, end = options[best]
+        spans.append((start, end))
+        removed.append(Removal(prompt[start:end], start, end, artist_id, "description", float(current - after[best])))
+        current = float(after[best])
+    return current
+
+
+def _candidates(prompt: str) -> list[tuple[int, int]]:
+    """Phrases, and runs of words inside a phrase that keep its last word (the head)."""
+    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(prompt)]
+    phrases: list[list[tuple[int, int, str]]] = []
+    current: list[tuple[int, int, str]] = []
+    for w in words:
+        if w[2].lower() in PHRASE_OPENERS and current:
+            phrases.append(current)
+            current = []
+        current.append(w)
+        if prompt[w[1] : w[1] + 1] in (",", ";"):
+            phrases.append(current)
+            current = []
+    if current:
+        phrases.append(current)
+    out: dict[tuple[int, int], None] = {}
+    for phrase in phrases:
+        out[(phrase[0][0], phrase[-1][1])] = None
+        if phrase[0][2].lower() in PHRASE_OPENERS:
+            body = phrase[1:]  # a modifying phrase: any run of its words
+        else:
+            body = phrase[:-1] if len(phrase) > 1 else []  # a noun phrase: keep its head
+        for i in range(len(body)):
+            for j in range(i, min(len(body), i + MAX_RUN)):
+                # runs start and end on words that carry meaning ("red mosaic", not "a red")
+                if body[i][2].lower().strip(",;") not in _DANGLING and body[j][2].lower().strip(",;") not in _DANGLING:
+                    out[(body[i][0], body[j][1])] = None
+    return list(out)
+
+
+def _with_lead_in(prompt: str, start: int) -> int:
+    """Widen a name's span to take "by", "art by", "in the style of" … before it along."""
+    head = prompt[:start]
+    m = re.search(r"(?i)(\b(art\s+)?by|\bin\s+the\s+(style|manner)\s+of|\bstyle\s+of|\bafter|\bà\s+la)\s*$", head)
+    return m.start() if m else start
+
+
+def cut(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` without ``spans``, tidied: no dangling joiners, no doubled spaces or commas."""
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start >= last:
+            out.append(text[last:start])
+            last = end
+        else:
+            last = max(last, end)
+    out.append(text[last:])
+    return tidy("".join(out))
+
+
+def tidy(text: str) -> str:
+    """Collapse spaces and punctuation a cut left, and joiners with nothing to join."""
+    joiners = "|".join(sorted((re.escape(w) for w in _DANGLING if w.isalpha()), key=len, reverse=True))
+    openers = "|".join(sorted((re.escape(w) for w in _DANGLING - {"a", "an", "the"} if w.isalpha()), key=len, reverse=True))
+    before_break = re.compile(rf"(?i)\b(?:{joiners})\s*(?=[,;]|$)")
+    after_break = re.compile(rf"(?i)(^)\s*(?:{openers})\b\s*")
+    doubled = re.compile(rf"(?i)\b(?:{openers})\s+(?=(?:{openers})\b)")
+    previous = None
+    while previous != text:
+        previous = text
+        text = re.sub(r"\s+", " ", text).strip()
+        text = re.sub(r"\s+([,;.])", r"\1", text)
+        text = re.sub(r"([,;])(\s*[,;])+", r"\1", text)
+        text = before_break.sub("", text)
+        text = after_break.sub(lambda m: m.group(1) + " ", text)
+        text = doubled.sub("", text)
+        text = text.strip(" ,;")
+    return text
