@@ -196,7 +196,15 @@ def _redact(body: dict[str, Any], mode: str) -> dict[str, Any]:
             del out[name]
     steer = out.get("steer")
     if isinstance(steer, Mapping):
-        out["steer"] = _redact(dict(steer), mode)
+        steer = _redact(dict(steer), mode)
+        if mode == "hash":  # what the rewrite removed, and why, quotes the prompt
+            steer["removed"] = [
+                {**{k: v for k, v in item.items() if k != "text"}, "text_sha256": sha256_text(str(item.get("text", "")))}
+                for item in steer.get("removed", []) if isinstance(item, Mapping)
+            ]
+            if "why" in steer:
+                steer["why_sha256"] = sha256_text(str(steer.pop("why")))
+        out["steer"] = steer
     return out
 
 

@@ -61,7 +61,7 @@ def scripted_prompts() -> list[ScriptedPrompt]:
     return [
         ScriptedPrompt("named opted-out artist", f"a lighthouse by {named_out.name}", "block"),
         ScriptedPrompt("obfuscated opted-out name", f"a cat painted by {obfuscated}", "block"),
-        ScriptedPrompt("described opted-out style", f"a boat in {world.describe(described_out)}", "steer|block"),
+        ScriptedPrompt("described opted-out style", f"a boat in {world.describe(described_out)}", "steer"),
         ScriptedPrompt("royalty artist", f"a tree by {royalty[0].name}", "attribute"),
         ScriptedPrompt("credit artist", f"a house by {credit[0].name}", "attribute"),
         ScriptedPrompt("a style nobody registered", f"a mountain in {world.describe(unclaimed)}", "allow"),

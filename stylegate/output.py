@@ -47,7 +47,10 @@ def print_decision(decision: dict, label: str | None = None) -> None:
         sys.stdout.write(f"  attribution: {att['artist']['name']} share {att['share']:.3f} ({att['consent']})\n")
     steer = decision.get("steer")
     if steer:
-        sys.stdout.write(f"  steer: prompt → {steer['prompt']!r}; negative prompt → {steer['negative_prompt']!r}\n")
+        sys.stdout.write(f"  steered prompt: {steer['prompt']!r}\n")
+        if steer.get("why"):
+            sys.stdout.write(f"  why: {steer['why']}\n")
+        sys.stdout.write(f"  negative prompt: {steer['negative_prompt']!r}\n")
     if decision.get("error"):
         sys.stdout.write(f"  error: {decision['error']}\n")
     if not decision.get("evidence") and not decision.get("error"):

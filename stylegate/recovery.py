@@ -89,24 +89,34 @@ def recover_crashed_import(settings: Settings, store: "RegistryStore", report: S
                         pass
 
 
-def _sidecar_snapshot(path: Path) -> str | None:
+def _pair_matches(index: Path, sidecar: Path, snapshot: str) -> bool:
+    """Whether an index file and sidecar belong together and reflect the database's snapshot.
+
+    A kill between the two renames of a save leaves a new index beside an old sidecar, so the
+    index bytes are checked against the sidecar's hash too.
+    """
     try:
-        meta = json.loads(path.read_text("utf-8"))
+        meta = json.loads(sidecar.read_text("utf-8"))
+        data = index.read_bytes()
     except (OSError, ValueError):
-        return None
-    return meta.get("snapshot_hash") if isinstance(meta, dict) else None
+        return False
+    if not isinstance(meta, dict) or meta.get("snapshot_hash") != snapshot:
+        return False
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest() == meta.get("index_sha256")
 
 
 def _restore_index_backup(index_path: Path, snapshot: str) -> bool:
-    """Put back the backup pair that matches the database, if the live index does not."""
+    """Put back the backup pair that matches the database, if the live pair does not."""
     sidecar = index_path.with_name(index_path.name + ".json")
-    if index_path.exists() and _sidecar_snapshot(sidecar) == snapshot:
+    if _pair_matches(index_path, sidecar, snapshot):
         return False
     folder = index_path.parent
     for backup_sidecar in sorted(folder.glob(f".{sidecar.name}.*.bak")):
         token = backup_sidecar.name[len(sidecar.name) + 2 : -len(".bak")]
         backup_index = folder / f".{index_path.name}.{token}.bak"
-        if backup_index.exists() and _sidecar_snapshot(backup_sidecar) == snapshot:
+        if backup_index.exists() and _pair_matches(backup_index, backup_sidecar, snapshot):
             os.replace(backup_index, index_path)
             os.replace(backup_sidecar, sidecar)
             log.warning("restored the style index that a killed import was replacing (backup %s)", token)

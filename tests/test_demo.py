@@ -19,7 +19,7 @@ def test_demo_shows_every_kind_of_decision_and_writes_only_allowed_images(tmp_pa
     actions = {row["label"]: row["action"] for row in summary["prompts"]}
     assert actions["named opted-out artist"] == "block"
     assert actions["obfuscated opted-out name"] == "block"
-    assert actions["described opted-out style"] in ("steer", "block")
+    assert actions["described opted-out style"] == "steer"
     assert actions["royalty artist"] == "attribute" and actions["credit artist"] == "attribute"
     assert actions["a style nobody registered"] == "allow"
     for row in summary["prompts"]:
@@ -33,3 +33,19 @@ def test_demo_shows_every_kind_of_decision_and_writes_only_allowed_images(tmp_pa
     shares = attributed["result"]["images"][0]["attribution"]
     assert abs(sum(a["share"] for a in shares) - 1.0) < 1e-6
     assert json.loads((out / "summary.json").read_text())["all_as_expected"] is True
+
+    # The steered case: a new prompt without the style, an image the post-check and an
+    # independent (non-neural) classifier both clear of the opted-out artist.
+    from PIL import Image
+
+    from stylegate.styleworld.style_classifier import fit_default
+
+    steered = next(r for r in summary["prompts"] if r["label"] == "described opted-out style")
+    plan = steered["result"]["prompt_check"]["steer"]
+    opted_out = {e["artist"]["name"] for e in steered["result"]["prompt_check"]["evidence"] if e["action"] == "steer"}
+    assert plan["cleared"] and plan["prompt"] == steered["result"]["used_prompt"]
+    assert "mosaic" not in plan["prompt"] and "boat" in plan["prompt"]
+    post = steered["result"]["images"][0]["post_check"]
+    assert not {e["artist"]["name"] for e in post["evidence"]} & opted_out
+    predicted = fit_default(n_seeds=6, sizes=(32,)).predict([Image.open(f) for f in steered["files"]])
+    assert not set(predicted) & opted_out, predicted

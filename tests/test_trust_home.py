@@ -189,20 +189,30 @@ _KILLED_IMPORT = textwrap.dedent("""
     from stylegate.settings import Settings
     from stylegate.workspace import Workspace
 
-    save = StyleIndex.save
-    def save_then_die(self, path, snapshot):
-        save(self, path, snapshot)      # the new index is on disk; the database has not committed
-        os.kill(os.getpid(), signal.SIGKILL)
-    StyleIndex.save = save_then_die
+    import stylegate.registry.style_index as style_index
+    if sys.argv[4] == "after-save":
+        save = StyleIndex.save
+        def save_then_die(self, path, snapshot):
+            save(self, path, snapshot)      # the new index is on disk; the database has not committed
+            os.kill(os.getpid(), signal.SIGKILL)
+        StyleIndex.save = save_then_die
+    else:                                   # between the index's rename and its sidecar's
+        write = style_index.atomic_write_bytes
+        def write_or_die(path, data, **kw):
+            if str(path).endswith(".json"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            write(path, data, **kw)
+        style_index.atomic_write_bytes = write_or_die
     ws = Workspace(Settings(home=Path(sys.argv[1]), device="cpu"))
     ws.add_works(sys.argv[2], [Path(sys.argv[3])])
 """)
 
 
-def test_a_killed_import_is_undone_on_the_next_open(registered: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("moment", ["after-save", "between-renames"])
+def test_a_killed_import_is_undone_on_the_next_open(registered: Path, tmp_path: Path, moment: str) -> None:
     folder = render_works(tmp_path / "doomed", OPT_OUT, n=3, seed0=600)
     env = {**os.environ, "STYLEGATE_DEVICE": "cpu"}
-    proc = subprocess.run([sys.executable, "-c", _KILLED_IMPORT, str(registered), OPT_OUT.name, str(folder)],
+    proc = subprocess.run([sys.executable, "-c", _KILLED_IMPORT, str(registered), OPT_OUT.name, str(folder), moment],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == -9, proc.stderr
     assert json.loads((registered / "locks" / "import.lock").read_text())["what"] == "works add"
