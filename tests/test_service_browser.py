@@ -185,9 +185,13 @@ def test_portal_signup_upload_consent_and_checks(live_server, no_js, tmp_path, a
     assert me.json()["name"] == name and me.json()["consent"] == "opt-out"
     assert me.json()["descriptors"] == [descriptor] and me.json()["contact"] == "mira@example.org"
     artist_id = me.json()["id"]
-    # The session cookie is HttpOnly (not readable by page scripts).
+    # The session cookie is HttpOnly (not readable by page scripts), SameSite=Lax, and holds a
+    # server-side session id that expires, never the API token.
     cookies = {c["name"]: c for c in ctx.cookies()}
-    assert cookies["sg_session"]["httpOnly"] is True and cookies["sg_session"]["value"] == token
+    session = cookies["sg_session"]
+    assert session["httpOnly"] is True and session["sameSite"] == "Lax"
+    assert session["value"] != token and session["value"].startswith("sgs_")
+    assert session["expires"] > time.time()
 
     # 2. Dashboard, then the upload page: two works through the file input.
     page.get_by_role("link", name="Go to your dashboard").click()

@@ -90,6 +90,7 @@ class Identity:
 HOME = Path(tempfile.gettempdir()) / f"stylegate-schema-{uuid.uuid4().hex}" / "home"
 APP = create_app(Settings(home=HOME, admin_token=ADMIN, device="cpu", cpu_threads=1,
                           rate_limit_per_minute=1_000_000, rate_limit_burst=1_000_000,
+                          account_rate_limit_per_minute=1_000_000, account_rate_limit_burst=1_000_000,
                           max_request_bytes=64 * 1024, max_image_bytes=256 * 1024, max_upload_files=MAX_UPLOAD_FILES),
                  prepare=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
