@@ -7,7 +7,6 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 MULTIPART_OVERHEAD_BYTES = 16 * 1024  # boundaries and part headers around one uploaded file
 
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
 from stylegate.governance.policy import default_policy_text
+from stylegate.styleworld import world
+
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
-from stylegate.styleworld import world
 
 _seeds = itertools.count(9000)
 UNLIMITED = 1_000_000
@@ -37,9 +37,9 @@ def png(seed: int | None = None) -> bytes:
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(home=tmp_path / "home", admin_token=None, device="cpu", cpu_threads=1,
-                                  rate_limit_per_minute=UNLIMITED, rate_limit_burst=UNLIMITED,
-                                  account_rate_limit_per_minute=UNLIMITED, account_rate_limit_burst=UNLIMITED)
+    values: dict[str, Any] = {"home": tmp_path / "home", "admin_token": None, "device": "cpu", "cpu_threads": 1,
+                                  "rate_limit_per_minute": UNLIMITED, "rate_limit_burst": UNLIMITED,
+                                  "account_rate_limit_per_minute": UNLIMITED, "account_rate_limit_burst": UNLIMITED}
     values.update(overrides)
     return Settings(**values)
 

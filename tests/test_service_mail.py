@@ -43,7 +43,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((list(envelope.rcpt_tos), msg))
         return "250 OK"
@@ -73,10 +73,10 @@ def serve(tmp_path: Path) -> Iterator:
     opened: list[TestClient] = []
 
     def start(**overrides: Any) -> TestClient:
-        values: dict[str, Any] = dict(home=tmp_path / f"home-{len(opened)}", admin_token=None, device="cpu",
-                                      cpu_threads=1, rate_limit_per_minute=UNLIMITED, rate_limit_burst=UNLIMITED,
-                                      account_rate_limit_per_minute=UNLIMITED, account_rate_limit_burst=UNLIMITED,
-                                      public_url=PUBLIC_URL)
+        values: dict[str, Any] = {"home": tmp_path / f"home-{len(opened)}", "admin_token": None, "device": "cpu",
+                                      "cpu_threads": 1, "rate_limit_per_minute": UNLIMITED, "rate_limit_burst": UNLIMITED,
+                                      "account_rate_limit_per_minute": UNLIMITED, "account_rate_limit_burst": UNLIMITED,
+                                      "public_url": PUBLIC_URL}
         values.update(overrides)
         client = TestClient(create_app(Settings(**values)))
         client.__enter__()
