@@ -238,6 +238,9 @@ def test_image_check_takes_one_image_not_an_upload(serve) -> None:
     assert r.status_code != 413, r.text
     r = client.post("/v1/check/image", files=[("file", ("a.png", blob, "image/png")), ("file", ("b.png", blob, "image/png"))])
     assert r.status_code == 413 and "request body over" in r.json()["detail"]
+    # two small images fit in the body, but an image check is of one image
+    r = client.post("/v1/check/image", files=[("file", ("a.png", one, "image/png")), ("file", ("b.png", png(), "image/png"))])
+    assert r.status_code == 422 and "exactly one image" in r.json()["detail"]
 
 
 def test_upload_routes_keep_the_upload_cap(serve) -> None:
