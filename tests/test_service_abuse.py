@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -289,7 +290,11 @@ def _asgi_post(app, path: str, headers: list[tuple[bytes, bytes]], chunks: list[
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
              "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 50000),
              "server": ("testserver", 80)}
-    asyncio.run(app(scope, receive, send))
+    # a thread of its own: the session may already run an event loop here (Playwright's)
+    runner = threading.Thread(target=lambda: asyncio.run(app(scope, receive, send)))
+    runner.start()
+    runner.join(timeout=120)
+    assert not runner.is_alive()
     return next(m["status"] for m in sent if m["type"] == "http.response.start"), pulled
 
 
