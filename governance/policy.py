@@ -88,6 +88,22 @@ class ImageSettings(_Strict):
     neighbours: int = Field(10, ge=1, le=1000)
 
 
+class RegistrySettings(_Strict):
+    # What a name or alias that another artist already holds does: "refuse" it (exit 2 /
+    # HTTP 409), or "dispute" it (registered without that alias; an administrator decides).
+    name_collision: Literal["refuse", "dispute"] = "refuse"
+
+
+class VerificationSettings(_Strict):
+    """What an artist whose identity no administrator has verified may do."""
+
+    # The strongest action an unverified opt-out's evidence may take: a stranger's opt-out
+    # must not refuse other people's prompts outright.
+    unverified_opt_out: ActionName = "steer"
+    # Shares of unverified royalty and credit artists are recorded but held, not paid.
+    hold_unverified_shares: bool = True
+
+
 class Policy(_Strict):
     thresholds: Thresholds = Thresholds()
     consent: ConsentTable
@@ -95,6 +111,8 @@ class Policy(_Strict):
     steering: SteeringSettings = SteeringSettings()
     prompt: PromptSettings = PromptSettings()
     image: ImageSettings = ImageSettings()
+    registry: RegistrySettings = RegistrySettings()
+    verification: VerificationSettings = VerificationSettings()
     version: str = Field("", exclude=True)
     source: str = Field("", exclude=True)
 

@@ -122,10 +122,32 @@ def _require_index_current(store: RegistryStore, index: StyleIndex, tx: Transact
     db_ids = np.asarray(store.work_ids(tx=tx), dtype=np.int64)
     ix_ids = np.sort(index.ids())
     if db_ids.shape != ix_ids.shape or not np.array_equal(db_ids, ix_ids):
-        raise IndexMismatch(
-            f"the style index does not match the registry ({len(db_ids)} works registered, "
-            f"{len(ix_ids)} in the index); run `stylegate index rebuild`"
+        raise index_mismatch(db_ids, ix_ids)
+
+
+def index_mismatch(db_ids: np.ndarray, ix_ids: np.ndarray) -> IndexMismatch:
+    """The error for an index that disagrees with the registry, with advice that is safe.
+
+    Rebuilding from the database is safe when the index merely lags it. When the index holds
+    works the database does not know, the database may have lost rows: a rebuild would drop
+    those artists' vectors, so the advice is to restore the database first.
+    """
+    unknown = np.setdiff1d(ix_ids, db_ids)
+    lagging = np.setdiff1d(db_ids, ix_ids)
+    counts = f"{len(db_ids)} works registered, {len(ix_ids)} in the index"
+    if len(unknown):
+        return IndexMismatch(
+            f"the style index holds {len(unknown)} works the registry database does not know ({counts}); "
+            "the database may have lost rows: restore it from a backup. Only if those works were really "
+            "withdrawn, run `stylegate index rebuild --drop-unregistered`"
         )
+    return IndexMismatch(
+        f"the style index lacks {len(lagging)} registered works ({counts}); run `stylegate index rebuild`"
+    )
+
+
+class UnregisteredVectors(StylegateError):
+    """A rebuild would drop vectors of works the database does not know."""
 
 
 def index_is_current(store: RegistryStore, index: StyleIndex) -> bool:
@@ -382,11 +404,15 @@ def rebuild_index(
     *,
     batch_size: int = 32,
     search_params: str | None = None,
+    previous_ids: np.ndarray | None = None,
+    drop_unregistered: bool = False,
 ) -> StyleIndex:
     """Recreate the style index from the database (the source of truth) and the stored files.
 
     Every stored file is checked against its sha256. The new index is saved (atomically) to
-    ``index_path`` only if the registry did not change while it was being built.
+    ``index_path`` only if the registry did not change while it was being built. When the
+    previous index (its ``previous_ids``) holds works the database does not know, the rebuild is refused unless
+    ``drop_unregistered``: those vectors may be all that is left of rows the database lost.
     """
     if isinstance(batch_size, bool) or int(batch_size) < 1:
         raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -397,6 +423,15 @@ def rebuild_index(
         revision = store.revision(tx=tx)
         works = store.list_works(tx=tx)
         snapshot = store.snapshot_hash(tx=tx)
+    if previous_ids is not None and not drop_unregistered:
+        unknown = np.setdiff1d(previous_ids, np.array([w.id for w in works], dtype=np.int64))
+        if len(unknown):
+            raise UnregisteredVectors(
+                f"the style index holds {len(unknown)} works that the registry database does not know "
+                f"(ids {', '.join(map(str, unknown[:10].tolist()))}{'…' if len(unknown) > 10 else ''}); a rebuild "
+                "would drop them and let those artists' styles pass. Restore the database from a backup, or, "
+                "if the works were really withdrawn, run `stylegate index rebuild --drop-unregistered`"
+            )
     index = StyleIndex.create(dim, identity, factory, search_params=search_params)
     reporter = _ProgressReporter(progress, len(works))
     ids: list[int] = []

@@ -99,6 +99,39 @@ def _m0002_accounts(conn: Connection) -> None:
     md.tables["accounts"].create(conn)
 
 
+def _m0003_name_claims(conn: Connection) -> None:
+    """Name claims (one artist per canonical key) and disputed claims for an administrator.
+
+    The claims themselves are filled in when the store opens with its claim rules (the keys
+    come from the screening layer, which the registry does not import).
+    """
+    md = MetaData()
+    Table("artists", md, Column("id", Integer, primary_key=True))
+    Table(
+        "name_claims",
+        md,
+        Column("key", String(400), primary_key=True),
+        Column("artist_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("label", String(200), nullable=False),
+    )
+    Table(
+        "name_disputes",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("key", String(400), nullable=False),
+        Column("label", String(200), nullable=False),
+        Column("claimant_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("holder_id", Integer, ForeignKey("artists.id", ondelete="SET NULL"), nullable=True),
+        Column("status", String(16), nullable=False),
+        Column("created_at", String(40), nullable=False),
+        Column("resolved_at", String(40), nullable=True),
+        CheckConstraint("status IN ('open', 'granted', 'rejected')", name="ck_name_disputes_status"),
+        sqlite_autoincrement=True,
+    )
+    md.tables["name_claims"].create(conn)
+    md.tables["name_disputes"].create(conn)
+
+
 def _m0004_sessions_and_contact_confirmation(conn: Connection) -> None:
     """Server-side portal sessions and mailed contact confirmation (hashes only, never secrets).
 
@@ -134,6 +167,7 @@ def _m0004_sessions_and_contact_confirmation(conn: Connection) -> None:
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_accounts", _m0002_accounts),
+    ("0003_name_claims", _m0003_name_claims),
     ("0004_sessions_and_contact_confirmation", _m0004_sessions_and_contact_confirmation),
 ]
 

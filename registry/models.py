@@ -21,6 +21,9 @@ class Artist:
     descriptors: tuple[str, ...] = ()
     royalty_rate: float | None = None
     created_at: str = ""
+    # False while an artist who signed up through the portal awaits an administrator's
+    # verification; artists registered by the operator (no portal account) are verified.
+    verified: bool = field(default=True, compare=False)
 
     def ref(self) -> dict:
         return {"id": self.id, "name": self.name}

@@ -88,6 +88,34 @@ accounts = Table(
     CheckConstraint("verified IN (0, 1)", name="ck_accounts_verified"),
 )
 
+CLAIM_KEY_MAX = 400
+
+# Every name and alias is claimed under its canonical keys (see registry/claims.py): a key
+# belongs to one artist, so a look-alike, re-spaced or re-cased twin of a registered name is
+# refused or disputed instead of registered.
+name_claims = Table(
+    "name_claims",
+    metadata,
+    Column("key", String(CLAIM_KEY_MAX), primary_key=True),
+    Column("artist_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("label", String(NAME_MAX), nullable=False),
+)
+
+name_disputes = Table(
+    "name_disputes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(CLAIM_KEY_MAX), nullable=False),
+    Column("label", String(NAME_MAX), nullable=False),
+    Column("claimant_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("holder_id", Integer, ForeignKey("artists.id", ondelete="SET NULL"), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("resolved_at", String(40), nullable=True),
+    CheckConstraint("status IN ('open', 'granted', 'rejected')", name="ck_name_disputes_status"),
+    sqlite_autoincrement=True,
+)
+
 # 0004: portal sessions (the sha256 of a random session id) and pending contact confirmations
 sessions = Table(
     "sessions",

@@ -33,6 +33,7 @@ from sqlalchemy.pool import StaticPool
 from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, StylegateError
 
 from . import schema
+from .claims import DISPUTE_STATUSES, ClaimRules, Dispute
 from .migrations import Migration, applied_migrations, migrate
 from .models import Artist, Consent, Work
 
@@ -178,9 +179,12 @@ class Transaction:
 class RegistryStore:
     """Artists, their consent and their works, in one database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, claims: ClaimRules | None = None) -> None:
         self._engine = engine
+        self.claims = claims or ClaimRules()
         self._listeners: list[Listener] = []
+        self._file = _database_file(engine.url)
+        self._file_id = _file_identity(self._file) if self._file is not None else None
 
     # -- opening --------------------------------------------------------------------------
 
@@ -193,13 +197,21 @@ class RegistryStore:
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         migrations: Sequence[Migration] | None = None,
         echo: bool = False,
+        create: bool = True,
+        claims: ClaimRules | None = None,
     ) -> RegistryStore:
-        """Open (creating if needed) the registry at ``url`` and apply pending migrations.
+        """Open the registry at ``url`` and apply pending migrations.
 
         ``url`` defaults to ``sqlite:///<home>/registry.db`` with ``home`` defaulting to
-        ``$STYLEGATE_HOME`` (see :func:`default_home`).
+        ``$STYLEGATE_HOME`` (see :func:`default_home`). With ``create=False`` a SQLite file
+        that does not exist is refused instead of being created empty.
         """
-        engine = create_registry_engine(url if url is not None else default_url(home), busy_timeout_s, echo=echo)
+        url = url if url is not None else default_url(home)
+        if not create:
+            missing = _database_file(make_url(url))
+            if missing is not None and not missing.is_file():
+                raise StylegateError(f"the registry database {missing} does not exist (it is never recreated)")
+        engine = create_registry_engine(url, busy_timeout_s, echo=echo)
         try:
             migrate(engine, migrations)
         except SQLAlchemyError as exc:
@@ -208,7 +220,9 @@ class RegistryStore:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine)
+        store = cls(engine, claims)
+        store.sync_claims()
+        return store
 
     @property
     def engine(self) -> Engine:
@@ -265,6 +279,7 @@ class RegistryStore:
         notifying listeners), rolls back if it raises. Write transactions take the registry's
         write lock first (``BEGIN IMMEDIATE`` on SQLite, ``FOR UPDATE`` elsewhere).
         """
+        self._check_file()
         try:
             conn = self._engine.connect()
         except SQLAlchemyError as exc:
@@ -287,6 +302,8 @@ class RegistryStore:
                     conn.execute(
                         update(schema.meta).where(schema.meta.c.key == "revision").values(value=str(tx.revision))
                     )
+                if write:
+                    self._check_file()  # never acknowledge a change written into a deleted file
                 committing = True
                 trans.commit()
             except BaseException as exc:
@@ -307,6 +324,22 @@ class RegistryStore:
             conn.close()
         if tx.events:
             self._notify(tx)
+
+    def _check_file(self) -> None:
+        """Refuse to go on when the SQLite file was deleted or replaced while it was open.
+
+        SQLite keeps writing into an unlinked file without complaint, so a change made after
+        the database was deleted would be acknowledged and then lost.
+        """
+        if self._file is None or self._file_id is None:
+            return
+        now = _file_identity(self._file)
+        if now != self._file_id:
+            what = "deleted" if now is None else "replaced"
+            raise StylegateError(
+                f"the registry database {self._file} was {what} while stylegate had it open; "
+                "nothing more was written (restore the database, then run the command again)"
+            )
 
     @contextmanager
     def _tx(self, tx: Transaction | None, *, write: bool) -> Iterator[Transaction]:
@@ -337,6 +370,7 @@ class RegistryStore:
 
     @staticmethod
     def _artist(row: Any) -> Artist:
+        account_verified = getattr(row, "account_verified", None)
         return Artist(
             id=int(row.id),
             name=row.name,
@@ -345,6 +379,15 @@ class RegistryStore:
             descriptors=tuple(row.descriptors or ()),
             royalty_rate=None if row.royalty_rate is None else float(row.royalty_rate),
             created_at=row.created_at,
+            verified=account_verified is None or bool(account_verified),
+        )
+
+    @staticmethod
+    def _artist_select() -> Any:
+        """Artists with their verification: portal accounts await an administrator's."""
+        a, acc = schema.artists, schema.accounts
+        return select(a, acc.c.verified.label("account_verified")).select_from(
+            a.outerjoin(acc, acc.c.artist_id == a.c.id)
         )
 
     def add_artist(
@@ -369,14 +412,22 @@ class RegistryStore:
             "royalty_rate": _clean_rate(royalty_rate, clean_consent),
             "created_at": _now(),
         }
+        name_keys = self._label_keys(clean_name, "artist name")
+        alias_keys = [(alias, self._label_keys(alias, "alias")) for alias in values["aliases"]]
         with self._tx(tx, write=True) as t:
             self._ensure_name_free(t.conn, values["name_key"], clean_name)
+            self._refuse_claimed(t.conn, clean_name, name_keys, None)
+            kept, disputed = self._sort_aliases(t.conn, alias_keys, None)
+            values["aliases"] = [alias for alias, _ in kept]
             try:
                 result = t.conn.execute(insert(schema.artists).values(**values))
             except IntegrityError:
                 raise DuplicateArtist(f"an artist named {clean_name!r} already exists") from None
-            artist = self._get_artist(t.conn, int(result.inserted_primary_key[0]))
+            artist_id = int(result.inserted_primary_key[0])
+            self._insert_claims(t.conn, artist_id, [(clean_name, name_keys), *kept])
+            artist = self._get_artist(t.conn, artist_id)
             t.emit("artist.added", {"artist": artist.to_dict()})
+            self._open_disputes(t, artist_id, disputed)
         log.info("registered artist %s (id %d, %s)", artist.name, artist.id, artist.consent.value)
         return artist
 
@@ -403,7 +454,7 @@ class RegistryStore:
         raise ArtistNotFound(repr(ref))
 
     def _get_artist(self, conn: Connection, ref: str | int) -> Artist:
-        row = conn.execute(select(schema.artists).where(self._ref_clause(ref))).first()
+        row = conn.execute(self._artist_select().where(self._ref_clause(ref))).first()
         if row is None:
             raise ArtistNotFound(str(ref))
         return self._artist(row)
@@ -416,7 +467,7 @@ class RegistryStore:
     def list_artists(self, tx: Transaction | None = None) -> list[Artist]:
         """All artists, in id order."""
         with self._tx(tx, write=False) as t:
-            rows = t.conn.execute(select(schema.artists).order_by(schema.artists.c.id)).all()
+            rows = t.conn.execute(self._artist_select().order_by(schema.artists.c.id)).all()
         return [self._artist(r) for r in rows]
 
     def update_artist(
@@ -458,6 +509,17 @@ class RegistryStore:
                 values["royalty_rate"] = _clean_rate(royalty_rate, new_consent)
             elif new_consent is not Consent.ROYALTY and before.royalty_rate is not None:
                 values["royalty_rate"] = None
+            disputed: list[tuple[str, str, int]] = []
+            if "name" in values or "aliases" in values:
+                aliases_now = values.get("aliases", list(before.aliases))
+                name_keys = self._label_keys(new_name, "artist name")
+                alias_keys = [(alias, self._label_keys(alias, "alias")) for alias in aliases_now]
+                t.conn.execute(delete(schema.name_claims).where(schema.name_claims.c.artist_id == before.id))
+                self._refuse_claimed(t.conn, new_name, name_keys, before.id)
+                kept, disputed = self._sort_aliases(t.conn, alias_keys, before.id)
+                if "aliases" in values or len(kept) != len(aliases_now):
+                    values["aliases"] = [alias for alias, _ in kept]
+                self._insert_claims(t.conn, before.id, [(new_name, name_keys), *kept])
             if not values:
                 return before
             try:
@@ -469,6 +531,7 @@ class RegistryStore:
                 return after
             changed = sorted(k for k, v in after.to_dict().items() if before.to_dict()[k] != v)
             t.emit("artist.updated", {"artist": after.to_dict(), "before": before.to_dict(), "changed": changed})
+            self._open_disputes(t, before.id, disputed)
         return after
 
     def remove_artist(self, ref: str | int, tx: Transaction | None = None) -> tuple[Artist, list[Work]]:
@@ -482,10 +545,190 @@ class RegistryStore:
             gone = self._list_works(t.conn, artist.id)
             t.conn.execute(delete(schema.works).where(schema.works.c.artist_id == artist.id))
             t.conn.execute(delete(schema.accounts).where(schema.accounts.c.artist_id == artist.id))
+            t.conn.execute(delete(schema.name_claims).where(schema.name_claims.c.artist_id == artist.id))
+            t.conn.execute(delete(schema.name_disputes).where(schema.name_disputes.c.claimant_id == artist.id))
+            t.conn.execute(update(schema.name_disputes).where(schema.name_disputes.c.holder_id == artist.id)
+                           .values(holder_id=None))
             t.conn.execute(delete(schema.artists).where(schema.artists.c.id == artist.id))
             t.emit("artist.removed", {"artist": artist.to_dict(), "works": [w.to_dict() for w in gone]})
         log.info("removed artist %s (id %d) and %d works", artist.name, artist.id, len(gone))
         return artist, gone
+
+    # -- name claims ----------------------------------------------------------------------
+
+    def _label_keys(self, label: str, what: str) -> frozenset[str]:
+        """The claim keys of a name or alias; a label with none cannot be matched: refused."""
+        keys = frozenset(k for k in self.claims.keys(label) if k)
+        if not keys:
+            raise InputError(
+                f"{what} {label!r} has nothing the name screen can match (no letters or digits once "
+                "normalised); it would protect nobody, so it is refused"
+            )
+        too_long = [k for k in keys if len(k) > schema.CLAIM_KEY_MAX]
+        if too_long:
+            raise InputError(f"{what} {label!r} is too long to be claimed")
+        return keys
+
+    @staticmethod
+    def _holders(conn: Connection, keys: Iterable[str], except_id: int | None) -> dict[str, tuple[int, str]]:
+        """Claimed keys among ``keys`` held by another artist: key → (artist id, label)."""
+        c = schema.name_claims.c
+        rows = conn.execute(select(c.key, c.artist_id, c.label).where(c.key.in_(sorted(set(keys))))).all()
+        return {r.key: (int(r.artist_id), r.label) for r in rows if except_id is None or int(r.artist_id) != except_id}
+
+    def _collision_message(self, conn: Connection, label: str, holder_id: int, held_label: str) -> str:
+        holder = conn.execute(select(schema.artists.c.name).where(schema.artists.c.id == holder_id)).scalar()
+        return (
+            f"{label!r} is already claimed by artist #{holder_id} {holder!r} (as {held_label!r}); names and "
+            "aliases belong to one artist once case, accents, look-alike letters and spacing are folded"
+        )
+
+    def _refuse_claimed(self, conn: Connection, label: str, keys: frozenset[str], except_id: int | None) -> None:
+        held = self._holders(conn, keys, except_id)
+        if held:
+            holder_id, held_label = next(iter(held.values()))
+            raise DuplicateArtist(self._collision_message(conn, label, holder_id, held_label))
+
+    def _sort_aliases(
+        self, conn: Connection, alias_keys: list[tuple[str, frozenset[str]]], except_id: int | None
+    ) -> tuple[list[tuple[str, frozenset[str]]], list[tuple[str, str, int]]]:
+        """Aliases free to claim, and the colliding ones as (label, key, holder) disputes.
+
+        A collision is refused unless the rules record it as a dispute.
+        """
+        kept: list[tuple[str, frozenset[str]]] = []
+        disputed: list[tuple[str, str, int]] = []
+        for alias, keys in alias_keys:
+            held = self._holders(conn, keys, except_id)
+            if not held:
+                kept.append((alias, keys))
+                continue
+            key, (holder_id, held_label) = sorted(held.items())[0]
+            if self.claims.on_collision != "dispute":
+                raise DuplicateArtist(self._collision_message(conn, alias, holder_id, held_label))
+            disputed.append((alias, key, holder_id))
+        return kept, disputed
+
+    @staticmethod
+    def _insert_claims(conn: Connection, artist_id: int, labels: list[tuple[str, frozenset[str]]]) -> None:
+        rows: dict[str, str] = {}
+        for label, keys in labels:
+            for key in keys:
+                rows.setdefault(key, label)
+        if rows:
+            conn.execute(insert(schema.name_claims),
+                         [{"key": k, "artist_id": artist_id, "label": v} for k, v in sorted(rows.items())])
+
+    def _open_disputes(self, t: Transaction, claimant_id: int, disputed: list[tuple[str, str, int]]) -> None:
+        for label, key, holder_id in disputed:
+            result = t.conn.execute(insert(schema.name_disputes).values(
+                key=key, label=label, claimant_id=claimant_id, holder_id=holder_id, status="open", created_at=_now()))
+            dispute_id = int(result.inserted_primary_key[0])
+            t.emit("claim.disputed", {"dispute": dispute_id, "label": label, "claimant": claimant_id, "holder": holder_id})
+            log.warning("alias %r of artist %d collides with artist %d: recorded as dispute #%d",
+                        label, claimant_id, holder_id, dispute_id)
+
+    def sync_claims(self) -> None:
+        """Rebuild every claim when the claim rules' version changed (or claims were never built).
+
+        Existing collisions cannot be refused after the fact: the later artist's colliding
+        alias is taken out of their aliases and recorded as an open dispute; a colliding
+        primary name is recorded as a dispute and left for an administrator.
+        """
+        c = schema.meta.c
+        with self.transaction(write=False) as t:
+            if t.conn.execute(select(c.value).where(c.key == "claims_version")).scalar() == self.claims.version:
+                return
+        with self.transaction() as t:
+            version = t.conn.execute(select(c.value).where(c.key == "claims_version")).scalar()
+            if version == self.claims.version:
+                return
+            t.conn.execute(delete(schema.name_claims))
+            artists = [self._artist(r) for r in t.conn.execute(self._artist_select().order_by(schema.artists.c.id))]
+            for artist in artists:
+                self._resync_artist(t, artist)
+            if version is None:
+                t.conn.execute(insert(schema.meta).values(key="claims_version", value=self.claims.version))
+            else:
+                t.conn.execute(update(schema.meta).where(c.key == "claims_version").values(value=self.claims.version))
+        log.info("name claims rebuilt for %d artists (rules %s)", len(artists), self.claims.version)
+
+    def _resync_artist(self, t: Transaction, artist: Artist) -> None:
+        labels: list[tuple[str, frozenset[str]]] = []
+        disputed: list[tuple[str, str, int]] = []
+        kept_aliases: list[str] = []
+        for label, is_name in [(artist.name, True), *[(a, False) for a in artist.aliases]]:
+            keys = frozenset(k for k in self.claims.keys(label) if k and len(k) <= schema.CLAIM_KEY_MAX)
+            held = self._holders(t.conn, keys, artist.id)
+            if held:
+                key, (holder_id, _) = sorted(held.items())[0]
+                disputed.append((label, key, holder_id))
+                if is_name:  # the name stays the artist's; the clash waits for an administrator
+                    labels.append((label, keys - set(held)))
+                continue
+            labels.append((label, keys))
+            if not is_name:
+                kept_aliases.append(label)
+        self._insert_claims(t.conn, artist.id, labels)
+        if len(kept_aliases) != len(artist.aliases):
+            t.conn.execute(update(schema.artists).where(schema.artists.c.id == artist.id).values(aliases=kept_aliases))
+        self._open_disputes(t, artist.id, disputed)
+
+    def list_disputes(self, status: str | None = "open", tx: Transaction | None = None) -> list[Dispute]:
+        """Disputed name claims (open ones by default; ``status=None`` for all)."""
+        if status is not None and status not in DISPUTE_STATUSES:
+            raise InputError(f"dispute status must be one of {', '.join(DISPUTE_STATUSES)} (got {status!r})")
+        d = schema.name_disputes.c
+        q = select(schema.name_disputes).order_by(d.id)
+        if status is not None:
+            q = q.where(d.status == status)
+        with self._tx(tx, write=False) as t:
+            rows = t.conn.execute(q).all()
+            names = dict(t.conn.execute(select(schema.artists.c.id, schema.artists.c.name)).all())
+        return [self._dispute(r, names) for r in rows]
+
+    @staticmethod
+    def _dispute(row: Any, names: dict[int, str]) -> Dispute:
+        return Dispute(id=int(row.id), key=row.key, label=row.label, claimant_id=int(row.claimant_id),
+                       holder_id=None if row.holder_id is None else int(row.holder_id), status=row.status,
+                       created_at=row.created_at, resolved_at=row.resolved_at, names=dict(names))
+
+    def resolve_dispute(self, dispute_id: int, grant: bool, tx: Transaction | None = None) -> Dispute:
+        """Decide an open dispute: ``grant`` moves the label to the claimant, else it is rejected.
+
+        Granting takes the label away from the holder: out of their aliases (a holder's primary
+        name cannot be taken: rename the holder first).
+        """
+        d = schema.name_disputes.c
+        with self._tx(tx, write=True) as t:
+            row = t.conn.execute(select(schema.name_disputes).where(d.id == int(dispute_id))).first()
+            if row is None:
+                raise InputError(f"unknown dispute id {dispute_id}")
+            if row.status != "open":
+                raise InputError(f"dispute #{dispute_id} was already decided ({row.status})")
+            if grant:
+                self._grant(t, row)
+            t.conn.execute(update(schema.name_disputes).where(d.id == row.id).values(
+                status="granted" if grant else "rejected", resolved_at=_now()))
+            t.emit("claim.resolved", {"dispute": int(row.id), "label": row.label, "claimant": int(row.claimant_id),
+                                      "holder": row.holder_id, "granted": bool(grant)})
+            names = dict(t.conn.execute(select(schema.artists.c.id, schema.artists.c.name)).all())
+            done = t.conn.execute(select(schema.name_disputes).where(d.id == row.id)).first()
+        return self._dispute(done, names)
+
+    def _grant(self, t: Transaction, row: Any) -> None:
+        claimant = self._get_artist(t.conn, int(row.claimant_id))
+        keys = self._label_keys(row.label, "alias")
+        for holder_id, _label in set(self._holders(t.conn, keys, claimant.id).values()):
+            holder = self._get_artist(t.conn, holder_id)
+            taken = {a for a in holder.aliases if keys & frozenset(self.claims.keys(a))}
+            if keys & frozenset(self.claims.keys(holder.name)):
+                raise InputError(
+                    f"{row.label!r} is the primary name of artist #{holder.id} {holder.name!r}; rename that "
+                    "artist first, then grant the dispute"
+                )
+            self.update_artist(holder.id, aliases=[a for a in holder.aliases if a not in taken], tx=t)
+        self.update_artist(claimant.id, aliases=[*claimant.aliases, row.label], tx=t)
 
     # -- works ----------------------------------------------------------------------------
 
@@ -606,6 +849,24 @@ class RegistryStore:
             for row in t.conn.execute(q):
                 h.update(f"{int(row[0])}:{row[1]}:{int(row[2])}\n".encode("ascii"))
         return h.hexdigest()
+
+
+def _database_file(url: URL) -> Path | None:
+    """The file of a SQLite URL (None for other backends and in-memory databases)."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or "mode=memory" in database:
+        return None
+    return Path(database).expanduser().absolute()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _db_message(exc: SQLAlchemyError) -> str:

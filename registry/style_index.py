@@ -245,6 +245,18 @@ class StyleIndex:
             snapshot_hash=snapshot if isinstance(snapshot, str) else None,
         )
 
+    @staticmethod
+    def stored_ids(path: str | os.PathLike[str]) -> np.ndarray | None:
+        """The work ids in an index file, whatever embedder built it; None if it is unreadable."""
+        try:
+            data = Path(path).read_bytes()
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except (OSError, RuntimeError, ValueError):
+            return None
+        if not isinstance(index, faiss.IndexIDMap2):
+            return None
+        return faiss.vector_to_array(index.id_map).astype(np.int64, copy=False)
+
     # -- properties ---------------------------------------------------------------------
 
     @property

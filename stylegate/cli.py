@@ -40,7 +40,8 @@ class State:
     device: Optional[str] = None
     last: Any = None  # the workspace the running command opened
 
-    def workspace(self) -> Any:
+    def workspace(self, create: bool = False) -> Any:
+        """The workspace of the chosen home; only ``init`` passes ``create``."""
         from stylegate.settings import Settings
         from stylegate.workspace import Workspace
 
@@ -49,7 +50,7 @@ class State:
             overrides["home"] = self.home
         if self.device is not None:
             overrides["device"] = self.device
-        self.last = Workspace(Settings(**overrides))
+        self.last = Workspace(Settings(**overrides), create=create)
         return self.last
 
 
@@ -113,7 +114,7 @@ def _fail(text: str, code: int, as_json: bool) -> None:
 @handled
 def init(as_json: bool = JsonOpt) -> None:
     """Create the data directory, registry database, policy file and empty style index."""
-    info = state.workspace().init()
+    info = state.workspace(create=True).init()
     if as_json:
         emit_json(info)
         return
@@ -206,11 +207,16 @@ def works_add(
 # -------------------------------------------------------------------- index
 @index_app.command("rebuild")
 @handled
-def index_rebuild(as_json: bool = JsonOpt) -> None:
+def index_rebuild(
+    drop_unregistered: bool = typer.Option(
+        False, "--drop-unregistered",
+        help="Also drop vectors of works the database does not know (refused by default: the database may have lost rows)."),
+    as_json: bool = JsonOpt,
+) -> None:
     """Recreate the style index from the registry database (the source of truth)."""
     ws = state.workspace()
     with progress_bar("embedding works") as progress:
-        index = ws.rebuild_index(progress=progress)
+        index = ws.rebuild_index(progress=progress, drop_unregistered=drop_unregistered)
     info = {"path": str(ws.settings.index_path), "count": len(index), "factory": ws.settings.index_factory, "embedder": ws.embedder.identity.to_dict()}
     if as_json:
         emit_json(info)
@@ -551,6 +557,7 @@ def serve(
     from stylegate.service.app import create_app
 
     ws = state.workspace()
+    ws.require_home()  # refuse a missing or damaged home before binding the port
     settings = ws.settings
     app = create_app(settings)
     message(f"stylegate portal and API on http://{host or settings.host}:{port or settings.port} (home {settings.home})")

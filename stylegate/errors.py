@@ -60,3 +60,7 @@ class IndexMismatch(StylegateError):
 
 class ModelLoadError(StylegateError):
     pass
+
+
+class HomeError(StylegateError):
+    """The home folder is missing, not initialised, or has lost its registry or audit log."""

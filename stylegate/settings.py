@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     clip_model: str | None = Field(None, description="open_clip model name; default: the StyleWorld CLIP")
     clip_pretrained: str | None = Field(None, description="open_clip pretrained tag or local checkpoint")
     clip_model_config: Path | None = Field(None, description="JSON config for a custom open_clip model")
-    policy_path: Path | None = Field(None, description="policy TOML; default home/policy.toml, else bundled")
+    policy_path: Path | None = Field(None, description="policy TOML; default home/policy.toml (never a silent fallback)")
     cpu_threads: int = Field(
         1,
         ge=1,

@@ -40,17 +40,41 @@ PENDING_AUDIT_FILE = "audit-pending.jsonl"
 
 
 class Workspace:
-    def __init__(self, settings: Settings | None = None) -> None:
+    """The components of one home, built on first use.
+
+    Only a workspace made with ``create=True`` (``stylegate init``) may create the home;
+    any other refuses a missing, uninitialised or damaged one (see :mod:`stylegate.home`).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, create: bool = False) -> None:
         self.settings = settings or Settings()
+        self.create = create
         self.unaudited: list[str] = []  # registry changes committed but parked, not yet audited
+        self._home_checked = False
+
+    def require_home(self) -> None:
+        """Fail closed on a missing, uninitialised or damaged home (checked once)."""
+        if self._home_checked:
+            return
+        from stylegate.home import check_init_allowed, require_home
+
+        if self.create:
+            check_init_allowed(self.settings)
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+        else:
+            require_home(self.settings)
+        self._home_checked = True
 
     # ------------------------------------------------------------ components
     @cached_property
     def store(self) -> "RegistryStore":
         from stylegate.registry.store import RegistryStore
 
-        self.settings.home.mkdir(parents=True, exist_ok=True)
-        store = RegistryStore.open(self.settings.db_url)
+        from stylegate.governance.claims import claim_rules
+
+        self.require_home()
+        store = RegistryStore.open(self.settings.db_url, create=self.create,
+                                   claims=claim_rules(self.policy.registry.name_collision))
         store.add_listener(self._audit_registry_event)
         return store
 
@@ -58,7 +82,7 @@ class Workspace:
     def audit(self) -> "AuditLog":
         from stylegate.governance.audit import AuditLog, default_audit_path
 
-        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.require_home()
         audit_log = AuditLog.open(default_audit_path(self.settings.home))
         self._replay_parked(audit_log)
         return audit_log
@@ -167,8 +191,16 @@ class Workspace:
         from stylegate.governance.policy import load_policy
 
         path = self.settings.policy_path
-        if path is None and self.settings.home_policy_path.exists():
+        if path is None:
+            self.require_home()
             path = self.settings.home_policy_path
+            if not path.exists():
+                from stylegate.errors import HomeError
+
+                raise HomeError(
+                    f"the policy file {path} is missing; stylegate does not fall back to a default "
+                    "silently: restore it, or run `stylegate init` to write the bundled default policy"
+                )
         return load_policy(path)
 
     @cached_property
@@ -189,10 +221,9 @@ class Workspace:
         index = StyleIndex.load(path, identity)
         expected = self.store.snapshot_hash()
         if index.snapshot_hash != expected:
-            raise IndexMismatch(
-                f"style index at {path} does not match the registry (it was saved for another set of works); "
-                "run `stylegate index rebuild`"
-            )
+            from stylegate.registry.ingest import index_mismatch
+
+            raise index_mismatch(np.asarray(self.store.work_ids(), dtype=np.int64), np.sort(index.ids()))
         return index
 
     def gate(self) -> "PolicyGate":
@@ -256,8 +287,11 @@ class Workspace:
         """Create home, database, policy file and an empty index (idempotent)."""
         from stylegate.governance.policy import default_policy_text
 
+        from stylegate.home import write_marker
+
+        self.create = True
+        self.require_home()
         home = self.settings.home
-        home.mkdir(parents=True, exist_ok=True)
         self.settings.works_dir.mkdir(parents=True, exist_ok=True)
         created_policy = False
         if not self.settings.home_policy_path.exists():
@@ -270,6 +304,8 @@ class Workspace:
         if not self.settings.index_path.exists():
             index.save(self.settings.index_path, store.snapshot_hash())
         signer = load_or_create_signer(home)
+        _ = self.audit
+        write_marker(self.settings)
         return {
             "home": str(home),
             "database": self.settings.db_url,
@@ -312,8 +348,9 @@ class Workspace:
         return remove_works(self.store, self.index, self.settings.index_path, work_ids,
                             works_dir=self.settings.works_dir)
 
-    def rebuild_index(self, progress: Progress | None = None) -> "StyleIndex":
+    def rebuild_index(self, progress: Progress | None = None, *, drop_unregistered: bool = False) -> "StyleIndex":
         from stylegate.registry.ingest import rebuild_index
+        from stylegate.registry.style_index import StyleIndex
 
         index = rebuild_index(
             self.store,
@@ -323,6 +360,8 @@ class Workspace:
             self.settings.index_factory,
             self.settings.index_path,
             progress=progress,
+            previous_ids=StyleIndex.stored_ids(self.settings.index_path) if self.settings.index_path.exists() else None,
+            drop_unregistered=drop_unregistered,
         )
         self.__dict__["index"] = index
         return index

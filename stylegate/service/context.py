@@ -68,9 +68,12 @@ class ServiceContext:
             yield self.workspace
 
     def prepare(self) -> None:
-        """Open everything once at start-up (so the first request is not the slow one)."""
+        """Open everything once at start-up (so the first request is not the slow one).
+
+        The home must exist and be initialised (`stylegate init`): the service never creates one.
+        """
         with self.using() as ws:
-            ws.init()
+            ws.require_home()
             ws.gate()
 
     # ------------------------------------------------------------- uploads
