@@ -26,10 +26,17 @@ from stylegate.styleworld import world
 
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
+from stylegate.workspace import Workspace
 
 _seeds = itertools.count(9000)
 UNLIMITED = 1_000_000
 
+
+
+def initialised(settings: Settings) -> Settings:
+    """The home of ``settings`` created the way `stylegate init` creates it (the service never does)."""
+    Workspace(settings).init()
+    return settings
 
 def png(seed: int | None = None) -> bytes:
     buf = io.BytesIO()
@@ -52,7 +59,7 @@ def serve(tmp_path: Path) -> Iterator:
 
     def start(**overrides: Any) -> TestClient:
         overrides.setdefault("home", tmp_path / ("home" if not opened else f"home-{len(opened)}"))
-        client = TestClient(create_app(settings_for(tmp_path, **overrides)), client=("127.0.0.1", 50000))
+        client = TestClient(create_app(initialised(settings_for(tmp_path, **overrides))), client=("127.0.0.1", 50000))
         client.__enter__()
         opened.append(client)
         return client

@@ -24,6 +24,7 @@ from stylegate.cli import app as cli_app
 from stylegate.governance.audit import AuditLog
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
+from stylegate.workspace import Workspace
 from stylegate.styleworld import world
 
 ADMIN = "admintok"
@@ -43,6 +44,12 @@ _names = itertools.count(1)
 
 
 # ------------------------------------------------------------------------------ fixtures
+
+def initialised(settings: Settings) -> Settings:
+    """The home of ``settings`` created the way `stylegate init` creates it (the service never does)."""
+    Workspace(settings).init()
+    return settings
+
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("service") / "home"
@@ -55,7 +62,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings):
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(initialised(settings))) as c:
         yield c
 
 
@@ -65,7 +72,7 @@ def quiet(tmp_path: Path):
     s = Settings(home=tmp_path / "home", admin_token=ADMIN, device="cpu", cpu_threads=1,
                  rate_limit_per_minute=100_000, rate_limit_burst=100_000,
                  account_rate_limit_per_minute=100_000, account_rate_limit_burst=100_000)
-    with TestClient(create_app(s)) as c:
+    with TestClient(create_app(initialised(s))) as c:
         yield c, s
 
 
@@ -74,7 +81,7 @@ def limited(tmp_path: Path):
     """Burst of 3, one request a minute after that."""
     s = Settings(home=tmp_path / "home", admin_token=None, device="cpu", cpu_threads=1,
                  rate_limit_per_minute=1, rate_limit_burst=3)
-    with TestClient(create_app(s)) as c:
+    with TestClient(create_app(initialised(s))) as c:
         yield c
 
 
@@ -84,7 +91,7 @@ def no_admin(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("no-admin") / "home"
     s = Settings(home=home, admin_token=None, device="cpu", cpu_threads=1,
                  rate_limit_per_minute=100_000, rate_limit_burst=100_000)
-    with TestClient(create_app(s)) as c:
+    with TestClient(create_app(initialised(s))) as c:
         yield c
 
 
@@ -816,7 +823,7 @@ def test_rate_limit_answers_429_with_retry_after(limited: TestClient) -> None:
 def test_a_token_that_authenticated_gets_its_own_bucket(tmp_path: Path) -> None:
     s = Settings(home=tmp_path / "home", admin_token=None, device="cpu", cpu_threads=1,
                  rate_limit_per_minute=1, rate_limit_burst=4)
-    with TestClient(create_app(s)) as c:
+    with TestClient(create_app(initialised(s))) as c:
         r = c.post("/v1/artists", json={"name": "Bucket Owner", "consent": "credit", "contact": "b@example.org"})
         assert r.status_code == 201, r.text
         token, artist_id = r.json()["token"], r.json()["artist"]["id"]

@@ -52,6 +52,10 @@ def live_server(tmp_path: Path):
     log_path = tmp_path / "server.log"
     env = {k: v for k, v in os.environ.items() if k != "STYLEGATE_HOME"}
     env.setdefault("STYLEGATE_DEVICE", "cpu")
+    # only `stylegate init` creates a home; the server opens it
+    init = subprocess.run([sys.executable, "-m", "stylegate", "--home", str(home), "init"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert init.returncode == 0, init.stdout + init.stderr
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "stylegate", "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -166,6 +166,9 @@ def _registered(base_url: str, artist_id: int, token: str) -> dict[str, int]:
 def test_sigkill_mid_upload_loses_no_acknowledged_change(tmp_path: Path) -> None:
     home = tmp_path / "home"
     log_path = tmp_path / "server.log"
+    init = subprocess.run([sys.executable, "-m", "stylegate", "--home", str(home), "init"], capture_output=True,
+                          text=True, env=_env(), timeout=300, check=False)
+    assert init.returncode == 0, init.stdout + init.stderr  # only `stylegate init` creates a home
     server = Server(home, log_path)
     r = httpx.post(server.base_url + "/v1/artists",
                    json={"name": "Crash Loop Artist", "consent": "opt-out", "contact": "crash@example.org"}, timeout=60)

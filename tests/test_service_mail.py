@@ -25,11 +25,18 @@ from fastapi.testclient import TestClient
 
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
+from stylegate.workspace import Workspace
 
 PUBLIC_URL = "https://portal.stylegate.test"
 FROM = "portal@stylegate.test"
 UNLIMITED = 1_000_000
 
+
+
+def initialised(settings: Settings) -> Settings:
+    """The home of ``settings`` created the way `stylegate init` creates it (the service never does)."""
+    Workspace(settings).init()
+    return settings
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -78,7 +85,7 @@ def serve(tmp_path: Path) -> Iterator:
                                       "account_rate_limit_per_minute": UNLIMITED, "account_rate_limit_burst": UNLIMITED,
                                       "public_url": PUBLIC_URL}
         values.update(overrides)
-        client = TestClient(create_app(Settings(**values)))
+        client = TestClient(create_app(initialised(Settings(**values))))
         client.__enter__()
         opened.append(client)
         return client

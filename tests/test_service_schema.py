@@ -98,6 +98,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @pytest.fixture(scope="module")
 def service():
+    APP.state.ctx.workspace.init()  # what `stylegate init` does: the service never creates a home
     APP.state.ctx.prepare()
     try:
         with TestClient(APP) as client:

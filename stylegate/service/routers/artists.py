@@ -91,7 +91,9 @@ def read_artist(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(g
         return artist_out(ctx, artist_id)
 
 
-@router.patch("/{artist_id:int}", response_model=ArtistOut, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
+@router.patch("/{artist_id:int}", response_model=ArtistOut,
+              responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS,
+                         409: {"model": ErrorOut, "description": "an alias is claimed by another artist"}})
 def update_artist(body: ArtistUpdate, artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Change your aliases, descriptors, consent or contact. Takes effect on the next check."""
     new_contact = False
