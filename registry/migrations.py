@@ -132,10 +132,43 @@ def _m0003_name_claims(conn: Connection) -> None:
     md.tables["name_disputes"].create(conn)
 
 
+def _m0004_sessions_and_contact_confirmation(conn: Connection) -> None:
+    """Server-side portal sessions and mailed contact confirmation (hashes only, never secrets).
+
+    Numbered 0004 so that it follows ``0003_name_claims`` when both are present.
+    """
+    md = MetaData()
+    Table("artists", md, Column("id", Integer, primary_key=True))
+    Table(
+        "sessions",
+        md,
+        Column("id_hash", String(64), primary_key=True),
+        Column("artist_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("created_at", String(40), nullable=False),
+        Column("expires_at", String(40), nullable=False),
+    )
+    Table(
+        "contact_confirmations",
+        md,
+        Column("token_hash", String(64), primary_key=True),
+        Column("artist_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("contact", String(320), nullable=False),
+        Column("created_at", String(40), nullable=False),
+        Column("expires_at", String(40), nullable=False),
+    )
+    md.tables["sessions"].create(conn)
+    md.tables["contact_confirmations"].create(conn)
+    conn.exec_driver_sql(
+        "ALTER TABLE accounts ADD COLUMN contact_confirmed INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (contact_confirmed IN (0, 1))"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_accounts", _m0002_accounts),
     ("0003_name_claims", _m0003_name_claims),
+    ("0004_sessions_and_contact_confirmation", _m0004_sessions_and_contact_confirmation),
 ]
 
 

@@ -84,6 +84,7 @@ accounts = Table(
     Column("contact", String(CONTACT_MAX), nullable=False),
     Column("verified", Integer, nullable=False, server_default="0"),
     Column("created_at", String(40), nullable=False),
+    Column("contact_confirmed", Integer, nullable=False, server_default="0"),  # 0004: by a mailed link
     CheckConstraint("verified IN (0, 1)", name="ck_accounts_verified"),
 )
 
@@ -113,4 +114,24 @@ name_disputes = Table(
     Column("resolved_at", String(40), nullable=True),
     CheckConstraint("status IN ('open', 'granted', 'rejected')", name="ck_name_disputes_status"),
     sqlite_autoincrement=True,
+)
+
+# 0004: portal sessions (the sha256 of a random session id) and pending contact confirmations
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("artist_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
+contact_confirmations = Table(
+    "contact_confirmations",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("artist_id", Integer, ForeignKey("artists.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("contact", String(CONTACT_MAX), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
 )

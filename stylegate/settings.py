@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MULTIPART_OVERHEAD_BYTES = 16 * 1024  # boundaries and part headers around one uploaded file
+
 
 def default_home() -> Path:
     import platformdirs
@@ -47,11 +49,40 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(64 * 1024, ge=1024, description="largest JSON or form body (413 above)")
     max_upload_files: int = Field(20, ge=1, description="most files in one upload")
     secure_cookies: bool = Field(False, description="mark portal cookies Secure (set behind HTTPS)")
+    account_rate_limit_per_minute: int = Field(
+        2, ge=1, description="sign-ups, sign-ins and confirmation mails per minute per address")
+    account_rate_limit_burst: int = Field(10, ge=1, description="sign-ups, sign-ins and confirmation mails at once")
+    session_ttl_minutes: int = Field(12 * 60, ge=1, description="how long a portal session lasts after sign-in")
+    public_url: str | None = Field(
+        None, description="the portal's address as artists reach it, for links in mail; default http://HOST:PORT")
+    # ---- contact confirmation mail (off while smtp_host or smtp_from is unset)
+    smtp_host: str | None = Field(None, description="SMTP server for confirmation mail; unset: no mail is sent")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_from: str | None = Field(None, description="the From address of confirmation mail")
+    smtp_starttls: bool = Field(False, description="upgrade the SMTP connection with STARTTLS")
+    smtp_user: str | None = Field(None, description="SMTP login name (optional)")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (optional)")
+    smtp_timeout_s: float = Field(10.0, gt=0, description="seconds to wait for the SMTP server")
+    confirm_ttl_minutes: int = Field(24 * 60, ge=1, description="how long a confirmation link stays valid")
 
     @property
     def max_upload_bytes(self) -> int:
         """Largest multipart body: a full upload of the biggest allowed images."""
         return self.max_image_bytes * self.max_upload_files + self.max_request_bytes
+
+    @property
+    def max_check_image_bytes(self) -> int:
+        """Largest body of ``POST /v1/check/image``: one image and its multipart framing."""
+        return self.max_image_bytes + MULTIPART_OVERHEAD_BYTES
+
+    @property
+    def mail_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from)
+
+    @property
+    def base_url(self) -> str:
+        """The portal's own address for links in mail (never taken from a request's Host header)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def db_url(self) -> str:

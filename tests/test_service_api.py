@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 from stylegate.cli import app as cli_app
 from stylegate.governance.audit import AuditLog
 from stylegate.service.app import create_app
-from conftest import initialised
 from stylegate.settings import Settings
+from stylegate.workspace import Workspace
 from stylegate.styleworld import world
 
 ADMIN = "admintok"
@@ -44,37 +44,54 @@ _names = itertools.count(1)
 
 
 # ------------------------------------------------------------------------------ fixtures
+
+def initialised(settings: Settings) -> Settings:
+    """The home of ``settings`` created the way `stylegate init` creates it (the service never does)."""
+    Workspace(settings).init()
+    return settings
+
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("service") / "home"
-    return initialised(Settings(home=home, admin_token=ADMIN, device="cpu", cpu_threads=1,
-                                rate_limit_per_minute=100_000, rate_limit_burst=100_000,
-                                max_request_bytes=MAX_REQUEST_BYTES, max_image_bytes=MAX_IMAGE_BYTES,
-                                max_image_pixels=MAX_IMAGE_PIXELS, max_upload_files=MAX_UPLOAD_FILES))
+    return Settings(home=home, admin_token=ADMIN, device="cpu", cpu_threads=1,
+                    rate_limit_per_minute=100_000, rate_limit_burst=100_000,
+                    account_rate_limit_per_minute=100_000, account_rate_limit_burst=100_000,
+                    max_request_bytes=MAX_REQUEST_BYTES, max_image_bytes=MAX_IMAGE_BYTES,
+                    max_image_pixels=MAX_IMAGE_PIXELS, max_upload_files=MAX_UPLOAD_FILES)
 
 
 @pytest.fixture(scope="module")
 def client(settings: Settings):
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(initialised(settings))) as c:
         yield c
 
 
 @pytest.fixture()
 def quiet(tmp_path: Path):
     """A service over a home of its own, so no other test's artists or works sway its checks."""
-    s = initialised(Settings(home=tmp_path / "home", admin_token=ADMIN, device="cpu", cpu_threads=1,
-                             rate_limit_per_minute=100_000, rate_limit_burst=100_000))
-    with TestClient(create_app(s)) as c:
+    s = Settings(home=tmp_path / "home", admin_token=ADMIN, device="cpu", cpu_threads=1,
+                 rate_limit_per_minute=100_000, rate_limit_burst=100_000,
+                 account_rate_limit_per_minute=100_000, account_rate_limit_burst=100_000)
+    with TestClient(create_app(initialised(s))) as c:
         yield c, s
 
 
+@pytest.fixture()
+def limited(tmp_path: Path):
+    """Burst of 3, one request a minute after that."""
+    s = Settings(home=tmp_path / "home", admin_token=None, device="cpu", cpu_threads=1,
+                 rate_limit_per_minute=1, rate_limit_burst=3)
+    with TestClient(create_app(initialised(s))) as c:
+        yield c
+
+
 @pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory):
-    """Burst of 3, one request a minute after that, and no admin token configured."""
-    home = tmp_path_factory.mktemp("limited") / "home"
-    s = initialised(Settings(home=home, admin_token=None, device="cpu", cpu_threads=1,
-                             rate_limit_per_minute=1, rate_limit_burst=3))
-    with TestClient(create_app(s)) as c:
+def no_admin(tmp_path_factory: pytest.TempPathFactory):
+    """No admin token configured (and no tight rate limit)."""
+    home = tmp_path_factory.mktemp("no-admin") / "home"
+    s = Settings(home=home, admin_token=None, device="cpu", cpu_threads=1,
+                 rate_limit_per_minute=100_000, rate_limit_burst=100_000)
+    with TestClient(create_app(initialised(s))) as c:
         yield c
 
 
@@ -131,6 +148,14 @@ def disk_state(settings: Settings) -> dict:
         "works": sorted(str(p.relative_to(settings.home)) for p in settings.works_dir.rglob("*") if p.is_file()),
         "tmp": sorted(str(p) for p in (settings.home / "tmp").rglob("*")) if (settings.home / "tmp").exists() else [],
     }
+
+
+def portal_login(client: TestClient, token: str) -> None:
+    """Sign in through the portal's form (pre-session CSRF token included); the client keeps the cookie."""
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
+    r = client.post("/login", data={"token": token, "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303, r.text
 
 
 def check_prompt(client: TestClient, prompt: str) -> dict:
@@ -475,7 +500,8 @@ def test_upload_list_read_file_and_withdraw_works(client: TestClient, settings: 
     # the same file again is a duplicate, not a second work
     r = upload(client, artist_id, token, ("again.png", one))
     assert r.status_code == 201
-    assert r.json() == {"added": [], "duplicates": [{"file": "again.png", "work_id": ids[0]}]}
+    assert r.json() == {"added": [], "duplicates": [{"file": "again.png", "detail": "already one of your works",
+                                                     "work_id": ids[0]}]}
 
     r = client.delete(f"/v1/artists/{artist_id}/works/{ids[0]}", headers=h)
     assert r.status_code == 200 and r.json() == {"withdrawn": added[0]}
@@ -658,7 +684,7 @@ def test_prompt_decision_has_the_same_shape_as_the_cli(client: TestClient, setti
     assert any(ev["artist"] == {"id": artist_id, "name": KENJI.name} for ev in api["evidence"])
 
 
-@pytest.mark.parametrize("body", [{}, {"prompt": ""}, {"prompt": "x" * 2001}, {"prompt": 5},
+@pytest.mark.parametrize("body", [{}, {"prompt": ""}, {"prompt": 5},
                                   {"prompt": "a cat", "extra": 1}, ["a cat"]])
 def test_invalid_prompt_check_is_422(client: TestClient, body: object) -> None:
     r = client.post("/v1/check/prompt", json=body)
@@ -788,11 +814,11 @@ def test_admin_deletes_an_artist(client: TestClient) -> None:
     assert client.delete(f"/v1/admin/artists/{artist_id}", headers=ADMIN_H).status_code == 404
 
 
-def test_admin_routes_are_off_without_an_admin_token(limited: TestClient) -> None:
+def test_admin_routes_are_off_without_an_admin_token(no_admin: TestClient) -> None:
     for i, (method, path) in enumerate([("GET", "/v1/admin/artists"), ("PATCH", "/v1/admin/artists/1"),
                                         ("DELETE", "/v1/admin/artists/1")]):
         for headers in (auth(f"guess-{i}"), auth(f"admin-{i}")):
-            r = limited.request(method, path, headers=headers, json={"verified": True} if method == "PATCH" else None)
+            r = no_admin.request(method, path, headers=headers, json={"verified": True} if method == "PATCH" else None)
             assert r.status_code == 403 and "admin routes are off" in r.json()["detail"]
 
 
@@ -804,15 +830,33 @@ def test_rate_limit_answers_429_with_retry_after(limited: TestClient) -> None:
     assert r.status_code == 429
     assert 1 <= int(r.headers["retry-after"]) <= 60
     assert "rate limit" in r.json()["detail"]
-    # other clients (keyed by their token) and non-API paths are not limited by this one
-    assert limited.post("/v1/check/prompt", json={"prompt": "a house"}, headers=auth("sgt_other")).status_code == 200
+    # a made-up token buys no bucket of its own: it counts against the same address
+    assert limited.post("/v1/check/prompt", json={"prompt": "a house"}, headers=auth("sgt_other")).status_code == 429
+    # non-API pages are not limited by this one
     assert limited.get("/openapi.json").status_code == 200
     assert limited.post("/v1/check/prompt", json={"prompt": "a house"}).status_code == 429
 
 
+def test_a_token_that_authenticated_gets_its_own_bucket(tmp_path: Path) -> None:
+    s = Settings(home=tmp_path / "home", admin_token=None, device="cpu", cpu_threads=1,
+                 rate_limit_per_minute=1, rate_limit_burst=4)
+    with TestClient(create_app(initialised(s))) as c:
+        r = c.post("/v1/artists", json={"name": "Bucket Owner", "consent": "credit", "contact": "b@example.org"})
+        assert r.status_code == 201, r.text
+        token, artist_id = r.json()["token"], r.json()["artist"]["id"]
+        assert c.get("/v1/artists/me", headers=auth(token)).status_code == 200  # address: 2 of 4
+        assert [c.post("/v1/check/prompt", json={"prompt": "a house"}).status_code for _ in range(3)] == [200, 200, 429]
+        # the address is spent; the artist's token, which authenticated, has a bucket of its own (4)
+        assert c.post("/v1/check/prompt", json={"prompt": "a house"}, headers=auth(token)).status_code == 200
+        assert c.post(f"/v1/artists/{artist_id}/token", headers=auth(token)).status_code == 200
+        # the old token's 401 withdraws its bucket at once (it still had one request left in it)
+        assert c.get("/v1/artists/me", headers=auth(token)).status_code == 401
+        assert c.get("/v1/artists/me", headers=auth(token)).status_code == 429
+
+
 def test_portal_withdraw_of_another_artists_work_is_a_404_page(client: TestClient, two_artists: dict) -> None:
     (_, a_token, _), (b_id, b_token, b_work) = two_artists["a"], two_artists["b"]
-    client.cookies.set("sg_session", a_token)
+    portal_login(client, a_token)
     try:
         page = client.get("/dashboard")
         form_token = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text).group(1)

@@ -56,8 +56,10 @@ def live_server(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "STYLEGATE_HOME"}
     env.setdefault("STYLEGATE_DEVICE", "cpu")
     env["STYLEGATE_ADMIN_TOKEN"] = BROWSER_ADMIN
-    subprocess.run([sys.executable, "-m", "stylegate", "--home", str(home), "init"], env=env, cwd=tmp_path,
-                   check=True, capture_output=True)  # serve never creates a home
+    # only `stylegate init` creates a home; the server opens it
+    init = subprocess.run([sys.executable, "-m", "stylegate", "--home", str(home), "init"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert init.returncode == 0, init.stdout + init.stderr
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "stylegate", "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -191,9 +193,13 @@ def test_portal_signup_upload_consent_and_checks(live_server, no_js, tmp_path, a
     assert me.json()["name"] == name and me.json()["consent"] == "opt-out"
     assert me.json()["descriptors"] == [descriptor] and me.json()["contact"] == "mira@example.org"
     artist_id = me.json()["id"]
-    # The session cookie is HttpOnly (not readable by page scripts).
+    # The session cookie is HttpOnly (not readable by page scripts), SameSite=Lax, and holds a
+    # server-side session id that expires, never the API token.
     cookies = {c["name"]: c for c in ctx.cookies()}
-    assert cookies["sg_session"]["httpOnly"] is True and cookies["sg_session"]["value"] == token
+    session = cookies["sg_session"]
+    assert session["httpOnly"] is True and session["sameSite"] == "Lax"
+    assert session["value"] != token and session["value"].startswith("sgs_")
+    assert session["expires"] > time.time()
 
     # 2. Dashboard, then the upload page: two works through the file input.
     page.get_by_role("link", name="Go to your dashboard").click()

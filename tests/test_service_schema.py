@@ -25,7 +25,6 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from stylegate.service.app import create_app
-from conftest import initialised
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 
@@ -91,6 +90,7 @@ class Identity:
 HOME = Path(tempfile.gettempdir()) / f"stylegate-schema-{uuid.uuid4().hex}" / "home"
 APP = create_app(Settings(home=HOME, admin_token=ADMIN, device="cpu", cpu_threads=1,
                           rate_limit_per_minute=1_000_000, rate_limit_burst=1_000_000,
+                          account_rate_limit_per_minute=1_000_000, account_rate_limit_burst=1_000_000,
                           max_request_bytes=64 * 1024, max_image_bytes=256 * 1024, max_upload_files=MAX_UPLOAD_FILES),
                  prepare=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
@@ -98,7 +98,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @pytest.fixture(scope="module")
 def service():
-    initialised(APP.state.ctx.settings)
+    APP.state.ctx.workspace.init()  # what `stylegate init` does: the service never creates a home
     APP.state.ctx.prepare()
     try:
         with TestClient(APP) as client:

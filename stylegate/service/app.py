@@ -20,12 +20,11 @@ from stylegate.errors import DuplicateArtist, InputError, NotFound, StylegateErr
 from stylegate.settings import Settings
 
 from .context import ServiceContext
-from .limits import BodySizeMiddleware, RateLimiter, RateLimitMiddleware
+from .limits import BodySizeMiddleware, RateLimitMiddleware
 
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
-RATE_LIMITED = ("/v1/",)
 
 
 def _status_for(exc: StylegateError) -> int:
@@ -99,8 +98,8 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
 
     for module in (artists, works, checks, admin, pages):
         app.include_router(module.router)
-    s = ctx.settings
-    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(s.rate_limit_per_minute, s.rate_limit_burst),
-                       prefixes=RATE_LIMITED)
-    app.add_middleware(BodySizeMiddleware, limit=s.max_request_bytes, upload_limit=s.max_upload_bytes)
+    # the last added runs first: a request is charged to its bucket before its size is judged,
+    # so a flood of oversized bodies is rate-limited like any other
+    app.add_middleware(BodySizeMiddleware, settings=ctx.settings)
+    app.add_middleware(RateLimitMiddleware, limits=ctx.limits)
     return app

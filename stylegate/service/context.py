@@ -18,12 +18,16 @@ import shutil
 import tempfile
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from stylegate.settings import Settings
 from stylegate.workspace import Workspace
+
+from .limits import Limits
+from .mail import Mailer
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.registry.accounts import AccountStore
@@ -36,6 +40,20 @@ class ServiceContext:
         self.settings = settings or Settings()
         self.workspace = Workspace(self.settings)
         self.lock = threading.RLock()
+        self.limits = Limits(self.settings)
+        self.mailer = Mailer(self.settings)
+
+    def now(self) -> datetime:
+        """The current time for sessions and confirmation links (tests may replace it)."""
+        return datetime.now(timezone.utc)
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(minutes=self.settings.session_ttl_minutes)
+
+    @property
+    def confirm_ttl(self) -> timedelta:
+        return timedelta(minutes=self.settings.confirm_ttl_minutes)
 
     @cached_property
     def accounts(self) -> "AccountStore":
@@ -91,12 +109,17 @@ class ServiceContext:
                 os.unlink(tmp)
         return path.read_bytes()
 
-    def form_token(self, session_token: str) -> str:
-        """The hidden form field that proves a POST came from our own page (CSRF)."""
-        return hmac.new(self._form_secret, hashlib.sha256(session_token.encode()).digest(), "sha256").hexdigest()
+    def form_token(self, session_id: str, purpose: str = "session") -> str:
+        """The hidden form field that proves a POST came from our own page (CSRF): an HMAC of
+        the session id, or (``purpose="pre-session"``) of the random value in the pre-session
+        cookie before anyone is signed in (a signed double-submit cookie)."""
+        message = purpose.encode() + b"\0" + hashlib.sha256(session_id.encode()).digest()
+        return hmac.new(self._form_secret, message, "sha256").hexdigest()
 
-    def form_token_ok(self, session_token: str, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(self.form_token(session_token), given or "")
+    def form_token_ok(self, session_id: str | None, given: str | None, purpose: str = "session") -> bool:
+        if not session_id or not given:
+            return False
+        return hmac.compare_digest(self.form_token(session_id, purpose), given)
 
     def public_message(self, exc: BaseException) -> str:
         """An error message for a client: the server's home path is shown as ``<home>``."""

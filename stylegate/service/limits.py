@@ -1,23 +1,51 @@
-"""Request limits: a token-bucket rate limit per client (429) and a body size limit (413).
+"""Request limits: token-bucket rate limits (429) and per-route body size limits (413).
 
 Both are plain ASGI middleware, so they act before any body is parsed or any handler runs.
+
+Who a request counts against:
+
+- By default its client **address**. A bearer token does not by itself buy a bucket of its
+  own: anyone can make up tokens, so an unknown or invalid one (and the 401 it earns) is
+  charged to the address, and a flood of made-up tokens ends in 429 without a database
+  lookup per request beyond the address's allowance.
+- A token that has **authenticated** (the auth dependency calls :meth:`Limits.trust` after a
+  successful lookup) gets a bucket of its own for a while, so artists behind one address do
+  not starve each other. A 401 for that token withdraws the trust at once.
+- Sign-up, sign-in and confirmation mail are charged to the address in a second, tighter
+  limiter as well (they create rows, sessions and mail).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
+import re
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.exceptions import HTTPException
+
+from stylegate.settings import Settings
+
+log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TRUST_SECONDS = 300.0  # how long a token that authenticated keeps its own bucket without a re-check
+MAX_TRUSTED = 50_000
+ACCOUNT_ROUTES = {("POST", "/v1/artists"), ("POST", "/signup"), ("POST", "/login"),
+                  ("POST", "/dashboard/confirm-contact")}
+_RESEND = re.compile(r"^/v1/artists/\d+/contact/confirmation$")
+_UPLOADS = re.compile(r"^/v1/artists/\d+/works/?$")
 
 
 async def _json_error(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
@@ -61,31 +89,117 @@ class RateLimiter:
             return (1.0 - b.tokens) / self.rate
 
 
-def client_key(scope: Scope) -> str:
-    """The client a request counts against: its bearer token if any, else its address."""
-    for name, value in scope.get("headers", []):
-        if name == b"authorization" and value[:7].lower() == b"bearer ":
-            import hashlib
+def _digest(token: str | bytes) -> str:
+    raw = token.encode() if isinstance(token, str) else token
+    return hashlib.sha256(raw).hexdigest()[:32]
 
-            return "t:" + hashlib.sha256(value[7:]).hexdigest()[:32]
+
+class TrustedTokens:
+    """Digests of bearer tokens that recently authenticated (bounded, expiring)."""
+
+    def __init__(self, seconds: float = TRUST_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.clock = seconds, clock
+        self._until: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, token: str) -> None:
+        with self._lock:
+            self._until[_digest(token)] = self.clock() + self.seconds
+            self._until.move_to_end(_digest(token))
+            while len(self._until) > MAX_TRUSTED:
+                self._until.popitem(last=False)
+
+    def discard(self, token: str) -> None:
+        with self._lock:
+            self._until.pop(_digest(token), None)
+
+    def holds(self, digest: str) -> bool:
+        with self._lock:
+            until = self._until.get(digest)
+            return until is not None and until > self.clock()
+
+
+def _address(scope: Scope) -> str:
     client = scope.get("client")
     return "a:" + (client[0] if client else "unknown")
 
 
-class RateLimitMiddleware:
-    """429 with ``Retry-After`` once a client's bucket is empty, on paths under ``prefixes``."""
+def _bearer(scope: Scope) -> bytes | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            return value[7:].strip() or None
+    return None
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, prefixes: tuple[str, ...]) -> None:
-        self.app, self.limiter, self.prefixes = app, limiter, prefixes
+
+class Limits:
+    """The service's rate limiters and the tokens trusted with a bucket of their own."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.general = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, clock)
+        self.accounts = RateLimiter(settings.account_rate_limit_per_minute, settings.account_rate_limit_burst, clock)
+        self.trusted = TrustedTokens(clock=clock)
+
+    def trust(self, token: str) -> None:
+        """Called once ``token`` authenticated: it gets its own bucket."""
+        self.trusted.add(token)
+
+    def distrust(self, token: str) -> None:
+        """Called when ``token`` failed to authenticate: back to the address's bucket."""
+        self.trusted.discard(token)
+
+    def client_key(self, scope: Scope) -> str:
+        """The bucket a request counts against: a trusted token's own, else the address's."""
+        token = _bearer(scope)
+        if token is not None and self.trusted.holds(_digest(token)):
+            return "t:" + _digest(token)
+        return _address(scope)
+
+    def charge(self, scope: Scope) -> float:
+        """Spend what the request costs; 0.0 if allowed, else the seconds to wait."""
+        method, path = scope.get("method", ""), scope.get("path", "")
+        if not is_limited(method, path):
+            return 0.0
+        if is_account_route(method, path):
+            wait = self.accounts.take(_address(scope))
+            if wait > 0:
+                return wait
+        return self.general.take(self.client_key(scope))
+
+
+def is_account_route(method: str, path: str) -> bool:
+    """Routes that create accounts, sessions or mail: the tighter per-address limit applies."""
+    return (method, path.rstrip("/") or "/") in ACCOUNT_ROUTES or (method == "POST" and bool(_RESEND.match(path)))
+
+
+def is_limited(method: str, path: str) -> bool:
+    """Every API route, every portal POST and the confirmation link."""
+    return path.startswith("/v1/") or method == "POST" or path.rstrip("/") == "/confirm"
+
+
+class RateLimitMiddleware:
+    """429 with ``Retry-After`` once the request's bucket is empty."""
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app, self.limits = app, limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
-            wait = self.limiter.take(client_key(scope))
+        if scope["type"] == "http":
+            wait = self.limits.charge(scope)
             if wait > 0:
-                await _json_error(send, 429, f"rate limit exceeded: try again in {math.ceil(wait)} s",
-                                  {"Retry-After": str(math.ceil(wait))})
+                seconds = str(math.ceil(wait))
+                await _json_error(send, 429, f"rate limit exceeded: try again in {seconds} s", {"Retry-After": seconds})
                 return
         await self.app(scope, receive, send)
+
+
+def body_limit(settings: Settings, method: str, path: str) -> int:
+    """The largest body a route needs: one image for an image check, the upload cap for
+    uploads, and the small JSON/form cap for everything else (whatever its content type)."""
+    if method == "POST" and path == "/v1/check/image":
+        return settings.max_check_image_bytes
+    if method == "POST" and (path.rstrip("/") == "/upload" or _UPLOADS.match(path)):
+        return settings.max_upload_bytes
+    return settings.max_request_bytes
 
 
 class _TooLarge(HTTPException):
@@ -93,20 +207,18 @@ class _TooLarge(HTTPException):
 
 
 class BodySizeMiddleware:
-    """413 when a body is larger than its limit: multipart uploads get ``upload_limit``,
-    everything else ``limit``. Checks Content-Length first, then counts streamed bytes."""
+    """413 when a body is larger than its route's limit (:func:`body_limit`). Checks
+    Content-Length first, without reading anything, then counts streamed bytes."""
 
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
-        self.app, self.limit, self.upload_limit = app, limit, upload_limit
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers", []))
-        ctype = headers.get(b"content-type", b"").lower()
-        limit = self.upload_limit if ctype.startswith(b"multipart/form-data") else self.limit
-        declared = headers.get(b"content-length")
+        limit = body_limit(self.settings, scope.get("method", ""), scope.get("path", ""))
+        declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             try:
                 too_big = int(declared) > limit
@@ -116,6 +228,9 @@ class BodySizeMiddleware:
             if too_big:
                 await _json_error(send, 413, f"request body over {limit} bytes")
                 return
+        await self._counted(scope, receive, send, limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         seen = 0
         started = False
 

@@ -83,22 +83,37 @@ class ArtistOut(BaseModel):
     royalty_rate: Optional[float]
     created_at: str
     contact: Optional[str] = None
-    verified: bool = False
+    contact_confirmed: bool = Field(False, description="the artist followed the link mailed to the contact address")
+    verified: bool = Field(False, description="an administrator verified the artist's identity")
     works: list[WorkOut] = Field(default_factory=list)
+
+
+MailState = Literal["sent", "not-configured", "failed", "already-confirmed"]
 
 
 class SignUpOut(BaseModel):
     artist: ArtistOut
     token: str = Field(description="the API token: shown once, store it safely")
+    confirmation_mail: MailState = Field(description="whether a confirmation link was mailed to the contact address")
+
+
+class ConfirmationOut(BaseModel):
+    confirmation_mail: MailState
 
 
 class TokenOut(BaseModel):
     token: str
 
 
+class DuplicateOut(BaseModel):
+    file: str
+    detail: Literal["already one of your works", "already registered"]
+    work_id: Optional[int] = Field(None, description="only when the work is your own")
+
+
 class UploadOut(BaseModel):
     added: list[WorkOut]
-    duplicates: list[dict[str, Any]]
+    duplicates: list[DuplicateOut]
 
 
 class Deleted(BaseModel):
@@ -112,7 +127,10 @@ class WorkWithdrawn(BaseModel):
 
 
 class PromptCheck(Strict):
-    prompt: str = Field(min_length=1, max_length=2000)
+    # The length limit is the policy's `prompt.max_chars` (the same one the CLI applies), checked
+    # by the gate: a longer prompt is a 422 naming the limit. The request body cap bounds it too.
+    prompt: str = Field(min_length=1, description="the prompt; at most the policy's prompt.max_chars characters "
+                                                  "(default 2,000), not blank")
 
 
 class ArtistRef(BaseModel):

@@ -1,4 +1,9 @@
-"""Who is asking: artist tokens (API bearer or portal cookie), admin token, object ownership."""
+"""Who is asking: artist API tokens (bearer), portal sessions (cookie), admin token, ownership.
+
+The portal's cookie holds a server-side session id, never the API token: an API token put in
+the cookie opens nothing. A bearer token that authenticates is trusted by the rate limiter
+with a bucket of its own; one that does not is charged to the client's address.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from .context import ServiceContext
 from .schemas import ArtistId
 
 SESSION_COOKIE = "sg_session"
+PRESESSION_COOKIE = "sg_csrf"  # a random value before sign-in; forms carry its HMAC (double submit)
 
 # The bearer schemes as OpenAPI documents them; the checks themselves are below (auto_error off,
 # so a missing or malformed header reaches them and gets the same 401 as an unknown token).
@@ -41,7 +47,9 @@ def current_artist(request: Request, ctx: ServiceContext = Depends(get_ctx),
     with ctx.lock:
         artist_id = ctx.accounts.authenticate(token)
     if artist_id is None:
+        ctx.limits.distrust(token)
         raise _unauthorised("invalid or revoked API token")
+    ctx.limits.trust(token)
     return artist_id
 
 
@@ -64,10 +72,11 @@ def require_admin(request: Request, ctx: ServiceContext = Depends(get_ctx),
 
 
 def session_artist(request: Request, ctx: ServiceContext) -> tuple[int, str] | None:
-    """The portal user's artist id and token from the session cookie, or None."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    """The portal user's artist id and session id from the session cookie, or None (no
+    cookie, an unknown or expired session, or something that is not a session id)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
         return None
     with ctx.lock:
-        artist_id = ctx.accounts.authenticate(token)
-    return None if artist_id is None else (artist_id, token)
+        artist_id = ctx.accounts.session_artist(session_id, now=ctx.now())
+    return None if artist_id is None else (artist_id, session_id)

@@ -23,6 +23,7 @@ def artist_out(ctx: ServiceContext, artist_id: int, *, private: bool = True) -> 
     out = artist.to_dict()
     out["verified"] = artist.verified  # operator-registered artists have no account and are verified
     out["contact"] = account.contact if (account and private) else None
+    out["contact_confirmed"] = bool(account and account.contact_confirmed)
     out["works"] = [work_out(w) for w in ws.store.list_works(artist_id)]
     return out
 

@@ -39,12 +39,15 @@ def check_prompt(body: PromptCheck, request: Request, ctx: ServiceContext = Depe
 @router.post("/v1/check/image", response_model=DecisionOut, responses=CHECK_ERRORS)
 async def check_image(request: Request, file: UploadFile = File(..., description="PNG, JPEG or WEBP image"),
                       ctx: ServiceContext = Depends(get_ctx)) -> dict:
-    """Match an image against registered styles and works (same limits as uploads)."""
+    """Match one image against registered styles and works (validated like uploads; the body
+    may hold one image of at most STYLEGATE_MAX_IMAGE_BYTES)."""
     from starlette.concurrency import run_in_threadpool
 
     from stylegate.governance.audit import KIND_CHECK_IMAGE
     from stylegate.registry.validation import WorkLimits, validate_bytes
 
+    if len((await request.form()).getlist("file")) != 1:  # the parsed form, cached: not read twice
+        raise InputError("send exactly one image, in the 'file' field")
     limit = ctx.settings.max_image_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:

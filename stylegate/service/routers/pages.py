@@ -1,12 +1,18 @@
 """The artist portal: server-rendered pages with plain HTML forms (no JavaScript needed).
 
-Signing up or in puts the API token in an HttpOnly, SameSite=Lax cookie; every form that
-changes something carries a form token derived from the session (CSRF protection). Pages
-are left out of the OpenAPI schema: they are for people, the /v1 API is for programs.
+Signing up or in opens a server-side session: the cookie holds a random session id (only its
+sha256 is stored) that expires after ``STYLEGATE_SESSION_TTL_MINUTES``; signing out deletes
+it, and rotating the API token or deleting the registration ends every session. Every form
+that changes something carries a form token derived from the session (CSRF protection); the
+sign-in and sign-up forms, before there is a session, carry the HMAC of a random pre-session
+cookie instead (a signed double-submit cookie). Pages are left out of the OpenAPI schema:
+they are for people, the /v1 API is for programs.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import List
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
@@ -17,11 +23,12 @@ from stylegate.errors import InputError, StylegateError
 
 from ..context import ServiceContext
 from ..schemas import SignUp
-from ..security import SESSION_COOKIE, session_artist
+from ..security import PRESESSION_COOKIE, SESSION_COOKIE, session_artist
 from ..views import artist_counts, artist_out
-from .artists import sign_up
+from .artists import mail_confirmation, sign_up
 from .works import ingest_uploads, own_work, work_file_response
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 CONSENTS = [
@@ -31,6 +38,14 @@ CONSENTS = [
 ]
 _EMPTY_FORM = {"name": "", "aliases": "", "descriptors": "", "consent": "", "contact": ""}
 NO_STORE = {"Cache-Control": "no-store"}
+PRESESSION = "pre-session"
+FORM_EXPIRED = "The form expired; please try again."
+MAIL_NOTICES = {
+    "sent": "We sent a confirmation link to your contact address.",
+    "not-configured": "Confirmation mail is not configured on this server, so your address stays unconfirmed.",
+    "failed": "The confirmation mail could not be sent; try again later.",
+    "already-confirmed": "Your contact address is already confirmed.",
+}
 
 
 def _templates(request: Request) -> Jinja2Templates:
@@ -41,9 +56,15 @@ def _ctx(request: Request) -> ServiceContext:
     return request.app.state.ctx
 
 
-def render(request: Request, name: str, status: int = 200, **values) -> HTMLResponse:
-    if "signed_in" not in values:  # callers that know say so: no second session lookup
-        values["signed_in"] = session_artist(request, _ctx(request)) is not None
+def render(request: Request, name: str, status: int = 200, *, session: tuple[int, str] | None | bool = True,
+           **values) -> HTMLResponse:
+    """A page; ``session`` is the caller's session if it knows it (None: signed out), else it is
+    looked up. A signed-in page's header carries the sign-out form and its form token."""
+    ctx = _ctx(request)
+    if session is True:
+        session = session_artist(request, ctx)
+    values["signed_in"] = bool(session)
+    values["logout_token"] = ctx.form_token(session[1]) if isinstance(session, tuple) else ""
     values.setdefault("consents", CONSENTS)
     return _templates(request).TemplateResponse(request, name, values, status_code=status)
 
@@ -56,9 +77,29 @@ def _see(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _sign_in(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+def _cookie(response: Response, request: Request, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax",
                         secure=_ctx(request).settings.secure_cookies, path="/")
+
+
+def _open_session(request: Request, artist_id: int) -> tuple[int, str]:
+    """A new session for ``artist_id``. An id the browser brought along is closed, never
+    adopted (no session fixation)."""
+    ctx = _ctx(request)
+    with ctx.lock:
+        ctx.accounts.close_session(request.cookies.get(SESSION_COOKIE))
+        return artist_id, ctx.accounts.open_session(artist_id, ctx.session_ttl, now=ctx.now())
+
+
+def _sign_in(response: Response, request: Request, session: tuple[int, str]) -> None:
+    """Put the session's id in the cookie (it expires with the session)."""
+    ttl = _ctx(request).session_ttl
+    _cookie(response, request, SESSION_COOKIE, session[1], int(ttl.total_seconds()))
+    response.delete_cookie(PRESESSION_COOKIE, path="/")
+
+
+def _sign_out(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 def _session_or_redirect(request: Request):
@@ -72,8 +113,23 @@ def _signed_form(request: Request, form_token: str) -> tuple[int, str] | Respons
     if isinstance(session, Response):
         return session
     if not _ctx(request).form_token_ok(session[1], form_token):
-        return _dashboard(request, error="The form expired; please try again.", status=403)
+        return _dashboard(request, error=FORM_EXPIRED, status=403)
     return session
+
+
+def _presession_page(request: Request, name: str, status: int = 200, **values) -> HTMLResponse:
+    """A sign-in or sign-up page with its pre-session CSRF token (and the cookie it is tied to)."""
+    ctx = _ctx(request)
+    nonce = request.cookies.get(PRESESSION_COOKIE) or ""
+    if not (16 <= len(nonce) <= 100):
+        nonce = secrets.token_urlsafe(32)
+    response = render(request, name, status, csrf_token=ctx.form_token(nonce, PRESESSION), **values)
+    _cookie(response, request, PRESESSION_COOKIE, nonce, None)
+    return response
+
+
+def _presession_ok(request: Request, csrf_token: str) -> bool:
+    return _ctx(request).form_token_ok(request.cookies.get(PRESESSION_COOKIE), csrf_token, PRESESSION)
 
 
 # ------------------------------------------------------------------ public pages
@@ -84,53 +140,89 @@ def home(request: Request) -> HTMLResponse:
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_page(request: Request) -> HTMLResponse:
-    return render(request, "signup.html", form=_EMPTY_FORM)
+    return _presession_page(request, "signup.html", form=_EMPTY_FORM)
 
 
 @router.post("/signup", response_class=HTMLResponse)
 def signup_submit(request: Request, name: str = Form(""), aliases: str = Form(""), descriptors: str = Form(""),
-                  consent: str = Form(""), contact: str = Form("")) -> Response:
+                  consent: str = Form(""), contact: str = Form(""), csrf_token: str = Form("")) -> Response:
     form = {"name": name, "aliases": aliases, "descriptors": descriptors, "consent": consent, "contact": contact}
+    if not _presession_ok(request, csrf_token):
+        return _presession_page(request, "signup.html", 403, form=form, error=FORM_EXPIRED)
     try:
         body = SignUp(name=name, aliases=_lines(aliases), descriptors=_lines(descriptors), consent=consent,
                       contact=contact)
     except ValueError as exc:
         fields = ", ".join(sorted({str(e["loc"][0]) for e in getattr(exc, "errors", lambda: [])()})) or "the form"
-        return render(request, "signup.html", 422, form=form, error=f"Please check {fields}.")
+        return _presession_page(request, "signup.html", 422, form=form, error=f"Please check {fields}.")
     ctx = _ctx(request)
     try:
         artist_id, token = sign_up(ctx, body)
     except InputError as exc:
-        return render(request, "signup.html", 422, form=form, error=str(exc))
+        return _presession_page(request, "signup.html", 422, form=form, error=ctx.public_message(exc))
+    mail = mail_confirmation(ctx, artist_id)
     with ctx.using():
         artist = artist_out(ctx, artist_id)
-    response = render(request, "welcome.html", 201, artist=artist, token=token, signed_in=True)
+    session = _open_session(request, artist_id)
+    response = render(request, "welcome.html", 201, artist=artist, token=token, session=session,
+                      notice=MAIL_NOTICES[mail])
     response.headers.update(NO_STORE)  # the token is shown once: keep the page out of caches
-    _sign_in(response, request, token)
+    _sign_in(response, request, session)
     return response
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html")
+    return _presession_page(request, "login.html")
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_submit(request: Request, token: str = Form("")) -> Response:
+def login_submit(request: Request, token: str = Form(""), csrf_token: str = Form("")) -> Response:
+    """Sign in with the API token once; from then on the session cookie, not the token, is used."""
     ctx = _ctx(request)
+    if not _presession_ok(request, csrf_token):
+        return _presession_page(request, "login.html", 403, error=FORM_EXPIRED, session=None)
     with ctx.lock:
         artist_id = ctx.accounts.authenticate(token.strip())
     if artist_id is None:
-        return render(request, "login.html", 401, error="That token is not valid.", signed_in=False)
+        return _presession_page(request, "login.html", 401, error="That token is not valid.", session=None)
     response = _see("/dashboard")
-    _sign_in(response, request, token.strip())
+    _sign_in(response, request, _open_session(request, artist_id))
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, form_token: str = Form("")) -> Response:
+    """Sign out: the session is deleted on the server, not only forgotten by the browser."""
+    session = session_artist(request, _ctx(request))
+    if session is None:
+        response = _see("/")
+        _sign_out(response)
+        return response
+    if not _ctx(request).form_token_ok(session[1], form_token):
+        return render(request, "index.html", 403, error=FORM_EXPIRED, session=session)
+    with _ctx(request).lock:
+        _ctx(request).accounts.close_session(session[1])
     response = _see("/")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    _sign_out(response)
+    return response
+
+
+@router.get("/confirm", response_class=HTMLResponse)
+def confirm_contact(request: Request, token: str = Query("", max_length=200)) -> Response:
+    """The link in a confirmation mail: confirms the contact address once, if still valid."""
+    ctx = _ctx(request)
+    with ctx.lock:
+        artist_id = ctx.accounts.confirm_contact(token, now=ctx.now())
+    headers = {**NO_STORE, "Referrer-Policy": "no-referrer"}  # the token is in this page's address
+    if artist_id is None:
+        response = render(request, "confirm.html", 400, confirmed=False,
+                          error="This confirmation link is not valid: it was used already, has expired, or was "
+                                "sent to an address this account no longer has.")
+    else:
+        log.info("contact address confirmed for artist #%d", artist_id)
+        response = render(request, "confirm.html", 200, confirmed=True, notice="Your contact address is confirmed.")
+    response.headers.update(headers)
     return response
 
 
@@ -145,6 +237,8 @@ def _notice(notice: str | None, added: int, duplicates: int, work: int | None) -
         return f"{added} work{'' if added == 1 else 's'} added{dup}."
     if notice == "withdrawn" and work is not None:
         return f"Work #{work} withdrawn."
+    if notice is not None and notice.startswith("mail-") and notice[5:] in MAIL_NOTICES:
+        return MAIL_NOTICES[notice[5:]]
     return None
 
 
@@ -152,13 +246,14 @@ def _dashboard(request: Request, *, notice: str | None = None, error: str | None
     session = _session_or_redirect(request)
     if isinstance(session, Response):
         return session
-    artist_id, token = session
+    artist_id, session_id = session
     ctx = _ctx(request)
     with ctx.using():
         artist = artist_out(ctx, artist_id)
         counts = artist_counts(ctx, artist_id)
-    return render(request, "dashboard.html", status, artist=artist, counts=counts, form_token=ctx.form_token(token),
-                  notice=notice, error=error, signed_in=True)
+    return render(request, "dashboard.html", status, artist=artist, counts=counts,
+                  form_token=ctx.form_token(session_id), notice=notice, error=error, session=session,
+                  mail_configured=ctx.mailer.configured)
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -178,6 +273,15 @@ def change_consent(request: Request, consent: str = Form(""), form_token: str = 
     with _ctx(request).using() as ws:
         ws.store.update_artist(artist_id, consent=consent)
     return _see("/dashboard?notice=consent")
+
+
+@router.post("/dashboard/confirm-contact")
+def resend_confirmation(request: Request, form_token: str = Form("")) -> Response:
+    """Mail a new confirmation link to the contact address (rate-limited like sign-up)."""
+    session = _signed_form(request, form_token)
+    if isinstance(session, Response):
+        return session
+    return _see(f"/dashboard?notice=mail-{mail_confirmation(_ctx(request), session[0])}")
 
 
 @router.post("/dashboard/works/{work_id}/withdraw")
@@ -216,9 +320,9 @@ def delete_registration(request: Request, confirm: str = Form(""), form_token: s
     if confirm != "yes":
         return _dashboard(request, error="Tick the box to confirm the deletion.", status=422)
     with _ctx(request).using() as ws:
-        ws.remove_artist(str(artist_id))
+        ws.remove_artist(str(artist_id))  # the account and its sessions go with it
     response = _see("/")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    _sign_out(response)
     return response
 
 
@@ -228,7 +332,7 @@ def upload_page(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     ctx = _ctx(request)
-    return render(request, "upload.html", form_token=ctx.form_token(session[1]), signed_in=True,
+    return render(request, "upload.html", form_token=ctx.form_token(session[1]), session=session,
                   max_files=ctx.settings.max_upload_files, max_mb=ctx.settings.max_image_bytes // (1024 * 1024))
 
 
@@ -237,15 +341,16 @@ async def upload_submit(request: Request, files: List[UploadFile] = File(default
     session = session_artist(request, _ctx(request))
     if session is None:
         return _see("/login")
-    artist_id, token = session
+    artist_id, session_id = session
     ctx = _ctx(request)
 
     def again(message: str, status: int) -> Response:
-        return render(request, "upload.html", status, error=message, form_token=ctx.form_token(token), signed_in=True,
+        return render(request, "upload.html", status, error=message, form_token=ctx.form_token(session_id),
+                      session=session,
                       max_files=ctx.settings.max_upload_files, max_mb=ctx.settings.max_image_bytes // (1024 * 1024))
 
-    if not ctx.form_token_ok(token, form_token):
-        return again("The form expired; please try again.", 403)
+    if not ctx.form_token_ok(session_id, form_token):
+        return again(FORM_EXPIRED, 403)
     try:
         result = await ingest_uploads(ctx, artist_id, [f for f in files if f.filename])
     except HTTPException as exc:  # a file over the size limit

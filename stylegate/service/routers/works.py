@@ -92,8 +92,18 @@ async def upload_works(files: List[UploadFile] = File(..., description="PNG, JPE
     """Upload reference works: validated like `stylegate works add` (format allow-list, pixel
     and size limits, truncated files), all or nothing, indexed at once."""
     result = await ingest_uploads(ctx, artist_id, files)
-    return {"added": [work_out(w) for w in result.added],
-            "duplicates": [{"file": Path(p).name, "work_id": w} for p, w in result.duplicates]}
+    with ctx.using():
+        duplicates = duplicates_out(ctx, artist_id, result)
+    return {"added": [work_out(w) for w in result.added], "duplicates": duplicates}
+
+
+def duplicates_out(ctx: ServiceContext, artist_id: int, result: "ImportResult") -> list[dict]:
+    """The files an upload skipped as already registered. The existing work's id is named
+    only when it is the caller's own: another artist's work ids are not disclosed."""
+    own = {w.id for w in ctx.workspace.store.list_works(artist_id)}
+    return [{"file": Path(p).name, "detail": "already one of your works", "work_id": w} if w in own
+            else {"file": Path(p).name, "detail": "already registered", "work_id": None}
+            for p, w in result.duplicates]
 
 
 @router.get("/{work_id:int}", response_model=WorkOut, responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
