@@ -60,3 +60,7 @@ class IndexMismatch(StylegateError):
 
 class ModelLoadError(StylegateError):
     pass
+
+
+class ThresholdsForeign(StylegateError):
+    """The policy's semantic thresholds were fitted for another embedder (run `stylegate calibrate`)."""
