@@ -60,7 +60,7 @@ class FittedRates(_Strict):
     """Error rates measured when a threshold was fitted (fractions, not percent)."""
 
     far: float = Field(ge=0.0, le=1.0)
-    frr: float = Field(ge=0.0, le=1.0)
+    frr: float | None = Field(None, ge=0.0, le=1.0)  # None: no positives to measure it on
     positives: int = Field(0, ge=0)
     negatives: int = Field(0, ge=0)
 

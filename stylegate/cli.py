@@ -538,6 +538,20 @@ def _report_errors(build: Callable[[], Any]) -> Any:
         raise InputError(str(exc)) from None
 
 
+# ---------------------------------------------------------------- calibrate
+@app.command()
+@handled
+def calibrate(
+    far: Optional[float] = typer.Option(None, "--far", min=0.0, max=1.0,
+                                        help="Target false-accept rate (default: the policy's calibration.target_far)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fit the description, style and near-duplicate thresholds for this embedder from the workspace."""
+    from stylegate.calibrate_cli import calibrate_command
+
+    calibrate_command(state.workspace(), far, as_json)
+
+
 # -------------------------------------------------------------------- serve
 @app.command()
 @handled
