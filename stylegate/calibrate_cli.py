@@ -103,3 +103,20 @@ def print_result(result: "CalibrationResult") -> None:
                     f"{p.global_frr:.1%} at the global one, {p.frr:.1%} at its own")
         for note in fit.notes:
             message(f"  {kind}: {note}")
+
+
+def report_command(ws: "Workspace", path: Path, fmt: str, as_json: bool) -> dict[str, Any]:
+    """Evaluate the thresholds in force on this workspace and write the calibration report."""
+    from stylegate.reports.calibration import build_calibration_report
+    from stylegate.reports.render import write_report
+
+    result = run_calibration(ws, None, fit=False)
+    report = build_calibration_report(result, ws.policy.calibration.embedder.model_dump(), ws.audit)
+    write_report(report, path, fmt)  # type: ignore[arg-type]
+    info = {"path": str(path), "bound": report.meta["bound"],
+            "operating_points": report.operating_points.to_dict(orient="records")}
+    if as_json:
+        emit_json(info)
+    else:
+        message(f"wrote {path}")
+    return info
