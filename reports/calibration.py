@@ -145,7 +145,7 @@ class CalibrationReport:
                         + "</section>")
         sections.append("<section><h2>Recent decisions near a threshold</h2>"
                         + html_table(self.recent, "Audited evidence closest to its threshold") + "</section>")
-        sections.append("<section><h2>Curves</h2>" + html_table(self.curves, "FAR and FRR per threshold") + "</section>")
+        sections.append("<section><h2>Curves</h2>" + html_table(self.curves, "FAR and FRR per threshold", max_rows=40) + "</section>")
         meta = {"embedder": f"{self.embedder.get('model')} (dim {self.embedder.get('dim')})",
                 "thresholds fitted for": f"{self.fitted_for.get('model')} (sha256 {str(self.fitted_for.get('checkpoint_sha256'))[:12]}…)",
                 **self.meta}
