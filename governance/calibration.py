@@ -95,6 +95,7 @@ class KindFit:
     negatives: np.ndarray  # decision-level impostor score (best wrong artist), one per negative
     threshold: float
     target_far: float
+    negative_groups: np.ndarray | None = None  # population per negative (FAR is met in each)
     per_artist: list[ArtistThreshold] = field(default_factory=list)
     artists: list[dict[str, Any]] = field(default_factory=list)  # per-artist FRR table
     far_overall: float = float("nan")  # FAR with per-artist thresholds in force
@@ -103,7 +104,11 @@ class KindFit:
 
     @property
     def far(self) -> float:
-        return rate_at(self.negatives, self.threshold, accept=True)
+        """FAR at the global threshold: the worst of the negative populations."""
+        if self.negative_groups is None or self.negatives.size == 0:
+            return rate_at(self.negatives, self.threshold, accept=True)
+        return max(rate_at(self.negatives[self.negative_groups == g], self.threshold, accept=True)
+                   for g in np.unique(self.negative_groups))
 
     @property
     def frr(self) -> float:
@@ -115,10 +120,15 @@ class KindFit:
         if both.size == 0:
             return []
         grid = np.unique(np.concatenate([np.quantile(both, np.linspace(0, 1, points)), [self.threshold]]))
-        neg = np.sort(self.negatives[np.isfinite(self.negatives)])
+        groups = self.negative_groups if self.negative_groups is not None else np.zeros(len(self.negatives))
+        # FAR per population (finite scores are the ones that can be accepted), the worst one drawn
+        negs = [np.sort(self.negatives[groups == g]) for g in np.unique(groups)]
         pos = np.sort(self.positives)
-        return [{"threshold": float(t),
-                 "far": float((neg.size - np.searchsorted(neg, t, "left")) / neg.size) if neg.size else float("nan"),
+
+        def far_at(t: float) -> float:
+            return max(((n.size - np.searchsorted(n, t, "left")) / n.size for n in negs if n.size), default=float("nan"))
+
+        return [{"threshold": float(t), "far": float(far_at(t)),
                  "frr": float(np.searchsorted(pos, t, "left") / pos.size) if pos.size else float("nan")}
                 for t in grid]
 
@@ -147,12 +157,15 @@ def fit_kind(
     names: dict[int, str],
     fixed: float | None = None,
     fixed_per_artist: Sequence[ArtistThreshold] = (),
+    groups: np.ndarray | None = None,
 ) -> KindFit:
     """Fit (or, with ``fixed``, evaluate) a threshold from scores.
 
     ``negative_matrix`` has one row per negative query and one column per artist in
     ``artist_ids`` (``-inf`` where a pair does not count, e.g. a work against its own artist).
     A negative is falsely accepted when any artist's score reaches that artist's threshold.
+    ``groups`` labels each negative row with its population (e.g. ordinary prompts, and
+    described prompts against the wrong artist); the FAR target holds in every population.
 
     Fitting: the global threshold is the lowest with FAR ≤ ``target_far``. When it rejects
     more than ``artist_frr_bound`` of some artist's positives, part of the FAR budget is moved
@@ -161,12 +174,18 @@ def fit_kind(
     the split with the lowest overall FRR wins, and no split at all when none helps.
     """
     negatives = negative_matrix.max(axis=1) if negative_matrix.size else np.zeros(0)
+    groups = np.zeros(len(negatives), np.int64) if groups is None else np.asarray(groups)
+    populations = [groups == g for g in np.unique(groups)]
     col = {int(a): j for j, a in enumerate(artist_ids)}
+
+    def global_at(far: float) -> float:
+        return max(threshold_at_far(negatives[m], far) for m in populations if np.isfinite(negatives[m]).any())
     by_artist = {int(a): positives[positive_artists == a] for a in np.unique(positive_artists)}
 
     def overall(global_t: float, own: dict[int, float]) -> tuple[float, float]:
         t_cols = np.array([own.get(int(a), global_t) for a in artist_ids])
-        far = float(np.mean((negative_matrix >= t_cols[None, :]).any(axis=1))) if negative_matrix.size else float("nan")
+        hit = (negative_matrix >= t_cols[None, :]).any(axis=1) if negative_matrix.size else np.zeros(0, bool)
+        far = max((float(np.mean(hit[m])) for m in populations if m.any()), default=float("nan"))
         t_pos = np.array([own.get(int(a), global_t) for a in positive_artists])
         frr = float(np.mean(positives < t_pos)) if positives.size else float("nan")
         return far, frr
@@ -176,13 +195,13 @@ def fit_kind(
         threshold = float(fixed)
         chosen = {p.artist_id: p for p in fixed_per_artist if p.kind == kind}
     else:
-        threshold = threshold_at_far(negatives, target_far)
+        threshold = global_at(target_far)
         chosen = {}
         weak = [a for a, mine in by_artist.items()
                 if artist_frr_bound is not None and rate_at(mine, threshold, False) > artist_frr_bound and a in col]
         best_frr = overall(threshold, {})[1]
         for share in (0.75, 0.5) if weak else ():
-            g = threshold_at_far(negatives, target_far * share)
+            g = global_at(target_far * share)
             lo, hi, own = 0.0, target_far, {}
             for _ in range(14):  # the largest per-artist budget that keeps overall FAR ≤ target
                 mid = (lo + hi) / 2
@@ -211,7 +230,11 @@ def fit_kind(
             if a not in chosen:
                 notes.append(f"{names.get(a, a)}: FRR {rate_at(by_artist[a], threshold, False):.1%} at the global "
                              f"threshold; no threshold of its own lowers it within FAR ≤ {target_far:g}")
-    fit = KindFit(kind, positives, positive_artists, negatives, threshold, target_far, notes=notes)
+    smallest = min((int(np.isfinite(negatives[m]).sum()) for m in populations), default=0)
+    if fixed is None and smallest and smallest * target_far < 1:
+        notes.append(f"only {smallest} negatives: a FAR of {target_far:g} is below what they can measure "
+                     f"(1/{smallest}), so the threshold sits above every negative; register more works to certify it")
+    fit = KindFit(kind, positives, positive_artists, negatives, threshold, target_far, groups, notes=notes)
     for a, mine in by_artist.items():
         frr_global = rate_at(mine, threshold, accept=False)
         row = {"artist_id": a, "artist": names.get(a, str(a)), "positives": int(mine.size),
@@ -494,7 +517,8 @@ def calibrate(
     for r, i in enumerate(pos_rows):
         wrong[r, col[prompt_artists[i]]] = -np.inf
     d_neg = np.concatenate([d_scores[len(prompts):], wrong])
-    fits["description"] = fit_kind("description", d_pos, d_pos_artists, d_neg, d_ids,
+    d_groups = np.concatenate([np.zeros(len(corpus), np.int64), np.ones(len(wrong), np.int64)])
+    fits["description"] = fit_kind("description", d_pos, d_pos_artists, d_neg, d_ids, groups=d_groups,
                                    target_far=far, artist_frr_bound=cal.artist_frr_bound, names=names,
                                    **fixed("description"))
     if not pos_rows:

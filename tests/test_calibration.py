@@ -55,6 +55,7 @@ def test_threshold_is_the_lowest_that_meets_the_far_target() -> None:
         t = threshold_at_far(negatives, far)
         assert np.mean(negatives >= t) <= far
         assert np.mean(negatives >= t - 1e-4) > far  # one step lower misses the target
+    assert threshold_at_far(negatives[:50], 0.001) > negatives[:50].max()  # too few negatives: above them all
 
 
 def test_an_artist_the_global_threshold_fails_gets_its_own_within_the_far_budget() -> None:
@@ -71,6 +72,18 @@ def test_an_artist_the_global_threshold_fails_gets_its_own_within_the_far_budget
     assert own.threshold < fit.threshold and own.global_frr > 0.05 and own.frr < own.global_frr
     assert fit.far_overall <= 0.01
     assert fit.frr_overall < np.mean(pos < threshold_at_far(neg.max(axis=1), 0.01))
+
+
+def test_the_far_target_holds_in_every_negative_population() -> None:
+    rng = np.random.default_rng(11)
+    easy, hard = rng.normal(0.0, 0.05, (5000, 1)), rng.normal(0.3, 0.05, (300, 1))
+    pos = rng.normal(0.6, 0.05, 100)
+    groups = np.r_[np.zeros(5000, int), np.ones(300, int)]
+    fit = fit_kind("description", pos, np.ones(100, int), np.vstack([easy, hard]), np.array([1]), target_far=0.01,
+                   artist_frr_bound=None, names={}, groups=groups)
+    assert np.mean(hard[:, 0] >= fit.threshold) <= 0.01  # pooled, 5,300 negatives would have let 53 through
+    assert fit.threshold > threshold_at_far(np.r_[easy[:, 0], hard[:, 0]], 0.01)
+    assert fit.far == pytest.approx(max(np.mean(easy >= fit.threshold), np.mean(hard >= fit.threshold)))
 
 
 def test_ordinary_prompt_corpus_is_large_multilingual_and_deterministic() -> None:
