@@ -64,15 +64,31 @@ class CalibrationError(StylegateError):
 
 
 # ----------------------------------------------------------------------------- fitting
-def threshold_at_far(negatives: np.ndarray, far: float) -> float:
-    """The lowest 4-decimal threshold that at most ``far`` of ``negatives`` reach (score ≥ t)."""
+MIN_EXPECTED_FALSE_ACCEPTS = 10  # below this many, the empirical quantile alone is too noisy
+
+
+def threshold_at_far(negatives: np.ndarray, far: float, *, guard: bool = True) -> float:
+    """The lowest 4-decimal threshold that at most ``far`` of ``negatives`` reach (score ≥ t).
+
+    With few negatives (fewer than 10 expected false accepts at ``far``) the empirical
+    quantile underestimates the tail, so ``guard`` also takes a Gaussian fit of the scores in
+    Fisher-z space (``arctanh``; they are cosines or correlations) at ``1 - far`` and keeps the
+    higher of the two thresholds.
+    """
     neg = np.sort(np.asarray(negatives, dtype=np.float64)[np.isfinite(negatives)])[::-1]
     if neg.size == 0:
         raise CalibrationError("no negative scores to fit a threshold on")
     allowed = int(math.floor(far * neg.size + 1e-9))
     if allowed >= neg.size:
-        return float(math.floor(neg[-1] * 1e4) / 1e4)
-    t = math.floor(neg[allowed] * 1e4 + 1.0) / 1e4  # strictly above the (allowed+1)-th highest
+        t = math.floor(neg[-1] * 1e4) / 1e4
+    else:
+        t = math.floor(neg[allowed] * 1e4 + 1.0) / 1e4  # strictly above the (allowed+1)-th highest
+    if guard and neg.size * far < MIN_EXPECTED_FALSE_ACCEPTS and neg.size >= 2:
+        from statistics import NormalDist
+
+        z = np.arctanh(np.clip(neg, -0.9999, 0.9999))
+        tail = math.tanh(float(z.mean() + max(float(z.std(ddof=1)), 1e-6) * NormalDist().inv_cdf(1.0 - far)))
+        t = max(t, math.floor(tail * 1e4 + 1.0) / 1e4)
     return float(min(t, 1.0))
 
 
@@ -491,9 +507,19 @@ def calibrate(
     # near-duplicate
     copy_scores, copy_artists, fresh, _ = near_duplicate_scores(
         view, embed_images, k=policy.image.neighbours, max_copies=max_copies, progress=step("near-duplicate"))
-    fits["near_duplicate"] = fit_kind("near_duplicate", copy_scores, copy_artists, fresh[:, None],
-                                      np.array([0]), target_far=cal.near_duplicate_far, artist_frr_bound=None,
-                                      names=names, **fixed("near_duplicate"))
+    # A pixel correlation means the same on every embedder, and a workspace rarely holds the
+    # hardest negatives (a fresh work of the same artist and subject), so the fit may raise the
+    # near-duplicate threshold above the policy's but never lowers it.
+    nd = fit_kind("near_duplicate", copy_scores, copy_artists, fresh[:, None], np.array([0]),
+                  target_far=cal.near_duplicate_far, artist_frr_bound=None, names=names, **fixed("near_duplicate"))
+    if fit and nd.threshold < th.near_duplicate:
+        fitted_t = nd.threshold
+        nd = fit_kind("near_duplicate", copy_scores, copy_artists, fresh[:, None], np.array([0]),
+                      target_far=cal.near_duplicate_far, artist_frr_bound=None, names=names,
+                      fixed=float(th.near_duplicate))
+        nd.notes.append(f"registered works alone allow {fitted_t:.4f}; kept the policy's pixel threshold "
+                        f"{th.near_duplicate} (pixel correlations do not depend on the embedder; the fit only raises it)")
+    fits["near_duplicate"] = nd
     # description
     prompts, prompt_artists = [], []
     for artist in sorted(view.artists.values(), key=lambda a: a.id):

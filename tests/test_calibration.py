@@ -51,11 +51,22 @@ def result(ws: Workspace):
 def test_threshold_is_the_lowest_that_meets_the_far_target() -> None:
     rng = np.random.default_rng(3)
     negatives = rng.normal(0.2, 0.1, size=2000)
-    for far in (0.001, 0.01, 0.05):
+    for far in (0.005, 0.01, 0.05):
         t = threshold_at_far(negatives, far)
         assert np.mean(negatives >= t) <= far
         assert np.mean(negatives >= t - 1e-4) > far  # one step lower misses the target
     assert threshold_at_far(negatives[:50], 0.001) > negatives[:50].max()  # too few negatives: above them all
+
+
+def test_few_negatives_get_a_tail_guard_above_the_sample() -> None:
+    rng = np.random.default_rng(5)
+    population = rng.normal(0.45, 0.04, 200_000)
+    sample = population[:80]
+    guarded, bare = threshold_at_far(sample, 0.01), threshold_at_far(sample, 0.01, guard=False)
+    assert guarded >= bare
+    # the guard lands near the population's true 99th percentile; the bare sample quantile can not know it
+    assert abs(guarded - np.quantile(population, 0.99)) < 0.02
+    assert np.mean(population >= guarded) <= 0.015
 
 
 def test_an_artist_the_global_threshold_fails_gets_its_own_within_the_far_budget() -> None:
