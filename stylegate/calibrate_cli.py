@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+KIND_POLICY_CALIBRATED = "policy.calibrated"
+
 
 class _StagedProgress:
     """One progress bar per calibration stage, on stderr."""
@@ -79,6 +81,12 @@ def calibrate_command(ws: "Workspace", far: Optional[float], as_json: bool) -> d
     out = result.to_dict()
     out.update(policy=str(target), policy_version=new.version, previous_policy_version=old_version,
                thresholds={k: getattr(new.thresholds, k) for k in ("description", "style", "near_duplicate")})
+    # A threshold change is a policy change: it goes into the tamper-evident log.
+    out["audit_seq"] = ws.audit.append(KIND_POLICY_CALIBRATED, {
+        "policy": str(target), "policy_version": new.version, "previous_policy_version": old_version,
+        "embedder": result.embedder, "thresholds": out["thresholds"],
+        "rates": {k: {"far": v["far"], "frr": v["frr"]} for k, v in out["kinds"].items()},
+        "per_artist": [p.model_dump() for p in new.calibration.per_artist]})
     if as_json:
         emit_json(out)
     else:

@@ -198,5 +198,7 @@ def test_calibrate_lifts_the_foreign_embedder_refusal(tmp_path: Path, monkeypatc
         assert out["kinds"][kind]["threshold"] == getattr(policy.thresholds, kind)
         assert out_loose["kinds"][kind]["threshold"] <= out["kinds"][kind]["threshold"]  # looser FAR, lower bar
     assert policy.calibration.rates["description"].negatives >= 5000
+    entry = next(e for e in Workspace(Settings(home=home)).audit.entries() if e["seq"] == out["audit_seq"])
+    assert entry["kind"] == "policy.calibrated" and entry["body"]["policy_version"] == policy.version
     checked = sg(home, "check", "prompt", prompt, "--json")
     assert checked.exit_code == 3, checked.output  # semantic checks run again; the name still blocks
