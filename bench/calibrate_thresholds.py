@@ -119,7 +119,7 @@ def accuracy(works: int, far: float) -> None:
         rng = np.random.default_rng(12345)
         view = gates["fitted"].view
         copies, hows = [], []
-        for work_id, path in sorted(view.work_files.items()):
+        for _, path in sorted(view.work_files.items()):
             with Image.open(path) as im:
                 original = im.convert("RGB")
             for how in ("resize", "jpeg", "crop", "colour"):

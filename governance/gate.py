@@ -104,8 +104,9 @@ class PolicyGate:
         threshold = self.policy.thresholds.for_kind(kind)
         key = {EvidenceKind.DESCRIPTION: "description", EvidenceKind.STYLE: "style"}.get(kind)
         own = self.policy.calibration.artist_threshold(key, artist_id) if key else None
-        if own is None:
-            return threshold, "global"
+        artist = self.view.artists.get(artist_id)
+        if own is None or (own.artist and artist is not None and own.artist != artist.name):
+            return threshold, "global"  # none fitted, or fitted for an artist whose id was since reused
         return own.threshold, (f"per-artist: FRR {own.global_frr:.1%} at global threshold {threshold:.3f} "
                                f"(FRR {own.frr:.1%} at this one)")
 

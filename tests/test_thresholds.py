@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from stylegate.cli import app
 from stylegate.errors import EXIT_BLOCKED, EXIT_ERROR, InputError, StylegateError, ThresholdsForeign
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
-from stylegate.governance.thresholds import FittedFor, check_binding
+from stylegate.governance.thresholds import check_binding
 from stylegate.settings import Settings
 from stylegate.styleworld import models, world
 from stylegate.workspace import Workspace
