@@ -202,3 +202,19 @@ def test_calibrate_lifts_the_foreign_embedder_refusal(tmp_path: Path, monkeypatc
     assert entry["kind"] == "policy.calibrated" and entry["body"]["policy_version"] == policy.version
     checked = sg(home, "check", "prompt", prompt, "--json")
     assert checked.exit_code == 3, checked.output  # semantic checks run again; the name still blocks
+
+
+def test_name_only_mode_still_finds_pixel_near_duplicates_but_no_style(ws: Workspace) -> None:
+    from PIL import Image
+
+    base = ws.gate()
+    foreign = default_policy_text().replace('semantic = "enforce"', 'semantic = "name-only"').replace(
+        load_policy().calibration.embedder.checkpoint_sha256, "0" * 64)
+    gate = PolicyGate(parse_policy(foreign), base.embedder, base.view)
+    assert not gate.binding.semantic
+    work = ws.store.list_works(ws.store.get_artist(ARTISTS[0].name).id)[0]
+    copy = Image.open(ws.settings.works_dir / work.path).convert("RGB").resize((96, 96))
+    bound, name_only = base.check_image(copy), gate.check_image(copy)
+    assert {e.kind for e in bound.evidence} >= {EvidenceKind.STYLE, EvidenceKind.NEAR_DUPLICATE}
+    assert {e.kind for e in name_only.evidence} == {EvidenceKind.NEAR_DUPLICATE}
+    assert name_only.action.value == "block" and any("name-only screening" in r for r in name_only.reasons)
