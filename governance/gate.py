@@ -22,6 +22,7 @@ from stylegate.governance.neardup import pixel_signature
 from stylegate.governance.policy import Policy
 from stylegate.governance import steering
 from stylegate.governance.steering import LEVELS as STEER_LEVELS
+from stylegate.governance.thresholds import check_binding
 from stylegate.governance.view import RegistryView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +39,10 @@ class PolicyGate:
         self.policy = policy
         self.embedder = embedder
         self.view = view
+        # Thresholds fitted for another embedder are refused here (ThresholdsForeign), or,
+        # with `semantic = "name-only"`, turn the description and style checks off.
+        self.binding = check_binding(policy.calibration, embedder.identity if embedder is not None else None,
+                                     policy.source or "policy")
 
     # ---------------------------------------------------------------- prompts
     def validate_prompt(self, text: str) -> str:
@@ -67,10 +72,11 @@ class PolicyGate:
             if hit.artist_id not in strongest or hit.score > strongest[hit.artist_id].score:
                 strongest[hit.artist_id] = hit
         evidence.extend(self._name_evidence(hit, prompt) for hit in strongest.values())
-        if self.embedder is not None and (self.view.prototypes.size or self.view.text_prototypes.size):
+        if self.embedder is not None and self.binding.semantic and (self.view.prototypes.size or self.view.text_prototypes.size):
             query = self.embedder.embed_texts([prompt])[0]
             evidence.extend(self._semantic_evidence(query))
         decision = self._decide("prompt", evidence)
+        self._note_binding(decision)
         if decision.action is Action.STEER and steer:
             self._steer(prompt, hits, decision)
         return decision
@@ -102,12 +108,28 @@ class PolicyGate:
         return action, rule
 
     def _semantic_evidence(self, query: np.ndarray) -> list[Evidence]:
-        threshold = self.policy.thresholds.description
-        return [
-            self._evidence(EvidenceKind.DESCRIPTION, item.artist_id, item.score, threshold, item.rule, item.detail)
-            for item in description_scores(query, self.view)
-            if item.score >= threshold
-        ]
+        out = []
+        for item in description_scores(query, self.view):
+            threshold, why = self._threshold_for(EvidenceKind.DESCRIPTION, item.artist_id)
+            if item.score >= threshold:
+                out.append(self._evidence(EvidenceKind.DESCRIPTION, item.artist_id, item.score, threshold, item.rule,
+                                          {**item.detail, "threshold_rule": why}))
+        return out
+
+    def _threshold_for(self, kind: EvidenceKind, artist_id: int) -> tuple[float, str]:
+        """The threshold that applies to ``artist_id`` and why: "global" or "per-artist: …"."""
+        threshold = self.policy.thresholds.for_kind(kind)
+        key = {EvidenceKind.DESCRIPTION: "description", EvidenceKind.STYLE: "style"}.get(kind)
+        own = self.policy.calibration.artist_threshold(key, artist_id) if key else None
+        artist = self.view.artists.get(artist_id)
+        if own is None or (own.artist and artist is not None and own.artist != artist.name):
+            return threshold, "global"  # none fitted, or fitted for an artist whose id was since reused
+        return own.threshold, (f"per-artist: FRR {own.global_frr:.1%} at global threshold {threshold:.3f} "
+                               f"(FRR {own.frr:.1%} at this one)")
+
+    def _note_binding(self, decision: Decision) -> None:
+        if not self.binding.semantic:
+            decision.reasons.append(self.binding.reason)
 
     def _steer(self, prompt: str, hits: list[NameHit], decision: Decision, level: int = 0) -> None:
         """Rewrite a steered prompt; a rewrite that still carries the style after every level blocks."""
@@ -131,9 +153,10 @@ class PolicyGate:
         for h in hits:
             if h.artist_id in steered:
                 name_spans.setdefault(h.artist_id, []).append((h.start, h.end))
-        semantic = self.embedder is not None and bool(self.view.prototypes.size or self.view.text_prototypes.size)
+        semantic = (self.embedder is not None and self.binding.semantic
+                    and bool(self.view.prototypes.size or self.view.text_prototypes.size))
         rewrite = steering.rewrite(prompt, name_spans, steered if semantic else [], self._description_of,
-                                   self.policy.thresholds.description, level)
+                                   lambda a: self._threshold_for(EvidenceKind.DESCRIPTION, a)[0], level)
         negatives: list[str] = []
         for item in rewrite.removed:
             if item.kind == "description" and item.text not in negatives:
@@ -185,15 +208,18 @@ class PolicyGate:
         """Check an embedded image; ``signature`` (its pixel signature) enables near-duplicates."""
         match = match_image(vector, self.view, self.policy.image.neighbours, signature)
         evidence = []
-        t_style = self.policy.thresholds.style
         t_dup = self.policy.thresholds.near_duplicate
-        for item in match.style:
+        for item in match.style if self.binding.semantic else []:
+            t_style, why = self._threshold_for(EvidenceKind.STYLE, item.artist_id)
             if item.score >= t_style:
-                evidence.append(self._evidence(EvidenceKind.STYLE, item.artist_id, item.score, t_style, item.rule, item.detail))
+                evidence.append(self._evidence(EvidenceKind.STYLE, item.artist_id, item.score, t_style, item.rule,
+                                               {**item.detail, "threshold_rule": why}))
         for item in match.near_duplicates:
             if item.score >= t_dup:
                 evidence.append(self._evidence(EvidenceKind.NEAR_DUPLICATE, item.artist_id, item.score, t_dup, item.rule, item.detail))
-        return self._decide("image", evidence)
+        decision = self._decide("image", evidence)
+        self._note_binding(decision)
+        return decision
 
     # ---------------------------------------------------------------- shared
     def _evidence(self, kind: EvidenceKind, artist_id: int, score: float, threshold: float, rule: str, detail: dict) -> Evidence:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stylegate.errors import PolicyError
 from stylegate.governance.decision import Action, EvidenceKind
+from stylegate.governance.thresholds import Calibration
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -106,6 +107,7 @@ class VerificationSettings(_Strict):
 
 class Policy(_Strict):
     thresholds: Thresholds = Thresholds()
+    calibration: Calibration = Calibration()  # the embedder the thresholds were fitted for
     consent: ConsentTable
     attribution: AttributionSettings = AttributionSettings()
     steering: SteeringSettings = SteeringSettings()

@@ -84,14 +84,16 @@ def rewrite(
     name_spans: dict[int, list[tuple[int, int]]],
     described: Sequence[int],
     score: ScoreFn,
-    threshold: float,
+    threshold: float | Callable[[int], float],
     level: int = 0,
 ) -> Rewrite:
     """The prompt without what carries the styles of the steered artists.
 
     ``name_spans``: each steered artist's name hits (spans in ``prompt``); ``described``: the
-    steered artists whose description score is to be brought under ``threshold``.
+    steered artists whose description score is to be brought under ``threshold`` (one number,
+    or the threshold that applies to an artist id).
     """
+    threshold_of = threshold if callable(threshold) else (lambda _artist, t=float(threshold): t)
     lv = LEVELS[min(level, len(LEVELS) - 1)]
     removed: list[Removal] = []
     for artist_id, spans in name_spans.items():
@@ -102,7 +104,7 @@ def rewrite(
     result = Rewrite(prompt, removed, level=level)
     for artist_id in described:
         before = float(score([cut(prompt, spans)], artist_id)[0])
-        after = _remove_description(prompt, spans, removed, artist_id, score, threshold, lv, before)
+        after = _remove_description(prompt, spans, removed, artist_id, score, threshold_of(artist_id), lv, before)
         result.scores[artist_id] = (before, after)
     result.prompt = cut(prompt, spans)
     result.removed.sort(key=lambda r: r.start)

@@ -267,6 +267,8 @@ def render_html(obj: Reportable, title: str | None = None) -> str:
             sections.append(_figure(bar_chart(list(lab.head(20)), list(head[numeric[0]]), str(numeric[0])), str(numeric[0])))
         sections.append(html_table(obj, title or "Report"))
         return _page(title or "Report", {"rows": len(obj)}, sections)
+    if hasattr(obj, "html_page"):  # a report that renders itself (the calibration report)
+        return obj.html_page(title)
     raise TypeError(f"cannot render {type(obj).__name__}: give a DataFrame, AttributionReport or AuditSummary")
 
 

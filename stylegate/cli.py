@@ -666,6 +666,19 @@ def report_audit(
         message(f"wrote {path}")
 
 
+@report_app.command("calibration")
+@handled
+def report_calibration(
+    fmt: str = typer.Option("html", "--format", help="html | csv | parquet"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default calibration.FORMAT)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """ROC/DET curves of the thresholds in force, worst artists, and recent decisions near a threshold."""
+    from stylegate.calibrate_cli import report_command
+
+    report_command(state.workspace(), _report_out(out, "calibration", fmt), fmt, as_json)
+
+
 def _report_errors(build: Callable[[], Any]) -> Any:
     """Bad dates, periods or shares are the caller's to fix: usage errors, not crashes."""
     from stylegate.reports.attribution import ReportError
@@ -674,6 +687,20 @@ def _report_errors(build: Callable[[], Any]) -> Any:
         return build()
     except ReportError as exc:
         raise InputError(str(exc)) from None
+
+
+# ---------------------------------------------------------------- calibrate
+@app.command()
+@handled
+def calibrate(
+    far: Optional[float] = typer.Option(None, "--far", min=0.0, max=1.0,
+                                        help="Target false-accept rate (default: the policy's calibration.target_far)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fit the description, style and near-duplicate thresholds for this embedder from the workspace."""
+    from stylegate.calibrate_cli import calibrate_command
+
+    calibrate_command(state.workspace(), far, as_json)
 
 
 # -------------------------------------------------------------------- serve

@@ -68,3 +68,7 @@ class ModelLoadError(StylegateError):
 
 class HomeError(StylegateError):
     """The home folder is missing, not initialised, or has lost its registry or audit log."""
+
+
+class ThresholdsForeign(StylegateError):
+    """The policy's semantic thresholds were fitted for another embedder (run `stylegate calibrate`)."""

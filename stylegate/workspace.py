@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.embedder import Embedder
     from stylegate.governance.gate import PolicyGate
     from stylegate.governance.policy import Policy
+    from stylegate.governance.view import RegistryView
     from stylegate.registry.models import Artist, ImportResult, Work
     from stylegate.registry.store import RegistryStore
     from stylegate.recovery import Consistency, SweepReport
@@ -298,6 +299,14 @@ class Workspace:
         gate = PolicyGate(self.policy, self.embedder, view)
         self.__dict__["_gate"] = (revision, gate)
         return gate
+
+    def registry_view(self) -> "RegistryView":
+        """The registry as the gate sees it, without a gate (calibration reads it even when the
+        policy's thresholds belong to another embedder)."""
+        from stylegate.governance.view import build_view
+
+        return build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir,
+                          neutral_anchor=self.neutral_anchor)
 
     @cached_property
     def neutral_anchor(self) -> np.ndarray:

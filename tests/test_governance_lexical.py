@@ -16,6 +16,7 @@ from stylegate.governance.steering import rewrite
 from stylegate.governance.names import NameMatcher
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
 from stylegate.governance.view import RegistryView, build_names
+from stylegate.governance.thresholds import FittedFor
 from stylegate.registry.models import Artist, Consent
 
 SIMON = name_key("Simon Stalenhag")
@@ -161,7 +162,7 @@ def test_oversized_prompt_is_refused_with_the_limit() -> None:
 
 
 class ExplodingEmbedder:
-    identity = type("I", (), {"to_dict": staticmethod(lambda: {"model": "boom"})})()
+    identity = type("I", (), {"to_dict": staticmethod(lambda: dict(FittedFor().model_dump()))})()  # the policy's embedder
     dim = 4
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
