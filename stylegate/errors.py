@@ -60,3 +60,12 @@ class IndexMismatch(StylegateError):
 
 class ModelLoadError(StylegateError):
     pass
+
+
+class InvalidName(InputError):
+    """A name or alias cannot be registered: it canonicalises to nothing or to a fragment of itself."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        super().__init__(f"cannot register the name {label!r}: {reason}")
+        self.label = label
+        self.reason = reason
