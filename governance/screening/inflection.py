@@ -1,0 +1,82 @@
+"""Case endings on a name: "Rutkowskiego" (Rutkowski), "Кувшиновой" (Кувшинова), "Stålenhags".
+
+Declining languages change the end of a surname: they add an ending, or replace the last
+one or two letters with one. A registered one-word key of :data:`MIN_STEM` or more letters
+is filed under its stems (the key, and the key less its last one or two letters, each at
+least :data:`MIN_STEM` long); a prompt token matches when removing one to
+:data:`MAX_ENDING` letters from its end leaves a stem of the key, and the ending is letters
+of the same script. Short names never inflect (their stems would be ordinary words), and
+an inflected form is longer than the key (a same-length change is a
+misspelling), and the caller refuses inflected forms that are common words themselves ("monetary").
+"""
+
+from __future__ import annotations
+
+import logging
+
+from stylegate.governance.screening.scripts import script_of
+
+log = logging.getLogger(__name__)
+
+MIN_STEM = 5
+MAX_ENDING = 4  # letters an ending may add beyond the stem
+MAX_CUT = 2  # letters of the key an ending may replace
+
+
+class InflectionIndex:
+    def __init__(self) -> None:
+        self._stems: dict[str, tuple[str, ...]] = {}
+        self._count: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._count)
+
+    @staticmethod
+    def _stems_of(key: str) -> set[str]:
+        return {key[: len(key) - cut] for cut in range(MAX_CUT + 1) if len(key) - cut >= MIN_STEM}
+
+    def add(self, key: str) -> bool:
+        if len(key) < MIN_STEM:
+            return False
+        if key in self._count:
+            self._count[key] += 1
+            return True
+        self._count[key] = 1
+        for stem in self._stems_of(key):
+            self._stems[stem] = self._stems.get(stem, ()) + (key,)
+        return True
+
+    def discard(self, key: str) -> None:
+        count = self._count.get(key, 0)
+        if count > 1:
+            self._count[key] = count - 1
+            return
+        if count == 0:
+            return
+        del self._count[key]
+        for stem in self._stems_of(key):
+            remaining = tuple(k for k in self._stems.get(stem, ()) if k != key)
+            if remaining:
+                self._stems[stem] = remaining
+            else:
+                self._stems.pop(stem, None)
+
+    def search(self, token: str) -> list[str]:
+        """Registered keys of which ``token`` is an inflected form (never ``token`` itself)."""
+        if len(token) <= MIN_STEM or not self._stems:
+            return []
+        out: list[str] = []
+        for ending in range(1, MAX_ENDING + 1):
+            stem = token[: len(token) - ending]
+            if len(stem) < MIN_STEM:
+                break
+            keys = self._stems.get(stem)
+            if not keys:
+                continue
+            tail = token[len(stem) :]
+            script = script_of(stem[-1])
+            if not all(c.isalpha() and script_of(c) == script for c in tail):
+                continue
+            # An ending lengthens the name: a same-length change is a misspelling, not a case.
+            out.extend(k for k in keys if len(k) < len(token) and k not in out)
+        return out
