@@ -56,7 +56,8 @@ class PolicyGate:
     def _check_prompt(self, prompt: str) -> Decision:
         evidence: list[Evidence] = []
         threshold = self.policy.thresholds.name
-        hits = [h for h in self.view.names.find(prompt, tokenize(prompt)) if h.score >= threshold]
+        rules = self.policy.names.rules()
+        hits = [h for h in self.view.names.find(prompt, tokenize(prompt), rules) if h.score >= threshold]
         strongest: dict[int, NameHit] = {}
         for hit in hits:
             if hit.artist_id not in strongest or hit.score > strongest[hit.artist_id].score:
@@ -79,9 +80,14 @@ class PolicyGate:
             consent=artist.consent.value,
             score=hit.score,
             threshold=self.policy.thresholds.name,
-            rule=f"name:{hit.how}",
+            rule=hit.describe(),
             action=self.policy.action_for(artist.consent.value, kind),
-            detail={"matched": hit.matched, "text": prompt[hit.start : hit.end], "span": [hit.start, hit.end]},
+            detail={
+                "matched": hit.matched,
+                "text": prompt[hit.start : hit.end],
+                "span": [hit.start, hit.end],
+                **hit.evidence(),
+            },
         )
 
     def _semantic_evidence(self, query: np.ndarray) -> list[Evidence]:

@@ -88,6 +88,21 @@ class NameHit:
     obfuscation: str = ""  # how the span was disguised ("leetspeak", "split letters"), if at all
     edits: int = 0  # edit distance for fuzzy and phonetic hits
 
+    def describe(self) -> str:
+        """The rule and its evidence in one line: "name:surname (common word; cue 'w stylu')"."""
+        parts = []
+        if self.via != AS_WRITTEN:
+            parts.append(f"via {self.via}")
+        if self.common:
+            parts.append("common word")
+        if self.cue:
+            parts.append(f"cue {self.cue!r}")
+        if self.obfuscation:
+            parts.append(f"obfuscation: {self.obfuscation}")
+        if self.edits:
+            parts.append(f"{self.edits} edit{'s' if self.edits > 1 else ''}")
+        return f"name:{self.how}" + (f" ({'; '.join(parts)})" if parts else "")
+
     def evidence(self) -> dict[str, object]:
         """What the hit rests on, for the decision's explanation."""
         out: dict[str, object] = {"how": self.how, "rule": self.rule, "via": self.via}

@@ -8,7 +8,8 @@ characters), which nobody uses on an ordinary word.
 
 Cues are *strong* (they name a style or an artist: "in the style of", "art by", "#") or
 *weak* ("by", "von", "par", a possessive): a weak cue counts for a common word only when the
-word is capitalised as a name ("a painting by Heart", not "learned by heart").
+word is capitalised as a name ("a painting by Heart", not "Learned by heart"), or when the
+prompt uses no capitals at all, so case tells nothing.
 """
 
 from __future__ import annotations
@@ -93,7 +94,13 @@ def style_cue(prompt: str, start: int, end: int) -> Cue | None:
 
 
 def capitalised(prompt: str, start: int, end: int) -> bool:
-    """Whether the span is written like a proper name (first letter upper case, or an uncased script)."""
+    """Whether the span may be a proper name by its case.
+
+    True when its first letter is upper case or of an uncased script, and when the prompt
+    has no upper-case letter at all (written all in lower case, case says nothing).
+    """
+    if not any(c.isupper() for c in prompt):
+        return True
     for ch in prompt[start:end]:
         if ch.isalpha():
             return ch.isupper() or not (ch.islower() or ch.isupper())
