@@ -247,14 +247,18 @@ def _latin_reading_of(text: str) -> tuple[str, ...]:
 
 
 def latin_tokens(tokens: list[Token]) -> list[Token]:
-    """``tokens`` with each non-Latin token replaced by its Latin transliteration (anyascii)."""
+    """``tokens`` with each non-Latin token replaced by its Latin transliteration (anyascii).
+
+    The new tokens keep the script of the text they were read from (so the matcher still
+    knows that "gong qi jun" were three glued Han characters).
+    """
     out: list[Token] = []
     for token in tokens:
         if token.script == LATIN:
             out.append(token)
             continue
-        for part in _latin_reading_of(token.text):
-            out.append(Token(part, token.start, token.end, LATIN))
+        for part in _latin_reading_of(token.text):  # keeps the script it was written in
+            out.append(Token(part, token.start, token.end, token.script))
     return out
 
 

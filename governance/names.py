@@ -56,7 +56,7 @@ from stylegate.governance.canonical import (
     tokenize,
 )
 from stylegate.governance.fuzzy import DeletionIndex
-from stylegate.governance.screening import cues, frequency
+from stylegate.governance.screening import cues, frequency, places
 from stylegate.governance.screening.inflection import InflectionIndex
 from stylegate.governance.screening.phonetic import PhoneticIndex
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 SURNAME_SCORE = 0.9
 INFLECTION_SCORE = 0.9
 MIN_SURNAME_LEN = 5
+MIN_SHORT_SURNAME_LEN = 3
 _STRONG = frozenset({"exact", "reversed", "possessive"})
 AS_WRITTEN = "as written"
 TRANSLITERATION = "transliteration"
@@ -87,6 +88,7 @@ class NameHit:
     cue: str = ""  # the style cue next to it ("in the style of", "#", "風"), if any
     obfuscation: str = ""  # how the span was disguised ("leetspeak", "split letters"), if at all
     edits: int = 0  # edit distance for fuzzy and phonetic hits
+    key: str = ""  # the canonical key that matched (a surname, a one-word name), for its commonness
 
     def describe(self) -> str:
         """The rule and its evidence in one line: "name:surname (common word; cue 'w stylu')"."""
@@ -156,12 +158,15 @@ class NameMatcher:
             return
         key = tuple(t.text for t in tokens)
         unspaced = all(is_unspaced(t.script) for t in tokens)
-        self._add_key(artist_id, label, key, AS_WRITTEN, unspaced)
+        last = _last_word_stands_alone(label)
+        self._add_key(artist_id, label, key, AS_WRITTEN, unspaced, last)
         latin = latin_key(label)
         if latin and latin != key:
-            self._add_key(artist_id, label, latin, TRANSLITERATION, False)
+            self._add_key(artist_id, label, latin, TRANSLITERATION, False, last)
 
-    def _add_key(self, artist_id: int, label: str, tokens: tuple[str, ...], via: str, unspaced: bool) -> None:
+    def _add_key(
+        self, artist_id: int, label: str, tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool = False
+    ) -> None:
         joined = "".join(tokens)
         single = len(tokens) == 1 or unspaced
         self._max_tokens = max(self._max_tokens, len(tokens))
@@ -182,8 +187,7 @@ class NameMatcher:
             self._register("".join(order), _Entry(artist_id, label, "reversed", False, fuzzy, True, via))
         self._given.setdefault(tokens[0], set()).add(artist_id)
         owned.append(("given", tokens[0]))
-        surname = "".join(tokens[1:])
-        if len(surname) >= MIN_SURNAME_LEN:
+        for surname in _surnames_of(tokens, last_alone):
             self._surnames.setdefault(surname, {}).setdefault(artist_id, (label, len(tokens) == 2))
             owned.append(("surname", surname))
             self._max_key_len = max(self._max_key_len, len(surname))
@@ -273,6 +277,11 @@ class NameMatcher:
         spaced = [False] + [
             any(c.isspace() for c in prompt[tokens[k - 1].end : tokens[k].start]) for k in range(1, len(tokens))
         ]
+        # Characters of an unspaced script glued to the previous one do not count as words.
+        glued = [False] + [
+            is_unspaced(tokens[k].script) and is_unspaced(tokens[k - 1].script) and tokens[k - 1].end >= tokens[k].start
+            for k in range(1, len(tokens))
+        ]
         keys, fuzzy, phonetic = self._keys, self._fuzzy, self._phonetic
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
@@ -282,17 +291,22 @@ class NameMatcher:
         sounded: dict[str, list[tuple[str, int]]] = {}
         hits: list[NameHit] = []
 
-        def hit(e: _Entry, start: int, end: int, score: float, how: str, rule: str, edits: int = 0) -> None:
+        def hit(
+            e: _Entry, start: int, end: int, score: float, how: str, rule: str, edits: int = 0, common: bool = False
+        ) -> None:
             source = via if via != AS_WRITTEN else e.via
-            hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, False, "", "", edits))
+            key = joined if e.single and rule == "single" else ""
+            hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
 
         for i in range(len(tokens)):
             joined = ""
             all_common = wordy = True  # every token is a common word / a word of two or more letters
             spaced_out = False
+            words_in = 0
             for j in range(i, len(tokens)):
                 text = texts[j]
                 joined += text
+                words_in += 0 if (j > i and glued[j]) else 1
                 if len(joined) > longest + 3:
                     break
                 spaced_out = spaced_out or (j > i and spaced[j])
@@ -313,33 +327,34 @@ class NameMatcher:
                     for e in keys.get(joined[:-1], ()):
                         if e.possessive and not (e.single and prose):
                             hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
-                    self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via)
+                    self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
                 self._surname(hits, joined, prose, prompt, tokens, i, j, via)
                 if i == j:
                     self._inflected(hits, joined, prompt, tokens, i, via)
-                if all_common or j - i >= fuzzy_tokens:
+                if words_in > fuzzy_tokens:
                     continue
+                # A misspelling read from common words only ("Ruth bakes") is a common-word hit.
                 if fuzzy.may_match(len(joined)):
                     if joined not in searched:
                         searched[joined] = fuzzy.search(joined)
                     for key, edits in searched[joined]:
                         for e in keys.get(key, ()):
                             if e.fuzzy:
-                                hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits)
-                if phonetic.may_match(len(joined)) and not (prose and j == i):
+                                hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits, all_common)
+                if phonetic.may_match(len(joined)):
                     if joined not in sounded:
                         sounded[joined] = phonetic.search(joined)
                     for key, edits in sounded[joined]:
                         if edits < 2:
                             continue  # one edit is the fuzzy rule's
                         for e in keys.get(key, ()):
-                            if e.fuzzy:
-                                hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits)
+                            if e.fuzzy and not (e.single and prose):
+                                hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
         return hits
 
     def _surname(
         self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
-        how: str = "surname", score: float = SURNAME_SCORE,
+        how: str = "surname", score: float = SURNAME_SCORE, possessive: bool = False,
     ) -> None:
         owners = self._surnames.get(key)
         if not owners or len(owners) != 1 or key in self._given or key in self._keys:
@@ -347,22 +362,36 @@ class NameMatcher:
         (artist_id, (label, single)), = owners.items()
         if single and prose:
             return
-        if i > 0 and _someone_else(prompt, tokens[i - 1], tokens[i], self._given_of(artist_id)):
-            return
+        start = tokens[i].start
+        if i > 0:
+            given = self._given_of(artist_id)
+            if _given_form(prompt, tokens[i - 1], tokens[i], given):
+                start = tokens[i - 1].start  # "Grega Rutkowskiego": the declined given name belongs to it
+            elif _someone_else(prompt, tokens[i - 1], tokens[i], given):
+                return
         rule = "surname" if how == "surname" else "inflection"
-        hits.append(NameHit(artist_id, label, tokens[i].start, tokens[j].end, score, how, rule, via))
+        hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
+                            cue="'s" if possessive else "", key=key))
 
     def _inflected(self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str) -> None:
         if len(self._inflect) == 0 or lexicon.is_word(token) or token in self._keys:
             return
-        for key in self._inflect.search(token):
-            if frequency.zipf(token) >= DEFAULT_RULES.common_zipf:
-                return  # the inflected form is an ordinary word itself ("monetary")
+        found = self._inflect.search(token)
+        if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
+            for key in self._inflect.search(token, same_length=True):
+                owners = self._surnames.get(key, {})
+                if key not in found and len(owners) == 1 and _given_form(
+                    prompt, tokens[i - 1], tokens[i], self._given_of(next(iter(owners)))
+                ):
+                    found.append(key)
+        if found and frequency.zipf(token) >= DEFAULT_RULES.common_zipf:
+            return  # the inflected form is an ordinary word itself ("monetary")
+        for key in found:
             for e in self._keys.get(key, ()):
                 if e.single:
                     source = via if via != AS_WRITTEN else e.via
                     hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[i].end, INFLECTION_SCORE,
-                                        "inflection", "inflection", source))
+                                        "inflection", "inflection", source, key=key))
             self._surname(hits, key, False, prompt, tokens, i, i, via, "inflection", INFLECTION_SCORE)
 
     def _given_of(self, artist_id: int) -> list[str]:
@@ -371,25 +400,32 @@ class NameMatcher:
 
 def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     """The hit with its context attached, or None when its rule needs context and has none."""
-    common = False
+    common = hit.common
     if hit.rule in ("single", "surname", "inflection", "fuzzy", "phonetic"):
-        whole, surname = _label_keys(hit.matched)
-        checked = surname if hit.rule in ("surname", "inflection") and surname else whole
+        whole, _ = _label_keys(hit.matched)
+        checked: tuple[str, ...] = (hit.key,) if hit.key else whole
         if hit.rule in ("fuzzy", "phonetic") and len(name_tokens(hit.matched)) > 1:
             checked = ()
-        common = any(lexicon.is_common(k) or frequency.zipf(k) >= rules.common_zipf for k in checked)
+        common = common or any(_is_common(k, rules) for k in checked)
+        if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
+            common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
     cue = cues.style_cue(prompt, hit.start, hit.end)
-    if cue is None and hit.how == "possessive":
-        cue = cues.Cue("'s", False)
+    if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
+        cue = cues.POSSESSIVE
     hidden = cues.obfuscation(prompt, hit.start, hit.end, len(name_tokens(hit.matched)) if hit.rule == "full-name" else 1)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
     if not rules.needs_context(hit.rule, common, hit.via):
         return explained
     if hidden:
         return explained
-    if cue is not None and (cue.strong or cues.capitalised(prompt, hit.start, hit.end)):
+    if cue is not None and cues.counts(cue, prompt, hit.start, hit.end):
         return explained
     return None
+
+
+def _is_common(key: str, rules: NameRules) -> bool:
+    """A common word in some screened language, a common English word, or a city's name."""
+    return lexicon.is_common(key) or frequency.zipf(key) >= rules.common_zipf or places.is_place(key)
 
 
 @lru_cache(maxsize=65536)
@@ -404,6 +440,36 @@ def _label_keys(label: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(whole), tuple(surname)
 
 
+def _last_word_stands_alone(label: str) -> bool:
+    """Whether the last word of a label of three or more words is a surname on its own.
+
+    "Peder Severin Krøyer", "P. S. Krøyer", "Raja Ravi Varma": yes (middle names and
+    initials before it). "Hilma af Klint", "Anneke van der Molen": no, the lower-case
+    particle belongs to the surname. A hyphenated surname is one word.
+    """
+    words = label.split()
+    if len(words) < 3:
+        return False
+    return all(not w[:1].islower() for w in words[1:-1])
+
+
+def _surnames_of(tokens: tuple[str, ...], last_alone: bool = False) -> list[str]:
+    """What may stand alone as the surname of a multi-word name.
+
+    Everything after the given name ("Lindqvist-Osei"), and the last word when it stands
+    alone (see :func:`_last_word_stands_alone`); initials are never part of one.
+    Surnames of fewer than :data:`MIN_SURNAME_LEN` letters (down to three) are kept too, but
+    count as common words: they stand only next to a style cue.
+    """
+    rest = tokens[1:]
+    out = []
+    if rest and all(len(t) > 1 for t in rest):
+        out.append("".join(rest))
+    if last_alone and len(tokens) >= 3 and len(tokens[-1]) > 1:
+        out.append(tokens[-1])
+    return [s for s in dict.fromkeys(out) if len(s) >= MIN_SHORT_SURNAME_LEN]
+
+
 def _other_orders(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
     """Surname-first rotations and the full reversal of a multi-word name."""
     orders = {tokens[k:] + tokens[:k] for k in range(1, len(tokens))}
@@ -412,15 +478,29 @@ def _other_orders(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
     return sorted(orders)
 
 
-def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = ()) -> bool:  # type: ignore[assignment]
-    """Whether the word before a surname is a capitalised given name of another person.
+def _given_form(prompt: str, before: Token, first: Token, given: list[str]) -> bool:
+    """Whether the word before a surname is the artist's given name, perhaps declined.
 
-    A declined form of the artist's own given name ("Grega" for "Greg") is not someone else.
+    "Grega" (Greg), "Jacka" (Jacek), "Ильи" (Илья): the word shares all but the last two
+    letters of the given name (at least three) and is at most three letters longer.
     """
+    if prompt[before.end : first.start].strip():
+        return False
+    for g in given:
+        if before.text == g:
+            return True
+        stem = g[: max(3, len(g) - 2)]
+        if len(g) >= 3 and before.text.startswith(stem) and len(before.text) <= len(g) + 3:
+            return True
+    return False
+
+
+def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = ()) -> bool:  # type: ignore[assignment]
+    """Whether the word before a surname is a capitalised given name of another person."""
     gap = prompt[before.end : first.start]
     if gap.strip():  # punctuation between them: "painting, Okonkwo"
         return False
-    if any(before.text.startswith(g[: max(3, len(g) - 1)]) for g in given if len(g) >= 3):
+    if _given_form(prompt, before, first, list(given)):
         return False
     return prompt[before.start : before.start + 1].isupper() and not lexicon.is_common(before.text)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from stylegate.governance.screening.scripts import COMMON, LATIN, is_unspaced, script_of
+from stylegate.governance.screening.scripts import COMMON, is_unspaced, script_of
 
 # Phrases written before a name, casefolded, longest first within each language.
 STRONG_BEFORE = (
@@ -56,6 +56,12 @@ _POSSESSIVE = ("'s", "’s", "ʼs", "'", "’")
 class Cue:
     text: str  # the cue as written ("in the style of", "#", "'s", "風")
     strong: bool
+    # A possessive is the weakest cue ("a baker's dozen"): it needs a capital letter even in
+    # a prompt written all in lower case.
+    possessive: bool = False
+
+
+POSSESSIVE = Cue("'s", False, True)
 
 
 def _boundary_before(text: str, at: int) -> bool:
@@ -88,9 +94,25 @@ def style_cue(prompt: str, start: int, end: int) -> Cue | None:
     for mark in _POSSESSIVE:
         rest = after_raw[len(mark) :]
         if after_raw.startswith(mark) and (not rest or not rest[0].isalpha()):
-            found = Cue("'s", False)
+            found = POSSESSIVE
             break
     return found
+
+
+def counts(cue: Cue, prompt: str, start: int, end: int) -> bool:
+    """Whether ``cue`` makes a common word next to it a name (see the module doc)."""
+    if cue.strong:
+        return True
+    if cue.possessive:
+        return _first_letter_upper(prompt, start, end)
+    return capitalised(prompt, start, end)
+
+
+def _first_letter_upper(prompt: str, start: int, end: int) -> bool:
+    for ch in prompt[start:end]:
+        if ch.isalpha():
+            return ch.isupper() or not (ch.islower() or ch.isupper())
+    return False
 
 
 def capitalised(prompt: str, start: int, end: int) -> bool:
@@ -101,10 +123,7 @@ def capitalised(prompt: str, start: int, end: int) -> bool:
     """
     if not any(c.isupper() for c in prompt):
         return True
-    for ch in prompt[start:end]:
-        if ch.isalpha():
-            return ch.isupper() or not (ch.islower() or ch.isupper())
-    return False
+    return _first_letter_upper(prompt, start, end)
 
 
 def obfuscation(prompt: str, start: int, end: int, name_tokens: int) -> str:
@@ -128,8 +147,9 @@ def obfuscation(prompt: str, start: int, end: int, name_tokens: int) -> str:
         letters = any(c.isalpha() for c in word)
         if letters and any(c.isdigit() or c in "@$!|+" for c in word.rstrip(_TRIM)):
             return "leetspeak"
-    if LATIN in {script_of(c) for c in raw} and len(tokenize(raw)) > name_tokens + 1:
+    pieces = [t.text for t in tokenize(raw)]
+    if sum(len(p) == 1 for p in pieces) >= 2 and len(pieces) > name_tokens:
         return "split letters"
-    if len(words) > 2 and sum(len(w) == 1 for w in words) >= 3:
-        return "split letters"
+    if len(pieces) > name_tokens and not any(c.isspace() for c in raw):
+        return "separators inside the name"
     return ""

@@ -61,9 +61,14 @@ class InflectionIndex:
             else:
                 self._stems.pop(stem, None)
 
-    def search(self, token: str) -> list[str]:
-        """Registered keys of which ``token`` is an inflected form (never ``token`` itself)."""
-        if len(token) <= MIN_STEM or not self._stems:
+    def search(self, token: str, same_length: bool = False) -> list[str]:
+        """Registered keys of which ``token`` is an inflected form (never ``token`` itself).
+
+        ``same_length`` also accepts an ending that replaces the key's last letters without
+        lengthening it ("Yerka" → "Yerki"); the caller allows that only after a declined form
+        of the artist's given name ("Jacka Yerki").
+        """
+        if len(token) < MIN_STEM or not self._stems:
             return []
         out: list[str] = []
         for ending in range(1, MAX_ENDING + 1):
@@ -78,5 +83,5 @@ class InflectionIndex:
             if not all(c.isalpha() and script_of(c) == script for c in tail):
                 continue
             # An ending lengthens the name: a same-length change is a misspelling, not a case.
-            out.extend(k for k in keys if len(k) < len(token) and k not in out)
+            out.extend(k for k in keys if (len(k) < len(token) or (same_length and len(k) == len(token) and k != token)) and k not in out)
         return out

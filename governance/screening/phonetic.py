@@ -4,8 +4,8 @@ Each registered Latin key is filed under two phonetic codes from jellyfish (Meta
 NYSIIS), which survive most misspellings that keep a name's sound ("Aivazovskii" /
 "Aivazovsky", "Bong Joon-ho" / "Bong Jun-ho", "Stalenhaag"). A query probes its two codes
 and candidates are verified with rapidfuzz's optimal-string-alignment distance: up to two
-edits for keys of :data:`MIN_LEN` letters or more, and up to one edit per five letters
-(at most three) when the codes agree. Two probes per query, whatever the number of keys.
+edits for keys of :data:`MIN_LEN` letters or more, and up to one edit per four letters
+(at most three), always with the codes agreeing. Two probes per query, whatever the number of keys.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def allowed_edits(key_len: int) -> int:
     """Most edits allowed for a key of ``key_len`` characters once its sound agrees."""
     if key_len < MIN_LEN:
         return 0
-    return min(MAX_EDITS, max(2, key_len // 5))
+    return min(MAX_EDITS, max(2, key_len // 4))
 
 
 def codes(word: str) -> tuple[str, str]:
