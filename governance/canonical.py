@@ -126,8 +126,15 @@ class Token:
 _WORD = re.compile(r"[a-z0-9@$!|+]+")
 
 
+_PLAIN = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")
+_PLAIN_WORD = re.compile(r"[A-Za-z]+")
+_CAMEL = re.compile(r"[a-z][A-Z]")
+
+
 def skeleton_tokens(text: str) -> list[Token]:
     """Every letter read as its Latin look-alike: the folded reading of the whole of ``text``."""
+    if _PLAIN.fullmatch(text) and not _CAMEL.search(text):  # the common case, read the fast way
+        return [Token(m.group().lower().translate(_KEY_FOLD), m.start(), m.end()) for m in _PLAIN_WORD.finditer(text)]
     chars: list[str] = []
     origin: list[int] = []
     prev_lower = False

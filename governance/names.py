@@ -333,7 +333,10 @@ class NameMatcher:
                     self._inflected(hits, joined, prompt, tokens, i, via)
                 if words_in > fuzzy_tokens:
                     continue
-                # A misspelling read from common words only ("Ruth bakes") is a common-word hit.
+                # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
+                # one common word alone ("banks") is never a misspelt name.
+                if all_common and i == j:
+                    continue
                 if fuzzy.may_match(len(joined)):
                     if joined not in searched:
                         searched[joined] = fuzzy.search(joined)
