@@ -303,10 +303,12 @@ class NameMatcher:
             all_common = wordy = True  # every token is a common word / a word of two or more letters
             spaced_out = False
             words_in = 0
+            lone_letter = False  # a one-letter word ("a", an initial) is never a misspelt name part
             for j in range(i, len(tokens)):
                 text = texts[j]
                 joined += text
                 words_in += 0 if (j > i and glued[j]) else 1
+                lone_letter = lone_letter or (len(text) == 1 and not is_unspaced(tokens[j].script))
                 if len(joined) > longest + 3:
                     break
                 spaced_out = spaced_out or (j > i and spaced[j])
@@ -335,7 +337,7 @@ class NameMatcher:
                     continue
                 # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
                 # one common word alone ("banks") is never a misspelt name.
-                if all_common and i == j:
+                if (all_common and i == j) or lone_letter:
                     continue
                 if fuzzy.may_match(len(joined)):
                     if joined not in searched:

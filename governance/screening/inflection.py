@@ -33,7 +33,8 @@ class InflectionIndex:
 
     @staticmethod
     def _stems_of(key: str) -> set[str]:
-        return {key[: len(key) - cut] for cut in range(MAX_CUT + 1) if len(key) - cut >= MIN_STEM}
+        # One letter shorter than MIN_STEM is kept for same-length endings after a given name.
+        return {key[: len(key) - cut] for cut in range(MAX_CUT + 1) if len(key) - cut >= MIN_STEM - 1}
 
     def add(self, key: str) -> bool:
         if len(key) < MIN_STEM:
@@ -71,9 +72,10 @@ class InflectionIndex:
         if len(token) < MIN_STEM or not self._stems:
             return []
         out: list[str] = []
+        shortest = MIN_STEM - 1 if same_length else MIN_STEM
         for ending in range(1, MAX_ENDING + 1):
             stem = token[: len(token) - ending]
-            if len(stem) < MIN_STEM:
+            if len(stem) < shortest:
                 break
             keys = self._stems.get(stem)
             if not keys:
@@ -83,5 +85,7 @@ class InflectionIndex:
             if not all(c.isalpha() and script_of(c) == script for c in tail):
                 continue
             # An ending lengthens the name: a same-length change is a misspelling, not a case.
+            if len(stem) < MIN_STEM:  # only a same-length ending may leave so short a stem
+                keys = tuple(k for k in keys if len(k) == len(token))
             out.extend(k for k in keys if (len(k) < len(token) or (same_length and len(k) == len(token) and k != token)) and k not in out)
         return out
