@@ -160,7 +160,9 @@ class NameMatcher:
         unspaced = all(is_unspaced(t.script) for t in tokens)
         last = _last_word_stands_alone(label)
         self._add_key(artist_id, label, key, AS_WRITTEN, unspaced, last)
-        latin = latin_key(label)
+        if all(t.script == LATIN for t in tokens):
+            return
+        latin = tuple(t.text for t in latin_tokens(tokens))
         if latin and latin != key:
             self._add_key(artist_id, label, latin, TRANSLITERATION, False, last)
 
