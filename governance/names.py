@@ -127,6 +127,7 @@ class _Entry(NamedTuple):
     fuzzy: bool  # the key may match with one edit
     possessive: bool  # the key may match with a trailing "s"
     via: str = AS_WRITTEN  # the key is the label as written, or its transliteration
+    parts: int = 1  # words in the key
 
 
 class NameMatcher:
@@ -178,7 +179,7 @@ class NameMatcher:
         if unspaced:  # "宮崎駿": one word, matched inside runs of text
             self._register("".join(tokens), _Entry(artist_id, label, "exact", True, False, False, via))
             return
-        self._register(joined, _Entry(artist_id, label, "exact", single, fuzzy, possessive, via))
+        self._register(joined, _Entry(artist_id, label, "exact", single, fuzzy, possessive, via, len(tokens)))
         if fuzzy and self._phonetic.add(joined):
             owned.append(("phonetic", joined))
         if single:
@@ -186,7 +187,7 @@ class NameMatcher:
                 owned.append(("inflect", joined))
             return
         for order in _other_orders(tokens):
-            self._register("".join(order), _Entry(artist_id, label, "reversed", False, fuzzy, True, via))
+            self._register("".join(order), _Entry(artist_id, label, "reversed", False, fuzzy, True, via, len(tokens)))
         self._given.setdefault(tokens[0], set()).add(artist_id)
         owned.append(("given", tokens[0]))
         for surname in _surnames_of(tokens, last_alone):
@@ -355,6 +356,10 @@ class NameMatcher:
                         if edits < 2:
                             continue  # one edit is the fuzzy rule's
                         for e in keys.get(key, ()):
+                            # A sound-alike changes letters; it does not drop a word of the
+                            # name ("Ximena Ångström-Vail" is not "Zoë Ångström-Vail").
+                            if words_in < e.parts and not is_unspaced(tokens[i].script):
+                                continue
                             if e.fuzzy and not (e.single and prose):
                                 hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
         return hits
@@ -419,7 +424,7 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     cue = cues.style_cue(prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
-    hidden = cues.obfuscation(prompt, hit.start, hit.end, len(name_tokens(hit.matched)) if hit.rule == "full-name" else 1)
+    hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
     if not rules.needs_context(hit.rule, common, hit.via):
         return explained

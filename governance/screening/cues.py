@@ -126,11 +126,15 @@ def capitalised(prompt: str, start: int, end: int) -> bool:
     return _first_letter_upper(prompt, start, end)
 
 
-def obfuscation(prompt: str, start: int, end: int, name_tokens: int) -> str:
+_SEPARATORS = "_.·•/\\|~*+=-:"
+
+
+def obfuscation(prompt: str, start: int, end: int, label: str) -> str:
     """How the span was disguised ("" when it is written plainly).
 
-    ``name_tokens`` is the number of tokens of the registered name the span matched: a span
-    split into more tokens than that (letter spacing, dots, underscores) is split on purpose.
+    ``label`` is the registered name the span matched: letters split apart or joined by
+    separators that the name itself does not have ("Q u e e n", "qu_een") are a disguise;
+    the hyphen of "Lindqvist-Osei" or the initials of "P. S. Krøyer" are not.
     """
     from stylegate.governance.canonical import is_ignorable, tokenize
 
@@ -139,17 +143,18 @@ def obfuscation(prompt: str, start: int, end: int, name_tokens: int) -> str:
         return "zero-width characters"
     if unicodedata.normalize("NFKC", raw) != unicodedata.normalize("NFC", raw):
         return "compatibility characters"
-    words = raw.split()
-    for word in words:
+    for word in raw.split():
         scripts = {script_of(c) for c in word if c.isalpha()} - {COMMON}
         if len(scripts) > 1 and not all(is_unspaced(s) for s in scripts):
             return "mixed scripts (homoglyphs)"
-        letters = any(c.isalpha() for c in word)
-        if letters and any(c.isdigit() or c in "@$!|+" for c in word.rstrip(_TRIM)):
+        if any(c.isalpha() for c in word) and any(c.isdigit() or c in "@$!|+" for c in word.rstrip(_TRIM)):
             return "leetspeak"
     pieces = [t.text for t in tokenize(raw)]
-    if sum(len(p) == 1 for p in pieces) >= 2 and len(pieces) > name_tokens:
+    initials = sum(len(t.text) == 1 for t in tokenize(label))
+    if sum(len(p) == 1 for p in pieces) >= initials + 2:
         return "split letters"
-    if len(pieces) > name_tokens and not any(c.isspace() for c in raw):
-        return "separators inside the name"
+    inner = raw.strip(_TRIM)
+    for k, ch in enumerate(inner):
+        if ch in _SEPARATORS and ch not in label and 0 < k < len(inner) - 1 and inner[k - 1].isalnum() and inner[k + 1].isalnum():
+            return "separators inside the name"
     return ""
