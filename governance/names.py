@@ -58,6 +58,7 @@ from stylegate.governance.canonical import (
 from stylegate.governance.fuzzy import DeletionIndex
 from stylegate.governance.screening import cues, frequency, places
 from stylegate.governance.screening.inflection import InflectionIndex
+from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
@@ -349,7 +350,8 @@ class NameMatcher:
                         for e in keys.get(key, ()):
                             if e.fuzzy:
                                 hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits, all_common)
-                if phonetic.may_match(len(joined)):
+                # Sound-alikes: long windows with a word that is not a common word.
+                if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
                     if joined not in sounded:
                         sounded[joined] = phonetic.search(joined)
                     for key, edits in sounded[joined]:
