@@ -25,7 +25,7 @@ MAX_CUT = 2  # letters of the key an ending may replace
 
 class InflectionIndex:
     def __init__(self) -> None:
-        self._stems: dict[str, tuple[str, ...]] = {}
+        self._stems: dict[str, list[str]] = {}  # lists: popular codes grow by appending
         self._count: dict[str, int] = {}
 
     def __len__(self) -> int:
@@ -44,7 +44,7 @@ class InflectionIndex:
             return True
         self._count[key] = 1
         for stem in self._stems_of(key):
-            self._stems[stem] = self._stems.get(stem, ()) + (key,)
+            self._stems.setdefault(stem, []).append(key)
         return True
 
     def discard(self, key: str) -> None:
@@ -56,11 +56,11 @@ class InflectionIndex:
             return
         del self._count[key]
         for stem in self._stems_of(key):
-            remaining = tuple(k for k in self._stems.get(stem, ()) if k != key)
-            if remaining:
-                self._stems[stem] = remaining
-            else:
-                self._stems.pop(stem, None)
+            held = self._stems.get(stem)
+            if held is not None and key in held:
+                held.remove(key)
+                if not held:
+                    del self._stems[stem]
 
     def search(self, token: str, same_length: bool = False) -> list[str]:
         """Registered keys of which ``token`` is an inflected form (never ``token`` itself).
@@ -86,6 +86,6 @@ class InflectionIndex:
                 continue
             # An ending lengthens the name: a same-length change is a misspelling, not a case.
             if len(stem) < MIN_STEM:  # only a same-length ending may leave so short a stem
-                keys = tuple(k for k in keys if len(k) == len(token))
+                keys = [k for k in keys if len(k) == len(token)]
             out.extend(k for k in keys if (len(k) < len(token) or (same_length and len(k) == len(token) and k != token)) and k not in out)
         return out

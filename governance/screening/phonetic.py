@@ -46,7 +46,7 @@ class PhoneticIndex:
     """Latin keys of :data:`MIN_LEN` or more letters, filed by their phonetic codes."""
 
     def __init__(self) -> None:
-        self._index: dict[str, tuple[str, ...]] = {}
+        self._index: dict[str, list[str]] = {}  # lists: popular codes grow by appending
         self._count: dict[str, int] = {}
         self.min_len = 0
         self.max_len = 0
@@ -63,7 +63,7 @@ class PhoneticIndex:
             return True
         self._count[key] = 1
         for code in codes(key):
-            self._index[code] = self._index.get(code, ()) + (key,)
+            self._index.setdefault(code, []).append(key)
         self.min_len = len(key) if len(self._count) == 1 else min(self.min_len, len(key))
         self.max_len = max(self.max_len, len(key))
         return True
@@ -77,11 +77,11 @@ class PhoneticIndex:
             return
         del self._count[key]
         for code in codes(key):
-            remaining = tuple(k for k in self._index.get(code, ()) if k != key)
-            if remaining:
-                self._index[code] = remaining
-            else:
-                self._index.pop(code, None)
+            held = self._index.get(code)
+            if held is not None and key in held:
+                held.remove(key)
+                if not held:
+                    del self._index[code]
 
     def may_match(self, length: int) -> bool:
         return bool(self._count) and self.min_len - MAX_EDITS <= length <= self.max_len + MAX_EDITS
@@ -96,6 +96,8 @@ class PhoneticIndex:
         out = []
         for key in found:
             limit = allowed_edits(len(key))
+            if abs(len(key) - len(query)) > limit:
+                continue
             distance = OSA.distance(query, key, score_cutoff=limit)
             if 0 < distance <= limit:
                 out.append((key, distance))
