@@ -1,12 +1,22 @@
 """Prompt canonicalisation that keeps a map back to the original characters.
 
-Each original character becomes zero or more canonical characters: default-ignorable
-characters vanish, compatibility forms (full-width, mathematical alphanumerics, ligatures)
-fold through NFKC, cross-script homoglyphs fold to Latin through the Unicode confusables
-data, diacritics are stripped, case is folded. Tokens are then split on separators and
-camelCase boundaries, and leetspeak is read inside tokens that contain letters. Every
-token remembers the span of the original text it came from, so a steer can cut a name
-out of the prompt the user typed.
+Each word is read in one of three ways, decided by the scripts of its letters:
+
+- a Latin word, or a word that mixes scripts (a Latin word with a Cyrillic "а" inside,
+  "Мірα" with Cyrillic, Latin and Greek letters) is *folded*: default-ignorable characters
+  vanish, compatibility forms (full-width, mathematical alphanumerics, ligatures) fold
+  through NFKC, cross-script homoglyphs fold to Latin through the Unicode confusables data,
+  diacritics are stripped, case is folded; tokens are split on separators and camelCase
+  boundaries, and leetspeak is read inside tokens that contain letters;
+- a word written honestly in one other script ("Кувшинова", "Γιάννης", "محمود") stays in
+  that script: NFKC, case folded, optional diacritics (accents, tonos, harakat) dropped;
+- characters of scripts written without spaces (Han, kana, Hangul, Thai, …) are one token
+  each, so a name is found inside a run of text ("宮崎駿風の森").
+
+:func:`latin_tokens` adds the Latin transliteration of the non-Latin tokens (anyascii) and
+:func:`skeleton_tokens` the old every-letter-to-Latin reading, so look-alike words made only
+of non-Latin letters are still read as the Latin word they imitate. Every token remembers
+the span of the original text it came from, so a steer can cut a name out of the prompt.
 """
 
 from __future__ import annotations
@@ -15,6 +25,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+from stylegate.governance.screening.scripts import COMMON, LATIN, OPTIONAL_MARKS, is_unspaced, script_of
 
 # Letters that have no decomposition but an obvious Latin reading.
 _SPECIAL_FOLDS = {
@@ -108,13 +120,21 @@ class Token:
     text: str  # canonical, leetspeak read, key-folded
     start: int  # span in the original text
     end: int
+    script: str = "LATIN"  # LATIN for folded tokens, else the script it was written in
 
 
 _WORD = re.compile(r"[a-z0-9@$!|+]+")
 
 
-def tokenize(text: str) -> list[Token]:
-    """Canonical tokens of ``text`` with their spans in ``text``."""
+_PLAIN = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")
+_PLAIN_WORD = re.compile(r"[A-Za-z]+")
+_CAMEL = re.compile(r"[a-z][A-Z]")
+
+
+def skeleton_tokens(text: str) -> list[Token]:
+    """Every letter read as its Latin look-alike: the folded reading of the whole of ``text``."""
+    if _PLAIN.fullmatch(text) and not _CAMEL.search(text):  # the common case, read the fast way
+        return [Token(m.group().lower().translate(_KEY_FOLD), m.start(), m.end()) for m in _PLAIN_WORD.finditer(text)]
     chars: list[str] = []
     origin: list[int] = []
     prev_lower = False
@@ -155,6 +175,152 @@ def fold_key(word: str) -> str:
     return word.translate(_KEY_FOLD)
 
 
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("M")
+
+
+def _in_word(ch: str) -> bool:
+    return ch.isalnum() or _is_mark(ch) or is_ignorable(ch) or (
+        ch in _LEET_SYMBOLS
+    ) or unicodedata.normalize("NFKC", ch).isalnum()
+
+
+@lru_cache(maxsize=65536)
+def _native_char(ch: str, script: str) -> str:
+    """One character of a word kept in its own script: NFKC, case folded, optional marks dropped."""
+    if is_ignorable(ch):
+        return ""
+    out = unicodedata.normalize("NFKC", ch).casefold()
+    if script in OPTIONAL_MARKS:
+        out = "".join(c for c in unicodedata.normalize("NFD", out) if not unicodedata.combining(c))
+        out = unicodedata.normalize("NFC", out)
+    return out
+
+
+def tokenize(text: str) -> list[Token]:
+    """Canonical tokens of ``text`` with their spans in ``text`` (see the module doc)."""
+    if text.isascii():
+        return skeleton_tokens(text)
+    scripts = [script_of(ch) for ch in text]
+    native: list[Token] = []
+    masked = list(text)  # folded words stay; native and unspaced characters become spaces
+    i, n = 0, len(text)
+    while i < n:
+        if not _in_word(text[i]):
+            i += 1
+            continue
+        j = i
+        while j < n and _in_word(text[j]):
+            j += 1
+        spaced_scripts = {s for s in scripts[i:j] if s != COMMON and not is_unspaced(s)}
+        own = next(iter(spaced_scripts)) if len(spaced_scripts) == 1 and LATIN not in spaced_scripts else None
+        k = i
+        while k < j:
+            script = scripts[k]
+            if is_unspaced(script):  # one token per character, with the marks that follow it
+                end = k + 1
+                while end < j and _is_mark(text[end]):
+                    end += 1
+                piece = "".join(_native_char(c, script) for c in text[k:end])
+                if piece:
+                    native.append(Token(piece, k, end, script))
+                masked[k:end] = " " * (end - k)
+                k = end
+                continue
+            if own is None:  # a Latin or mixed-script stretch: folded
+                k += 1
+                continue
+            end = k
+            while end < j and not is_unspaced(scripts[end]):
+                end += 1
+            piece = "".join(_native_char(c, own) for c in text[k:end])
+            if piece:
+                first = next(p for p in range(k, end) if not is_ignorable(text[p]))
+                last = max(p for p in range(k, end) if not is_ignorable(text[p]))
+                native.append(Token(piece, first, last + 1, own))
+            masked[k:end] = " " * (end - k)
+            k = end
+        i = j
+    folded = skeleton_tokens("".join(masked)) if any(not c.isspace() for c in masked) else []
+    return sorted(folded + native, key=lambda t: t.start)
+
+
+@lru_cache(maxsize=65536)
+def _latin_reading_of(text: str) -> tuple[str, ...]:
+    from anyascii import anyascii
+
+    latin = anyascii(text).replace("'", "").replace("`", "").lower()
+    return tuple(t.text for t in skeleton_tokens(latin))
+
+
+def latin_tokens(tokens: list[Token]) -> list[Token]:
+    """``tokens`` with each non-Latin token replaced by its Latin transliteration (anyascii).
+
+    The new tokens keep the script of the text they were read from (so the matcher still
+    knows that "gong qi jun" were three glued Han characters).
+    """
+    out: list[Token] = []
+    for token in tokens:
+        if token.script == LATIN:
+            out.append(token)
+            continue
+        for part in _latin_reading_of(token.text):  # keeps the script it was written in
+            out.append(Token(part, token.start, token.end, token.script))
+    return out
+
+
+def look_alike_tokens(tokens: list[Token], text: str) -> list[Token]:
+    """``tokens`` with each non-Latin word made only of Latin look-alikes read as Latin.
+
+    "Моnet" mixes scripts and is folded anyway; a word of Cyrillic letters only that imitates
+    a Latin word ("Васкег"-style whole-script look-alikes) is read here as that Latin word.
+    Returns ``tokens`` itself when no token is such a word.
+    """
+    out: list[Token] = []
+    changed = False
+    for token in tokens:
+        if token.script != LATIN and not is_unspaced(token.script):
+            letters = [fold_char(c) for c in text[token.start : token.end] if not is_ignorable(c)]
+            if letters and all(len(c) == 1 and c.isascii() and c.isalpha() for c in letters):
+                out.append(Token(fold_key("".join(letters)), token.start, token.end, LATIN))
+                changed = True
+                continue
+        out.append(token)
+    return out if changed else tokens
+
+
+def name_tokens(name: str) -> list[Token]:
+    """Tokens of a registered name: adjacent characters of an unspaced script form one token."""
+    merged: list[Token] = []
+    for token in tokenize(name):
+        prev = merged[-1] if merged else None
+        if prev is not None and is_unspaced(token.script) and is_unspaced(prev.script) and prev.end == token.start:
+            merged[-1] = Token(prev.text + token.text, prev.start, token.end, prev.script)
+        else:
+            merged.append(token)
+    return merged
+
+
+@lru_cache(maxsize=4096)
+def canonical_word(word: str) -> str:
+    """One dictionary word in token form (fast path for word lists; no leetspeak or splitting)."""
+    if word.isascii():
+        return fold_key(word.lower()) if word.isalpha() else ""
+    scripts = {script_of(c) for c in word} - {COMMON}
+    if len(scripts) != 1:
+        return ""
+    (script,) = scripts
+    if script == LATIN:
+        folded = "".join(fold_char(c) for c in word)
+        return fold_key(folded) if folded.isascii() and folded.isalpha() else ""
+    return "".join(_native_char(c, script) for c in word)
+
+
 def name_key(name: str) -> tuple[str, ...]:
-    """The canonical token sequence of a registered name or alias."""
-    return tuple(t.text for t in tokenize(name))
+    """The canonical token sequence of a registered name or alias (in the script it is written in)."""
+    return tuple(t.text for t in name_tokens(name))
+
+
+def latin_key(name: str) -> tuple[str, ...]:
+    """The Latin transliteration key of a name (equal to :func:`name_key` for Latin names)."""
+    return tuple(t.text for t in latin_tokens(name_tokens(name)))

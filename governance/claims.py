@@ -8,15 +8,13 @@ registry then rebuilds every claim on its next open.
 
 from __future__ import annotations
 
-from stylegate.governance.canonical import name_key
+from stylegate.governance.screening.claims import claim_keys
 
-CLAIM_KEYS_VERSION = "screen-canonical-1"
+# v2: script-preserving canonical keys plus the Latin transliteration (governance/screening)
+CLAIM_KEYS_VERSION = "screen-canonical-2"
 
 
-def claim_keys(label: str) -> frozenset[str]:
-    """The canonical keys of a name or alias (empty when nothing in it can be matched)."""
-    joined = "".join(name_key(label))
-    return frozenset({joined}) if joined else frozenset()
+__all__ = ["CLAIM_KEYS_VERSION", "claim_keys", "claim_rules"]
 
 
 def claim_rules(on_collision: str = "refuse"):  # -> ClaimRules

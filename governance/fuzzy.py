@@ -34,10 +34,15 @@ def _probes(word: str) -> Iterator[str]:
 
 
 class DeletionIndex:
-    """Keys indexed by their single-deletion neighbourhood."""
+    """Keys indexed by their single-deletion neighbourhood.
+
+    Probes are stored by their hash (an int is half the size of the string), and a probe
+    with one key holds the key itself rather than a tuple: a collision only adds a
+    candidate, which the distance check then refuses.
+    """
 
     def __init__(self) -> None:
-        self._index: dict[str, tuple[str, ...]] = {}
+        self._index: dict[int, str | tuple[str, ...]] = {}
         self._count: dict[str, int] = {}  # key → number of owners that registered it
         self.min_len = 0
         self.max_len = 0
@@ -56,8 +61,13 @@ class DeletionIndex:
             self._count[key] += 1
             return True
         self._count[key] = 1
-        for probe in set(_probes(key)):
-            self._index[probe] = self._index.get(probe, ()) + (key,)
+        index = self._index
+        for probe in {hash(p) for p in _probes(key)}:
+            held = index.get(probe)
+            if held is None:
+                index[probe] = key
+            else:
+                index[probe] = (held, key) if isinstance(held, str) else held + (key,)
         self.min_len = len(key) if len(self._count) == 1 else min(self.min_len, len(key))
         self.max_len = max(self.max_len, len(key))
         return True
@@ -71,10 +81,13 @@ class DeletionIndex:
         if count == 0:
             return
         del self._count[key]
-        for probe in set(_probes(key)):
-            remaining = tuple(k for k in self._index.get(probe, ()) if k != key)
-            if remaining:
+        for probe in {hash(p) for p in _probes(key)}:
+            held = self._index.get(probe)
+            remaining = tuple(k for k in ((held,) if isinstance(held, str) else held or ()) if k != key)
+            if len(remaining) > 1:
                 self._index[probe] = remaining
+            elif remaining:
+                self._index[probe] = remaining[0]
             else:
                 self._index.pop(probe, None)
 
@@ -86,12 +99,13 @@ class DeletionIndex:
         """Keys within their allowed edits of ``query``, with the edit distance (never 0)."""
         get = self._index.get
         found: set[str] = set()
-        hit = get(query)
-        if hit:
-            found.update(hit)
-        for i in range(len(query)):
-            hit = get(query[:i] + query[i + 1 :])
-            if hit:
+        for probe in _probes(query):
+            hit = get(hash(probe))
+            if hit is None:
+                continue
+            if isinstance(hit, str):
+                found.add(hit)
+            else:
                 found.update(hit)
         out = []
         for key in found:

@@ -66,7 +66,8 @@ class PolicyGate:
     def _check_prompt(self, prompt: str, steer: bool = True) -> Decision:
         evidence: list[Evidence] = []
         threshold = self.policy.thresholds.name
-        hits = [h for h in self.view.names.find(prompt, tokenize(prompt)) if h.score >= threshold]
+        rules = self.policy.names.rules()
+        hits = [h for h in self.view.names.find(prompt, tokenize(prompt), rules) if h.score >= threshold]
         strongest: dict[int, NameHit] = {}
         for hit in hits:
             if hit.artist_id not in strongest or hit.score > strongest[hit.artist_id].score:
@@ -84,7 +85,7 @@ class PolicyGate:
     def _name_evidence(self, hit: NameHit, prompt: str) -> Evidence:
         artist = self.view.artists[hit.artist_id]
         kind = EvidenceKind.NAME
-        action, rule = self._action(artist, kind, f"name:{hit.how}")
+        action, rule = self._action(artist, kind, hit.describe())
         return Evidence(
             kind=kind,
             artist=ArtistRef(artist.id, artist.name),
@@ -93,7 +94,12 @@ class PolicyGate:
             threshold=self.policy.thresholds.name,
             rule=rule,
             action=action,
-            detail={"matched": hit.matched, "text": prompt[hit.start : hit.end], "span": [hit.start, hit.end]},
+            detail={
+                "matched": hit.matched,
+                "text": prompt[hit.start : hit.end],
+                "span": [hit.start, hit.end],
+                **hit.evidence(),
+            },
             verified=artist.verified,
         )
 

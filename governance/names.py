@@ -1,21 +1,35 @@
 """Lexical screening: find registered names and aliases in a prompt.
 
-Every name and alias is reduced to its canonical token sequence (see ``canonical``); a
-prompt matches when a window of consecutive prompt tokens, joined, equals a joined key.
-Joining makes "simon stalenhag", "simon_stalenhag", "SimonStalenhag" and
-"s i m o n stalenhag" the same thing, and windows start and end on token boundaries, so
-"ann" never fires inside "banner". Each hit says how it matched (``NameHit.how``):
+Every name and alias is reduced to its canonical token sequence (see ``canonical``), in the
+script it is written in and, for a non-Latin name, also in its Latin transliteration. A
+prompt is read three ways: as written (mixed-script words folded to Latin, honest words kept
+in their script, unspaced scripts one character per token), with whole-word look-alikes read
+as Latin, and transliterated to Latin. A prompt matches when a window of consecutive
+tokens, joined, equals a joined key. Joining makes "simon stalenhag", "simon_stalenhag",
+"SimonStalenhag" and "s i m o n stalenhag" the same thing, and windows start and end on
+token boundaries, so "ann" never fires inside "banner". Each hit says how it matched
+(``NameHit.how``):
 
 ``exact``       the name or alias itself (score 1.0);
 ``reversed``    its tokens in another order: "Stalenhag Simon", "Lindqvist-Osei, Amara" (1.0);
 ``possessive``  followed by an "s": "Stalenhag's", "Stalenhags" (1.0);
-``surname``     the surname alone ("by Stalenhag") when it is distinctive: five or more
-                letters, not a common English word (see ``lexicon``), owned by one artist and
-                nobody's given name; skipped right after another capitalised, uncommon word,
-                which reads as someone else with that surname ("Chinedu Okonkwo") (0.9);
+``surname``     the surname alone ("by Stalenhag") when it is owned by one artist and
+                nobody's given name, and five or more letters; skipped right after another
+                capitalised, uncommon word, which reads as someone else with that surname
+                ("Chinedu Okonkwo") (0.9);
+``inflection``  a case ending on a one-word name or surname: "Rutkowskiego", "Кувшиновой"
+                (see ``screening.inflection``; 0.9);
 ``fuzzy``       one insertion, deletion, substitution or transposition away from a name or
                 alias of six or more letters without initials, in a window holding at least
-                one token that is not a common English word (score ``1 - edits / len(key)``).
+                one token that is not a common English word (score ``1 - edits / len(key)``);
+``phonetic``    two (or, for long names, up to one per five letters) edits away from a name
+                of ten or more letters that sounds the same (see ``screening.phonetic``).
+
+A hit's *rule* (``full-name``, ``single``, ``surname``, ``inflection``, ``fuzzy``,
+``phonetic``) and whether the matched word is common decide, through :class:`NameRules`
+(the policy's ``[names]``), whether it needs context: a style cue or an obfuscation (see
+``screening.cues``). A full multi-word name stands alone; by default a one-word name or a
+surname that is a common word ("Queen", "Nielsen") needs context.
 
 A one-word name or surname is not matched by several space-separated English words of two or
 more letters ("quill feather", "marrow by" are prose; "QuillFeather", "quill_feather" and
@@ -27,18 +41,38 @@ an exact hit of another artist on the same words.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Iterable, NamedTuple
 
 from stylegate.governance import lexicon
-from stylegate.governance.canonical import Token, name_key, tokenize
+from stylegate.governance.canonical import (
+    Token,
+    latin_key,
+    latin_tokens,
+    look_alike_tokens,
+    name_key,
+    name_tokens,
+    tokenize,
+)
 from stylegate.governance.fuzzy import DeletionIndex
+from stylegate.governance.screening import cues, frequency, places
+from stylegate.governance.screening.inflection import InflectionIndex
+from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
+from stylegate.governance.screening.phonetic import PhoneticIndex
+from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
+from stylegate.governance.screening.scripts import LATIN, is_unspaced
 
 log = logging.getLogger(__name__)
 
 SURNAME_SCORE = 0.9
+INFLECTION_SCORE = 0.9
 MIN_SURNAME_LEN = 5
+MIN_SHORT_SURNAME_LEN = 3
 _STRONG = frozenset({"exact", "reversed", "possessive"})
+AS_WRITTEN = "as written"
+TRANSLITERATION = "transliteration"
+LOOK_ALIKE = "look-alike"
 
 
 @dataclass(frozen=True)
@@ -49,6 +83,41 @@ class NameHit:
     end: int
     score: float = 1.0
     how: str = "exact"
+    rule: str = "full-name"  # full-name | single | surname | inflection | fuzzy | phonetic
+    via: str = AS_WRITTEN  # as written | transliteration | look-alike
+    common: bool = False  # the matched word is a common word, brand, place or surname
+    cue: str = ""  # the style cue next to it ("in the style of", "#", "風"), if any
+    obfuscation: str = ""  # how the span was disguised ("leetspeak", "split letters"), if at all
+    edits: int = 0  # edit distance for fuzzy and phonetic hits
+    key: str = ""  # the canonical key that matched (a surname, a one-word name), for its commonness
+
+    def describe(self) -> str:
+        """The rule and its evidence in one line: "name:surname (common word; cue 'w stylu')"."""
+        parts = []
+        if self.via != AS_WRITTEN:
+            parts.append(f"via {self.via}")
+        if self.common:
+            parts.append("common word")
+        if self.cue:
+            parts.append(f"cue {self.cue!r}")
+        if self.obfuscation:
+            parts.append(f"obfuscation: {self.obfuscation}")
+        if self.edits:
+            parts.append(f"{self.edits} edit{'s' if self.edits > 1 else ''}")
+        return f"name:{self.how}" + (f" ({'; '.join(parts)})" if parts else "")
+
+    def evidence(self) -> dict[str, object]:
+        """What the hit rests on, for the decision's explanation."""
+        out: dict[str, object] = {"how": self.how, "rule": self.rule, "via": self.via}
+        if self.common:
+            out["common_word"] = True
+        if self.cue:
+            out["cue"] = self.cue
+        if self.obfuscation:
+            out["obfuscation"] = self.obfuscation
+        if self.edits:
+            out["edits"] = self.edits
+        return out
 
 
 class _Entry(NamedTuple):
@@ -58,6 +127,8 @@ class _Entry(NamedTuple):
     single: bool  # the key is one name token (prose of spaced words must not match it)
     fuzzy: bool  # the key may match with one edit
     possessive: bool  # the key may match with a trailing "s"
+    via: str = AS_WRITTEN  # the key is the label as written, or its transliteration
+    parts: int = 1  # words in the key
 
 
 class NameMatcher:
@@ -66,6 +137,8 @@ class NameMatcher:
     def __init__(self, entries: Iterable[tuple[int, str]] = ()) -> None:
         self._keys: dict[str, list[_Entry]] = {}
         self._fuzzy = DeletionIndex()
+        self._phonetic = PhoneticIndex()
+        self._inflect = InflectionIndex()
         self._surnames: dict[str, dict[int, tuple[str, bool]]] = {}  # key → artist → (label, single)
         self._given: dict[str, set[int]] = {}  # first tokens of multi-word names → artists
         self._owned: dict[int, list[tuple[str, str]]] = {}  # artist → [(table, key)] to undo
@@ -76,27 +149,54 @@ class NameMatcher:
 
     # ------------------------------------------------------------- registry
     def add(self, artist_id: int, label: str) -> None:
-        """Register a name or alias of ``artist_id``; it matches from the next ``find``."""
-        tokens = name_key(label)
+        """Register a name or alias of ``artist_id``; it matches from the next ``find``.
+
+        A label with no usable key is skipped with a warning (the registry refuses such
+        labels up front through ``screening.claims.claim_keys``).
+        """
+        tokens = name_tokens(label)
         if not tokens:
+            log.warning("name %r of artist %s has no canonical form; it cannot be matched", label, artist_id)
             return
+        key = tuple(t.text for t in tokens)
+        unspaced = all(is_unspaced(t.script) for t in tokens)
+        last = _last_word_stands_alone(label)
+        self._add_key(artist_id, label, key, AS_WRITTEN, unspaced, last)
+        if all(t.script == LATIN for t in tokens):
+            return
+        latin = tuple(t.text for t in latin_tokens(tokens))
+        if latin and latin != key:
+            self._add_key(artist_id, label, latin, TRANSLITERATION, False, last)
+
+    def _add_key(
+        self, artist_id: int, label: str, tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool = False
+    ) -> None:
         joined = "".join(tokens)
-        single = len(tokens) == 1
+        single = len(tokens) == 1 or unspaced
         self._max_tokens = max(self._max_tokens, len(tokens))
-        fuzzy = all(len(t) > 1 for t in tokens)  # initials ("M. Okonkwo") never match fuzzily
+        fuzzy = not unspaced and all(len(t) > 1 for t in tokens)  # initials ("M. Okonkwo") never match fuzzily
         possessive = not single or (len(joined) >= 4 and not lexicon.is_word(joined))
-        self._register(joined, _Entry(artist_id, label, "exact", single, fuzzy, possessive))
+        owned = self._owned.setdefault(artist_id, [])
+        if unspaced:  # "宮崎駿": one word, matched inside runs of text
+            self._register("".join(tokens), _Entry(artist_id, label, "exact", True, False, False, via))
+            return
+        self._register(joined, _Entry(artist_id, label, "exact", single, fuzzy, possessive, via, len(tokens)))
+        if fuzzy and self._phonetic.add(joined):
+            owned.append(("phonetic", joined))
         if single:
+            if not unspaced and self._inflect.add(joined):
+                owned.append(("inflect", joined))
             return
         for order in _other_orders(tokens):
-            self._register("".join(order), _Entry(artist_id, label, "reversed", False, fuzzy, True))
+            self._register("".join(order), _Entry(artist_id, label, "reversed", False, fuzzy, True, via, len(tokens)))
         self._given.setdefault(tokens[0], set()).add(artist_id)
-        self._owned.setdefault(artist_id, []).append(("given", tokens[0]))
-        surname = "".join(tokens[1:])
-        if len(surname) >= MIN_SURNAME_LEN and not lexicon.is_common(surname):
+        owned.append(("given", tokens[0]))
+        for surname in _surnames_of(tokens, last_alone):
             self._surnames.setdefault(surname, {}).setdefault(artist_id, (label, len(tokens) == 2))
-            self._owned[artist_id].append(("surname", surname))
+            owned.append(("surname", surname))
             self._max_key_len = max(self._max_key_len, len(surname))
+            if self._inflect.add(surname):
+                owned.append(("inflect", surname))
 
     def remove(self, artist_id: int) -> None:
         """Forget every name, alias and surname of ``artist_id``."""
@@ -117,6 +217,10 @@ class NameMatcher:
                 owners.discard(artist_id)
                 if not owners:
                     self._given.pop(key, None)
+            elif table == "phonetic":
+                self._phonetic.discard(key)
+            elif table == "inflect":
+                self._inflect.discard(key)
             else:
                 by_artist = self._surnames.get(key, {})
                 by_artist.pop(artist_id, None)
@@ -143,11 +247,33 @@ class NameMatcher:
         return len(self._keys)
 
     # ------------------------------------------------------------- matching
-    def find(self, prompt: str, tokens: list[Token] | None = None) -> list[NameHit]:
-        """Every name hit in ``prompt``, in order of position (see the module doc for rules)."""
+    def find(self, prompt: str, tokens: list[Token] | None = None, rules: NameRules | None = None) -> list[NameHit]:
+        """Every name hit in ``prompt``, in order of position (see the module doc for rules).
+
+        ``tokens`` are ``tokenize(prompt)`` when the caller has them; ``rules`` (the policy's
+        ``[names]``) say which rules need a style cue or an obfuscation.
+        """
         tokens = tokenize(prompt) if tokens is None else tokens
         if not tokens or not self._keys:
             return []
+        rules = rules or DEFAULT_RULES
+        streams: list[tuple[list[Token], str]] = [(tokens, AS_WRITTEN)]
+        look = look_alike_tokens(tokens, prompt)
+        if look is not tokens:
+            streams.append((look, LOOK_ALIKE))
+        if any(t.script != LATIN for t in tokens):
+            streams.append((latin_tokens(tokens), TRANSLITERATION))
+        hits: list[NameHit] = []
+        for stream, via in streams:
+            hits.extend(self._find_in(prompt, stream, via))
+        kept = []
+        for hit in hits:
+            explained = _explain(hit, prompt, rules)
+            if explained is not None:
+                kept.append(explained)
+        return _best(kept)
+
+    def _find_in(self, prompt: str, tokens: list[Token], via: str) -> list[NameHit]:
         words = lexicon.frequencies()
         texts = [t.text for t in tokens]
         is_word = [t in words for t in texts]
@@ -155,21 +281,39 @@ class NameMatcher:
         spaced = [False] + [
             any(c.isspace() for c in prompt[tokens[k - 1].end : tokens[k].start]) for k in range(1, len(tokens))
         ]
-        keys, fuzzy = self._keys, self._fuzzy
+        # Characters of an unspaced script glued to the previous one do not count as words.
+        glued = [False] + [
+            is_unspaced(tokens[k].script) and is_unspaced(tokens[k - 1].script) and tokens[k - 1].end >= tokens[k].start
+            for k in range(1, len(tokens))
+        ]
+        keys, fuzzy, phonetic = self._keys, self._fuzzy, self._phonetic
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
         fuzzy_tokens = self._max_tokens + 3
         searched: dict[str, list[tuple[str, int]]] = {}
+        sounded: dict[str, list[tuple[str, int]]] = {}
         hits: list[NameHit] = []
+
+        def hit(
+            e: _Entry, start: int, end: int, score: float, how: str, rule: str, edits: int = 0, common: bool = False
+        ) -> None:
+            source = via if via != AS_WRITTEN else e.via
+            key = joined if e.single and rule == "single" else ""
+            hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
+
         for i in range(len(tokens)):
             joined = ""
             all_common = wordy = True  # every token is a common word / a word of two or more letters
             spaced_out = False
+            words_in = 0
+            lone_letter = False  # a one-letter word ("a", an initial) is never a misspelt name part
             for j in range(i, len(tokens)):
                 text = texts[j]
                 joined += text
-                if len(joined) > longest:
+                words_in += 0 if (j > i and glued[j]) else 1
+                lone_letter = lone_letter or (len(text) == 1 and not is_unspaced(tokens[j].script))
+                if len(joined) > longest + 3:
                     break
                 spaced_out = spaced_out or (j > i and spaced[j])
                 all_common = all_common and common[j]
@@ -181,28 +325,50 @@ class NameMatcher:
                     found = False
                     for e in entries:
                         if not (e.single and prose):
-                            hits.append(NameHit(e.artist_id, e.label, start, end, 1.0, e.how))
+                            hit(e, start, end, 1.0, e.how, "single" if e.single else "full-name")
                             found = True
                     if found:
                         continue
                 if joined[-1] == "s" and len(joined) > 4:
                     for e in keys.get(joined[:-1], ()):
                         if e.possessive and not (e.single and prose):
-                            hits.append(NameHit(e.artist_id, e.label, start, end, 1.0, "possessive"))
-                    self._surname(hits, joined[:-1], prose, prompt, tokens, i, j)
-                self._surname(hits, joined, prose, prompt, tokens, i, j)
-                if not all_common and j - i < fuzzy_tokens and fuzzy.may_match(len(joined)):
+                            hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
+                    self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
+                self._surname(hits, joined, prose, prompt, tokens, i, j, via)
+                if i == j:
+                    self._inflected(hits, joined, prompt, tokens, i, via)
+                if words_in > fuzzy_tokens:
+                    continue
+                # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
+                # one common word alone ("banks") is never a misspelt name.
+                if (all_common and i == j) or lone_letter:
+                    continue
+                if fuzzy.may_match(len(joined)):
                     if joined not in searched:
                         searched[joined] = fuzzy.search(joined)
                     for key, edits in searched[joined]:
-                        score = 1.0 - edits / len(key)
                         for e in keys.get(key, ()):
                             if e.fuzzy:
-                                hits.append(NameHit(e.artist_id, e.label, start, end, score, "fuzzy"))
-        return _best(hits)
+                                hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits, all_common)
+                # Sound-alikes: long windows with a word that is not a common word.
+                if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
+                    if joined not in sounded:
+                        sounded[joined] = phonetic.search(joined)
+                    for key, edits in sounded[joined]:
+                        if edits < 2:
+                            continue  # one edit is the fuzzy rule's
+                        for e in keys.get(key, ()):
+                            # A sound-alike changes letters; it does not drop a word of the
+                            # name ("Ximena Ångström-Vail" is not "Zoë Ångström-Vail").
+                            if words_in < e.parts and not is_unspaced(tokens[i].script):
+                                continue
+                            if e.fuzzy and not (e.single and prose):
+                                hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
+        return hits
 
     def _surname(
-        self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int
+        self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
+        how: str = "surname", score: float = SURNAME_SCORE, possessive: bool = False,
     ) -> None:
         owners = self._surnames.get(key)
         if not owners or len(owners) != 1 or key in self._given or key in self._keys:
@@ -210,9 +376,112 @@ class NameMatcher:
         (artist_id, (label, single)), = owners.items()
         if single and prose:
             return
-        if i > 0 and _someone_else(prompt, tokens[i - 1], tokens[i]):
+        start = tokens[i].start
+        if i > 0:
+            given = self._given_of(artist_id)
+            if _given_form(prompt, tokens[i - 1], tokens[i], given):
+                start = tokens[i - 1].start  # "Grega Rutkowskiego": the declined given name belongs to it
+            elif _someone_else(prompt, tokens[i - 1], tokens[i], given):
+                return
+        rule = "surname" if how == "surname" else "inflection"
+        hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
+                            cue="'s" if possessive else "", key=key))
+
+    def _inflected(self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str) -> None:
+        if len(self._inflect) == 0 or lexicon.is_word(token) or token in self._keys:
             return
-        hits.append(NameHit(artist_id, label, tokens[i].start, tokens[j].end, SURNAME_SCORE, "surname"))
+        found = self._inflect.search(token)
+        if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
+            for key in self._inflect.search(token, same_length=True):
+                owners = self._surnames.get(key, {})
+                if key not in found and len(owners) == 1 and _given_form(
+                    prompt, tokens[i - 1], tokens[i], self._given_of(next(iter(owners)))
+                ):
+                    found.append(key)
+        if found and frequency.zipf(token) >= DEFAULT_RULES.common_zipf:
+            return  # the inflected form is an ordinary word itself ("monetary")
+        for key in found:
+            for e in self._keys.get(key, ()):
+                if e.single:
+                    source = via if via != AS_WRITTEN else e.via
+                    hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[i].end, INFLECTION_SCORE,
+                                        "inflection", "inflection", source, key=key))
+            self._surname(hits, key, False, prompt, tokens, i, i, via, "inflection", INFLECTION_SCORE)
+
+    def _given_of(self, artist_id: int) -> list[str]:
+        return [key for table, key in self._owned.get(artist_id, ()) if table == "given"]
+
+
+def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
+    """The hit with its context attached, or None when its rule needs context and has none."""
+    common = hit.common
+    if hit.rule in ("single", "surname", "inflection", "fuzzy", "phonetic"):
+        whole, _ = _label_keys(hit.matched)
+        checked: tuple[str, ...] = (hit.key,) if hit.key else whole
+        if hit.rule in ("fuzzy", "phonetic") and len(name_tokens(hit.matched)) > 1:
+            checked = ()
+        common = common or any(_is_common(k, rules) for k in checked)
+        if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
+            common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
+    cue = cues.style_cue(prompt, hit.start, hit.end)
+    if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
+        cue = cues.POSSESSIVE
+    hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)
+    explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
+    if not rules.needs_context(hit.rule, common, hit.via):
+        return explained
+    if hidden:
+        return explained
+    if cue is not None and cues.counts(cue, prompt, hit.start, hit.end):
+        return explained
+    return None
+
+
+def _is_common(key: str, rules: NameRules) -> bool:
+    """A common word in some screened language, a common English word, or a city's name."""
+    return lexicon.is_common(key) or frequency.zipf(key) >= rules.common_zipf or places.is_place(key)
+
+
+@lru_cache(maxsize=65536)
+def _label_keys(label: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The joined keys of a label (as written and transliterated), and of its surname part."""
+    whole, surname = [], []
+    for key in {name_key(label), latin_key(label)}:
+        if key:
+            whole.append("".join(key))
+            if len(key) > 1:
+                surname.append("".join(key[1:]))
+    return tuple(whole), tuple(surname)
+
+
+def _last_word_stands_alone(label: str) -> bool:
+    """Whether the last word of a label of three or more words is a surname on its own.
+
+    "Peder Severin Krøyer", "P. S. Krøyer", "Raja Ravi Varma": yes (middle names and
+    initials before it). "Hilma af Klint", "Anneke van der Molen": no, the lower-case
+    particle belongs to the surname. A hyphenated surname is one word.
+    """
+    words = label.split()
+    if len(words) < 3:
+        return False
+    return all(not w[:1].islower() for w in words[1:-1])
+
+
+def _surnames_of(tokens: tuple[str, ...], last_alone: bool = False) -> list[str]:
+    """What may stand alone as the surname of a multi-word name.
+
+    Everything after the given name ("Lindqvist-Osei"), and the last word when it stands
+    alone (see :func:`_last_word_stands_alone`); initials are never part of one.
+    Surnames of fewer than :data:`MIN_SURNAME_LEN` letters (down to three) are kept too, but
+    count as common words: they stand only next to a style cue.
+    """
+    rest = tokens[1:]
+    out = []
+    if rest and all(len(t) > 1 for t in rest):
+        out.append("".join(rest))
+    if last_alone and len(tokens) >= 3 and len(tokens[-1]) > 1:
+        out.append(tokens[-1])
+    return [s for s in dict.fromkeys(out) if len(s) >= MIN_SHORT_SURNAME_LEN]
 
 
 def _other_orders(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -223,17 +492,36 @@ def _other_orders(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
     return sorted(orders)
 
 
-def _someone_else(prompt: str, before: Token, first: Token) -> bool:
+def _given_form(prompt: str, before: Token, first: Token, given: list[str]) -> bool:
+    """Whether the word before a surname is the artist's given name, perhaps declined.
+
+    "Grega" (Greg), "Jacka" (Jacek), "Ильи" (Илья): the word shares all but the last two
+    letters of the given name (at least three) and is at most three letters longer.
+    """
+    if prompt[before.end : first.start].strip():
+        return False
+    for g in given:
+        if before.text == g:
+            return True
+        stem = g[: max(3, len(g) - 2)]
+        if len(g) >= 3 and before.text.startswith(stem) and len(before.text) <= len(g) + 3:
+            return True
+    return False
+
+
+def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = ()) -> bool:  # type: ignore[assignment]
     """Whether the word before a surname is a capitalised given name of another person."""
     gap = prompt[before.end : first.start]
     if gap.strip():  # punctuation between them: "painting, Okonkwo"
+        return False
+    if _given_form(prompt, before, first, list(given)):
         return False
     return prompt[before.start : before.start + 1].isupper() and not lexicon.is_common(before.text)
 
 
 def _best(hits: list[NameHit]) -> list[NameHit]:
     """Each artist's best hit where its hits overlap; weak hits yield to others' strong hits."""
-    order = sorted(hits, key=lambda h: (-h.score, h.how not in _STRONG, -(h.end - h.start), h.start))
+    order = sorted(hits, key=lambda h: (-h.score, h.how not in _STRONG, h.via != AS_WRITTEN, -(h.end - h.start), h.start))
     kept: list[NameHit] = []
     for hit in order:
         strong = hit.how in _STRONG

@@ -6,13 +6,16 @@ import hashlib
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stylegate.errors import PolicyError
 from stylegate.governance.decision import Action, EvidenceKind
 from stylegate.governance.thresholds import Calibration
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.governance.screening.rules import NameRules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -105,9 +108,33 @@ class VerificationSettings(_Strict):
     hold_unverified_shares: bool = True
 
 
+NameContextKey = Literal[
+    "full-name", "single", "surname", "inflection", "fuzzy", "phonetic",
+    "common-full-name", "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic",
+    "transliteration",
+]
+
+
+class NameSettings(_Strict):
+    """Which name rules stand alone and which need a style cue or an obfuscation."""
+
+    # A name word at or above this Zipf frequency (wordfreq, highest over the screened
+    # languages) is a common word: "queen" 4.9, "nielsen" 5.0, "kawasaki" 3.2, "mumford" 3.0.
+    common_zipf: float = Field(3.0, ge=0.0, le=8.0)
+    context_required: list[NameContextKey] = Field(
+        default_factory=lambda: ["common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic"]
+    )
+
+    def rules(self) -> "NameRules":
+        from stylegate.governance.screening.rules import NameRules
+
+        return NameRules(common_zipf=self.common_zipf, context_required=frozenset(self.context_required))
+
+
 class Policy(_Strict):
     thresholds: Thresholds = Thresholds()
     calibration: Calibration = Calibration()  # the embedder the thresholds were fitted for
+    names: NameSettings = NameSettings()
     consent: ConsentTable
     attribution: AttributionSettings = AttributionSettings()
     steering: SteeringSettings = SteeringSettings()

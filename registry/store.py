@@ -558,7 +558,10 @@ class RegistryStore:
 
     def _label_keys(self, label: str, what: str) -> frozenset[str]:
         """The claim keys of a name or alias; a label with none cannot be matched: refused."""
-        keys = frozenset(k for k in self.claims.keys(label) if k)
+        try:
+            keys = frozenset(k for k in self.claims.keys(label) if k)
+        except InputError as exc:
+            raise InputError(f"{what} refused: {exc}") from None
         if not keys:
             raise InputError(
                 f"{what} {label!r} has nothing the name screen can match (no letters or digits once "
@@ -658,7 +661,11 @@ class RegistryStore:
         disputed: list[tuple[str, str, int]] = []
         kept_aliases: list[str] = []
         for label, is_name in [(artist.name, True), *[(a, False) for a in artist.aliases]]:
-            keys = frozenset(k for k in self.claims.keys(label) if k and len(k) <= schema.CLAIM_KEY_MAX)
+            try:
+                keys = frozenset(k for k in self.claims.keys(label) if k and len(k) <= schema.CLAIM_KEY_MAX)
+            except InputError as exc:  # registered under older rules; it can no longer be claimed
+                log.warning("artist %d: %r cannot be claimed under the current rules (%s)", artist.id, label, exc)
+                keys = frozenset()
             held = self._holders(t.conn, keys, artist.id)
             if held:
                 key, (holder_id, _) = sorted(held.items())[0]

@@ -807,14 +807,40 @@ def bench_redteam(
     gate: bool = typer.Option(True, "--gate/--lexical-only", help="Also run the corpus through the whole gate (CLIP semantics included)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Red-team corpus: detection rate per attack type, false positives, lexical speed."""
+    """Red-team corpora (StyleWorld and real names): detection per attack type, false positives, speed."""
+    from stylegate.realnames_bench import print_realnames, run_realnames
     from stylegate.redteam_bench import print_redteam, run_redteam
 
     results = run_redteam(n_synthetic_artists=artists, gate=gate, device=state.device or "cpu", progress=message)
+    message("real-names corpus")
+    results["realnames"] = run_realnames()
     if as_json:
         emit_json(results)
     else:
         print_redteam(results)
+        print_realnames(results["realnames"])
+
+
+@bench_app.command("names")
+@handled
+def bench_names(
+    sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Comma-separated numbers of registered names."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Name matcher at scale: build time, memory, p99 screening latency, add/remove time."""
+    from stylegate.names_bench import print_names_bench, run_names_bench
+
+    try:
+        counts = [int(part) for part in sizes.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter("--sizes takes comma-separated whole numbers, e.g. 10000,100000") from None
+    if not counts or any(n < 1 or n > 5_000_000 for n in counts):
+        raise typer.BadParameter("each size must be between 1 and 5,000,000")
+    results = run_names_bench(counts, progress=message)
+    if as_json:
+        emit_json({"sizes": results})
+    else:
+        print_names_bench(results)
 
 
 def main() -> None:

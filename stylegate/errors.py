@@ -72,3 +72,11 @@ class HomeError(StylegateError):
 
 class ThresholdsForeign(StylegateError):
     """The policy's semantic thresholds were fitted for another embedder (run `stylegate calibrate`)."""
+
+class InvalidName(InputError):
+    """A name or alias cannot be registered: it canonicalises to nothing or to a fragment of itself."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        super().__init__(f"cannot register the name {label!r}: {reason}")
+        self.label = label
+        self.reason = reason

@@ -60,11 +60,18 @@ def test_separators_order_and_possessives_match(matcher: NameMatcher, prompt: st
 
 def test_names_match_only_on_token_boundaries(matcher: NameMatcher) -> None:
     assert matcher.find("a banner, annual report, a canny annex") == []
-    assert [h.artist_id for h in matcher.find("portrait of Ann")] == [2]
+    assert [h.artist_id for h in matcher.find("a portrait by Ann")] == [2]
+
+
+def test_a_one_word_name_that_is_a_common_word_needs_a_style_cue(matcher: NameMatcher) -> None:
+    # "Ann" is frequent in the word lists (wordfreq), so alone it reads as someone else.
+    assert matcher.find("portrait of Ann") == [] and matcher.find("Ann meets Bob") == []
+    assert [h.cue for h in matcher.find("in the style of Ann")] == ["in the style of"]
+    assert [h.obfuscation for h in matcher.find("portrait of 4nn")] == ["leetspeak"]
 
 
 def test_every_artist_in_a_multi_artist_prompt_is_found(matcher: NameMatcher) -> None:
-    found = {h.artist_id for h in matcher.find("Ann meets Mira Okonkwo and Simon Stalenhag")}
+    found = {h.artist_id for h in matcher.find("art by Ann meets Mira Okonkwo and Simon Stalenhag")}
     assert found == {1, 2, 3}
 
 

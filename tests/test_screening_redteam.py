@@ -122,3 +122,9 @@ def test_descriptions_are_caught_by_the_description_check_not_by_names(whole_gat
     by_name = whole_gate["kind_tallies"]["name"]
     assert by_description["description-only"].rate >= TARGETS["description-only"]
     assert by_name["description-only"].rate == 0.0
+
+
+def test_no_benign_near_miss_is_flagged_by_the_lexical_screen(lexical: dict[str, Tally]) -> None:
+    # Stricter than the 1% target: the StyleWorld corpus had none before name screening
+    # learnt scripts, inflections and sound-alikes, and must keep none.
+    assert {k: t.misses for k, t in lexical.items() if ATTACK_GROUPS[k] == "benign" and t.detected} == {}

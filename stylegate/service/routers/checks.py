@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 
 from stylegate.errors import InputError
+from stylegate.governance.screening.rules import NameRules
 
 from ..context import ServiceContext
 from ..schemas import DecisionOut, InvalidOut, NameLookup, NameLookupOut, PromptCheck
@@ -69,6 +70,10 @@ async def check_image(request: Request, file: UploadFile = File(..., description
     return await run_in_threadpool(run)
 
 
+# A looked-up name is a name by definition: no rule waits for a style cue.
+LOOKUP_RULES = NameRules(context_required=frozenset())
+
+
 @router.post("/v1/lookup/names", response_model=NameLookupOut, responses=CHECK_ERRORS)
 def lookup_names(body: NameLookup, ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Look up many names at once: which registered artists each one names (after the same
@@ -80,7 +85,7 @@ def lookup_names(body: NameLookup, ctx: ServiceContext = Depends(get_ctx)) -> di
             if not name.strip() or len(name) > 2000:
                 raise InputError("each name must be 1 to 2,000 characters")
             matches = []
-            for hit in view.names.find(name):
+            for hit in view.names.find(name, rules=LOOKUP_RULES):
                 artist = view.artists.get(hit.artist_id)
                 if artist is None:
                     continue

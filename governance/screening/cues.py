@@ -1,0 +1,160 @@
+"""Context around a name in a prompt: style cues, and signs that it was disguised.
+
+A lone surname or a one-word name that is also a common word ("Queen", "Nielsen") counts
+only when the prompt treats it as an artist: a *style cue* next to it ("by", "in the style
+of", "-esque", "#", "@", "im Stil von", "в стиле", "w stylu", "風", "스타일", …) or an
+*obfuscation* (letter spacing, leetspeak, homoglyphs, zero-width or compatibility
+characters), which nobody uses on an ordinary word.
+
+Cues are *strong* (they name a style or an artist: "in the style of", "art by", "#") or
+*weak* ("by", "von", "par", a possessive): a weak cue counts for a common word only when the
+word is capitalised as a name ("a painting by Heart", not "Learned by heart"), or when the
+prompt uses no capitals at all, so case tells nothing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from stylegate.governance.screening.scripts import COMMON, is_unspaced, script_of
+
+# Phrases written before a name, casefolded, longest first within each language.
+STRONG_BEFORE = (
+    # English
+    "in the style of", "in the manner of", "in the vein of", "style of", "styled after", "styled like",
+    "inspired by", "art by", "artwork by", "painting by", "painted by", "drawn by", "drawing by",
+    "illustrated by", "illustration by", "artist", "à la", "a la",
+    # German, French, Spanish, Italian, Portuguese, Dutch, Nordic
+    "im stil von", "im stile von", "im stil", "nach art von", "inspiriert von",
+    "dans le style de", "dans le style d'", "à la manière de", "a la maniere de", "style de", "inspiré par",
+    "al estilo de", "en el estilo de", "estilo de", "inspirado en", "nello stile di", "alla maniera di",
+    "stile di", "no estilo de", "ao estilo de", "in de stijl van", "stijl van", "i stil med", "i stilen til",
+    "i stil av", "i samme stil som",
+    # Polish, Czech, Russian, Ukrainian, Greek, Turkish
+    "w stylu", "na wzór", "ve stylu", "в стиле", "в манере", "в стилі", "у стилі", "στο στυλ του",
+    "στο στυλ της", "σε στυλ", "tarzında",
+    # Arabic, Hindi, Chinese, Japanese, Korean
+    "بأسلوب", "على طريقة", "की शैली में", "仿", "模仿",
+)
+WEAK_BEFORE = (
+    "by", "after", "like", "von", "nach", "par", "de", "d'", "por", "di", "da", "av", "door", "af",
+    "od", "от", "від", "από", "του", "της", "من",
+)
+# Phrases written after a name (glued or spaced), casefolded.
+STRONG_AFTER = (
+    "style", "styled", "styles", "esque", "inspired", "aesthetic", "stil", "stijl", "stile", "estilo",
+    "styl", "stylu", "стиль", "стилю", "στυλ", "tarzı", "tarzında",
+    "की शैली", "शैली", "风格", "風格", "画风", "畫風", "風", "风", "スタイル", "画風", "タッチ", "っぽい",
+    "스타일", "화풍", "풍",
+)
+_TRIM = " \t\"'«»“”„‚‘’()[]:;,.-–—_*"
+_POSSESSIVE = ("'s", "’s", "ʼs", "'", "’")
+
+
+@dataclass(frozen=True)
+class Cue:
+    text: str  # the cue as written ("in the style of", "#", "'s", "風")
+    strong: bool
+    # A possessive is the weakest cue ("a baker's dozen"): it needs a capital letter even in
+    # a prompt written all in lower case.
+    possessive: bool = False
+
+
+POSSESSIVE = Cue("'s", False, True)
+
+
+def _boundary_before(text: str, at: int) -> bool:
+    """No letter right before position ``at`` (a cue must start a word)."""
+    return at <= 0 or not text[at - 1].isalpha()
+
+
+def _is_cjk_like(cue: str) -> bool:
+    return any(is_unspaced(script_of(c)) for c in cue)
+
+
+def style_cue(prompt: str, start: int, end: int) -> Cue | None:
+    """The style cue next to the span ``prompt[start:end]``, strongest first, or None."""
+    before_raw = prompt[:start]
+    if before_raw.endswith("#") or before_raw.endswith("@"):
+        return Cue(before_raw[-1], True)
+    before = before_raw.casefold().rstrip(_TRIM)
+    after_raw = prompt[end:]
+    after = after_raw.casefold().lstrip(" \t-–_")
+    found: Cue | None = None
+    for strong, phrases in ((True, STRONG_BEFORE), (False, WEAK_BEFORE)):
+        for phrase in phrases:
+            if before.endswith(phrase) and (_is_cjk_like(phrase) or _boundary_before(before, len(before) - len(phrase))):
+                return Cue(phrase, strong)
+    for phrase in STRONG_AFTER:
+        if after.startswith(phrase):
+            rest = after[len(phrase) :]
+            if _is_cjk_like(phrase) or not rest or not rest[0].isalpha():
+                return Cue(phrase, True)
+    for mark in _POSSESSIVE:
+        rest = after_raw[len(mark) :]
+        if after_raw.startswith(mark) and (not rest or not rest[0].isalpha()):
+            found = POSSESSIVE
+            break
+    return found
+
+
+def counts(cue: Cue, prompt: str, start: int, end: int) -> bool:
+    """Whether ``cue`` makes a common word next to it a name (see the module doc)."""
+    if cue.strong:
+        return True
+    if cue.possessive:
+        return _first_letter_upper(prompt, start, end)
+    return capitalised(prompt, start, end)
+
+
+def _first_letter_upper(prompt: str, start: int, end: int) -> bool:
+    for ch in prompt[start:end]:
+        if ch.isalpha():
+            return ch.isupper() or not (ch.islower() or ch.isupper())
+    return False
+
+
+def capitalised(prompt: str, start: int, end: int) -> bool:
+    """Whether the span may be a proper name by its case.
+
+    True when its first letter is upper case or of an uncased script, and when the prompt
+    has no upper-case letter at all (written all in lower case, case says nothing).
+    """
+    if not any(c.isupper() for c in prompt):
+        return True
+    return _first_letter_upper(prompt, start, end)
+
+
+_SEPARATORS = "_.·•/\\|~*+=-:"
+
+
+def obfuscation(prompt: str, start: int, end: int, label: str) -> str:
+    """How the span was disguised ("" when it is written plainly).
+
+    ``label`` is the registered name the span matched: letters split apart or joined by
+    separators that the name itself does not have ("Q u e e n", "qu_een") are a disguise;
+    the hyphen of "Lindqvist-Osei" or the initials of "P. S. Krøyer" are not.
+    """
+    from stylegate.governance.canonical import is_ignorable, tokenize
+
+    raw = prompt[start:end]
+    if any(is_ignorable(c) for c in raw):
+        return "zero-width characters"
+    if unicodedata.normalize("NFKC", raw) != unicodedata.normalize("NFC", raw):
+        return "compatibility characters"
+    for word in raw.split():
+        scripts = {script_of(c) for c in word if c.isalpha()} - {COMMON}
+        if len(scripts) > 1 and not all(is_unspaced(s) for s in scripts):
+            return "mixed scripts (homoglyphs)"
+        if any(c.isalpha() for c in word) and any(c.isdigit() or c in "@$!|+" for c in word.rstrip(_TRIM)):
+            return "leetspeak"
+    pieces = [t.text for t in tokenize(raw)]
+    initials = sum(len(t.text) == 1 for t in tokenize(label))
+    if sum(len(p) == 1 for p in pieces) >= initials + 2:
+        return "split letters"
+    inner = raw.strip(_TRIM)
+    for k, ch in enumerate(inner):
+        if ch in _SEPARATORS and ch not in label and 0 < k < len(inner) - 1 and inner[k - 1].isalnum() and inner[k + 1].isalnum():
+            return "separators inside the name"
+    return ""

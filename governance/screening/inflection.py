@@ -1,0 +1,91 @@
+"""Case endings on a name: "Rutkowskiego" (Rutkowski), "Кувшиновой" (Кувшинова), "Stålenhags".
+
+Declining languages change the end of a surname: they add an ending, or replace the last
+one or two letters with one. A registered one-word key of :data:`MIN_STEM` or more letters
+is filed under its stems (the key, and the key less its last one or two letters, each at
+least :data:`MIN_STEM` long); a prompt token matches when removing one to
+:data:`MAX_ENDING` letters from its end leaves a stem of the key, and the ending is letters
+of the same script. Short names never inflect (their stems would be ordinary words), and
+an inflected form is longer than the key (a same-length change is a
+misspelling), and the caller refuses inflected forms that are common words themselves ("monetary").
+"""
+
+from __future__ import annotations
+
+import logging
+
+from stylegate.governance.screening.scripts import script_of
+
+log = logging.getLogger(__name__)
+
+MIN_STEM = 5
+MAX_ENDING = 4  # letters an ending may add beyond the stem
+MAX_CUT = 2  # letters of the key an ending may replace
+
+
+class InflectionIndex:
+    def __init__(self) -> None:
+        self._stems: dict[str, list[str]] = {}  # lists: popular codes grow by appending
+        self._count: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._count)
+
+    @staticmethod
+    def _stems_of(key: str) -> set[str]:
+        # One letter shorter than MIN_STEM is kept for same-length endings after a given name.
+        return {key[: len(key) - cut] for cut in range(MAX_CUT + 1) if len(key) - cut >= MIN_STEM - 1}
+
+    def add(self, key: str) -> bool:
+        if len(key) < MIN_STEM:
+            return False
+        if key in self._count:
+            self._count[key] += 1
+            return True
+        self._count[key] = 1
+        for stem in self._stems_of(key):
+            self._stems.setdefault(stem, []).append(key)
+        return True
+
+    def discard(self, key: str) -> None:
+        count = self._count.get(key, 0)
+        if count > 1:
+            self._count[key] = count - 1
+            return
+        if count == 0:
+            return
+        del self._count[key]
+        for stem in self._stems_of(key):
+            held = self._stems.get(stem)
+            if held is not None and key in held:
+                held.remove(key)
+                if not held:
+                    del self._stems[stem]
+
+    def search(self, token: str, same_length: bool = False) -> list[str]:
+        """Registered keys of which ``token`` is an inflected form (never ``token`` itself).
+
+        ``same_length`` also accepts an ending that replaces the key's last letters without
+        lengthening it ("Yerka" → "Yerki"); the caller allows that only after a declined form
+        of the artist's given name ("Jacka Yerki").
+        """
+        if len(token) < MIN_STEM or not self._stems:
+            return []
+        out: list[str] = []
+        shortest = MIN_STEM - 1 if same_length else MIN_STEM
+        for ending in range(1, MAX_ENDING + 1):
+            stem = token[: len(token) - ending]
+            if len(stem) < shortest:
+                break
+            keys = self._stems.get(stem)
+            if not keys:
+                continue
+            tail = token[len(stem) :]
+            script = script_of(stem[-1])
+            if not all(c.isalpha() and script_of(c) == script for c in tail):
+                continue
+            # An ending lengthens the name: a same-length change is a misspelling, not a case.
+            if len(stem) < MIN_STEM:  # only a same-length ending may leave so short a stem
+                keys = [k for k in keys if len(k) == len(token)]
+            out.extend(k for k in keys if (len(k) < len(token) or (same_length and len(k) == len(token) and k != token)) and k not in out)
+        return out

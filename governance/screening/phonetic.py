@@ -1,0 +1,104 @@
+"""Phonetic and two-edit lookup of long name keys.
+
+Each registered Latin key is filed under phonetic codes from jellyfish (Metaphone, with
+one sound left out in turn, and NYSIIS), which survive most misspellings and
+transliterations that keep a name's sound ("Aivazovskii" / "Aivazovsky", "Bong Joon-ho" /
+"Bong Jun-ho", "Tsaroychis" / "Tsarouchis"). A query probes its codes and candidates are
+verified with rapidfuzz's optimal-string-alignment distance: up to two
+edits for keys of :data:`MIN_LEN` letters or more, and up to one edit per four letters
+(at most three). About ten probes per query, whatever the number of keys.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rapidfuzz.distance import OSA
+
+log = logging.getLogger(__name__)
+
+# Keys shorter than this never match with two edits (a short name two edits away is another word).
+MIN_LEN = 10
+MAX_EDITS = 3
+
+
+def allowed_edits(key_len: int) -> int:
+    """Most edits allowed for a key of ``key_len`` characters once its sound agrees."""
+    if key_len < MIN_LEN:
+        return 0
+    return min(MAX_EDITS, max(2, key_len // 4))
+
+
+def codes(word: str) -> set[str]:
+    """The probes a word is filed under: its NYSIIS code, its Metaphone code and that code
+    with any one sound left out, so names whose Metaphone codes differ by one sound (a
+    transliteration's "y" for "u", an extra "i") still meet."""
+    import jellyfish
+
+    metaphone = jellyfish.metaphone(word)
+    out = {"n:" + jellyfish.nysiis(word), "m:" + metaphone}
+    if len(metaphone) >= 4:
+        out.update("m:" + metaphone[:i] + metaphone[i + 1 :] for i in range(len(metaphone)))
+    return out
+
+
+class PhoneticIndex:
+    """Latin keys of :data:`MIN_LEN` or more letters, filed by their phonetic codes."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, list[str]] = {}  # lists: popular codes grow by appending
+        self._count: dict[str, int] = {}
+        self.min_len = 0
+        self.max_len = 0
+
+    def __len__(self) -> int:
+        return len(self._count)
+
+    def add(self, key: str) -> bool:
+        """Index ``key`` (reference counted); False when it is too short or not Latin."""
+        if len(key) < MIN_LEN or not (key.isascii() and key.isalpha()):
+            return False
+        if key in self._count:
+            self._count[key] += 1
+            return True
+        self._count[key] = 1
+        for code in codes(key):
+            self._index.setdefault(code, []).append(key)
+        self.min_len = len(key) if len(self._count) == 1 else min(self.min_len, len(key))
+        self.max_len = max(self.max_len, len(key))
+        return True
+
+    def discard(self, key: str) -> None:
+        count = self._count.get(key, 0)
+        if count > 1:
+            self._count[key] = count - 1
+            return
+        if count == 0:
+            return
+        del self._count[key]
+        for code in codes(key):
+            held = self._index.get(code)
+            if held is not None and key in held:
+                held.remove(key)
+                if not held:
+                    del self._index[code]
+
+    def may_match(self, length: int) -> bool:
+        return bool(self._count) and self.min_len - MAX_EDITS <= length <= self.max_len + MAX_EDITS
+
+    def search(self, query: str) -> list[tuple[str, int]]:
+        """Keys that sound like ``query`` within their allowed edits, with the edit distance (never 0)."""
+        if not (query.isascii() and query.isalpha()):
+            return []
+        found: set[str] = set()
+        for code in codes(query):
+            found.update(self._index.get(code, ()))
+        out = []
+        for key in found:
+            limit = allowed_edits(len(key))
+            if abs(len(key) - len(query)) > limit:
+                continue
+            distance = OSA.distance(query, key, score_cutoff=limit)
+            if 0 < distance <= limit:
+                out.append((key, distance))
+        return out

@@ -1,0 +1,184 @@
+"""`stylegate bench names`: the name matcher at registry scale (10k, 100k, 1M names).
+
+Synthetic artists are generated deterministically from syllables of several writing
+systems, so the registry looks like a real one: mostly Latin "Given Surname" names from
+several languages' sound patterns, with Cyrillic, Greek, Japanese, Chinese, Korean and
+Arabic names mixed in. For each size the benchmark reports:
+
+- build time of the matcher and the process memory it adds (resident set size);
+- screening latency per prompt on one core (p50, p99, max) over ordinary prompts, a
+  quarter of which name a registered artist, some of them misspelt or in another script;
+- the time to add and to remove one artist in the built matcher (no rebuild).
+
+Figures are printed, never asserted (timing tests on a shared machine would be flaky).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import random
+import time
+from typing import Any, Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+TARGET_BUILD_S = 10.0
+TARGET_MEMORY_MB = 1024.0
+TARGET_P99_MS = 1.0
+TARGET_UPDATE_MS = 10.0
+
+_LATIN_SYLLABLES = (
+    "ka", "ri", "mo", "zen", "la", "vor", "tis", "an", "dre", "shu", "pel", "gri", "ost", "nel", "bau", "fie",
+    "jor", "qua", "xen", "ul", "bri", "dak", "est", "hol", "mir", "sev", "tak", "wyn", "son", "berg", "ski",
+    "ova", "ez", "ini", "sen", "ko", "ma", "ru", "lo", "ven", "tor", "hel", "ga", "dim", "ros", "lin",
+)
+_CYRILLIC = ("ка", "ри", "мо", "ла", "вор", "тис", "ан", "дре", "шу", "пел", "гри", "ов", "ин", "ский", "ева", "ко", "на")
+_GREEK = ("κα", "ρι", "μο", "λα", "νι", "τσα", "ου", "πα", "δη", "στο", "γι", "ος", "ης", "αν")
+_KANA = ("か", "り", "も", "た", "な", "さ", "き", "ゆ", "み", "こ", "ひ", "ろ")
+_HAN = "山田中村林森川本松井高橋佐藤伊吉小大清水石原"
+_HANGUL = "김이박최정강조윤장임한오서신권황안송류홍"
+_ARABIC = ("مح", "مد", "سع", "يد", "عل", "ي", "حس", "ن", "فا", "طم", "ة")
+
+
+def synthetic_names(n: int, seed: int = 0) -> list[str]:
+    """``n`` distinct names: about 80% Latin, the rest Cyrillic, Greek, kana, Han, Hangul, Arabic."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    out: list[str] = []
+
+    def latin() -> str:
+        return "".join(rng.choice(_LATIN_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+
+    def from_parts(parts: Sequence[str], lo: int, hi: int) -> str:
+        return "".join(rng.choice(parts) for _ in range(rng.randint(lo, hi)))
+
+    makers: list[tuple[float, Callable[[], str]]] = [
+        (0.80, lambda: f"{latin()} {latin()}"),
+        (0.06, lambda: f"{from_parts(_CYRILLIC, 2, 3).capitalize()} {from_parts(_CYRILLIC, 2, 4).capitalize()}"),
+        (0.03, lambda: f"{from_parts(_GREEK, 2, 3).capitalize()} {from_parts(_GREEK, 2, 4).capitalize()}"),
+        (0.03, lambda: from_parts(_HAN, 2, 2) + from_parts(_HAN, 1, 2)),
+        (0.03, lambda: from_parts(_HANGUL, 3, 3)),
+        (0.03, lambda: from_parts(_KANA, 2, 3) + " " + from_parts(_KANA, 2, 4)),
+        (0.02, lambda: f"{from_parts(_ARABIC, 2, 3)} {from_parts(_ARABIC, 2, 3)}"),
+    ]
+    weights = [w for w, _ in makers]
+    while len(out) < n:
+        _, make = rng.choices(makers, weights)[0]
+        name = make()
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append(name)
+    return out
+
+
+def _prompts(names: Sequence[str], n: int, seed: int) -> list[str]:
+    rng = random.Random(seed + 1)
+    things = ("harbour at dawn", "forest path", "city street in the rain", "portrait of an old sailor",
+              "still life with lemons", "mountain lake", "night market", "train station", "lighthouse in a storm")
+    extras = ("highly detailed", "soft light", "35mm photo", "wide angle", "oil on canvas", "volumetric fog", "8k")
+    out = []
+    for k in range(n):
+        text = f"a {rng.choice(things)}, {', '.join(rng.sample(extras, 3))}"
+        if k % 4 == 0:
+            name = rng.choice(names)
+            if k % 8 == 0 and len(name) > 8 and name.isascii():
+                i = rng.randrange(1, len(name) - 1)
+                name = name[:i] + name[i + 1 :]  # a deletion: the fuzzy path
+            text += f", in the style of {name}"
+        out.append(text)
+    return out
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Build, memory, latency and update figures for ``n`` registered names."""
+    from stylegate.governance.names import NameMatcher
+    from stylegate.governance.screening import frequency, places
+    from stylegate.governance import lexicon
+
+    lexicon.frequencies()
+    frequency.load()
+    places.is_place("x")  # the shared tables are loaded before the baseline
+    names = synthetic_names(n + 20, seed)
+    registered, spare = names[:n], names[n:]
+    gc.collect()
+    base = _rss_mb()
+    start = time.perf_counter()
+    matcher = NameMatcher(enumerate(registered, start=1))
+    build_s = time.perf_counter() - start
+    gc.collect()
+    memory_mb = _rss_mb() - base
+    # A long-lived gate freezes what it built: the cyclic collector then never walks the
+    # matcher's millions of objects, which would otherwise stall a prompt now and then.
+    gc.freeze()
+    prompts = _prompts(registered, n_prompts, seed)
+    for p in prompts[:100]:
+        matcher.find(p)
+    samples = []
+    for p in prompts:
+        t0 = time.perf_counter()
+        matcher.find(p)
+        samples.append(time.perf_counter() - t0)
+    samples.sort()
+    adds, removes = [], []
+    for k, name in enumerate(spare):
+        artist_id = n + 1 + k
+        t0 = time.perf_counter()
+        matcher.add(artist_id, name)
+        adds.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        matcher.remove(artist_id)
+        removes.append(time.perf_counter() - t0)
+    del matcher
+    gc.unfreeze()
+
+    def pct(q: float) -> float:
+        return round(1000 * samples[min(len(samples) - 1, int(q * len(samples)))], 3)
+
+    return {
+        "names": n,
+        "build_s": round(build_s, 2),
+        "memory_mb": round(memory_mb, 1),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": round(1000 * samples[-1], 3),
+        "add_ms": round(1000 * max(adds), 3),
+        "remove_ms": round(1000 * max(removes), 3),
+        "prompts": len(prompts),
+    }
+
+
+def run_names_bench(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    say = progress or log.info
+    out = []
+    for n in sizes:
+        say(f"name matcher with {n:,} names")
+        out.append(measure(n))
+        gc.collect()
+    return out
+
+
+def print_names_bench(results: Sequence[dict[str, Any]]) -> None:
+    from stylegate.output import table
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    table(
+        "name matcher at scale (one core; targets at 1M names: build ≤ 10 s, memory ≤ 1 GB, p99 ≤ 1 ms, update ≤ 10 ms)",
+        ["names", "build s", "memory MB", "p50 ms", "p99 ms", "max ms", "add ms (max)", "remove ms (max)", "targets"],
+        [
+            [f"{r['names']:,}", r["build_s"], r["memory_mb"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["add_ms"], r["remove_ms"],
+             ", ".join(f"{k} {mark(v)}" for k, v in (
+                 ("build", r["build_s"] <= TARGET_BUILD_S), ("memory", r["memory_mb"] <= TARGET_MEMORY_MB),
+                 ("p99", r["p99_ms"] <= TARGET_P99_MS),
+                 ("update", max(r["add_ms"], r["remove_ms"]) <= TARGET_UPDATE_MS)))]
+            for r in results
+        ],
+    )

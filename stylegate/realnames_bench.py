@@ -1,0 +1,139 @@
+"""The real-names corpus (``tests/realnames/``): real artists, real ways of writing them.
+
+``artists.json`` lists well-known artists from many countries with the names and aliases
+they would register; ``prompts.txt`` holds hand-written prompts, one a line, as
+``category | expected names | prompt``: attacks (the name in other scripts, inflected,
+misspelt, glued to CJK text, disguised, a common-word surname next to a style cue) and
+benign prompts where parts of those names are ordinary words, brands, places or other
+people. Every fifth prompt is held out (:data:`HOLDOUT_EVERY`): tuning looks at the
+development split only, and the held-out split is reported beside it as a check.
+
+Figures are printed by ``stylegate bench redteam``; the targets are asserted by
+``tests/test_screening_realnames.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from stylegate.governance.names import NameMatcher
+from stylegate.governance.redteam import CorpusEntry, Tally, score
+
+log = logging.getLogger(__name__)
+
+HOLDOUT_EVERY = 5
+CATEGORY_TARGET = 0.90  # each attack category
+OVERALL_TARGET = 0.97  # all attacks together
+MAX_FALSE_POSITIVE_RATE = 0.01
+
+
+def default_folder() -> Path:
+    return Path(__file__).resolve().parent.parent / "tests" / "realnames"
+
+
+@dataclass(frozen=True)
+class RealArtist:
+    name: str
+    aliases: tuple[str, ...]
+    consent: str
+
+
+def load_artists(folder: Path | None = None) -> list[RealArtist]:
+    data = json.loads(((folder or default_folder()) / "artists.json").read_text(encoding="utf-8"))
+    return [RealArtist(a["name"], tuple(a.get("aliases", ())), a.get("consent", "opt-out")) for a in data]
+
+
+def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
+    """Prompts of ``split`` ("dev", "holdout" or "all") as corpus entries."""
+    if split not in ("dev", "holdout", "all"):
+        raise ValueError(f"unknown split {split!r}")
+    out: list[CorpusEntry] = []
+    index = 0
+    for line in ((folder or default_folder()) / "prompts.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        category, expected, text = (part.strip() for part in line.split("|", 2))
+        held = index % HOLDOUT_EVERY == HOLDOUT_EVERY - 1
+        index += 1
+        if (split == "dev" and held) or (split == "holdout" and not held):
+            continue
+        names = tuple(n.strip() for n in expected.split(";") if n.strip())
+        benign = category.startswith("benign")
+        out.append(CorpusEntry(text, category, names, benign, "benign" if benign else "name", ";".join(names)))
+    return out
+
+
+def build_matcher(artists: Sequence[RealArtist], extra_names: Sequence[str] = ()) -> tuple[NameMatcher, dict[int, str]]:
+    entries: list[tuple[int, str]] = []
+    names: dict[int, str] = {}
+    for artist_id, artist in enumerate(artists, start=1):
+        names[artist_id] = artist.name
+        entries.append((artist_id, artist.name))
+        entries.extend((artist_id, alias) for alias in artist.aliases)
+    for artist_id, name in enumerate(extra_names, start=len(artists) + 1):
+        names[artist_id] = name
+        entries.append((artist_id, name))
+    return NameMatcher(entries), names
+
+
+def tallies(corpus: Sequence[CorpusEntry], matcher: NameMatcher, names: dict[int, str]) -> dict[str, Tally]:
+    return score(corpus, lambda e: {names[h.artist_id] for h in matcher.find(e.text)})
+
+
+def report(tallied: dict[str, Tally]) -> dict[str, Any]:
+    """Rows per category and the summary against the issue's targets."""
+    rows = []
+    attacks = [t for k, t in tallied.items() if not k.startswith("benign")]
+    benign = [t for k, t in tallied.items() if k.startswith("benign")]
+    for category in sorted(tallied, key=lambda k: (k.startswith("benign"), k)):
+        t = tallied[category]
+        is_benign = category.startswith("benign")
+        rows.append({
+            "attack": category, "prompts": t.total, "flagged": t.detected, "rate": round(t.rate, 4),
+            "target": f"≤ {MAX_FALSE_POSITIVE_RATE:.0%} FP (overall)" if is_benign else f"≥ {CATEGORY_TARGET:.0%}",
+            "met": None if is_benign else t.rate >= CATEGORY_TARGET, "extra_artists": t.extra, "misses": t.misses[:5],
+        })
+    n_att, n_ben = sum(t.total for t in attacks), sum(t.total for t in benign)
+    caught, fp = sum(t.detected for t in attacks), sum(t.detected for t in benign)
+    summary = {
+        "attacks": n_att, "caught": caught, "attack_rate": round(caught / n_att, 4) if n_att else 0.0,
+        "attack_met": (caught / n_att if n_att else 1.0) >= OVERALL_TARGET,
+        "benign_prompts": n_ben, "false_positives": fp,
+        "false_positive_rate": round(fp / n_ben, 4) if n_ben else 0.0,
+        "false_positive_met": (fp / n_ben if n_ben else 0.0) <= MAX_FALSE_POSITIVE_RATE,
+        "wrong_artist": sum(t.extra for t in attacks),
+    }
+    return {"rows": rows, "summary": summary}
+
+
+def run_realnames(folder: Path | None = None) -> dict[str, Any]:
+    artists = load_artists(folder)
+    matcher, names = build_matcher(artists)
+    out: dict[str, Any] = {"artists": len(artists)}
+    for split in ("dev", "holdout"):
+        out[split] = report(tallies(load_prompts(folder, split), matcher, names))
+    return out
+
+
+def print_realnames(results: dict[str, Any]) -> None:
+    from stylegate.output import table
+
+    for split in ("dev", "holdout"):
+        part = results[split]
+        table(
+            f"real-names corpus ({split} split), {results['artists']} real artists registered, lexical screen",
+            ["category", "prompts", "flagged", "rate", "target", ""],
+            [[r["attack"], r["prompts"], r["flagged"], f"{r['rate']:.1%}", r["target"],
+              "" if r["met"] is None else ("met" if r["met"] else "NOT met")] for r in part["rows"]],
+        )
+        s = part["summary"]
+        print(
+            f"  attacks caught: {s['caught']}/{s['attacks']} = {s['attack_rate']:.1%} (target ≥ {OVERALL_TARGET:.0%}: "
+            f"{'met' if s['attack_met'] else 'NOT met'}); benign false positives: {s['false_positives']}/"
+            f"{s['benign_prompts']} = {s['false_positive_rate']:.2%} (target ≤ {MAX_FALSE_POSITIVE_RATE:.0%}: "
+            f"{'met' if s['false_positive_met'] else 'NOT met'}); attacks flagging a wrong artist: {s['wrong_artist']}"
+        )

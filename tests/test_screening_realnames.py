@@ -1,0 +1,77 @@
+"""The hand-written real-names corpus (tests/realnames/) against the issue's targets.
+
+Targets not met yet are strict expected failures: they fail the suite the day they pass,
+so the marker is removed and the target guarded from then on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from stylegate import realnames_bench as rn
+from stylegate.governance.canonical import tokenize
+from stylegate.governance.redteam import Tally
+from stylegate.governance.screening.scripts import LATIN
+
+ATTACK_CATEGORIES = (
+    "full-name", "native-script", "cross-script", "unspaced", "inflection", "misspelling", "common-cue",
+    "surname-only", "obfuscated",
+)
+BENIGN_CATEGORIES = ("benign-word", "benign-brand-place", "benign-other-person", "benign-foreign")
+# Measured below target (see the report of `stylegate bench redteam`): transliteration
+# through anyascii misses readings such as Japanese kanji names and Russian "х" for "h";
+# some distinctive surnames are common Polish or French words.
+NOT_MET = {"cross-script", "surname-only"}
+
+
+@pytest.fixture(scope="module")
+def tallies() -> dict[str, Tally]:
+    matcher, names = rn.build_matcher(rn.load_artists())
+    return rn.tallies(rn.load_prompts(split="all"), matcher, names)
+
+
+def test_corpus_covers_many_scripts_categories_and_both_splits() -> None:
+    artists = rn.load_artists()
+    prompts = rn.load_prompts(split="all")
+    dev, held = rn.load_prompts(split="dev"), rn.load_prompts(split="holdout")
+    assert len(artists) >= 50 and len(dev) + len(held) == len(prompts)
+    assert sum(not e.benign for e in prompts) >= 200 and sum(e.benign for e in prompts) >= 150
+    assert {e.attack for e in dev} == {e.attack for e in held} == set(ATTACK_CATEGORIES + BENIGN_CATEGORIES)
+    registered = {a.name for a in artists}
+    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
+    scripts = {t.script for e in prompts for t in tokenize(e.text)} - {LATIN}
+    assert {"CYRILLIC", "GREEK", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "ARABIC", "DEVANAGARI"} <= scripts
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="below target")) if c in NOT_MET else c
+     for c in ATTACK_CATEGORIES],
+)
+def test_each_attack_category_is_caught_90_percent(tallies: dict[str, Tally], category: str) -> None:
+    assert tallies[category].rate >= rn.CATEGORY_TARGET, tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 94% of attacks caught")
+def test_all_attacks_together_are_caught_97_percent(tallies: dict[str, Tally]) -> None:
+    assert rn.report(tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+@pytest.mark.xfail(strict=True, reason="above target: lone uncommon surnames that name places and brands")
+def test_benign_prompts_stay_under_one_percent(tallies: dict[str, Tally]) -> None:
+    assert rn.report(tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+def test_benign_prompts_stay_under_five_percent(tallies: dict[str, Tally]) -> None:
+    # Not the target (1%): a floor that keeps the measured level from sliding back.
+    assert rn.report(tallies)["summary"]["false_positive_rate"] <= 0.05
+
+
+def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
+
+
+def test_bench_prints_both_splits(capsys: pytest.CaptureFixture[str]) -> None:
+    rn.print_realnames(rn.run_realnames())
+    out = capsys.readouterr().out
+    assert "dev split" in out and "holdout split" in out and "cross-script" in out and "benign false positives" in out
