@@ -34,6 +34,7 @@ from stylegate.generator.early_abort import (
     PreviewMonitor,
     SchedulerTap,
 )
+from stylegate.errors import InputError
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.decision import Action, Decision
 
@@ -43,6 +44,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.gate import PolicyGate
 
 log = logging.getLogger(__name__)
+
+# Pipeline inputs that are references rather than the picture being edited: left out (a steer)
+# instead of blocking, when the policy's steering.drop_blocked_references says so.
+DROPPABLE_INPUTS = ("ip_adapter_image", "style_image", "reference_image")
 
 
 # ------------------------------------------------------------------ results
@@ -139,13 +144,18 @@ class GenerationResult:
     seconds: float = 0.0
     degraded: list[str] = field(default_factory=list)  # what this pipeline cannot do behind the gate
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    input_decision: Decision | None = None  # the check of the pipeline's input images, if any
+    dropped_inputs: list[str] = field(default_factory=list)  # references left out instead of blocking
 
     @property
     def action(self) -> Action:
         """Block if nothing was produced; otherwise the strongest action among kept images."""
         kept = [im for im in self.images if im.image is not None]
-        if self.prompt_decision.action is Action.BLOCK or not kept:
+        inputs_block = self.input_decision is not None and self.input_decision.action is Action.BLOCK
+        if self.prompt_decision.action is Action.BLOCK or inputs_block or not kept:
             return Action.BLOCK
+        if self.dropped_inputs:
+            return max([Action.STEER, *(im.action for im in kept)], key=lambda a: a.severity)
         return max((im.action for im in kept), key=lambda a: a.severity)
 
     @property
@@ -180,10 +190,16 @@ class GenerationResult:
     def decision_dict(self) -> dict[str, Any]:
         """The generation as one decision: final action, all evidence, overall attribution."""
         evidence = [e.to_dict() for e in self.prompt_decision.evidence]
+        if self.input_decision is not None:
+            evidence.extend(dict(e.to_dict(), stage="input") for e in self.input_decision.evidence)
         for im in self.images:
             stage = {"stage": im.stage}
             evidence.extend(dict(e.to_dict(), image=im.index, attempt=im.attempts, **stage) for e in im.decision.evidence)
         reasons = list(self.prompt_decision.reasons)
+        if self.input_decision is not None:
+            reasons.extend(self.input_decision.reasons)
+        reasons.extend(f"input {name!r} left out: it is an opted-out artist's work or in their style"
+                       for name in self.dropped_inputs)
         for im in self.images:
             reasons.extend(f"image {im.index} (seed {im.seed}, attempt {im.attempts}): {r}" for r in im.decision.reasons)
         reasons.extend(f"degraded: {d}" for d in self.degraded)
@@ -210,6 +226,8 @@ class GenerationResult:
             "steps": self.steps_summary(),
             "degraded": list(self.degraded),
             "seconds": round(self.seconds, 3),
+            **({"input_check": self.input_decision.to_dict()} if self.input_decision is not None else {}),
+            **({"dropped_inputs": list(self.dropped_inputs)} if self.dropped_inputs else {}),
         }
 
 
@@ -360,6 +378,7 @@ class GatedGenerator:
         self.early_abort = early_abort if early_abort is not None else EarlyAbortConfig(enabled=False)
         self._caps: PipelineCaps | None = None
 
+
     @property
     def pipeline(self) -> Any:
         if self._pipeline is None and self._load_pipeline is not None:
@@ -382,7 +401,13 @@ class GatedGenerator:
             self._caps = caps
         return self._caps
 
-    def generate(self, prompt: str, *, seed: int = 0, steps: int = 25, num_images: int = 1) -> GenerationResult:
+    def generate(
+        self, prompt: str, *, seed: int = 0, steps: int = 25, num_images: int = 1,
+        inputs: "dict[str, Image.Image] | None" = None,
+    ) -> GenerationResult:
+        """Generate behind the gate. ``inputs``: images the pipeline takes, by parameter name
+        (``image`` for img2img or inpainting, ``ip_adapter_image`` for a style reference);
+        each is checked against the works index before anything is generated."""
         start = time.perf_counter()
         pre = self.gate.check_prompt(prompt)
         result = GenerationResult(prompt=prompt, prompt_decision=pre)
@@ -390,6 +415,17 @@ class GatedGenerator:
         if pre.action is Action.BLOCK:
             result.seconds = time.perf_counter() - start
             return result
+        inputs = dict(inputs or {})
+        if inputs:
+            result.input_decision = self.gate.check_inputs(inputs)
+            self._drop_blocked_references(result, inputs)
+            if result.input_decision.action is Action.BLOCK:
+                result.seconds = time.perf_counter() - start
+                return result
+            missing = sorted(k for k in inputs if not self.caps.accepts(k))
+            if missing:
+                raise InputError(f"the pipeline {self.caps.name} takes no {', '.join(missing)} input")
+        checked_inputs = _CheckedInputs(inputs, list(result.input_decision.evidence) if result.input_decision else [])
         used_prompt, negative = steered_prompt(prompt, pre)
         negatives = [negative] if negative else []
         result.used_prompt = used_prompt
@@ -401,14 +437,31 @@ class GatedGenerator:
             result.timings[key] = 0.0
         for i in range(num_images):
             result.images.append(self._one_image(i, used_prompt, list(negatives), seed + i, steps, pre, result.timings,
-                                                 original=prompt))
+                                                 original=prompt, inputs=checked_inputs))
         result.seconds = time.perf_counter() - start
         return result
 
+    def _drop_blocked_references(self, result: GenerationResult, inputs: "dict[str, Image.Image]") -> None:
+        """A style reference that would block is left out (a steer), when the policy says so;
+        an init image is what is being edited and cannot be left out."""
+        decision = result.input_decision
+        if decision is None or decision.action is not Action.BLOCK or not self.gate.policy.steering.drop_blocked_references:
+            return
+        blocking = {e.detail.get("input") for e in decision.evidence if e.action is Action.BLOCK}
+        if blocking and blocking <= set(DROPPABLE_INPUTS):
+            for name in sorted(blocking):
+                inputs.pop(name, None)
+                result.dropped_inputs.append(name)
+            kept = [e for e in decision.evidence if e.detail.get("input") not in blocking]
+            result.input_decision = self.gate._decide("image-input", kept)  # what remains decides
+            result.input_decision.reasons.append(
+                f"left out {', '.join(sorted(blocking))}: an opted-out artist's work or in their style")
+
     def _one_image(
         self, index: int, prompt: str, negatives: list[str], seed: int, steps: int, pre: Decision, timings: dict[str, float],
-        original: str | None = None,
+        original: str | None = None, inputs: "_CheckedInputs | None" = None,
     ) -> GatedImage:
+        inputs = inputs or _CheckedInputs({}, [])
         max_attempts = 1 + self.gate.policy.steering.max_attempts
         guidance = self.guidance_scale
         log_: list[Attempt] = []
@@ -417,7 +470,8 @@ class GatedGenerator:
             attempt_seed = seed + 1_000_003 * (attempt - 1)
             negative = ", ".join(negatives) or None
             started = time.perf_counter()
-            run = self.run_pipeline(prompt, seed=attempt_seed, steps=steps, negative_prompt=negative, guidance_scale=guidance)
+            run = self.run_pipeline(prompt, seed=attempt_seed, steps=steps, negative_prompt=negative, guidance_scale=guidance,
+                                    inputs=inputs.images)
             image, monitor = run.image, run.monitor
             record = Attempt(
                 attempt=attempt,
@@ -448,7 +502,8 @@ class GatedGenerator:
             log_.append(record)
             if decision.action not in REJECTING:
                 action = Action.STEER if pre.action is Action.STEER or attempt > 1 else Action.ALLOW
-                attribution = attribution_shares(pre.evidence + decision.evidence, self.gate.policy.attribution.floor,
+                attribution = attribution_shares(pre.evidence + inputs.evidence + decision.evidence,
+                                                 self.gate.policy.attribution.floor,
                                                  self.gate.policy.verification.hold_unverified_shares)
                 if attribution and action is Action.ALLOW:
                     action = Action.ATTRIBUTE
@@ -486,6 +541,7 @@ class GatedGenerator:
         guidance_scale: float | None = None,
         previews: bool = True,
         interrupt: bool = True,
+        inputs: "dict[str, Image.Image] | None" = None,
     ) -> "PipelineRun":
         """One pipeline call as the gate makes it, with no checks around it.
 
@@ -516,6 +572,9 @@ class GatedGenerator:
                 kwargs["height"] = self.height
             if self.width is not None:
                 kwargs["width"] = self.width
+        for name, image in (inputs or {}).items():
+            if caps.accepts(name):
+                kwargs[name] = image
         if caps.accepts("generator"):
             kwargs["generator"] = torch.Generator("cpu").manual_seed(seed)
         else:
@@ -543,6 +602,14 @@ class GatedGenerator:
         stopped = monitor is not None and monitor.interrupt and monitor.aborted_at is not None
         image = None if stopped else first_image(out)  # an interrupted run's output is never looked at
         return PipelineRun(image, monitor, planned, run, seconds)
+
+
+@dataclass
+class _CheckedInputs:
+    """A generation's input images after the gate checked them, and the evidence they carry."""
+
+    images: "dict[str, Image.Image]"
+    evidence: list
 
 
 @dataclass

@@ -210,6 +210,26 @@ class PolicyGate:
             "image", lambda: self.check_image_vector(embedder.embed_images([image])[0], pixel_signature(image))
         )
 
+    def check_inputs(self, inputs: "dict[str, Image.Image]") -> Decision:
+        """Check the images a pipeline takes (img2img init image, style or IP-Adapter reference).
+
+        Each is matched like a checked image; its evidence names the input it came from, so an
+        opted-out artist's work (or a near-duplicate of it) used as an input blocks the generation.
+        """
+        import dataclasses
+
+        evidence: list[Evidence] = []
+        for name, image in inputs.items():
+            checked = self.check_image(image)
+            if checked.error is not None:
+                return dataclasses.replace(checked, subject="image-input",
+                                           reasons=[f"input {name!r}: {r}" for r in checked.reasons])
+            evidence.extend(dataclasses.replace(e, detail={**e.detail, "input": name}) for e in checked.evidence)
+        decision = self._decide("image-input", evidence)
+        decision.reasons = [f"input {e.detail['input']!r}: {r}" for e, r in zip(decision.evidence, decision.reasons)] \
+            if decision.evidence else ["no registered artist's work among the input images"]
+        return decision
+
     def check_image_vector(self, vector: np.ndarray, signature: np.ndarray | None = None) -> Decision:
         """Check an embedded image; ``signature`` (its pixel signature) enables near-duplicates."""
         match = match_image(vector, self.view, self.policy.image.neighbours, signature)

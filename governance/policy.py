@@ -81,6 +81,10 @@ class AttributionSettings(_Strict):
 
 class SteeringSettings(_Strict):
     max_attempts: int = Field(2, ge=0, le=10)
+    # A style reference (IP-Adapter image) that is an opted-out artist's work, or in their
+    # style, is left out of the generation (a steer) instead of blocking it. An img2img or
+    # inpainting init image always blocks: it is the picture being edited.
+    drop_blocked_references: bool = True
 
 
 class PromptSettings(_Strict):

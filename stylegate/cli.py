@@ -400,6 +400,8 @@ def generate(
     device: Optional[str] = typer.Option(None, "--device", help="auto|cpu|cuda|mps for the pipeline (default: the global --device)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto|float32|float16|bfloat16 for a --model pipeline."),
     early_abort: bool = typer.Option(True, "--early-abort/--no-early-abort", help="Preview and stop doomed runs early."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Init image for an img2img or inpainting --model (checked first)."),
+    style_reference: Optional[Path] = typer.Option(None, "--style-reference", help="IP-Adapter style reference image (checked first)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate behind the gate: pre-check, generate, post-check every image, steer or block."""
@@ -412,6 +414,7 @@ def generate(
     gate = ws.gate()
     gate.validate_prompt(prompt)  # bad input fails before any model is loaded
     _prepare_out_dir(out)
+    inputs = _input_images(ws, {"image": image, "ip_adapter_image": style_reference})
     if model is not None:
         from stylegate.generator.loading import check_model_ref
 
@@ -427,7 +430,7 @@ def generate(
         width=width,
         early_abort=EarlyAbortConfig() if early_abort else None,
     )
-    result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images)
+    result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images, inputs=inputs)
     from stylegate.generator.provenance import save_with_provenance
     from stylegate.governance.signing import load_or_create_signer
 
@@ -488,6 +491,20 @@ def generate(
         raise StylegateError(f"{len(failed)} image(s) could not be written ({failed[0]['error']}); "
                              "the audit log records which")
     raise typer.Exit(EXIT_BLOCKED if result.action.value == "block" else EXIT_OK)
+
+
+def _input_images(ws: Any, given: dict[str, Optional[Path]]) -> dict[str, Any]:
+    """The pipeline's input images, validated like reference works before any model loads."""
+    from stylegate.registry.validation import validate_work
+
+    images = {}
+    for name, path in given.items():
+        if path is None:
+            continue
+        if not path.exists():
+            raise InputError(f"no such file: {path}")
+        images[name] = validate_work(path, ws.work_limits()).to_rgb()
+    return images
 
 
 def _prepare_out_dir(out: Path) -> None:
