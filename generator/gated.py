@@ -427,7 +427,11 @@ class GatedGenerator:
                 raise InputError(f"the pipeline {self.caps.name} takes no {', '.join(missing)} input")
         checked_inputs = _CheckedInputs(inputs, list(result.input_decision.evidence) if result.input_decision else [])
         used_prompt, negative = steered_prompt(prompt, pre)
-        negatives = [negative] if negative else []
+        # The rewrite already took the style out; whether the first attempt also pushes away
+        # with a negative prompt is the policy's (on the StyleWorld pipeline the push cost
+        # the subject and removed no more style: bench/README.md, `stylegate bench steer`).
+        first_push = self.gate.policy.steering.negative_prompt == "always"
+        negatives = [negative] if negative and first_push else []
         result.used_prompt = used_prompt
         result.negative_prompt = ", ".join(negatives) or None
         result.degraded = list(self.caps.degraded)
@@ -519,13 +523,15 @@ class GatedGenerator:
                         if term not in negatives:
                             negatives.append(term)
             if pre.action is Action.STEER and original is not None:
-                # the next attempt changes more than the seed: a rewrite that removes more
+                # the next attempt changes more than the seed: a rewrite that removes more,
+                # and (unless the policy says never) a push away from the style
                 plan = self.gate.steer_plan(original, None, pre, level=attempt)
                 if plan["cleared"] and plan["prompt"]:
                     prompt = plan["prompt"]
-                    for term in plan["negative_prompt"].split(", "):
-                        if term and term not in negatives:
-                            negatives.append(term)
+                    if self.gate.policy.steering.negative_prompt != "never":
+                        for term in plan["negative_prompt"].split(", "):
+                            if term and term not in negatives:
+                                negatives.append(term)
             guidance += self.steer_guidance_step
         if decision is None:  # unreachable: max_attempts >= 1
             raise RuntimeError("no generation attempt was made")

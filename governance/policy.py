@@ -85,6 +85,10 @@ class SteeringSettings(_Strict):
     # style, is left out of the generation (a steer) instead of blocking it. An img2img or
     # inpainting init image always blocks: it is the picture being edited.
     drop_blocked_references: bool = True
+    # When a steered generation also pushes away from the style with a negative prompt (the
+    # artist's name, descriptors and the removed phrases): on every attempt ("always"), only
+    # on retries after the output still landed in the style ("retry"), or "never".
+    negative_prompt: Literal["always", "retry", "never"] = "retry"
 
 
 class PromptSettings(_Strict):

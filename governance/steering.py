@@ -36,6 +36,11 @@ featuring inspired im mit auf unter dans avec sur sous en con sobre bajo em com 
 _DANGLING = PHRASE_OPENERS | frozenset("a an the and or of by , ; as style styled manner after".split())
 _WORD = re.compile(r"[^\s,;]+")
 MAX_RUN = 5  # longest run of words tried as one candidate inside a phrase
+# Articles that introduce the subject's noun phrase ("a boat", "un bateau", "ein Boot").
+ARTICLES = frozenset("a an the un une des le la les ein eine der die das el los las uma um o os il lo".split())
+# A modifying phrase left in the rewrite goes too when taking it out lowers the artist's
+# description score by at least this much.
+MODIFIER_DROP = 0.03
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class Level:
     margin: float  # stop once the artist's score is this far below the threshold
 
 
-LEVELS = (Level(floor=0.22, margin=0.05), Level(floor=0.32, margin=0.15), Level(floor=0.42, margin=0.30))
+LEVELS = (Level(floor=0.22, margin=0.15), Level(floor=0.32, margin=0.25), Level(floor=0.42, margin=0.35))
 
 
 @dataclass
@@ -136,11 +141,42 @@ def _remove_description(
         spans.append((start, end))
         removed.append(Removal(prompt[start:end], start, end, artist_id, "description", float(current - after[best])))
         current = float(after[best])
-    return current
+    return _remove_modifiers(prompt, spans, removed, artist_id, score, current)
 
 
-def _candidates(prompt: str) -> list[tuple[int, int]]:
-    """Phrases, and runs of words inside a phrase that keep its last word (the head)."""
+def _remove_modifiers(
+    prompt: str, spans: list[tuple[int, int]], removed: list[Removal], artist_id: int, score: ScoreFn, current: float,
+) -> float:
+    """Then the rest of the description: phrases that modify rather than name the subject
+    ("on a black ground", a bare "strokes" after a comma) and still raise the artist's score.
+
+    A phrase that opens with a preposition, or one that is not introduced by an article, is
+    taken to be a modifier; a phrase introduced by an article ("a boat") is the subject's.
+    """
+    while True:
+        options = [
+            (s, e) for s, e, opener, article in _phrases(prompt)
+            if (opener or not article) and not any(s < b and a < e for a, b in spans) and cut(prompt, [*spans, (s, e)])
+        ]
+        if not options:
+            return current
+        after = score([cut(prompt, [*spans, c]) for c in options], artist_id)
+        best = int(np.argmax(current - after))
+        if current - after[best] < MODIFIER_DROP:
+            return current
+        start, end = options[best]
+        spans.append((start, end))
+        removed.append(Removal(prompt[start:end], start, end, artist_id, "description", float(current - after[best])))
+        current = float(after[best])
+
+
+def _phrases(prompt: str) -> list[tuple[int, int, bool, bool]]:
+    """The prompt's phrases as (start, end, opens with a preposition, opens with an article)."""
+    return [(p[0][0], p[-1][1], p[0][2].lower() in PHRASE_OPENERS, p[0][2].lower() in ARTICLES)
+            for p in _split_phrases(prompt)]
+
+
+def _split_phrases(prompt: str) -> list[list[tuple[int, int, str]]]:
     words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(prompt)]
     phrases: list[list[tuple[int, int, str]]] = []
     current: list[tuple[int, int, str]] = []
@@ -154,8 +190,13 @@ def _candidates(prompt: str) -> list[tuple[int, int]]:
             current = []
     if current:
         phrases.append(current)
+    return phrases
+
+
+def _candidates(prompt: str) -> list[tuple[int, int]]:
+    """Phrases, and runs of words inside a phrase that keep its last word (the head)."""
     out: dict[tuple[int, int], None] = {}
-    for phrase in phrases:
+    for phrase in _split_phrases(prompt):
         out[(phrase[0][0], phrase[-1][1])] = None
         if phrase[0][2].lower() in PHRASE_OPENERS:
             body = phrase[1:]  # a modifying phrase: any run of its words

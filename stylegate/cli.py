@@ -817,6 +817,23 @@ def bench_generate(
         print_generation_bench(results)
 
 
+@bench_app.command("steer")
+@handled
+def bench_steer(
+    steps: int = typer.Option(25, "--steps", min=2, max=200, help="Denoising steps per image."),
+    seeds: int = typer.Option(1, "--seeds", min=1, max=8, help="Seeds per steered prompt."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Steering as an unlearning benchmark: style removed, subject kept, other styles kept."""
+    from stylegate.steer_bench import print_steer_bench, run_steer_bench
+
+    results = run_steer_bench(steps=steps, seeds=seeds, log=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_steer_bench(results)
+
+
 @bench_app.command("redteam")
 @handled
 def bench_redteam(

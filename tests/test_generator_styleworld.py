@@ -102,16 +102,29 @@ def test_named_opted_out_artist_is_blocked_before_any_model_loads(world_gate: Po
     assert result.decision_dict()["evidence"][0]["kind"] == "name"
 
 
-def test_described_opted_out_style_is_steered_and_doomed_runs_stop_early(world_gate: PolicyGate, pipe: Any) -> None:
-    """The default policy steers a described opted-out style; runs that still land in it are
-    interrupted on a preview and retried with a new seed and a stronger push."""
+def test_described_opted_out_style_is_steered_into_a_written_image(world_gate: PolicyGate, pipe: Any) -> None:
+    """The default policy steers a described opted-out style: the rewrite drops the style and
+    the image that is written is not in it."""
     artist = OPT_OUT[1]
     prompt = f"a boat in {world.describe(artist)}"
-    gen = GatedGenerator(world_gate, pipe)
-    result = gen.generate(prompt, seed=0, steps=STEPS)
+    result = GatedGenerator(world_gate, pipe).generate(prompt, seed=0, steps=STEPS)
     assert result.prompt_decision.action is Action.STEER
-    assert artist.name in (result.negative_prompt or "")
-    assert result.action in (Action.STEER, Action.BLOCK)
+    assert "boat" in result.used_prompt and not any(d in result.used_prompt for d in artist.descriptors)
+    (im,) = result.images
+    if im.image is not None:
+        assert result.action is Action.STEER
+        assert artist.name not in {e.artist.name for e in im.decision.evidence if e.action.value == "block"}
+    assert_nothing_rejected_returned(world_gate, result)
+
+
+def test_doomed_runs_stop_early_and_retry_with_a_stronger_push(world_gate: PolicyGate, pipe: Any) -> None:
+    """A description the prompt check lets through lands in the opted-out style: the run is
+    interrupted on a preview and retried with a new seed, stronger guidance and a negative
+    prompt naming the style."""
+    gate = gate_with(world_gate, **{'description = "steer"': 'description = "allow"'})
+    artist = OPT_OUT[1]
+    result = GatedGenerator(gate, pipe).generate(f"a boat in {world.describe(artist)}", seed=0, steps=STEPS)
+    assert result.prompt_decision.action is Action.ALLOW
     (im,) = result.images
     aborted = [a for a in im.attempt_log if a.stage == "preview"]
     assert aborted, "a run headed for the opted-out style should have been stopped on a preview"
@@ -119,6 +132,7 @@ def test_described_opted_out_style_is_steered_and_doomed_runs_stop_early(world_g
     assert first.aborted_at is not None and first.steps_run == first.aborted_at < first.steps_planned == STEPS
     assert first.previews[-1].rejects and first.previews[-1].evidence[0]["artist"]["name"] == artist.name
     assert im.attempts == len(im.attempt_log) > 1  # the aborted attempt counted as blocked: a retry followed
+    assert artist.name in (im.attempt_log[1].negative_prompt or "")
     seeds = [a.seed for a in im.attempt_log]
     assert len(set(seeds)) == len(seeds)
     guidance = [a.guidance_scale for a in im.attempt_log]
@@ -127,7 +141,7 @@ def test_described_opted_out_style_is_steered_and_doomed_runs_stop_early(world_g
     assert summary["saved"] > 0 and summary["aborted_attempts"] == len(aborted)
     logged = result.to_dict()["images"][0]["attempt_log"]
     assert [a["stage"] for a in logged] == [a.stage for a in im.attempt_log] and "preview" in [a["stage"] for a in logged]
-    assert_nothing_rejected_returned(world_gate, result)
+    assert_nothing_rejected_returned(gate, result)
 
 
 def test_early_abort_interrupts_the_pipeline_and_blocks_when_no_retry_is_left(world_gate: PolicyGate, pipe: Any) -> None:

@@ -1,0 +1,194 @@
+"""`stylegate bench steer`: steering measured like an unlearning benchmark, on StyleWorld.
+
+A temporary home holds the demo's registered StyleWorld artists. Every registered opted-out
+artist × every subject is asked for twice, named ("a boat by NAME") and described ("a boat
+in <their style>"), through the gated StyleWorld pipeline. The bench policy lets an opted-out
+*name* steer too (the shipped policy blocks it), so both kinds of prompt measure the steer.
+
+- **Style removed**: share of the written images that an independent, non-neural style
+  classifier (``styleworld.style_classifier``) does not attribute to the opted-out artist.
+- **Subject kept**: share of the written images in which an independent subject classifier
+  (``styleworld.subject_classifier``, shape features, fitted on renders) finds the requested
+  subject; shown beside the same share for allowed prompts, which is the pipeline's own
+  ceiling.
+- **Other styles kept**: prompts for allowed artists (royalty, credit, unregistered), gated
+  and ungated with the same seed: the share whose gated image the style classifier gives the
+  same artist as the ungated one (and the share that is pixel-identical).
+- **Cost**: attempts and denoising steps per final image, and the share that ends blocked.
+
+Figures are printed, not asserted; the targets of issue #13 and the UnlearnCanvas figures for
+ESD (arXiv 2402.11846) are printed beside them.
+"""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+TARGETS = {"style_removed": 0.98, "subject_kept": 0.90, "other_styles_kept": 0.95, "mean_attempts": 1.5,
+           "blocked": 0.05}
+# UnlearnCanvas, style unlearning with ESD: unlearning accuracy, in-domain and cross-domain
+# retain accuracy (the paper's Table 2).
+UNLEARNCANVAS_ESD = {"unlearning_accuracy": 0.986, "in_domain_retain": 0.810, "cross_domain_retain": 0.940}
+
+
+def _bench_policy(home: Path) -> None:
+    """The home's policy, with an opted-out name steering instead of blocking."""
+    policy = home / "policy.toml"
+    text = policy.read_text("utf-8")
+    section = text.index("[consent.opt-out]")
+    head, tail = text[:section], text[section:]
+    policy.write_text(head + tail.replace('name = "block"', 'name = "steer"', 1), "utf-8")
+
+
+def run_steer_bench(*, steps: int = 25, seeds: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
+    from stylegate.demo import demo_artists, register_styleworld
+    from stylegate.generator.gated import GatedGenerator
+    from stylegate.generator.loading import load_text_to_image
+    from stylegate.governance.decision import Action
+    from stylegate.settings import Settings
+    from stylegate.styleworld import style_classifier, subject_classifier, world
+    from stylegate.workspace import Workspace
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        ws = Workspace(Settings(home=home / "home", device="cpu"))
+        ws.configure_threads()
+        ws.init()
+        registered, unregistered = demo_artists()
+        register_styleworld(ws, home / "reference", artists=registered)
+        _bench_policy(ws.settings.home)
+        ws = Workspace(Settings(home=home / "home", device="cpu"))  # reopen with the bench policy
+        log("fitting the independent style and subject classifiers on renders …")
+        styles = style_classifier.fit_default(n_seeds=12, sizes=(32,))
+        subjects = subject_classifier.fit_default()
+        subject_heldout = subject_classifier.heldout_accuracy(subjects)
+        pipeline = load_text_to_image(None, device="cpu")
+        generator = GatedGenerator(ws.gate(), pipeline)
+
+        steered_rows = []
+        opted_out = [a for a in registered if a.consent == "opt-out"]
+        log(f"steering {len(opted_out)} opted-out artists × {len(world.SUBJECTS)} subjects × named/described …")
+        for artist in opted_out:
+            for subject in world.SUBJECTS:
+                for kind, prompt in (("named", f"a {subject} by {artist.name}"),
+                                     ("described", f"a {subject} in {world.describe(artist)}")):
+                    for s in range(seeds):
+                        result = generator.generate(prompt, seed=1000 * s + len(steered_rows), steps=steps)
+                        steered_rows.append(_row(result, artist.name, subject, kind, styles, subjects, Action))
+
+        allowed_rows = []
+        others = [a for a in registered if a.consent != "opt-out"] + list(unregistered)
+        log(f"allowed prompts: {len(others)} artists × {len(world.SUBJECTS)} subjects, gated and ungated …")
+        for artist in others:
+            for subject in world.SUBJECTS:
+                prompt = (f"a {subject} by {artist.name}" if artist in registered
+                          else f"a {subject} in {world.describe(artist)}")
+                seed = 5000 + len(allowed_rows)
+                gated = generator.generate(prompt, seed=seed, steps=steps)
+                plain = generator.run_pipeline(prompt, seed=seed, steps=steps, previews=False).image
+                image = next((im.image for im in gated.images if im.image is not None), None)
+                allowed_rows.append({
+                    "artist": artist.name, "subject": subject, "action": gated.action.value,
+                    "same_style": image is not None and styles.predict([image])[0] == styles.predict([plain])[0],
+                    "identical": image is not None and list(image.getdata()) == list(plain.getdata()),
+                    "subject_found": subjects.predict([plain])[0] == subject,
+                })
+    return _summarise(steered_rows, allowed_rows, subject_heldout, steps, time.perf_counter() - started)
+
+
+def _row(result: Any, artist: str, subject: str, kind: str, styles: Any, subjects: Any, Action: Any) -> dict:
+    image = next((im.image for im in result.images if im.image is not None), None)
+    written = image is not None and result.action is not Action.BLOCK
+    return {
+        "artist": artist, "subject": subject, "kind": kind, "action": result.action.value,
+        "prompt_action": result.prompt_decision.action.value,
+        "used_prompt": result.used_prompt,
+        "attempts": sum(im.attempts for im in result.images),
+        "steps": result.steps_run,
+        "written": written,
+        "style": styles.predict([image])[0] if written else None,
+        "subject_found": subjects.predict([image])[0] == subject if written else None,
+    }
+
+
+def _share(values: list[bool]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _summarise(steered: list[dict], allowed: list[dict], subject_heldout: float, steps: int, seconds: float) -> dict:
+    written = [r for r in steered if r["written"]]
+    by_kind = {}
+    for kind in ("named", "described"):
+        rows = [r for r in steered if r["kind"] == kind]
+        kept = [r for r in rows if r["written"]]
+        by_kind[kind] = {
+            "prompts": len(rows),
+            "steered_at_precheck": sum(r["prompt_action"] == "steer" for r in rows),
+            "blocked": _share([not r["written"] for r in rows]),
+            "style_removed": _share([r["style"] != r["artist"] for r in kept]),
+            "subject_kept": _share([bool(r["subject_found"]) for r in kept]),
+            "mean_attempts": round(sum(r["attempts"] for r in kept) / len(kept), 3) if kept else None,
+        }
+    allowed_written = [r for r in allowed if r["action"] != "block"]
+    results = {
+        "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
+        "steps": steps,
+        "seconds": round(seconds, 1),
+        "steered": {
+            "prompts": len(steered),
+            "blocked": _share([not r["written"] for r in steered]),
+            "style_removed": _share([r["style"] != r["artist"] for r in written]),
+            "subject_kept": _share([bool(r["subject_found"]) for r in written]),
+            "mean_attempts": round(sum(r["attempts"] for r in written) / len(written), 3) if written else None,
+            "mean_steps": round(sum(r["steps"] for r in written) / len(written), 1) if written else None,
+            "by_kind": by_kind,
+        },
+        "allowed": {
+            "prompts": len(allowed),
+            "other_styles_kept": _share([r["same_style"] for r in allowed_written]),
+            "identical_to_ungated": _share([r["identical"] for r in allowed_written]),
+            "subject_found_ungated": _share([r["subject_found"] for r in allowed]),
+        },
+        "subject_classifier_heldout_accuracy": round(subject_heldout, 4),
+        "targets": TARGETS,
+        "unlearncanvas_esd": UNLEARNCANVAS_ESD,
+        "examples": [{k: r[k] for k in ("kind", "artist", "subject", "used_prompt", "action", "style")}
+                     for r in steered[:: max(1, len(steered) // 8)]],
+    }
+    return results
+
+
+def print_steer_bench(results: dict) -> None:
+    from stylegate.output import table
+
+    s, a = results["steered"], results["allowed"]
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    t = results["targets"]
+    table(f"steering, StyleWorld ({s['prompts']} steered prompts, {results['steps']} steps, {results['seconds']} s)",
+          ["measure", "stylegate", "target", "UnlearnCanvas ESD"], [
+              ["style removed (independent style classifier)", pct(s["style_removed"]), f"≥ {pct(t['style_removed'])}",
+               pct(results["unlearncanvas_esd"]["unlearning_accuracy"]) + " (unlearning acc.)"],
+              ["subject kept (independent subject classifier)", pct(s["subject_kept"]), f"≥ {pct(t['subject_kept'])}", "-"],
+              ["  the same on allowed prompts (the pipeline's ceiling)", pct(a["subject_found_ungated"]), "", ""],
+              ["other styles kept (gated = ungated style)", pct(a["other_styles_kept"]), f"≥ {pct(t['other_styles_kept'])}",
+               pct(results["unlearncanvas_esd"]["in_domain_retain"]) + " (in-domain retain)"],
+              ["  allowed outputs pixel-identical to ungated", pct(a["identical_to_ungated"]), "", ""],
+              ["mean attempts per written image", f"{s['mean_attempts']}", f"≤ {t['mean_attempts']}", "-"],
+              ["steered prompts that end blocked", pct(s["blocked"]), f"≤ {pct(t['blocked'])}", "-"],
+              ["subject classifier on held-out renders", pct(results["subject_classifier_heldout_accuracy"]), "", ""],
+          ])
+    table("by kind of prompt", ["kind", "prompts", "steered at pre-check", "blocked", "style removed", "subject kept",
+                                "mean attempts"],
+          [[k, v["prompts"], v["steered_at_precheck"], pct(v["blocked"]), pct(v["style_removed"]), pct(v["subject_kept"]),
+            v["mean_attempts"]] for k, v in s["by_kind"].items()])
+    table("examples", ["kind", "artist", "subject", "generated from", "decision", "style seen"],
+          [[e["kind"], e["artist"], e["subject"], e["used_prompt"], e["action"], e["style"] or "-"]
+           for e in results["examples"]])
