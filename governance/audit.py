@@ -487,6 +487,34 @@ class AuditLog:
         with self._tx(write=False) as conn:
             return self._state(conn)[0]
 
+    def verify_note(
+        self, note: str | bytes, public_key: Any, extra_keys: Sequence[str] = ()
+    ) -> signed_note.CheckpointResult:
+        """Check a C2SP checkpoint note (a copy kept elsewhere, or a witness's) against this log.
+
+        It must carry a valid signature by ``public_key`` (this workspace's key) or one of
+        ``extra_keys`` (``name+keyid+base64`` verifier keys); a note with this log's origin must
+        also cover no more entries than the log holds and match its stored root at that size.
+        """
+        key = signing.load_public_key(public_key)
+        verifiers = [note_verifier(key), *(signed_note.Verifier.parse(k) for k in extra_keys)]
+        res = signed_note.verify_checkpoint(note, verifiers)
+        if not res.ok or res.checkpoint is None or res.checkpoint.origin != note_origin(key):
+            return res
+        body = res.checkpoint
+        with self._tx(write=False) as conn:
+            size, _ = self._state(conn)
+            row = conn.execute("SELECT root_hash FROM entries WHERE seq = ?", (body.size,)).fetchone()
+        if body.size > size:
+            res.ok, res.reason, res.detail = False, "bad_size", f"the note covers {body.size} entries, the log holds {size}"
+            return res
+        stored = EMPTY_ROOT.hex() if body.size == 0 else (row[0] if row else "")
+        if stored != body.root.hex():
+            res.ok, res.reason, res.detail = False, "root_mismatch", (
+                f"the note's root {body.root.hex()} is not the log's root {stored} at size {body.size}"
+            )
+        return res
+
     def head(self) -> TreeHead:
         """The current tree head (not signed; see :meth:`checkpoint`)."""
         with self._tx(write=False) as conn:

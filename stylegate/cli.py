@@ -541,33 +541,66 @@ def _public_key(ws: Any) -> Any:
 
 @audit_app.command("verify")
 @handled
-def audit_verify(as_json: bool = JsonOpt) -> None:
+def audit_verify(
+    note: Optional[Path] = typer.Option(
+        None, "--note", help="Also check this C2SP checkpoint note (a copy kept elsewhere) against the log."
+    ),
+    keys: List[str] = typer.Option(
+        [], "--key", help="Extra trusted verifier key (name+keyid+base64), e.g. a witness's; repeatable."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
     """Recompute every hash and check every signed checkpoint; name the first bad entry."""
     ws = state.workspace()
-    result = ws.audit.verify(_public_key(ws))
+    public = _public_key(ws)
+    result = ws.audit.verify(public)
+    ok = result.ok
+    out: dict[str, Any] = result.to_dict()
+    if note is not None:
+        if not note.is_file():
+            raise InputError(f"--note {note}: no such file")
+        if public is None:
+            raise InputError("no audit public key in this workspace; run `stylegate init`")
+        checked = ws.audit.verify_note(note.read_bytes(), public, keys)
+        ok = ok and checked.ok
+        out["note"] = {"ok": checked.ok, "reason": checked.reason, "detail": checked.detail, "signers": checked.signers}
     if as_json:
-        emit_json(result.to_dict())
-    elif result.ok:
-        message(f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints, {result.unsigned} entries after the last checkpoint")
+        emit_json(out)
     else:
-        message(f"audit log FAILED verification: first bad entry {result.first_bad_seq}")
-        for problem in result.problems:
-            message(f"  {problem}")
-    raise typer.Exit(EXIT_OK if result.ok else EXIT_ERROR)
+        if result.ok:
+            message(f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints, {result.unsigned} entries after the last checkpoint")
+        else:
+            message(f"audit log FAILED verification: first bad entry {result.first_bad_seq}")
+            for problem in result.problems:
+                message(f"  {problem}")
+        if "note" in out:
+            n = out["note"]
+            message(f"note {note}: OK, signed by {', '.join(n['signers'])}" if n["ok"] else f"note {note}: REJECTED, {n['reason']}: {n['detail']}")
+    raise typer.Exit(EXIT_OK if ok else EXIT_ERROR)
 
 
 @audit_app.command("checkpoint")
 @handled
-def audit_checkpoint(as_json: bool = JsonOpt) -> None:
-    """Sign the current tree head with the local Ed25519 key."""
+def audit_checkpoint(
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the signed note to this file."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Sign the current tree head as a C2SP checkpoint (signed note) with the local Ed25519 key."""
+    from stylegate.governance.audit import note_verifier
     from stylegate.governance.signing import load_or_create_signer
 
     ws = state.workspace()
-    checkpoint = ws.audit.checkpoint(load_or_create_signer(ws.settings.home))
+    signer = load_or_create_signer(ws.settings.home)
+    checkpoint = ws.audit.checkpoint(signer)
+    verifier = str(note_verifier(signer.public_key))
+    if out is not None:
+        out.write_text(checkpoint.note, encoding="utf-8")
     if as_json:
-        emit_json(checkpoint.to_dict())
+        emit_json(dict(checkpoint.to_dict(), verifier_key=verifier))
     else:
         message(f"signed checkpoint: {checkpoint.size} entries, root {checkpoint.root}")
+        message(f"verifier key: {verifier}")
+        sys.stdout.write(checkpoint.note)
 
 
 @audit_app.command("prove")
