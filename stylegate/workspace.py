@@ -363,6 +363,9 @@ class Workspace:
         if not self.settings.index_path.exists():
             index.save(self.settings.index_path, store.snapshot_hash())
         signer = load_or_create_signer(home)
+        from stylegate.governance.c2pa_pki import ensure_workspace_identity
+
+        c2pa_identity = ensure_workspace_identity(home)
         _ = self.audit
         write_marker(self.settings)
         return {
@@ -373,6 +376,8 @@ class Workspace:
             "audit_log": str(self.audit.path),
             "signing_key": str(key_paths(home)[0]),
             "key_id": signer.key_id,
+            "c2pa_certificate": str(c2pa_identity.chain),
+            "c2pa_trust_anchor": str(c2pa_identity.anchor),
             "created_policy": created_policy,
             "embedder": self.embedder.identity.to_dict(),
         }
