@@ -72,13 +72,15 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
-def _name(common: str, org: str) -> x509.Name:
+def _name(common: str, org: str = "stylegate workspace") -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common), x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
 
 
-def make_ca(common_name: str, now: dt.datetime, years: int = CA_YEARS) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def make_ca(
+    common_name: str, now: dt.datetime, years: int = CA_YEARS, org: str = "stylegate workspace"
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(common_name, "stylegate workspace")
+    name = _name(common_name, org)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
         x509.CertificateBuilder()
@@ -109,7 +111,7 @@ def issue_signer(
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name, "stylegate workspace"))
+        .subject_name(_name(common_name, ca.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
