@@ -168,7 +168,7 @@ def dhash64(image: "Image.Image") -> str:
     from PIL import Image as PILImage
 
     grey = image.convert("L").resize((9, 8), PILImage.BILINEAR)
-    px = list(grey.getdata())
+    px = grey.tobytes()
     bits = 0
     for row in range(8):
         for col in range(8):

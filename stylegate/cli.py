@@ -360,12 +360,36 @@ def check_image(path: Path = typer.Argument(..., help="Image file to check."), a
     provenance = None
     if validated.format == "PNG":
         provenance = verify_provenance(path, _public_key(ws)).to_dict()
-    ws.record(KIND_CHECK_IMAGE, checked, image=image, provenance=provenance)
+    credentials = _read_credentials(ws, path, validated) if validated.format in ("PNG", "JPEG", "WEBP") else None
+    ws.record(KIND_CHECK_IMAGE, checked, image=image, provenance=provenance, credentials=credentials)
     decision = checked.to_dict()
     decision["image"] = image
     decision["provenance"] = provenance
+    decision["credentials"] = credentials
     _show_decision(decision, as_json)
     raise typer.Exit(_decision_exit(decision))
+
+
+def _read_credentials(ws: Any, path: Path, validated: Any) -> dict:
+    """The C2PA check of ``path``; when it has no manifest, its soft-binding match (or null)."""
+    import json
+
+    from stylegate.generator.content_credentials import check_credentials, trust_anchors
+    from stylegate.generator.soft_binding import OutputStore
+
+    found = check_credentials(path, trust_anchors(ws.settings)).to_dict()
+    if found["status"] == "no-manifest":
+        rgb = validated.to_rgb()
+        gate = ws.gate()
+        embedding = gate.embedder.embed_images([rgb])[0] if gate.embedder is not None else None
+        embedder = json.dumps(gate.embedder.identity.to_dict(), sort_keys=True) if gate.embedder is not None else None
+        with OutputStore.for_home(ws.settings.home) as store:
+            match = store.lookup(rgb, embedding, embedder)
+        found["soft_binding"] = match.to_dict() if match else None
+        if match is not None:
+            found["reason"] = (f"no C2PA manifest; found by soft binding ({match.how}) as the output of "
+                               f"audit entry {match.audit_seq}")
+    return found
 
 
 def _show_decision(decision: dict, as_json: bool) -> None:
@@ -376,6 +400,9 @@ def _show_decision(decision: dict, as_json: bool) -> None:
     provenance = decision.get("provenance")
     if provenance is not None:
         sys.stdout.write(f"  provenance: {provenance['status']} ({provenance['reason']})\n")
+    credentials = decision.get("credentials")
+    if credentials is not None:
+        sys.stdout.write(f"  content credentials: {credentials['status']} ({credentials['reason']})\n")
 
 
 def _decision_exit(decision: dict) -> int:
@@ -428,7 +455,7 @@ def generate(
         early_abort=EarlyAbortConfig() if early_abort else None,
     )
     result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images)
-    from stylegate.generator.provenance import save_with_provenance
+    from stylegate.generator.content_credentials import CredentialError, signer_from_settings, write_with_credentials
     from stylegate.governance.signing import load_or_create_signer
 
     decision = result.decision_dict()
@@ -452,6 +479,7 @@ def generate(
         seconds=round(result.seconds, 3),
     )
     signer = load_or_create_signer(ws.settings.home)
+    credentials = signer_from_settings(ws.settings) if kept else None
     failed: list[dict] = []
     if kept:
         out.mkdir(parents=True, exist_ok=True)
@@ -468,9 +496,11 @@ def generate(
             "steps": steps,
         }
         try:
-            save_with_provenance(im.image, Path(item["path"]), record, signer, overwrite=False)
-        except OSError as exc:
+            write_with_credentials(im.image, Path(item["path"]), record, credentials, provenance_signer=signer, overwrite=False)
+        except (OSError, CredentialError) as exc:
             failed.append({"path": item["path"], "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        _remember_output(ws, gate, decision, item["path"], im.image)
     if failed:
         _record_unwritten(ws, decision["audit_seq"], written, failed)
         written = [w for w in written if w["path"] not in {f["path"] for f in failed}]
@@ -488,6 +518,20 @@ def generate(
         raise StylegateError(f"{len(failed)} image(s) could not be written ({failed[0]['error']}); "
                              "the audit log records which")
     raise typer.Exit(EXIT_BLOCKED if result.action.value == "block" else EXIT_OK)
+
+
+def _remember_output(ws: Any, gate: Any, decision: dict, path: str, image: Any) -> None:
+    """Record a written image for soft-binding lookups; a failure here is logged, not fatal."""
+    import json
+
+    from stylegate.generator.soft_binding import OutputStore, SoftBindingError
+
+    try:
+        embedding = gate.embedder.embed_images([image])[0] if gate.embedder is not None else None
+        with OutputStore.for_home(ws.settings.home) as store:
+            store.add(decision["audit_seq"], path, image, embedding, json.dumps(decision["embedder"], sort_keys=True))
+    except SoftBindingError as exc:
+        logging.getLogger(__name__).warning("%s was written but not recorded for soft binding: %s", path, exc)
 
 
 def _prepare_out_dir(out: Path) -> None:
