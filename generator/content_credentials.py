@@ -29,6 +29,9 @@ of :data:`CREDENTIAL_STATUSES`:
 * ``malformed-manifest``: there is C2PA data but it cannot be parsed (truncated, corrupt);
 * ``no-manifest``: no C2PA data at all (see :mod:`~stylegate.generator.soft_binding`).
 
+Any generator's CAWG training-and-data-mining assertion is reported in ``training_mining``
+(:func:`stylegate.governance.cawg.read_training_mining`).
+
 ``c2pa`` is imported inside functions so ``stylegate --help`` stays instant.
 """
 
@@ -327,6 +330,7 @@ class CredentialCheck:
     codes: list[str] = field(default_factory=list)
     assertion: dict[str, Any] | None = None
     digital_source_type: str | None = None
+    training_mining: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -362,6 +366,8 @@ def check_credentials(source: str | os.PathLike[str] | bytes, anchors_pem: str) 
     ``anchors_pem`` are the trust anchors (PEM). Raises :class:`InvalidWork` for a file that
     is missing or not a PNG, JPEG or WebP image.
     """
+    from stylegate.governance.cawg import read_training_mining
+
     c2pa = _c2pa()
     if isinstance(source, bytes):
         data, label = source, "<image>"
@@ -409,6 +415,7 @@ def check_credentials(source: str | os.PathLike[str] | bytes, anchors_pem: str) 
     check = CredentialCheck(
         "verified", "", signer=signer, claim_generator=gen or None, validation_state=state,
         codes=failures, assertion=assertion, digital_source_type=_source_type(manifest),
+        training_mining=read_training_mining(manifest),
     )
     who = f"{(signer or {}).get('common_name')} (issued by {(signer or {}).get('issuer')})"
     if any(c in _PIXEL_CODES for c in failures):

@@ -233,6 +233,56 @@ def test_settings_choose_the_operators_certificate_and_extra_anchors(tmp_path: P
         cc.trust_anchors(Settings(home=home, c2pa_trust_anchors=[tmp_path / "nope.pem"]))
 
 
+def test_a_cawg_training_mining_assertion_is_read_from_another_generator(ident: pki.Identity) -> None:
+    """A manifest made here with c2pa's Builder directly, as another tool would make it."""
+    from stylegate.governance.cawg import forbids_training
+
+    now = dt.datetime.now(dt.timezone.utc)
+    stranger, _ = _foreign(now)
+    manifest = {
+        "claim_generator_info": [{"name": "some camera app", "version": "9"}],
+        "assertions": [
+            {"label": "c2pa.actions", "data": {"actions": [{
+                "action": "c2pa.created",
+                "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}]}},
+            {"label": "cawg.training-mining", "data": {"entries": {
+                "cawg.ai_generative_training": {"use": "notAllowed"},
+                "cawg.data_mining": {"use": "constrained", "constraint_info": "ask first"},
+                "cawg.ai_inference": {"use": "sometimes"},
+            }}},
+        ],
+    }
+    src = io.BytesIO()
+    _noise(12).save(src, format="JPEG")
+    out = io.BytesIO()
+    c_signer = stranger.c2pa_signer()
+    with c2pa.Builder(manifest) as builder:
+        builder.sign(c_signer, "image/jpeg", io.BytesIO(src.getvalue()), out)
+    check = cc.check_credentials(out.getvalue(), _anchor(ident))
+    assert check.status == "untrusted-signer" and check.assertion is None
+    assert check.digital_source_type is not None and check.digital_source_type.endswith("/digitalCapture")
+    assert check.claim_generator and "some camera app" in check.claim_generator
+    tdm = check.training_mining
+    assert tdm is not None and tdm["entries"]["cawg.ai_generative_training"] == {"use": "notAllowed"}
+    assert tdm["entries"]["cawg.data_mining"]["constraint_info"] == "ask first"
+    assert "cawg.ai_inference" not in tdm["entries"] and len(tdm["problems"]) == 1
+    assert forbids_training(tdm)
+
+
+def test_consent_in_cawg_terms() -> None:
+    from stylegate.governance.cawg import ENTRY_KEYS, consent_entries, forbids_training, read_training_mining
+
+    for consent in ("opt-out", "royalty", "credit"):
+        entries = consent_entries(consent, 0.25)
+        assert set(entries) == set(ENTRY_KEYS)
+        parsed = read_training_mining({"assertions": [{"label": "cawg.training-mining", "data": {"entries": entries}}]})
+        assert parsed is not None and parsed["entries"] == entries and not parsed["problems"]
+        assert forbids_training(parsed) is (consent == "opt-out")
+    assert "0.25" in consent_entries("royalty", 0.25)["cawg.ai_training"]["constraint_info"]
+    with pytest.raises(ValueError):
+        consent_entries("maybe")
+
+
 # -- soft binding -------------------------------------------------------------------------------
 
 
