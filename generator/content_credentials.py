@@ -439,6 +439,44 @@ def check_credentials(source: str | os.PathLike[str] | bytes, anchors_pem: str) 
     return check
 
 
+def consent_signals(paths: Sequence[Path], artist_consent: str | None = None) -> list[dict[str, Any]]:
+    """The CAWG training-and-data-mining assertions in the C2PA manifests of ``paths``.
+
+    One ``{"path", "training_mining", "status", "signer", "conflict"}`` per file that has one
+    (its manifest's validation status included: an unverified signal is still reported, with
+    its status); ``conflict`` is True when the file forbids AI training but the artist's
+    registered consent (``artist_consent``) is not ``opt-out``. Unreadable files are skipped.
+    """
+    from stylegate.governance.cawg import forbids_training
+
+    out: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            continue
+        if _mime_of(data) is None or not _may_hold_manifest(data):
+            continue
+        try:
+            check = check_credentials(data, "")
+        except (InvalidWork, InputError):
+            continue
+        if check.training_mining is None:
+            continue
+        conflict = forbids_training(check.training_mining) and artist_consent not in (None, "opt-out")
+        if conflict:
+            log.warning("%s says it must not be used for AI training, but the artist's consent is %s",
+                        path, artist_consent)
+        out.append({"path": str(path), "training_mining": check.training_mining, "status": check.status,
+                    "signer": check.signer, "conflict": conflict})
+    return out
+
+
+def _may_hold_manifest(data: bytes) -> bool:
+    """A cheap pre-filter: C2PA data is JUMBF, whose boxes are labelled ``jumb`` / ``c2pa``."""
+    return b"jumb" in data or b"c2pa" in data
+
+
 def _far_from_assertion(data: bytes, assertion: Mapping[str, Any] | None) -> int | None:
     if not assertion or not isinstance(assertion.get("dhash"), str):
         return None

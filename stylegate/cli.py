@@ -235,9 +235,14 @@ def works_add(
     with progress_bar("adding works") as progress:
         result = ws.add_works(artist, paths, progress=progress)
     if as_json:
-        emit_json({"added": [w.to_dict() for w in result.added], "duplicates": [{"path": p, "work_id": w} for p, w in result.duplicates]})
+        emit_json({"added": [w.to_dict() for w in result.added], "duplicates": [{"path": p, "work_id": w} for p, w in result.duplicates],
+                   "consent_signals": result.consent_signals})
         return
     message(f"added {len(result.added)} works" + (f"; skipped {len(result.duplicates)} duplicates" if result.duplicates else ""))
+    for signal in result.consent_signals:
+        uses = ", ".join(f"{k}={v['use']}" for k, v in signal["training_mining"]["entries"].items())
+        message(f"  {signal['path']}: CAWG training-mining ({signal['status']}): {uses}"
+                + (" (conflicts with the registered consent)" if signal["conflict"] else ""))
     for path, work_id in result.duplicates:
         message(f"  duplicate: {path} is already work #{work_id}")
 

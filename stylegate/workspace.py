@@ -386,7 +386,7 @@ class Workspace:
         from stylegate.registry.ingest import add_works
 
         with self.importing("works add"):
-            return add_works(
+            result = add_works(
             self.store,
             self.index,
             self.settings.index_path,
@@ -397,6 +397,12 @@ class Workspace:
             limits=self.work_limits(),
             progress=progress,
         )
+        from stylegate.generator.content_credentials import consent_signals
+        from stylegate.registry.ingest import expand_paths
+
+        artist = self.store.get_artist(artist_ref)
+        result.consent_signals = consent_signals(expand_paths(list(paths)), artist.consent.value)
+        return result
 
     def remove_artist(self, artist_ref: str) -> tuple["Artist", list["Work"]]:
         from stylegate.registry.ingest import remove_artist_and_works

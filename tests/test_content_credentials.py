@@ -269,6 +269,50 @@ def test_a_cawg_training_mining_assertion_is_read_from_another_generator(ident: 
     assert forbids_training(tdm)
 
 
+def _tdm_work(path: Path, signer: cc.CredentialSigner, use: str, seed: int) -> Path:
+    manifest = {
+        "claim_generator_info": [{"name": "an artist's portfolio tool", "version": "1"}],
+        "assertions": [
+            {"label": "c2pa.actions", "data": {"actions": [{
+                "action": "c2pa.created",
+                "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCreation"}]}},
+            {"label": "cawg.training-mining", "data": {"entries": {"cawg.ai_training": {"use": use}}}},
+        ],
+    }
+    src = io.BytesIO()
+    _smooth(seed).save(src, format="PNG")
+    out = io.BytesIO()
+    c_signer = signer.c2pa_signer()
+    with c2pa.Builder(manifest) as builder:
+        builder.sign(c_signer, "image/png", io.BytesIO(src.getvalue()), out)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_works_add_reports_the_consent_signals_of_uploaded_works(tmp_path: Path) -> None:
+    import stylegate.cli  # noqa: F401
+
+    home = tmp_path / "home"
+    assert sg(home, "init").exit_code == 0
+    assert sg(home, "artists", "add", "Wren Example", "--consent", "credit").exit_code == 0
+    now = dt.datetime.now(dt.timezone.utc)
+    portfolio, _ = _foreign(now)
+    folder = tmp_path / "works"
+    folder.mkdir()
+    _tdm_work(folder / "no.png", portfolio, "notAllowed", 1)
+    _tdm_work(folder / "yes.png", portfolio, "allowed", 2)
+    _smooth(3).save(folder / "plain.png")
+    res = sg(home, "works", "add", "Wren Example", str(folder), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert len(out["added"]) == 3
+    signals = {Path(s["path"]).name: s for s in out["consent_signals"]}
+    assert set(signals) == {"no.png", "yes.png"}
+    assert signals["no.png"]["conflict"] is True and signals["yes.png"]["conflict"] is False
+    assert signals["no.png"]["training_mining"]["entries"]["cawg.ai_training"]["use"] == "notAllowed"
+    assert signals["no.png"]["status"] == "untrusted-signer"  # reported, with how far to trust it
+
+
 def test_consent_in_cawg_terms() -> None:
     from stylegate.governance.cawg import ENTRY_KEYS, consent_entries, forbids_training, read_training_mining
 
