@@ -7,10 +7,13 @@ Sources of the quoted vectors (public data, quoted as test data):
   printed there. Ed25519 is deterministic, so our signer must reproduce that note byte for byte.
 * ``SUMDB_KEY``: the Go checksum database's public verifier key, built into the go command
   (golang/go, src/cmd/go/internal/modfetch/key.go).
-* ``SUMDB_CHECKPOINT``: a checkpoint served by https://sum.golang.org/latest on 2024-09-23,
-  as quoted in the sigsum-go checkpoint tests (TestGoSumDBCheckpoint).
-* ``SUMDB_WITNESSED``: a sum.golang.org checkpoint carrying a second signature by a test
-  witness (``test.example.com``), from the transparency-dev witness README's example.
+* ``SUMDB_CHECKPOINT``: a checkpoint served by https://sum.golang.org/latest, retrieved
+  2024-09-23, as quoted in a public Go test (TestGoSumDBCheckpoint, in sigsum-go's checkpoint
+  tests). Whatever the quoting repository, the signature verifies under the official key, so
+  the data is sum.golang.org's.
+* ``SUMDB_WITNESSED``: a sum.golang.org checkpoint (2023-01-09) carrying a second signature by
+  a test witness (``test.example.com``), from google/trillian-examples,
+  witness/golang/cmd/addrwitness/README.md.
 * ``SPEC_CHECKPOINT``: the example checkpoint in c2sp.org/tlog-checkpoint. Its signature's key
   ID is sum.golang.org's but its name is not, so a verifier holding only the sumdb key must
   ignore it (the spec: name and ID must both match).
