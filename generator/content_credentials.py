@@ -38,7 +38,6 @@ Any generator's CAWG training-and-data-mining assertion is reported in ``trainin
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -488,20 +487,6 @@ def _far_from_assertion(data: bytes, assertion: Mapping[str, Any] | None) -> int
             return dhash_distance(dhash64(im), assertion["dhash"])
     except (OSError, ValueError, PILImage.DecompressionBombError):
         return None
-
-
-def summarise(check: CredentialCheck | None, soft: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-    """The JSON the CLI prints: the check plus, when the manifest is gone, the soft-binding match."""
-    if check is None:
-        return None
-    out = check.to_dict()
-    if soft is not None:
-        out["soft_binding"] = dict(soft)
-    return out
-
-
-def dumps(obj: Any) -> str:  # pragma: no cover - debugging helper
-    return json.dumps(obj, indent=2, sort_keys=True, default=str)
 
 
 __all__: Sequence[str] = (
