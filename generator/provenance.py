@@ -170,6 +170,16 @@ def save_with_provenance(
     target = Path(path)
     if target.suffix.lower() != ".png":
         log.warning("%s does not end in .png; writing a PNG anyway", target)
+    data, envelope = encode_png_with_provenance(image, record, signer, str(target))
+    atomic_write_bytes(target, data, overwrite=overwrite)  # overwrite=False: FileExistsError
+    log.info("wrote %s with provenance (key %s, pixels %s)", target, envelope["key_id"], envelope["pixels_sha256"][:12])
+    return envelope
+
+
+def encode_png_with_provenance(
+    image: Image.Image, record: Mapping[str, Any], signer: Signer, where: str = "<image>"
+) -> tuple[bytes, dict[str, Any]]:
+    """The PNG bytes of ``image`` with its signed provenance chunk, checked by reading them back."""
     envelope = build_provenance(image, record, signer)
     info = PngImagePlugin.PngInfo()
     info.add_itxt(PROVENANCE_KEY, canonical_json(envelope), zip=True)
@@ -179,10 +189,8 @@ def save_with_provenance(
     except (OSError, ValueError, KeyError) as exc:
         raise ProvenanceError(f"cannot encode a {image.mode} image as PNG: {exc}") from exc
     data = buf.getvalue()
-    _check_written(data, envelope, str(target))
-    atomic_write_bytes(target, data, overwrite=overwrite)  # overwrite=False: FileExistsError
-    log.info("wrote %s with provenance (key %s, pixels %s)", target, envelope["key_id"], envelope["pixels_sha256"][:12])
-    return envelope
+    _check_written(data, envelope, where)
+    return data, envelope
 
 
 def _check_written(data: bytes, envelope: Mapping[str, Any], where: str) -> None:

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from . import signing
+from . import signed_note, signing
 from .audit_export import export_log, verify_export
 from .audit_merkle import (
     EMPTY_ROOT,
@@ -58,8 +58,9 @@ from .audit_model import (
     TreeHead,
     VerifyResult,
     canonical_json,
-    checkpoint_message,
     leaf_bytes,
+    note_origin,
+    note_verifier,
     sha256_text,
     utc_now,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "AuditError",
     "AuditLog",
     "Checkpoint",
+    "note_verifier",
     "PromptMode",
     "TreeHead",
     "VerifyResult",
@@ -127,7 +129,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     time TEXT NOT NULL,
     key_id TEXT NOT NULL,
     public_key TEXT NOT NULL,
-    signature TEXT NOT NULL
+    signature TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -322,6 +325,25 @@ class AuditLog:
             current = version()
         if current != SCHEMA_VERSION:
             raise AuditError(f"audit log schema {current} is not supported (this stylegate reads {SCHEMA_VERSION})")
+        AuditLog._add_note_column(conn)
+
+    @staticmethod
+    def _add_note_column(conn: sqlite3.Connection) -> None:
+        """Logs made before C2SP checkpoints lack ``checkpoints.note``; add it (old rows keep '')."""
+        def has_note() -> bool:
+            return any(row[1] == "note" for row in conn.execute("PRAGMA table_info(checkpoints)"))
+
+        if has_note():
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not has_note():
+                conn.execute("ALTER TABLE checkpoints ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+                log.info("audit log: added the checkpoints.note column (C2SP signed notes)")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     @property
     def path(self) -> Path:
@@ -443,22 +465,55 @@ class AuditLog:
                         f"refusing to sign: the log no longer matches checkpoint #{latest.id}; run `stylegate audit verify`"
                     )
         time = utc_now()
-        signature = signer.sign(checkpoint_message(size, root, time))
+        origin = note_origin(signer.public_key)
+        note = signed_note.sign_checkpoint(
+            signed_note.CheckpointBody(origin, size, bytes.fromhex(root)), origin, signer.private_key
+        )
+        signature = signed_note.parse_note(note).signatures[0].signature
         public = signing.public_key_raw(signer.public_key).hex()
         with self._tx(write=True) as conn:
             cur = conn.execute(
-                "INSERT INTO checkpoints (size, root_hash, time, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)",
-                (size, root, time, signer.key_id, public, signature.hex()),
+                "INSERT INTO checkpoints (size, root_hash, time, key_id, public_key, signature, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (size, root, time, signer.key_id, public, signature.hex(), note),
             )
             cid = int(cur.lastrowid or 0)
         log.info("audit checkpoint #%d signed: size %d root %s", cid, size, root)
-        return Checkpoint(cid, size, root, time, signer.key_id, public, signature.hex())
+        return Checkpoint(cid, size, root, time, signer.key_id, public, signature.hex(), note)
 
     # -- reading ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
         with self._tx(write=False) as conn:
             return self._state(conn)[0]
+
+    def verify_note(
+        self, note: str | bytes, public_key: Any, extra_keys: Sequence[str] = ()
+    ) -> signed_note.CheckpointResult:
+        """Check a C2SP checkpoint note (a copy kept elsewhere, or a witness's) against this log.
+
+        It must carry a valid signature by ``public_key`` (this workspace's key) or one of
+        ``extra_keys`` (``name+keyid+base64`` verifier keys); a note with this log's origin must
+        also cover no more entries than the log holds and match its stored root at that size.
+        """
+        key = signing.load_public_key(public_key)
+        verifiers = [note_verifier(key), *(signed_note.Verifier.parse(k) for k in extra_keys)]
+        res = signed_note.verify_checkpoint(note, verifiers)
+        if not res.ok or res.checkpoint is None or res.checkpoint.origin != note_origin(key):
+            return res
+        body = res.checkpoint
+        with self._tx(write=False) as conn:
+            size, _ = self._state(conn)
+            row = conn.execute("SELECT root_hash FROM entries WHERE seq = ?", (body.size,)).fetchone()
+        if body.size > size:
+            res.ok, res.reason, res.detail = False, "bad_size", f"the note covers {body.size} entries, the log holds {size}"
+            return res
+        stored = EMPTY_ROOT.hex() if body.size == 0 else (row[0] if row else "")
+        if stored != body.root.hex():
+            res.ok, res.reason, res.detail = False, "root_mismatch", (
+                f"the note's root {body.root.hex()} is not the log's root {stored} at size {body.size}"
+            )
+        return res
 
     def head(self) -> TreeHead:
         """The current tree head (not signed; see :meth:`checkpoint`)."""
@@ -524,13 +579,13 @@ class AuditLog:
     @staticmethod
     def _checkpoints(conn: sqlite3.Connection) -> list[Checkpoint]:
         rows = conn.execute(
-            "SELECT id, size, root_hash, time, key_id, public_key, signature FROM checkpoints ORDER BY id"
+            "SELECT id, size, root_hash, time, key_id, public_key, signature, note FROM checkpoints ORDER BY id"
         ).fetchall()
         return [Checkpoint(*row) for row in rows]
 
     def _latest_checkpoint(self, conn: sqlite3.Connection) -> Checkpoint | None:
         row = conn.execute(
-            "SELECT id, size, root_hash, time, key_id, public_key, signature FROM checkpoints "
+            "SELECT id, size, root_hash, time, key_id, public_key, signature, note FROM checkpoints "
             "ORDER BY size DESC, id DESC LIMIT 1"
         ).fetchone()
         return Checkpoint(*row) if row else None
@@ -692,9 +747,10 @@ class AuditLog:
             if key is None:
                 problems.add(f"{label} cannot be checked: no public key given")
                 continue
-            if not cp.verify(key):
+            check = cp.check(key)
+            if not check.ok:
                 other = f"; it names key {cp.key_id}, the trusted key is {trusted}" if cp.key_id != trusted else ""
-                problems.add(f"{label} has an invalid signature (forged or altered){other}")
+                problems.add(f"{label} does not verify: {check.reason} ({check.detail}){other}")
                 continue
             if cp.size > n:
                 problems.add(f"the log was truncated: {label} was signed over {cp.size} entries, {n} remain", n + 1)

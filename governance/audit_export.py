@@ -10,7 +10,8 @@ Format ``stylegate.audit.export.v1``, one JSON object a line:
    "audit_path"}``, where ``leaf`` is the entry's exact canonical JSON text (hash its UTF-8
    bytes; parse it for the content) and ``audit_path`` its inclusion proof in the head's tree.
 
-A signature message is described in :func:`~stylegate.governance.audit_model.checkpoint_message`.
+A checkpoint is a C2SP signed note (see :mod:`~stylegate.governance.signed_note`); legacy ones sign
+:func:`~stylegate.governance.audit_model.checkpoint_message`.
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ def verify_export(path: str | os.PathLike[str], public_key: Any = None) -> Verif
         else:
             if public_key is None:
                 problems.add(f"checkpoint #{cp.id} cannot be checked: no public key given")
-            elif not cp.verify(signing.load_public_key(public_key)):
-                problems.add(f"checkpoint #{cp.id} (size {cp.size}) has an invalid signature (forged or altered)")
+            elif not (check := cp.check(signing.load_public_key(public_key))).ok:
+                problems.add(f"checkpoint #{cp.id} (size {cp.size}) does not verify: {check.reason} ({check.detail})")
             elif not verify_consistency(cp.size, n, cp.root, root, header.get("consistency") or []):
                 problems.add(f"the exported head is not consistent with checkpoint #{cp.id} (size {cp.size})", 1)
             else:

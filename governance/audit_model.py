@@ -29,12 +29,13 @@ from typing import Any
 
 from stylegate.errors import InputError, StylegateError
 
-from . import signing
+from . import signed_note, signing
 from .audit_merkle import EMPTY_ROOT, frontier_push, frontier_root, leaf_hash
 
 ENTRY_VERSION = 1
 ZERO_HASH = "0" * 64
 CHECKPOINT_HEADER = "stylegate audit checkpoint v1"
+CHECKPOINT_ORIGIN_PREFIX = "stylegate.invalid/audit/"
 MAX_PROBLEMS = 50
 
 
@@ -112,9 +113,39 @@ def checkpoint_message(size: int, root: str, time: str) -> bytes:
     return f"{CHECKPOINT_HEADER}\nsize {int(size)}\nroot {root}\ntime {time}\n".encode("utf-8")
 
 
+def note_origin(public_key: Any) -> str:
+    """The origin line (and note key name) of this workspace's checkpoints, derived from its key.
+
+    A schema-less URL that names the key, so a verifier holding only the public key knows the
+    name its signatures carry (c2sp.org/tlog-checkpoint: the key name SHOULD match the origin).
+    """
+    return f"{CHECKPOINT_ORIGIN_PREFIX}{signing.key_id(signing.load_public_key(public_key))}"
+
+
+def note_verifier(public_key: Any) -> signed_note.Verifier:
+    """The C2SP verifier key (``name+keyid+base64``) for checkpoints signed by ``public_key``."""
+    key = signing.load_public_key(public_key)
+    return signed_note.Verifier.from_public_key(note_origin(key), key)
+
+
+@dataclass(frozen=True)
+class CheckpointCheck:
+    """Why a stored checkpoint verified or not: ``reason`` is a :data:`signed_note.Reason`."""
+
+    ok: bool
+    reason: str
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class Checkpoint:
-    """A signed tree head. ``public_key`` and ``signature`` are hex; ``id`` is the row id (0 if unsaved)."""
+    """A signed tree head. ``public_key`` and ``signature`` are hex; ``id`` is the row id (0 if unsaved).
+
+    ``note`` is the C2SP signed note (c2sp.org/tlog-checkpoint) the signature belongs to; it is
+    empty for checkpoints written before stylegate spoke C2SP, whose signature covers
+    :func:`checkpoint_message` instead. ``time`` is when it was signed; a C2SP checkpoint does
+    not sign it (the spec advises against extension lines).
+    """
 
     id: int
     size: int
@@ -123,18 +154,44 @@ class Checkpoint:
     key_id: str
     public_key: str
     signature: str
+    note: str = ""
 
     def message(self) -> bytes:
+        """The bytes the signature covers: the note text, or the legacy four-line body."""
+        if self.note:
+            try:
+                return signed_note.parse_note(self.note).text.encode("utf-8")
+            except signed_note.NoteError:
+                return b""
         return checkpoint_message(self.size, self.root, self.time)
 
-    def verify(self, public_key: Any) -> bool:
-        """True when the signature is ``public_key``'s over :meth:`message` (any key source)."""
+    def check(self, public_key: Any) -> CheckpointCheck:
+        """Verify against ``public_key`` and say why it failed (``malformed``, ``unknown_key``,
+        ``bad_signature``, ``bad_size``, ``root_mismatch``)."""
         try:
             key = signing.load_public_key(public_key)
+        except (signing.SigningError, ValueError, TypeError) as exc:
+            return CheckpointCheck(False, "malformed", f"the public key is unusable: {exc}")
+        if self.note:
+            try:
+                root = bytes.fromhex(self.root)
+            except ValueError:
+                return CheckpointCheck(False, "malformed", "the stored root is not hex")
+            res = signed_note.verify_checkpoint(self.note, [note_verifier(key)], size=self.size, root=root)
+            return CheckpointCheck(res.ok, res.reason, res.detail)
+        try:
             sig = bytes.fromhex(self.signature)
-        except (signing.SigningError, ValueError, TypeError):
-            return False
-        return signing.verify_signature(key, self.message(), sig)
+        except (ValueError, TypeError):
+            return CheckpointCheck(False, "malformed", "the stored signature is not hex")
+        if signing.verify_signature(key, self.message(), sig):
+            return CheckpointCheck(True, "ok")
+        if self.key_id and self.key_id != signing.key_id(key):
+            return CheckpointCheck(False, "unknown_key", f"signed by key {self.key_id}, not the trusted key")
+        return CheckpointCheck(False, "bad_signature", "the legacy signature does not verify")
+
+    def verify(self, public_key: Any) -> bool:
+        """True when the signature is ``public_key``'s and the note matches the stored head."""
+        return self.check(public_key).ok
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,6 +206,7 @@ class Checkpoint:
             key_id=str(data.get("key_id", "")),
             public_key=str(data.get("public_key", "")),
             signature=str(data["signature"]),
+            note=str(data.get("note") or ""),
         )
 
 

@@ -72,3 +72,6 @@ class ImportResult:
 
     added: list[Work] = field(default_factory=list)
     duplicates: list[tuple[str, int]] = field(default_factory=list)  # (path, existing work id)
+    # CAWG training-and-data-mining assertions found in the imported files' C2PA manifests
+    # (filled in by the shell, which may read C2PA; the registry never does)
+    consent_signals: list[dict] = field(default_factory=list)

@@ -235,9 +235,14 @@ def works_add(
     with progress_bar("adding works") as progress:
         result = ws.add_works(artist, paths, progress=progress)
     if as_json:
-        emit_json({"added": [w.to_dict() for w in result.added], "duplicates": [{"path": p, "work_id": w} for p, w in result.duplicates]})
+        emit_json({"added": [w.to_dict() for w in result.added], "duplicates": [{"path": p, "work_id": w} for p, w in result.duplicates],
+                   "consent_signals": result.consent_signals})
         return
     message(f"added {len(result.added)} works" + (f"; skipped {len(result.duplicates)} duplicates" if result.duplicates else ""))
+    for signal in result.consent_signals:
+        uses = ", ".join(f"{k}={v['use']}" for k, v in signal["training_mining"]["entries"].items())
+        message(f"  {signal['path']}: CAWG training-mining ({signal['status']}): {uses}"
+                + (" (conflicts with the registered consent)" if signal["conflict"] else ""))
     for path, work_id in result.duplicates:
         message(f"  duplicate: {path} is already work #{work_id}")
 
@@ -360,12 +365,36 @@ def check_image(path: Path = typer.Argument(..., help="Image file to check."), a
     provenance = None
     if validated.format == "PNG":
         provenance = verify_provenance(path, _public_key(ws)).to_dict()
-    ws.record(KIND_CHECK_IMAGE, checked, image=image, provenance=provenance)
+    credentials = _read_credentials(ws, path, validated) if validated.format in ("PNG", "JPEG", "WEBP") else None
+    ws.record(KIND_CHECK_IMAGE, checked, image=image, provenance=provenance, credentials=credentials)
     decision = checked.to_dict()
     decision["image"] = image
     decision["provenance"] = provenance
+    decision["credentials"] = credentials
     _show_decision(decision, as_json)
     raise typer.Exit(_decision_exit(decision))
+
+
+def _read_credentials(ws: Any, path: Path, validated: Any) -> dict:
+    """The C2PA check of ``path``; when it has no manifest, its soft-binding match (or null)."""
+    import json
+
+    from stylegate.generator.content_credentials import check_credentials, trust_anchors
+    from stylegate.generator.soft_binding import OutputStore
+
+    found = check_credentials(path, trust_anchors(ws.settings)).to_dict()
+    if found["status"] == "no-manifest":
+        rgb = validated.to_rgb()
+        gate = ws.gate()
+        embedding = gate.embedder.embed_images([rgb])[0] if gate.embedder is not None else None
+        embedder = json.dumps(gate.embedder.identity.to_dict(), sort_keys=True) if gate.embedder is not None else None
+        with OutputStore.for_home(ws.settings.home) as store:
+            match = store.lookup(rgb, embedding, embedder)
+        found["soft_binding"] = match.to_dict() if match else None
+        if match is not None:
+            found["reason"] = (f"no C2PA manifest; found by soft binding ({match.how}) as the output of "
+                               f"audit entry {match.audit_seq}")
+    return found
 
 
 def _show_decision(decision: dict, as_json: bool) -> None:
@@ -376,6 +405,9 @@ def _show_decision(decision: dict, as_json: bool) -> None:
     provenance = decision.get("provenance")
     if provenance is not None:
         sys.stdout.write(f"  provenance: {provenance['status']} ({provenance['reason']})\n")
+    credentials = decision.get("credentials")
+    if credentials is not None:
+        sys.stdout.write(f"  content credentials: {credentials['status']} ({credentials['reason']})\n")
 
 
 def _decision_exit(decision: dict) -> int:
@@ -431,7 +463,7 @@ def generate(
         early_abort=EarlyAbortConfig() if early_abort else None,
     )
     result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images, inputs=inputs)
-    from stylegate.generator.provenance import save_with_provenance
+    from stylegate.generator.content_credentials import CredentialError, signer_from_settings, write_with_credentials
     from stylegate.governance.signing import load_or_create_signer
 
     decision = result.decision_dict()
@@ -455,6 +487,7 @@ def generate(
         seconds=round(result.seconds, 3),
     )
     signer = load_or_create_signer(ws.settings.home)
+    credentials = signer_from_settings(ws.settings) if kept else None
     failed: list[dict] = []
     if kept:
         out.mkdir(parents=True, exist_ok=True)
@@ -471,9 +504,11 @@ def generate(
             "steps": steps,
         }
         try:
-            save_with_provenance(im.image, Path(item["path"]), record, signer, overwrite=False)
-        except OSError as exc:
+            write_with_credentials(im.image, Path(item["path"]), record, credentials, provenance_signer=signer, overwrite=False)
+        except (OSError, CredentialError) as exc:
             failed.append({"path": item["path"], "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        _remember_output(ws, gate, decision, item["path"], im.image)
     if failed:
         _record_unwritten(ws, decision["audit_seq"], written, failed)
         written = [w for w in written if w["path"] not in {f["path"] for f in failed}]
@@ -505,6 +540,20 @@ def _input_images(ws: Any, given: dict[str, Optional[Path]]) -> dict[str, Any]:
             raise InputError(f"no such file: {path}")
         images[name] = validate_work(path, ws.work_limits()).to_rgb()
     return images
+
+
+def _remember_output(ws: Any, gate: Any, decision: dict, path: str, image: Any) -> None:
+    """Record a written image for soft-binding lookups; a failure here is logged, not fatal."""
+    import json
+
+    from stylegate.generator.soft_binding import OutputStore, SoftBindingError
+
+    try:
+        embedding = gate.embedder.embed_images([image])[0] if gate.embedder is not None else None
+        with OutputStore.for_home(ws.settings.home) as store:
+            store.add(decision["audit_seq"], path, image, embedding, json.dumps(decision["embedder"], sort_keys=True))
+    except SoftBindingError as exc:
+        logging.getLogger(__name__).warning("%s was written but not recorded for soft binding: %s", path, exc)
 
 
 def _prepare_out_dir(out: Path) -> None:
@@ -558,33 +607,66 @@ def _public_key(ws: Any) -> Any:
 
 @audit_app.command("verify")
 @handled
-def audit_verify(as_json: bool = JsonOpt) -> None:
+def audit_verify(
+    note: Optional[Path] = typer.Option(
+        None, "--note", help="Also check this C2SP checkpoint note (a copy kept elsewhere) against the log."
+    ),
+    keys: List[str] = typer.Option(
+        [], "--key", help="Extra trusted verifier key (name+keyid+base64), e.g. a witness's; repeatable."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
     """Recompute every hash and check every signed checkpoint; name the first bad entry."""
     ws = state.workspace()
-    result = ws.audit.verify(_public_key(ws))
+    public = _public_key(ws)
+    result = ws.audit.verify(public)
+    ok = result.ok
+    out: dict[str, Any] = result.to_dict()
+    if note is not None:
+        if not note.is_file():
+            raise InputError(f"--note {note}: no such file")
+        if public is None:
+            raise InputError("no audit public key in this workspace; run `stylegate init`")
+        checked = ws.audit.verify_note(note.read_bytes(), public, keys)
+        ok = ok and checked.ok
+        out["note"] = {"ok": checked.ok, "reason": checked.reason, "detail": checked.detail, "signers": checked.signers}
     if as_json:
-        emit_json(result.to_dict())
-    elif result.ok:
-        message(f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints, {result.unsigned} entries after the last checkpoint")
+        emit_json(out)
     else:
-        message(f"audit log FAILED verification: first bad entry {result.first_bad_seq}")
-        for problem in result.problems:
-            message(f"  {problem}")
-    raise typer.Exit(EXIT_OK if result.ok else EXIT_ERROR)
+        if result.ok:
+            message(f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints, {result.unsigned} entries after the last checkpoint")
+        else:
+            message(f"audit log FAILED verification: first bad entry {result.first_bad_seq}")
+            for problem in result.problems:
+                message(f"  {problem}")
+        if "note" in out:
+            n = out["note"]
+            message(f"note {note}: OK, signed by {', '.join(n['signers'])}" if n["ok"] else f"note {note}: REJECTED, {n['reason']}: {n['detail']}")
+    raise typer.Exit(EXIT_OK if ok else EXIT_ERROR)
 
 
 @audit_app.command("checkpoint")
 @handled
-def audit_checkpoint(as_json: bool = JsonOpt) -> None:
-    """Sign the current tree head with the local Ed25519 key."""
+def audit_checkpoint(
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the signed note to this file."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Sign the current tree head as a C2SP checkpoint (signed note) with the local Ed25519 key."""
+    from stylegate.governance.audit import note_verifier
     from stylegate.governance.signing import load_or_create_signer
 
     ws = state.workspace()
-    checkpoint = ws.audit.checkpoint(load_or_create_signer(ws.settings.home))
+    signer = load_or_create_signer(ws.settings.home)
+    checkpoint = ws.audit.checkpoint(signer)
+    verifier = str(note_verifier(signer.public_key))
+    if out is not None:
+        out.write_text(checkpoint.note, encoding="utf-8")
     if as_json:
-        emit_json(checkpoint.to_dict())
+        emit_json(dict(checkpoint.to_dict(), verifier_key=verifier))
     else:
         message(f"signed checkpoint: {checkpoint.size} entries, root {checkpoint.root}")
+        message(f"verifier key: {verifier}")
+        sys.stdout.write(checkpoint.note)
 
 
 @audit_app.command("prove")

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password (optional)")
     smtp_timeout_s: float = Field(10.0, gt=0, description="seconds to wait for the SMTP server")
     confirm_ttl_minutes: int = Field(24 * 60, ge=1, description="how long a confirmation link stays valid")
+    c2pa_cert: Path | None = Field(
+        None, description="PEM certificate chain (end entity first) that signs C2PA manifests; default: the workspace's"
+    )
+    c2pa_key: Path | None = Field(None, description="PEM private key of c2pa_cert (set both or neither)")
+    c2pa_alg: str = Field("es256", description="signing algorithm of c2pa_cert's key: es256|es384|es512|ps256|ps384|ps512|ed25519")
+    c2pa_tsa_url: str | None = Field(None, description="RFC 3161 time-stamp authority for C2PA signatures (needs network)")
+    c2pa_trust_anchors: list[Path] = Field(
+        default_factory=list, description="extra PEM trust anchors `check image` accepts (the workspace CA always is)"
+    )
 
     @property
     def max_upload_bytes(self) -> int:

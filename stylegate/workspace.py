@@ -363,6 +363,9 @@ class Workspace:
         if not self.settings.index_path.exists():
             index.save(self.settings.index_path, store.snapshot_hash())
         signer = load_or_create_signer(home)
+        from stylegate.governance.c2pa_pki import ensure_workspace_identity
+
+        c2pa_identity = ensure_workspace_identity(home)
         _ = self.audit
         write_marker(self.settings)
         return {
@@ -373,6 +376,8 @@ class Workspace:
             "audit_log": str(self.audit.path),
             "signing_key": str(key_paths(home)[0]),
             "key_id": signer.key_id,
+            "c2pa_certificate": str(c2pa_identity.chain),
+            "c2pa_trust_anchor": str(c2pa_identity.anchor),
             "created_policy": created_policy,
             "embedder": self.embedder.identity.to_dict(),
         }
@@ -381,7 +386,7 @@ class Workspace:
         from stylegate.registry.ingest import add_works
 
         with self.importing("works add"):
-            return add_works(
+            result = add_works(
             self.store,
             self.index,
             self.settings.index_path,
@@ -392,6 +397,12 @@ class Workspace:
             limits=self.work_limits(),
             progress=progress,
         )
+        from stylegate.generator.content_credentials import consent_signals
+        from stylegate.registry.ingest import expand_paths
+
+        artist = self.store.get_artist(artist_ref)
+        result.consent_signals = consent_signals(expand_paths(list(paths)), artist.consent.value)
+        return result
 
     def remove_artist(self, artist_ref: str) -> tuple["Artist", list["Work"]]:
         from stylegate.registry.ingest import remove_artist_and_works

@@ -28,7 +28,8 @@ from stylegate.governance.audit import (
     verify_inclusion,
 )
 from stylegate.governance.audit_merkle import EMPTY_ROOT, frontier_push, frontier_root, leaf_hash, merkle_root
-from stylegate.governance.audit_model import ZERO_HASH, checkpoint_message
+from stylegate.governance.audit_model import ZERO_HASH, checkpoint_message, note_origin, note_verifier
+from stylegate.governance.signed_note import parse_checkpoint, verify_checkpoint
 from stylegate.governance.decision import Action, ArtistRef, Attribution, Decision, Evidence, EvidenceKind
 from stylegate.governance.signing import Signer, load_or_create_signer
 
@@ -144,7 +145,9 @@ def test_checkpoint_prove_and_export(db: Path, signer: Signer, tmp_path: Path) -
         cp = log.checkpoint(signer)
         assert (cp.size, cp.root) == (13, log.head().root) and cp.key_id == signer.key_id
         assert cp.verify(signer.public_key) and not cp.verify(Signer.generate().public_key)
-        assert cp.message() == checkpoint_message(13, cp.root, cp.time)
+        body = parse_checkpoint(cp.message().decode())
+        assert (body.size, body.root.hex(), body.origin) == (13, cp.root, note_origin(signer.public_key))
+        assert verify_checkpoint(cp.note, [note_verifier(signer.public_key)], size=13).ok
         _fill(log, 4, start=13)
         assert log.latest_checkpoint() == cp and len(log.checkpoints()) == 2
 
@@ -319,13 +322,13 @@ def test_forged_checkpoint_fails(signed_log: Path, signer: Signer) -> None:
         assert log.verify(intruder.public_key).ok is False  # the real checkpoint fails under the intruder's key
         result = log.verify(signer.public_key)
     assert not result.ok and result.first_bad_seq is None
-    assert any(f"#{forged.id}" in p and "invalid signature" in p and intruder.key_id in p for p in result.problems)
+    assert any(f"#{forged.id}" in p and "unknown_key" in p and intruder.key_id in p for p in result.problems)
 
 
 def test_altered_checkpoint_fails(signed_log: Path, signer: Signer) -> None:
     _sql(signed_log, "UPDATE checkpoints SET size = 20, root_hash = ? WHERE id = 1", "ab" * 32)
     result = _verify(signed_log, signer)
-    assert not result.ok and any("invalid signature" in p for p in result.problems)
+    assert not result.ok and any("#1" in p and "bad_size" in p for p in result.problems)
 
 
 def test_checkpoint_refuses_a_damaged_log(signed_log: Path, signer: Signer) -> None:

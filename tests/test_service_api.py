@@ -734,6 +734,16 @@ def test_name_lookup(client: TestClient) -> None:
     assert nobody == {"name": "Nobody Registered Here", "registered": False, "matches": []}
 
 
+def test_name_lookup_speaks_cawg_training_and_data_mining(client: TestClient) -> None:
+    _, _, data = sign_up(client, consent="opt-out")
+    r = client.post("/v1/lookup/names", json={"names": [data["artist"]["name"]]})
+    assert r.status_code == 200, r.text
+    cawg = r.json()["results"][0]["matches"][0]["cawg"]
+    assert cawg["label"] == "cawg.training-mining"
+    assert set(cawg["entries"]) == {"cawg.data_mining", "cawg.ai_inference", "cawg.ai_generative_training", "cawg.ai_training"}
+    assert {e["use"] for e in cawg["entries"].values()} == {"notAllowed"}
+
+
 @pytest.mark.parametrize("body", [{}, {"names": []}, {"names": ["a"] * 101}, {"names": "one"},
                                   {"names": ["   "]}, {"names": ["ok"], "extra": True}])
 def test_invalid_name_lookup_is_422(client: TestClient, body: dict) -> None:

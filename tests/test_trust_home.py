@@ -262,12 +262,12 @@ def test_generate_checks_out_before_generating_and_never_overwrites(registered: 
 
 def test_an_image_that_cannot_be_written_is_corrected_in_the_audit_log(registered: Path, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import stylegate.generator.provenance as provenance
+    import stylegate.generator.content_credentials as content_credentials
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(provenance, "save_with_provenance", disk_full)
+    monkeypatch.setattr(content_credentials, "write_with_credentials", disk_full)
     result = sg(registered, "generate", "a red boat", "--steps", "4", "--out", str(tmp_path / "o"))
     assert result.exit_code == 1 and "could not be written" in result.output
     assert list((tmp_path / "o").iterdir()) == []

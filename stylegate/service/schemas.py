@@ -167,12 +167,25 @@ class NameLookup(Strict):
         min_length=1, max_length=100, description="1 to 100 names, each 1 to 2,000 characters, not blank")
 
 
+class CawgEntry(BaseModel):
+    use: Literal["allowed", "notAllowed", "constrained"]
+    constraint_info: Optional[str] = None
+
+
+class CawgTrainingMining(BaseModel):
+    """The artist's consent in the CAWG Training and Data Mining vocabulary."""
+
+    label: str = "cawg.training-mining"
+    entries: dict[str, CawgEntry]
+
+
 class NameMatch(BaseModel):
     artist: ArtistRef
     consent: ConsentValue
     matched: str
     how: str
     score: float
+    cawg: Optional[CawgTrainingMining] = None
 
 
 class NameLookupResult(BaseModel):

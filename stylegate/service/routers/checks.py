@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 
 from stylegate.errors import InputError
+from stylegate.governance.cawg import LABEL as CAWG_LABEL, consent_entries
 from stylegate.governance.screening.rules import NameRules
 
 from ..context import ServiceContext
@@ -89,7 +90,8 @@ def lookup_names(body: NameLookup, ctx: ServiceContext = Depends(get_ctx)) -> di
                 artist = view.artists.get(hit.artist_id)
                 if artist is None:
                     continue
+                cawg = {"label": CAWG_LABEL, "entries": consent_entries(artist.consent.value, artist.royalty_rate)}
                 matches.append({"artist": artist.ref(), "consent": artist.consent.value, "matched": hit.matched,
-                                "how": hit.how, "score": float(hit.score)})
+                                "how": hit.how, "score": float(hit.score), "cawg": cawg})
             results.append({"name": name, "registered": bool(matches), "matches": matches})
     return {"results": results}
