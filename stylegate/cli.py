@@ -904,12 +904,15 @@ def bench_generate(
 def bench_steer(
     steps: int = typer.Option(25, "--steps", min=2, max=200, help="Denoising steps per image."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=8, help="Seeds per steered prompt."),
+    negative_prompt: str = typer.Option("retry", "--negative-prompt", help="always | retry | never (the policy setting)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Steering as an unlearning benchmark: style removed, subject kept, other styles kept."""
     from stylegate.steer_bench import print_steer_bench, run_steer_bench
 
-    results = run_steer_bench(steps=steps, seeds=seeds, log=message)
+    if negative_prompt not in ("always", "retry", "never"):
+        raise InputError(f"--negative-prompt must be always, retry or never (got {negative_prompt!r})")
+    results = run_steer_bench(steps=steps, seeds=seeds, negative_prompt=negative_prompt, log=message)
     if as_json:
         emit_json(results)
     else:

@@ -35,16 +35,19 @@ TARGETS = {"style_removed": 0.98, "subject_kept": 0.90, "other_styles_kept": 0.9
 UNLEARNCANVAS_ESD = {"unlearning_accuracy": 0.986, "in_domain_retain": 0.810, "cross_domain_retain": 0.940}
 
 
-def _bench_policy(home: Path) -> None:
+def _bench_policy(home: Path, negative_prompt: str) -> None:
     """The home's policy, with an opted-out name steering instead of blocking."""
     policy = home / "policy.toml"
     text = policy.read_text("utf-8")
     section = text.index("[consent.opt-out]")
     head, tail = text[:section], text[section:]
-    policy.write_text(head + tail.replace('name = "block"', 'name = "steer"', 1), "utf-8")
+    text = head + tail.replace('name = "block"', 'name = "steer"', 1)
+    text = text.replace('negative_prompt = "retry"', f'negative_prompt = "{negative_prompt}"', 1)
+    policy.write_text(text, "utf-8")
 
 
-def run_steer_bench(*, steps: int = 25, seeds: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "retry",
+                    log: Callable[[str], None] = print) -> dict[str, Any]:
     from stylegate.demo import demo_artists, register_styleworld
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
@@ -61,7 +64,7 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, log: Callable[[str], Non
         ws.init()
         registered, unregistered = demo_artists()
         register_styleworld(ws, home / "reference", artists=registered)
-        _bench_policy(ws.settings.home)
+        _bench_policy(ws.settings.home, negative_prompt)
         ws = Workspace(Settings(home=home / "home", device="cpu"))  # reopen with the bench policy
         log("fitting the independent style and subject classifiers on renders …")
         styles = style_classifier.fit_default(n_seeds=12, sizes=(32,))
@@ -98,7 +101,9 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, log: Callable[[str], Non
                     "identical": image is not None and list(image.getdata()) == list(plain.getdata()),
                     "subject_found": subjects.predict([plain])[0] == subject,
                 })
-    return _summarise(steered_rows, allowed_rows, subject_heldout, steps, time.perf_counter() - started)
+    results = _summarise(steered_rows, allowed_rows, subject_heldout, steps, time.perf_counter() - started)
+    results["negative_prompt"] = negative_prompt
+    return results
 
 
 def _row(result: Any, artist: str, subject: str, kind: str, styles: Any, subjects: Any, Action: Any) -> dict:

@@ -149,3 +149,21 @@ def test_sixteen_bit_grey_png_scaled_not_clipped() -> None:
     Image.fromarray(arr).save(buf, "PNG")
     v = validate_bytes(buf.getvalue(), "g16.png")
     assert v.to_rgb().getpixel((0, 0)) == (128, 128, 128)
+
+
+def test_a_decompression_bomb_is_refused_with_the_configured_limit() -> None:
+    """Pillow's own limit fires before ours on a huge header: the message still names ours."""
+    limits = WorkLimits(max_pixels=12_345_678)
+    with pytest.raises(InvalidWork) as caught:
+        validate_bytes(_png_claiming(100_000, 100_000), "bomb.png", limits)
+    message = str(caught.value)
+    assert "12345678" in message and "configured limit" in message
+    assert str(Image.MAX_IMAGE_PIXELS) not in message
+
+
+def test_a_one_pixel_image_is_too_small() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, "PNG")
+    with pytest.raises(InvalidWork, match=r"too small: 1x1 \(at least 8 pixels on each side\)"):
+        validate_bytes(buf.getvalue(), "dot.png")
+    assert validate_bytes(buf.getvalue(), "dot.png", WorkLimits(min_side=1)).width == 1
