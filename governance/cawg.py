@@ -86,3 +86,10 @@ def forbids_training(found: Mapping[str, Any] | None) -> bool:
         (entries.get(key) or {}).get("use") == "notAllowed"
         for key in ("cawg.ai_training", "cawg.ai_generative_training", "c2pa.ai_training", "c2pa.ai_generative_training")
     )
+
+
+def signal_conflicts(signals: "list[Mapping[str, Any]]", consent: str) -> int:
+    """How many works' own credentials forbid AI training while the artist's consent allows use."""
+    if consent == "opt-out":
+        return 0
+    return sum(1 for signal in signals if forbids_training(signal.get("training_mining")))

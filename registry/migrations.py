@@ -164,11 +164,25 @@ def _m0004_sessions_and_contact_confirmation(conn: Connection) -> None:
     )
 
 
+def _m0005_work_consent_signals(conn: Connection) -> None:
+    """What a work's own Content Credentials say about AI training (CAWG), read on ingest."""
+    md = MetaData()
+    Table("works", md, Column("id", Integer, primary_key=True))
+    Table(
+        "work_consent_signals",
+        md,
+        Column("work_id", Integer, ForeignKey("works.id", ondelete="CASCADE"), primary_key=True),
+        Column("signal", JSON, nullable=False),
+    )
+    md.tables["work_consent_signals"].create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_accounts", _m0002_accounts),
     ("0003_name_claims", _m0003_name_claims),
     ("0004_sessions_and_contact_confirmation", _m0004_sessions_and_contact_confirmation),
+    ("0005_work_consent_signals", _m0005_work_consent_signals),
 ]
 
 

@@ -135,3 +135,12 @@ contact_confirmations = Table(
     Column("created_at", String(40), nullable=False),
     Column("expires_at", String(40), nullable=False),
 )
+
+# The CAWG training-and-data-mining assertion found in a work's own C2PA manifest on ingest
+# ({"training_mining", "status", "signer"}), shown beside the consent the artist registered.
+work_consent_signals = Table(
+    "work_consent_signals",
+    metadata,
+    Column("work_id", Integer, ForeignKey("works.id", ondelete="CASCADE"), primary_key=True),
+    Column("signal", JSON, nullable=False),
+)

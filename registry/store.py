@@ -543,6 +543,10 @@ class RegistryStore:
         with self._tx(tx, write=True) as t:
             artist = self._get_artist(t.conn, ref)
             gone = self._list_works(t.conn, artist.id)
+            gone_ids = [w.id for w in gone]
+            for i in range(0, len(gone_ids), _IN_CHUNK):
+                t.conn.execute(delete(schema.work_consent_signals)
+                               .where(schema.work_consent_signals.c.work_id.in_(gone_ids[i : i + _IN_CHUNK])))
             t.conn.execute(delete(schema.works).where(schema.works.c.artist_id == artist.id))
             t.conn.execute(delete(schema.accounts).where(schema.accounts.c.artist_id == artist.id))
             t.conn.execute(delete(schema.name_claims).where(schema.name_claims.c.artist_id == artist.id))
@@ -842,11 +846,32 @@ class RegistryStore:
         if missing:
             raise InputError(f"unknown work id(s): {', '.join(map(str, missing[:20]))}")
         for i in range(0, len(ids), _IN_CHUNK):
-            tx.conn.execute(delete(schema.works).where(schema.works.c.id.in_(ids[i : i + _IN_CHUNK])))
+            chunk = ids[i : i + _IN_CHUNK]
+            tx.conn.execute(delete(schema.work_consent_signals).where(schema.work_consent_signals.c.work_id.in_(chunk)))
+            tx.conn.execute(delete(schema.works).where(schema.works.c.id.in_(chunk)))
         found.sort(key=lambda w: w.id)
         if found:
             tx.emit("works.removed", {"works": [w.to_dict() for w in found]})
         return found
+
+    def set_consent_signals(self, signals: dict[int, dict], tx: Transaction | None = None) -> None:
+        """Record what works' own credentials say about AI training (advisory: no revision bump)."""
+        if not signals:
+            return
+        with self._tx(tx, write=True) as t:
+            ids = [int(i) for i in signals]
+            t.conn.execute(delete(schema.work_consent_signals).where(schema.work_consent_signals.c.work_id.in_(ids)))
+            t.conn.execute(insert(schema.work_consent_signals),
+                           [{"work_id": int(i), "signal": dict(v)} for i, v in signals.items()])
+
+    def consent_signals(self, artist_id: int | None = None, tx: Transaction | None = None) -> dict[int, dict]:
+        """Work id → the consent signal its credentials carried, for one artist or all."""
+        c, w = schema.work_consent_signals.c, schema.works.c
+        q = select(c.work_id, c.signal).select_from(schema.work_consent_signals.join(schema.works, w.id == c.work_id))
+        if artist_id is not None:
+            q = q.where(w.artist_id == int(artist_id))
+        with self._tx(tx, write=False) as t:
+            return {int(r.work_id): dict(r.signal) for r in t.conn.execute(q)}
 
     def snapshot_hash(self, tx: Transaction | None = None) -> str:
         """sha256 over the sorted (work id, sha256, artist id) triples: what the index must reflect."""

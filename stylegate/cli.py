@@ -155,19 +155,31 @@ def artists_add(
 @handled
 def artists_list(as_json: bool = JsonOpt) -> None:
     """List registered artists."""
+    from stylegate.governance.cawg import signal_conflicts
+
     ws = state.workspace()
     artists = ws.store.list_artists()
     counts: dict[int, int] = {}
+    owner = {}
     for work in ws.store.list_works():
         counts[work.artist_id] = counts.get(work.artist_id, 0) + 1
+        owner[work.id] = work.artist_id
+    signals: dict[int, list[dict]] = {}
+    for work_id, signal in ws.store.consent_signals().items():
+        signals.setdefault(owner[work_id], []).append(signal)
+    conflicts = {a.id: signal_conflicts(signals.get(a.id, []), a.consent.value) for a in artists}
     if as_json:
-        emit_json({"artists": [dict(a.to_dict(), verified=a.verified, works=counts.get(a.id, 0)) for a in artists]})
+        emit_json({"artists": [dict(a.to_dict(), verified=a.verified, works=counts.get(a.id, 0),
+                                    consent_signals={"works": len(signals.get(a.id, [])), "conflicts": conflicts[a.id]})
+                               for a in artists]})
         return
     table(
         f"{len(artists)} artists",
-        ["id", "name", "consent", "rate", "aliases", "verified", "works"],
+        ["id", "name", "consent", "rate", "aliases", "verified", "works", "credentials say"],
         [[a.id, a.name, a.consent.value, "" if a.royalty_rate is None else a.royalty_rate, ", ".join(a.aliases),
-          "yes" if a.verified else "no", counts.get(a.id, 0)] for a in artists],
+          "yes" if a.verified else "no", counts.get(a.id, 0),
+          f"{conflicts[a.id]} works: no AI training (disagrees)" if conflicts[a.id] else
+          (f"{len(signals[a.id])} works carry a signal" if signals.get(a.id) else "")] for a in artists],
     )
 
 

@@ -402,7 +402,25 @@ class Workspace:
 
         artist = self.store.get_artist(artist_ref)
         result.consent_signals = consent_signals(expand_paths(list(paths)), artist.consent.value)
+        self._keep_consent_signals(result)
         return result
+
+    def _keep_consent_signals(self, result: "ImportResult") -> None:
+        """Store each added work's signal, so `artists list` and the dashboard can show it later."""
+        from stylegate.registry.works import file_sha256
+
+        if not result.consent_signals or not result.added:
+            return
+        by_sha = {w.sha256: w.id for w in result.added}
+        keep = {}
+        for signal in result.consent_signals:
+            try:
+                work_id = by_sha.get(file_sha256(signal["path"]))
+            except OSError:
+                continue
+            if work_id is not None:
+                keep[work_id] = {k: signal[k] for k in ("training_mining", "status", "signer")}
+        self.store.set_consent_signals(keep)
 
     def remove_artist(self, artist_ref: str) -> tuple["Artist", list["Work"]]:
         from stylegate.registry.ingest import remove_artist_and_works

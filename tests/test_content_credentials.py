@@ -311,6 +311,17 @@ def test_works_add_reports_the_consent_signals_of_uploaded_works(tmp_path: Path)
     assert signals["no.png"]["conflict"] is True and signals["yes.png"]["conflict"] is False
     assert signals["no.png"]["training_mining"]["entries"]["cawg.ai_training"]["use"] == "notAllowed"
     assert signals["no.png"]["status"] == "untrusted-signer"  # reported, with how far to trust it
+    # kept with the works: `artists list` says so later, and follows the artist's consent
+    listed = json.loads(sg(home, "artists", "list", "--json").stdout)["artists"][0]
+    assert listed["consent_signals"] == {"works": 2, "conflicts": 1}
+    assert "disagrees" in sg(home, "artists", "list").stdout
+    assert sg(home, "artists", "list").exit_code == 0
+    from stylegate.settings import Settings
+    from stylegate.workspace import Workspace
+
+    Workspace(Settings(home=home, device="cpu")).store.update_artist("Wren Example", consent="opt-out")
+    listed = json.loads(sg(home, "artists", "list", "--json").stdout)["artists"][0]
+    assert listed["consent_signals"] == {"works": 2, "conflicts": 0}
 
 
 def test_consent_in_cawg_terms() -> None:

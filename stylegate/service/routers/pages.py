@@ -248,10 +248,13 @@ def _dashboard(request: Request, *, notice: str | None = None, error: str | None
         return session
     artist_id, session_id = session
     ctx = _ctx(request)
-    with ctx.using():
+    from stylegate.governance.cawg import signal_conflicts
+
+    with ctx.using() as ws:
         artist = artist_out(ctx, artist_id)
         counts = artist_counts(ctx, artist_id)
-    return render(request, "dashboard.html", status, artist=artist, counts=counts,
+        signal_conflict = signal_conflicts(list(ws.store.consent_signals(artist_id).values()), artist["consent"])
+    return render(request, "dashboard.html", status, artist=artist, counts=counts, signal_conflict=signal_conflict,
                   form_token=ctx.form_token(session_id), notice=notice, error=error, session=session,
                   mail_configured=ctx.mailer.configured)
 
