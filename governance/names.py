@@ -146,6 +146,13 @@ class NameMatcher:
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
         for artist_id, label in entries:
             self.add(artist_id, label)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Sort the bulk of what was added into the compact indexes (see ``keyindex``)."""
+        self._fuzzy.settle()
+        self._phonetic.settle()
+        self._inflect.settle()
 
     # ------------------------------------------------------------- registry
     def add(self, artist_id: int, label: str) -> None:

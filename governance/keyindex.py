@@ -1,0 +1,219 @@
+"""Compact code → key indexes for the name matcher at registry scale (a million names).
+
+A name's fuzzy, phonetic and inflection lookups all file a key under many short codes (its
+one-deletion neighbourhood, its sound codes, its stems): about forty codes a name. Held as
+Python dictionaries that costs several kilobytes a name. Here a code is held only as its
+64-bit hash in a sorted numpy array, next to a 32-bit slot naming the key:
+
+- codes added in bulk (building the matcher) are appended to flat arrays and sorted once,
+  on the first lookup;
+- codes added later (one artist registered on a live gate) go to a small dictionary
+  overlay, folded into the sorted arrays only once it holds an eighth of them;
+- a removed key's slot is emptied; its codes stay until the next fold and are skipped.
+
+A lookup hashes all its codes, searches them in one vectorised ``searchsorted`` and returns
+the live keys filed under any of them. A hash collision only adds a candidate, which the
+caller verifies (edit distance, stem check), so no lookup can return a wrong match.
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+from typing import Any, Callable, Iterable
+
+log = logging.getLogger(__name__)
+
+_FOLD_MIN = 4096  # overlay entries before a fold is considered
+
+
+class HashMultiMap:
+    """A multimap from int64 hashes to int32 values: sorted arrays, a pending buffer, an overlay."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._np = np
+        self._hashes = np.empty(0, dtype=np.int64)
+        self._values = np.empty(0, dtype=np.int32)
+        self._pending_h = array("q")
+        self._pending_v = array("i")
+        self._overlay: dict[int, list[int]] = {}
+        self._overlay_n = 0
+
+    def __len__(self) -> int:
+        return len(self._hashes) + len(self._pending_h) + self._overlay_n
+
+    def add(self, h: int, value: int) -> None:
+        self._pending_h.append(h)
+        self._pending_v.append(value)
+
+    def add_many(self, hashes: Iterable[int], value: int) -> None:
+        n = len(self._pending_h)
+        self._pending_h.extend(hashes)
+        self._pending_v.extend([value] * (len(self._pending_h) - n))
+
+    def _settle(self) -> None:
+        """Sort a large pending batch into the arrays; put a small one in the overlay."""
+        pending = len(self._pending_h)
+        if not pending:
+            return
+        if pending * 8 >= len(self._hashes) or pending + self._overlay_n >= max(_FOLD_MIN, len(self._hashes) // 8):
+            self._fold()
+            return
+        overlay = self._overlay
+        for h, v in zip(self._pending_h, self._pending_v):
+            overlay.setdefault(h, []).append(v)
+        self._overlay_n += pending
+        self._pending_h = array("q")
+        self._pending_v = array("i")
+
+    def _fold(self) -> None:
+        np = self._np
+        parts_h = [self._hashes, np.frombuffer(self._pending_h, dtype=np.int64)]
+        parts_v = [self._values, np.frombuffer(self._pending_v, dtype=np.int32)]
+        if self._overlay:
+            oh = array("q")
+            ov = array("i")
+            for h, vs in self._overlay.items():
+                oh.extend([h] * len(vs))
+                ov.extend(vs)
+            parts_h.append(np.frombuffer(oh, dtype=np.int64))
+            parts_v.append(np.frombuffer(ov, dtype=np.int32))
+        hashes = np.concatenate(parts_h)
+        values = np.concatenate(parts_v)
+        order = np.argsort(hashes, kind="stable")
+        self._hashes = hashes[order]
+        self._values = values[order]
+        self._pending_h = array("q")
+        self._pending_v = array("i")
+        self._overlay = {}
+        self._overlay_n = 0
+
+    def keep(self, alive: Callable[[Any], Any]) -> None:
+        """Drop every entry whose value ``alive`` (vectorised over the value array) refuses."""
+        self._settle()
+        self._fold()
+        mask = alive(self._values)
+        self._hashes = self._hashes[mask]
+        self._values = self._values[mask]
+
+    def get_many(self, hashes: list[int]) -> list[int]:
+        """Every value filed under any of ``hashes`` (possibly repeated)."""
+        self._settle()
+        out: list[int] = []
+        if len(self._hashes) and hashes:
+            np = self._np
+            q = np.fromiter(hashes, dtype=np.int64, count=len(hashes))
+            lo = np.searchsorted(self._hashes, q, "left")
+            hi = np.searchsorted(self._hashes, q, "right")
+            found = np.nonzero(hi > lo)[0]
+            if len(found):
+                values = self._values
+                for k in found.tolist():
+                    out.extend(values[lo[k] : hi[k]].tolist())
+        if self._overlay:
+            get = self._overlay.get
+            for h in hashes:
+                held = get(h)
+                if held:
+                    out.extend(held)
+        return out
+
+
+class CodeIndex:
+    """Keys filed under the codes ``codes(key)`` yields; reference counted, compact (see module doc)."""
+
+    def __init__(self, codes: Callable[[str], Iterable[str]]) -> None:
+        self._codes = codes
+        self._slot: dict[str, int] = {}  # live key → its slot
+        self._refs: dict[str, int] = {}  # references beyond the first, for the few shared keys
+        self._strs: list[str | None] = []  # slot → key (None once removed)
+        self._dead = 0
+        self._map = HashMultiMap()
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._slot
+
+    def add(self, key: str) -> None:
+        if key in self._slot:
+            self._refs[key] = self._refs.get(key, 1) + 1
+            return
+        slot = len(self._strs)
+        self._strs.append(key)
+        self._slot[key] = slot
+        self._map.add_many({hash(c) for c in self._codes(key)}, slot)
+
+    def discard(self, key: str) -> None:
+        refs = self._refs.get(key)
+        if refs is not None:
+            if refs > 2:
+                self._refs[key] = refs - 1
+            else:
+                del self._refs[key]
+            return
+        slot = self._slot.pop(key, None)
+        if slot is None:
+            return
+        self._strs[slot] = None
+        self._dead += 1
+        if self._dead > 4096 and self._dead * 4 > len(self._strs):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Forget removed keys' codes (amortised: after a quarter of the slots died)."""
+        np = self._map._np
+        alive = np.fromiter((s is not None for s in self._strs), dtype=bool, count=len(self._strs))
+        self._map.keep(lambda values: alive[values])
+        self._dead = 0
+
+    def settle(self) -> None:
+        self._map._settle()
+
+    def candidates(self, codes: Iterable[str]) -> set[str]:
+        """Live keys filed under any of ``codes``."""
+        strs = self._strs
+        out: set[str] = set()
+        for slot in self._map.get_many([hash(c) for c in codes]):
+            key = strs[slot]
+            if key is not None:
+                out.add(key)
+        return out
+
+    def candidates_many(self, queries: dict[str, list[str]]) -> dict[str, set[str]]:
+        """Per query, the live keys filed under any of its codes, in one vectorised lookup."""
+        out: dict[str, set[str]] = {q: set() for q in queries}
+        if not queries or not self._slot:
+            return out
+        flat: list[int] = []
+        owner: list[str] = []
+        for q, codes in queries.items():
+            hs = {hash(c) for c in codes}
+            flat.extend(hs)
+            owner.extend([q] * len(hs))
+        m = self._map
+        m._settle()
+        strs = self._strs
+        if len(m._hashes):
+            np = m._np
+            qh = np.fromiter(flat, dtype=np.int64, count=len(flat))
+            lo = np.searchsorted(m._hashes, qh, "left")
+            hi = np.searchsorted(m._hashes, qh, "right")
+            values = m._values
+            for k in np.nonzero(hi > lo)[0].tolist():
+                target = out[owner[k]]
+                for slot in values[lo[k] : hi[k]].tolist():
+                    key = strs[slot]
+                    if key is not None:
+                        target.add(key)
+        if m._overlay:
+            get = m._overlay.get
+            for h, q in zip(flat, owner):
+                for slot in get(h, ()):
+                    key = strs[slot]
+                    if key is not None:
+                        out[q].add(key)
+        return out
