@@ -199,16 +199,21 @@ class CodeIndex:
         strs = self._strs
         if len(m._hashes):
             np = m._np
+            hashes, values = m._hashes, m._values
             qh = np.fromiter(flat, dtype=np.int64, count=len(flat))
-            lo = np.searchsorted(m._hashes, qh, "left")
-            hi = np.searchsorted(m._hashes, qh, "right")
-            values = m._values
-            for k in np.nonzero(hi > lo)[0].tolist():
-                target = out[owner[k]]
-                for slot in values[lo[k] : hi[k]].tolist():
-                    key = strs[slot]
-                    if key is not None:
-                        target.add(key)
+            order = np.argsort(qh)
+            qs = qh[order]  # sorted queries: numpy's binary search reuses the previous bound
+            lo = np.searchsorted(hashes, qs, "left")
+            at = np.minimum(lo, len(hashes) - 1)
+            hit = np.nonzero(hashes[at] == qs)[0]  # most probes miss: only hits are walked
+            if len(hit):
+                hi = np.searchsorted(hashes, qs[hit], "right").tolist()
+                for k, l, h in zip(order[hit].tolist(), lo[hit].tolist(), hi):
+                    target = out[owner[k]]
+                    for slot in values[l:h].tolist():
+                        key = strs[slot]
+                        if key is not None:
+                            target.add(key)
         if m._overlay:
             get = m._overlay.get
             for h, q in zip(flat, owner):

@@ -298,8 +298,6 @@ class NameMatcher:
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
         fuzzy_tokens = self._max_tokens + 3
-        searched: dict[str, list[tuple[str, int]]] = {}
-        sounded: dict[str, list[tuple[str, int]]] = {}
         hits: list[NameHit] = []
 
         def hit(
@@ -309,6 +307,9 @@ class NameMatcher:
             key = joined if e.single and rule == "single" else ""
             hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
 
+        # First pass: every window, with what the rules need to know about it; the fuzzy and
+        # sound-alike lookups of all windows then go to the compact indexes in one batch each.
+        windows: list[tuple[int, int, str, bool, bool, int, bool]] = []
         for i in range(len(tokens)):
             joined = ""
             all_common = wordy = True  # every token is a common word / a word of two or more letters
@@ -325,52 +326,59 @@ class NameMatcher:
                 spaced_out = spaced_out or (j > i and spaced[j])
                 all_common = all_common and common[j]
                 wordy = wordy and is_word[j] and len(text) >= 2
-                prose = spaced_out and wordy
-                start, end = tokens[i].start, tokens[j].end
-                entries = keys.get(joined)
-                if entries:
-                    found = False
-                    for e in entries:
-                        if not (e.single and prose):
-                            hit(e, start, end, 1.0, e.how, "single" if e.single else "full-name")
-                            found = True
-                    if found:
+                windows.append((i, j, joined, spaced_out and wordy, all_common, words_in, lone_letter))
+        to_search: set[str] = set()
+        to_sound: set[str] = set()
+        for i, j, joined, prose, all_common, words_in, lone_letter in windows:
+            if words_in > fuzzy_tokens or (all_common and i == j) or lone_letter:
+                continue
+            if fuzzy.may_match(len(joined)):
+                to_search.add(joined)
+            if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
+                to_sound.add(joined)
+        searched = fuzzy.search_many(to_search) if to_search else {}
+        sounded = phonetic.search_many(to_sound) if to_sound else {}
+
+        for i, j, joined, prose, all_common, words_in, lone_letter in windows:
+            start, end = tokens[i].start, tokens[j].end
+            entries = keys.get(joined)
+            if entries:
+                found = False
+                for e in entries:
+                    if not (e.single and prose):
+                        hit(e, start, end, 1.0, e.how, "single" if e.single else "full-name")
+                        found = True
+                if found:
+                    continue
+            if joined[-1] == "s" and len(joined) > 4:
+                for e in keys.get(joined[:-1], ()):
+                    if e.possessive and not (e.single and prose):
+                        hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
+                self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
+            self._surname(hits, joined, prose, prompt, tokens, i, j, via)
+            if i == j:
+                self._inflected(hits, joined, prompt, tokens, i, via)
+            if words_in > fuzzy_tokens:
+                continue
+            # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
+            # one common word alone ("banks") is never a misspelt name.
+            if (all_common and i == j) or lone_letter:
+                continue
+            for key, edits in searched.get(joined, ()):
+                for e in keys.get(key, ()):
+                    if e.fuzzy:
+                        hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits, all_common)
+            # Sound-alikes: long windows with a word that is not a common word.
+            for key, edits in sounded.get(joined, ()):
+                if edits < 2:
+                    continue  # one edit is the fuzzy rule's
+                for e in keys.get(key, ()):
+                    # A sound-alike changes letters; it does not drop a word of the
+                    # name ("Ximena Ångström-Vail" is not "Zoë Ångström-Vail").
+                    if words_in < e.parts and not is_unspaced(tokens[i].script):
                         continue
-                if joined[-1] == "s" and len(joined) > 4:
-                    for e in keys.get(joined[:-1], ()):
-                        if e.possessive and not (e.single and prose):
-                            hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
-                    self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
-                self._surname(hits, joined, prose, prompt, tokens, i, j, via)
-                if i == j:
-                    self._inflected(hits, joined, prompt, tokens, i, via)
-                if words_in > fuzzy_tokens:
-                    continue
-                # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
-                # one common word alone ("banks") is never a misspelt name.
-                if (all_common and i == j) or lone_letter:
-                    continue
-                if fuzzy.may_match(len(joined)):
-                    if joined not in searched:
-                        searched[joined] = fuzzy.search(joined)
-                    for key, edits in searched[joined]:
-                        for e in keys.get(key, ()):
-                            if e.fuzzy:
-                                hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits, all_common)
-                # Sound-alikes: long windows with a word that is not a common word.
-                if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
-                    if joined not in sounded:
-                        sounded[joined] = phonetic.search(joined)
-                    for key, edits in sounded[joined]:
-                        if edits < 2:
-                            continue  # one edit is the fuzzy rule's
-                        for e in keys.get(key, ()):
-                            # A sound-alike changes letters; it does not drop a word of the
-                            # name ("Ximena Ångström-Vail" is not "Zoë Ångström-Vail").
-                            if words_in < e.parts and not is_unspaced(tokens[i].script):
-                                continue
-                            if e.fuzzy and not (e.single and prose):
-                                hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
+                    if e.fuzzy and not (e.single and prose):
+                        hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
         return hits
 
     def _surname(
