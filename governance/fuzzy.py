@@ -74,7 +74,7 @@ class DeletionIndex:
 
     def may_match(self, length: int) -> bool:
         """Whether a query of ``length`` characters can be within one edit of some key."""
-        return len(self._index) > 0 and self.min_len - 1 <= length <= self.max_len + 1
+        return bool(self._index._slot) and self.min_len - 1 <= length <= self.max_len + 1
 
     def search(self, query: str) -> list[tuple[str, int]]:
         """Keys within their allowed edits of ``query``, with the edit distance (never 0)."""

@@ -49,9 +49,10 @@ class HashMultiMap:
         self._pending_v.append(value)
 
     def add_many(self, hashes: Iterable[int], value: int) -> None:
+        """File ``value`` under each of ``hashes`` (a repeated hash only repeats a candidate)."""
         n = len(self._pending_h)
         self._pending_h.extend(hashes)
-        self._pending_v.extend([value] * (len(self._pending_h) - n))
+        self._pending_v.extend(array("i", (value,)) * (len(self._pending_h) - n))
 
     def _settle(self) -> None:
         """Sort a large pending batch into the arrays; put a small one in the overlay."""
@@ -145,7 +146,7 @@ class CodeIndex:
         slot = len(self._strs)
         self._strs.append(key)
         self._slot[key] = slot
-        self._map.add_many({hash(c) for c in self._codes(key)}, slot)
+        self._map.add_many(map(hash, self._codes(key)), slot)
 
     def discard(self, key: str) -> None:
         refs = self._refs.get(key)

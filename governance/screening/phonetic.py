@@ -75,7 +75,7 @@ class PhoneticIndex:
         self._index.settle()
 
     def may_match(self, length: int) -> bool:
-        return len(self._index) > 0 and self.min_len - MAX_EDITS <= length <= self.max_len + MAX_EDITS
+        return bool(self._index._slot) and self.min_len - MAX_EDITS <= length <= self.max_len + MAX_EDITS
 
     def search(self, query: str) -> list[tuple[str, int]]:
         """Keys that sound like ``query`` within their allowed edits, with the edit distance (never 0)."""
