@@ -53,6 +53,7 @@ from stylegate.governance.canonical import (
     look_alike_tokens,
     name_key,
     name_tokens,
+    other_latin_tokens,
     tokenize,
 )
 from stylegate.governance.fuzzy import DeletionIndex
@@ -351,6 +352,9 @@ class NameMatcher:
             streams.append((look, LOOK_ALIKE))
         if any(t.script != LATIN for t in tokens):
             streams.append((latin_tokens(tokens), TRANSLITERATION))
+            other = other_latin_tokens(tokens)
+            if other is not None:
+                streams.append((other, TRANSLITERATION))
         hits: list[NameHit] = []
         for stream, via in streams:
             hits.extend(self._find_in(prompt, stream, via))

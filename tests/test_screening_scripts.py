@@ -105,6 +105,13 @@ def test_names_are_matched_across_scripts_through_transliteration(matcher: NameM
     assert hits[0].via == "transliteration"
 
 
+def test_russian_kh_is_also_read_as_h() -> None:
+    matcher = NameMatcher([(1, "Edward Hopper"), (2, "Ivan Shishkin")])
+    hits = matcher.find("Эдвард Хоппер, ночное кафе")  # anyascii alone reads "edvard khopper"
+    assert [(h.artist_id, h.via) for h in hits] == [(1, "transliteration")]
+    assert matcher.find("Хорошая погода, ночное кафе") == []
+
+
 # ------------------------------------------------------------------ inflections
 @pytest.mark.parametrize(
     "prompt, artist",
