@@ -34,6 +34,30 @@ def _probes(word: str) -> Iterator[str]:
         yield word[:i] + word[i + 1 :]
 
 
+# Katakana spells a foreign name with the sounds Japanese has: one sound for "l" and "r"
+# (ri for li), none for "v" (bu for vu), a vowel after every consonant ("Kuvshinov" is
+# ku-bu-shi-no-bu). Read back through anyascii, "iriya kubushinobu" keeps the consonants of
+# "ilya kuvshinov" once v is read as b, and r, l (keys fold it to "i"), vowels, glides and
+# doubled letters are dropped.
+_KANA_FOLD = str.maketrans({"r": "", "l": "", "v": "b", "w": "", "y": "", "h": "", "j": "z", "c": "k", "q": "k", "x": "ks"})
+KANA_MIN_CONSONANTS = 5
+
+
+def kana_skeleton(word: str) -> str:
+    """The consonants of a Latin word as a katakana spelling keeps them (see above)."""
+    folded = word.translate(_KANA_FOLD)
+    out = [c for c in folded if c not in "aeiou"]
+    return "".join(c for k, c in enumerate(out) if k == 0 or c != out[k - 1])
+
+
+def _codes(key: str) -> Iterator[str]:
+    yield from _probes(key)
+    if key.isascii() and key.isalpha():
+        skeleton = kana_skeleton(key)
+        if len(skeleton) >= KANA_MIN_CONSONANTS:
+            yield "\x00" + skeleton
+
+
 class DeletionIndex:
     """Keys indexed by their single-deletion neighbourhood.
 
@@ -44,7 +68,7 @@ class DeletionIndex:
     def __init__(self) -> None:
         from stylegate.governance.keyindex import CodeIndex
 
-        self._index = CodeIndex(_probes)
+        self._index = CodeIndex(_codes)
         self.min_len = 0
         self.max_len = 0
 
@@ -84,6 +108,18 @@ class DeletionIndex:
         """:meth:`search` for several queries in one vectorised lookup."""
         found = self._index.candidates_many({q: list(_probes(q)) for q in queries})
         return {q: _verify(q, keys) for q, keys in found.items()}
+
+
+    def search_kana(self, queries: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """Keys spelt the way each katakana reading (in Latin) is, with their edit distance."""
+        skeletons = {q: kana_skeleton(q) for q in queries if q.isascii() and q.isalpha()}
+        asked = {q: ["\x00" + s] for q, s in skeletons.items() if len(s) >= KANA_MIN_CONSONANTS}
+        found = self._index.candidates_many(asked)
+        return {
+            q: [(k, d) for k in sorted(keys) if k != q and kana_skeleton(k) == skeletons[q]
+                and (d := OSA.distance(q, k)) <= len(k) // 2]
+            for q, keys in found.items()
+        }
 
 
 def _verify(query: str, keys: Iterable[str]) -> list[tuple[str, int]]:

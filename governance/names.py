@@ -67,6 +67,8 @@ from stylegate.governance.screening.scripts import LATIN, is_unspaced
 log = logging.getLogger(__name__)
 
 SURNAME_SCORE = 0.9
+KANA_SCORE = 0.8
+_KANA = frozenset({"KATAKANA", "HIRAGANA"})
 INFLECTION_SCORE = 0.9
 MIN_SURNAME_LEN = 5
 MIN_SHORT_SURNAME_LEN = 3
@@ -422,6 +424,17 @@ class NameMatcher:
             if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
                 to_sound.add(joined)
         searched = fuzzy.search_many(to_search) if to_search else {}
+        kana: dict[str, list[tuple[str, int]]] = {}
+        if via == TRANSLITERATION:  # katakana readings of foreign names (see ``fuzzy.kana_skeleton``)
+            # Whole katakana words only: a window starts and ends where a run of kana does.
+            in_kana = [t.script in _KANA for t in tokens]
+            run_on = [False] + [in_kana[k] and in_kana[k - 1] and tokens[k - 1].end >= tokens[k].start
+                                for k in range(1, len(tokens))] + [False]
+            spelt = {
+                w[2] for w in windows
+                if all(in_kana[w[0] : w[1] + 1]) and not run_on[w[0]] and not run_on[w[1] + 1]
+            }
+            kana = fuzzy.search_kana(spelt) if spelt else {}
         sounded = phonetic.search_many(to_sound) if to_sound else {}
 
         for i, j, joined, prose, all_common, words_in, lone_letter in windows:
@@ -453,6 +466,10 @@ class NameMatcher:
                 for e in entries_of(key):
                     if e.fuzzy:
                         hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits, all_common)
+            for key, edits in kana.get(joined, ()):
+                for e in entries_of(key):
+                    if e.fuzzy and not e.single:
+                        hit(e, start, end, KANA_SCORE, "phonetic", "phonetic", edits)
             # Sound-alikes: long windows with a word that is not a common word.
             for key, edits in sounded.get(joined, ()):
                 if edits < 2:

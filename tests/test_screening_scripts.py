@@ -112,6 +112,14 @@ def test_russian_kh_is_also_read_as_h() -> None:
     assert matcher.find("Хорошая погода, ночное кафе") == []
 
 
+def test_katakana_spellings_of_foreign_names_are_read_back() -> None:
+    matcher = NameMatcher([(1, "Ilya Kuvshinov"), (2, "Kazimir Malevich")])
+    hits = matcher.find("イリヤ・クブシノブ風の少女")  # i-ri-ya ku-bu-shi-no-bu
+    assert [(h.artist_id, h.how, h.via) for h in hits] == [(1, "phonetic", "transliteration")]
+    assert matcher.find("カブシナブ風の少女") == []  # other consonants
+    assert matcher.find("クブシノブ風の少女") == []  # the surname alone is not the full name's spelling
+
+
 # ------------------------------------------------------------------ inflections
 @pytest.mark.parametrize(
     "prompt, artist",
