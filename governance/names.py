@@ -585,7 +585,9 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
         common = common or any(_is_common(k, rules) for k in checked)
         if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
-    cue = cues.style_cue(prompt, hit.start, hit.end)
+        if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
+            common = True  # "Sorolla street", "Kusama station": a place named after someone
+    cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
     hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)

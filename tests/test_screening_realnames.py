@@ -18,10 +18,10 @@ ATTACK_CATEGORIES = (
     "surname-only", "obfuscated",
 )
 BENIGN_CATEGORIES = ("benign-word", "benign-brand-place", "benign-other-person", "benign-foreign")
-# Measured below target (see the report of `stylegate bench redteam`): transliteration
-# through anyascii misses readings such as Japanese kanji names and Russian "х" for "h";
-# some distinctive surnames are common Polish or French words.
-NOT_MET = {"cross-script", "surname-only"}
+# Measured below target (see the report of `stylegate bench redteam`): Japanese kanji
+# names are read as Chinese (no permissively licensed offline kanji reader), and declined
+# forms across scripts ("Альфонса Мухи") are missed.
+NOT_MET = {"cross-script"}
 
 
 @pytest.fixture(scope="module")
