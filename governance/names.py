@@ -163,7 +163,7 @@ class NameMatcher:
         self._fuzzy = DeletionIndex()
         self._phonetic = PhoneticIndex()
         self._inflect = InflectionIndex()
-        self._surnames: dict[str, int | list[int]] = {}  # key → label id << 1 | two-word name, one per artist
+        self._surnames: dict[str, int | dict[int, int]] = {}  # key → label id << 1 | two-word name (per artist when shared)
         self._given: dict[str, int | set[int]] = {}  # first tokens of multi-word names → artist(s)
         self._label_artist: list[int] = []  # label id → artist
         self._label_text: list[str | None] = []  # label id → label (None once removed)
@@ -227,10 +227,12 @@ class NameMatcher:
                 codes = self._surnames.get(surname)
                 if codes is None:
                     self._surnames[surname] = code
+                elif isinstance(codes, int):
+                    first = self._label_artist[codes >> 1]
+                    if first != artist_id:
+                        self._surnames[surname] = {first: codes, artist_id: code}
                 else:
-                    listed = [codes] if isinstance(codes, int) else codes
-                    if all(self._label_artist[c >> 1] != artist_id for c in listed):
-                        self._surnames[surname] = listed + [code]
+                    codes.setdefault(artist_id, code)
 
     def _register(
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
@@ -243,7 +245,12 @@ class NameMatcher:
         if fuzzy and not self._fuzzy.add(key):
             fuzzy = False
         code = _pack(label_id, how, single, fuzzy, possessive, via, parts)
-        self._keys[key] = code if held is None else [*listed, code]
+        if held is None:
+            self._keys[key] = code
+        elif isinstance(held, int):
+            self._keys[key] = [held, code]
+        else:
+            held.append(code)
         self._max_key_len = max(self._max_key_len, len(key))
 
     def remove(self, artist_id: int) -> None:
@@ -274,14 +281,13 @@ class NameMatcher:
                             self._given[op[1]] = next(iter(owners))
                 else:
                     codes = self._surnames.get(op[1])
-                    if codes is None:
-                        continue
-                    kept = [c for c in ((codes,) if isinstance(codes, int) else codes)
-                            if self._label_artist[c >> 1] != artist_id]
-                    if not kept:
-                        del self._surnames[op[1]]
-                    else:
-                        self._surnames[op[1]] = kept[0] if len(kept) == 1 else kept
+                    if isinstance(codes, int):
+                        if self._label_artist[codes >> 1] == artist_id:
+                            del self._surnames[op[1]]
+                    elif codes is not None:
+                        codes.pop(artist_id, None)
+                        if len(codes) == 1:
+                            self._surnames[op[1]] = next(iter(codes.values()))
         for key in keys:
             codes = self._keys.get(key)
             if codes is None:
