@@ -34,15 +34,19 @@ class HashMultiMap:
         import numpy as np
 
         self._np = np
-        self._hashes = np.empty(0, dtype=np.int64)
+        self._uniq = np.empty(0, dtype=np.int64)  # sorted distinct hashes
+        self._starts = np.zeros(1, dtype=np.int64)  # values of _uniq[k] are _values[_starts[k]:_starts[k + 1]]
         self._values = np.empty(0, dtype=np.int32)
+        self._dir = np.zeros(2, dtype=np.int64)  # bucket (top hash bits) → first index in _uniq
+        self._shift = 63
+        self._sign = np.uint64(1 << 63)  # flipping the sign bit orders unsigned top bits like the signed hashes
         self._pending_h = array("q")
         self._pending_v = array("i")
         self._overlay: dict[int, list[int]] = {}
         self._overlay_n = 0
 
     def __len__(self) -> int:
-        return len(self._hashes) + len(self._pending_h) + self._overlay_n
+        return len(self._values) + len(self._pending_h) + self._overlay_n
 
     def add(self, h: int, value: int) -> None:
         self._pending_h.append(h)
@@ -59,7 +63,7 @@ class HashMultiMap:
         pending = len(self._pending_h)
         if not pending:
             return
-        if pending * 8 >= len(self._hashes) or pending + self._overlay_n >= max(_FOLD_MIN, len(self._hashes) // 8):
+        if pending * 8 >= len(self._values) or pending + self._overlay_n >= max(_FOLD_MIN, len(self._values) // 8):
             self._fold()
             return
         overlay = self._overlay
@@ -71,7 +75,7 @@ class HashMultiMap:
 
     def _fold(self) -> None:
         np = self._np
-        parts_h = [self._hashes, np.frombuffer(self._pending_h, dtype=np.int64)]
+        parts_h = [self._all_hashes(), np.frombuffer(self._pending_h, dtype=np.int64)]
         parts_v = [self._values, np.frombuffer(self._pending_v, dtype=np.int32)]
         if self._overlay:
             oh = array("q")
@@ -84,8 +88,7 @@ class HashMultiMap:
         hashes = np.concatenate(parts_h)
         values = np.concatenate(parts_v)
         order = np.argsort(hashes, kind="stable")
-        self._hashes = hashes[order]
-        self._values = values[order]
+        self._set(hashes[order], values[order])
         self._pending_h = array("q")
         self._pending_v = array("i")
         self._overlay = {}
@@ -96,23 +99,75 @@ class HashMultiMap:
         self._settle()
         self._fold()
         mask = alive(self._values)
-        self._hashes = self._hashes[mask]
-        self._values = self._values[mask]
+        self._set(self._all_hashes()[mask], self._values[mask])
+
+    def _all_hashes(self) -> Any:
+        np = self._np
+        return np.repeat(self._uniq, np.diff(self._starts))
+
+    def _set(self, hashes: Any, values: Any) -> None:
+        """Hold sorted ``hashes`` as distinct hashes with value ranges, and index their top bits.
+
+        A lookup reads the directory entry of its bucket and then the few distinct hashes in
+        it (about four): two or three cache misses, where a binary search over tens of
+        millions of hashes takes a dozen.
+        """
+        np = self._np
+        n = len(hashes)
+        if n:
+            first = np.concatenate(([True], hashes[1:] != hashes[:-1]))
+            at = np.flatnonzero(first)
+            self._uniq = hashes[at]
+            self._starts = np.append(at, n).astype(np.int64)
+        else:
+            self._uniq = np.empty(0, dtype=np.int64)
+            self._starts = np.zeros(1, dtype=np.int64)
+        self._values = values
+        bits = max(1, int(np.ceil(np.log2(max(len(self._uniq), 1) / 4 + 1))))
+        self._shift = 64 - bits
+        buckets = ((self._uniq.view(np.uint64) ^ self._sign) >> np.uint64(self._shift)).astype(np.int64)
+        self._dir = np.searchsorted(buckets, np.arange((1 << bits) + 1, dtype=np.int64)).astype(np.int64)
+
+    def _lookup(self, q: Any) -> tuple[list[int], list[int], list[int]]:
+        """For int64 queries ``q``: (query index, first, end) of the value range of each found one."""
+        np = self._np
+        if not len(self._uniq):
+            return [], [], []
+        bucket = ((q.view(np.uint64) ^ self._sign) >> np.uint64(self._shift)).astype(np.int64)
+        pos = self._dir[bucket]
+        end = self._dir[bucket + 1]
+        active = np.flatnonzero(pos < end)
+        found_q: list[Any] = []
+        found_u: list[Any] = []
+        uniq = self._uniq
+        while len(active):
+            p = pos[active]
+            here = uniq[p]
+            want = q[active]
+            hit = here == want
+            if hit.any():
+                found_q.append(active[hit])
+                found_u.append(p[hit])
+            # distinct hashes are sorted within a bucket: stop once past the query
+            go_on = (here < want) & (p + 1 < end[active])
+            active = active[go_on]
+            pos[active] += 1
+        if not found_q:
+            return [], [], []
+        fq = np.concatenate(found_q)
+        fu = np.concatenate(found_u)
+        return fq.tolist(), self._starts[fu].tolist(), self._starts[fu + 1].tolist()
 
     def get_many(self, hashes: list[int]) -> list[int]:
         """Every value filed under any of ``hashes`` (possibly repeated)."""
         self._settle()
         out: list[int] = []
-        if len(self._hashes) and hashes:
+        if hashes:
             np = self._np
             q = np.fromiter(hashes, dtype=np.int64, count=len(hashes))
-            lo = np.searchsorted(self._hashes, q, "left")
-            hi = np.searchsorted(self._hashes, q, "right")
-            found = np.nonzero(hi > lo)[0]
-            if len(found):
-                values = self._values
-                for k in found.tolist():
-                    out.extend(values[lo[k] : hi[k]].tolist())
+            values = self._values
+            for _, lo, hi in zip(*self._lookup(q)):
+                out.extend(values[lo:hi].tolist())
         if self._overlay:
             get = self._overlay.get
             for h in hashes:
@@ -198,23 +253,15 @@ class CodeIndex:
         m = self._map
         m._settle()
         strs = self._strs
-        if len(m._hashes):
-            np = m._np
-            hashes, values = m._hashes, m._values
-            qh = np.fromiter(flat, dtype=np.int64, count=len(flat))
-            order = np.argsort(qh)
-            qs = qh[order]  # sorted queries: numpy's binary search reuses the previous bound
-            lo = np.searchsorted(hashes, qs, "left")
-            at = np.minimum(lo, len(hashes) - 1)
-            hit = np.nonzero(hashes[at] == qs)[0]  # most probes miss: only hits are walked
-            if len(hit):
-                hi = np.searchsorted(hashes, qs[hit], "right").tolist()
-                for k, l, h in zip(order[hit].tolist(), lo[hit].tolist(), hi):
-                    target = out[owner[k]]
-                    for slot in values[l:h].tolist():
-                        key = strs[slot]
-                        if key is not None:
-                            target.add(key)
+        np = m._np
+        values = m._values
+        qh = np.fromiter(flat, dtype=np.int64, count=len(flat))
+        for k, lo, hi in zip(*m._lookup(qh)):
+            target = out[owner[k]]
+            for slot in values[lo:hi].tolist():
+                key = strs[slot]
+                if key is not None:
+                    target.add(key)
         if m._overlay:
             get = m._overlay.get
             for h, q in zip(flat, owner):
