@@ -430,6 +430,9 @@ class NameMatcher:
             if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
                 to_sound.add(joined)
         searched = fuzzy.search_many(to_search) if to_search else {}
+        stems = self._inflect.stems_filed(
+            t for t in texts if not lexicon.is_word(t) and t not in self._keys
+        ) if len(self._inflect) else {}
         kana: dict[str, list[tuple[str, int]]] = {}
         if via == TRANSLITERATION:  # katakana readings of foreign names (see ``fuzzy.kana_skeleton``)
             # Whole katakana words only: a window starts and ends where a run of kana does.
@@ -461,7 +464,7 @@ class NameMatcher:
                 self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
             self._surname(hits, joined, prose, prompt, tokens, i, j, via)
             if i == j:
-                self._inflected(hits, joined, prompt, tokens, i, via)
+                self._inflected(hits, joined, prompt, tokens, i, via, stems)
             if words_in > fuzzy_tokens:
                 continue
             # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
@@ -512,12 +515,15 @@ class NameMatcher:
         hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
                             cue="'s" if possessive else "", key=key))
 
-    def _inflected(self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str) -> None:
+    def _inflected(
+        self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str,
+        filed: dict[str, set[str]] | None = None,
+    ) -> None:
         if len(self._inflect) == 0 or lexicon.is_word(token) or token in self._keys:
             return
-        found = self._inflect.search(token)
+        found = self._inflect.search(token, filed=filed)
         if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
-            for key in self._inflect.search(token, same_length=True):
+            for key in self._inflect.search(token, same_length=True, filed=filed):
                 owner = self._sole_surname_owner(key)
                 if key not in found and owner is not None and _given_form(
                     prompt, tokens[i - 1], tokens[i], self._given_of(owner[0])

@@ -13,6 +13,7 @@ misspelling), and the caller refuses inflected forms that are common words thems
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
 from stylegate.governance.screening.scripts import script_of
 
@@ -51,7 +52,16 @@ class InflectionIndex:
     def settle(self) -> None:
         self._index.settle()
 
-    def search(self, token: str, same_length: bool = False) -> list[str]:
+    def stems_filed(self, tokens: Iterable[str]) -> dict[str, set[str]]:
+        """Keys filed under every stem :meth:`search` may ask about for ``tokens``, in one lookup."""
+        stems = {
+            token[: len(token) - ending]
+            for token in tokens if len(token) >= MIN_STEM
+            for ending in range(1, MAX_ENDING + 1) if len(token) - ending >= MIN_STEM - 1
+        }
+        return self._index.candidates_many({stem: [stem] for stem in stems}) if stems and len(self._index) else {}
+
+    def search(self, token: str, same_length: bool = False, filed: dict[str, set[str]] | None = None) -> list[str]:
         """Registered keys of which ``token`` is an inflected form (never ``token`` itself).
 
         ``same_length`` also accepts an ending that replaces the key's last letters without
@@ -63,10 +73,11 @@ class InflectionIndex:
         out: list[str] = []
         shortest = MIN_STEM - 1 if same_length else MIN_STEM
         stems = [token[: len(token) - ending] for ending in range(1, MAX_ENDING + 1) if len(token) - ending >= shortest]
-        filed = self._index.candidates_many({stem: [stem] for stem in stems})
+        if filed is None or any(stem not in filed for stem in stems):
+            filed = self._index.candidates_many({stem: [stem] for stem in stems})
         for stem in stems:
             # A hash collision files a key under a stem it does not have: check the stem.
-            keys = [k for k in sorted(filed[stem]) if k.startswith(stem) and len(k) - len(stem) <= MAX_CUT]
+            keys = [k for k in sorted(filed.get(stem, ())) if k.startswith(stem) and len(k) - len(stem) <= MAX_CUT]
             if not keys:
                 continue
             tail = token[len(stem) :]
