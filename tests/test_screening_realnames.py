@@ -52,12 +52,12 @@ def test_each_attack_category_is_caught_90_percent(tallies: dict[str, Tally], ca
     assert tallies[category].rate >= rn.CATEGORY_TARGET, tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 94% of attacks caught")
+@pytest.mark.xfail(strict=True, reason="below target: 96% of attacks caught (97% development, 91% held out)")
 def test_all_attacks_together_are_caught_97_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: lone uncommon surnames that name places and brands")
+@pytest.mark.xfail(strict=True, reason="above target: 1.9% (0.8% development, 6.3% held out): uncommon surnames as brands")
 def test_benign_prompts_stay_under_one_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
