@@ -118,7 +118,7 @@ class HashMultiMap:
             first = np.concatenate(([True], hashes[1:] != hashes[:-1]))
             at = np.flatnonzero(first)
             self._uniq = hashes[at]
-            self._starts = np.append(at, n).astype(np.int64)
+            self._starts = np.append(at, n).astype(np.int32 if n < 2**31 else np.int64)
         else:
             self._uniq = np.empty(0, dtype=np.int64)
             self._starts = np.zeros(1, dtype=np.int64)
@@ -126,7 +126,9 @@ class HashMultiMap:
         bits = max(1, int(np.ceil(np.log2(max(len(self._uniq), 1) / 4 + 1))))
         self._shift = 64 - bits
         buckets = ((self._uniq.view(np.uint64) ^ self._sign) >> np.uint64(self._shift)).astype(np.int64)
-        self._dir = np.searchsorted(buckets, np.arange((1 << bits) + 1, dtype=np.int64)).astype(np.int64)
+        self._dir = np.searchsorted(buckets, np.arange((1 << bits) + 1, dtype=np.int64)).astype(
+            np.int32 if len(self._uniq) < 2**31 else np.int64
+        )
 
     def _lookup(self, q: Any) -> tuple[list[int], list[int], list[int]]:
         """For int64 queries ``q``: (query index, first, end) of the value range of each found one."""
