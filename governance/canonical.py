@@ -269,6 +269,35 @@ def latin_tokens(tokens: list[Token]) -> list[Token]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _cyrillic_reading_of(text: str) -> tuple[str, ...]:
+    import cyrtranslit
+    from anyascii import anyascii
+
+    latin = anyascii(cyrtranslit.to_latin(text, "ru")).replace("'", "").replace("`", "").lower()
+    return tuple(t.text for t in skeleton_tokens(latin))
+
+
+def other_latin_tokens(tokens: list[Token]) -> list[Token] | None:
+    """A second Latin reading where a prompt has Cyrillic words, or None.
+
+    anyascii reads "х" as "kh" and "й" as "y"; English and German spellings of Russian names
+    often write "h" and "j" ("Хоппер" is Hopper, not Khopper). cyrtranslit's Russian table
+    gives that reading; the matcher screens it beside anyascii's.
+    """
+    if not any(t.script == "CYRILLIC" for t in tokens):
+        return None
+    out: list[Token] = []
+    for token in tokens:
+        if token.script != "CYRILLIC":
+            out.extend(latin_tokens([token]))
+            continue
+        for part in _cyrillic_reading_of(token.text):
+            out.append(Token(part, token.start, token.end, token.script))
+    first = latin_tokens(tokens)
+    return None if [t.text for t in out] == [t.text for t in first] else out
+
+
 def look_alike_tokens(tokens: list[Token], text: str) -> list[Token]:
     """``tokens`` with each non-Latin word made only of Latin look-alikes read as Latin.
 

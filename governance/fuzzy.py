@@ -6,13 +6,14 @@ insertion, deletion, substitution or transposition of the query shares at least 
 (a substitution or a transposition leaves the same string once the differing position is
 deleted from both). Candidates are then verified with the optimal-string-alignment distance
 from rapidfuzz, so a transposition counts as one edit. Looking up a query costs
-``len(query) + 1`` dictionary probes, whatever the number of registered keys.
+``len(query) + 1`` probes, binary searches in sorted hash arrays (``keyindex``), whatever
+the number of registered keys.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from rapidfuzz.distance import OSA
 
@@ -33,84 +34,99 @@ def _probes(word: str) -> Iterator[str]:
         yield word[:i] + word[i + 1 :]
 
 
+# Katakana spells a foreign name with the sounds Japanese has: one sound for "l" and "r"
+# (ri for li), none for "v" (bu for vu), a vowel after every consonant ("Kuvshinov" is
+# ku-bu-shi-no-bu). Read back through anyascii, "iriya kubushinobu" keeps the consonants of
+# "ilya kuvshinov" once v is read as b, and r, l (keys fold it to "i"), vowels, glides and
+# doubled letters are dropped.
+_KANA_FOLD = str.maketrans({"r": "", "l": "", "v": "b", "w": "", "y": "", "h": "", "j": "z", "c": "k", "q": "k", "x": "ks"})
+KANA_MIN_CONSONANTS = 5
+
+
+def kana_skeleton(word: str) -> str:
+    """The consonants of a Latin word as a katakana spelling keeps them (see above)."""
+    folded = word.translate(_KANA_FOLD)
+    out = [c for c in folded if c not in "aeiou"]
+    return "".join(c for k, c in enumerate(out) if k == 0 or c != out[k - 1])
+
+
+def _codes(key: str) -> Iterator[str]:
+    yield from _probes(key)
+    if key.isascii() and key.isalpha():
+        skeleton = kana_skeleton(key)
+        if len(skeleton) >= KANA_MIN_CONSONANTS:
+            yield "\x00" + skeleton
+
+
 class DeletionIndex:
     """Keys indexed by their single-deletion neighbourhood.
 
-    Probes are stored by their hash (an int is half the size of the string), and a probe
-    with one key holds the key itself rather than a tuple: a collision only adds a
-    candidate, which the distance check then refuses.
+    Probes are held as 64-bit hashes in sorted arrays (see ``keyindex``): a collision only
+    adds a candidate, which the distance check then refuses.
     """
 
     def __init__(self) -> None:
-        self._index: dict[int, str | tuple[str, ...]] = {}
-        self._count: dict[str, int] = {}  # key → number of owners that registered it
+        from stylegate.governance.keyindex import CodeIndex
+
+        self._index = CodeIndex(_codes)
         self.min_len = 0
         self.max_len = 0
 
     def __len__(self) -> int:
-        return len(self._count)
+        return len(self._index)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._count
+        return key in self._index
 
     def add(self, key: str) -> bool:
         """Index ``key`` (reference counted); False when it is too short to match fuzzily."""
         if max_edits(len(key)) == 0:
             return False
-        if key in self._count:
-            self._count[key] += 1
-            return True
-        self._count[key] = 1
-        index = self._index
-        for probe in {hash(p) for p in _probes(key)}:
-            held = index.get(probe)
-            if held is None:
-                index[probe] = key
-            else:
-                index[probe] = (held, key) if isinstance(held, str) else held + (key,)
-        self.min_len = len(key) if len(self._count) == 1 else min(self.min_len, len(key))
+        first = len(self._index) == 0
+        self._index.add(key)
+        self.min_len = len(key) if first else min(self.min_len, len(key))
         self.max_len = max(self.max_len, len(key))
         return True
 
     def discard(self, key: str) -> None:
         """Drop one reference to ``key``; the key leaves the index with its last reference."""
-        count = self._count.get(key, 0)
-        if count > 1:
-            self._count[key] = count - 1
-            return
-        if count == 0:
-            return
-        del self._count[key]
-        for probe in {hash(p) for p in _probes(key)}:
-            held = self._index.get(probe)
-            remaining = tuple(k for k in ((held,) if isinstance(held, str) else held or ()) if k != key)
-            if len(remaining) > 1:
-                self._index[probe] = remaining
-            elif remaining:
-                self._index[probe] = remaining[0]
-            else:
-                self._index.pop(probe, None)
+        self._index.discard(key)
+
+    def settle(self) -> None:
+        """Sort what was added in bulk into the compact arrays (otherwise done on first lookup)."""
+        self._index.settle()
 
     def may_match(self, length: int) -> bool:
         """Whether a query of ``length`` characters can be within one edit of some key."""
-        return bool(self._count) and self.min_len - 1 <= length <= self.max_len + 1
+        return bool(self._index._slot) and self.min_len - 1 <= length <= self.max_len + 1
 
     def search(self, query: str) -> list[tuple[str, int]]:
         """Keys within their allowed edits of ``query``, with the edit distance (never 0)."""
-        get = self._index.get
-        found: set[str] = set()
-        for probe in _probes(query):
-            hit = get(hash(probe))
-            if hit is None:
-                continue
-            if isinstance(hit, str):
-                found.add(hit)
-            else:
-                found.update(hit)
-        out = []
-        for key in found:
-            limit = max_edits(len(key))
-            distance = OSA.distance(query, key, score_cutoff=limit)
-            if 0 < distance <= limit:
-                out.append((key, distance))
-        return out
+        return _verify(query, self._index.candidates(_probes(query)))
+
+    def search_many(self, queries: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """:meth:`search` for several queries in one vectorised lookup."""
+        found = self._index.candidates_many({q: list(_probes(q)) for q in queries})
+        return {q: _verify(q, keys) for q, keys in found.items()}
+
+
+    def search_kana(self, queries: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """Keys spelt the way each katakana reading (in Latin) is, with their edit distance."""
+        skeletons = {q: kana_skeleton(q) for q in queries if q.isascii() and q.isalpha()}
+        asked = {q: ["\x00" + s] for q, s in skeletons.items() if len(s) >= KANA_MIN_CONSONANTS}
+        found = self._index.candidates_many(asked)
+        return {
+            q: [(k, d) for k in sorted(keys) if k != q and kana_skeleton(k) == skeletons[q]
+                and (d := OSA.distance(q, k)) <= len(k) // 2]
+            for q, keys in found.items()
+        }
+
+
+def _verify(query: str, keys: Iterable[str]) -> list[tuple[str, int]]:
+    out = []
+    for key in keys:
+        limit = max_edits(len(key))
+        distance = OSA.distance(query, key, score_cutoff=limit)
+        if 0 < distance <= limit:
+            out.append((key, distance))
+    return out

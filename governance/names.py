@@ -53,6 +53,7 @@ from stylegate.governance.canonical import (
     look_alike_tokens,
     name_key,
     name_tokens,
+    other_latin_tokens,
     tokenize,
 )
 from stylegate.governance.fuzzy import DeletionIndex
@@ -66,6 +67,8 @@ from stylegate.governance.screening.scripts import LATIN, is_unspaced
 log = logging.getLogger(__name__)
 
 SURNAME_SCORE = 0.9
+KANA_SCORE = 0.8
+_KANA = frozenset({"KATAKANA", "HIRAGANA"})
 INFLECTION_SCORE = 0.9
 MIN_SURNAME_LEN = 5
 MIN_SHORT_SURNAME_LEN = 3
@@ -131,21 +134,51 @@ class _Entry(NamedTuple):
     parts: int = 1  # words in the key
 
 
+_HOWS = ("exact", "reversed")
+_VIAS = (AS_WRITTEN, TRANSLITERATION)
+
+# An entry is packed into one int (a million names hold a few million of them):
+# label id << 12 | parts << 6 | reversed << 5 | transliterated << 4 | single << 3 | fuzzy << 2 | possessive << 1.
+_LABEL_SHIFT = 12
+
+
+def _pack(label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool, via: str, parts: int) -> int:
+    return (
+        label_id << _LABEL_SHIFT | min(parts, 63) << 6 | (how == "reversed") << 5 | (via == TRANSLITERATION) << 4
+        | single << 3 | fuzzy << 2 | possessive << 1
+    )
+
+
 class NameMatcher:
-    """An in-memory map from joined canonical name keys to artists; cheap to add and remove."""
+    """An in-memory map from joined canonical name keys to artists; cheap to add and remove.
+
+    Storage is compact for registries of a million names: every label is held once, an
+    entry is one packed int (see :func:`_pack`), the fuzzy, phonetic and stem codes are
+    hashes in sorted arrays (``keyindex``), and what an artist owns is derived again from
+    its labels when it is removed rather than remembered.
+    """
 
     def __init__(self, entries: Iterable[tuple[int, str]] = ()) -> None:
-        self._keys: dict[str, list[_Entry]] = {}
+        self._keys: dict[str, int | list[int]] = {}  # joined key → packed entry (or entries)
         self._fuzzy = DeletionIndex()
         self._phonetic = PhoneticIndex()
         self._inflect = InflectionIndex()
-        self._surnames: dict[str, dict[int, tuple[str, bool]]] = {}  # key → artist → (label, single)
-        self._given: dict[str, set[int]] = {}  # first tokens of multi-word names → artists
-        self._owned: dict[int, list[tuple[str, str]]] = {}  # artist → [(table, key)] to undo
+        self._surnames: dict[str, int | dict[int, int]] = {}  # key → label id << 1 | two-word name (per artist when shared)
+        self._given: dict[str, int | set[int]] = {}  # first tokens of multi-word names → artist(s)
+        self._label_artist: list[int] = []  # label id → artist
+        self._label_text: list[str | None] = []  # label id → label (None once removed)
+        self._artist_labels: dict[int, int | list[int]] = {}  # artist → label id(s)
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
         for artist_id, label in entries:
             self.add(artist_id, label)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Sort the bulk of what was added into the compact indexes (see ``keyindex``)."""
+        self._fuzzy.settle()
+        self._phonetic.settle()
+        self._inflect.settle()
 
     # ------------------------------------------------------------- registry
     def add(self, artist_id: int, label: str) -> None:
@@ -154,78 +187,121 @@ class NameMatcher:
         A label with no usable key is skipped with a warning (the registry refuses such
         labels up front through ``screening.claims.claim_keys``).
         """
-        tokens = name_tokens(label)
-        if not tokens:
+        ops = _ops(label)
+        if not ops:
             log.warning("name %r of artist %s has no canonical form; it cannot be matched", label, artist_id)
             return
-        key = tuple(t.text for t in tokens)
-        unspaced = all(is_unspaced(t.script) for t in tokens)
-        last = _last_word_stands_alone(label)
-        self._add_key(artist_id, label, key, AS_WRITTEN, unspaced, last)
-        if all(t.script == LATIN for t in tokens):
-            return
-        latin = tuple(t.text for t in latin_tokens(tokens))
-        if latin and latin != key:
-            self._add_key(artist_id, label, latin, TRANSLITERATION, False, last)
+        label_id = len(self._label_text)
+        self._label_artist.append(artist_id)
+        self._label_text.append(label)
+        held = self._artist_labels.get(artist_id)
+        if held is None:
+            self._artist_labels[artist_id] = label_id
+        elif isinstance(held, int):
+            self._artist_labels[artist_id] = [held, label_id]
+        else:
+            held.append(label_id)
+        for op in ops:
+            kind = op[0]
+            if kind == "key":
+                _, key, how, single, fuzzy, possessive, via, parts, n_tokens = op
+                self._max_tokens = max(self._max_tokens, n_tokens)
+                self._register(key, artist_id, label_id, how, single, fuzzy, possessive, via, parts)
+            elif kind == "phonetic":
+                self._phonetic.add(op[1])
+            elif kind == "inflect":
+                self._inflect.add(op[1])
+            elif kind == "given":
+                owners = self._given.get(op[1])
+                if owners is None:
+                    self._given[op[1]] = artist_id
+                elif isinstance(owners, int):
+                    if owners != artist_id:
+                        self._given[op[1]] = {owners, artist_id}
+                else:
+                    owners.add(artist_id)
+            else:  # surname
+                _, surname, two_words = op
+                self._max_key_len = max(self._max_key_len, len(surname))
+                code = label_id << 1 | two_words
+                codes = self._surnames.get(surname)
+                if codes is None:
+                    self._surnames[surname] = code
+                elif isinstance(codes, int):
+                    first = self._label_artist[codes >> 1]
+                    if first != artist_id:
+                        self._surnames[surname] = {first: codes, artist_id: code}
+                else:
+                    codes.setdefault(artist_id, code)
 
-    def _add_key(
-        self, artist_id: int, label: str, tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool = False
+    def _register(
+        self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
+        via: str, parts: int,
     ) -> None:
-        joined = "".join(tokens)
-        single = len(tokens) == 1 or unspaced
-        self._max_tokens = max(self._max_tokens, len(tokens))
-        fuzzy = not unspaced and all(len(t) > 1 for t in tokens)  # initials ("M. Okonkwo") never match fuzzily
-        possessive = not single or (len(joined) >= 4 and not lexicon.is_word(joined))
-        owned = self._owned.setdefault(artist_id, [])
-        if unspaced:  # "宮崎駿": one word, matched inside runs of text
-            self._register("".join(tokens), _Entry(artist_id, label, "exact", True, False, False, via))
+        held = self._keys.get(key)
+        listed: tuple[int, ...] | list[int] = () if held is None else ((held,) if isinstance(held, int) else held)
+        if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in listed):
             return
-        self._register(joined, _Entry(artist_id, label, "exact", single, fuzzy, possessive, via, len(tokens)))
-        if fuzzy and self._phonetic.add(joined):
-            owned.append(("phonetic", joined))
-        if single:
-            if not unspaced and self._inflect.add(joined):
-                owned.append(("inflect", joined))
-            return
-        for order in _other_orders(tokens):
-            self._register("".join(order), _Entry(artist_id, label, "reversed", False, fuzzy, True, via, len(tokens)))
-        self._given.setdefault(tokens[0], set()).add(artist_id)
-        owned.append(("given", tokens[0]))
-        for surname in _surnames_of(tokens, last_alone):
-            self._surnames.setdefault(surname, {}).setdefault(artist_id, (label, len(tokens) == 2))
-            owned.append(("surname", surname))
-            self._max_key_len = max(self._max_key_len, len(surname))
-            if self._inflect.add(surname):
-                owned.append(("inflect", surname))
+        if fuzzy and not self._fuzzy.add(key):
+            fuzzy = False
+        code = _pack(label_id, how, single, fuzzy, possessive, via, parts)
+        if held is None:
+            self._keys[key] = code
+        elif isinstance(held, int):
+            self._keys[key] = [held, code]
+        else:
+            held.append(code)
+        self._max_key_len = max(self._max_key_len, len(key))
 
     def remove(self, artist_id: int) -> None:
-        """Forget every name, alias and surname of ``artist_id``."""
-        for table, key in self._owned.pop(artist_id, []):
-            if table == "key":
-                kept = []
-                for entry in self._keys.get(key, ()):
-                    if entry.artist_id != artist_id:
-                        kept.append(entry)
-                    elif entry.fuzzy:
-                        self._fuzzy.discard(key)
-                if kept:
-                    self._keys[key] = kept
+        """Forget every name, alias and surname of ``artist_id`` (derived again from its labels)."""
+        held = self._artist_labels.pop(artist_id, None)
+        if held is None:
+            return
+        label_ids = [held] if isinstance(held, int) else held
+        keys: set[str] = set()
+        for label_id in label_ids:
+            label = self._label_text[label_id]
+            self._label_text[label_id] = None
+            for op in _ops(label or ""):
+                kind = op[0]
+                if kind == "key":
+                    keys.add(op[1])
+                elif kind == "phonetic":
+                    self._phonetic.discard(op[1])
+                elif kind == "inflect":
+                    self._inflect.discard(op[1])
+                elif kind == "given":
+                    owners = self._given.get(op[1])
+                    if owners == artist_id:
+                        del self._given[op[1]]
+                    elif isinstance(owners, set):
+                        owners.discard(artist_id)
+                        if len(owners) == 1:
+                            self._given[op[1]] = next(iter(owners))
                 else:
-                    self._keys.pop(key, None)
-            elif table == "given":
-                owners = self._given.get(key, set())
-                owners.discard(artist_id)
-                if not owners:
-                    self._given.pop(key, None)
-            elif table == "phonetic":
-                self._phonetic.discard(key)
-            elif table == "inflect":
-                self._inflect.discard(key)
+                    codes = self._surnames.get(op[1])
+                    if isinstance(codes, int):
+                        if self._label_artist[codes >> 1] == artist_id:
+                            del self._surnames[op[1]]
+                    elif codes is not None:
+                        codes.pop(artist_id, None)
+                        if len(codes) == 1:
+                            self._surnames[op[1]] = next(iter(codes.values()))
+        for key in keys:
+            codes = self._keys.get(key)
+            if codes is None:
+                continue
+            remaining = []
+            for c in (codes,) if isinstance(codes, int) else codes:
+                if self._label_artist[c >> _LABEL_SHIFT] != artist_id:
+                    remaining.append(c)
+                elif c & 4:  # it was filed for fuzzy matching
+                    self._fuzzy.discard(key)
+            if not remaining:
+                del self._keys[key]
             else:
-                by_artist = self._surnames.get(key, {})
-                by_artist.pop(artist_id, None)
-                if not by_artist:
-                    self._surnames.pop(key, None)
+                self._keys[key] = remaining[0] if len(remaining) == 1 else remaining
 
     def replace(self, artist_id: int, labels: Iterable[str]) -> None:
         """Rename: drop the artist's names and register ``labels`` instead."""
@@ -233,15 +309,36 @@ class NameMatcher:
         for label in labels:
             self.add(artist_id, label)
 
-    def _register(self, key: str, entry: _Entry) -> None:
-        bucket = self._keys.setdefault(key, [])
-        if any(existing.artist_id == entry.artist_id for existing in bucket):
-            return
-        if entry.fuzzy and not self._fuzzy.add(key):
-            entry = entry._replace(fuzzy=False)
-        bucket.append(entry)
-        self._owned.setdefault(entry.artist_id, []).append(("key", key))
-        self._max_key_len = max(self._max_key_len, len(key))
+    def _entries(self, key: str) -> list[_Entry]:
+        """The entries filed under ``key``, unpacked (only hits are unpacked)."""
+        held = self._keys.get(key)
+        if held is None:
+            return []
+        return [self._unpack(c) for c in ((held,) if isinstance(held, int) else held)]
+
+    def _unpack(self, code: int) -> _Entry:
+        label_id = code >> _LABEL_SHIFT
+        return _Entry(
+            self._label_artist[label_id], self._label_text[label_id] or "", _HOWS[code >> 5 & 1], bool(code & 8),
+            bool(code & 4), bool(code & 2), _VIAS[code >> 4 & 1], code >> 6 & 63,
+        )
+
+    def _sole_surname_owner(self, key: str) -> tuple[int, str, bool] | None:
+        """(artist, label, two-word name) when exactly one artist has ``key`` as a surname."""
+        codes = self._surnames.get(key)
+        if codes is None or not isinstance(codes, int):
+            return None
+        label_id = codes >> 1
+        return self._label_artist[label_id], self._label_text[label_id] or "", bool(codes & 1)
+
+    def _given_of(self, artist_id: int) -> list[str]:
+        held = self._artist_labels.get(artist_id)
+        out: list[str] = []
+        for label_id in [held] if isinstance(held, int) else held or ():
+            for op in _ops(self._label_text[label_id] or ""):
+                if op[0] == "given":
+                    out.append(op[1])
+        return out
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -263,6 +360,9 @@ class NameMatcher:
             streams.append((look, LOOK_ALIKE))
         if any(t.script != LATIN for t in tokens):
             streams.append((latin_tokens(tokens), TRANSLITERATION))
+            other = other_latin_tokens(tokens)
+            if other is not None:
+                streams.append((other, TRANSLITERATION))
         hits: list[NameHit] = []
         for stream, via in streams:
             hits.extend(self._find_in(prompt, stream, via))
@@ -286,13 +386,11 @@ class NameMatcher:
             is_unspaced(tokens[k].script) and is_unspaced(tokens[k - 1].script) and tokens[k - 1].end >= tokens[k].start
             for k in range(1, len(tokens))
         ]
-        keys, fuzzy, phonetic = self._keys, self._fuzzy, self._phonetic
+        entries_of, fuzzy, phonetic = self._entries, self._fuzzy, self._phonetic
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
         fuzzy_tokens = self._max_tokens + 3
-        searched: dict[str, list[tuple[str, int]]] = {}
-        sounded: dict[str, list[tuple[str, int]]] = {}
         hits: list[NameHit] = []
 
         def hit(
@@ -302,6 +400,9 @@ class NameMatcher:
             key = joined if e.single and rule == "single" else ""
             hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
 
+        # First pass: every window, with what the rules need to know about it; the fuzzy and
+        # sound-alike lookups of all windows then go to the compact indexes in one batch each.
+        windows: list[tuple[int, int, str, bool, bool, int, bool]] = []
         for i in range(len(tokens)):
             joined = ""
             all_common = wordy = True  # every token is a common word / a word of two or more letters
@@ -318,62 +419,89 @@ class NameMatcher:
                 spaced_out = spaced_out or (j > i and spaced[j])
                 all_common = all_common and common[j]
                 wordy = wordy and is_word[j] and len(text) >= 2
-                prose = spaced_out and wordy
-                start, end = tokens[i].start, tokens[j].end
-                entries = keys.get(joined)
-                if entries:
-                    found = False
-                    for e in entries:
-                        if not (e.single and prose):
-                            hit(e, start, end, 1.0, e.how, "single" if e.single else "full-name")
-                            found = True
-                    if found:
+                windows.append((i, j, joined, spaced_out and wordy, all_common, words_in, lone_letter))
+        to_search: set[str] = set()
+        to_sound: set[str] = set()
+        for i, j, joined, prose, all_common, words_in, lone_letter in windows:
+            if words_in > fuzzy_tokens or (all_common and i == j) or lone_letter:
+                continue
+            if fuzzy.may_match(len(joined)):
+                to_search.add(joined)
+            if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
+                to_sound.add(joined)
+        searched = fuzzy.search_many(to_search) if to_search else {}
+        stems = self._inflect.stems_filed(
+            t for t in texts if not lexicon.is_word(t) and t not in self._keys
+        ) if len(self._inflect) else {}
+        kana: dict[str, list[tuple[str, int]]] = {}
+        if via == TRANSLITERATION:  # katakana readings of foreign names (see ``fuzzy.kana_skeleton``)
+            # Whole katakana words only: a window starts and ends where a run of kana does.
+            in_kana = [t.script in _KANA for t in tokens]
+            run_on = [False] + [in_kana[k] and in_kana[k - 1] and tokens[k - 1].end >= tokens[k].start
+                                for k in range(1, len(tokens))] + [False]
+            spelt = {
+                w[2] for w in windows
+                if all(in_kana[w[0] : w[1] + 1]) and not run_on[w[0]] and not run_on[w[1] + 1]
+            }
+            kana = fuzzy.search_kana(spelt) if spelt else {}
+        sounded = phonetic.search_many(to_sound) if to_sound else {}
+
+        for i, j, joined, prose, all_common, words_in, lone_letter in windows:
+            start, end = tokens[i].start, tokens[j].end
+            entries = entries_of(joined)
+            if entries:
+                found = False
+                for e in entries:
+                    if not (e.single and prose):
+                        hit(e, start, end, 1.0, e.how, "single" if e.single else "full-name")
+                        found = True
+                if found:
+                    continue
+            if joined[-1] == "s" and len(joined) > 4:
+                for e in entries_of(joined[:-1]):
+                    if e.possessive and not (e.single and prose):
+                        hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
+                self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
+            self._surname(hits, joined, prose, prompt, tokens, i, j, via)
+            if i == j:
+                self._inflected(hits, joined, prompt, tokens, i, via, stems)
+            if words_in > fuzzy_tokens:
+                continue
+            # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
+            # one common word alone ("banks") is never a misspelt name.
+            if (all_common and i == j) or lone_letter:
+                continue
+            for key, edits in searched.get(joined, ()):
+                for e in entries_of(key):
+                    if e.fuzzy:
+                        hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits, all_common)
+            for key, edits in kana.get(joined, ()):
+                for e in entries_of(key):
+                    if e.fuzzy and not e.single:
+                        hit(e, start, end, KANA_SCORE, "phonetic", "phonetic", edits)
+            # Sound-alikes: long windows with a word that is not a common word.
+            for key, edits in sounded.get(joined, ()):
+                if edits < 2:
+                    continue  # one edit is the fuzzy rule's
+                for e in entries_of(key):
+                    # A sound-alike changes letters; it does not drop a word of the
+                    # name ("Ximena Ångström-Vail" is not "Zoë Ångström-Vail").
+                    if words_in < e.parts and not is_unspaced(tokens[i].script):
                         continue
-                if joined[-1] == "s" and len(joined) > 4:
-                    for e in keys.get(joined[:-1], ()):
-                        if e.possessive and not (e.single and prose):
-                            hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
-                    self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
-                self._surname(hits, joined, prose, prompt, tokens, i, j, via)
-                if i == j:
-                    self._inflected(hits, joined, prompt, tokens, i, via)
-                if words_in > fuzzy_tokens:
-                    continue
-                # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
-                # one common word alone ("banks") is never a misspelt name.
-                if (all_common and i == j) or lone_letter:
-                    continue
-                if fuzzy.may_match(len(joined)):
-                    if joined not in searched:
-                        searched[joined] = fuzzy.search(joined)
-                    for key, edits in searched[joined]:
-                        for e in keys.get(key, ()):
-                            if e.fuzzy:
-                                hit(e, start, end, 1.0 - edits / len(key), "fuzzy", "fuzzy", edits, all_common)
-                # Sound-alikes: long windows with a word that is not a common word.
-                if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
-                    if joined not in sounded:
-                        sounded[joined] = phonetic.search(joined)
-                    for key, edits in sounded[joined]:
-                        if edits < 2:
-                            continue  # one edit is the fuzzy rule's
-                        for e in keys.get(key, ()):
-                            # A sound-alike changes letters; it does not drop a word of the
-                            # name ("Ximena Ångström-Vail" is not "Zoë Ångström-Vail").
-                            if words_in < e.parts and not is_unspaced(tokens[i].script):
-                                continue
-                            if e.fuzzy and not (e.single and prose):
-                                hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
+                    if e.fuzzy and not (e.single and prose):
+                        hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
         return hits
 
     def _surname(
         self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
         how: str = "surname", score: float = SURNAME_SCORE, possessive: bool = False,
     ) -> None:
-        owners = self._surnames.get(key)
-        if not owners or len(owners) != 1 or key in self._given or key in self._keys:
+        if key in self._given or key in self._keys:
             return
-        (artist_id, (label, single)), = owners.items()
+        owner = self._sole_surname_owner(key)
+        if owner is None:
+            return
+        artist_id, label, single = owner
         if single and prose:
             return
         start = tokens[i].start
@@ -387,29 +515,75 @@ class NameMatcher:
         hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
                             cue="'s" if possessive else "", key=key))
 
-    def _inflected(self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str) -> None:
+    def _inflected(
+        self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str,
+        filed: dict[str, set[str]] | None = None,
+    ) -> None:
         if len(self._inflect) == 0 or lexicon.is_word(token) or token in self._keys:
             return
-        found = self._inflect.search(token)
+        found = self._inflect.search(token, filed=filed)
         if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
-            for key in self._inflect.search(token, same_length=True):
-                owners = self._surnames.get(key, {})
-                if key not in found and len(owners) == 1 and _given_form(
-                    prompt, tokens[i - 1], tokens[i], self._given_of(next(iter(owners)))
+            for key in self._inflect.search(token, same_length=True, filed=filed):
+                owner = self._sole_surname_owner(key)
+                if key not in found and owner is not None and _given_form(
+                    prompt, tokens[i - 1], tokens[i], self._given_of(owner[0])
                 ):
                     found.append(key)
         if found and frequency.zipf(token) >= DEFAULT_RULES.common_zipf:
             return  # the inflected form is an ordinary word itself ("monetary")
         for key in found:
-            for e in self._keys.get(key, ()):
+            for e in self._entries(key):
                 if e.single:
                     source = via if via != AS_WRITTEN else e.via
                     hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[i].end, INFLECTION_SCORE,
                                         "inflection", "inflection", source, key=key))
             self._surname(hits, key, False, prompt, tokens, i, i, via, "inflection", INFLECTION_SCORE)
 
-    def _given_of(self, artist_id: int) -> list[str]:
-        return [key for table, key in self._owned.get(artist_id, ()) if table == "given"]
+
+
+@lru_cache(maxsize=8192)
+def _ops(label: str) -> tuple[tuple, ...]:  # type: ignore[type-arg]
+    """What registering ``label`` files, in order; replayed to remove it.
+
+    ("key", joined, how, single, fuzzy, possessive, via, parts, tokens), ("phonetic", key),
+    ("inflect", key), ("given", first token), ("surname", key, two-word name).
+    """
+    tokens = name_tokens(label)
+    if not tokens:
+        return ()
+    key = tuple(t.text for t in tokens)
+    unspaced = all(is_unspaced(t.script) for t in tokens)
+    last = _last_word_stands_alone(label)
+    ops: list[tuple] = []  # type: ignore[type-arg]
+    _key_ops(ops, key, AS_WRITTEN, unspaced, last)
+    if not all(t.script == LATIN for t in tokens):
+        latin = tuple(t.text for t in latin_tokens(tokens))
+        if latin and latin != key:
+            _key_ops(ops, latin, TRANSLITERATION, False, last)
+    return tuple(ops)
+
+
+def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool) -> None:  # type: ignore[type-arg]
+    joined = "".join(tokens)
+    n = len(tokens)
+    single = n == 1 or unspaced
+    fuzzy = not unspaced and all(len(t) > 1 for t in tokens)  # initials ("M. Okonkwo") never match fuzzily
+    possessive = not single or (len(joined) >= 4 and not lexicon.is_word(joined))
+    if unspaced:  # "宮崎駿": one word, matched inside runs of text
+        ops.append(("key", joined, "exact", True, False, False, via, 1, n))
+        return
+    ops.append(("key", joined, "exact", single, fuzzy, possessive, via, n, n))
+    if fuzzy:
+        ops.append(("phonetic", joined))
+    if single:
+        ops.append(("inflect", joined))
+        return
+    for order in _other_orders(tokens):
+        ops.append(("key", "".join(order), "reversed", False, fuzzy, True, via, n, n))
+    ops.append(("given", tokens[0]))
+    for surname in _surnames_of(tokens, last_alone):
+        ops.append(("surname", surname, n == 2))
+        ops.append(("inflect", surname))
 
 
 def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
@@ -423,7 +597,9 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
         common = common or any(_is_common(k, rules) for k in checked)
         if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
-    cue = cues.style_cue(prompt, hit.start, hit.end)
+        if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
+            common = True  # "Sorolla street", "Kusama station": a place named after someone
+    cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
     hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)

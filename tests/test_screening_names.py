@@ -145,3 +145,19 @@ def test_registry_changes_reach_the_gate_without_a_restart(tmp_path: Path) -> No
         assert check("a robot by Simone Stalenberg") is Action.ALLOW
     finally:
         store.close()
+
+
+def test_a_lone_surname_before_a_place_noun_needs_a_cue() -> None:
+    matcher = NameMatcher([(1, "Joaquín Sorolla"), (2, "Yayoi Kusama")])
+    assert matcher.find("Sorolla street sign in Valencia") == []
+    assert matcher.find("Kusama station on a rainy day") == []
+    assert [h.artist_id for h in matcher.find("a beach at noon by Sorolla")] == [1]
+    assert [h.artist_id for h in matcher.find("Sorolla street in the style of Kusama")] == [2]
+    assert [h.artist_id for h in matcher.find("Joaquín Sorolla street scene")] == [1]  # a full name stands
+
+
+def test_a_whole_tag_in_a_list_naming_an_art_site_is_a_style_tag() -> None:
+    matcher = NameMatcher([(1, "Greg Rutkowski")])
+    assert [h.artist_id for h in matcher.find("castle, rutkowski, artstation")] == [1]
+    assert matcher.find("castle, rutkowski street, artstation") == []
+    assert matcher.find("castle at night, rutkowski") == []  # no site: a common Polish surname alone

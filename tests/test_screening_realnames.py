@@ -18,10 +18,10 @@ ATTACK_CATEGORIES = (
     "surname-only", "obfuscated",
 )
 BENIGN_CATEGORIES = ("benign-word", "benign-brand-place", "benign-other-person", "benign-foreign")
-# Measured below target (see the report of `stylegate bench redteam`): transliteration
-# through anyascii misses readings such as Japanese kanji names and Russian "х" for "h";
-# some distinctive surnames are common Polish or French words.
-NOT_MET = {"cross-script", "surname-only"}
+# Measured below target (see the report of `stylegate bench redteam`): Japanese kanji
+# names are read as Chinese (no permissively licensed offline kanji reader), and declined
+# forms across scripts ("Альфонса Мухи") are missed.
+NOT_MET = {"cross-script"}
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +52,12 @@ def test_each_attack_category_is_caught_90_percent(tallies: dict[str, Tally], ca
     assert tallies[category].rate >= rn.CATEGORY_TARGET, tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 94% of attacks caught")
+@pytest.mark.xfail(strict=True, reason="below target: 96% of attacks caught (97% development, 91% held out)")
 def test_all_attacks_together_are_caught_97_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: lone uncommon surnames that name places and brands")
+@pytest.mark.xfail(strict=True, reason="above target: 1.9% (0.8% development, 6.3% held out): uncommon surnames as brands")
 def test_benign_prompts_stay_under_one_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 

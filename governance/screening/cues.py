@@ -48,6 +48,36 @@ STRONG_AFTER = (
     "की शैली", "शैली", "风格", "風格", "画风", "畫風", "風", "风", "スタイル", "画風", "タッチ", "っぽい",
     "스타일", "화풍", "풍",
 )
+# Nouns that make the word before them a place's name ("Sorolla street", "Kusama station"):
+# a lone surname followed by one of them needs a style cue like a common word.
+PLACE_AFTER = frozenset({
+    "street", "st", "avenue", "ave", "road", "rd", "lane", "boulevard", "square", "plaza", "station",
+    "bridge", "park", "airport", "district", "quarter", "harbour", "harbor", "hall", "tower",
+    "straße", "strasse", "platz", "bahnhof", "gasse", "calle", "plaza", "rue", "gare", "via", "piazza",
+    "ulica", "улица", "проспект", "площадь", "通り", "駅",
+})
+
+
+def place_after(prompt: str, end: int) -> str:
+    """The place noun right after a name ending at ``end`` ("street" in "Sorolla street"), or ""."""
+    rest = prompt[end:]
+    stripped = rest.lstrip(" \t-")
+    if not stripped or len(stripped) == len(rest) and not is_unspaced(script_of(stripped[0])):
+        return ""  # glued letters are part of another word
+    word = ""
+    for ch in stripped:
+        if not (ch.isalpha() or _is_mark(ch)):
+            break
+        word += ch
+        if is_unspaced(script_of(ch)) and word.casefold() in PLACE_AFTER:
+            return word
+    return word if word.casefold().rstrip(".") in PLACE_AFTER else ""
+
+
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("M")
+
+
 _TRIM = " \t\"'«»“”„‚‘’()[]:;,.-–—_*"
 _POSSESSIVE = ("'s", "’s", "ʼs", "'", "’")
 
@@ -97,6 +127,31 @@ def style_cue(prompt: str, start: int, end: int) -> Cue | None:
             found = POSSESSIVE
             break
     return found
+
+
+# Art-sharing sites named in a comma-separated tag list ("castle, rutkowski, artstation"):
+# in such a list a tag that is a whole name is a style tag.
+PLATFORMS = ("artstation", "deviantart", "pixiv", "behance", "cgsociety")
+
+
+def tag_list_cue(prompt: str, start: int, end: int) -> Cue | None:
+    """A strong cue when ``prompt[start:end]`` is a whole tag of a tag list that names an art site."""
+    tags = prompt.split(",")
+    if len(tags) < 3:
+        return None
+    at = 0
+    site = ""
+    whole = False
+    for tag in tags:
+        lo = at + len(tag) - len(tag.lstrip())
+        hi = at + len(tag.rstrip())
+        if lo == start and hi == end:
+            whole = True
+        else:
+            folded = tag.casefold()
+            site = site or next((p for p in PLATFORMS if p in folded), "")
+        at += len(tag) + 1
+    return Cue(site, True) if whole and site else None
 
 
 def counts(cue: Cue, prompt: str, start: int, end: int) -> bool:

@@ -13,6 +13,7 @@ misspelling), and the caller refuses inflected forms that are common words thems
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
 from stylegate.governance.screening.scripts import script_of
 
@@ -24,12 +25,15 @@ MAX_CUT = 2  # letters of the key an ending may replace
 
 
 class InflectionIndex:
+    """Keys filed under their stems (compactly: ``keyindex``)."""
+
     def __init__(self) -> None:
-        self._stems: dict[str, list[str]] = {}  # lists: popular codes grow by appending
-        self._count: dict[str, int] = {}
+        from stylegate.governance.keyindex import CodeIndex
+
+        self._index = CodeIndex(self._stems_of)
 
     def __len__(self) -> int:
-        return len(self._count)
+        return len(self._index)
 
     @staticmethod
     def _stems_of(key: str) -> set[str]:
@@ -39,45 +43,41 @@ class InflectionIndex:
     def add(self, key: str) -> bool:
         if len(key) < MIN_STEM:
             return False
-        if key in self._count:
-            self._count[key] += 1
-            return True
-        self._count[key] = 1
-        for stem in self._stems_of(key):
-            self._stems.setdefault(stem, []).append(key)
+        self._index.add(key)
         return True
 
     def discard(self, key: str) -> None:
-        count = self._count.get(key, 0)
-        if count > 1:
-            self._count[key] = count - 1
-            return
-        if count == 0:
-            return
-        del self._count[key]
-        for stem in self._stems_of(key):
-            held = self._stems.get(stem)
-            if held is not None and key in held:
-                held.remove(key)
-                if not held:
-                    del self._stems[stem]
+        self._index.discard(key)
 
-    def search(self, token: str, same_length: bool = False) -> list[str]:
+    def settle(self) -> None:
+        self._index.settle()
+
+    def stems_filed(self, tokens: Iterable[str]) -> dict[str, set[str]]:
+        """Keys filed under every stem :meth:`search` may ask about for ``tokens``, in one lookup."""
+        stems = {
+            token[: len(token) - ending]
+            for token in tokens if len(token) >= MIN_STEM
+            for ending in range(1, MAX_ENDING + 1) if len(token) - ending >= MIN_STEM - 1
+        }
+        return self._index.candidates_many({stem: [stem] for stem in stems}) if stems and len(self._index) else {}
+
+    def search(self, token: str, same_length: bool = False, filed: dict[str, set[str]] | None = None) -> list[str]:
         """Registered keys of which ``token`` is an inflected form (never ``token`` itself).
 
         ``same_length`` also accepts an ending that replaces the key's last letters without
         lengthening it ("Yerka" → "Yerki"); the caller allows that only after a declined form
         of the artist's given name ("Jacka Yerki").
         """
-        if len(token) < MIN_STEM or not self._stems:
+        if len(token) < MIN_STEM or not len(self._index):
             return []
         out: list[str] = []
         shortest = MIN_STEM - 1 if same_length else MIN_STEM
-        for ending in range(1, MAX_ENDING + 1):
-            stem = token[: len(token) - ending]
-            if len(stem) < shortest:
-                break
-            keys = self._stems.get(stem)
+        stems = [token[: len(token) - ending] for ending in range(1, MAX_ENDING + 1) if len(token) - ending >= shortest]
+        if filed is None or any(stem not in filed for stem in stems):
+            filed = self._index.candidates_many({stem: [stem] for stem in stems})
+        for stem in stems:
+            # A hash collision files a key under a stem it does not have: check the stem.
+            keys = [k for k in sorted(filed.get(stem, ())) if k.startswith(stem) and len(k) - len(stem) <= MAX_CUT]
             if not keys:
                 continue
             tail = token[len(stem) :]

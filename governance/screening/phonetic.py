@@ -6,12 +6,14 @@ transliterations that keep a name's sound ("Aivazovskii" / "Aivazovsky", "Bong J
 "Bong Jun-ho", "Tsaroychis" / "Tsarouchis"). A query probes its codes and candidates are
 verified with rapidfuzz's optimal-string-alignment distance: up to two
 edits for keys of :data:`MIN_LEN` letters or more, and up to one edit per four letters
-(at most three). About ten probes per query, whatever the number of keys.
+(at most three). About ten probes per query, whatever the number of keys; codes are held as hashes in
+sorted arrays (``keyindex``).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
 from rapidfuzz.distance import OSA
 
@@ -43,62 +45,58 @@ def codes(word: str) -> set[str]:
 
 
 class PhoneticIndex:
-    """Latin keys of :data:`MIN_LEN` or more letters, filed by their phonetic codes."""
+    """Latin keys of :data:`MIN_LEN` or more letters, filed by their phonetic codes (compactly: ``keyindex``)."""
 
     def __init__(self) -> None:
-        self._index: dict[str, list[str]] = {}  # lists: popular codes grow by appending
-        self._count: dict[str, int] = {}
+        from stylegate.governance.keyindex import CodeIndex
+
+        self._index = CodeIndex(codes)
         self.min_len = 0
         self.max_len = 0
 
     def __len__(self) -> int:
-        return len(self._count)
+        return len(self._index)
 
     def add(self, key: str) -> bool:
         """Index ``key`` (reference counted); False when it is too short or not Latin."""
         if len(key) < MIN_LEN or not (key.isascii() and key.isalpha()):
             return False
-        if key in self._count:
-            self._count[key] += 1
-            return True
-        self._count[key] = 1
-        for code in codes(key):
-            self._index.setdefault(code, []).append(key)
-        self.min_len = len(key) if len(self._count) == 1 else min(self.min_len, len(key))
+        first = len(self._index) == 0
+        self._index.add(key)
+        self.min_len = len(key) if first else min(self.min_len, len(key))
         self.max_len = max(self.max_len, len(key))
         return True
 
     def discard(self, key: str) -> None:
-        count = self._count.get(key, 0)
-        if count > 1:
-            self._count[key] = count - 1
-            return
-        if count == 0:
-            return
-        del self._count[key]
-        for code in codes(key):
-            held = self._index.get(code)
-            if held is not None and key in held:
-                held.remove(key)
-                if not held:
-                    del self._index[code]
+        self._index.discard(key)
+
+    def settle(self) -> None:
+        """Sort what was added in bulk into the compact arrays (otherwise done on first lookup)."""
+        self._index.settle()
 
     def may_match(self, length: int) -> bool:
-        return bool(self._count) and self.min_len - MAX_EDITS <= length <= self.max_len + MAX_EDITS
+        return bool(self._index._slot) and self.min_len - MAX_EDITS <= length <= self.max_len + MAX_EDITS
 
     def search(self, query: str) -> list[tuple[str, int]]:
         """Keys that sound like ``query`` within their allowed edits, with the edit distance (never 0)."""
         if not (query.isascii() and query.isalpha()):
             return []
-        found: set[str] = set()
-        for code in codes(query):
-            found.update(self._index.get(code, ()))
-        out = []
-        for key in found:
-            limit = allowed_edits(len(key))
-            if abs(len(key) - len(query)) > limit:
-                continue
-            distance = OSA.distance(query, key, score_cutoff=limit)
-            if 0 < distance <= limit:
-                out.append((key, distance))
-        return out
+        return _verify(query, self._index.candidates(codes(query)))
+
+    def search_many(self, queries: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """:meth:`search` for several queries in one vectorised lookup."""
+        latin = {q: sorted(codes(q)) for q in queries if q.isascii() and q.isalpha()}
+        found = self._index.candidates_many(latin)
+        return {q: _verify(q, found.get(q, ())) for q in queries}
+
+
+def _verify(query: str, keys: Iterable[str]) -> list[tuple[str, int]]:
+    out = []
+    for key in keys:
+        limit = allowed_edits(len(key))
+        if abs(len(key) - len(query)) > limit:
+            continue
+        distance = OSA.distance(query, key, score_cutoff=limit)
+        if 0 < distance <= limit:
+            out.append((key, distance))
+    return out
