@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from stylegate.governance.names import NameMatcher
-from stylegate.governance.redteam import CorpusEntry, Tally, score
+from stylegate.governance.redteam import CorpusEntry, Tally
+from stylegate.redteam_bench import build_matcher, lexical_tallies
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +67,6 @@ def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusE
     return out
 
 
-def build_matcher(artists: Sequence[RealArtist], extra_names: Sequence[str] = ()) -> tuple[NameMatcher, dict[int, str]]:
-    entries: list[tuple[int, str]] = []
-    names: dict[int, str] = {}
-    for artist_id, artist in enumerate(artists, start=1):
-        names[artist_id] = artist.name
-        entries.append((artist_id, artist.name))
-        entries.extend((artist_id, alias) for alias in artist.aliases)
-    for artist_id, name in enumerate(extra_names, start=len(artists) + 1):
-        names[artist_id] = name
-        entries.append((artist_id, name))
-    return NameMatcher(entries), names
-
-
-def tallies(corpus: Sequence[CorpusEntry], matcher: NameMatcher, names: dict[int, str]) -> dict[str, Tally]:
-    return score(corpus, lambda e: {names[h.artist_id] for h in matcher.find(e.text)})
-
-
 def report(tallied: dict[str, Tally]) -> dict[str, Any]:
     """Rows per category and the summary against the issue's targets."""
     rows = []
@@ -112,10 +95,10 @@ def report(tallied: dict[str, Tally]) -> dict[str, Any]:
 
 def run_realnames(folder: Path | None = None) -> dict[str, Any]:
     artists = load_artists(folder)
-    matcher, names = build_matcher(artists)
+    matcher, names = build_matcher(artists)  # the same matcher the StyleWorld corpus uses
     out: dict[str, Any] = {"artists": len(artists)}
     for split in ("dev", "holdout"):
-        out[split] = report(tallies(load_prompts(folder, split), matcher, names))
+        out[split] = report(lexical_tallies(load_prompts(folder, split), matcher, names))
     return out
 
 

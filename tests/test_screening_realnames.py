@@ -27,7 +27,7 @@ NOT_MET = {"cross-script"}
 @pytest.fixture(scope="module")
 def tallies() -> dict[str, Tally]:
     matcher, names = rn.build_matcher(rn.load_artists())
-    return rn.tallies(rn.load_prompts(split="all"), matcher, names)
+    return rn.lexical_tallies(rn.load_prompts(split="all"), matcher, names)
 
 
 def test_corpus_covers_many_scripts_categories_and_both_splits() -> None:
