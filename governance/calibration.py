@@ -56,6 +56,7 @@ TRANSFORMS = ("resize", "jpeg", "crop", "colour")
 # Subjects for described prompts: everyday ones, the kind every CLIP knows.
 DESCRIPTION_SUBJECTS = ("boat", "cat", "house", "tree", "bird", "mountain", "flower", "lighthouse")
 MAX_COPIES = 1600  # transformed copies embedded for the near-duplicate fit
+MAX_NEGATIVE_WORKS = 1500  # works compared with their nearest other works (near-duplicate negatives)
 MAX_PROMPTS_PER_ARTIST = 40
 
 
@@ -360,10 +361,15 @@ def _transform(image: "Image.Image", how: str, rng: np.random.Generator) -> "Ima
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=int(rng.integers(55, 86)))
         return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    if how == "crop":
-        m = float(rng.uniform(0.03, 0.06))
-        box = (int(w * m), int(h * m), w - int(w * m), h - int(h * m))
+    if how == "crop":  # up to 20% of each side's length removed, split unevenly, resized back
+        fx, fy = rng.uniform(0.03, 0.2, 2)
+        ax, ay = rng.uniform(0.0, 1.0, 2)
+        box = (int(w * fx * ax), int(h * fy * ay), w - int(w * fx * (1 - ax)), h - int(h * fy * (1 - ay)))
         return image.crop(box).resize((w, h), Image.BICUBIC)
+    if "+" in how:  # a combination, applied left to right
+        for step in how.split("+"):
+            image = _transform(image, step, rng)
+        return image
     if how == "colour":
         arr = np.asarray(image, dtype=np.float32)
         shift = rng.uniform(-25, 25, size=3)
@@ -384,7 +390,12 @@ def near_duplicate_scores(view: "RegistryView", embed_images: EmbedImages, *, k:
     # Negatives: each work against its nearest *other* works, by the gate's candidate rule.
     _, ids = view.index.search(vectors.astype(np.float32), NEAR_DUPLICATE_CANDIDATES + 1)
     fresh = []
-    for row, work_id in enumerate(work_ids):
+    # The registered comparison costs ~10 ms; beyond MAX_NEGATIVE_WORKS works, a sample.
+    rows = np.arange(len(work_ids))
+    if len(rows) > MAX_NEGATIVE_WORKS:
+        rows = np.sort(np.random.default_rng(seed + 1).choice(len(rows), MAX_NEGATIVE_WORKS, replace=False))
+    for row in rows:
+        work_id = work_ids[row]
         mine = view.work_signature(int(work_id))
         if mine is None:
             continue

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stylegate.governance.neardup import pixel_similarity
+from stylegate.governance.neardup import align
 from stylegate.governance.view import RegistryView
 
 STYLE_TOP_M = 3  # an artist's style score is the mean of its best M works
@@ -63,8 +63,9 @@ def match_image(
 
     Style: the mean cosine of the image with the artist's best M works (over all the
     artist's works, so one same-subject work cannot carry a wrong artist). Near-duplicate:
-    the nearest works confirmed by pixel correlation with the stored file (``signature`` is
-    the query's pixel signature; without it, no near-duplicate evidence).
+    the nearest works confirmed by pixel correlation with the stored file, after registering
+    the query on it (crops, resizes, shifts: see :mod:`.neardup`; ``signature`` is the
+    query's pixel signature; without it, no near-duplicate evidence).
     """
     if view.index is None or len(view.index) == 0:
         return ImageMatch([], [], [])
@@ -92,9 +93,10 @@ def match_image(
             if stored is None:
                 continue
             artist_id = view.work_artist[work_id]
-            score = pixel_similarity(signature, stored)
-            if artist_id not in dupes or score > dupes[artist_id].score:
+            fit = align(signature, stored)
+            if artist_id not in dupes or fit.score > dupes[artist_id].score:
                 dupes[artist_id] = ArtistScore(
-                    artist_id, score, "pixel correlation with a stored work", {"work_id": work_id, "clip_cosine": round(cosine, 4)}
+                    artist_id, fit.score, "pixel correlation with a stored work after registration (crop/scale/shift)",
+                    {"work_id": work_id, "clip_cosine": round(cosine, 4), "alignment": fit.detail()},
                 )
     return ImageMatch(style, list(dupes.values()), neighbours)
