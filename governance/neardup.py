@@ -16,7 +16,10 @@ correlating them:
    no rotation or shear, which copies do not have and which would let a fresh render's
    rotated spiral or shifted stripes align), with a gain and bias fitted at every step
    (colour shifts);
-4. the score is the normalised correlation of the query with the registered stored work
+4. a registration whose footprint leaves the stored work (``FOOTPRINT_TOLERANCE``) is no
+   crop -- on an empty background a fresh render's shifted subject aligns that way -- and
+   the coarse registration (inside by construction) is kept instead;
+5. the score is the normalised correlation of the query with the registered stored work
    over the part of the query the stored work covers (at least ``MIN_OVERLAP``).
 
 bench/neardup_signatures.py measures it against the old 32x32 thumbnail correlation
@@ -44,6 +47,10 @@ SCALES = tuple(float(s) for s in np.linspace(0.76, 1.0, 7))
 TEMPLATE_MARGIN = 2  # pixels dropped around the shrunk query in the coarse search
 BORDER = 3  # pixels of the query's border left out of the refinement and the score
 MIN_OVERLAP = 0.6
+# A copy's footprint lies inside the original: a crop never shows what lies beyond the
+# picture's edge. A registration whose footprint leaves the stored work by more than this
+# (pixels) is a shifted subject on an empty background -- a fresh render, not a crop.
+FOOTPRINT_TOLERANCE = 1.0
 ITERATIONS = 15
 THUMBNAIL_SIZE = 32  # the round-1 signature, kept for comparison (bench)
 
@@ -147,6 +154,12 @@ def _refine(query: np.ndarray, stored: np.ndarray, params: np.ndarray) -> tuple[
     return _ncc(q[ok], sample(stored, mx, my)[ok]), p
 
 
+def overshoot(params: np.ndarray, n: int) -> float:
+    """How far (pixels) the query's footprint ``scale * [0, n] + shift`` leaves the stored work."""
+    sx, sy, tx, ty = (float(v) for v in params)
+    return max(0.0, -tx, -ty, tx + sx * n - n, ty + sy * n - n)
+
+
 def align(query: np.ndarray, stored: np.ndarray) -> Alignment:
     """Register ``query`` on ``stored`` (two signatures) and correlate them."""
     if query.shape != stored.shape or query.ndim != 2:
@@ -155,8 +168,8 @@ def align(query: np.ndarray, stored: np.ndarray) -> Alignment:
         return NO_ALIGNMENT  # a flat image carries no layout to compare
     coarse, params = _coarse(query, stored)
     score, p = _refine(query, stored, params)
-    if score < coarse:  # the refinement wandered off: keep the coarse registration
-        score, p = coarse, params
+    if score < coarse or overshoot(p, query.shape[0]) > FOOTPRINT_TOLERANCE:
+        score, p = coarse, params  # wandered off, or not a crop: keep the coarse registration
     return Alignment(score, float(p[0]), float(p[1]), float(p[2]), float(p[3]), coarse)
 
 

@@ -33,7 +33,7 @@ class Thresholds(_Strict):
     name: float = Field(1.0, gt=0.0, le=1.0)
     description: float = Field(0.42, gt=-1.0, le=1.0)
     style: float = Field(0.57, gt=-1.0, le=1.0)
-    near_duplicate: float = Field(0.985, gt=-1.0, le=1.0)
+    near_duplicate: float = Field(0.991, gt=-1.0, le=1.0)
 
     def for_kind(self, kind: EvidenceKind) -> float:
         return {
