@@ -109,7 +109,7 @@ def _coarse(query: np.ndarray, stored: np.ndarray) -> tuple[float, np.ndarray]:
             _, value, _, loc = cv2.minMaxLoc(cv2.matchTemplate(stored, template, cv2.TM_CCOEFF_NORMED))
             if value > best:
                 ax, ay = tw / n, th / n
-                best, params = float(value), np.array([ax, ay, loc[0] + m - m * ax, loc[1] + m - m * ay])
+                best, params = float(value), np.array([ax, ay, loc[0] - m, loc[1] - m])  # stored = a * query + t
     return best, params
 
 

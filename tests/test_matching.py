@@ -85,6 +85,20 @@ def test_copies_are_near_duplicates_even_recompressed_or_resized(ws: Workspace, 
         assert decision.action is Action.BLOCK
 
 
+@pytest.mark.parametrize("artist", world.ARTISTS[1:-1:3], ids=lambda a: a.name)
+def test_cropped_copies_are_near_duplicates_with_their_registration(ws: Workspace, gate, artist) -> None:
+    work = ws.store.list_works(ws.store.get_artist(artist.name).id)[2]
+    original = Image.open(ws.settings.works_dir / work.path).convert("RGB")
+    buffer = io.BytesIO()
+    original.crop((9, 0, 64, 58)).save(buffer, "JPEG", quality=75)  # 14% off the left, 9% off the bottom
+    decision = gate.check_image(Image.open(io.BytesIO(buffer.getvalue())))
+    dupes = [e for e in decision.evidence if e.kind is EvidenceKind.NEAR_DUPLICATE]
+    assert dupes and dupes[0].detail["work_id"] == work.id and dupes[0].artist.name == artist.name
+    assert dupes[0].detail["alignment"]["shift_x"] == pytest.approx(9, abs=1.5)
+    assert dupes[0].detail["alignment"]["scale_y"] == pytest.approx(58 / 64, abs=0.03)
+    assert decision.action is Action.BLOCK
+
+
 def test_missing_work_file_does_not_crash_the_check(ws: Workspace, tmp_path: Path) -> None:
     gate = ws.gate()
     work_id = next(iter(gate.view.work_files))
