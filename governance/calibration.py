@@ -308,6 +308,27 @@ def style_scores(view: "RegistryView", top_m: int = STYLE_TOP_M, chunk: int = 51
     return artist_ids, owner, positives, negative
 
 
+def normalise_style_scores(view: "RegistryView", artist_ids: np.ndarray, owner: np.ndarray, positives: np.ndarray,
+                           negative: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`style_scores` in the gate's normalised units (:mod:`.style_norm`), on the view's norms.
+
+    Artists without a norm are left out (the gate scores them on the cosine fallback); fewer
+    than 2 artists with a norm is a :class:`CalibrationError`.
+    """
+    keep = np.array([int(a) in view.style_norms for a in artist_ids], dtype=bool)
+    if keep.sum() < 2:
+        raise CalibrationError("normalised style calibration needs at least 2 artists with a style norm "
+                               "(2 or more works whose own works are closer than strangers')")
+    imp = np.array([view.style_norms[int(a)].impostor for a in artist_ids[keep]])
+    gen = np.array([view.style_norms[int(a)].genuine for a in artist_ids[keep]])
+    rows = np.isin(owner, artist_ids[keep])
+    neg = (negative[rows][:, keep] - imp) / (gen - imp)  # -inf (own column) stays -inf
+    col = {int(a): j for j, a in enumerate(artist_ids[keep])}
+    own = np.array([col[int(o)] for o in owner[rows]])
+    pos = (positives[rows] - imp[own]) / (gen[own] - imp[own])
+    return artist_ids[keep], owner[rows], pos, neg
+
+
 def description_matrix(queries: np.ndarray, view: "RegistryView") -> tuple[np.ndarray, np.ndarray]:
     """:func:`~stylegate.governance.matching.description_scores` for many prompts at once:
     ``(artist_ids, scores)`` with one row per query."""
@@ -511,6 +532,8 @@ def calibrate(
     if progress:
         progress("style", 0, 1)
     artist_ids, owner, pos, neg = style_scores(view)
+    if th.style_score == "normalised":
+        artist_ids, owner, pos, neg = normalise_style_scores(view, artist_ids, owner, pos, neg)
     fits["style"] = fit_kind("style", pos, owner, neg, artist_ids, target_far=far,
                              artist_frr_bound=cal.artist_frr_bound, names=names, **fixed("style"))
     if progress:

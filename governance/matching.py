@@ -78,14 +78,12 @@ def match_image(
         work_ids, vectors = view.artist_works[artist_id]
         sims = vectors @ query[0]
         top = np.argsort(-sims)[:STYLE_TOP_M]
-        style.append(
-            ArtistScore(
-                artist_id,
-                float(sims[top].mean()),
-                f"mean cosine of the artist's {len(top)} closest works",
-                {"works": [int(work_ids[i]) for i in top]},
-            )
-        )
+        cosine = float(sims[top].mean())
+        detail: dict = {"works": [int(work_ids[i]) for i in top]}
+        norm = view.style_norms.get(artist_id)
+        if norm is not None:  # the gate compares this one when the policy's style_score is "normalised"
+            detail.update(normalised=float(norm.normalise(cosine)), **norm.detail())
+        style.append(ArtistScore(artist_id, cosine, f"mean cosine of the artist's {len(top)} closest works", detail))
     dupes: dict[int, ArtistScore] = {}
     if signature is not None:
         for work_id, cosine in neighbours[:NEAR_DUPLICATE_CANDIDATES]:

@@ -84,7 +84,7 @@ def test_calibration_report_renders_in_chromium(report, tmp_path: Path, browser,
         assert "styleworld-clip" in body and "Worst artists" in body
         worst = rep.artists.iloc[0]["artist"]
         assert worst in page.locator("figure", has_text="Worst artists").inner_text()
-        assert re.search(r"0\.57\b", body)
+        assert re.search(re.escape(f"{load_policy().thresholds.style:g}") + r"\b", body)  # the style threshold in force
         assert page.locator("table caption").count() == 4
         shot = artifacts_dir / "calibration-report.png"
         page.screenshot(path=str(shot), full_page=True)
