@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from stylegate.errors import StylegateError
-from stylegate.governance.matching import NEAR_DUPLICATE_CANDIDATES, STYLE_TOP_M, match_image
-from stylegate.governance.neardup import pixel_signature, pixel_similarity
+from stylegate.governance.matching import NEAR_DUPLICATE_CANDIDATES, NEAR_DUPLICATE_POOL, STYLE_TOP_M, match_image
+from stylegate.governance.neardup import pixel_signature, pixel_similarity, prefilter_score
 from stylegate.governance.thresholds import ArtistThreshold
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -409,7 +409,7 @@ def near_duplicate_scores(view: "RegistryView", embed_images: EmbedImages, *, k:
     work_ids = np.array(sorted(view.work_artist), dtype=np.int64)
     vectors = view.index.reconstruct(work_ids)
     # Negatives: each work against its nearest *other* works, by the gate's candidate rule.
-    _, ids = view.index.search(vectors.astype(np.float32), NEAR_DUPLICATE_CANDIDATES + 1)
+    _, ids = view.index.search(vectors.astype(np.float32), NEAR_DUPLICATE_POOL + 1)
     fresh = []
     # The registered comparison costs ~10 ms; beyond MAX_NEGATIVE_WORKS works, a sample.
     rows = np.arange(len(work_ids))
@@ -420,8 +420,10 @@ def near_duplicate_scores(view: "RegistryView", embed_images: EmbedImages, *, k:
         mine = view.work_signature(int(work_id))
         if mine is None:
             continue
-        others = [int(i) for i in ids[row] if i >= 0 and int(i) != int(work_id)][:NEAR_DUPLICATE_CANDIDATES]
-        sims = [pixel_similarity(mine, s) for s in (view.work_signature(o) for o in others) if s is not None]
+        others = [int(i) for i in ids[row] if i >= 0 and int(i) != int(work_id)][:NEAR_DUPLICATE_POOL]
+        stored = [s for s in (view.work_signature(o) for o in others) if s is not None]
+        stored = sorted(stored, key=lambda s: -prefilter_score(mine, s))[:NEAR_DUPLICATE_CANDIDATES]
+        sims = [pixel_similarity(mine, s) for s in stored]
         if sims:
             fresh.append(max(sims))
         if progress and row % 200 == 0:

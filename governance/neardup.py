@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_SIZE = 64
 BLUR_SIGMA = 0.8
-SCALES = tuple(float(s) for s in np.linspace(0.76, 1.0, 7))
+SCALES = tuple(float(s) for s in np.linspace(0.76, 1.0, 5))
 TEMPLATE_MARGIN = 2  # pixels dropped around the shrunk query in the coarse search
 BORDER = 3  # pixels of the query's border left out of the refinement and the score
 MIN_OVERLAP = 0.6
@@ -171,6 +171,29 @@ def align(query: np.ndarray, stored: np.ndarray) -> Alignment:
     if score < coarse or overshoot(p, query.shape[0]) > FOOTPRINT_TOLERANCE:
         score, p = coarse, params  # wandered off, or not a crop: keep the coarse registration
     return Alignment(score, float(p[0]), float(p[1]), float(p[2]), float(p[3]), coarse)
+
+
+PREFILTER_SIZE = 32
+PREFILTER_SCALES = (0.8, 0.9, 1.0)
+
+
+def prefilter_score(query: np.ndarray, stored: np.ndarray) -> float:
+    """A cheap coarse-only registration at half resolution (~1/20 of :func:`align`'s cost),
+    to choose which of many CLIP candidates get the full registration."""
+    import cv2
+
+    size = (PREFILTER_SIZE, PREFILTER_SIZE)
+    q = cv2.resize(query, size, interpolation=cv2.INTER_AREA)
+    s = cv2.resize(stored, size, interpolation=cv2.INTER_AREA)
+    best = -1.0
+    for sx in PREFILTER_SCALES:
+        for sy in PREFILTER_SCALES:
+            t = cv2.resize(q, (int(round(PREFILTER_SIZE * sx)), int(round(PREFILTER_SIZE * sy))),
+                           interpolation=cv2.INTER_AREA)[1:-1, 1:-1]
+            if float(t.std()) < 1e-3:
+                continue
+            best = max(best, float(cv2.matchTemplate(s, t, cv2.TM_CCOEFF_NORMED).max()))
+    return best
 
 
 def pixel_similarity(a: np.ndarray, b: np.ndarray) -> float:
