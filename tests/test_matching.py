@@ -64,6 +64,16 @@ def test_held_out_render_matches_its_artist_style(gate, artist: world.StyleArtis
     assert artists_in(decision, EvidenceKind.NEAR_DUPLICATE) == set()
 
 
+def test_style_evidence_says_which_score_and_threshold_applied(gate) -> None:
+    artist = world.ARTISTS[3]
+    decision = gate.check_image(world.render(artist, world.SUBJECTS[5], world.heldout_seeds()[1]))
+    (style,) = [e for e in decision.evidence if e.kind is EvidenceKind.STYLE]
+    d = style.detail
+    assert d["threshold_rule"].startswith("normalised") and style.threshold == gate.policy.thresholds.style
+    assert style.score == pytest.approx((d["cosine"] - d["impostor_mean"]) / (d["genuine_mean"] - d["impostor_mean"]), abs=2e-3)
+    assert d["impostor_mean"] < d["genuine_mean"] and d["works"] == len(gate.view.artist_works[style.artist.id][0])
+
+
 def test_unregistered_artist_images_match_no_one(gate) -> None:
     for subject in world.SUBJECTS:
         decision = gate.check_image(world.render(LEFT_OUT, subject, world.heldout_seeds()[0]))
