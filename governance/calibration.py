@@ -68,13 +68,14 @@ class CalibrationError(StylegateError):
 MIN_EXPECTED_FALSE_ACCEPTS = 10  # below this many, the empirical quantile alone is too noisy
 
 
-def threshold_at_far(negatives: np.ndarray, far: float, *, guard: bool = True) -> float:
+def threshold_at_far(negatives: np.ndarray, far: float, *, guard: bool = True, linear: bool = False) -> float:
     """The lowest 4-decimal threshold that at most ``far`` of ``negatives`` reach (score ≥ t).
 
     With few negatives (fewer than 10 expected false accepts at ``far``) the empirical
     quantile underestimates the tail, so ``guard`` also takes a Gaussian fit of the scores in
     Fisher-z space (``arctanh``; they are cosines or correlations) at ``1 - far`` and keeps the
-    higher of the two thresholds.
+    higher of the two thresholds. ``linear`` scores (normalised style scores, unbounded) are
+    fitted as they are, without the Fisher-z transform, and capped at 10 instead of 1.
     """
     neg = np.sort(np.asarray(negatives, dtype=np.float64)[np.isfinite(negatives)])[::-1]
     if neg.size == 0:
@@ -87,10 +88,10 @@ def threshold_at_far(negatives: np.ndarray, far: float, *, guard: bool = True) -
     if guard and neg.size * far < MIN_EXPECTED_FALSE_ACCEPTS and neg.size >= 2:
         from statistics import NormalDist
 
-        z = np.arctanh(np.clip(neg, -0.9999, 0.9999))
-        tail = math.tanh(float(z.mean() + max(float(z.std(ddof=1)), 1e-6) * NormalDist().inv_cdf(1.0 - far)))
-        t = max(t, math.floor(tail * 1e4 + 1.0) / 1e4)
-    return float(min(t, 1.0))
+        z = neg if linear else np.arctanh(np.clip(neg, -0.9999, 0.9999))
+        tail = float(z.mean() + max(float(z.std(ddof=1)), 1e-6) * NormalDist().inv_cdf(1.0 - far))
+        t = max(t, math.floor((tail if linear else math.tanh(tail)) * 1e4 + 1.0) / 1e4)
+    return float(min(t, 10.0 if linear else 1.0))
 
 
 def rate_at(scores: np.ndarray, threshold: float, accept: bool) -> float:
@@ -175,6 +176,7 @@ def fit_kind(
     fixed: float | None = None,
     fixed_per_artist: Sequence[ArtistThreshold] = (),
     groups: np.ndarray | None = None,
+    linear: bool = False,
 ) -> KindFit:
     """Fit (or, with ``fixed``, evaluate) a threshold from scores.
 
@@ -196,7 +198,8 @@ def fit_kind(
     col = {int(a): j for j, a in enumerate(artist_ids)}
 
     def global_at(far: float) -> float:
-        return max(threshold_at_far(negatives[m], far) for m in populations if np.isfinite(negatives[m]).any())
+        return max(threshold_at_far(negatives[m], far, linear=linear) for m in populations
+                   if np.isfinite(negatives[m]).any())
     by_artist = {int(a): positives[positive_artists == a] for a in np.unique(positive_artists)}
 
     def overall(global_t: float, own: dict[int, float]) -> tuple[float, float]:
@@ -225,7 +228,7 @@ def fit_kind(
                 trial = {}
                 for a in weak:
                     own_neg = negative_matrix[:, col[a]]
-                    t_a = threshold_at_far(own_neg[np.isfinite(own_neg)], mid)
+                    t_a = threshold_at_far(own_neg[np.isfinite(own_neg)], mid, linear=linear)
                     if t_a < g and rate_at(by_artist[a], t_a, False) < rate_at(by_artist[a], g, False):
                         trial[a] = t_a
                 if overall(g, trial)[0] <= target_far:
@@ -537,7 +540,8 @@ def calibrate(
     if th.style_score == "normalised":
         artist_ids, owner, pos, neg = normalise_style_scores(view, artist_ids, owner, pos, neg)
     fits["style"] = fit_kind("style", pos, owner, neg, artist_ids, target_far=far,
-                             artist_frr_bound=cal.artist_frr_bound, names=names, **fixed("style"))
+                             artist_frr_bound=cal.artist_frr_bound, names=names,
+                             linear=th.style_score == "normalised", **fixed("style"))
     if progress:
         progress("style", 1, 1)
     # near-duplicate
