@@ -75,7 +75,7 @@ def accuracy(works: int, far: float) -> None:
                   f"FRR {s['frr_overall']}  per-artist thresholds {len(fit.per_artist)}")
         gates = {"fitted": _gate_with(ws, fitted_path), "shipped": _gate_with(ws, None)}
         print(f"fitted thresholds: description {fitted.thresholds.description}, style {fitted.thresholds.style}, "
-              f"near_duplicate {fitted.thresholds.near_duplicate}; shipped: 0.42, 0.57, 0.985")
+              f"near_duplicate {fitted.thresholds.near_duplicate}; shipped: {load_policy().thresholds}")
 
         # ---- style, held-out renders
         images, owners = [], []

@@ -3,7 +3,7 @@
 Every image ``stylegate generate`` writes is recorded in ``$STYLEGATE_HOME/outputs.db`` (a
 SQLite file of its own: the registry database stays free of governance data) with the audit
 sequence number of its generation, the SHA-256 of its decoded pixels, its pixel signature (the
-mean-removed grey thumbnail of :func:`stylegate.governance.neardup.pixel_signature`) and its
+near-duplicate thumbnail of :func:`stylegate.governance.neardup.pixel_signature`, mean-removed and unit length) and its
 style embedding with the embedder that made it.
 
 :meth:`OutputStore.lookup` answers, in this order: an exact match on the decoded pixels
@@ -114,11 +114,10 @@ class OutputStore:
         from stylegate.generator.content_credentials import dhash64
         from stylegate.generator.provenance import pixels_sha256
         from stylegate.governance.audit_model import utc_now
-        from stylegate.governance.neardup import pixel_signature
 
         row = (
             int(audit_seq), str(path), utc_now(), pixels_sha256(image), dhash64(image),
-            _blob(pixel_signature(image)), _blob(embedding), embedder,
+            _blob(unit_signature(image)), _blob(embedding), embedder,
         )
         with self._lock, self._conn:
             cur = self._conn.execute(
@@ -143,8 +142,6 @@ class OutputStore:
     ) -> SoftMatch | None:
         """The recorded output ``image`` most likely is, or None (see the module docstring)."""
         from stylegate.generator.provenance import pixels_sha256
-        from stylegate.governance.neardup import pixel_signature
-
         digest = pixels_sha256(image)
         with self._lock:
             exact = self._conn.execute(
@@ -157,7 +154,7 @@ class OutputStore:
             return SoftMatch(int(exact[0]), str(exact[1]), "pixels-sha256", 1.0, None, digest)
         if not rows:
             return None
-        query = np.asarray(pixel_signature(image), dtype=np.float32).ravel()
+        query = unit_signature(image)
         usable = [r for r in rows if len(r[3]) == query.nbytes]
         if not usable:
             return None
@@ -180,3 +177,14 @@ class OutputStore:
             best = SoftMatch(int(seq), str(path), "pixel-signature", round(sim, 6), cosine, str(sha))
             break
         return best
+
+
+def unit_signature(image: "Image.Image") -> np.ndarray:
+    """The near-duplicate pixel signature, mean-removed and of unit length, so that the dot
+    product of two is their correlation (a linear scan over stored outputs)."""
+    from stylegate.governance.neardup import pixel_signature
+
+    sig = np.asarray(pixel_signature(image), dtype=np.float32).ravel()
+    sig = sig - sig.mean()
+    norm = float(np.linalg.norm(sig))
+    return sig / norm if norm > 1e-6 else sig

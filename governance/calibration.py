@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from stylegate.errors import StylegateError
-from stylegate.governance.matching import NEAR_DUPLICATE_CANDIDATES, STYLE_TOP_M, match_image
-from stylegate.governance.neardup import pixel_signature, pixel_similarity
+from stylegate.governance.matching import NEAR_DUPLICATE_CANDIDATES, NEAR_DUPLICATE_POOL, STYLE_TOP_M, match_image
+from stylegate.governance.neardup import pixel_signature, pixel_similarity, prefilter_score
 from stylegate.governance.thresholds import ArtistThreshold
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +56,7 @@ TRANSFORMS = ("resize", "jpeg", "crop", "colour")
 # Subjects for described prompts: everyday ones, the kind every CLIP knows.
 DESCRIPTION_SUBJECTS = ("boat", "cat", "house", "tree", "bird", "mountain", "flower", "lighthouse")
 MAX_COPIES = 1600  # transformed copies embedded for the near-duplicate fit
+MAX_NEGATIVE_WORKS = 1500  # works compared with their nearest other works (near-duplicate negatives)
 MAX_PROMPTS_PER_ARTIST = 40
 
 
@@ -67,13 +68,14 @@ class CalibrationError(StylegateError):
 MIN_EXPECTED_FALSE_ACCEPTS = 10  # below this many, the empirical quantile alone is too noisy
 
 
-def threshold_at_far(negatives: np.ndarray, far: float, *, guard: bool = True) -> float:
+def threshold_at_far(negatives: np.ndarray, far: float, *, guard: bool = True, linear: bool = False) -> float:
     """The lowest 4-decimal threshold that at most ``far`` of ``negatives`` reach (score ≥ t).
 
     With few negatives (fewer than 10 expected false accepts at ``far``) the empirical
     quantile underestimates the tail, so ``guard`` also takes a Gaussian fit of the scores in
     Fisher-z space (``arctanh``; they are cosines or correlations) at ``1 - far`` and keeps the
-    higher of the two thresholds.
+    higher of the two thresholds. ``linear`` scores (normalised style scores, unbounded) are
+    fitted as they are, without the Fisher-z transform, and capped at 10 instead of 1.
     """
     neg = np.sort(np.asarray(negatives, dtype=np.float64)[np.isfinite(negatives)])[::-1]
     if neg.size == 0:
@@ -86,10 +88,10 @@ def threshold_at_far(negatives: np.ndarray, far: float, *, guard: bool = True) -
     if guard and neg.size * far < MIN_EXPECTED_FALSE_ACCEPTS and neg.size >= 2:
         from statistics import NormalDist
 
-        z = np.arctanh(np.clip(neg, -0.9999, 0.9999))
-        tail = math.tanh(float(z.mean() + max(float(z.std(ddof=1)), 1e-6) * NormalDist().inv_cdf(1.0 - far)))
-        t = max(t, math.floor(tail * 1e4 + 1.0) / 1e4)
-    return float(min(t, 1.0))
+        z = neg if linear else np.arctanh(np.clip(neg, -0.9999, 0.9999))
+        tail = float(z.mean() + max(float(z.std(ddof=1)), 1e-6) * NormalDist().inv_cdf(1.0 - far))
+        t = max(t, math.floor((tail if linear else math.tanh(tail)) * 1e4 + 1.0) / 1e4)
+    return float(min(t, 10.0 if linear else 1.0))
 
 
 def rate_at(scores: np.ndarray, threshold: float, accept: bool) -> float:
@@ -174,6 +176,7 @@ def fit_kind(
     fixed: float | None = None,
     fixed_per_artist: Sequence[ArtistThreshold] = (),
     groups: np.ndarray | None = None,
+    linear: bool = False,
 ) -> KindFit:
     """Fit (or, with ``fixed``, evaluate) a threshold from scores.
 
@@ -195,7 +198,8 @@ def fit_kind(
     col = {int(a): j for j, a in enumerate(artist_ids)}
 
     def global_at(far: float) -> float:
-        return max(threshold_at_far(negatives[m], far) for m in populations if np.isfinite(negatives[m]).any())
+        return max(threshold_at_far(negatives[m], far, linear=linear) for m in populations
+                   if np.isfinite(negatives[m]).any())
     by_artist = {int(a): positives[positive_artists == a] for a in np.unique(positive_artists)}
 
     def overall(global_t: float, own: dict[int, float]) -> tuple[float, float]:
@@ -224,7 +228,7 @@ def fit_kind(
                 trial = {}
                 for a in weak:
                     own_neg = negative_matrix[:, col[a]]
-                    t_a = threshold_at_far(own_neg[np.isfinite(own_neg)], mid)
+                    t_a = threshold_at_far(own_neg[np.isfinite(own_neg)], mid, linear=linear)
                     if t_a < g and rate_at(by_artist[a], t_a, False) < rate_at(by_artist[a], g, False):
                         trial[a] = t_a
                 if overall(g, trial)[0] <= target_far:
@@ -307,6 +311,27 @@ def style_scores(view: "RegistryView", top_m: int = STYLE_TOP_M, chunk: int = 51
     return artist_ids, owner, positives, negative
 
 
+def normalise_style_scores(view: "RegistryView", artist_ids: np.ndarray, owner: np.ndarray, positives: np.ndarray,
+                           negative: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`style_scores` in the gate's normalised units (:mod:`.style_norm`), on the view's norms.
+
+    Artists without a norm are left out (the gate scores them on the cosine fallback); fewer
+    than 2 artists with a norm is a :class:`CalibrationError`.
+    """
+    keep = np.array([int(a) in view.style_norms for a in artist_ids], dtype=bool)
+    if keep.sum() < 2:
+        raise CalibrationError("normalised style calibration needs at least 2 artists with a style norm "
+                               "(2 or more works whose own works are closer than strangers')")
+    imp = np.array([view.style_norms[int(a)].impostor for a in artist_ids[keep]])
+    gen = np.array([view.style_norms[int(a)].genuine for a in artist_ids[keep]])
+    rows = np.isin(owner, artist_ids[keep])
+    neg = (negative[rows][:, keep] - imp) / (gen - imp)  # -inf (own column) stays -inf
+    col = {int(a): j for j, a in enumerate(artist_ids[keep])}
+    own = np.array([col[int(o)] for o in owner[rows]])
+    pos = (positives[rows] - imp[own]) / (gen[own] - imp[own])
+    return artist_ids[keep], owner[rows], pos, neg
+
+
 def description_matrix(queries: np.ndarray, view: "RegistryView") -> tuple[np.ndarray, np.ndarray]:
     """:func:`~stylegate.governance.matching.description_scores` for many prompts at once:
     ``(artist_ids, scores)`` with one row per query."""
@@ -360,10 +385,15 @@ def _transform(image: "Image.Image", how: str, rng: np.random.Generator) -> "Ima
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=int(rng.integers(55, 86)))
         return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    if how == "crop":
-        m = float(rng.uniform(0.03, 0.06))
-        box = (int(w * m), int(h * m), w - int(w * m), h - int(h * m))
+    if how == "crop":  # up to 20% of each side's length removed, split unevenly, resized back
+        fx, fy = rng.uniform(0.03, 0.2, 2)
+        ax, ay = rng.uniform(0.0, 1.0, 2)
+        box = (int(w * fx * ax), int(h * fy * ay), w - int(w * fx * (1 - ax)), h - int(h * fy * (1 - ay)))
         return image.crop(box).resize((w, h), Image.BICUBIC)
+    if "+" in how:  # a combination, applied left to right
+        for step in how.split("+"):
+            image = _transform(image, step, rng)
+        return image
     if how == "colour":
         arr = np.asarray(image, dtype=np.float32)
         shift = rng.uniform(-25, 25, size=3)
@@ -382,14 +412,21 @@ def near_duplicate_scores(view: "RegistryView", embed_images: EmbedImages, *, k:
     work_ids = np.array(sorted(view.work_artist), dtype=np.int64)
     vectors = view.index.reconstruct(work_ids)
     # Negatives: each work against its nearest *other* works, by the gate's candidate rule.
-    _, ids = view.index.search(vectors.astype(np.float32), NEAR_DUPLICATE_CANDIDATES + 1)
+    _, ids = view.index.search(vectors.astype(np.float32), NEAR_DUPLICATE_POOL + 1)
     fresh = []
-    for row, work_id in enumerate(work_ids):
+    # The registered comparison costs ~10 ms; beyond MAX_NEGATIVE_WORKS works, a sample.
+    rows = np.arange(len(work_ids))
+    if len(rows) > MAX_NEGATIVE_WORKS:
+        rows = np.sort(np.random.default_rng(seed + 1).choice(len(rows), MAX_NEGATIVE_WORKS, replace=False))
+    for row in rows:
+        work_id = work_ids[row]
         mine = view.work_signature(int(work_id))
         if mine is None:
             continue
-        others = [int(i) for i in ids[row] if i >= 0 and int(i) != int(work_id)][:NEAR_DUPLICATE_CANDIDATES]
-        sims = [pixel_similarity(mine, s) for s in (view.work_signature(o) for o in others) if s is not None]
+        others = [int(i) for i in ids[row] if i >= 0 and int(i) != int(work_id)][:NEAR_DUPLICATE_POOL]
+        stored = [s for s in (view.work_signature(o) for o in others) if s is not None]
+        stored = sorted(stored, key=lambda s: -prefilter_score(mine, s))[:NEAR_DUPLICATE_CANDIDATES]
+        sims = [pixel_similarity(mine, s) for s in stored]
         if sims:
             fresh.append(max(sims))
         if progress and row % 200 == 0:
@@ -500,8 +537,11 @@ def calibrate(
     if progress:
         progress("style", 0, 1)
     artist_ids, owner, pos, neg = style_scores(view)
+    if th.style_score == "normalised":
+        artist_ids, owner, pos, neg = normalise_style_scores(view, artist_ids, owner, pos, neg)
     fits["style"] = fit_kind("style", pos, owner, neg, artist_ids, target_far=far,
-                             artist_frr_bound=cal.artist_frr_bound, names=names, **fixed("style"))
+                             artist_frr_bound=cal.artist_frr_bound, names=names,
+                             linear=th.style_score == "normalised", **fixed("style"))
     if progress:
         progress("style", 1, 1)
     # near-duplicate

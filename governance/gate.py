@@ -16,7 +16,7 @@ from stylegate.errors import InputError, InvalidPrompt
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.canonical import is_ignorable, tokenize
 from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind
-from stylegate.governance.matching import description_scores, match_image
+from stylegate.governance.matching import ArtistScore, description_scores, match_image
 from stylegate.governance.names import NameHit
 from stylegate.governance.neardup import pixel_signature
 from stylegate.governance.policy import Policy
@@ -133,6 +133,23 @@ class PolicyGate:
         return own.threshold, (f"per-artist: FRR {own.global_frr:.1%} at global threshold {threshold:.3f} "
                                f"(FRR {own.frr:.1%} at this one)")
 
+    def _style_score(self, item: "ArtistScore") -> tuple[float, float, str, str]:
+        """``(score, threshold, rule, why)`` of a style match under the policy's ``style_score``."""
+        th = self.policy.thresholds
+        if th.style_score == "cosine":
+            threshold, why = self._threshold_for(EvidenceKind.STYLE, item.artist_id)
+            return item.score, threshold, item.rule, f"cosine (policy style_score); {why}"
+        if "normalised" in item.detail:
+            threshold, why = self._threshold_for(EvidenceKind.STYLE, item.artist_id)
+            d = item.detail
+            return (float(d["normalised"]), threshold,
+                    f"{item.rule}, normalised per artist: (cosine - {d['impostor_mean']}) / "
+                    f"({d['genuine_mean']} - {d['impostor_mean']})",
+                    f"normalised (0 = other artists' works, 1 = own works); {why}")
+        return (item.score, th.style_cosine, item.rule,
+                "cosine fallback: the artist has no style norm (one work, alone in the registry, or its works "
+                "are no closer to each other than to strangers')")
+
     def _note_binding(self, decision: Decision) -> None:
         if not self.binding.semantic:
             decision.reasons.append(self.binding.reason)
@@ -236,10 +253,10 @@ class PolicyGate:
         evidence = []
         t_dup = self.policy.thresholds.near_duplicate
         for item in match.style if self.binding.semantic else []:
-            t_style, why = self._threshold_for(EvidenceKind.STYLE, item.artist_id)
-            if item.score >= t_style:
-                evidence.append(self._evidence(EvidenceKind.STYLE, item.artist_id, item.score, t_style, item.rule,
-                                               {**item.detail, "threshold_rule": why}))
+            score, t_style, rule, why = self._style_score(item)
+            if score >= t_style:
+                evidence.append(self._evidence(EvidenceKind.STYLE, item.artist_id, score, t_style, rule,
+                                               {**item.detail, "cosine": round(item.score, 4), "threshold_rule": why}))
         for item in match.near_duplicates:
             if item.score >= t_dup:
                 evidence.append(self._evidence(EvidenceKind.NEAR_DUPLICATE, item.artist_id, item.score, t_dup, item.rule, item.detail))

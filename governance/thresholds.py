@@ -71,7 +71,7 @@ class ArtistThreshold(_Strict):
     kind: Literal["description", "style"]
     artist_id: int = Field(ge=1)
     artist: str = ""
-    threshold: float = Field(gt=-1.0, le=1.0)
+    threshold: float = Field(gt=-10.0, le=10.0)  # normalised style thresholds are not cosines
     global_frr: float = Field(ge=0.0, le=1.0)  # the artist's FRR at the global threshold
     frr: float = Field(ge=0.0, le=1.0)  # its FRR at this threshold
     far: float = Field(ge=0.0, le=1.0)  # its false accepts at this threshold

@@ -15,6 +15,7 @@ from stylegate.registry.models import Artist
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.embedder import Embedder
+    from stylegate.governance.style_norm import StyleNorm
     from stylegate.registry.store import RegistryStore
     from stylegate.registry.style_index import StyleIndex
 
@@ -39,6 +40,8 @@ class RegistryView:
     work_files: dict[int, Path] = field(default_factory=dict)
     # Unit text vector of ordinary prompts: the description score's baseline (see neutral.py).
     neutral_anchor: np.ndarray | None = None
+    # Per-artist impostor/genuine means of the style score (see style_norm.py).
+    style_norms: dict[int, "StyleNorm"] = field(default_factory=dict)
     _signatures: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     revision: int = 0
 
@@ -146,6 +149,10 @@ def build_view(
     if index is not None:
         view.artist_works = build_artist_works(work_artist, index)
         view.prototype_artists, view.prototypes = build_prototypes(view.artist_works, index.dim)
+        from stylegate.governance.matching import STYLE_TOP_M
+        from stylegate.governance.style_norm import style_norms
+
+        view.style_norms = style_norms(view.artist_works, STYLE_TOP_M)
     if descriptor_vectors is not None:
         view.text_prototype_artists, view.text_prototypes = text_prototypes(*descriptor_vectors(artists))
     log.debug("registry view at revision %d: %d artists, %d works", view.revision, len(artists), len(work_artist))

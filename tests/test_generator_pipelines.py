@@ -139,7 +139,7 @@ def test_tiny_sd_name_blocked_prompt_produces_nothing(gate: PolicyGate, tiny_sd_
 def test_tiny_sd_is_interrupted_on_a_rejecting_preview(gate: PolicyGate, tiny_sd: Any) -> None:
     """Under a policy where any picture matches every registered style, the first preview
     rejects; the SD pipeline stops denoising and nothing is returned."""
-    strict = gate_with(gate, "style = 0.57", "style = -0.90")
+    strict = gate_with(gate, 'style = 0.72\nstyle_score = "normalised"', 'style = -0.90\nstyle_score = "cosine"')
     result = GatedGenerator(strict, tiny_sd).generate("a cat on paper", seed=0, steps=STEPS)
     assert result.prompt_decision.action is Action.ALLOW
     assert result.action is Action.BLOCK
@@ -157,7 +157,7 @@ def test_tiny_sd_is_interrupted_on_a_rejecting_preview(gate: PolicyGate, tiny_sd
 def test_tiny_sd_height_width_and_other_schedulers(gate: PolicyGate, tiny_sd: Any) -> None:
     from diffusers import DDIMScheduler, EulerDiscreteScheduler
 
-    lenient = gate_with(gate, "style = 0.57", "style = 0.99")  # noise never matches: the image is kept
+    lenient = gate_with(gate, 'style = 0.72\nstyle_score = "normalised"', 'style = 0.99\nstyle_score = "cosine"')  # noise never matches: the image is kept
     for scheduler in (DDIMScheduler, EulerDiscreteScheduler):
         tiny_sd.scheduler = scheduler.from_config(tiny_sd.scheduler.config)
         result = GatedGenerator(lenient, tiny_sd, height=32, width=32).generate("a tree", seed=1, steps=6)

@@ -64,6 +64,16 @@ def test_held_out_render_matches_its_artist_style(gate, artist: world.StyleArtis
     assert artists_in(decision, EvidenceKind.NEAR_DUPLICATE) == set()
 
 
+def test_style_evidence_says_which_score_and_threshold_applied(gate) -> None:
+    artist = world.ARTISTS[3]
+    decision = gate.check_image(world.render(artist, world.SUBJECTS[5], world.heldout_seeds()[1]))
+    (style,) = [e for e in decision.evidence if e.kind is EvidenceKind.STYLE]
+    d = style.detail
+    assert d["threshold_rule"].startswith("normalised") and style.threshold == gate.policy.thresholds.style
+    assert style.score == pytest.approx((d["cosine"] - d["impostor_mean"]) / (d["genuine_mean"] - d["impostor_mean"]), abs=2e-3)
+    assert d["impostor_mean"] < d["genuine_mean"] and d["works"] == len(gate.view.artist_works[style.artist.id][0])
+
+
 def test_unregistered_artist_images_match_no_one(gate) -> None:
     for subject in world.SUBJECTS:
         decision = gate.check_image(world.render(LEFT_OUT, subject, world.heldout_seeds()[0]))
@@ -83,6 +93,20 @@ def test_copies_are_near_duplicates_even_recompressed_or_resized(ws: Workspace, 
         dupes = [e for e in decision.evidence if e.kind is EvidenceKind.NEAR_DUPLICATE]
         assert dupes and dupes[0].detail["work_id"] == work.id, label
         assert decision.action is Action.BLOCK
+
+
+@pytest.mark.parametrize("artist", world.ARTISTS[1:-1:3], ids=lambda a: a.name)
+def test_cropped_copies_are_near_duplicates_with_their_registration(ws: Workspace, gate, artist) -> None:
+    work = ws.store.list_works(ws.store.get_artist(artist.name).id)[2]
+    original = Image.open(ws.settings.works_dir / work.path).convert("RGB")
+    buffer = io.BytesIO()
+    original.crop((9, 0, 64, 58)).save(buffer, "JPEG", quality=75)  # 14% off the left, 9% off the bottom
+    decision = gate.check_image(Image.open(io.BytesIO(buffer.getvalue())))
+    dupes = [e for e in decision.evidence if e.kind is EvidenceKind.NEAR_DUPLICATE]
+    assert dupes and dupes[0].detail["work_id"] == work.id and dupes[0].artist.name == artist.name
+    assert dupes[0].detail["alignment"]["shift_x"] == pytest.approx(9, abs=1.5)
+    assert dupes[0].detail["alignment"]["scale_y"] == pytest.approx(58 / 64, abs=0.03)
+    assert decision.action is Action.BLOCK
 
 
 def test_missing_work_file_does_not_crash_the_check(ws: Workspace, tmp_path: Path) -> None:

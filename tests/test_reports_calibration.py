@@ -11,6 +11,7 @@ import pytest
 
 from stylegate.demo import register_styleworld
 from stylegate.governance.calibration import calibrate
+from stylegate.governance.policy import load_policy
 from stylegate.reports.calibration import build_calibration_report
 from stylegate.reports.render import write_report
 from stylegate.settings import Settings
@@ -37,7 +38,9 @@ def report(tmp_path_factory: pytest.TempPathFactory):
 def test_report_evaluates_the_thresholds_in_force(report) -> None:
     rep, result = report
     ops = rep.operating_points.set_index("kind")
-    assert ops.loc["style", "threshold"] == 0.57 and ops.loc["near_duplicate", "threshold"] == 0.985
+    shipped = load_policy().thresholds
+    assert ops.loc["style", "threshold"] == shipped.style
+    assert ops.loc["near_duplicate", "threshold"] == shipped.near_duplicate
     assert ops.loc["style", "frr"] == pytest.approx(result.fits["style"].frr)
     assert rep.meta["bound"] is True
     # every curve is monotone: raising the threshold never raises FAR nor lowers FRR
@@ -81,7 +84,7 @@ def test_calibration_report_renders_in_chromium(report, tmp_path: Path, browser,
         assert "styleworld-clip" in body and "Worst artists" in body
         worst = rep.artists.iloc[0]["artist"]
         assert worst in page.locator("figure", has_text="Worst artists").inner_text()
-        assert re.search(r"0\.57\b", body)
+        assert re.search(re.escape(f"{load_policy().thresholds.style:g}") + r"\b", body)  # the style threshold in force
         assert page.locator("table caption").count() == 4
         shot = artifacts_dir / "calibration-report.png"
         page.screenshot(path=str(shot), full_page=True)

@@ -1,0 +1,80 @@
+"""Per-artist style normalisation: the reference means, the fallback, and one threshold across work counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stylegate.demo import register_styleworld
+from stylegate.governance.decision import EvidenceKind
+from stylegate.governance.matching import STYLE_TOP_M
+from stylegate.governance.gate import PolicyGate
+from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
+from stylegate.governance.style_norm import style_norms
+from stylegate.settings import Settings
+from stylegate.styleworld import world
+from stylegate.workspace import Workspace
+
+
+def _unit(rng: np.random.Generator, n: int, centre: np.ndarray, spread: float) -> np.ndarray:
+    v = centre + spread * rng.normal(size=(n, centre.size))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_norms_are_the_impostor_and_leave_one_out_means() -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16))
+    works = {a: (np.arange(10 * a, 10 * a + n), _unit(rng, n, centres[a], 0.4)) for a, n in ((0, 5), (1, 7), (2, 1))}
+    norms = style_norms(works, STYLE_TOP_M, chunk=4)
+    assert set(norms) == {0, 1}  # artist 2 has one work: no leave-one-out genuine mean
+    for a in (0, 1):
+        own = works[a][1]
+        loo = [np.sort(np.delete(own @ own[i], i))[-STYLE_TOP_M:].mean() for i in range(len(own))]
+        others = np.concatenate([works[b][1] for b in works if b != a])
+        imp = [np.sort(own @ v)[-STYLE_TOP_M:].mean() for v in others]
+        assert norms[a].genuine == pytest.approx(np.mean(loo), abs=1e-5)
+        assert norms[a].impostor == pytest.approx(np.mean(imp), abs=1e-5)
+        assert norms[a].impostors == len(others)
+        assert norms[a].normalise(norms[a].genuine) == pytest.approx(1.0)
+    assert style_norms({0: works[0]}, STYLE_TOP_M) == {}  # alone in the registry
+
+
+def _held_out_flags(ws: Workspace, gate: PolicyGate, artists: list[world.StyleArtist]) -> tuple[float, float, set[str]]:
+    images, owners = [], []
+    for a in artists:
+        for subject in world.SUBJECTS[::2]:
+            for seed in world.heldout_seeds()[:2]:
+                images.append(world.render(a, subject, seed))
+                owners.append(a.name)
+    miss, wrong, rules = [], [], set()
+    for vector, owner in zip(ws.embedder.embed_images(images), owners):
+        evidence = [e for e in gate.check_image_vector(vector).evidence if e.kind is EvidenceKind.STYLE]
+        miss.append(owner not in {e.artist.name for e in evidence})
+        wrong.append(bool({e.artist.name for e in evidence} - {owner}))
+        rules |= {e.detail["threshold_rule"].split(" ")[0] for e in evidence}
+    return float(np.mean(miss)), float(np.mean(wrong)), rules
+
+
+@pytest.mark.slow
+def test_one_normalised_threshold_holds_at_4_and_12_works_where_the_cosine_one_fails(tmp_path: Path) -> None:
+    artists = list(world.ARTISTS[:6])
+    shipped = load_policy().thresholds
+    cosine_wrong = {}
+    for works in (4, 12):
+        ws = Workspace(Settings(home=tmp_path / f"h{works}", device="cpu"))
+        ws.init()
+        register_styleworld(ws, tmp_path / f"ref{works}", per_artist=works, artists=artists)
+        base = ws.gate()
+        miss, wrong, rules = _held_out_flags(ws, base, artists)
+        assert rules == {"normalised"}
+        assert miss <= 0.05 and wrong <= 0.02, (works, miss, wrong)
+        # the same registry under the raw cosine at the old shipped threshold
+        text = default_policy_text().replace('style_score = "normalised"', 'style_score = "cosine"').replace(
+            f"style = {shipped.style}\n", f"style = {shipped.style_cosine}\n")
+        cosine = PolicyGate(parse_policy(text), base.embedder, base.view)
+        assert cosine.policy.thresholds.style == shipped.style_cosine
+        cosine_wrong[works] = _held_out_flags(ws, cosine, artists)
+    # the cosine threshold that suits 4 works flags wrong artists at 12 (or misses at 4)
+    assert cosine_wrong[12][1] > 0.1 or cosine_wrong[4][0] > 0.05, cosine_wrong
