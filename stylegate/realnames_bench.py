@@ -18,7 +18,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from stylegate.governance.redteam import CorpusEntry, Tally
 from stylegate.redteam_bench import build_matcher, lexical_tallies
