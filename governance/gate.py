@@ -16,7 +16,7 @@ from stylegate.errors import InputError, InvalidPrompt
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.canonical import is_ignorable, tokenize
 from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind
-from stylegate.governance.matching import ArtistScore, description_scores, match_image
+from stylegate.governance.matching import ArtistScore, artist_description_scores, description_scores, match_image
 from stylegate.governance.names import NameHit
 from stylegate.governance.neardup import pixel_signature
 from stylegate.governance.policy import Policy
@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+TEXT_CACHE_SIZE = 4096  # text vectors kept per gate (64-512 floats each)
+
 
 class PolicyGate:
     def __init__(self, policy: Policy, embedder: "Embedder | None", view: RegistryView) -> None:
@@ -41,6 +43,7 @@ class PolicyGate:
         self.view = view
         # Thresholds fitted for another embedder are refused here (ThresholdsForeign), or,
         # with `semantic = "name-only"`, turn the description and style checks off.
+        self._text_cache: dict[str, np.ndarray] = {}
         self.binding = check_binding(policy.calibration, embedder.identity if embedder is not None else None,
                                      policy.source or "policy")
 
@@ -74,7 +77,7 @@ class PolicyGate:
                 strongest[hit.artist_id] = hit
         evidence.extend(self._name_evidence(hit, prompt) for hit in strongest.values())
         if self.embedder is not None and self.binding.semantic and (self.view.prototypes.size or self.view.text_prototypes.size):
-            query = self.embedder.embed_texts([prompt])[0]
+            query = self._text_vectors([prompt])[0]
             evidence.extend(self._semantic_evidence(query))
         decision = self._decide("prompt", evidence)
         self._note_binding(decision)
@@ -210,13 +213,20 @@ class PolicyGate:
         """Description scores of ``texts`` for one artist (the steering's measure)."""
         if self.embedder is None:
             raise RuntimeError("no embedder configured")
-        vectors = self.embedder.embed_texts(list(texts))
-        out = np.full(len(texts), -1.0, dtype=np.float32)
-        for i, q in enumerate(vectors):
-            for item in description_scores(q, self.view):
-                if item.artist_id == artist_id:
-                    out[i] = item.score
-        return out
+        return artist_description_scores(self._text_vectors(texts), self.view, artist_id)
+
+    def _text_vectors(self, texts: "Sequence[str]") -> np.ndarray:
+        """Text vectors, embedding only texts this gate has not seen: steering scores the same
+        phrases at every level, and a rewrite is re-checked as a prompt."""
+        if self.embedder is None:
+            raise RuntimeError("no embedder configured")
+        cache = self._text_cache
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            if len(cache) + len(missing) > TEXT_CACHE_SIZE:
+                cache.clear()
+            cache.update(zip(missing, self.embedder.embed_texts(missing)))
+        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, self.embedder.dim), np.float32)
 
     # ----------------------------------------------------------------- images
     def check_image(self, image: "Image.Image") -> Decision:

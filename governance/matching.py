@@ -53,6 +53,23 @@ def description_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScor
     ]
 
 
+def artist_description_scores(queries: np.ndarray, view: RegistryView, artist_id: int) -> np.ndarray:
+    """:func:`description_scores` of many text vectors for one artist, vectorised (steering
+    scores dozens of rewrites of one prompt against one artist). -1 for an unknown artist."""
+    q = np.atleast_2d(queries).astype(np.float32)
+    parts = []
+    for owners, prototypes in ((view.prototype_artists, view.prototypes),
+                               (view.text_prototype_artists, view.text_prototypes)):
+        if prototypes.size:
+            row = np.flatnonzero(owners == artist_id)
+            if row.size:
+                parts.append(q @ prototypes[row[0]])
+    if not parts:
+        return np.full(len(q), -1.0, dtype=np.float32)
+    baseline = q @ view.neutral_anchor if view.neutral_anchor is not None else 0.0
+    return (np.mean(parts, axis=0) - baseline).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class ImageMatch:
     style: list[ArtistScore]
