@@ -61,27 +61,31 @@ class SubjectClassifier:
         return [self.model.classes_[i] for i in probs.argmax(1)]
 
 
-def fit_default(n_seeds: int = 24, size: int = 32) -> SubjectClassifier:
-    """Fit on training-split renders of every (artist, subject), at the pipeline's size."""
-    from .world import ARTISTS, SUBJECTS, render, train_seeds
+def _renders(seeds: Iterable[int], size: int) -> tuple[list[Image.Image], list[str]]:
+    """Every (artist, subject) rendered at each of ``seeds``, labelled with its subject."""
+    from .world import ARTISTS, SUBJECTS, render
 
+    seeds = list(seeds)
     images, labels = [], []
     for artist in ARTISTS:
         for subject in SUBJECTS:
-            for seed in train_seeds(n_seeds):
+            for seed in seeds:
                 images.append(render(artist, subject, seed, size=size))
                 labels.append(subject)
+    return images, labels
+
+
+def fit_default(n_seeds: int = 24, size: int = 32) -> SubjectClassifier:
+    """Fit on training-split renders of every (artist, subject), at the pipeline's size."""
+    from .world import train_seeds
+
+    images, labels = _renders(train_seeds(n_seeds), size)
     return SubjectClassifier(StyleClassifier().fit_features(feature_matrix(images), labels))
 
 
 def heldout_accuracy(classifier: SubjectClassifier, n_seeds: int = 3, size: int = 32) -> float:
     """Accuracy on held-out renders (seeds the classifier never saw)."""
-    from .world import ARTISTS, SUBJECTS, heldout_seeds, render
+    from .world import heldout_seeds
 
-    images, labels = [], []
-    for artist in ARTISTS:
-        for subject in SUBJECTS:
-            for seed in heldout_seeds(n_seeds):
-                images.append(render(artist, subject, seed, size=size))
-                labels.append(subject)
+    images, labels = _renders(heldout_seeds(n_seeds), size)
     return float(np.mean([p == t for p, t in zip(classifier.predict(images), labels)]))
