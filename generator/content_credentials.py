@@ -503,3 +503,26 @@ __all__: Sequence[str] = (
     "trust_anchors",
     "write_with_credentials",
 )
+
+
+def image_credentials(source: str | os.PathLike[str] | bytes, rgb: Any, settings: Any, gate: Any) -> dict[str, Any]:
+    """What ``check image`` reports about an image's provenance (the CLI and the API alike):
+    its C2PA check against the configured trust anchors and, when it carries no manifest, its
+    soft-binding match among this home's recorded outputs (or null)."""
+    import json
+
+    from stylegate.generator.soft_binding import OutputStore
+
+    found = check_credentials(source, trust_anchors(settings)).to_dict()
+    if found["status"] != "no-manifest":
+        return found
+    embedder = gate.embedder
+    embedding = embedder.embed_images([rgb])[0] if embedder is not None else None
+    identity = json.dumps(embedder.identity.to_dict(), sort_keys=True) if embedder is not None else None
+    with OutputStore.for_home(settings.home) as store:
+        match = store.lookup(rgb, embedding, identity)
+    found["soft_binding"] = match.to_dict() if match else None
+    if match is not None:
+        found["reason"] = (f"no C2PA manifest; found by soft binding ({match.how}) as the output of "
+                           f"audit entry {match.audit_seq}")
+    return found

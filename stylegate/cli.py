@@ -377,7 +377,9 @@ def check_image(path: Path = typer.Argument(..., help="Image file to check."), a
     provenance = None
     if validated.format == "PNG":
         provenance = verify_provenance(path, _public_key(ws)).to_dict()
-    credentials = _read_credentials(ws, path, validated) if validated.format in ("PNG", "JPEG", "WEBP") else None
+    from stylegate.generator.content_credentials import image_credentials
+
+    credentials = image_credentials(path, validated.to_rgb(), ws.settings, ws.gate())
     ws.record(KIND_CHECK_IMAGE, checked, image=image, provenance=provenance, credentials=credentials)
     decision = checked.to_dict()
     decision["image"] = image
@@ -385,28 +387,6 @@ def check_image(path: Path = typer.Argument(..., help="Image file to check."), a
     decision["credentials"] = credentials
     _show_decision(decision, as_json)
     raise typer.Exit(_decision_exit(decision))
-
-
-def _read_credentials(ws: Any, path: Path, validated: Any) -> dict:
-    """The C2PA check of ``path``; when it has no manifest, its soft-binding match (or null)."""
-    import json
-
-    from stylegate.generator.content_credentials import check_credentials, trust_anchors
-    from stylegate.generator.soft_binding import OutputStore
-
-    found = check_credentials(path, trust_anchors(ws.settings)).to_dict()
-    if found["status"] == "no-manifest":
-        rgb = validated.to_rgb()
-        gate = ws.gate()
-        embedding = gate.embedder.embed_images([rgb])[0] if gate.embedder is not None else None
-        embedder = json.dumps(gate.embedder.identity.to_dict(), sort_keys=True) if gate.embedder is not None else None
-        with OutputStore.for_home(ws.settings.home) as store:
-            match = store.lookup(rgb, embedding, embedder)
-        found["soft_binding"] = match.to_dict() if match else None
-        if match is not None:
-            found["reason"] = (f"no C2PA manifest; found by soft binding ({match.how}) as the output of "
-                               f"audit entry {match.audit_seq}")
-    return found
 
 
 def _show_decision(decision: dict, as_json: bool) -> None:

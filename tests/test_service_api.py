@@ -702,6 +702,8 @@ def test_image_check_returns_an_audited_decision(client: TestClient, settings: S
     decision = r.json()
     assert {"action", "evidence", "attribution", "audit_seq", "image"} <= set(decision)
     assert decision["image"] == {"name": "copy.png", "sha256": hashlib.sha256(work).hexdigest()}
+    # provenance, as `stylegate check image` reports it: no manifest, and no output of ours
+    assert decision["credentials"]["status"] == "no-manifest" and decision["credentials"]["soft_binding"] is None
     assert ("near-duplicate", artist_id) in {(e["kind"], e["artist"]["id"]) for e in decision["evidence"]}
     assert decision["action"] == "block"
     with AuditLog.open(settings.home / "audit.db") as audit:

@@ -46,7 +46,7 @@ async def check_image(request: Request, file: UploadFile = File(..., description
     from starlette.concurrency import run_in_threadpool
 
     from stylegate.governance.audit import KIND_CHECK_IMAGE
-    from stylegate.registry.validation import WorkLimits, validate_bytes
+    from stylegate.registry.validation import validate_bytes
 
     if len((await request.form()).getlist("file")) != 1:  # the parsed form, cached: not read twice
         raise InputError("send exactly one image, in the 'file' field")
@@ -59,13 +59,20 @@ async def check_image(request: Request, file: UploadFile = File(..., description
     name = (file.filename or "upload")[:200]
 
     def run() -> dict:
-        validated = validate_bytes(data, name, WorkLimits(max_pixels=ctx.settings.max_image_pixels, max_bytes=limit))
+        from dataclasses import replace
+
+        from stylegate.generator.content_credentials import image_credentials
+
+        validated = validate_bytes(data, name, replace(ctx.workspace.work_limits(), max_bytes=limit))
         with ctx.using() as ws:
-            checked = ws.gate().check_image(validated.to_rgb())
+            gate = ws.gate()
+            checked = gate.check_image(validated.to_rgb())
             image = {"name": name, "sha256": validated.sha256}
-            ws.record(KIND_CHECK_IMAGE, checked, image=image, source=_source(request))
+            credentials = image_credentials(data, validated.to_rgb(), ws.settings, gate)
+            ws.record(KIND_CHECK_IMAGE, checked, image=image, source=_source(request), credentials=credentials)
             decision = checked.to_dict()
         decision["image"] = image
+        decision["credentials"] = credentials  # C2PA, or the soft-binding match: as `check image` reports
         return decision
 
     return await run_in_threadpool(run)
