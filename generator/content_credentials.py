@@ -43,7 +43,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from stylegate.errors import InputError, InvalidWork, StylegateError
 
@@ -74,16 +74,7 @@ CredentialStatus = Literal[
     "malformed-manifest",
     "no-manifest",
 ]
-CREDENTIAL_STATUSES: tuple[str, ...] = (
-    "verified",
-    "untrusted-signer",
-    "expired-certificate",
-    "tampered-pixels",
-    "wrong-image",
-    "tampered-manifest",
-    "malformed-manifest",
-    "no-manifest",
-)
+CREDENTIAL_STATUSES: tuple[str, ...] = get_args(CredentialStatus)
 
 _PIXEL_CODES = ("assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch")
 _EXPIRED_CODES = ("signingCredential.expired",)
