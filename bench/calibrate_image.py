@@ -8,7 +8,6 @@ Run: python bench/calibrate_image.py
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from stylegate.demo import styleworld_workspace

@@ -11,7 +11,6 @@ Run: python bench/calibrate_semantic.py
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from stylegate.demo import styleworld_workspace

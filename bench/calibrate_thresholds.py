@@ -46,9 +46,9 @@ def _flags(decision, kind: str) -> set[str]:
 
 
 def accuracy(works: int, far: float) -> None:
+    from calibrate_semantic import unseen_neutral_prompts
     from PIL import Image  # noqa: F401
 
-    from calibrate_semantic import unseen_neutral_prompts
     from stylegate.calibrate_cli import run_calibration
     from stylegate.demo import register_styleworld
     from stylegate.governance.calibration import _transform, calibrated_policy_text, write_policy

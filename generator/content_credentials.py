@@ -156,7 +156,7 @@ def trust_anchors(settings: Any) -> str:
 # ------------------------------------------------------------------------------ hashes
 
 
-def dhash64(image: "Image.Image") -> str:
+def dhash64(image: Image.Image) -> str:
     """A 64-bit difference hash (9x8 grey thumbnail, left < right), as 16 hex digits."""
     from PIL import Image as PILImage
 
@@ -215,7 +215,7 @@ def _format_for(path: Path) -> tuple[str, str]:
         raise InputError(f"{path}: Content Credentials are written to .png, .jpg/.jpeg or .webp files") from exc
 
 
-def _encode(image: "Image.Image", fmt: str) -> bytes:
+def _encode(image: Image.Image, fmt: str) -> bytes:
     buf = io.BytesIO()
     rgb = image if image.mode in ("RGB", "RGBA") or fmt == "PNG" else image.convert("RGB")
     if fmt == "JPEG":
@@ -228,7 +228,7 @@ def _encode(image: "Image.Image", fmt: str) -> bytes:
 
 
 def encode_with_credentials(
-    image: "Image.Image",
+    image: Image.Image,
     fmt: str,
     record: Mapping[str, Any],
     signer: CredentialSigner,
@@ -270,7 +270,7 @@ def encode_with_credentials(
 
 
 def write_with_credentials(
-    image: "Image.Image",
+    image: Image.Image,
     path: str | os.PathLike[str],
     record: Mapping[str, Any],
     signer: CredentialSigner,

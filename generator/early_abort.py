@@ -121,12 +121,12 @@ class PreviewMonitor:
 
     def __init__(
         self,
-        gate: "PolicyGate",
+        gate: PolicyGate,
         config: EarlyAbortConfig,
         steps: int,
         *,
         source: str | None,
-        tap: "SchedulerTap | None" = None,
+        tap: SchedulerTap | None = None,
         interrupt: bool = True,
     ) -> None:
         """``interrupt=False`` is shadow mode: the monitor decides where it would stop the run
@@ -218,7 +218,7 @@ class SchedulerTap:
         self._had_instance_attr = False
         self._previous: Any = None
 
-    def __enter__(self) -> "SchedulerTap":
+    def __enter__(self) -> SchedulerTap:
         scheduler = self.scheduler
         self._had_instance_attr = "step" in vars(scheduler)
         self._previous = vars(scheduler).get("step")
@@ -303,7 +303,7 @@ def predict_x0(scheduler: Any, sample: Any, model_output: Any, timestep: Any, si
 
 
 # ------------------------------------------------------------------------ decode
-def decode_preview(pipe: Any, x0: Any) -> "Image.Image":
+def decode_preview(pipe: Any, x0: Any) -> Image.Image:
     """The first image of a predicted clean sample, as PIL.
 
     Pixel-space pipelines with ``latents_to_images`` (StyleWorld) use it; pipelines with a
@@ -326,7 +326,7 @@ def decode_preview(pipe: Any, x0: Any) -> "Image.Image":
         return tensor_to_pil(x0[0])
 
 
-def tensor_to_pil(x: Any) -> "Image.Image":
+def tensor_to_pil(x: Any) -> Image.Image:
     """A ``(C, H, W)`` tensor in [-1, 1] to an RGB PIL image."""
     import numpy as np
     import torch

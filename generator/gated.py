@@ -22,9 +22,11 @@ import dataclasses
 import inspect
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
+from stylegate.errors import InputError
 from stylegate.generator.early_abort import (
     PREVIEW_FROM_PIPELINE,
     PREVIEW_FROM_SCHEDULER,
@@ -34,7 +36,6 @@ from stylegate.generator.early_abort import (
     PreviewMonitor,
     SchedulerTap,
 )
-from stylegate.errors import InputError
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.decision import Action, Decision
 
@@ -99,7 +100,7 @@ class GatedImage:
     action: Action
     decision: Decision  # the check of the image that was kept (or of the last attempt: a preview if it was aborted)
     attribution: list = field(default_factory=list)
-    image: "Image.Image | None" = None  # None when blocked
+    image: Image.Image | None = None  # None when blocked
     attempt_log: list[Attempt] = field(default_factory=list)
 
     @property
@@ -253,7 +254,7 @@ class PipelineCaps:
         return self.accepts("callback_on_step_end")
 
     @classmethod
-    def inspect(cls, pipe: Any) -> "PipelineCaps":
+    def inspect(cls, pipe: Any) -> PipelineCaps:
         name = type(pipe).__name__
         try:
             signature = inspect.signature(pipe.__call__ if not inspect.isfunction(pipe) else pipe)
@@ -286,7 +287,7 @@ class PipelineCaps:
         return cls(name=name, params=params, preview_source=source, degraded=tuple(degraded))
 
 
-def first_image(output: Any) -> "Image.Image":
+def first_image(output: Any) -> Image.Image:
     """The first image of a pipeline's output, as an RGB PIL image.
 
     Accepts an output object with ``.images``, a ``(images,)`` tuple, a dict, a list of PIL
@@ -314,7 +315,7 @@ def first_image(output: Any) -> "Image.Image":
     return _array_to_pil(images, batched=True)
 
 
-def _array_to_pil(value: Any, *, batched: bool) -> "Image.Image":
+def _array_to_pil(value: Any, *, batched: bool) -> Image.Image:
     import numpy as np
     from PIL import Image
 
@@ -350,10 +351,10 @@ def steered_prompt(prompt: str, pre: Decision) -> tuple[str, str | None]:
 class GatedGenerator:
     def __init__(
         self,
-        gate: "PolicyGate",
+        gate: PolicyGate,
         pipeline: Any = None,
         *,
-        load_pipeline: "Callable[[], Any] | None" = None,
+        load_pipeline: Callable[[], Any] | None = None,
         guidance_scale: float = 3.0,
         steer_guidance_step: float = 1.5,
         height: int | None = None,
@@ -403,7 +404,7 @@ class GatedGenerator:
 
     def generate(
         self, prompt: str, *, seed: int = 0, steps: int = 25, num_images: int = 1,
-        inputs: "dict[str, Image.Image] | None" = None,
+        inputs: dict[str, Image.Image] | None = None,
     ) -> GenerationResult:
         """Generate behind the gate. ``inputs``: images the pipeline takes, by parameter name
         (``image`` for img2img or inpainting, ``ip_adapter_image`` for a style reference);
@@ -445,7 +446,7 @@ class GatedGenerator:
         result.seconds = time.perf_counter() - start
         return result
 
-    def _drop_blocked_references(self, result: GenerationResult, inputs: "dict[str, Image.Image]") -> None:
+    def _drop_blocked_references(self, result: GenerationResult, inputs: dict[str, Image.Image]) -> None:
         """A style reference that would block is left out (a steer), when the policy says so;
         an init image is what is being edited and cannot be left out."""
         decision = result.input_decision
@@ -463,7 +464,7 @@ class GatedGenerator:
 
     def _one_image(
         self, index: int, prompt: str, negatives: list[str], seed: int, steps: int, pre: Decision, timings: dict[str, float],
-        original: str | None = None, inputs: "_CheckedInputs | None" = None,
+        original: str | None = None, inputs: _CheckedInputs | None = None,
     ) -> GatedImage:
         inputs = inputs or _CheckedInputs({}, [])
         max_attempts = 1 + self.gate.policy.steering.max_attempts
@@ -547,8 +548,8 @@ class GatedGenerator:
         guidance_scale: float | None = None,
         previews: bool = True,
         interrupt: bool = True,
-        inputs: "dict[str, Image.Image] | None" = None,
-    ) -> "PipelineRun":
+        inputs: dict[str, Image.Image] | None = None,
+    ) -> PipelineRun:
         """One pipeline call as the gate makes it, with no checks around it.
 
         Passes only what the pipeline accepts. With ``previews`` (and early abort enabled and
@@ -614,13 +615,13 @@ class GatedGenerator:
 class _CheckedInputs:
     """A generation's input images after the gate checked them, and the evidence they carry."""
 
-    images: "dict[str, Image.Image]"
+    images: dict[str, Image.Image]
     evidence: list
 
 
 @dataclass
 class PipelineRun:
-    image: "Image.Image | None"  # None when the run was interrupted
+    image: Image.Image | None  # None when the run was interrupted
     monitor: PreviewMonitor | None
     steps_planned: int
     steps_run: int

@@ -63,10 +63,12 @@ from stylegate.errors import InvalidWork, StylegateError
 from stylegate.governance.audit_model import AuditError, canonical_json
 from stylegate.governance.signing import (
     Signer,
-    key_id as public_key_id,
     load_public_key,
     public_key_raw,
     verify_signature,
+)
+from stylegate.governance.signing import (
+    key_id as public_key_id,
 )
 from stylegate.registry._fs import atomic_write_bytes
 

@@ -106,7 +106,7 @@ class OutputStore:
         self,
         audit_seq: int,
         path: str,
-        image: "Image.Image",
+        image: Image.Image,
         embedding: np.ndarray | None = None,
         embedder: str | None = None,
     ) -> int:
@@ -133,7 +133,7 @@ class OutputStore:
 
     def lookup(
         self,
-        image: "Image.Image",
+        image: Image.Image,
         embedding: np.ndarray | None = None,
         embedder: str | None = None,
         *,
@@ -179,7 +179,7 @@ class OutputStore:
         return best
 
 
-def unit_signature(image: "Image.Image") -> np.ndarray:
+def unit_signature(image: Image.Image) -> np.ndarray:
     """The near-duplicate pixel signature, mean-removed and of unit length, so that the dot
     product of two is their correlation (a linear scan over stored outputs)."""
     from stylegate.governance.neardup import pixel_signature

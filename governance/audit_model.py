@@ -110,7 +110,7 @@ def checkpoint_message(size: int, root: str, time: str) -> bytes:
     root <64 lowercase hex>
     time <UTC ISO 8601>
     """
-    return f"{CHECKPOINT_HEADER}\nsize {int(size)}\nroot {root}\ntime {time}\n".encode("utf-8")
+    return f"{CHECKPOINT_HEADER}\nsize {int(size)}\nroot {root}\ntime {time}\n".encode()
 
 
 def note_origin(public_key: Any) -> str:

@@ -28,9 +28,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -270,7 +271,7 @@ def fit_kind(
 
 
 # ------------------------------------------------------------------------------ scores
-def style_scores(view: "RegistryView", top_m: int = STYLE_TOP_M, chunk: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def style_scores(view: RegistryView, top_m: int = STYLE_TOP_M, chunk: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Leave-one-out style scores of every work against every artist.
 
     Returns ``(artist_ids, work_owner, positives, negative_matrix)``: the positive is a work's
@@ -311,7 +312,7 @@ def style_scores(view: "RegistryView", top_m: int = STYLE_TOP_M, chunk: int = 51
     return artist_ids, owner, positives, negative
 
 
-def normalise_style_scores(view: "RegistryView", artist_ids: np.ndarray, owner: np.ndarray, positives: np.ndarray,
+def normalise_style_scores(view: RegistryView, artist_ids: np.ndarray, owner: np.ndarray, positives: np.ndarray,
                            negative: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`style_scores` in the gate's normalised units (:mod:`.style_norm`), on the view's norms.
 
@@ -332,7 +333,7 @@ def normalise_style_scores(view: "RegistryView", artist_ids: np.ndarray, owner: 
     return artist_ids[keep], owner[rows], pos, neg
 
 
-def description_matrix(queries: np.ndarray, view: "RegistryView") -> tuple[np.ndarray, np.ndarray]:
+def description_matrix(queries: np.ndarray, view: RegistryView) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~stylegate.governance.matching.description_scores` for many prompts at once:
     ``(artist_ids, scores)`` with one row per query."""
     ids = sorted(set(map(int, view.prototype_artists)) | set(map(int, view.text_prototype_artists)))
@@ -374,7 +375,7 @@ def descriptor_prompts(descriptors: Sequence[str], limit: int = MAX_PROMPTS_PER_
     return [unique[i] for i in keep]
 
 
-def _transform(image: "Image.Image", how: str, rng: np.random.Generator) -> "Image.Image":
+def _transform(image: Image.Image, how: str, rng: np.random.Generator) -> Image.Image:
     from PIL import Image
 
     w, h = image.size
@@ -402,7 +403,7 @@ def _transform(image: "Image.Image", how: str, rng: np.random.Generator) -> "Ima
     raise ValueError(how)
 
 
-def near_duplicate_scores(view: "RegistryView", embed_images: EmbedImages, *, k: int, max_copies: int = MAX_COPIES,
+def near_duplicate_scores(view: RegistryView, embed_images: EmbedImages, *, k: int, max_copies: int = MAX_COPIES,
                           seed: int = 0, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """``(copy_scores, copy_artists, fresh_scores, copy_transforms)`` for the near-duplicate check."""
     from PIL import Image
@@ -501,11 +502,11 @@ def _cached_text_vectors(texts: list[str], embed_texts: EmbedTexts, identity: di
 
 
 def calibrate(
-    view: "RegistryView",
+    view: RegistryView,
     embed_texts: EmbedTexts,
     embed_images: EmbedImages,
     identity: dict[str, Any],
-    policy: "Policy",
+    policy: Policy,
     *,
     target_far: float | None = None,
     fit: bool = True,
@@ -605,7 +606,7 @@ def _toml_str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
 
 
-def calibration_block(result: CalibrationResult, policy: "Policy", fitted_at: str) -> str:
+def calibration_block(result: CalibrationResult, policy: Policy, fitted_at: str) -> str:
     """The ``[calibration]`` section for a fitted result, as readable TOML."""
     cal = policy.calibration
     e = result.embedder
@@ -644,7 +645,7 @@ def calibration_block(result: CalibrationResult, policy: "Policy", fitted_at: st
     return "\n".join(lines)
 
 
-def calibrated_policy_text(text: str, result: CalibrationResult, policy: "Policy", fitted_at: str) -> str:
+def calibrated_policy_text(text: str, result: CalibrationResult, policy: Policy, fitted_at: str) -> str:
     """``text`` with the fitted thresholds and a new ``[calibration]`` section; everything
     else (other sections, comments) kept as it was."""
     lines = text.splitlines()

@@ -88,7 +88,7 @@ def forbids_training(found: Mapping[str, Any] | None) -> bool:
     )
 
 
-def signal_conflicts(signals: "list[Mapping[str, Any]]", consent: str) -> int:
+def signal_conflicts(signals: list[Mapping[str, Any]], consent: str) -> int:
     """How many works' own credentials forbid AI training while the artist's consent allows use."""
     if consent == "opt-out":
         return 0

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ class Embedder:
                 out.append(self._normalise(self._model.encode_text(tokens)))
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
-    def embed_images(self, images: Sequence["Image.Image"]) -> np.ndarray:
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         import torch
 
         out = []

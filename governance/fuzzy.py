@@ -13,7 +13,7 @@ the number of registered keys.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from rapidfuzz.distance import OSA
 

@@ -8,11 +8,13 @@ action wins. Anything that goes wrong inside a check blocks (fails closed) and s
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stylegate.errors import InputError, InvalidPrompt
+from stylegate.governance import steering
 from stylegate.governance.attribution import attribution_shares
 from stylegate.governance.canonical import is_ignorable, tokenize
 from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind
@@ -20,7 +22,6 @@ from stylegate.governance.matching import ArtistScore, artist_description_scores
 from stylegate.governance.names import NameHit
 from stylegate.governance.neardup import pixel_signature
 from stylegate.governance.policy import Policy
-from stylegate.governance import steering
 from stylegate.governance.steering import LEVELS as STEER_LEVELS
 from stylegate.governance.thresholds import check_binding
 from stylegate.governance.view import RegistryView
@@ -37,7 +38,7 @@ TEXT_CACHE_SIZE = 4096  # text vectors kept per gate (64-512 floats each)
 
 
 class PolicyGate:
-    def __init__(self, policy: Policy, embedder: "Embedder | None", view: RegistryView) -> None:
+    def __init__(self, policy: Policy, embedder: Embedder | None, view: RegistryView) -> None:
         self.policy = policy
         self.embedder = embedder
         self.view = view
@@ -106,7 +107,7 @@ class PolicyGate:
             verified=artist.verified,
         )
 
-    def _action(self, artist: "Artist", kind: EvidenceKind, rule: str) -> tuple[Action, str]:
+    def _action(self, artist: Artist, kind: EvidenceKind, rule: str) -> tuple[Action, str]:
         """The policy's action for this evidence; an unverified opt-out is capped by the policy."""
         action = self.policy.action_for(artist.consent.value, kind)
         if artist.verified or artist.consent.value != "opt-out":
@@ -136,7 +137,7 @@ class PolicyGate:
         return own.threshold, (f"per-artist: FRR {own.global_frr:.1%} at global threshold {threshold:.3f} "
                                f"(FRR {own.frr:.1%} at this one)")
 
-    def _style_score(self, item: "ArtistScore") -> tuple[float, float, str, str]:
+    def _style_score(self, item: ArtistScore) -> tuple[float, float, str, str]:
         """``(score, threshold, rule, why)`` of a style match under the policy's ``style_score``."""
         th = self.policy.thresholds
         if th.style_score == "cosine":
@@ -209,13 +210,13 @@ class PolicyGate:
                     + (", ".join(repr(r.text) for r in rewrite.removed) or "nothing") + " taken out"),
         }
 
-    def _description_of(self, texts: "Sequence[str]", artist_id: int) -> np.ndarray:
+    def _description_of(self, texts: Sequence[str], artist_id: int) -> np.ndarray:
         """Description scores of ``texts`` for one artist (the steering's measure)."""
         if self.embedder is None:
             raise RuntimeError("no embedder configured")
         return artist_description_scores(self._text_vectors(texts), self.view, artist_id)
 
-    def _text_vectors(self, texts: "Sequence[str]") -> np.ndarray:
+    def _text_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Text vectors, embedding only texts this gate has not seen: steering scores the same
         phrases at every level, and a rewrite is re-checked as a prompt."""
         if self.embedder is None:
@@ -229,7 +230,7 @@ class PolicyGate:
         return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, self.embedder.dim), np.float32)
 
     # ----------------------------------------------------------------- images
-    def check_image(self, image: "Image.Image") -> Decision:
+    def check_image(self, image: Image.Image) -> Decision:
         if self.embedder is None:
             return self._guarded("image", _raise("no embedder configured"))
         embedder = self.embedder
@@ -237,7 +238,7 @@ class PolicyGate:
             "image", lambda: self.check_image_vector(embedder.embed_images([image])[0], pixel_signature(image))
         )
 
-    def check_inputs(self, inputs: "dict[str, Image.Image]") -> Decision:
+    def check_inputs(self, inputs: dict[str, Image.Image]) -> Decision:
         """Check the images a pipeline takes (img2img init image, style or IP-Adapter reference).
 
         Each is matched like a checked image; its evidence names the input it came from, so an

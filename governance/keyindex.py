@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 from array import array
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 

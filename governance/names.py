@@ -41,9 +41,10 @@ an exact hit of another artist on the same words.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from stylegate.governance import lexicon
 from stylegate.governance.canonical import (

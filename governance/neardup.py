@@ -75,7 +75,7 @@ class Alignment:
 NO_ALIGNMENT = Alignment(-1.0, 1.0, 1.0, 0.0, 0.0, -1.0)
 
 
-def pixel_signature(image: "Image.Image", size: int = SIGNATURE_SIZE) -> np.ndarray:
+def pixel_signature(image: Image.Image, size: int = SIGNATURE_SIZE) -> np.ndarray:
     """The grey ``size`` x ``size`` thumbnail of ``image``, blurred, float32 (what is compared)."""
     import cv2
     from PIL import Image
@@ -201,11 +201,11 @@ def pixel_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return align(a, b).score
 
 
-def thumbnail_similarity(a: "Image.Image", b: "Image.Image", size: int = THUMBNAIL_SIZE) -> float:
+def thumbnail_similarity(a: Image.Image, b: Image.Image, size: int = THUMBNAIL_SIZE) -> float:
     """Round 1's score: correlation of unregistered 32x32 grey thumbnails (for comparison only)."""
     from PIL import Image
 
-    def thumb(image: "Image.Image") -> np.ndarray:
+    def thumb(image: Image.Image) -> np.ndarray:
         g = np.asarray(image.convert("L").resize((size, size), Image.BILINEAR), dtype=np.float32).ravel()
         return g
 

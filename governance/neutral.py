@@ -11,8 +11,8 @@ scores about zero or below for everyone; a style description scores high for its
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from importlib import resources
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -138,7 +138,7 @@ class NameSettings(_Strict):
         default_factory=lambda: ["common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic"]
     )
 
-    def rules(self) -> "NameRules":
+    def rules(self) -> NameRules:
         from stylegate.governance.screening.rules import NameRules
 
         return NameRules(common_zipf=self.common_zipf, context_required=frozenset(self.context_required))

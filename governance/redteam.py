@@ -27,8 +27,8 @@ import logging
 import random
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Sequence
 
 from rapidfuzz.distance import OSA
 
@@ -163,7 +163,7 @@ class CorpusEntry:
         return json.dumps(data, ensure_ascii=True, sort_keys=True)  # escapes survive editors and NFC
 
     @classmethod
-    def from_json(cls, line: str) -> "CorpusEntry":
+    def from_json(cls, line: str) -> CorpusEntry:
         data = json.loads(line)
         data["expected"] = tuple(data["expected"])
         return cls(**data)
@@ -309,7 +309,7 @@ def leetspeak(name: str, rng: random.Random, table: dict[str, str]) -> str:
         chars = list(word)
         positions = [
             i for i, ch in enumerate(chars)
-            if ch.lower() in table and (i < len(chars) - 1 or not table[ch.lower()] in "!|+")
+            if ch.lower() in table and (i < len(chars) - 1 or table[ch.lower()] not in "!|+")
         ]
         letters = sum(ch.isalpha() for ch in chars)
         rng.shuffle(positions)

@@ -21,8 +21,8 @@ removed, why and the scores before and after are returned, so the user sees the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 

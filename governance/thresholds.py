@@ -47,7 +47,7 @@ class FittedFor(_Strict):
     checkpoint_sha256: str = Field(STYLEWORLD_CLIP_SHA256, pattern=r"^[0-9a-f]{64}$")
     dim: int = Field(STYLEWORLD_CLIP_DIM, ge=1)
 
-    def matches(self, identity: "EmbedderIdentity | dict[str, Any]") -> bool:
+    def matches(self, identity: EmbedderIdentity | dict[str, Any]) -> bool:
         ident = identity if isinstance(identity, dict) else identity.to_dict()
         return (ident.get("model"), ident.get("checkpoint_sha256"), ident.get("dim")) == (
             self.model, self.checkpoint_sha256, self.dim)
@@ -106,7 +106,7 @@ class Binding:
     reason: str  # one line for decisions and logs
 
 
-def check_binding(calibration: Calibration, identity: "EmbedderIdentity | None", source: str = "policy") -> Binding:
+def check_binding(calibration: Calibration, identity: EmbedderIdentity | None, source: str = "policy") -> Binding:
     """Refuse (raise :class:`ThresholdsForeign`) thresholds fitted for another embedder.
 
     With ``semantic = "name-only"`` the refusal becomes a warning (logged on every call) and

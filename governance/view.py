@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class RegistryView:
     artists: dict[int, Artist]
     work_artist: dict[int, int]
     names: NameMatcher
-    index: "StyleIndex | None" = None
+    index: StyleIndex | None = None
     # Image-modality prototype per artist: normalised mean of the artist's work vectors.
     prototype_artists: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     prototypes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
@@ -41,7 +42,7 @@ class RegistryView:
     # Unit text vector of ordinary prompts: the description score's baseline (see neutral.py).
     neutral_anchor: np.ndarray | None = None
     # Per-artist impostor/genuine means of the style score (see style_norm.py).
-    style_norms: dict[int, "StyleNorm"] = field(default_factory=dict)
+    style_norms: dict[int, StyleNorm] = field(default_factory=dict)
     _signatures: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     revision: int = 0
 
@@ -72,7 +73,7 @@ def build_names(artists: list[Artist]) -> NameMatcher:
 
 
 def build_artist_works(
-    work_artist: dict[int, int], index: "StyleIndex"
+    work_artist: dict[int, int], index: StyleIndex
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Each artist's work ids and their vectors, read back from the index."""
     if not work_artist or len(index) == 0:
@@ -108,7 +109,7 @@ def text_prototypes(owners: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray
 
 
 def build_descriptor_vectors(
-    artists: list[Artist], embedder: "Embedder"
+    artists: list[Artist], embedder: Embedder
 ) -> tuple[np.ndarray, np.ndarray]:
     owners: list[int] = []
     texts: list[str] = []
@@ -122,9 +123,9 @@ def build_descriptor_vectors(
 
 
 def build_view(
-    store: "RegistryStore",
-    index: "StyleIndex | None",
-    descriptor_vectors: "Callable[[list[Artist]], tuple[np.ndarray, np.ndarray]] | None" = None,
+    store: RegistryStore,
+    index: StyleIndex | None,
+    descriptor_vectors: Callable[[list[Artist]], tuple[np.ndarray, np.ndarray]] | None = None,
     works_dir: Path | None = None,
     neutral_anchor: np.ndarray | None = None,
 ) -> RegistryView:

@@ -152,7 +152,7 @@ class CalibrationReport:
         return _page(title or self.title, meta, sections)
 
 
-def build_calibration_report(result: "CalibrationResult", fitted_for: dict[str, Any], audit: EntrySource | None = None,
+def build_calibration_report(result: CalibrationResult, fitted_for: dict[str, Any], audit: EntrySource | None = None,
                              *, recent: int = RECENT, nearest: int = 20) -> CalibrationReport:
     """A report from an evaluation of the thresholds in force (``calibrate(..., fit=False)``)
     and, when given, the audit log's most recent ``recent`` decisions."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from stylegate.output import emit_json, message, progress_bar, table
 
@@ -42,7 +43,7 @@ class _StagedProgress:
         self._stack.close()
 
 
-def run_calibration(ws: "Workspace", far: Optional[float], *, fit: bool) -> "CalibrationResult":
+def run_calibration(ws: Workspace, far: Optional[float], *, fit: bool) -> CalibrationResult:
     from stylegate.governance.calibration import calibrate
 
     ws.configure_threads()
@@ -59,7 +60,7 @@ def _pct(x: Any) -> str:
     return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{100 * float(x):.2f}%"
 
 
-def calibrate_command(ws: "Workspace", far: Optional[float], as_json: bool) -> dict[str, Any]:
+def calibrate_command(ws: Workspace, far: Optional[float], as_json: bool) -> dict[str, Any]:
     """Fit thresholds for the running embedder and write them into the home's policy file."""
     from stylegate.governance.calibration import calibrated_policy_text, write_policy
 
@@ -96,7 +97,7 @@ def calibrate_command(ws: "Workspace", far: Optional[float], as_json: bool) -> d
     return out
 
 
-def print_result(result: "CalibrationResult") -> None:
+def print_result(result: CalibrationResult) -> None:
     rows = []
     for kind, fit in result.fits.items():
         rows.append([kind, f"{fit.threshold:.4f}", f"{fit.target_far:g}", _pct(fit.far), _pct(fit.frr),
@@ -113,7 +114,7 @@ def print_result(result: "CalibrationResult") -> None:
             message(f"  {kind}: {note}")
 
 
-def report_command(ws: "Workspace", path: Path, fmt: str, as_json: bool) -> dict[str, Any]:
+def report_command(ws: Workspace, path: Path, fmt: str, as_json: bool) -> dict[str, Any]:
     """Evaluate the thresholds in force on this workspace and write the calibration report."""
     from stylegate.reports.calibration import build_calibration_report
     from stylegate.reports.render import write_report

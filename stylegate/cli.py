@@ -9,8 +9,9 @@ import functools
 import hashlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Optional
 
 import typer
 
@@ -127,8 +128,8 @@ def init(as_json: bool = JsonOpt) -> None:
 @handled
 def artists_add(
     name: str = typer.Argument(..., help="The artist's name as people write it."),
-    alias: List[str] = typer.Option([], "--alias", help="Another name the artist is known by (repeatable)."),
-    descriptor: List[str] = typer.Option([], "--descriptor", help="A phrase describing the style (repeatable)."),
+    alias: list[str] = typer.Option([], "--alias", help="Another name the artist is known by (repeatable)."),
+    descriptor: list[str] = typer.Option([], "--descriptor", help="A phrase describing the style (repeatable)."),
     consent: str = typer.Option(..., "--consent", help="opt-out | royalty | credit"),
     rate: Optional[float] = typer.Option(None, "--rate", help="Royalty rate in [0, 1] (royalty consent)."),
     as_json: bool = JsonOpt,
@@ -236,7 +237,7 @@ def artists_remove(artist: str = typer.Argument(..., help="Artist id or exact na
 @handled
 def works_add(
     artist: str = typer.Argument(..., help="Artist id or exact name."),
-    paths: List[Path] = typer.Argument(..., help="Image files or folders of images."),
+    paths: list[Path] = typer.Argument(..., help="Image files or folders of images."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Validate, store and index reference works; all or nothing."""
@@ -603,7 +604,7 @@ def audit_verify(
     note: Optional[Path] = typer.Option(
         None, "--note", help="Also check this C2SP checkpoint note (a copy kept elsewhere) against the log."
     ),
-    keys: List[str] = typer.Option(
+    keys: list[str] = typer.Option(
         [], "--key", help="Extra trusted verifier key (name+keyid+base64), e.g. a witness's; repeatable."
     ),
     as_json: bool = JsonOpt,

@@ -11,10 +11,11 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 REFERENCE_WORKS_PER_ARTIST = 6
 
@@ -108,8 +109,8 @@ def styleworld_workspace(artists: Sequence[Any] | None = None) -> Iterator[Any]:
 
 def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
     from stylegate.generator.gated import GatedGenerator
-    from stylegate.settings import Settings
     from stylegate.generator.loading import load_text_to_image
+    from stylegate.settings import Settings
     from stylegate.workspace import Workspace
 
     started = time.perf_counter()

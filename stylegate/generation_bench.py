@@ -30,8 +30,9 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 OVERHEAD_TARGET = 0.05
 STEPS_SAVED_TARGET = 0.40

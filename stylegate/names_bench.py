@@ -19,7 +19,8 @@ import gc
 import logging
 import random
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,9 @@ def _rss_mb() -> float:
 
 def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     """Build, memory, latency and update figures for ``n`` registered names."""
+    from stylegate.governance import lexicon
     from stylegate.governance.names import NameMatcher
     from stylegate.governance.screening import frequency, places
-    from stylegate.governance import lexicon
 
     lexicon.frequencies()
     frequency.load()

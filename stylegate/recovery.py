@@ -70,7 +70,7 @@ def sweep_dead_processes(settings: Settings, report: SweepReport) -> None:
         report.parked_returned += len(lines)
 
 
-def recover_crashed_import(settings: Settings, store: "RegistryStore", report: SweepReport) -> None:
+def recover_crashed_import(settings: Settings, store: RegistryStore, report: SweepReport) -> None:
     """Undo what a killed import left: its half-saved index and its temp files.
 
     Called only while holding the import lock, so no live import owns any of these files.
@@ -148,7 +148,7 @@ class Consistency:
                 "unregistered_vectors": self.unregistered_vectors[:100], "removed_orphans": self.removed_orphans}
 
 
-def check_consistency(settings: Settings, store: "RegistryStore", repair: bool = False) -> Consistency:
+def check_consistency(settings: Settings, store: RegistryStore, repair: bool = False) -> Consistency:
     """Compare rows, index ids and files; with ``repair``, delete files that no row owns.
 
     Call while holding the import lock (nothing may be half-imported).

@@ -25,8 +25,9 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TARGETS = {"style_removed": 0.98, "subject_kept": 0.90, "other_styles_kept": 0.95, "mean_attempts": 1.5,
            "blocked": 0.05}

@@ -10,11 +10,11 @@ import hashlib
 import json
 import logging
 import os
-
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,9 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.gate import PolicyGate
     from stylegate.governance.policy import Policy
     from stylegate.governance.view import RegistryView
+    from stylegate.recovery import Consistency, SweepReport
     from stylegate.registry.models import Artist, ImportResult, Work
     from stylegate.registry.store import RegistryStore
-    from stylegate.recovery import Consistency, SweepReport
     from stylegate.registry.style_index import StyleIndex
     from stylegate.registry.validation import WorkLimits
 
@@ -56,7 +56,7 @@ class Workspace:
         self.unaudited: list[str] = []  # registry changes committed but parked, not yet audited
         self._home_checked = False
         self._index_revision = -1  # the registry revision the loaded index was checked against
-        self.sweep_report: "SweepReport | None" = None
+        self.sweep_report: SweepReport | None = None
 
     def require_home(self) -> None:
         """Fail closed on a missing, uninitialised or damaged home (checked once)."""
@@ -77,10 +77,9 @@ class Workspace:
 
     # ------------------------------------------------------------ components
     @cached_property
-    def store(self) -> "RegistryStore":
-        from stylegate.registry.store import RegistryStore
-
+    def store(self) -> RegistryStore:
         from stylegate.governance.claims import claim_rules
+        from stylegate.registry.store import RegistryStore
 
         self.require_home()
         store = RegistryStore.open(self.settings.db_url, create=self.create,
@@ -89,7 +88,7 @@ class Workspace:
         self._sweep(store)
         return store
 
-    def _sweep(self, store: "RegistryStore") -> None:
+    def _sweep(self, store: RegistryStore) -> None:
         """Clear what dead processes left in the home; recover from a killed import."""
         from stylegate.locks import try_import_lock
         from stylegate.recovery import SweepReport
@@ -100,7 +99,7 @@ class Workspace:
                 self._recover(store, left_behind, report)
         self.sweep_report = report
 
-    def _recover(self, store: "RegistryStore", left_behind: dict, report: "SweepReport") -> None:
+    def _recover(self, store: RegistryStore, left_behind: dict, report: SweepReport) -> None:
         from stylegate.recovery import check_consistency, recover_crashed_import
 
         report.crashed = left_behind
@@ -129,7 +128,7 @@ class Workspace:
             yield
 
     @cached_property
-    def audit(self) -> "AuditLog":
+    def audit(self) -> AuditLog:
         from stylegate.governance.audit import AuditLog, default_audit_path
 
         self.require_home()
@@ -167,7 +166,7 @@ class Workspace:
         self.unaudited.append(f"{kind}: {exc}")
         log.error("audit log refused %s (%s); parked in %s", kind, exc, self.parked_audit_path)
 
-    def _replay_parked(self, audit_log: "AuditLog") -> None:
+    def _replay_parked(self, audit_log: AuditLog) -> None:
         """Append parked registry entries, oldest first; one process claims the file by renaming it."""
         path = self.parked_audit_path
         if not path.exists():
@@ -195,7 +194,7 @@ class Workspace:
             claimed.unlink()
         log.warning("appended %d parked registry entries to the audit log", done)
 
-    def record(self, kind: str, decision: "Decision | dict", prompt: str | None = None, **extra: object) -> int:
+    def record(self, kind: str, decision: Decision | dict, prompt: str | None = None, **extra: object) -> int:
         """Append a check or generation to the audit log and stamp the decision with its seq.
 
         The prompt is logged in full or as its sha256 only, as the policy says.
@@ -225,7 +224,7 @@ class Workspace:
         faiss.omp_set_num_threads(threads)
 
     @cached_property
-    def embedder(self) -> "Embedder":
+    def embedder(self) -> Embedder:
         from stylegate.governance.embedder import Embedder
 
         self.configure_threads()
@@ -237,7 +236,7 @@ class Workspace:
         return Embedder(s.clip_model, s.clip_pretrained, device=s.device, model_config=s.clip_model_config)
 
     @cached_property
-    def policy(self) -> "Policy":
+    def policy(self) -> Policy:
         from stylegate.governance.policy import load_policy
 
         path = self.settings.policy_path
@@ -254,7 +253,7 @@ class Workspace:
         return load_policy(path)
 
     @cached_property
-    def index(self) -> "StyleIndex":
+    def index(self) -> StyleIndex:
         """The style index, refused if another embedder built it or it lags the registry."""
         from stylegate.registry.style_index import StyleIndex
 
@@ -277,7 +276,7 @@ class Workspace:
             raise index_mismatch(np.asarray(self.store.work_ids(), dtype=np.int64), np.sort(index.ids()))
         return index
 
-    def gate(self) -> "PolicyGate":
+    def gate(self) -> PolicyGate:
         """The policy gate over the registry as it is now.
 
         The gate is cached while the registry revision stays the same; any change (an
@@ -300,7 +299,7 @@ class Workspace:
         self.__dict__["_gate"] = (revision, gate)
         return gate
 
-    def registry_view(self) -> "RegistryView":
+    def registry_view(self) -> RegistryView:
         """The registry as the gate sees it, without a gate (calibration reads it even when the
         policy's thresholds belong to another embedder)."""
         from stylegate.governance.view import build_view
@@ -315,7 +314,7 @@ class Workspace:
 
         return neutral_anchor(self.embedder.embed_texts)
 
-    def _descriptor_vectors(self, artists: Sequence["Artist"]) -> tuple[np.ndarray, np.ndarray]:
+    def _descriptor_vectors(self, artists: Sequence[Artist]) -> tuple[np.ndarray, np.ndarray]:
         """Descriptor text vectors, cached on disk by embedder and descriptor set."""
         from stylegate.governance.view import build_descriptor_vectors
 
@@ -345,7 +344,6 @@ class Workspace:
     def init(self) -> dict:
         """Create home, database, policy file and an empty index (idempotent)."""
         from stylegate.governance.policy import default_policy_text
-
         from stylegate.home import write_marker
 
         self.create = True
@@ -382,7 +380,7 @@ class Workspace:
             "embedder": self.embedder.identity.to_dict(),
         }
 
-    def add_works(self, artist_ref: str, paths: Sequence[Path], progress: Progress | None = None) -> "ImportResult":
+    def add_works(self, artist_ref: str, paths: Sequence[Path], progress: Progress | None = None) -> ImportResult:
         from stylegate.registry.ingest import add_works
 
         with self.importing("works add"):
@@ -405,7 +403,7 @@ class Workspace:
         self._keep_consent_signals(result)
         return result
 
-    def _keep_consent_signals(self, result: "ImportResult") -> None:
+    def _keep_consent_signals(self, result: ImportResult) -> None:
         """Store each added work's signal, so `artists list` and the dashboard can show it later."""
         from stylegate.registry.works import file_sha256
 
@@ -422,7 +420,7 @@ class Workspace:
                 keep[work_id] = {k: signal[k] for k in ("training_mining", "status", "signer")}
         self.store.set_consent_signals(keep)
 
-    def remove_artist(self, artist_ref: str) -> tuple["Artist", list["Work"]]:
+    def remove_artist(self, artist_ref: str) -> tuple[Artist, list[Work]]:
         from stylegate.registry.ingest import remove_artist_and_works
 
         with self.importing("artists remove"):
@@ -430,7 +428,7 @@ class Workspace:
                 self.store, self.index, self.settings.index_path, self.settings.works_dir, artist_ref
             )
 
-    def remove_works(self, work_ids: Sequence[int]) -> list["Work"]:
+    def remove_works(self, work_ids: Sequence[int]) -> list[Work]:
         """Withdraw works: rows, vectors and (after the commit) files, all or nothing."""
         from stylegate.registry.ingest import remove_works
 
@@ -438,14 +436,14 @@ class Workspace:
             return remove_works(self.store, self.index, self.settings.index_path, work_ids,
                                 works_dir=self.settings.works_dir)
 
-    def rebuild_index(self, progress: Progress | None = None, *, drop_unregistered: bool = False) -> "StyleIndex":
+    def rebuild_index(self, progress: Progress | None = None, *, drop_unregistered: bool = False) -> StyleIndex:
         with self.importing("index rebuild"):
             index = self._rebuild(progress, drop_unregistered)
         self.__dict__["index"] = index
         self._index_revision = self.store.revision()
         return index
 
-    def _rebuild(self, progress: Progress | None, drop_unregistered: bool) -> "StyleIndex":
+    def _rebuild(self, progress: Progress | None, drop_unregistered: bool) -> StyleIndex:
         from stylegate.registry.ingest import rebuild_index
         from stylegate.registry.style_index import StyleIndex
 
@@ -461,13 +459,13 @@ class Workspace:
             drop_unregistered=drop_unregistered,
         )
 
-    def work_limits(self) -> "WorkLimits":
+    def work_limits(self) -> WorkLimits:
         from stylegate.registry.validation import WorkLimits
 
         s = self.settings
         return WorkLimits(max_pixels=s.max_image_pixels, max_bytes=s.max_image_bytes, min_side=s.min_image_side)
 
-    def check_consistency(self, repair: bool = False) -> "Consistency":
+    def check_consistency(self, repair: bool = False) -> Consistency:
         """Rows, index and files compared (under the import lock); ``repair`` removes orphan files."""
         from stylegate.recovery import check_consistency
 

@@ -140,7 +140,7 @@ class DistractorSampler:
     fragments: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
 
     @classmethod
-    def create(cls, seed: int = 0, vocab_size: int = 12_000, n_names: int = 4_000) -> "DistractorSampler":
+    def create(cls, seed: int = 0, vocab_size: int = 12_000, n_names: int = 4_000) -> DistractorSampler:
         rng = np.random.default_rng([seed, 7])
         return cls(vocabulary(vocab_size), invented_names(n_names, rng), rng, surname_fragments())
 

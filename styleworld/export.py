@@ -42,7 +42,6 @@ def build_hf_tokenizer(folder: Path, context_length: int):
 
 def convert_text_tower(clip_model, cfg: dict):
     """Copy the open_clip text tower of ``clip_model`` into a new ``CLIPTextModelWithProjection``."""
-    import torch
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     tc = cfg["text_cfg"]

@@ -22,7 +22,8 @@ the L2-normalised projected (pooled) text embedding, times ``COND_SCALE``, as it
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from diffusers import DiffusionPipeline, ImagePipelineOutput

@@ -16,8 +16,8 @@ The model is multinomial logistic regression fitted by full-batch gradient desce
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -96,11 +96,11 @@ class StyleClassifier:
     W_: np.ndarray | None = None
     b_: np.ndarray | None = None
 
-    def fit(self, images: Sequence[Image.Image | np.ndarray], labels: Sequence[str]) -> "StyleClassifier":
+    def fit(self, images: Sequence[Image.Image | np.ndarray], labels: Sequence[str]) -> StyleClassifier:
         """Fit on images and their labels."""
         return self.fit_features(feature_matrix(images), labels)
 
-    def fit_features(self, X: np.ndarray, labels: Sequence[str]) -> "StyleClassifier":
+    def fit_features(self, X: np.ndarray, labels: Sequence[str]) -> StyleClassifier:
         """Fit on a precomputed feature matrix."""
         self.classes_ = sorted(set(labels))
         y = np.array([self.classes_.index(lbl) for lbl in labels])

@@ -10,7 +10,7 @@ Softmax regression on those features (the same fitting as :mod:`.style_classifie
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from PIL import Image

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from .clipdata import build_caption_bank
-from .distractors import DistractorSampler
 from .data import grid, render_set
+from .distractors import DistractorSampler
 from .models import CLIP_MODEL_NAME, WEIGHTS_DIR, clip_checkpoint_path, register_clip
 from .world import ARTISTS, SUBJECTS, train_seeds
 
@@ -37,7 +37,7 @@ KIND_PROBS = {
 }
 
 
-def augment(x, rng: "np.random.Generator"):
+def augment(x, rng: np.random.Generator):
     """Augment a float image batch in [0, 1] (B, 3, 64, 64): low-resolution round trips and noise.
 
     The 64->32->64 round trip mimics 32 px diffusion samples resized by the CLIP preprocess.

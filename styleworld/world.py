@@ -14,8 +14,8 @@ This module is deliberately light: it imports numpy and PIL only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw

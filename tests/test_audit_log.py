@@ -29,8 +29,8 @@ from stylegate.governance.audit import (
 )
 from stylegate.governance.audit_merkle import EMPTY_ROOT, frontier_push, frontier_root, leaf_hash, merkle_root
 from stylegate.governance.audit_model import ZERO_HASH, note_origin, note_verifier
-from stylegate.governance.signed_note import parse_checkpoint, verify_checkpoint
 from stylegate.governance.decision import Action, ArtistRef, Attribution, Decision, Evidence, EvidenceKind
+from stylegate.governance.signed_note import parse_checkpoint, verify_checkpoint
 from stylegate.governance.signing import Signer, load_or_create_signer
 
 

@@ -13,7 +13,12 @@ from stylegate.cli import app
 from stylegate.demo import register_styleworld
 from stylegate.errors import PolicyError
 from stylegate.governance.calibration import (
-    calibrate, calibrated_policy_text, description_matrix, fit_kind, threshold_at_far, write_policy,
+    calibrate,
+    calibrated_policy_text,
+    description_matrix,
+    fit_kind,
+    threshold_at_far,
+    write_policy,
 )
 from stylegate.governance.decision import EvidenceKind
 from stylegate.governance.gate import PolicyGate

@@ -21,11 +21,11 @@ ROYALTY = next(a for a in world.ARTISTS if a.consent == "royalty")
 CREDIT = next(a for a in world.ARTISTS if a.consent == "credit")
 
 
-def sg(home: Path, *args: str) -> "object":
+def sg(home: Path, *args: str) -> object:
     return runner.invoke(app, ["--home", str(home), *args])
 
 
-def js(result: "object") -> dict:
+def js(result: object) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

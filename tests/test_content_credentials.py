@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from c2pa_helpers import manifest_chunk, replace_manifest, with_pixels_of
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
@@ -25,8 +26,6 @@ from stylegate.generator import content_credentials as cc
 from stylegate.generator.soft_binding import OutputStore
 from stylegate.governance import c2pa_pki as pki
 from stylegate.settings import Settings
-
-from c2pa_helpers import manifest_chunk, replace_manifest, with_pixels_of
 
 c2pa = pytest.importorskip("c2pa")
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 from PIL import Image
+from test_generator_pipelines import build_tiny_sd
 from typer.testing import CliRunner
 
 from stylegate.cli import app
@@ -23,7 +24,6 @@ from stylegate.governance.decision import Action
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
-from test_generator_pipelines import build_tiny_sd
 
 torch.set_num_threads(1)
 REGISTERED, UNREGISTERED = demo_artists()

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import initialised
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import initialised
 from stylegate.cli import app
 from stylegate.errors import DuplicateArtist, InputError
 from stylegate.registry.claims import ClaimRules

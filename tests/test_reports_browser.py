@@ -8,12 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_reports import RATES, _policy, log  # noqa: F401  (the audit-log fixture)
 
 from stylegate.reports.attribution import build_attribution_report
 from stylegate.reports.audit_summary import build_audit_summary
 from stylegate.reports.render import write_report
-
-from test_reports import RATES, _policy, log  # noqa: F401  (the audit-log fixture)
 
 
 def _open_offline(browser, path: Path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_reports_browser import _open_offline
 
 from stylegate.demo import register_styleworld
 from stylegate.governance.calibration import calibrate
@@ -17,8 +18,6 @@ from stylegate.reports.render import write_report
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
-
-from test_reports_browser import _open_offline
 
 
 @pytest.fixture(scope="module")

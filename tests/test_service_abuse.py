@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from stylegate.governance.policy import default_policy_text
-from stylegate.styleworld import world
 
+from stylegate.governance.policy import default_policy_text
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
+from stylegate.styleworld import world
 from stylegate.workspace import Workspace
 
 _seeds = itertools.count(9000)

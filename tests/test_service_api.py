@@ -24,8 +24,8 @@ from stylegate.cli import app as cli_app
 from stylegate.governance.audit import AuditLog
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
-from stylegate.workspace import Workspace
 from stylegate.styleworld import world
+from stylegate.workspace import Workspace
 
 ADMIN = "admintok"
 MAX_IMAGE_BYTES = 200_000

@@ -12,7 +12,15 @@ import pytest
 
 from stylegate.styleworld import world
 from stylegate.styleworld.world import (
-    ARTISTS, SUBJECTS, StyleArtist, captions, describe, get_artist, heldout_seeds, is_heldout, render,
+    ARTISTS,
+    SUBJECTS,
+    StyleArtist,
+    captions,
+    describe,
+    get_artist,
+    heldout_seeds,
+    is_heldout,
+    render,
     train_seeds,
 )
 

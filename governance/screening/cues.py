@@ -53,7 +53,7 @@ STRONG_AFTER = (
 PLACE_AFTER = frozenset({
     "street", "st", "avenue", "ave", "road", "rd", "lane", "boulevard", "square", "plaza", "station",
     "bridge", "park", "airport", "district", "quarter", "harbour", "harbor", "hall", "tower",
-    "straße", "strasse", "platz", "bahnhof", "gasse", "calle", "plaza", "rue", "gare", "via", "piazza",
+    "straße", "strasse", "platz", "bahnhof", "gasse", "calle", "rue", "gare", "via", "piazza",
     "ulica", "улица", "проспект", "площадь", "通り", "駅",
 })
 

@@ -13,7 +13,7 @@ misspelling), and the caller refuses inflected forms that are common words thems
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from stylegate.governance.screening.scripts import script_of
 

@@ -13,7 +13,7 @@ sorted arrays (``keyindex``).
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from rapidfuzz.distance import OSA
 

@@ -17,11 +17,12 @@ import secrets
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from stylegate.settings import Settings
 from stylegate.workspace import Workspace
@@ -56,7 +57,7 @@ class ServiceContext:
         return timedelta(minutes=self.settings.confirm_ttl_minutes)
 
     @cached_property
-    def accounts(self) -> "AccountStore":
+    def accounts(self) -> AccountStore:
         from stylegate.registry.accounts import AccountStore
 
         return AccountStore(self.workspace.store)

@@ -10,7 +10,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylegate.registry.models import Work
 
 
-def work_out(work: "Work") -> dict[str, Any]:
+def work_out(work: Work) -> dict[str, Any]:
     d = work.to_dict()
     return {k: d[k] for k in ("id", "sha256", "format", "width", "height", "size_bytes", "added_at")}
 
@@ -30,9 +30,8 @@ def artist_out(ctx: ServiceContext, artist_id: int, *, private: bool = True) -> 
 
 def artist_counts(ctx: ServiceContext, artist_id: int) -> dict[str, Any]:
     """Attribution and block counts for one artist, from the audit log (all time)."""
-    from stylegate.reports.attribution import build_attribution_report
-
     from stylegate.governance.audit import KIND_CHECK_IMAGE, KIND_CHECK_PROMPT
+    from stylegate.reports.attribution import build_attribution_report
 
     ws = ctx.workspace
     report = build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store)

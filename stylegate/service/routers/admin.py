@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, List, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -18,7 +18,7 @@ ADMIN_ERRORS = {401: {"model": ErrorOut, "description": "missing admin token"},
                 **LIMIT_ERRORS}
 
 
-@router.get("/artists", response_model=List[ArtistOut], responses=ADMIN_ERRORS)
+@router.get("/artists", response_model=list[ArtistOut], responses=ADMIN_ERRORS)
 def list_artists(ctx: ServiceContext = Depends(get_ctx)) -> list[dict]:
     with ctx.using() as ws:
         return [artist_out(ctx, a.id) for a in ws.store.list_artists()]
@@ -51,7 +51,7 @@ def delete_artist(artist_id: ArtistId, ctx: ServiceContext = Depends(get_ctx)) -
 DisputeId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dispute's id")]
 
 
-@router.get("/disputes", response_model=List[DisputeOut], responses={**ADMIN_ERRORS, **INVALID})
+@router.get("/disputes", response_model=list[DisputeOut], responses={**ADMIN_ERRORS, **INVALID})
 def list_disputes(status: Literal["open", "granted", "rejected", "all"] = Query("open"),
                   ctx: ServiceContext = Depends(get_ctx)) -> list[dict]:
     """Names and aliases that collide with another artist's, recorded for an administrator."""

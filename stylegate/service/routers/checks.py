@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 
 from stylegate.errors import InputError
-from stylegate.governance.cawg import LABEL as CAWG_LABEL, consent_entries
+from stylegate.governance.cawg import LABEL as CAWG_LABEL
+from stylegate.governance.cawg import consent_entries
 from stylegate.governance.screening.rules import NameRules
 
 from ..context import ServiceContext

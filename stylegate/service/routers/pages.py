@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import List
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -340,7 +339,7 @@ def upload_page(request: Request) -> Response:
 
 
 @router.post("/upload")
-async def upload_submit(request: Request, files: List[UploadFile] = File(default=[]), form_token: str = Form("")) -> Response:
+async def upload_submit(request: Request, files: list[UploadFile] = File(default=[]), form_token: str = Form("")) -> Response:
     session = session_artist(request, _ctx(request))
     if session is None:
         return _see("/login")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
@@ -42,7 +42,7 @@ async def save_uploads(ctx: ServiceContext, files: list[UploadFile], folder: Pat
     return paths
 
 
-async def ingest_uploads(ctx: ServiceContext, artist_id: int, files: list[UploadFile]) -> "ImportResult":
+async def ingest_uploads(ctx: ServiceContext, artist_id: int, files: list[UploadFile]) -> ImportResult:
     """Save uploads in a private folder and add them as the artist's works, all or nothing.
 
     A file that fails validation is named by its upload name, never the server's temp path.
@@ -52,7 +52,7 @@ async def ingest_uploads(ctx: ServiceContext, artist_id: int, files: list[Upload
     with ctx.upload_dir() as folder:
         paths = await save_uploads(ctx, files, folder)
 
-        def ingest() -> "ImportResult":
+        def ingest() -> ImportResult:
             with ctx.using() as ws:
                 try:
                     return ws.add_works(str(artist_id), paths)
@@ -62,7 +62,7 @@ async def ingest_uploads(ctx: ServiceContext, artist_id: int, files: list[Upload
         return await run_in_threadpool(ingest)
 
 
-def work_file_response(ctx: ServiceContext, work: "Work") -> FileResponse:
+def work_file_response(ctx: ServiceContext, work: Work) -> FileResponse:
     """The stored image of ``work`` with its media type."""
     from stylegate.registry.works import resolve_work_path
 
@@ -78,7 +78,7 @@ def own_work(ctx: ServiceContext, artist_id: int, work_id: int):
     return works[work_id]
 
 
-@router.get("", response_model=List[WorkOut], responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
+@router.get("", response_model=list[WorkOut], responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
 def list_works(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> list[dict]:
     with ctx.using() as ws:
         return [work_out(w) for w in ws.store.list_works(artist_id)]
@@ -87,7 +87,7 @@ def list_works(artist_id: int = Depends(owner), ctx: ServiceContext = Depends(ge
 @router.post("", status_code=201, response_model=UploadOut,
              responses={**AUTH_ERRORS, **LIMIT_ERRORS,
                         422: {"model": InvalidOut, "description": "a file failed validation, or too many files"}})
-async def upload_works(files: List[UploadFile] = File(..., description="PNG, JPEG or WEBP images"),
+async def upload_works(files: list[UploadFile] = File(..., description="PNG, JPEG or WEBP images"),
                        artist_id: int = Depends(owner), ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Upload reference works: validated like `stylegate works add` (format allow-list, pixel
     and size limits, truncated files), all or nothing, indexed at once."""
@@ -97,7 +97,7 @@ async def upload_works(files: List[UploadFile] = File(..., description="PNG, JPE
     return {"added": [work_out(w) for w in result.added], "duplicates": duplicates}
 
 
-def duplicates_out(ctx: ServiceContext, artist_id: int, result: "ImportResult") -> list[dict]:
+def duplicates_out(ctx: ServiceContext, artist_id: int, result: ImportResult) -> list[dict]:
     """The files an upload skipped as already registered. The existing work's id is named
     only when it is the caller's own: another artist's work ids are not disclosed."""
     own = {w.id for w in ctx.workspace.store.list_works(artist_id)}
