@@ -360,12 +360,18 @@ class GatedGenerator:
         height: int | None = None,
         width: int | None = None,
         early_abort: EarlyAbortConfig | None = EarlyAbortConfig(),
+        callback_on_step_end: Any = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> None:
         """``pipeline`` or ``load_pipeline``: the latter is called on the first generation only,
         so a prompt the pre-check blocks never loads a model.
 
         ``height``/``width`` are passed when the pipeline accepts them. ``early_abort``
         configures the preview points (None or ``enabled=False``: no previews).
+        ``callback_on_step_end``: the caller's own step-end callbacks (what diffusers takes:
+        a ``PipelineCallback``, ``MultiPipelineCallbacks``, a function with its
+        ``callback_on_step_end_tensor_inputs``, or a list); they run on every pipeline call,
+        before the gate's own preview callback (see :mod:`stylegate.generator.callbacks`).
         """
         if (pipeline is None) == (load_pipeline is None):
             raise ValueError("give exactly one of pipeline and load_pipeline")
@@ -378,6 +384,11 @@ class GatedGenerator:
         self.width = width
         self.early_abort = early_abort if early_abort is not None else EarlyAbortConfig(enabled=False)
         self._caps: PipelineCaps | None = None
+        self._user_callbacks: list[Any] = []
+        if callback_on_step_end is not None:
+            from stylegate.generator.callbacks import as_callbacks
+
+            self._user_callbacks = as_callbacks(callback_on_step_end, callback_on_step_end_tensor_inputs)
 
 
     @property
@@ -396,6 +407,8 @@ class GatedGenerator:
                 degraded.append("no height/width: the pipeline's own image size is used")
             if self.early_abort.enabled and caps.preview_source is not None and self.gate.embedder is None:
                 degraded.append("no embedder: no early abort")
+            if self._user_callbacks and not caps.accepts("callback_on_step_end"):
+                degraded.append("no callback_on_step_end: the caller's step-end callbacks cannot run")
             caps = dataclasses.replace(caps, degraded=tuple(degraded))
             for item in caps.degraded:
                 log.warning("pipeline %s behind the gate is degraded: %s", caps.name, item)
@@ -591,9 +604,14 @@ class GatedGenerator:
             if caps.preview_source == PREVIEW_FROM_SCHEDULER:
                 tap = SchedulerTap(pipe.scheduler)
             monitor = PreviewMonitor(self.gate, self.early_abort, steps, source=caps.preview_source, tap=tap, interrupt=interrupt)
-            kwargs["callback_on_step_end"] = monitor
-            if caps.accepts("callback_on_step_end_tensor_inputs"):
-                kwargs["callback_on_step_end_tensor_inputs"] = monitor.tensor_inputs
+        if (monitor is not None or self._user_callbacks) and caps.accepts("callback_on_step_end"):
+            from stylegate.generator.callbacks import compose
+
+            composed = compose(self._user_callbacks, monitor)
+            if composed is not None:
+                kwargs["callback_on_step_end"], tensors = composed
+                if caps.accepts("callback_on_step_end_tensor_inputs"):
+                    kwargs["callback_on_step_end_tensor_inputs"] = tensors
         args = () if caps.accepts("prompt") else (prompt,)
         start = time.perf_counter()
         if tap is not None:

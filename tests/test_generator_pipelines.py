@@ -282,3 +282,71 @@ def test_predicted_clean_sample_matches_the_scheduler(prediction: str) -> None:
         tapped.step(model_output, tapped.timesteps[0], sample, return_dict=False)  # a tuple: the tap computes x0 itself
     assert "step" not in vars(tapped)
     assert torch.allclose(tap.predicted_clean(), expected, atol=1e-5)
+
+
+# ------------------------------------------------- the caller's own callbacks
+class StepRecorder:
+    """A caller's own diffusers callback: records each step and, at ``fix_at``, replaces the
+    latents with a fixed tensor (so its output demonstrably reaches the pipeline)."""
+
+    def __init__(self, fix_at: int | None = None) -> None:
+        from diffusers.callbacks import PipelineCallback
+
+        recorder = self
+
+        class _Callback(PipelineCallback):
+            tensor_inputs = ["latents", "prompt_embeds"]
+
+            def callback_fn(self, pipeline: Any, step_index: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+                recorder.steps.append(step_index)
+                recorder.seen.append(sorted(callback_kwargs))
+                if step_index == recorder.fix_at:
+                    callback_kwargs["latents"] = torch.full_like(callback_kwargs["latents"], 0.25)
+                return callback_kwargs
+
+        self.fix_at = fix_at
+        self.steps: list[int] = []
+        self.seen: list[list[str]] = []
+        self.callback = _Callback()
+
+
+def test_the_callers_pipeline_callback_runs_with_the_gates_previews(gate: PolicyGate, tiny_sd: Any) -> None:
+    lenient = gate_with(gate, 'style = 0.72\nstyle_score = "normalised"', 'style = 0.99\nstyle_score = "cosine"')
+    recorder = StepRecorder(fix_at=STEPS)  # the last of PNDM's STEPS + 1 iterations
+    gen = GatedGenerator(lenient, tiny_sd, callback_on_step_end=recorder.callback)
+    first = gen.generate("a cat on paper", seed=0, steps=STEPS)
+    (im,) = first.images
+    (attempt,) = im.attempt_log
+    assert recorder.steps == list(range(STEPS + 1))  # the caller's callback ran on every step
+    assert all(keys == ["latents", "prompt_embeds"] for keys in recorder.seen)  # with the tensors it asked for
+    assert [p.step for p in attempt.previews] == [4, 7, 9] and attempt.preview_error is None  # and so did the gate's
+    # the caller's latents reached the pipeline: two seeds decode the same fixed latents
+    second = gen.generate("a cat on paper", seed=5, steps=STEPS)
+    assert np.array_equal(np.asarray(first.images[0].image), np.asarray(second.images[0].image))
+    plain = GatedGenerator(lenient, tiny_sd).generate("a cat on paper", seed=5, steps=STEPS)
+    assert not np.array_equal(np.asarray(plain.images[0].image), np.asarray(second.images[0].image))
+
+
+def test_a_plain_function_callback_composes_and_the_gate_still_interrupts(gate: PolicyGate, tiny_sd: Any) -> None:
+    strict = gate_with(gate, 'style = 0.72\nstyle_score = "normalised"', 'style = -0.90\nstyle_score = "cosine"')
+    calls: list[tuple[int, tuple[str, ...]]] = []
+
+    def mine(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        calls.append((step, tuple(sorted(kwargs))))
+        return {}  # diffusers allows returning only what changed
+
+    gen = GatedGenerator(strict, tiny_sd, callback_on_step_end=mine, callback_on_step_end_tensor_inputs=["latents"])
+    result = gen.generate("a cat on paper", seed=0, steps=STEPS)
+    assert result.action is Action.BLOCK
+    attempts = result.images[0].attempt_log
+    assert all(a.stage == "preview" and a.aborted_at == 4 for a in attempts)
+    # one pipeline call per attempt, each interrupted after 4 steps, the function called on each
+    assert [step for step, _ in calls] == list(range(4)) * len(attempts)
+    assert all(keys == ("latents",) for _, keys in calls)
+
+
+def test_a_callback_of_the_wrong_type_is_refused() -> None:
+    from stylegate.generator.callbacks import as_callbacks
+
+    with pytest.raises(TypeError, match="PipelineCallback"):
+        as_callbacks(42)
