@@ -22,8 +22,7 @@ the L2-normalised projected (pooled) text embedding, times ``COND_SCALE``, as it
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from diffusers import DiffusionPipeline, ImagePipelineOutput
