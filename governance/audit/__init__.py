@@ -6,7 +6,15 @@ Front ends import the few names below from here; everything else from its module
 
 from __future__ import annotations
 
-from .entry import AuditEntry, AuditEntryNotFound, AuditError, AuditKind, DecisionRecord, registry_kind
+from .entry import (
+    AuditEntry,
+    AuditEntryNotFound,
+    AuditError,
+    AuditKind,
+    CorrectionRecord,
+    DecisionRecord,
+    registry_kind,
+)
 from .export import verify_export
 from .log import AuditLog, default_audit_path
 from .outbox import AuditOutbox
@@ -20,6 +28,7 @@ __all__ = [
     "AuditKind",
     "AuditLog",
     "AuditOutbox",
+    "CorrectionRecord",
     "DecisionRecord",
     "Reason",
     "Verdict",

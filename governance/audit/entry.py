@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,7 +149,7 @@ class AuditEntry:
         except (KeyError, TypeError, ValueError):
             raise AuditError(f"an audit entry without a sequence number: {str(dict(data))[:80]}") from None
         body = data.get("body")
-        return cls(seq=seq, time=str(data.get("time", "")), kind=str(data.get("kind", "")),
+        return cls(seq=seq, time=str(data.get("time") or ""), kind=str(data.get("kind", "")),
                    prev=str(data.get("prev", "")), body=body if isinstance(body, Mapping) else {},
                    v=int(data.get("v", ENTRY_VERSION)))
 
@@ -162,15 +161,20 @@ class AuditEntry:
         """The body read as a :class:`DecisionRecord` (checks and generations)."""
         return DecisionRecord.from_body(self.body)
 
+    def correction(self) -> CorrectionRecord:
+        """The body read as a :class:`CorrectionRecord` (``generate.correction`` entries)."""
+        return CorrectionRecord.from_body(self.body)
+
 
 # -- the decision record -----------------------------------------------------------------------
 
 
 def _number(value: Any) -> float | None:
-    """A finite float, or None for anything else (bools included)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """``float(value)``, or None when that fails (a missing or non-numeric score)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
         return None
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -367,3 +371,26 @@ class DecisionRecord:
     @property
     def credentials(self) -> Any:
         return self.extra.get("credentials")
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    """The body of a ``generate.correction`` entry: which images of generation ``corrects`` were
+    written and which were not. A generation with nothing written earns no royalty."""
+
+    corrects: int | None
+    written: tuple[Any, ...] = ()
+    unwritten: tuple[Any, ...] = ()
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> CorrectionRecord:
+        b = body if isinstance(body, Mapping) else {}
+        corrects = b.get("corrects")
+        return cls(corrects=corrects if isinstance(corrects, int) and not isinstance(corrects, bool) else None,
+                   written=tuple(b.get("written") or ()), unwritten=tuple(b.get("unwritten") or ()))
+
+    def to_body(self) -> dict[str, Any]:
+        return {"corrects": self.corrects, "unwritten": list(self.unwritten), "written": list(self.written)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.to_body()

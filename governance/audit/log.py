@@ -46,6 +46,7 @@ from .entry import (
     AuditEntryNotFound,
     AuditError,
     AuditKind,
+    CorrectionRecord,
     DecisionRecord,
     TreeHead,
     canonical_json,
@@ -66,7 +67,7 @@ SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_S = 60.0
 
 PromptMode = Literal["full", "hash"]
-Body = Union[Mapping[str, Any], DecisionRecord]
+Body = Union[Mapping[str, Any], DecisionRecord, CorrectionRecord]
 PROMPT_FIELDS = ("prompt", "negative_prompt")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
 _MAX_KIND = 64
@@ -141,7 +142,7 @@ def _prepare_body(body: Body | None, mode: str) -> dict[str, Any]:
         raise AuditError(f"prompt_mode must be 'full' or 'hash', not {mode!r}")
     if body is None:
         body = {}
-    if isinstance(body, DecisionRecord):
+    if isinstance(body, (DecisionRecord, CorrectionRecord)):
         body = body.to_body()
     if not isinstance(body, Mapping):
         raise AuditError(f"an audit body is a mapping, not {type(body).__name__}")
@@ -305,7 +306,7 @@ class AuditLog:
         """Append one entry and return its sequence number once it is committed to disk.
 
         ``kind`` is an :class:`AuditKind` or a dotted lowercase name (``registry.artist.added``…);
-        ``body`` a :class:`DecisionRecord` or any JSON-serialisable mapping. Prompt fields (``prompt``, ``negative_prompt``, also inside
+        ``body`` a :class:`DecisionRecord`, a :class:`CorrectionRecord` or any JSON-serialisable mapping. Prompt fields (``prompt``, ``negative_prompt``, also inside
         ``steer``) gain a ``*_sha256``; with ``prompt_mode="hash"`` only the hash is kept.
         """
         kind = _check_kind(kind)
