@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -163,7 +163,8 @@ class Workspace:
         if index is not None:
             index_identity = {"factory": index.factory, "count": len(index), "snapshot_hash": index.snapshot_hash}
         plain = decision if isinstance(decision, dict) else decision.to_dict()
-        body = DecisionRecord.from_decision(plain, prompt=prompt, index=index_identity, **extra)
+        fields: dict[str, Any] = dict(extra)
+        body = DecisionRecord.from_decision(plain, prompt=prompt, index=index_identity, **fields)
         seq = self.audit.append(kind, body, prompt_mode=self.policy.prompt.log)
         if isinstance(decision, dict):
             decision["audit_seq"] = seq

@@ -265,8 +265,8 @@ class DecisionRecord:
     evidence: tuple[EvidenceItem, ...] = ()
     attribution: tuple[AttributionItem, ...] = ()
     reasons: tuple[str, ...] = ()
-    policy_version: str = ""
-    embedder: Mapping[str, Any] = field(default_factory=dict)
+    policy_version: str | None = ""  # stored as ``policy_hash``
+    embedder: Mapping[str, Any] | None = field(default_factory=dict)  # stored as ``model``
     index: Mapping[str, Any] | None = None
     steer: Mapping[str, Any] | None = None
     error: str | None = None
@@ -311,16 +311,15 @@ class DecisionRecord:
     def from_body(cls, body: Mapping[str, Any]) -> DecisionRecord:
         """Read a stored body back (any version stylegate wrote; missing keys take defaults)."""
         b = body if isinstance(body, Mapping) else {}
-        reasons = b.get("reasons")
-        index = b.get("index")
+        reasons, index, model = b.get("reasons"), b.get("index"), b.get("model")
         return cls(
             action=None if b.get("decision") is None else str(b.get("decision")),
             subject=b.get("subject"),
             evidence=tuple(EvidenceItem.from_dict(e) for e in _items(b.get("evidence"))),
             attribution=tuple(AttributionItem.from_dict(a) for a in _items(b.get("attribution"))),
             reasons=tuple(str(r) for r in reasons) if isinstance(reasons, list) else (),
-            policy_version=str(b.get("policy_hash") or ""),
-            embedder=b.get("model") if isinstance(b.get("model"), Mapping) else {},
+            policy_version=None if b.get("policy_hash") is None else str(b.get("policy_hash")),
+            embedder=model if isinstance(model, Mapping) else None,
             index=index if isinstance(index, Mapping) else None,
             steer=b.get("steer"),
             error=b.get("error"),
