@@ -56,7 +56,7 @@ from .entry import (
 from .export import export_log
 from .merkle import EMPTY_ROOT, MerkleTree, frontier_push, frontier_root, leaf_hash
 from .verdict import Reason
-from .verify import ChainChecker, Problems, VerifyResult
+from .verify import ChainChecker, Problems, VerifyResult, check_checkpoints, check_tree_state
 
 __all__ = ["AUDIT_DB_NAME", "AuditLog", "PromptMode", "default_audit_path"]
 
@@ -603,9 +603,9 @@ class AuditLog:
                     roots[chain.size] = root
             state = conn.execute("SELECT size, frontier FROM tree_state WHERE id = 1").fetchone()
         n = chain.size
-        self._check_state(state, chain, problems)
+        check_tree_state(state, chain, problems)
         content_bad = problems.first_bad
-        good, latest = self._check_checkpoints(checkpoints, key, roots, n, content_bad, problems)
+        good, latest = check_checkpoints(checkpoints, key, roots, n, content_bad, problems)
         if problems:
             log.warning("audit log %s failed verification: %s", self._path, "; ".join(problems.messages[:3]))
         return VerifyResult(
@@ -618,57 +618,3 @@ class AuditLog:
             unsigned=n - (latest or 0),
             root=chain.root.hex(),
         )
-
-    @staticmethod
-    def _check_state(state: Any, chain: ChainChecker, problems: Problems) -> None:
-        n = chain.size
-        if state is None:
-            problems.add("the tree state row is missing")
-            return
-        size, raw = state
-        if not isinstance(size, int):
-            problems.add(f"the tree state records a non-integer size {size!r}")
-        elif size > n:
-            problems.add(f"entries are missing: the tree state records {size} entries, {n} remain (truncated or deleted)", n + 1)
-        elif size < n:
-            problems.add(f"entries {size + 1}..{n} were not written by append (the tree state records {size})", size + 1)
-        elif raw != json.dumps([h.hex() for h in chain.frontier]):
-            problems.add("the tree state frontier does not match the entries")
-
-    @staticmethod
-    def _check_checkpoints(
-        checkpoints: list[Checkpoint],
-        key: Any,
-        roots: dict[int, bytes],
-        n: int,
-        content_bad: int | None,
-        problems: Problems,
-    ) -> tuple[int, int | None]:
-        trusted = signing.key_id(key) if key is not None else None
-        good_sizes: list[int] = []
-        for cp in sorted(checkpoints, key=lambda c: (c.size, c.id)):
-            label = f"checkpoint #{cp.id} (size {cp.size})"
-            if key is None:
-                problems.add(f"{label} cannot be checked: no public key given")
-                continue
-            check = cp.check(key)
-            if not check.ok:
-                other = f"; it names key {cp.key_id}, the trusted key is {trusted}" if cp.key_id != trusted else ""
-                problems.add(f"{label} does not verify: {check.reason} ({check.detail}){other}")
-                continue
-            if cp.size > n:
-                problems.add(f"the log was truncated: {label} was signed over {cp.size} entries, {n} remain", n + 1)
-                continue
-            if roots.get(cp.size, b"").hex() != cp.root:
-                lo = max([s for s in good_sizes if s < cp.size], default=0) + 1
-                if content_bad is not None and content_bad <= cp.size:
-                    problems.add(f"{label} does not match the entries (see the problems above)")
-                else:
-                    problems.add(
-                        f"{label} does not match entries 1..{cp.size}: an entry in {lo}..{cp.size} was rewritten "
-                        "together with its stored hashes", lo
-                    )
-                continue
-            good_sizes.append(cp.size)
-        return len(good_sizes), (max(good_sizes) if good_sizes else None)
-

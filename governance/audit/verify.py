@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import signing
 from .checkpoints import Checkpoint
 from .entry import ZERO_HASH, AuditError, canonical_json
 from .merkle import EMPTY_ROOT, as_hash, frontier_push, frontier_root, leaf_hash, node_hash, root_from_inclusion_proof
@@ -20,6 +21,8 @@ from .verdict import Reason, Verdict, accept, refuse
 
 __all__ = [
     "ChainChecker",
+    "check_checkpoints",
+    "check_tree_state",
     "Problems",
     "Reason",
     "Verdict",
@@ -257,3 +260,59 @@ class ChainChecker:
         self.prev = leaf
         self.expected = seq + 1
         return seq, leaf, obj
+
+
+def check_tree_state(state: Any, chain: ChainChecker, problems: Problems) -> None:
+    """Compare the stored ``tree_state`` row ``(size, frontier)`` with the replayed chain."""
+    n = chain.size
+    if state is None:
+        problems.add("the tree state row is missing")
+        return
+    size, raw = state
+    if not isinstance(size, int):
+        problems.add(f"the tree state records a non-integer size {size!r}")
+    elif size > n:
+        problems.add(f"entries are missing: the tree state records {size} entries, {n} remain (truncated or deleted)", n + 1)
+    elif size < n:
+        problems.add(f"entries {size + 1}..{n} were not written by append (the tree state records {size})", size + 1)
+    elif raw != json.dumps([h.hex() for h in chain.frontier]):
+        problems.add("the tree state frontier does not match the entries")
+
+
+def check_checkpoints(
+    checkpoints: list[Checkpoint],
+    key: Any,
+    roots: dict[int, bytes],
+    n: int,
+    content_bad: int | None,
+    problems: Problems,
+) -> tuple[int, int | None]:
+    """Check each stored checkpoint's signature by ``key`` and its root against the replayed
+    ``roots``; returns (how many verified, the largest verified size or None)."""
+    trusted = signing.key_id(key) if key is not None else None
+    good_sizes: list[int] = []
+    for cp in sorted(checkpoints, key=lambda c: (c.size, c.id)):
+        label = f"checkpoint #{cp.id} (size {cp.size})"
+        if key is None:
+            problems.add(f"{label} cannot be checked: no public key given")
+            continue
+        check = cp.check(key)
+        if not check.ok:
+            other = f"; it names key {cp.key_id}, the trusted key is {trusted}" if cp.key_id != trusted else ""
+            problems.add(f"{label} does not verify: {check.reason} ({check.detail}){other}")
+            continue
+        if cp.size > n:
+            problems.add(f"the log was truncated: {label} was signed over {cp.size} entries, {n} remain", n + 1)
+            continue
+        if roots.get(cp.size, b"").hex() != cp.root:
+            lo = max([s for s in good_sizes if s < cp.size], default=0) + 1
+            if content_bad is not None and content_bad <= cp.size:
+                problems.add(f"{label} does not match the entries (see the problems above)")
+            else:
+                problems.add(
+                    f"{label} does not match entries 1..{cp.size}: an entry in {lo}..{cp.size} was rewritten "
+                    "together with its stored hashes", lo
+                )
+            continue
+        good_sizes.append(cp.size)
+    return len(good_sizes), (max(good_sizes) if good_sizes else None)
