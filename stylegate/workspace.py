@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
+
 class Workspace:
     """The components of one home, built on first use.
 
