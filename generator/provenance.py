@@ -2,7 +2,7 @@
 
 Every image the generator writes carries one PNG text chunk (iTXt, zlib-compressed) named
 ``stylegate.provenance`` holding the canonical JSON (see
-:func:`stylegate.governance.audit_model.canonical_json`) of the **envelope** (schema ``v`` 1)::
+:func:`stylegate.governance.audit.entry.canonical_json`) of the **envelope** (schema ``v`` 1)::
 
     {"v": 1,
      "record": {...},                  # whatever the caller passes: decision, attribution,
@@ -60,14 +60,14 @@ from typing import Any, Literal, Union
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from stylegate.errors import InvalidWork, StylegateError
-from stylegate.governance.audit_model import AuditError, canonical_json
-from stylegate.governance.signing import (
+from stylegate.governance.audit.entry import AuditError, canonical_json
+from stylegate.governance.audit.signing import (
     Signer,
     load_public_key,
     public_key_raw,
     verify_signature,
 )
-from stylegate.governance.signing import (
+from stylegate.governance.audit.signing import (
     key_id as public_key_id,
 )
 from stylegate.registry._fs import atomic_write_bytes

@@ -113,7 +113,7 @@ class OutputStore:
         """Record one written output; returns its row id."""
         from stylegate.generator.content_credentials import dhash64
         from stylegate.generator.provenance import pixels_sha256
-        from stylegate.governance.audit_model import utc_now
+        from stylegate.governance.audit.entry import utc_now
 
         row = (
             int(audit_seq), str(path), utc_now(), pixels_sha256(image), dhash64(image),

@@ -10,8 +10,7 @@ from typing import Any, Union
 
 import pandas as pd
 
-from stylegate.governance.audit import AuditLog
-from stylegate.governance.audit_model import AuditError
+from stylegate.governance.audit import AuditError, AuditLog
 
 __all__ = ["EntrySource", "ReportError", "TimeBound", "iter_entries", "to_iso", "PERIODS", "period_labels"]
 

@@ -11,12 +11,14 @@ period (``day``, ``week``, ``month``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from stylegate.governance.audit import AuditEntry, AuditKind, DecisionRecord
+from stylegate.governance.audit.entry import ArtistRef, AttributionItem
 from stylegate.governance.policy import Policy, load_policy
 
 from ._source import PERIODS, EntrySource, ReportError, TimeBound, iter_entries, period_labels, to_iso
@@ -59,27 +61,39 @@ def artist_rates(source: Any) -> dict[int, float | None]:
 
 def _generation_entries(source: EntrySource, since: TimeBound, until: TimeBound) -> list[dict[str, Any]]:
     """Generation entries, less those whose correction says no image was written."""
-    entries = list(iter_entries(source, kinds=["generate", "generate.correction"], since=since, until=None))
-    void = {e["body"].get("corrects") for e in entries
-            if e.get("kind") == "generate.correction" and not (e.get("body") or {}).get("written")}
-    kept = [e for e in entries if e.get("kind") == "generate" and e.get("seq") not in void]
+    kinds = [AuditKind.GENERATE, AuditKind.GENERATE_CORRECTION]
+    entries = list(iter_entries(source, kinds=kinds, since=since, until=None))
+    void = set()
+    for e in entries:
+        if e.get("kind") == AuditKind.GENERATE_CORRECTION:
+            correction = AuditEntry.from_dict(e).correction()
+            if not correction.written:
+                void.add(correction.corrects)
+    kept = [e for e in entries if e.get("kind") == AuditKind.GENERATE and e.get("seq") not in void]
     if until is None:
         return kept
-    return list(iter_entries(kept, kinds=["generate"], since=since, until=until))
+    return list(iter_entries(kept, kinds=[AuditKind.GENERATE], since=since, until=until))
 
 
-def _ref(item: Mapping[str, Any], seq: Any) -> tuple[int, str]:
-    artist = item.get("artist") or {}
-    try:
-        return int(artist["id"]), str(artist.get("name", ""))
-    except (KeyError, TypeError, ValueError):
-        raise ReportError(f"audit entry {seq}: an attribution or evidence item has no artist id") from None
+def _generations(entries: Iterable[Mapping[str, Any]]) -> Iterator[tuple[AuditEntry, DecisionRecord]]:
+    """Each ``generate`` entry with its decision record (other kinds are skipped)."""
+    for raw in entries:
+        if raw.get("kind") != AuditKind.GENERATE:
+            continue
+        entry = AuditEntry.from_dict(raw)
+        yield entry, entry.decision()
 
 
-def _check_shares(seq: Any, attribution: list[Mapping[str, Any]]) -> None:
+def _ref(artist: ArtistRef, seq: int) -> tuple[int, str]:
+    if artist.id is None:
+        raise ReportError(f"audit entry {seq}: an attribution or evidence item has no artist id")
+    return artist.id, artist.name
+
+
+def _check_shares(seq: int, attribution: Sequence[AttributionItem]) -> None:
     total = 0.0
     for item in attribution:
-        share = item.get("share")
+        share = item.share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) or share < 0:
             raise ReportError(f"audit entry {seq}: attribution share {share!r} is not a non-negative number")
         total += float(share)
@@ -97,34 +111,28 @@ def attribution_rows(
     """One row per (allowed generation, royalty/credit artist); validates that shares sum to 1."""
     rates = rates or {}
     rows: list[dict[str, Any]] = []
-    for entry in entries:
-        if entry.get("kind") != "generate":
+    for entry, record in _generations(entries):
+        if record.action not in ALLOWED_DECISIONS or not record.attribution:
             continue
-        body = entry.get("body") or {}
-        if body.get("decision") not in ALLOWED_DECISIONS:
-            continue
-        seq = entry.get("seq")
-        attribution = list(body.get("attribution") or [])
-        if not attribution:
-            continue
-        _check_shares(seq, attribution)
-        for item in attribution:
-            consent = item.get("consent")
+        seq = entry.seq
+        _check_shares(seq, record.attribution)
+        for item in record.attribution:
+            consent = item.consent
             if consent not in PAID_CONSENTS:
                 continue
-            artist_id, name = _ref(item, seq)
-            share = float(item["share"])
+            artist_id, name = _ref(item.artist, seq)
+            share = float(item.share)
             if consent == "royalty":
                 rate = rates.get(artist_id)
                 rate = float(default_royalty_rate) if rate is None else float(rate)
             else:
                 rate = 0.0
             rows.append({
-                "seq": int(seq), "time": entry.get("time"), "decision": body.get("decision"),
+                "seq": seq, "time": entry.time, "decision": record.action,
                 "artist_id": artist_id, "artist_name": name, "consent": consent, "share": share,
                 "rate": rate, "royalty": float(price_per_generation) * share * rate,
                 # an unverified artist's share: recorded, held back from payment until verified
-                "held": bool(item.get("held", False)),
+                "held": item.held,
             })
     return _frame(rows, ROW_COLUMNS)
 
@@ -132,29 +140,22 @@ def attribution_rows(
 def blocked_rows(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (blocked generation, opted-out artist in its evidence)."""
     rows: list[dict[str, Any]] = []
-    for entry in entries:
-        if entry.get("kind") != "generate":
+    for entry, record in _generations(entries):
+        if record.action != "block":
             continue
-        body = entry.get("body") or {}
-        if body.get("decision") != "block":
-            continue
-        seq = entry.get("seq")
         seen: dict[int, str] = {}
-        for ev in body.get("evidence") or []:
-            if ev.get("consent") == "opt-out":
-                artist_id, name = _ref(ev, seq)
+        for ev in record.evidence:
+            if ev.consent == "opt-out":
+                artist_id, name = _ref(ev.artist, entry.seq)
                 seen.setdefault(artist_id, name)
         for artist_id, name in seen.items():
-            rows.append({"seq": int(seq), "time": entry.get("time"), "artist_id": artist_id, "artist_name": name})
+            rows.append({"seq": entry.seq, "time": entry.time, "artist_id": artist_id, "artist_name": name})
     return _frame(rows, BLOCKED_COLUMNS)
 
 
 def decision_counts(entries: Iterable[Mapping[str, Any]], period: str = "month") -> pd.DataFrame:
     """Generations per period and decision."""
-    rows = [
-        {"time": e.get("time"), "decision": str((e.get("body") or {}).get("decision"))}
-        for e in entries if e.get("kind") == "generate"
-    ]
+    rows = [{"time": entry.time, "decision": str(record.action)} for entry, record in _generations(entries)]
     if not rows:
         return _frame([], DECISION_COLUMNS)
     df = pd.DataFrame(rows)

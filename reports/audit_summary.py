@@ -14,11 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stylegate.governance.audit import AuditEntry
+from stylegate.governance.audit.entry import DECISION_KINDS as AUDIT_DECISION_KINDS
+
 from ._source import EntrySource, ReportError, TimeBound, iter_entries, to_iso
 
 __all__ = ["DECISION_KINDS", "AuditSummary", "build_audit_summary", "near_threshold_table", "score_rows"]
 
-DECISION_KINDS = ("check.prompt", "check.image", "generate")
+DECISION_KINDS = tuple(k.value for k in AUDIT_DECISION_KINDS)
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 SCORE_COLUMNS = ["seq", "time", "entry_kind", "decision", "evidence_kind", "artist_id", "artist_name", "consent",
@@ -37,20 +40,19 @@ def _empty(columns: Sequence[str]) -> pd.DataFrame:
 def score_rows(entries: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per piece of evidence: its score, threshold and ``delta = score − threshold``."""
     rows = []
-    for e in entries:
-        body = e.get("body") or {}
-        for ev in body.get("evidence") or []:
-            try:
-                score, threshold = float(ev["score"]), float(ev["threshold"])
-            except (KeyError, TypeError, ValueError):
-                raise ReportError(f"audit entry {e.get('seq')}: evidence without a numeric score and threshold") from None
-            artist = ev.get("artist") or {}
+    for raw in entries:
+        entry = AuditEntry.from_dict(raw)
+        record = entry.decision()
+        for ev in record.evidence:
+            score, threshold = ev.score, ev.threshold
+            if score is None or threshold is None:
+                raise ReportError(f"audit entry {entry.seq}: evidence without a numeric score and threshold")
             rows.append({
-                "seq": int(e["seq"]), "time": str(e.get("time")), "entry_kind": str(e.get("kind")),
-                "decision": str(body.get("decision")), "evidence_kind": str(ev.get("kind")),
-                "artist_id": int(artist.get("id", -1)), "artist_name": str(artist.get("name", "")),
-                "consent": str(ev.get("consent", "")), "score": score, "threshold": threshold,
-                "delta": score - threshold, "rule": str(ev.get("rule", "")), "action": str(ev.get("action", "")),
+                "seq": entry.seq, "time": entry.time, "entry_kind": entry.kind,
+                "decision": str(record.action), "evidence_kind": ev.kind,
+                "artist_id": -1 if ev.artist.id is None else ev.artist.id, "artist_name": ev.artist.name,
+                "consent": ev.consent, "score": score, "threshold": threshold,
+                "delta": score - threshold, "rule": ev.rule, "action": ev.action,
             })
     return pd.DataFrame(rows, columns=SCORE_COLUMNS) if rows else _empty(SCORE_COLUMNS)
 
@@ -118,8 +120,8 @@ def build_audit_summary(
         raise ReportError(f"margin must be a non-negative number, not {margin!r}")
     entries = list(iter_entries(source, kinds=list(kinds), since=since, until=until))
     if entries:
-        dec = pd.DataFrame([{"entry_kind": str(e.get("kind")), "decision": str((e.get("body") or {}).get("decision"))}
-                            for e in entries])
+        parsed = [AuditEntry.from_dict(e) for e in entries]
+        dec = pd.DataFrame([{"entry_kind": e.kind, "decision": str(e.decision().action)} for e in parsed])
         decisions = dec.groupby(["entry_kind", "decision"], sort=True).size().reset_index(name="count")
         decisions["count"] = decisions["count"].astype("int64")
     else:

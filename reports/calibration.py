@@ -156,7 +156,9 @@ def build_calibration_report(result: CalibrationResult, fitted_for: dict[str, An
                              *, recent: int = RECENT, nearest: int = 20) -> CalibrationReport:
     """A report from an evaluation of the thresholds in force (``calibrate(..., fit=False)``)
     and, when given, the audit log's most recent ``recent`` decisions."""
-    ops, curves, artists = [], [], []
+    ops: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = []
+    artists: list[dict[str, Any]] = []
     for kind, fit in result.fits.items():
         s = fit.summary()
         ops.append({"kind": kind, "threshold": float(fit.threshold), "target_far": float(fit.target_far),

@@ -19,8 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-KIND_POLICY_CALIBRATED = "policy.calibrated"
-
 
 class _StagedProgress:
     """One progress bar per calibration stage, on stderr."""
@@ -76,6 +74,7 @@ def calibrate_command(ws: Workspace, far: Optional[float], as_json: bool) -> dic
     fitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     text = calibrated_policy_text(old_text, result, ws.policy, fitted_at)
     write_policy(Path(target), text)
+    from stylegate.governance.audit import AuditKind
     from stylegate.governance.policy import load_policy
 
     new = load_policy(Path(target))
@@ -83,7 +82,7 @@ def calibrate_command(ws: Workspace, far: Optional[float], as_json: bool) -> dic
     out.update(policy=str(target), policy_version=new.version, previous_policy_version=old_version,
                thresholds={k: getattr(new.thresholds, k) for k in ("description", "style", "near_duplicate")})
     # A threshold change is a policy change: it goes into the tamper-evident log.
-    out["audit_seq"] = ws.audit.append(KIND_POLICY_CALIBRATED, {
+    out["audit_seq"] = ws.audit.append(AuditKind.POLICY_CALIBRATED, {
         "policy": str(target), "policy_version": new.version, "previous_policy_version": old_version,
         "embedder": result.embedder, "thresholds": out["thresholds"],
         "rates": {k: {"far": v["far"], "frr": v["frr"]} for k, v in out["kinds"].items()},

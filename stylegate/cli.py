@@ -316,13 +316,13 @@ def check_prompt(
     """Screen a prompt for registered artists' names and described styles."""
     if (text is None) == (file is None):
         raise InputError("give either a PROMPT or --file FILE")
-    from stylegate.governance.audit import KIND_CHECK_PROMPT
+    from stylegate.governance.audit import AuditKind
 
     ws = state.workspace()
     gate = ws.gate()
     if file is None:
         checked = gate.check_prompt(text)
-        ws.record(KIND_CHECK_PROMPT, checked, prompt=text)
+        ws.record(AuditKind.CHECK_PROMPT, checked, prompt=text)
         decision = checked.to_dict()
         _show_decision(decision, as_json)
         raise typer.Exit(_decision_exit(decision))
@@ -339,7 +339,7 @@ def check_prompt(
             continue
         try:
             checked = gate.check_prompt(line)
-            ws.record(KIND_CHECK_PROMPT, checked, prompt=line, source={"file": str(file), "line": number})
+            ws.record(AuditKind.CHECK_PROMPT, checked, prompt=line, source={"file": str(file), "line": number})
             decision = checked.to_dict()
         except InputError as exc:
             record = {"line": number, "error": str(exc)}
@@ -364,7 +364,7 @@ def check_prompt(
 @handled
 def check_image(path: Path = typer.Argument(..., help="Image file to check."), as_json: bool = JsonOpt) -> None:
     """Match an image against registered artists' styles and works."""
-    from stylegate.governance.audit import KIND_CHECK_IMAGE
+    from stylegate.governance.audit import AuditKind
     from stylegate.registry.validation import validate_work
 
     ws = state.workspace()
@@ -381,7 +381,7 @@ def check_image(path: Path = typer.Argument(..., help="Image file to check."), a
     from stylegate.generator.content_credentials import image_credentials
 
     credentials = image_credentials(path, validated.to_rgb(), ws.settings, ws.gate())
-    ws.record(KIND_CHECK_IMAGE, checked, image=image, provenance=provenance, credentials=credentials)
+    ws.record(AuditKind.CHECK_IMAGE, checked, image=image, provenance=provenance, credentials=credentials)
     decision = checked.to_dict()
     decision["image"] = image
     decision["provenance"] = provenance
@@ -432,7 +432,7 @@ def generate(
     """Generate behind the gate: pre-check, generate, post-check every image, steer or block."""
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
-    from stylegate.governance.audit import KIND_GENERATE
+    from stylegate.governance.audit import AuditKind
     from stylegate.governance.embedder import resolve_device
 
     ws = state.workspace()
@@ -457,7 +457,7 @@ def generate(
     )
     result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images, inputs=inputs)
     from stylegate.generator.content_credentials import CredentialError, signer_from_settings, write_with_credentials
-    from stylegate.governance.signing import load_or_create_signer
+    from stylegate.governance.audit.signing import load_or_create_signer
 
     decision = result.decision_dict()
     kept = [im for im in result.images if im.image is not None]
@@ -469,7 +469,7 @@ def generate(
     # The audit entry comes first, so every written image can name it in its signed metadata;
     # an image that then cannot be written is recorded in a correction entry (see below).
     ws.record(
-        KIND_GENERATE,
+        AuditKind.GENERATE,
         decision,
         prompt=prompt,
         images=written,
@@ -578,9 +578,9 @@ def _free_name(folder: Path, stem: str, suffix: str) -> Path:
 
 def _record_unwritten(ws: Any, seq: int, planned: list[dict], failed: list[dict]) -> None:
     """Correct a generation's audit entry durably: these images were never written."""
-    from stylegate.governance.audit import KIND_GENERATE_CORRECTION
+    from stylegate.governance.audit import AuditKind
 
-    ws.audit.append(KIND_GENERATE_CORRECTION, {
+    ws.audit.append(AuditKind.GENERATE_CORRECTION, {
         "corrects": seq, "unwritten": failed,
         "written": [p["path"] for p in planned if p["path"] not in {f["path"] for f in failed}],
     })
@@ -592,7 +592,7 @@ app.add_typer(audit_app, name="audit")
 
 
 def _public_key(ws: Any) -> Any:
-    from stylegate.governance.signing import key_paths
+    from stylegate.governance.audit.signing import key_paths
 
     public = key_paths(ws.settings.home)[1]
     return public if public.exists() else None
@@ -645,8 +645,8 @@ def audit_checkpoint(
     as_json: bool = JsonOpt,
 ) -> None:
     """Sign the current tree head as a C2SP checkpoint (signed note) with the local Ed25519 key."""
-    from stylegate.governance.audit import note_verifier
-    from stylegate.governance.signing import load_or_create_signer
+    from stylegate.governance.audit.checkpoints import note_verifier
+    from stylegate.governance.audit.signing import load_or_create_signer
 
     ws = state.workspace()
     signer = load_or_create_signer(ws.settings.home)

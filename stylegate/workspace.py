@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from stylegate.errors import IndexMismatch
 from stylegate.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from stylegate.governance.audit import AuditLog
+    from stylegate.governance.audit import AuditLog, AuditOutbox
     from stylegate.governance.decision import Decision
     from stylegate.governance.embedder import Embedder
     from stylegate.governance.gate import PolicyGate
@@ -38,10 +37,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
-# Registry changes the audit log could not take (disk full, locked too long) wait here, one
-# JSON line each, fsynced, and are appended on the next open of the audit log.
-PENDING_AUDIT_FILE = "audit-pending.jsonl"
-
 
 class Workspace:
     """The components of one home, built on first use.
@@ -53,7 +48,6 @@ class Workspace:
     def __init__(self, settings: Settings | None = None, *, create: bool = False) -> None:
         self.settings = settings or Settings()
         self.create = create
-        self.unaudited: list[str] = []  # registry changes committed but parked, not yet audited
         self._home_checked = False
         self._index_revision = -1  # the registry revision the loaded index was checked against
         self.sweep_report: SweepReport | None = None
@@ -128,84 +122,50 @@ class Workspace:
             yield
 
     @cached_property
+    def outbox(self) -> AuditOutbox:
+        """Registry changes the audit log refused wait here (see :mod:`~stylegate.governance.audit.outbox`)."""
+        from stylegate.governance.audit import AuditOutbox
+
+        return AuditOutbox(self.settings.home)
+
+    @property
+    def unaudited(self) -> list[str]:
+        """Registry changes this process committed but parked, not yet audited."""
+        return self.outbox.unaudited
+
+    @property
+    def parked_audit_path(self) -> Path:
+        return self.outbox.path
+
+    @cached_property
     def audit(self) -> AuditLog:
         from stylegate.governance.audit import AuditLog, default_audit_path
 
         self.require_home()
         audit_log = AuditLog.open(default_audit_path(self.settings.home))
-        self._replay_parked(audit_log)
+        self.outbox.replay(audit_log)
         return audit_log
 
     def _audit_registry_event(self, event: str, payload: dict) -> None:
-        """Store listener: every committed registry change becomes an audit entry.
-
-        The change is already committed, so a failed append cannot undo it; the entry is
-        parked in a durable side file instead and appended on the next open of the log.
-        """
+        """Store listener: every committed registry change becomes an audit entry (or is parked)."""
         from stylegate.governance.audit import registry_kind
 
-        kind = registry_kind(event)
-        try:
-            self.audit.append(kind, payload)
-        except Exception as exc:  # noqa: BLE001 - any failure: keep the entry, tell the caller
-            self._park(kind, payload, exc)
-
-    @property
-    def parked_audit_path(self) -> Path:
-        return self.settings.home / PENDING_AUDIT_FILE
-
-    def _park(self, kind: str, payload: dict, exc: BaseException) -> None:
-        from stylegate.governance.audit import utc_now
-
-        line = json.dumps({"kind": kind, "body": payload, "parked_at": utc_now(), "error": str(exc)}, sort_keys=True)
-        self.settings.home.mkdir(parents=True, exist_ok=True)
-        with open(self.parked_audit_path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.unaudited.append(f"{kind}: {exc}")
-        log.error("audit log refused %s (%s); parked in %s", kind, exc, self.parked_audit_path)
-
-    def _replay_parked(self, audit_log: AuditLog) -> None:
-        """Append parked registry entries, oldest first; one process claims the file by renaming it."""
-        path = self.parked_audit_path
-        if not path.exists():
-            return
-        claimed = path.with_name(f"{path.name}.{os.getpid()}")
-        try:
-            os.replace(path, claimed)
-        except FileNotFoundError:
-            return  # another process claimed it
-        lines = [ln for ln in claimed.read_text("utf-8").splitlines() if ln.strip()]
-        done = 0
-        try:
-            for line in lines:
-                item = json.loads(line)
-                body = {**item["body"], "parked": {"at": item["parked_at"], "error": item["error"]}}
-                audit_log.append(item["kind"], body)
-                done += 1
-        finally:
-            rest = lines[done:]
-            if rest:  # put back what was not appended, ahead of anything parked meanwhile
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write("".join(ln + "\n" for ln in rest))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            claimed.unlink()
-        log.warning("appended %d parked registry entries to the audit log", done)
+        self.outbox.deliver(lambda: self.audit, registry_kind(event), payload)
 
     def record(self, kind: str, decision: Decision | dict, prompt: str | None = None, **extra: object) -> int:
         """Append a check or generation to the audit log and stamp the decision with its seq.
 
         The prompt is logged in full or as its sha256 only, as the policy says.
         """
-        from stylegate.governance.audit import decision_body
+        from stylegate.governance.audit import DecisionRecord
 
         index = self.__dict__.get("index")
         index_identity = None
         if index is not None:
             index_identity = {"factory": index.factory, "count": len(index), "snapshot_hash": index.snapshot_hash}
-        body = decision_body(decision, prompt=prompt, index=index_identity, **extra)
+        plain = decision if isinstance(decision, dict) else decision.to_dict()
+        fields: dict[str, Any] = dict(extra)
+        body = DecisionRecord.from_decision(plain, prompt=prompt, index=index_identity, **fields)
         seq = self.audit.append(kind, body, prompt_mode=self.policy.prompt.log)
         if isinstance(decision, dict):
             decision["audit_seq"] = seq
@@ -354,7 +314,7 @@ class Workspace:
         if not self.settings.home_policy_path.exists():
             self.settings.home_policy_path.write_text(default_policy_text(), "utf-8")
             created_policy = True
-        from stylegate.governance.signing import key_paths, load_or_create_signer
+        from stylegate.governance.audit.signing import key_paths, load_or_create_signer
 
         store = self.store
         index = self.index

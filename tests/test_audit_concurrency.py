@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from stylegate.governance.audit import AuditLog
-from stylegate.governance.signing import Signer
+from stylegate.governance.audit.signing import Signer
 
 WORKERS = 4
 PER_WORKER = 500

@@ -18,20 +18,18 @@ from stylegate.governance.audit import (
     AuditEntryNotFound,
     AuditError,
     AuditLog,
-    canonical_json,
-    decision_body,
+    DecisionRecord,
     default_audit_path,
-    leaf_bytes,
     verify_consistency,
     verify_entry_proof,
     verify_export,
     verify_inclusion,
 )
-from stylegate.governance.audit_merkle import EMPTY_ROOT, frontier_push, frontier_root, leaf_hash, merkle_root
-from stylegate.governance.audit_model import ZERO_HASH, note_origin, note_verifier
+from stylegate.governance.audit.checkpoints import note_origin, note_verifier, parse_checkpoint, verify_checkpoint
+from stylegate.governance.audit.entry import ZERO_HASH, canonical_json, leaf_bytes
+from stylegate.governance.audit.merkle import EMPTY_ROOT, frontier_push, frontier_root, leaf_hash, merkle_root
+from stylegate.governance.audit.signing import Signer, load_or_create_signer
 from stylegate.governance.decision import Action, ArtistRef, Attribution, Decision, Evidence, EvidenceKind
-from stylegate.governance.signed_note import parse_checkpoint, verify_checkpoint
-from stylegate.governance.signing import Signer, load_or_create_signer
 
 
 def _fill(log: AuditLog, n: int, start: int = 0) -> None:
@@ -118,7 +116,7 @@ def test_decision_body_and_kind_validation(db: Path) -> None:
         policy_version="p" * 64,
         embedder={"model": "tiny", "sha256": "e" * 64, "dim": 64},
     )
-    body = decision_body(decision, prompt="by Ann Example", index={"factory": "IDMap2,Flat", "count": 12})
+    body = DecisionRecord.from_decision(decision.to_dict(), prompt="by Ann Example", index={"factory": "IDMap2,Flat", "count": 12})
     with AuditLog.open(db) as log:
         seq = log.append("check.prompt", body)
         stored = log.entry(seq)["body"]

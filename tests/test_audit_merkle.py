@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stylegate.governance.audit_merkle import (
+from stylegate.governance.audit.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     consistency_proof,
@@ -20,9 +20,8 @@ from stylegate.governance.audit_merkle import (
     node_hash,
     root_from_inclusion_proof,
     split_point,
-    verify_consistency,
-    verify_inclusion,
 )
+from stylegate.governance.audit.verify import verify_consistency, verify_inclusion
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "rfc6962" / "vectors.json").read_text())
 LEAVES = [leaf_hash(bytes.fromhex(x)) for x in VECTORS["leaves"]]

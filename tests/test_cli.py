@@ -265,7 +265,8 @@ def test_checks_and_registry_changes_are_audited_and_verify(home_copy: Path, tmp
     verified = sg(home_copy, "audit", "verify", "--json")
     assert verified.exit_code == 0 and js(verified)["ok"] is True
     proof = js(sg(home_copy, "audit", "prove", str(first["audit_seq"])))
-    from stylegate.governance.audit_merkle import leaf_hash, verify_inclusion
+    from stylegate.governance.audit.merkle import leaf_hash
+    from stylegate.governance.audit.verify import verify_inclusion
 
     assert verify_inclusion(leaf_hash(proof["leaf"].encode()), proof["index"], proof["tree_size"], proof["audit_path"], proof["root"])
     kinds = [json.loads(json.loads(line)["leaf"])["kind"] for line in _export(home_copy, tmp_path)]

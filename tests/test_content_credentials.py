@@ -115,7 +115,7 @@ def test_written_image_validates_with_c2pa_reader_against_the_workspace_anchor(
 
 def test_png_keeps_stylegates_own_record_inside_the_c2pa_binding(tmp_path: Path, ident, signer) -> None:
     from stylegate.generator.provenance import verify_provenance
-    from stylegate.governance.signing import Signer
+    from stylegate.governance.audit.signing import Signer
 
     audit_key = Signer.generate()
     path = tmp_path / "both.png"

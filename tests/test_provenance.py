@@ -21,8 +21,8 @@ from stylegate.generator.provenance import (
     save_with_provenance,
     verify_provenance,
 )
-from stylegate.governance.audit_model import canonical_json
-from stylegate.governance.signing import Signer, key_paths, load_or_create_signer
+from stylegate.governance.audit.entry import canonical_json
+from stylegate.governance.audit.signing import Signer, key_paths, load_or_create_signer
 
 
 def _image(mode: str = "RGB", size: tuple[int, int] = (16, 12)) -> Image.Image:

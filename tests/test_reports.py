@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import stylegate.governance.audit as audit_mod
-from stylegate.governance.audit import AuditError, AuditLog, decision_body
+import stylegate.governance.audit.log as audit_mod
+from stylegate.governance.audit import AuditError, AuditLog, DecisionRecord
 from stylegate.governance.policy import AttributionSettings, load_policy
 from stylegate.reports.attribution import ReportError, artist_rates, build_attribution_report
 from stylegate.reports.audit_summary import build_audit_summary
@@ -37,7 +37,7 @@ def _ev(kind, artist, consent, score, threshold, action):
 
 
 def _body(action, *, evidence=(), attribution=(), subject="prompt"):
-    return decision_body({"action": action, "subject": subject, "evidence": list(evidence),
+    return DecisionRecord.from_decision({"action": action, "subject": subject, "evidence": list(evidence),
                           "attribution": list(attribution), "reasons": []},
                          prompt="a painting", policy_hash="p1", model={"id": "m"}, index={"id": "i"},
                          images=["x.png"], seeds=[1])

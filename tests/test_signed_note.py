@@ -29,11 +29,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from stylegate.governance import signed_note as sn
 from stylegate.governance.audit import AuditLog, default_audit_path
-from stylegate.governance.audit_merkle import EMPTY_ROOT
-from stylegate.governance.audit_model import checkpoint_message, note_origin, note_verifier
-from stylegate.governance.signing import Signer, load_or_create_signer, public_key_raw
+from stylegate.governance.audit import checkpoints as sn
+from stylegate.governance.audit.checkpoints import checkpoint_message, note_origin, note_verifier
+from stylegate.governance.audit.merkle import EMPTY_ROOT
+from stylegate.governance.audit.signing import Signer, load_or_create_signer, public_key_raw
 
 GO_NOTE_VERIFIER = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 GO_NOTE_SIGNER = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"

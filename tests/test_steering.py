@@ -154,9 +154,9 @@ def test_a_steered_generation_is_audited_with_its_rewrite(tmp_path: Path) -> Non
 
 
 def test_hashed_prompt_logging_hides_what_the_rewrite_removed(tmp_path: Path) -> None:
-    from stylegate.governance.audit import AuditLog, decision_body
+    from stylegate.governance.audit import AuditLog, DecisionRecord
 
-    body = decision_body({"action": "steer", "steer": {"prompt": "a boat", "negative_prompt": "teal",
+    body = DecisionRecord.from_decision({"action": "steer", "steer": {"prompt": "a boat", "negative_prompt": "teal",
                                                        "removed": [{"text": "in teal dots", "kind": "description"}],
                                                        "why": "'in teal dots' taken out"}})
     with AuditLog.open(tmp_path / "a.db") as audit:

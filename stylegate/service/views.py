@@ -30,7 +30,7 @@ def artist_out(ctx: ServiceContext, artist_id: int, *, private: bool = True) -> 
 
 def artist_counts(ctx: ServiceContext, artist_id: int) -> dict[str, Any]:
     """Attribution and block counts for one artist, from the audit log (all time)."""
-    from stylegate.governance.audit import KIND_CHECK_IMAGE, KIND_CHECK_PROMPT
+    from stylegate.governance.audit import AuditKind
     from stylegate.reports.attribution import build_attribution_report
 
     ws = ctx.workspace
@@ -43,7 +43,7 @@ def artist_counts(ctx: ServiceContext, artist_id: int) -> dict[str, Any]:
         out = {"generations": int(r["generations"]), "share_sum": float(r["share_sum"]),
                "royalties": float(r["royalties"]), "blocked_on_behalf": int(r["blocked_on_behalf"])}
     out["checks_blocked"] = sum(
-        1 for e in ws.audit.entries(kinds=[KIND_CHECK_PROMPT, KIND_CHECK_IMAGE])
+        1 for e in ws.audit.entries(kinds=[AuditKind.CHECK_PROMPT, AuditKind.CHECK_IMAGE])
         if e["body"].get("decision") == "block"
         and any((ev.get("artist") or {}).get("id") == artist_id and ev.get("action") == "block"
                 for ev in e["body"].get("evidence", [])))

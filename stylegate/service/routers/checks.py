@@ -24,11 +24,11 @@ def _source(request: Request) -> dict:
 
 def check_prompt_text(ctx: ServiceContext, prompt: str, source: dict) -> dict:
     """Check a prompt through the gate and audit it; the decision as the CLI prints it."""
-    from stylegate.governance.audit import KIND_CHECK_PROMPT
+    from stylegate.governance.audit import AuditKind
 
     with ctx.using() as ws:
         checked = ws.gate().check_prompt(prompt)
-        ws.record(KIND_CHECK_PROMPT, checked, prompt=prompt, source=source)
+        ws.record(AuditKind.CHECK_PROMPT, checked, prompt=prompt, source=source)
         return checked.to_dict()
 
 
@@ -46,7 +46,7 @@ async def check_image(request: Request, file: UploadFile = File(..., description
     may hold one image of at most STYLEGATE_MAX_IMAGE_BYTES)."""
     from starlette.concurrency import run_in_threadpool
 
-    from stylegate.governance.audit import KIND_CHECK_IMAGE
+    from stylegate.governance.audit import AuditKind
     from stylegate.registry.validation import validate_bytes
 
     if len((await request.form()).getlist("file")) != 1:  # the parsed form, cached: not read twice
@@ -70,7 +70,7 @@ async def check_image(request: Request, file: UploadFile = File(..., description
             checked = gate.check_image(validated.to_rgb())
             image = {"name": name, "sha256": validated.sha256}
             credentials = image_credentials(data, validated.to_rgb(), ws.settings, gate)
-            ws.record(KIND_CHECK_IMAGE, checked, image=image, source=_source(request), credentials=credentials)
+            ws.record(AuditKind.CHECK_IMAGE, checked, image=image, source=_source(request), credentials=credentials)
             decision = checked.to_dict()
         decision["image"] = image
         decision["credentials"] = credentials  # C2PA, or the soft-binding match: as `check image` reports

@@ -22,11 +22,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from stylegate.errors import StylegateError
 from stylegate.registry._fs import atomic_write_bytes, fsync_dir
 
+from .verdict import Reason, Verdict, accept, refuse
+
 log = logging.getLogger(__name__)
 
 KEYS_DIR = "keys"
 PRIVATE_KEY_FILE = "audit-ed25519.pem"
 PUBLIC_KEY_FILE = "audit-ed25519.pub.pem"
+SIGNATURE_SIZE = 64
 
 
 class SigningError(StylegateError):
@@ -181,10 +184,19 @@ def _public_from_pem(data: bytes, where: str) -> Ed25519PublicKey:
     return key
 
 
-def verify_signature(public_key: Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
-    """True when ``signature`` is ``public_key``'s Ed25519 signature over ``message``."""
+def verify_signature(public_key: Ed25519PublicKey, message: bytes, signature: bytes) -> Verdict:
+    """Whether ``signature`` is ``public_key``'s Ed25519 signature over ``message`` (truthy if so)."""
     try:
-        public_key.verify(bytes(signature), bytes(message))
-    except (InvalidSignature, TypeError, ValueError):
-        return False
-    return True
+        raw = bytes(signature)
+        data = bytes(message)
+    except (TypeError, ValueError) as exc:
+        return refuse(Reason.MALFORMED, f"the signature or message is not bytes: {exc}")
+    if len(raw) != SIGNATURE_SIZE:
+        return refuse(Reason.MALFORMED, f"an Ed25519 signature is {SIGNATURE_SIZE} bytes, got {len(raw)}")
+    try:
+        public_key.verify(raw, data)
+    except InvalidSignature:
+        return refuse(Reason.BAD_SIGNATURE, f"the signature is not key {key_id(public_key)}'s over this message")
+    except (TypeError, ValueError, AttributeError) as exc:
+        return refuse(Reason.MALFORMED, f"the key cannot check signatures: {exc}")
+    return accept()

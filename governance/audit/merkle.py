@@ -8,8 +8,8 @@ Definitions (RFC 6962 section 2.1, kept by RFC 9162):
   ``MTH(D[n]) = node(MTH(D[0:k]), MTH(D[k:n]))``. Inclusion paths (``PATH``) and consistency
   proofs (``PROOF``/``SUBPROOF``) split the same way; paths list hashes from the leaf upward.
 
-Verifiers never raise on malformed input: they return ``False``. Hashes are accepted as raw
-32-byte ``bytes`` or as 64-character hex strings.
+The proof verifiers that say why a proof failed are in :mod:`~stylegate.governance.audit.verify`.
+Hashes are accepted as raw 32-byte ``bytes`` or as 64-character hex strings.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -185,7 +184,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int
     return MerkleTree(leaf_hashes[: len(leaf_hashes) if new_size is None else new_size]).consistency_proof(old_size)
 
 
-# -- verification (RFC 9162 sections 2.1.3.2 and 2.1.4.2) -------------------------------------
+# -- proof evaluation (RFC 9162 section 2.1.3.2; the verifiers are in verify.py) -----------------
 
 
 def root_from_inclusion_proof(leaf: bytes | str, index: int, tree_size: int, proof: Sequence[bytes | str]) -> bytes | None:
@@ -211,55 +210,3 @@ def root_from_inclusion_proof(leaf: bytes | str, index: int, tree_size: int, pro
         fn >>= 1
         sn >>= 1
     return r if sn == 0 else None
-
-
-def verify_inclusion(leaf: bytes | str, index: int, tree_size: int, proof: Sequence[bytes | str], root: bytes | str) -> bool:
-    """True when ``proof`` shows the leaf hash ``leaf`` at ``index`` of the tree ``(tree_size, root)``.
-
-    ``leaf`` is the leaf *hash* (``leaf_hash(leaf_bytes)``); ``index`` is 0-based.
-    """
-    got = root_from_inclusion_proof(leaf, index, tree_size, proof)
-    try:
-        return got is not None and got == as_hash(root)
-    except (ValueError, TypeError):
-        return False
-
-
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes | str, new_root: bytes | str, proof: Sequence[bytes | str]
-) -> bool:
-    """True when ``proof`` shows the tree ``(new_size, new_root)`` extends ``(old_size, old_root)``."""
-    try:
-        first, second = as_hash(old_root), as_hash(new_root)
-        path = [as_hash(p) for p in proof]
-    except (ValueError, TypeError):
-        return False
-    if not (isinstance(old_size, int) and isinstance(new_size, int)) or not 0 <= old_size <= new_size:
-        return False
-    if old_size == new_size:
-        return not path and first == second
-    if old_size == 0:
-        return not path and first == EMPTY_ROOT
-    if not path:
-        return False
-    if old_size & (old_size - 1) == 0:
-        path = [first, *path]
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and fr == first and sr == second

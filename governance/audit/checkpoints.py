@@ -9,10 +9,13 @@ against them). Only Ed25519 (signature type ``0x01``) is supported, with the sta
 ``<name>+<8 hex key ID>+<base64(0x01 || public key)>``, the form Go's ``GOSUMDB`` accepts.
 
 Verifiers never answer a bare bool: :func:`verify_note` and :func:`verify_checkpoint` return a
-result whose ``reason`` says why a note was refused (``malformed``, ``unknown_key``,
-``bad_signature``, ``origin_mismatch``, ``bad_size``, ``root_mismatch``).
+:class:`~stylegate.governance.audit.verdict.Verdict` whose ``reason`` says why a note was
+refused (``malformed``, ``unknown_key``, ``bad_signature``, ``origin_mismatch``, ``bad_size``,
+``root_mismatch``).
 
-Pure Python over ``cryptography``; no database, no stylegate state.
+The notes themselves are pure Python over ``cryptography`` with no database. At the end:
+:class:`Checkpoint`, the signed tree head as the audit log stores it, with the origin and
+verifier key derived from the workspace's signing key.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import hashlib
 import logging
 import re
 import struct
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -33,14 +36,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from stylegate.errors import InputError
 
+from . import signing
+from .verdict import Reason, Verdict, accept, refuse
+
 log = logging.getLogger(__name__)
 
 SIG_TYPE_ED25519 = 0x01
 EM_DASH = "\u2014"
 MAX_SIGNATURES = 64  # the spec asks verifiers to accept at least 16
 MAX_NOTE_BYTES = 1 << 20
-
-Reason = Literal["ok", "malformed", "unknown_key", "bad_signature", "origin_mismatch", "bad_size", "root_mismatch"]
 
 _HEX8 = re.compile(r"[0-9a-f]{8}")
 _SIZE = re.compile(r"0|[1-9][0-9]*")
@@ -197,12 +201,9 @@ def parse_note(note: str | bytes) -> Note:
 
 
 @dataclass
-class NoteResult:
+class NoteResult(Verdict):
     """Why a note was accepted or refused; ``signers`` are the verifier keys that checked out."""
 
-    ok: bool
-    reason: Reason
-    detail: str = ""
     text: str = ""
     signers: list[str] = field(default_factory=list)
 
@@ -216,7 +217,7 @@ def verify_note(note: str | bytes | Note, verifiers: Iterable[Verifier]) -> Note
     try:
         parsed = note if isinstance(note, Note) else parse_note(note)
     except NoteError as exc:
-        return NoteResult(False, "malformed", str(exc))
+        return NoteResult(False, Reason.MALFORMED, str(exc))
     known = {(v.name, v.key_id): v for v in verifiers}
     message = parsed.text.encode("utf-8")
     signers: list[str] = []
@@ -225,12 +226,12 @@ def verify_note(note: str | bytes | Note, verifiers: Iterable[Verifier]) -> Note
         if verifier is None:
             continue
         if not verifier.verifies(message, sig.signature):
-            return NoteResult(False, "bad_signature", f"the signature by {sig.name} ({sig.key_id:08x}) does not verify", parsed.text)
+            return NoteResult(False, Reason.BAD_SIGNATURE, f"the signature by {sig.name} ({sig.key_id:08x}) does not verify", parsed.text)
         signers.append(str(verifier))
     if not signers:
         names = ", ".join(f"{s.name}+{s.key_id:08x}" for s in parsed.signatures)
-        return NoteResult(False, "unknown_key", f"no signature is by a trusted key (signed by {names})", parsed.text)
-    return NoteResult(True, "ok", "", parsed.text, signers)
+        return NoteResult(False, Reason.UNKNOWN_KEY, f"no signature is by a trusted key (signed by {names})", parsed.text)
+    return NoteResult(True, Reason.OK, "", parsed.text, signers)
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -309,14 +310,119 @@ def verify_checkpoint(
     try:
         body = parse_checkpoint(res.text)
     except NoteError as exc:
-        return CheckpointResult(False, "malformed", str(exc), res.text, res.signers)
-    out = CheckpointResult(True, "ok", "", res.text, res.signers, body)
+        return CheckpointResult(False, Reason.MALFORMED, str(exc), res.text, res.signers)
+    out = CheckpointResult(True, Reason.OK, "", res.text, res.signers, body)
     if origin is not None and body.origin != origin:
-        out.ok, out.reason, out.detail = False, "origin_mismatch", f"origin {body.origin!r}, expected {origin!r}"
+        out.ok, out.reason, out.detail = False, Reason.ORIGIN_MISMATCH, f"origin {body.origin!r}, expected {origin!r}"
     elif size is not None and body.size != size:
-        out.ok, out.reason, out.detail = False, "bad_size", f"the note covers {body.size} entries, expected {size}"
+        out.ok, out.reason, out.detail = False, Reason.BAD_SIZE, f"the note covers {body.size} entries, expected {size}"
     elif root is not None and body.root != root:
-        out.ok, out.reason, out.detail = False, "root_mismatch", (
+        out.ok, out.reason, out.detail = False, Reason.ROOT_MISMATCH, (
             f"the note's root {body.root.hex()} is not the log's root {root.hex()} at size {body.size}"
         )
     return out
+
+
+# ------------------------------------------------------------------- the log's checkpoints
+
+CHECKPOINT_HEADER = "stylegate audit checkpoint v1"
+CHECKPOINT_ORIGIN_PREFIX = "stylegate.invalid/audit/"
+
+
+def checkpoint_message(size: int, root: str, time: str) -> bytes:
+    """The exact bytes a checkpoint signature covers (four lines, each ending in a newline)::
+
+    stylegate audit checkpoint v1
+    size <decimal tree size>
+    root <64 lowercase hex>
+    time <UTC ISO 8601>
+    """
+    return f"{CHECKPOINT_HEADER}\nsize {int(size)}\nroot {root}\ntime {time}\n".encode()
+
+
+def note_origin(public_key: Any) -> str:
+    """The origin line (and note key name) of this workspace's checkpoints, derived from its key.
+
+    A schema-less URL that names the key, so a verifier holding only the public key knows the
+    name its signatures carry (c2sp.org/tlog-checkpoint: the key name SHOULD match the origin).
+    """
+    return f"{CHECKPOINT_ORIGIN_PREFIX}{signing.key_id(signing.load_public_key(public_key))}"
+
+
+def note_verifier(public_key: Any) -> Verifier:
+    """The C2SP verifier key (``name+keyid+base64``) for checkpoints signed by ``public_key``."""
+    key = signing.load_public_key(public_key)
+    return Verifier.from_public_key(note_origin(key), key)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed tree head. ``public_key`` and ``signature`` are hex; ``id`` is the row id (0 if unsaved).
+
+    ``note`` is the C2SP signed note (c2sp.org/tlog-checkpoint) the signature belongs to; it is
+    empty for checkpoints written before stylegate spoke C2SP, whose signature covers
+    :func:`checkpoint_message` instead. ``time`` is when it was signed; a C2SP checkpoint does
+    not sign it (the spec advises against extension lines).
+    """
+
+    id: int
+    size: int
+    root: str
+    time: str
+    key_id: str
+    public_key: str
+    signature: str
+    note: str = ""
+
+    def message(self) -> bytes:
+        """The bytes the signature covers: the note text, or the legacy four-line body."""
+        if self.note:
+            try:
+                return parse_note(self.note).text.encode("utf-8")
+            except NoteError:
+                return b""
+        return checkpoint_message(self.size, self.root, self.time)
+
+    def check(self, public_key: Any) -> Verdict:
+        """Verify against ``public_key`` and say why it failed (``malformed``, ``unknown_key``,
+        ``bad_signature``, ``bad_size``, ``root_mismatch``; see :class:`Reason`)."""
+        try:
+            key = signing.load_public_key(public_key)
+        except (signing.SigningError, ValueError, TypeError) as exc:
+            return refuse(Reason.MALFORMED, f"the public key is unusable: {exc}")
+        if self.note:
+            try:
+                root = bytes.fromhex(self.root)
+            except ValueError:
+                return refuse(Reason.MALFORMED, "the stored root is not hex")
+            res = verify_checkpoint(self.note, [note_verifier(key)], size=self.size, root=root)
+            return Verdict(res.ok, res.reason, res.detail)
+        try:
+            sig = bytes.fromhex(self.signature)
+        except (ValueError, TypeError):
+            return refuse(Reason.MALFORMED, "the stored signature is not hex")
+        if signing.verify_signature(key, self.message(), sig):
+            return accept()
+        if self.key_id and self.key_id != signing.key_id(key):
+            return refuse(Reason.UNKNOWN_KEY, f"signed by key {self.key_id}, not the trusted key")
+        return refuse(Reason.BAD_SIGNATURE, "the legacy signature does not verify")
+
+    def verify(self, public_key: Any) -> Verdict:
+        """Truthy when the signature is ``public_key``'s and the note matches the stored head."""
+        return self.check(public_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Checkpoint:
+        return cls(
+            id=int(data.get("id", 0)),
+            size=int(data["size"]),
+            root=str(data["root"]),
+            time=str(data["time"]),
+            key_id=str(data.get("key_id", "")),
+            public_key=str(data.get("public_key", "")),
+            signature=str(data["signature"]),
+            note=str(data.get("note") or ""),
+        )

@@ -1,10 +1,11 @@
 """The tamper-evident audit log: an append-only, hash-chained RFC 6962 Merkle log in SQLite.
 
 Every prompt check, image check, generation and registry change becomes one entry (see
-:mod:`stylegate.governance.audit_model` for the entry envelope and the canonical leaf bytes).
-Entries are leaves of an RFC 6962 Merkle tree (:mod:`~stylegate.governance.audit_merkle`);
+:mod:`~stylegate.governance.audit.entry` for the entry envelope and the canonical leaf bytes).
+Entries are leaves of an RFC 6962 Merkle tree (:mod:`~stylegate.governance.audit.merkle`);
 :meth:`AuditLog.checkpoint` signs the current tree head with the local Ed25519 key
-(:mod:`~stylegate.governance.signing`) and :meth:`AuditLog.verify` recomputes everything.
+(:mod:`~stylegate.governance.audit.signing`) and :meth:`AuditLog.verify` recomputes everything
+(:mod:`~stylegate.governance.audit.verify`).
 
 Storage: its own SQLite file (by default ``<home>/audit.db``) in WAL mode with
 ``synchronous=FULL``. An append allocates the next sequence number and inserts the entry, its
@@ -34,56 +35,30 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
-from . import signed_note, signing
-from .audit_export import export_log, verify_export
-from .audit_merkle import (
-    EMPTY_ROOT,
-    MerkleTree,
-    frontier_push,
-    frontier_root,
-    leaf_hash,
-    verify_consistency,
-    verify_inclusion,
-)
-from .audit_model import (
+from . import checkpoints as notes
+from . import signing
+from .checkpoints import Checkpoint, note_origin, note_verifier
+from .entry import (
     ENTRY_VERSION,
     ZERO_HASH,
     AuditEntryNotFound,
     AuditError,
-    ChainChecker,
-    Checkpoint,
-    Problems,
+    AuditKind,
+    CorrectionRecord,
+    DecisionRecord,
     TreeHead,
-    VerifyResult,
     canonical_json,
-    leaf_bytes,
-    note_origin,
-    note_verifier,
     sha256_text,
     utc_now,
 )
+from .export import export_log
+from .merkle import EMPTY_ROOT, MerkleTree, frontier_push, frontier_root, leaf_hash
+from .verdict import Reason
+from .verify import ChainChecker, Problems, VerifyResult, check_checkpoints, check_tree_state
 
-__all__ = [
-    "AUDIT_DB_NAME",
-    "AuditEntryNotFound",
-    "AuditError",
-    "AuditLog",
-    "Checkpoint",
-    "note_verifier",
-    "PromptMode",
-    "TreeHead",
-    "VerifyResult",
-    "canonical_json",
-    "decision_body",
-    "default_audit_path",
-    "leaf_bytes",
-    "verify_consistency",
-    "verify_entry_proof",
-    "verify_export",
-    "verify_inclusion",
-]
+__all__ = ["AUDIT_DB_NAME", "AuditLog", "PromptMode", "default_audit_path"]
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +66,8 @@ AUDIT_DB_NAME = "audit.db"
 SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_S = 60.0
 
-KIND_CHECK_PROMPT = "check.prompt"
-KIND_CHECK_IMAGE = "check.image"
-KIND_GENERATE = "generate"
-# Appended after a generation whose images could not all be written: {"corrects": seq,
-# "unwritten": [...], "written": [...]}. A generation with nothing written earns no royalty.
-KIND_GENERATE_CORRECTION = "generate.correction"
-REGISTRY_KIND_PREFIX = "registry."  # + a registry event: "registry.artist.added", "registry.works.removed"
-
 PromptMode = Literal["full", "hash"]
+Body = Union[Mapping[str, Any], DecisionRecord, CorrectionRecord]
 PROMPT_FIELDS = ("prompt", "negative_prompt")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
 _MAX_KIND = 64
@@ -140,48 +108,6 @@ def default_audit_path(home: str | os.PathLike[str]) -> Path:
     return Path(home).expanduser() / AUDIT_DB_NAME
 
 
-def registry_kind(event: str) -> str:
-    """The entry kind for a registry event: ``artist.added`` → ``registry.artist.added``."""
-    return REGISTRY_KIND_PREFIX + event
-
-
-def decision_body(
-    decision: Any,
-    *,
-    prompt: str | None = None,
-    policy_hash: str | None = None,
-    model: Mapping[str, Any] | None = None,
-    index: Mapping[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The standard entry body for a check or generation from a ``Decision`` (or its dict).
-
-    Fields: ``decision`` (the action), ``subject``, ``evidence``, ``attribution``, ``reasons``,
-    ``policy_hash`` (defaults to the decision's policy version), ``model`` (defaults to the
-    decision's embedder identity), ``index`` (style index identity), ``prompt`` when given
-    (hashed on append under ``prompt_mode="hash"``), ``steer``/``error`` when present, then
-    ``extra`` (e.g. ``images``, ``seed``, ``model_id`` for a generation).
-    """
-    d = decision.to_dict() if hasattr(decision, "to_dict") else dict(decision)
-    body: dict[str, Any] = {
-        "decision": d.get("action"),
-        "subject": d.get("subject"),
-        "evidence": d.get("evidence", []),
-        "attribution": d.get("attribution", []),
-        "reasons": d.get("reasons", []),
-        "policy_hash": policy_hash if policy_hash is not None else d.get("policy_version", ""),
-        "model": dict(model) if model is not None else d.get("embedder", {}),
-        "index": dict(index) if index is not None else None,
-    }
-    for key in ("steer", "error"):
-        if d.get(key) is not None:
-            body[key] = d[key]
-    if prompt is not None:
-        body["prompt"] = prompt
-    body.update(extra)
-    return body
-
-
 def _redact(body: dict[str, Any], mode: str) -> dict[str, Any]:
     """Add ``<field>_sha256`` for prompt fields; under ``hash`` drop the text itself."""
     out = dict(body)
@@ -211,48 +137,26 @@ def _redact(body: dict[str, Any], mode: str) -> dict[str, Any]:
     return out
 
 
-def _prepare_body(body: Mapping[str, Any] | None, mode: str) -> dict[str, Any]:
+def _prepare_body(body: Body | None, mode: str) -> dict[str, Any]:
     if mode not in ("full", "hash"):
         raise AuditError(f"prompt_mode must be 'full' or 'hash', not {mode!r}")
     if body is None:
         body = {}
+    if isinstance(body, (DecisionRecord, CorrectionRecord)):
+        body = body.to_body()
     if not isinstance(body, Mapping):
         raise AuditError(f"an audit body is a mapping, not {type(body).__name__}")
     plain = json.loads(canonical_json(dict(body)))  # plain JSON types from here on
     return _redact(plain, mode)
 
 
-def _check_kind(kind: str) -> None:
+def _check_kind(kind: AuditKind | str) -> str:
+    """The kind as plain text, or AuditError when it is not a lowercase dotted name."""
+    if isinstance(kind, AuditKind):
+        return kind.value
     if not isinstance(kind, str) or len(kind) > _MAX_KIND or not _KIND_RE.fullmatch(kind):
         raise AuditError(f"invalid audit entry kind {kind!r} (lowercase dotted words, e.g. 'check.prompt')")
-
-
-def verify_entry_proof(proof: Mapping[str, Any], public_key: Any = None) -> bool:
-    """Check an object from :meth:`AuditLog.prove` with no database.
-
-    The ``leaf`` text must hash to ``leaf_hash`` and the audit path must lead to ``root``; when
-    ``public_key`` is given, the proof must carry a checkpoint for the same tree head signed by it.
-    """
-    try:
-        text = proof["leaf"]
-        lh = leaf_hash(text.encode("utf-8"))
-        if lh.hex() != proof["leaf_hash"]:
-            return False
-        if not verify_inclusion(lh, proof["index"], proof["tree_size"], proof["audit_path"], proof["root"]):
-            return False
-        if json.loads(text).get("seq") != proof["index"] + 1:
-            return False
-        if public_key is not None:
-            cp = proof.get("checkpoint")
-            if not cp:
-                return False
-            checkpoint = Checkpoint.from_dict(cp)
-            if checkpoint.size != proof["tree_size"] or checkpoint.root != proof["root"]:
-                return False
-            return checkpoint.verify(public_key)
-        return True
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return False
+    return str(kind)
 
 
 class AuditLog:
@@ -398,15 +302,14 @@ class AuditLog:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def append(self, kind: str, body: Mapping[str, Any] | None = None, *, prompt_mode: PromptMode | None = None) -> int:
+    def append(self, kind: AuditKind | str, body: Body | None = None, *, prompt_mode: PromptMode | None = None) -> int:
         """Append one entry and return its sequence number once it is committed to disk.
 
-        ``kind`` is a dotted lowercase name (``check.prompt``, ``check.image``, ``generate``,
-        ``registry.artist.added``…); ``body`` any JSON-serialisable mapping (see
-        :func:`decision_body`). Prompt fields (``prompt``, ``negative_prompt``, also inside
+        ``kind`` is an :class:`AuditKind` or a dotted lowercase name (``registry.artist.added``…);
+        ``body`` a :class:`DecisionRecord`, a :class:`CorrectionRecord` or any JSON-serialisable mapping. Prompt fields (``prompt``, ``negative_prompt``, also inside
         ``steer``) gain a ``*_sha256``; with ``prompt_mode="hash"`` only the hash is kept.
         """
-        _check_kind(kind)
+        kind = _check_kind(kind)
         payload = _prepare_body(body, prompt_mode or self.prompt_mode)
         with self._tx(write=True) as conn:
             size, frontier = self._state(conn)
@@ -466,10 +369,10 @@ class AuditLog:
                     )
         time = utc_now()
         origin = note_origin(signer.public_key)
-        note = signed_note.sign_checkpoint(
-            signed_note.CheckpointBody(origin, size, bytes.fromhex(root)), origin, signer.private_key
+        note = notes.sign_checkpoint(
+            notes.CheckpointBody(origin, size, bytes.fromhex(root)), origin, signer.private_key
         )
-        signature = signed_note.parse_note(note).signatures[0].signature
+        signature = notes.parse_note(note).signatures[0].signature
         public = signing.public_key_raw(signer.public_key).hex()
         with self._tx(write=True) as conn:
             cur = conn.execute(
@@ -489,7 +392,7 @@ class AuditLog:
 
     def verify_note(
         self, note: str | bytes, public_key: Any, extra_keys: Sequence[str] = ()
-    ) -> signed_note.CheckpointResult:
+    ) -> notes.CheckpointResult:
         """Check a C2SP checkpoint note (a copy kept elsewhere, or a witness's) against this log.
 
         It must carry a valid signature by ``public_key`` (this workspace's key) or one of
@@ -497,8 +400,8 @@ class AuditLog:
         also cover no more entries than the log holds and match its stored root at that size.
         """
         key = signing.load_public_key(public_key)
-        verifiers = [note_verifier(key), *(signed_note.Verifier.parse(k) for k in extra_keys)]
-        res = signed_note.verify_checkpoint(note, verifiers)
+        verifiers = [note_verifier(key), *(notes.Verifier.parse(k) for k in extra_keys)]
+        res = notes.verify_checkpoint(note, verifiers)
         if not res.ok or res.checkpoint is None or res.checkpoint.origin != note_origin(key):
             return res
         body = res.checkpoint
@@ -506,11 +409,11 @@ class AuditLog:
             size, _ = self._state(conn)
             row = conn.execute("SELECT root_hash FROM entries WHERE seq = ?", (body.size,)).fetchone()
         if body.size > size:
-            res.ok, res.reason, res.detail = False, "bad_size", f"the note covers {body.size} entries, the log holds {size}"
+            res.ok, res.reason, res.detail = False, Reason.BAD_SIZE, f"the note covers {body.size} entries, the log holds {size}"
             return res
         stored = EMPTY_ROOT.hex() if body.size == 0 else (row[0] if row else "")
         if stored != body.root.hex():
-            res.ok, res.reason, res.detail = False, "root_mismatch", (
+            res.ok, res.reason, res.detail = False, Reason.ROOT_MISMATCH, (
                 f"the note's root {body.root.hex()} is not the log's root {stored} at size {body.size}"
             )
         return res
@@ -534,7 +437,7 @@ class AuditLog:
         start: int = 1,
         stop: int | None = None,
         *,
-        kinds: Sequence[str] | None = None,
+        kinds: Sequence[AuditKind | str] | None = None,
         since: str | None = None,
         until: str | None = None,
     ) -> Iterator[dict[str, Any]]:
@@ -547,7 +450,7 @@ class AuditLog:
             args.append(int(stop))
         if kinds:
             where.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            args.extend(kinds)
+            args.extend(str(k.value if isinstance(k, AuditKind) else k) for k in kinds)
         if since is not None:
             where.append("time >= ?")
             args.append(since)
@@ -608,7 +511,8 @@ class AuditLog:
         Returns ``{seq, index, tree_size, leaf, leaf_hash, audit_path, root, checkpoint}``:
         ``leaf`` is the entry's exact canonical JSON text, ``index = seq - 1``, hashes are hex,
         ``checkpoint`` is a stored checkpoint of exactly that tree head, or None. Check it with
-        :func:`verify_entry_proof` or :func:`~stylegate.governance.audit_merkle.verify_inclusion`.
+        :func:`~stylegate.governance.audit.verify.verify_entry_proof` or
+        :func:`~stylegate.governance.audit.verify.verify_inclusion`.
         """
         with self._tx(write=False) as conn:
             size, _ = self._state(conn)
@@ -656,7 +560,7 @@ class AuditLog:
     def export(self, out: str | os.PathLike[str], tree_size: int | None = None) -> int:
         """Write entries 1..``tree_size`` (default: all) with inclusion proofs as JSON lines.
 
-        See :mod:`stylegate.governance.audit_export` for the format; returns the entry count.
+        See :mod:`stylegate.governance.audit.export` for the format; returns the entry count.
         """
         with self._tx(write=False) as conn:
             size, _ = self._state(conn)
@@ -699,9 +603,9 @@ class AuditLog:
                     roots[chain.size] = root
             state = conn.execute("SELECT size, frontier FROM tree_state WHERE id = 1").fetchone()
         n = chain.size
-        self._check_state(state, chain, problems)
+        check_tree_state(state, chain, problems)
         content_bad = problems.first_bad
-        good, latest = self._check_checkpoints(checkpoints, key, roots, n, content_bad, problems)
+        good, latest = check_checkpoints(checkpoints, key, roots, n, content_bad, problems)
         if problems:
             log.warning("audit log %s failed verification: %s", self._path, "; ".join(problems.messages[:3]))
         return VerifyResult(
@@ -714,57 +618,3 @@ class AuditLog:
             unsigned=n - (latest or 0),
             root=chain.root.hex(),
         )
-
-    @staticmethod
-    def _check_state(state: Any, chain: ChainChecker, problems: Problems) -> None:
-        n = chain.size
-        if state is None:
-            problems.add("the tree state row is missing")
-            return
-        size, raw = state
-        if not isinstance(size, int):
-            problems.add(f"the tree state records a non-integer size {size!r}")
-        elif size > n:
-            problems.add(f"entries are missing: the tree state records {size} entries, {n} remain (truncated or deleted)", n + 1)
-        elif size < n:
-            problems.add(f"entries {size + 1}..{n} were not written by append (the tree state records {size})", size + 1)
-        elif raw != json.dumps([h.hex() for h in chain.frontier]):
-            problems.add("the tree state frontier does not match the entries")
-
-    @staticmethod
-    def _check_checkpoints(
-        checkpoints: list[Checkpoint],
-        key: Any,
-        roots: dict[int, bytes],
-        n: int,
-        content_bad: int | None,
-        problems: Problems,
-    ) -> tuple[int, int | None]:
-        trusted = signing.key_id(key) if key is not None else None
-        good_sizes: list[int] = []
-        for cp in sorted(checkpoints, key=lambda c: (c.size, c.id)):
-            label = f"checkpoint #{cp.id} (size {cp.size})"
-            if key is None:
-                problems.add(f"{label} cannot be checked: no public key given")
-                continue
-            check = cp.check(key)
-            if not check.ok:
-                other = f"; it names key {cp.key_id}, the trusted key is {trusted}" if cp.key_id != trusted else ""
-                problems.add(f"{label} does not verify: {check.reason} ({check.detail}){other}")
-                continue
-            if cp.size > n:
-                problems.add(f"the log was truncated: {label} was signed over {cp.size} entries, {n} remain", n + 1)
-                continue
-            if roots.get(cp.size, b"").hex() != cp.root:
-                lo = max([s for s in good_sizes if s < cp.size], default=0) + 1
-                if content_bad is not None and content_bad <= cp.size:
-                    problems.add(f"{label} does not match the entries (see the problems above)")
-                else:
-                    problems.add(
-                        f"{label} does not match entries 1..{cp.size}: an entry in {lo}..{cp.size} was rewritten "
-                        "together with its stored hashes", lo
-                    )
-                continue
-            good_sizes.append(cp.size)
-        return len(good_sizes), (max(good_sizes) if good_sizes else None)
-

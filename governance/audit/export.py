@@ -10,8 +10,8 @@ Format ``stylegate.audit.export.v1``, one JSON object a line:
    "audit_path"}``, where ``leaf`` is the entry's exact canonical JSON text (hash its UTF-8
    bytes; parse it for the content) and ``audit_path`` its inclusion proof in the head's tree.
 
-A checkpoint is a C2SP signed note (see :mod:`~stylegate.governance.signed_note`); legacy ones sign
-:func:`~stylegate.governance.audit_model.checkpoint_message`.
+A checkpoint is a C2SP signed note (see :mod:`~stylegate.governance.audit.checkpoints`); legacy
+ones sign :func:`~stylegate.governance.audit.checkpoints.checkpoint_message`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from typing import Any
 from stylegate.registry._fs import atomic_file
 
 from . import signing
-from .audit_merkle import MerkleTree, as_hash, verify_consistency, verify_inclusion
-from .audit_model import AuditError, ChainChecker, Checkpoint, Problems, VerifyResult, utc_now
+from .checkpoints import Checkpoint
+from .entry import AuditError, utc_now
+from .merkle import MerkleTree, as_hash
+from .verify import ChainChecker, Problems, VerifyResult, verify_consistency, verify_inclusion
 
 log = logging.getLogger(__name__)
 
