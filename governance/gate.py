@@ -16,15 +16,15 @@ import numpy as np
 from stylegate.errors import InputError, InvalidPrompt
 from stylegate.governance import steering
 from stylegate.governance.attribution import attribution_shares
-from stylegate.governance.canonical import is_ignorable, tokenize
 from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind
-from stylegate.governance.matching import ArtistScore, artist_description_scores, description_scores, match_image
-from stylegate.governance.names import NameHit
-from stylegate.governance.neardup import pixel_signature
+from stylegate.governance.matching.neardup import pixel_signature
+from stylegate.governance.matching.scores import ArtistScore, artist_description_scores, description_scores, match_image
+from stylegate.governance.matching.thresholds import check_binding
+from stylegate.governance.matching.view import RegistryView
 from stylegate.governance.policy import Policy
+from stylegate.governance.screening.canonical import is_ignorable, tokenize
+from stylegate.governance.screening.names import NameHit
 from stylegate.governance.steering import LEVELS as STEER_LEVELS
-from stylegate.governance.thresholds import check_binding
-from stylegate.governance.view import RegistryView
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image

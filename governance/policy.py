@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stylegate.errors import PolicyError
 from stylegate.governance.decision import Action, EvidenceKind
-from stylegate.governance.thresholds import Calibration
+from stylegate.governance.matching.thresholds import Calibration
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.screening.rules import NameRules

@@ -28,7 +28,7 @@ class InflectionIndex:
     """Keys filed under their stems (compactly: ``keyindex``)."""
 
     def __init__(self) -> None:
-        from stylegate.governance.keyindex import CodeIndex
+        from stylegate.governance.screening.keyindex import CodeIndex
 
         self._index = CodeIndex(self._stems_of)
 

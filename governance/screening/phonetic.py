@@ -48,7 +48,7 @@ class PhoneticIndex:
     """Latin keys of :data:`MIN_LEN` or more letters, filed by their phonetic codes (compactly: ``keyindex``)."""
 
     def __init__(self) -> None:
-        from stylegate.governance.keyindex import CodeIndex
+        from stylegate.governance.screening.keyindex import CodeIndex
 
         self._index = CodeIndex(codes)
         self.min_len = 0

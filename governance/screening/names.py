@@ -46,8 +46,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple
 
-from stylegate.governance import lexicon
-from stylegate.governance.canonical import (
+from stylegate.governance.screening import cues, frequency, lexicon, places
+from stylegate.governance.screening.canonical import (
     Token,
     latin_key,
     latin_tokens,
@@ -57,8 +57,7 @@ from stylegate.governance.canonical import (
     other_latin_tokens,
     tokenize,
 )
-from stylegate.governance.fuzzy import DeletionIndex
-from stylegate.governance.screening import cues, frequency, places
+from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex
@@ -423,7 +422,7 @@ class NameMatcher:
                 windows.append((i, j, joined, spaced_out and wordy, all_common, words_in, lone_letter))
         to_search: set[str] = set()
         to_sound: set[str] = set()
-        for i, j, joined, prose, all_common, words_in, lone_letter in windows:
+        for i, j, joined, _prose, all_common, words_in, lone_letter in windows:
             if words_in > fuzzy_tokens or (all_common and i == j) or lone_letter:
                 continue
             if fuzzy.may_match(len(joined)):

@@ -66,7 +66,7 @@ class DeletionIndex:
     """
 
     def __init__(self) -> None:
-        from stylegate.governance.keyindex import CodeIndex
+        from stylegate.governance.screening.keyindex import CodeIndex
 
         self._index = CodeIndex(_codes)
         self.min_len = 0
