@@ -41,10 +41,10 @@ an exact hit of another artist on the same words.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from stylegate.governance.screening import cues, frequency, lexicon, places
 from stylegate.governance.screening.canonical import (
@@ -65,6 +65,8 @@ from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
 
 log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
 
 SURNAME_SCORE = 0.9
 KANA_SCORE = 0.8
@@ -142,6 +144,24 @@ _VIAS = (AS_WRITTEN, TRANSLITERATION)
 _LABEL_SHIFT = 12
 
 
+def _file(table: dict[K, int | list[int]], key: K, value: int) -> None:
+    """File ``value`` under ``key``: a bare int while it is the only one (most keys), then a list."""
+    held = table.get(key)
+    if held is None:
+        table[key] = value
+    elif isinstance(held, int):
+        table[key] = [held, value]
+    else:
+        held.append(value)
+
+
+def _filed(held: int | list[int] | None) -> Sequence[int]:
+    """The values :func:`_file` filed under a key (``held`` is what the table holds for it)."""
+    if held is None:
+        return ()
+    return (held,) if isinstance(held, int) else held
+
+
 def _pack(label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool, via: str, parts: int) -> int:
     return (
         label_id << _LABEL_SHIFT | min(parts, 63) << 6 | (how == "reversed") << 5 | (via == TRANSLITERATION) << 4
@@ -194,13 +214,7 @@ class NameMatcher:
         label_id = len(self._label_text)
         self._label_artist.append(artist_id)
         self._label_text.append(label)
-        held = self._artist_labels.get(artist_id)
-        if held is None:
-            self._artist_labels[artist_id] = label_id
-        elif isinstance(held, int):
-            self._artist_labels[artist_id] = [held, label_id]
-        else:
-            held.append(label_id)
+        _file(self._artist_labels, artist_id, label_id)
         for op in ops:
             kind = op[0]
             if kind == "key":
@@ -238,19 +252,11 @@ class NameMatcher:
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
         via: str, parts: int,
     ) -> None:
-        held = self._keys.get(key)
-        listed: tuple[int, ...] | list[int] = () if held is None else ((held,) if isinstance(held, int) else held)
-        if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in listed):
+        if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in _filed(self._keys.get(key))):
             return
         if fuzzy and not self._fuzzy.add(key):
             fuzzy = False
-        code = _pack(label_id, how, single, fuzzy, possessive, via, parts)
-        if held is None:
-            self._keys[key] = code
-        elif isinstance(held, int):
-            self._keys[key] = [held, code]
-        else:
-            held.append(code)
+        _file(self._keys, key, _pack(label_id, how, single, fuzzy, possessive, via, parts))
         self._max_key_len = max(self._max_key_len, len(key))
 
     def remove(self, artist_id: int) -> None:
@@ -258,9 +264,8 @@ class NameMatcher:
         held = self._artist_labels.pop(artist_id, None)
         if held is None:
             return
-        label_ids = [held] if isinstance(held, int) else held
         keys: set[str] = set()
-        for label_id in label_ids:
+        for label_id in _filed(held):
             label = self._label_text[label_id]
             self._label_text[label_id] = None
             for op in _ops(label or ""):
@@ -293,7 +298,7 @@ class NameMatcher:
             if codes is None:
                 continue
             remaining = []
-            for c in (codes,) if isinstance(codes, int) else codes:
+            for c in _filed(codes):
                 if self._label_artist[c >> _LABEL_SHIFT] != artist_id:
                     remaining.append(c)
                 elif c & 4:  # it was filed for fuzzy matching
@@ -311,10 +316,7 @@ class NameMatcher:
 
     def _entries(self, key: str) -> list[_Entry]:
         """The entries filed under ``key``, unpacked (only hits are unpacked)."""
-        held = self._keys.get(key)
-        if held is None:
-            return []
-        return [self._unpack(c) for c in ((held,) if isinstance(held, int) else held)]
+        return [self._unpack(c) for c in _filed(self._keys.get(key))]
 
     def _unpack(self, code: int) -> _Entry:
         label_id = code >> _LABEL_SHIFT
@@ -332,9 +334,8 @@ class NameMatcher:
         return self._label_artist[label_id], self._label_text[label_id] or "", bool(codes & 1)
 
     def _given_of(self, artist_id: int) -> list[str]:
-        held = self._artist_labels.get(artist_id)
         out: list[str] = []
-        for label_id in [held] if isinstance(held, int) else held or ():
+        for label_id in _filed(self._artist_labels.get(artist_id)):
             for op in _ops(self._label_text[label_id] or ""):
                 if op[0] == "given":
                     out.append(op[1])
