@@ -66,8 +66,15 @@ class ImageSubject:
 class Detector(Protocol):
     """What the gate needs of a detector: its evidence kind, what it reads, and its findings."""
 
-    kind: str  # an EvidenceKind for the built-in detectors; any other string names a new kind
-    reads: Reads
+    @property
+    def kind(self) -> str:
+        """An :class:`EvidenceKind` for the built-in detectors; any other string names a new kind."""
+        ...
+
+    @property
+    def reads(self) -> Reads:
+        """What it reads: "prompt" or "image"."""
+        ...
 
     def detect(self, gate: PolicyGate, subject: Any) -> list[Finding]:
         """Findings above threshold for ``subject`` (a :class:`PromptSubject` or :class:`ImageSubject`)."""

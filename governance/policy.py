@@ -139,15 +139,17 @@ NameContextKey = Literal[
 ]
 
 
+_DEFAULT_CONTEXT_REQUIRED: tuple[NameContextKey, ...] = (
+    "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic")
+
+
 class NameSettings(_Strict):
     """Which name rules stand alone and which need a style cue or an obfuscation."""
 
     # A name word at or above this Zipf frequency (wordfreq, highest over the screened
     # languages) is a common word: "queen" 4.9, "nielsen" 5.0, "kawasaki" 3.2, "mumford" 3.0.
     common_zipf: float = Field(3.0, ge=0.0, le=8.0)
-    context_required: list[NameContextKey] = Field(
-        default_factory=lambda: ["common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic"]
-    )
+    context_required: list[NameContextKey] = Field(default_factory=lambda: list(_DEFAULT_CONTEXT_REQUIRED))
 
     def rules(self) -> NameRules:
         from stylegate.governance.screening.rules import NameRules

@@ -9,7 +9,7 @@ import pytest
 
 from stylegate.errors import PolicyError
 from stylegate.governance.decision import Action, ArtistRef, EvidenceKind
-from stylegate.governance.detectors import Detector, Finding, PromptSubject, default_detectors
+from stylegate.governance.detectors import Detector, Finding, PromptSubject, Reads, default_detectors
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.matching.view import RegistryView, build_names
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
@@ -25,7 +25,7 @@ class SignatureDetector:
     """A toy kind: a prompt that asks for an artist's signature mark ("sig:2" for artist 2)."""
 
     kind = "signature"
-    reads = "prompt"
+    reads: Reads = "prompt"
 
     def detect(self, gate: PolicyGate, subject: PromptSubject) -> list[Finding]:
         return [Finding(int(m.group(1)), 1.0, 0.5, "signature mark", {"text": m.group(0)})

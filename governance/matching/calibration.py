@@ -205,7 +205,7 @@ def fit_kind(
 
     def overall(global_t: float, own: dict[int, float]) -> tuple[float, float]:
         t_cols = np.array([own.get(int(a), global_t) for a in artist_ids])
-        hit = (negative_matrix >= t_cols[None, :]).any(axis=1) if negative_matrix.size else np.zeros(0, bool)
+        hit: np.ndarray = (negative_matrix >= t_cols[None, :]).any(axis=1) if negative_matrix.size else np.zeros(0, bool)
         far = max((float(np.mean(hit[m])) for m in populations if m.any()), default=float("nan"))
         t_pos = np.array([own.get(int(a), global_t) for a in positive_artists])
         frr = float(np.mean(positives < t_pos)) if positives.size else float("nan")

@@ -113,9 +113,9 @@ def match_image(
             pool = [(int(i), float(s)) for i, s in zip(more_i[0], more_s[0]) if i >= 0]
         else:
             pool = neighbours[:NEAR_DUPLICATE_POOL]
-        signatures = {w: view.work_signature(w) for w, _ in pool}
+        signatures = {w: s for w, _ in pool if (s := view.work_signature(w)) is not None}
         ranked = sorted(((prefilter_score(signature, signatures[w]), w, c) for w, c in pool
-                         if signatures[w] is not None and w in view.work_artist), reverse=True)
+                         if w in signatures and w in view.work_artist), reverse=True)
         for _, work_id, cosine in ranked[:NEAR_DUPLICATE_CANDIDATES]:
             stored = signatures[work_id]
             artist_id = view.work_artist[work_id]

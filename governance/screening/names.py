@@ -294,11 +294,11 @@ class NameMatcher:
                         if len(codes) == 1:
                             self._surnames[op[1]] = next(iter(codes.values()))
         for key in keys:
-            codes = self._keys.get(key)
-            if codes is None:
+            filed = self._keys.get(key)
+            if filed is None:
                 continue
             remaining = []
-            for c in _filed(codes):
+            for c in _filed(filed):
                 if self._label_artist[c >> _LABEL_SHIFT] != artist_id:
                     remaining.append(c)
                 elif c & 4:  # it was filed for fuzzy matching
@@ -543,7 +543,7 @@ class NameMatcher:
 
 
 @lru_cache(maxsize=8192)
-def _ops(label: str) -> tuple[tuple, ...]:  # type: ignore[type-arg]
+def _ops(label: str) -> tuple[tuple, ...]:
     """What registering ``label`` files, in order; replayed to remove it.
 
     ("key", joined, how, single, fuzzy, possessive, via, parts, tokens), ("phonetic", key),
@@ -555,7 +555,7 @@ def _ops(label: str) -> tuple[tuple, ...]:  # type: ignore[type-arg]
     key = tuple(t.text for t in tokens)
     unspaced = all(is_unspaced(t.script) for t in tokens)
     last = _last_word_stands_alone(label)
-    ops: list[tuple] = []  # type: ignore[type-arg]
+    ops: list[tuple] = []
     _key_ops(ops, key, AS_WRITTEN, unspaced, last)
     if not all(t.script == LATIN for t in tokens):
         latin = tuple(t.text for t in latin_tokens(tokens))
@@ -564,7 +564,7 @@ def _ops(label: str) -> tuple[tuple, ...]:  # type: ignore[type-arg]
     return tuple(ops)
 
 
-def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool) -> None:  # type: ignore[type-arg]
+def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool) -> None:
     joined = "".join(tokens)
     n = len(tokens)
     single = n == 1 or unspaced
