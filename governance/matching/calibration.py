@@ -205,7 +205,7 @@ def fit_kind(
 
     def overall(global_t: float, own: dict[int, float]) -> tuple[float, float]:
         t_cols = np.array([own.get(int(a), global_t) for a in artist_ids])
-        hit: np.ndarray = (negative_matrix >= t_cols[None, :]).any(axis=1) if negative_matrix.size else np.zeros(0, bool)
+        hit = np.asarray((negative_matrix >= t_cols[None, :]).any(axis=1)) if negative_matrix.size else np.zeros(0, bool)
         far = max((float(np.mean(hit[m])) for m in populations if m.any()), default=float("nan"))
         t_pos = np.array([own.get(int(a), global_t) for a in positive_artists])
         frr = float(np.mean(positives < t_pos)) if positives.size else float("nan")
@@ -381,7 +381,7 @@ def _transform(image: Image.Image, how: str, rng: np.random.Generator) -> Image.
     w, h = image.size
     if how == "resize":
         f = float(rng.choice([0.75, 1.5, 2.0]))
-        return image.resize((max(8, int(w * f)), max(8, int(h * f))), Image.BICUBIC)
+        return image.resize((max(8, int(w * f)), max(8, int(h * f))), Image.Resampling.BICUBIC)
     if how == "jpeg":
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=int(rng.integers(55, 86)))
@@ -390,7 +390,7 @@ def _transform(image: Image.Image, how: str, rng: np.random.Generator) -> Image.
         fx, fy = rng.uniform(0.03, 0.2, 2)
         ax, ay = rng.uniform(0.0, 1.0, 2)
         box = (int(w * fx * ax), int(h * fy * ay), w - int(w * fx * (1 - ax)), h - int(h * fy * (1 - ay)))
-        return image.crop(box).resize((w, h), Image.BICUBIC)
+        return image.crop(box).resize((w, h), Image.Resampling.BICUBIC)
     if "+" in how:  # a combination, applied left to right
         for step in how.split("+"):
             image = _transform(image, step, rng)
