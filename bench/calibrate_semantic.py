@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from stylegate.demo import styleworld_workspace
-from stylegate.governance.matching import description_scores
+from stylegate.governance.matching.scores import description_scores
 from stylegate.styleworld import world
 
 CAPTIONS_PER_PAIR = 4

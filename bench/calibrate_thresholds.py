@@ -51,8 +51,8 @@ def accuracy(works: int, far: float) -> None:
 
     from stylegate.calibrate_cli import run_calibration
     from stylegate.demo import register_styleworld
-    from stylegate.governance.calibration import _transform, calibrated_policy_text, write_policy
-    from stylegate.governance.neardup import pixel_signature
+    from stylegate.governance.matching.calibration import _transform, calibrated_policy_text, write_policy
+    from stylegate.governance.matching.neardup import pixel_signature
     from stylegate.governance.policy import default_policy_text, load_policy
     from stylegate.settings import Settings
     from stylegate.styleworld import world

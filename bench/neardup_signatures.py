@@ -33,8 +33,8 @@ TRANSFORMS = ("resize", "jpeg", "crop", "colour", "crop+jpeg", "crop+colour", "r
 def main() -> None:
     import cv2
 
-    from stylegate.governance.calibration import _transform
-    from stylegate.governance.neardup import pixel_signature, pixel_similarity, thumbnail_similarity
+    from stylegate.governance.matching.calibration import _transform
+    from stylegate.governance.matching.neardup import pixel_signature, pixel_similarity, thumbnail_similarity
     from stylegate.styleworld import world
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

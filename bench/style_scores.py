@@ -5,7 +5,7 @@ register: subject ``(i + k) % 8``, training seed k) and 4 held-out renders per a
 subject. For registries of 4, 8 and 12 artists (the 4-artist ones: three disjoint groups,
 the worst reported) with 6 and 12 works each, every held-out render -- of registered artists
 and of unregistered ones -- is scored against every registered artist, raw (mean cosine of
-the 3 closest works) and normalised (governance/style_norm.py). FRR: the true artist below
+the 3 closest works) and normalised (governance/matching/style_norm.py). FRR: the true artist below
 the threshold; FAR: some other artist at or above it (renders of unregistered artists count
 as impostors); worst: the highest per-artist FRR. Every artist is scored (the gate scores only
 those among the FAISS neighbours, so its FAR can only be lower).
@@ -23,9 +23,9 @@ import numpy as np
 
 
 def main() -> None:
-    from stylegate.governance.matching import STYLE_TOP_M
+    from stylegate.governance.matching.scores import STYLE_TOP_M
+    from stylegate.governance.matching.style_norm import style_norms
     from stylegate.governance.policy import load_policy
-    from stylegate.governance.style_norm import style_norms
     from stylegate.settings import Settings
     from stylegate.styleworld import world
     from stylegate.workspace import Workspace

@@ -3,7 +3,7 @@
 Every image ``stylegate generate`` writes is recorded in ``$STYLEGATE_HOME/outputs.db`` (a
 SQLite file of its own: the registry database stays free of governance data) with the audit
 sequence number of its generation, the SHA-256 of its decoded pixels, its pixel signature (the
-near-duplicate thumbnail of :func:`stylegate.governance.neardup.pixel_signature`, mean-removed and unit length) and its
+near-duplicate thumbnail of :func:`stylegate.governance.matching.neardup.pixel_signature`, mean-removed and unit length) and its
 style embedding with the embedder that made it.
 
 :meth:`OutputStore.lookup` answers, in this order: an exact match on the decoded pixels
@@ -182,7 +182,7 @@ class OutputStore:
 def unit_signature(image: Image.Image) -> np.ndarray:
     """The near-duplicate pixel signature, mean-removed and of unit length, so that the dot
     product of two is their correlation (a linear scan over stored outputs)."""
-    from stylegate.governance.neardup import pixel_signature
+    from stylegate.governance.matching.neardup import pixel_signature
 
     sig = np.asarray(pixel_signature(image), dtype=np.float32).ravel()
     sig = sig - sig.mean()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from stylegate.governance.decision import Action, Attribution, Evidence
+from stylegate.registry.models import Consent
 
-ATTRIBUTED_CONSENTS = ("royalty", "credit")
+ATTRIBUTED_CONSENTS = (Consent.ROYALTY, Consent.CREDIT)
 
 
 def attribution_shares(evidence: list[Evidence], floor: float, hold_unverified: bool = True) -> list[Attribution]:

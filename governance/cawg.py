@@ -16,6 +16,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from stylegate.registry.models import Consent
+
 log = logging.getLogger(__name__)
 
 LABEL = "cawg.training-mining"
@@ -31,12 +33,12 @@ def consent_entries(consent: str, royalty_rate: float | None = None) -> dict[str
     training). ``royalty`` and ``credit``: use is constrained (paid per attributed generation
     at ``royalty_rate``, or credited); data mining for attribution itself stays allowed.
     """
-    if consent == "opt-out":
+    if consent == Consent.OPT_OUT:
         return {key: {"use": "notAllowed"} for key in ENTRY_KEYS}
-    if consent == "royalty":
+    if consent == Consent.ROYALTY:
         rate = f" at a rate of {royalty_rate:g}" if royalty_rate is not None else ""
         info = f"royalty owed per attributed generation{rate}; attribution required"
-    elif consent == "credit":
+    elif consent == Consent.CREDIT:
         info = "attribution (credit) required for every generation in this style"
     else:
         raise ValueError(f"unknown consent {consent!r}")
@@ -90,6 +92,6 @@ def forbids_training(found: Mapping[str, Any] | None) -> bool:
 
 def signal_conflicts(signals: list[Mapping[str, Any]], consent: str) -> int:
     """How many works' own credentials forbid AI training while the artist's consent allows use."""
-    if consent == "opt-out":
+    if consent == Consent.OPT_OUT:
         return 0
     return sum(1 for signal in signals if forbids_training(signal.get("training_mining")))

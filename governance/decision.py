@@ -33,6 +33,11 @@ class EvidenceKind(str, Enum):
     NEAR_DUPLICATE = "near-duplicate"
 
 
+def kind_text(kind: str) -> str:
+    """The evidence kind as written in JSON and policies ("near-duplicate"); a new kind is its own string."""
+    return kind.value if isinstance(kind, EvidenceKind) else kind
+
+
 @dataclass(frozen=True)
 class ArtistRef:
     id: int
@@ -44,7 +49,7 @@ class ArtistRef:
 
 @dataclass(frozen=True)
 class Evidence:
-    kind: EvidenceKind
+    kind: str  # an EvidenceKind, or the kind of a detector registered on the gate
     artist: ArtistRef
     consent: str
     score: float
@@ -56,7 +61,7 @@ class Evidence:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind.value,
+            "kind": kind_text(self.kind),
             "artist": self.artist.to_dict(),
             "consent": self.consent,
             "verified": self.verified,

@@ -1,7 +1,8 @@
 """The policy gate: prompt and image checks that return explained decisions.
 
-Detectors (names, prompt semantics, image neighbours) produce scores; the policy turns
-scores above thresholds into evidence with an action per consent state; the strongest
+Registered detectors (:mod:`.detectors`: names, descriptions, styles, near-duplicates, and
+any added with :meth:`PolicyGate.register`) report scores above their thresholds; the gate
+makes them evidence with the policy's action for the artist's consent state; the strongest
 action wins. Anything that goes wrong inside a check blocks (fails closed) and says why.
 """
 
@@ -16,15 +17,25 @@ import numpy as np
 from stylegate.errors import InputError, InvalidPrompt
 from stylegate.governance import steering
 from stylegate.governance.attribution import attribution_shares
-from stylegate.governance.canonical import is_ignorable, tokenize
-from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind
-from stylegate.governance.matching import ArtistScore, artist_description_scores, description_scores, match_image
-from stylegate.governance.names import NameHit
-from stylegate.governance.neardup import pixel_signature
+from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind, kind_text
+from stylegate.governance.detectors import (
+    DescriptionDetector,
+    Detector,
+    Finding,
+    ImageSubject,
+    PromptSubject,
+    Reads,
+    default_detectors,
+)
+from stylegate.governance.matching.neardup import pixel_signature
+from stylegate.governance.matching.scores import artist_description_scores
+from stylegate.governance.matching.thresholds import check_binding
+from stylegate.governance.matching.view import RegistryView
 from stylegate.governance.policy import Policy
+from stylegate.governance.screening.canonical import is_ignorable, tokenize
+from stylegate.governance.screening.names import NameHit
 from stylegate.governance.steering import LEVELS as STEER_LEVELS
-from stylegate.governance.thresholds import check_binding
-from stylegate.governance.view import RegistryView
+from stylegate.registry.models import Consent
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -38,7 +49,8 @@ TEXT_CACHE_SIZE = 4096  # text vectors kept per gate (64-512 floats each)
 
 
 class PolicyGate:
-    def __init__(self, policy: Policy, embedder: Embedder | None, view: RegistryView) -> None:
+    def __init__(self, policy: Policy, embedder: Embedder | None, view: RegistryView,
+                 detectors: Sequence[Detector] | None = None) -> None:
         self.policy = policy
         self.embedder = embedder
         self.view = view
@@ -47,6 +59,21 @@ class PolicyGate:
         self._text_cache: dict[str, np.ndarray] = {}
         self.binding = check_binding(policy.calibration, embedder.identity if embedder is not None else None,
                                      policy.source or "policy")
+        self.detectors: list[Detector] = []
+        for detector in default_detectors() if detectors is None else detectors:
+            self.register(detector)
+
+    def register(self, detector: Detector) -> None:
+        """Add a detector: its evidence joins every later check of what it reads.
+
+        Raises PolicyError when the policy has no action for its kind under some consent state,
+        so a detector can never produce evidence the policy cannot act on.
+        """
+        if any(d.kind == detector.kind for d in self.detectors):
+            raise ValueError(f"a detector of kind {kind_text(detector.kind)!r} is already registered")
+        for consent in Consent:
+            self.policy.action_for(consent.value, detector.kind)
+        self.detectors.append(detector)
 
     # ---------------------------------------------------------------- prompts
     def validate_prompt(self, text: str) -> str:
@@ -68,91 +95,28 @@ class PolicyGate:
         return self._guarded("prompt", lambda: self._check_prompt(prompt))
 
     def _check_prompt(self, prompt: str, steer: bool = True) -> Decision:
-        evidence: list[Evidence] = []
-        threshold = self.policy.thresholds.name
-        rules = self.policy.names.rules()
-        hits = [h for h in self.view.names.find(prompt, tokenize(prompt), rules) if h.score >= threshold]
-        strongest: dict[int, NameHit] = {}
-        for hit in hits:
-            if hit.artist_id not in strongest or hit.score > strongest[hit.artist_id].score:
-                strongest[hit.artist_id] = hit
-        evidence.extend(self._name_evidence(hit, prompt) for hit in strongest.values())
-        if self.embedder is not None and self.binding.semantic and (self.view.prototypes.size or self.view.text_prototypes.size):
-            query = self._text_vectors([prompt])[0]
-            evidence.extend(self._semantic_evidence(query))
+        subject = PromptSubject(prompt)
+        evidence = self._detect("prompt", subject)
         decision = self._decide("prompt", evidence)
         self._note_binding(decision)
         if decision.action is Action.STEER and steer:
-            self._steer(prompt, hits, decision)
+            self._steer(prompt, subject.name_hits, decision)
         return decision
 
-    def _name_evidence(self, hit: NameHit, prompt: str) -> Evidence:
-        artist = self.view.artists[hit.artist_id]
-        kind = EvidenceKind.NAME
-        action, rule = self._action(artist, kind, hit.describe())
-        return Evidence(
-            kind=kind,
-            artist=ArtistRef(artist.id, artist.name),
-            consent=artist.consent.value,
-            score=hit.score,
-            threshold=self.policy.thresholds.name,
-            rule=rule,
-            action=action,
-            detail={
-                "matched": hit.matched,
-                "text": prompt[hit.start : hit.end],
-                "span": [hit.start, hit.end],
-                **hit.evidence(),
-            },
-            verified=artist.verified,
-        )
+    def semantic_prompts(self) -> bool:
+        """Whether prompts are also screened by meaning (an embedder, bound thresholds, prototypes)."""
+        return (self.embedder is not None and self.binding.semantic
+                and bool(self.view.prototypes.size or self.view.text_prototypes.size))
 
-    def _action(self, artist: Artist, kind: EvidenceKind, rule: str) -> tuple[Action, str]:
+    def _action(self, artist: Artist, kind: str, rule: str) -> tuple[Action, str]:
         """The policy's action for this evidence; an unverified opt-out is capped by the policy."""
         action = self.policy.action_for(artist.consent.value, kind)
-        if artist.verified or artist.consent.value != "opt-out":
+        if artist.verified or artist.consent is not Consent.OPT_OUT:
             return action, rule
         cap = Action(self.policy.verification.unverified_opt_out)
         if action.severity > cap.severity:
             return cap, f"{rule}; unverified artist: {action.value} capped to {cap.value}"
         return action, rule
-
-    def _semantic_evidence(self, query: np.ndarray) -> list[Evidence]:
-        out = []
-        for item in description_scores(query, self.view):
-            threshold, why = self._threshold_for(EvidenceKind.DESCRIPTION, item.artist_id)
-            if item.score >= threshold:
-                out.append(self._evidence(EvidenceKind.DESCRIPTION, item.artist_id, item.score, threshold, item.rule,
-                                          {**item.detail, "threshold_rule": why}))
-        return out
-
-    def _threshold_for(self, kind: EvidenceKind, artist_id: int) -> tuple[float, str]:
-        """The threshold that applies to ``artist_id`` and why: "global" or "per-artist: …"."""
-        threshold = self.policy.thresholds.for_kind(kind)
-        key = {EvidenceKind.DESCRIPTION: "description", EvidenceKind.STYLE: "style"}.get(kind)
-        own = self.policy.calibration.artist_threshold(key, artist_id) if key else None
-        artist = self.view.artists.get(artist_id)
-        if own is None or (own.artist and artist is not None and own.artist != artist.name):
-            return threshold, "global"  # none fitted, or fitted for an artist whose id was since reused
-        return own.threshold, (f"per-artist: FRR {own.global_frr:.1%} at global threshold {threshold:.3f} "
-                               f"(FRR {own.frr:.1%} at this one)")
-
-    def _style_score(self, item: ArtistScore) -> tuple[float, float, str, str]:
-        """``(score, threshold, rule, why)`` of a style match under the policy's ``style_score``."""
-        th = self.policy.thresholds
-        if th.style_score == "cosine":
-            threshold, why = self._threshold_for(EvidenceKind.STYLE, item.artist_id)
-            return item.score, threshold, item.rule, f"cosine (policy style_score); {why}"
-        if "normalised" in item.detail:
-            threshold, why = self._threshold_for(EvidenceKind.STYLE, item.artist_id)
-            d = item.detail
-            return (float(d["normalised"]), threshold,
-                    f"{item.rule}, normalised per artist: (cosine - {d['impostor_mean']}) / "
-                    f"({d['genuine_mean']} - {d['impostor_mean']})",
-                    f"normalised (0 = other artists' works, 1 = own works); {why}")
-        return (item.score, th.style_cosine, item.rule,
-                "cosine fallback: the artist has no style norm (one work, alone in the registry, or its works "
-                "are no closer to each other than to strangers')")
 
     def _note_binding(self, decision: Decision) -> None:
         if not self.binding.semantic:
@@ -180,13 +144,11 @@ class PolicyGate:
         for h in hits:
             if h.artist_id in steered:
                 name_spans.setdefault(h.artist_id, []).append((h.start, h.end))
-        semantic = (self.embedder is not None and self.binding.semantic
-                    and bool(self.view.prototypes.size or self.view.text_prototypes.size))
-        rewrite = steering.rewrite(prompt, name_spans, steered if semantic else [], self._description_of,
-                                   lambda a: self._threshold_for(EvidenceKind.DESCRIPTION, a)[0], level)
+        rewrite = steering.rewrite(prompt, name_spans, steered if self.semantic_prompts() else [], self._description_of,
+                                   lambda a: DescriptionDetector().threshold(self, a)[0], level)
         negatives: list[str] = []
         for item in rewrite.removed:
-            if item.kind == "description" and item.text not in negatives:
+            if item.kind == EvidenceKind.DESCRIPTION and item.text not in negatives:
                 negatives.append(item.text)
         for artist_id in steered:
             artist = self.view.artists[artist_id]
@@ -214,9 +176,9 @@ class PolicyGate:
         """Description scores of ``texts`` for one artist (the steering's measure)."""
         if self.embedder is None:
             raise RuntimeError("no embedder configured")
-        return artist_description_scores(self._text_vectors(texts), self.view, artist_id)
+        return artist_description_scores(self.text_vectors(texts), self.view, artist_id)
 
-    def _text_vectors(self, texts: Sequence[str]) -> np.ndarray:
+    def text_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Text vectors, embedding only texts this gate has not seen: steering scores the same
         phrases at every level, and a rewrite is re-checked as a prompt."""
         if self.embedder is None:
@@ -260,34 +222,27 @@ class PolicyGate:
 
     def check_image_vector(self, vector: np.ndarray, signature: np.ndarray | None = None) -> Decision:
         """Check an embedded image; ``signature`` (its pixel signature) enables near-duplicates."""
-        match = match_image(vector, self.view, self.policy.image.neighbours, signature)
-        evidence = []
-        t_dup = self.policy.thresholds.near_duplicate
-        for item in match.style if self.binding.semantic else []:
-            score, t_style, rule, why = self._style_score(item)
-            if score >= t_style:
-                evidence.append(self._evidence(EvidenceKind.STYLE, item.artist_id, score, t_style, rule,
-                                               {**item.detail, "cosine": round(item.score, 4), "threshold_rule": why}))
-        for item in match.near_duplicates:
-            if item.score >= t_dup:
-                evidence.append(self._evidence(EvidenceKind.NEAR_DUPLICATE, item.artist_id, item.score, t_dup, item.rule, item.detail))
-        decision = self._decide("image", evidence)
+        decision = self._decide("image", self._detect("image", ImageSubject(vector, signature)))
         self._note_binding(decision)
         return decision
 
     # ---------------------------------------------------------------- shared
-    def _evidence(self, kind: EvidenceKind, artist_id: int, score: float, threshold: float, rule: str, detail: dict) -> Evidence:
-        artist = self.view.artists[artist_id]
-        action, rule = self._action(artist, kind, rule)
+    def _detect(self, reads: Reads, subject: PromptSubject | ImageSubject) -> list[Evidence]:
+        """Every registered detector that reads ``reads``, its findings made evidence, in registration order."""
+        return [self._evidence(d.kind, f) for d in self.detectors if d.reads == reads for f in d.detect(self, subject)]
+
+    def _evidence(self, kind: str, finding: Finding) -> Evidence:
+        artist = self.view.artists[finding.artist_id]
+        action, rule = self._action(artist, kind, finding.rule)
         return Evidence(
             kind=kind,
             artist=ArtistRef(artist.id, artist.name),
             consent=artist.consent.value,
-            score=score,
-            threshold=threshold,
+            score=finding.score,
+            threshold=finding.threshold,
             rule=rule,
             action=action,
-            detail=detail,
+            detail=finding.detail,
             verified=artist.verified,
         )
 
@@ -300,7 +255,7 @@ class PolicyGate:
                                              self.policy.verification.hold_unverified_shares)
             action = Action.ATTRIBUTE if attribution else Action.ALLOW
         reasons = [
-            f"{e.kind.value} evidence for {e.consent}{'' if e.verified else ' (unverified)'} artist {e.artist.name!r}: "
+            f"{kind_text(e.kind)} evidence for {e.consent}{'' if e.verified else ' (unverified)'} artist {e.artist.name!r}: "
             f"score {e.score:.3f} ≥ {e.threshold:.3f} ({e.rule}) → {e.action.value}"
             for e in evidence
         ] or ["no registered artist matched"]

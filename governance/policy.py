@@ -6,13 +6,14 @@ import hashlib
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stylegate.errors import PolicyError
-from stylegate.governance.decision import Action, EvidenceKind
-from stylegate.governance.thresholds import Calibration
+from stylegate.governance.decision import Action, EvidenceKind, kind_text
+from stylegate.governance.matching.thresholds import Calibration
+from stylegate.registry.models import Consent
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.screening.rules import NameRules
@@ -40,29 +41,39 @@ class Thresholds(_Strict):
     style_cosine: float = Field(0.57, gt=-1.0, le=1.0)
     near_duplicate: float = Field(0.991, gt=-1.0, le=1.0)
 
-    def for_kind(self, kind: EvidenceKind) -> float:
-        return {
-            EvidenceKind.NAME: self.name,
-            EvidenceKind.DESCRIPTION: self.description,
-            EvidenceKind.STYLE: self.style,
-            EvidenceKind.NEAR_DUPLICATE: self.near_duplicate,
-        }[kind]
 
+class ConsentActions(BaseModel):
+    """The action per evidence kind for one consent state.
 
-class ConsentActions(_Strict):
+    The four built-in kinds are required; a kind added by a registered detector is one more
+    key (``watermark = "block"``), checked to be an action name.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
     name: ActionName
     description: ActionName
     style: ActionName
     near_duplicate: ActionName = Field(alias="near-duplicate")
 
-    def for_kind(self, kind: EvidenceKind) -> Action:
-        value = {
-            EvidenceKind.NAME: self.name,
-            EvidenceKind.DESCRIPTION: self.description,
-            EvidenceKind.STYLE: self.style,
-            EvidenceKind.NEAR_DUPLICATE: self.near_duplicate,
-        }[kind]
+    @model_validator(mode="after")
+    def _extra_kinds_are_actions(self) -> ConsentActions:
+        for kind, value in (self.model_extra or {}).items():
+            if value not in get_args(ActionName):
+                raise ValueError(f"{kind}: {value!r} is not an action (one of {', '.join(get_args(ActionName))})")
+        return self
+
+    def for_kind(self, kind: str) -> Action:
+        text = kind_text(kind)
+        if text in _BUILT_IN_FIELDS:
+            return Action(getattr(self, _BUILT_IN_FIELDS[text]))
+        value = (self.model_extra or {}).get(text)
+        if value is None:
+            raise PolicyError(f"the policy's consent table has no action for evidence kind {text!r}")
         return Action(value)
+
+
+_BUILT_IN_FIELDS = {kind.value: kind.value.replace("-", "_") for kind in EvidenceKind}
 
 
 class ConsentTable(_Strict):
@@ -71,10 +82,10 @@ class ConsentTable(_Strict):
     credit: ConsentActions
 
     def for_consent(self, consent: str) -> ConsentActions:
-        table = {"opt-out": self.opt_out, "royalty": self.royalty, "credit": self.credit}
+        table = {Consent.OPT_OUT: self.opt_out, Consent.ROYALTY: self.royalty, Consent.CREDIT: self.credit}
         try:
-            return table[consent]
-        except KeyError:
+            return table[Consent(consent)]
+        except ValueError:
             raise PolicyError(f"no policy actions for consent state {consent!r}") from None
 
 
@@ -128,15 +139,17 @@ NameContextKey = Literal[
 ]
 
 
+_DEFAULT_CONTEXT_REQUIRED: tuple[NameContextKey, ...] = (
+    "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic")
+
+
 class NameSettings(_Strict):
     """Which name rules stand alone and which need a style cue or an obfuscation."""
 
     # A name word at or above this Zipf frequency (wordfreq, highest over the screened
     # languages) is a common word: "queen" 4.9, "nielsen" 5.0, "kawasaki" 3.2, "mumford" 3.0.
     common_zipf: float = Field(3.0, ge=0.0, le=8.0)
-    context_required: list[NameContextKey] = Field(
-        default_factory=lambda: ["common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic"]
-    )
+    context_required: list[NameContextKey] = Field(default_factory=lambda: list(_DEFAULT_CONTEXT_REQUIRED))
 
     def rules(self) -> NameRules:
         from stylegate.governance.screening.rules import NameRules
@@ -158,7 +171,7 @@ class Policy(_Strict):
     version: str = Field("", exclude=True)
     source: str = Field("", exclude=True)
 
-    def action_for(self, consent: str, kind: EvidenceKind) -> Action:
+    def action_for(self, consent: str, kind: str) -> Action:
         return self.consent.for_consent(consent).for_kind(kind)
 
 

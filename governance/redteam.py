@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass, field
 
 from rapidfuzz.distance import OSA
 
-from stylegate.governance import lexicon
-from stylegate.governance.canonical import name_key
+from stylegate.governance.screening import lexicon
+from stylegate.governance.screening.canonical import name_key
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stylegate.governance.decision import EvidenceKind
+
 # Words that open a modifying phrase in prompts ("a boat *in* …", "*on* cream paper"), in the
 # languages prompts are commonly written in. A phrase boundary, never removed on its own.
 PHRASE_OPENERS = frozenset("""
@@ -58,11 +60,11 @@ class Removal:
     start: int
     end: int
     artist_id: int
-    kind: str  # "name" or "description"
+    kind: EvidenceKind  # NAME or DESCRIPTION: what carried the style
     drop: float  # fall of the artist's description score when this was taken out
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "span": [self.start, self.end], "artist": self.artist_id, "kind": self.kind,
+        return {"text": self.text, "span": [self.start, self.end], "artist": self.artist_id, "kind": self.kind.value,
                 "score_drop": round(self.drop, 4)}
 
 
@@ -104,7 +106,7 @@ def rewrite(
     for artist_id, spans in name_spans.items():
         for start, end in spans:
             start = _with_lead_in(prompt, start)
-            removed.append(Removal(prompt[start:end], start, end, artist_id, "name", 0.0))
+            removed.append(Removal(prompt[start:end], start, end, artist_id, EvidenceKind.NAME, 0.0))
     spans = [(r.start, r.end) for r in removed]
     result = Rewrite(prompt, removed, level=level)
     for artist_id in described:
@@ -139,7 +141,7 @@ def _remove_description(
             break
         start, end = options[best]
         spans.append((start, end))
-        removed.append(Removal(prompt[start:end], start, end, artist_id, "description", float(current - after[best])))
+        removed.append(Removal(prompt[start:end], start, end, artist_id, EvidenceKind.DESCRIPTION, float(current - after[best])))
         current = float(after[best])
     return _remove_modifiers(prompt, spans, removed, artist_id, score, current)
 
@@ -166,7 +168,7 @@ def _remove_modifiers(
             return current
         start, end = options[best]
         spans.append((start, end))
-        removed.append(Removal(prompt[start:end], start, end, artist_id, "description", float(current - after[best])))
+        removed.append(Removal(prompt[start:end], start, end, artist_id, EvidenceKind.DESCRIPTION, float(current - after[best])))
         current = float(after[best])
 
 

@@ -20,7 +20,7 @@ from ._source import EntrySource, iter_entries
 from .audit_summary import DECISION_KINDS, score_rows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from stylegate.governance.calibration import CalibrationResult
+    from stylegate.governance.matching.calibration import CalibrationResult
 
 __all__ = ["CalibrationReport", "build_calibration_report", "line_chart"]
 

@@ -1,5 +1,5 @@
 """`stylegate calibrate` and `stylegate report calibration`: the shell around
-:mod:`stylegate.governance.calibration` (the CLI module only declares the commands)."""
+:mod:`stylegate.governance.matching.calibration` (the CLI module only declares the commands)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from stylegate.output import emit_json, message, progress_bar, table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from stylegate.governance.calibration import CalibrationResult
+    from stylegate.governance.matching.calibration import CalibrationResult
     from stylegate.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class _StagedProgress:
 
 
 def run_calibration(ws: Workspace, far: Optional[float], *, fit: bool) -> CalibrationResult:
-    from stylegate.governance.calibration import calibrate
+    from stylegate.governance.matching.calibration import calibrate
 
     ws.configure_threads()
     progress = _StagedProgress()
@@ -60,7 +60,7 @@ def _pct(x: Any) -> str:
 
 def calibrate_command(ws: Workspace, far: Optional[float], as_json: bool) -> dict[str, Any]:
     """Fit thresholds for the running embedder and write them into the home's policy file."""
-    from stylegate.governance.calibration import calibrated_policy_text, write_policy
+    from stylegate.governance.matching.calibration import calibrated_policy_text, write_policy
 
     target = ws.settings.policy_path or ws.settings.home_policy_path
     if ws.settings.policy_path is None and not target.exists():

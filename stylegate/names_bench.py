@@ -99,9 +99,8 @@ def _rss_mb() -> float:
 
 def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     """Build, memory, latency and update figures for ``n`` registered names."""
-    from stylegate.governance import lexicon
-    from stylegate.governance.names import NameMatcher
-    from stylegate.governance.screening import frequency, places
+    from stylegate.governance.screening import frequency, lexicon, places
+    from stylegate.governance.screening.names import NameMatcher
 
     lexicon.frequencies()
     frequency.load()

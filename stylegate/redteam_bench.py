@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from stylegate.governance.names import NameMatcher
 from stylegate.governance.redteam import (
     ATTACK_GROUPS,
     BENIGN_KINDS,
@@ -48,6 +47,7 @@ from stylegate.governance.redteam import (
     write_jsonl,
 )
 from stylegate.governance.redteam import generate_corpus as _generate
+from stylegate.governance.screening.names import NameMatcher
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.decision import Decision
     from stylegate.governance.embedder import Embedder
     from stylegate.governance.gate import PolicyGate
+    from stylegate.governance.matching.view import RegistryView
     from stylegate.governance.policy import Policy
-    from stylegate.governance.view import RegistryView
     from stylegate.recovery import Consistency, SweepReport
     from stylegate.registry.models import Artist, ImportResult, Work
     from stylegate.registry.store import RegistryStore
@@ -72,7 +72,7 @@ class Workspace:
     # ------------------------------------------------------------ components
     @cached_property
     def store(self) -> RegistryStore:
-        from stylegate.governance.claims import claim_rules
+        from stylegate.governance.screening.claims import claim_rules
         from stylegate.registry.store import RegistryStore
 
         self.require_home()
@@ -245,7 +245,7 @@ class Workspace:
         against a stale registry.
         """
         from stylegate.governance.gate import PolicyGate
-        from stylegate.governance.view import build_view
+        from stylegate.governance.matching.view import build_view
 
         revision = self.store.revision()
         cached = self.__dict__.get("_gate")
@@ -262,7 +262,7 @@ class Workspace:
     def registry_view(self) -> RegistryView:
         """The registry as the gate sees it, without a gate (calibration reads it even when the
         policy's thresholds belong to another embedder)."""
-        from stylegate.governance.view import build_view
+        from stylegate.governance.matching.view import build_view
 
         return build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir,
                           neutral_anchor=self.neutral_anchor)
@@ -276,7 +276,7 @@ class Workspace:
 
     def _descriptor_vectors(self, artists: Sequence[Artist]) -> tuple[np.ndarray, np.ndarray]:
         """Descriptor text vectors, cached on disk by embedder and descriptor set."""
-        from stylegate.governance.view import build_descriptor_vectors
+        from stylegate.governance.matching.view import build_descriptor_vectors
 
         owners = [a.id for a in artists for _ in a.descriptors]
         texts = [d for a in artists for d in a.descriptors]

@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 from stylegate.cli import app
 from stylegate.demo import register_styleworld
 from stylegate.errors import PolicyError
-from stylegate.governance.calibration import (
+from stylegate.governance.decision import EvidenceKind
+from stylegate.governance.gate import PolicyGate
+from stylegate.governance.matching.calibration import (
     calibrate,
     calibrated_policy_text,
     description_matrix,
@@ -20,11 +22,9 @@ from stylegate.governance.calibration import (
     threshold_at_far,
     write_policy,
 )
-from stylegate.governance.decision import EvidenceKind
-from stylegate.governance.gate import PolicyGate
-from stylegate.governance.matching import description_scores
-from stylegate.governance.ordinary import languages, ordinary_prompts
+from stylegate.governance.matching.scores import description_scores
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
+from stylegate.governance.screening.ordinary import languages, ordinary_prompts
 from stylegate.settings import Settings
 from stylegate.styleworld import models, world
 from stylegate.workspace import Workspace

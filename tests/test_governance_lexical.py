@@ -9,14 +9,14 @@ import pytest
 
 from stylegate.errors import InvalidPrompt, PolicyError
 from stylegate.governance.attribution import attribution_shares
-from stylegate.governance.canonical import name_key, tokenize
 from stylegate.governance.decision import Action, ArtistRef, Evidence, EvidenceKind
 from stylegate.governance.gate import PolicyGate
-from stylegate.governance.names import NameMatcher
+from stylegate.governance.matching.thresholds import FittedFor
+from stylegate.governance.matching.view import RegistryView, build_names
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
+from stylegate.governance.screening.canonical import name_key, tokenize
+from stylegate.governance.screening.names import NameMatcher
 from stylegate.governance.steering import rewrite
-from stylegate.governance.thresholds import FittedFor
-from stylegate.governance.view import RegistryView, build_names
 from stylegate.registry.models import Artist, Consent
 
 SIMON = name_key("Simon Stalenhag")

@@ -123,7 +123,7 @@ def test_collisions_registered_before_the_rules_changed_become_disputes(tmp_path
     with RegistryStore.open(url) as old:  # the registry's plain rules cannot see look-alike letters
         old.add_artist("Mira Okonkwo", consent="opt-out")
         old.add_artist("Tobiah Renn", consent="royalty", aliases=["Mir\u0430 Okonkwo", "Renn"])
-    from stylegate.governance.claims import claim_rules
+    from stylegate.governance.screening.claims import claim_rules
 
     with RegistryStore.open(url, claims=claim_rules()) as store:
         assert store.get_artist("Tobiah Renn").aliases == ("Renn",)

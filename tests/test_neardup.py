@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylegate.governance.neardup import align, pixel_signature, pixel_similarity, thumbnail_similarity
+from stylegate.governance.matching.neardup import align, pixel_signature, pixel_similarity, thumbnail_similarity
 from stylegate.governance.policy import load_policy
 from stylegate.styleworld import world
 

@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from stylegate.governance import redteam
-from stylegate.governance.canonical import fold_char, fold_key, name_key, tokenize
+from stylegate.governance.screening.canonical import fold_char, fold_key, name_key, tokenize
 
 KEY = name_key("Mira Okonkwo")
 

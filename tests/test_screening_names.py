@@ -8,9 +8,9 @@ import pytest
 
 from stylegate.governance.decision import Action
 from stylegate.governance.gate import PolicyGate
-from stylegate.governance.names import NameMatcher
+from stylegate.governance.matching.view import build_view
 from stylegate.governance.policy import load_policy
-from stylegate.governance.view import build_view
+from stylegate.governance.screening.names import NameMatcher
 from stylegate.registry.store import RegistryStore, sqlite_url
 
 ARTISTS = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from stylegate.governance.fuzzy import DeletionIndex
-from stylegate.governance.names import NameMatcher
+from stylegate.governance.screening.fuzzy import DeletionIndex
+from stylegate.governance.screening.names import NameMatcher
 from stylegate.names_bench import synthetic_names
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from stylegate.errors import InputError, InvalidName, PolicyError
-from stylegate.governance.canonical import name_key, tokenize
 from stylegate.governance.decision import Action
 from stylegate.governance.gate import PolicyGate
-from stylegate.governance.names import NameMatcher
+from stylegate.governance.matching.view import RegistryView, build_names
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
+from stylegate.governance.screening.canonical import name_key, tokenize
 from stylegate.governance.screening.claims import claim_keys, validate_label
+from stylegate.governance.screening.names import NameMatcher
 from stylegate.governance.screening.rules import NameRules
-from stylegate.governance.view import RegistryView, build_names
 from stylegate.registry.models import Artist, Consent
 
 

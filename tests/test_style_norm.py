@@ -10,9 +10,9 @@ import pytest
 from stylegate.demo import register_styleworld
 from stylegate.governance.decision import EvidenceKind
 from stylegate.governance.gate import PolicyGate
-from stylegate.governance.matching import STYLE_TOP_M
+from stylegate.governance.matching.scores import STYLE_TOP_M
+from stylegate.governance.matching.style_norm import style_norms
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
-from stylegate.governance.style_norm import style_norms
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace

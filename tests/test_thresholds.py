@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from stylegate.cli import app
 from stylegate.errors import EXIT_BLOCKED, EXIT_ERROR, InputError, StylegateError, ThresholdsForeign
+from stylegate.governance.matching.thresholds import check_binding
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
-from stylegate.governance.thresholds import check_binding
 from stylegate.settings import Settings
 from stylegate.styleworld import models, world
 from stylegate.workspace import Workspace
@@ -82,7 +82,7 @@ def test_name_only_mode_warns_every_run_and_still_blocks_names(
         foreign_home: Path, caplog: pytest.LogCaptureFixture) -> None:
     policy = foreign_home / "policy.toml"
     policy.write_text(policy.read_text().replace('semantic = "enforce"', 'semantic = "name-only"'))
-    caplog.set_level(logging.WARNING, logger="stylegate.governance.thresholds")
+    caplog.set_level(logging.WARNING, logger="stylegate.governance.matching.thresholds")
     named = sg(foreign_home, "check", "prompt", f"a lighthouse by {ARTIST.name}", "--json")
     assert named.exit_code == EXIT_BLOCKED, named.output
     decision = json.loads(named.stdout)

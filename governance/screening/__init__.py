@@ -1,5 +1,6 @@
-"""Name screening helpers: scripts, transliteration, word frequencies, style cues, claims.
+"""Name screening: canonicalisation, transliteration, lexicon and word frequencies, fuzzy,
+phonetic and inflected lookups, the name matcher, style cues and name claims.
 
-The matcher itself lives in :mod:`stylegate.governance.names` and canonicalisation in
-:mod:`stylegate.governance.canonical`; the modules here each answer one question for them.
+:mod:`.names` is the matcher and :mod:`.canonical` the canonicalisation; the other modules
+each answer one question for them.
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import unicodedata
 
 from stylegate.errors import InvalidName
-from stylegate.governance.canonical import is_ignorable, latin_key, name_tokens
+from stylegate.governance.screening.canonical import is_ignorable, latin_key, name_tokens
 
 # Fewer canonical characters than this is an initial or a fragment, not a name.
 MIN_KEY_CHARS = 2
@@ -63,3 +63,15 @@ def claim_keys(label: str) -> frozenset[str]:
     if latin:
         keys.add(latin)
     return frozenset(keys)
+
+
+# Bump whenever canonicalisation changes: the registry then rebuilds every claim on its next open.
+# v2: script-preserving canonical keys plus the Latin transliteration (governance/screening)
+CLAIM_KEYS_VERSION = "screen-canonical-2"
+
+
+def claim_rules(on_collision: str = "refuse"):  # -> ClaimRules
+    """The registry's claim rules: these keys, their version and what a collision does."""
+    from stylegate.registry.claims import ClaimRules
+
+    return ClaimRules(keys=claim_keys, version=CLAIM_KEYS_VERSION, on_collision=on_collision)  # type: ignore[arg-type]

@@ -191,7 +191,7 @@ def obfuscation(prompt: str, start: int, end: int, label: str) -> str:
     separators that the name itself does not have ("Q u e e n", "qu_een") are a disguise;
     the hyphen of "Lindqvist-Osei" or the initials of "P. S. Krøyer" are not.
     """
-    from stylegate.governance.canonical import is_ignorable, tokenize
+    from stylegate.governance.screening.canonical import is_ignorable, tokenize
 
     raw = prompt[start:end]
     if any(is_ignorable(c) for c in raw):

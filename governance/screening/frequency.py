@@ -30,7 +30,7 @@ LANGUAGES = (
 @lru_cache(maxsize=1)
 def _table() -> dict[str, int]:
     """Canonical word → highest Zipf frequency × 10 over :data:`LANGUAGES`."""
-    from stylegate.governance.canonical import canonical_word
+    from stylegate.governance.screening.canonical import canonical_word
 
     try:
         import wordfreq

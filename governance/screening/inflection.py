@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from stylegate.governance.screening.keyindex import FiledKeys
 from stylegate.governance.screening.scripts import script_of
 
 log = logging.getLogger(__name__)
@@ -24,33 +25,20 @@ MAX_ENDING = 4  # letters an ending may add beyond the stem
 MAX_CUT = 2  # letters of the key an ending may replace
 
 
-class InflectionIndex:
+class InflectionIndex(FiledKeys):
     """Keys filed under their stems (compactly: ``keyindex``)."""
 
     def __init__(self) -> None:
-        from stylegate.governance.keyindex import CodeIndex
-
-        self._index = CodeIndex(self._stems_of)
-
-    def __len__(self) -> int:
-        return len(self._index)
+        super().__init__(self._stems_of)
 
     @staticmethod
     def _stems_of(key: str) -> set[str]:
         # One letter shorter than MIN_STEM is kept for same-length endings after a given name.
         return {key[: len(key) - cut] for cut in range(MAX_CUT + 1) if len(key) - cut >= MIN_STEM - 1}
 
-    def add(self, key: str) -> bool:
-        if len(key) < MIN_STEM:
-            return False
-        self._index.add(key)
-        return True
-
-    def discard(self, key: str) -> None:
-        self._index.discard(key)
-
-    def settle(self) -> None:
-        self._index.settle()
+    def accepts(self, key: str) -> bool:
+        """Short names never inflect: their stems would be ordinary words."""
+        return len(key) >= MIN_STEM
 
     def stems_filed(self, tokens: Iterable[str]) -> dict[str, set[str]]:
         """Keys filed under every stem :meth:`search` may ask about for ``tokens``, in one lookup."""

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 
 from rapidfuzz.distance import OSA
 
+from stylegate.governance.screening.keyindex import FiledKeys
+
 log = logging.getLogger(__name__)
 
 # Keys shorter than this never match with two edits (a short name two edits away is another word).
@@ -44,38 +46,17 @@ def codes(word: str) -> set[str]:
     return out
 
 
-class PhoneticIndex:
+class PhoneticIndex(FiledKeys):
     """Latin keys of :data:`MIN_LEN` or more letters, filed by their phonetic codes (compactly: ``keyindex``)."""
 
+    slack = MAX_EDITS
+
     def __init__(self) -> None:
-        from stylegate.governance.keyindex import CodeIndex
+        super().__init__(codes)
 
-        self._index = CodeIndex(codes)
-        self.min_len = 0
-        self.max_len = 0
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def add(self, key: str) -> bool:
-        """Index ``key`` (reference counted); False when it is too short or not Latin."""
-        if len(key) < MIN_LEN or not (key.isascii() and key.isalpha()):
-            return False
-        first = len(self._index) == 0
-        self._index.add(key)
-        self.min_len = len(key) if first else min(self.min_len, len(key))
-        self.max_len = max(self.max_len, len(key))
-        return True
-
-    def discard(self, key: str) -> None:
-        self._index.discard(key)
-
-    def settle(self) -> None:
-        """Sort what was added in bulk into the compact arrays (otherwise done on first lookup)."""
-        self._index.settle()
-
-    def may_match(self, length: int) -> bool:
-        return bool(self._index._slot) and self.min_len - MAX_EDITS <= length <= self.max_len + MAX_EDITS
+    def accepts(self, key: str) -> bool:
+        """Latin keys of :data:`MIN_LEN` or more letters."""
+        return len(key) >= MIN_LEN and key.isascii() and key.isalpha()
 
     def search(self, query: str) -> list[tuple[str, int]]:
         """Keys that sound like ``query`` within their allowed edits, with the edit distance (never 0)."""

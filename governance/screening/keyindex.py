@@ -273,3 +273,52 @@ class CodeIndex:
                     if key is not None:
                         out[q].add(key)
         return out
+
+
+class FiledKeys:
+    """Registered keys filed under their codes, with the shortest and longest key's length.
+
+    The bookkeeping the fuzzy, phonetic and inflection lookups share: reference-counted
+    add and discard, a bulk settle, and :meth:`may_match`, a length window that lets a query
+    skip the lookup when no key is within ``slack`` letters of its length. Subclasses say
+    which keys they take (:meth:`accepts`) and how a query's codes are found.
+    """
+
+    slack = 0  # letters a matching query's length may differ from a key's
+
+    def __init__(self, codes: Callable[[str], Iterable[str]]) -> None:
+        self._index = CodeIndex(codes)
+        self.min_len = 0
+        self.max_len = 0
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def accepts(self, key: str) -> bool:
+        """Whether ``key`` is one this index files (too short a key would only match other words)."""
+        return True
+
+    def add(self, key: str) -> bool:
+        """Index ``key`` (reference counted); False when :meth:`accepts` refuses it."""
+        if not self.accepts(key):
+            return False
+        first = len(self._index) == 0
+        self._index.add(key)
+        self.min_len = len(key) if first else min(self.min_len, len(key))
+        self.max_len = max(self.max_len, len(key))
+        return True
+
+    def discard(self, key: str) -> None:
+        """Drop one reference to ``key``; the key leaves the index with its last reference."""
+        self._index.discard(key)
+
+    def settle(self) -> None:
+        """Sort what was added in bulk into the compact arrays (otherwise done on first lookup)."""
+        self._index.settle()
+
+    def may_match(self, length: int) -> bool:
+        """Whether a query of ``length`` characters can be within :attr:`slack` letters of some key."""
+        return len(self._index) > 0 and self.min_len - self.slack <= length <= self.max_len + self.slack

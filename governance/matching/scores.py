@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stylegate.governance.neardup import align, prefilter_score
-from stylegate.governance.view import RegistryView
+from stylegate.governance.matching.neardup import align, prefilter_score
+from stylegate.governance.matching.view import RegistryView
 
 STYLE_TOP_M = 3  # an artist's style score is the mean of its best M works
 NEAR_DUPLICATE_CANDIDATES = 3  # works whose files are registered and compared pixel by pixel
@@ -33,7 +33,7 @@ def description_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScor
     is weaker on StyleWorld: the works prototype also answers to subject matter ("a cat"
     resembles every artist who painted cats), descriptors to generic phrases. An artist with
     only one of the two is scored on that one. When the view has a neutral anchor, the
-    prompt's cosine with it is subtracted (see :mod:`.neutral`): ordinary words score near
+    prompt's cosine with it is subtracted (see :mod:`stylegate.governance.neutral`): ordinary words score near
     zero instead of sharing the common direction of every prototype.
     """
     q = query.astype(np.float32)
@@ -113,9 +113,9 @@ def match_image(
             pool = [(int(i), float(s)) for i, s in zip(more_i[0], more_s[0]) if i >= 0]
         else:
             pool = neighbours[:NEAR_DUPLICATE_POOL]
-        signatures = {w: view.work_signature(w) for w, _ in pool}
+        signatures = {w: s for w, _ in pool if (s := view.work_signature(w)) is not None}
         ranked = sorted(((prefilter_score(signature, signatures[w]), w, c) for w, c in pool
-                         if signatures[w] is not None and w in view.work_artist), reverse=True)
+                         if w in signatures and w in view.work_artist), reverse=True)
         for _, work_id, cosine in ranked[:NEAR_DUPLICATE_CANDIDATES]:
             stored = signatures[work_id]
             artist_id = view.work_artist[work_id]

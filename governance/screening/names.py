@@ -41,13 +41,13 @@ an exact hit of another artist on the same words.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from stylegate.governance import lexicon
-from stylegate.governance.canonical import (
+from stylegate.governance.screening import cues, frequency, lexicon, places
+from stylegate.governance.screening.canonical import (
     Token,
     latin_key,
     latin_tokens,
@@ -57,8 +57,7 @@ from stylegate.governance.canonical import (
     other_latin_tokens,
     tokenize,
 )
-from stylegate.governance.fuzzy import DeletionIndex
-from stylegate.governance.screening import cues, frequency, places
+from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex
@@ -66,6 +65,8 @@ from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
 
 log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
 
 SURNAME_SCORE = 0.9
 KANA_SCORE = 0.8
@@ -143,6 +144,24 @@ _VIAS = (AS_WRITTEN, TRANSLITERATION)
 _LABEL_SHIFT = 12
 
 
+def _file(table: dict[K, int | list[int]], key: K, value: int) -> None:
+    """File ``value`` under ``key``: a bare int while it is the only one (most keys), then a list."""
+    held = table.get(key)
+    if held is None:
+        table[key] = value
+    elif isinstance(held, int):
+        table[key] = [held, value]
+    else:
+        held.append(value)
+
+
+def _filed(held: int | list[int] | None) -> Sequence[int]:
+    """The values :func:`_file` filed under a key (``held`` is what the table holds for it)."""
+    if held is None:
+        return ()
+    return (held,) if isinstance(held, int) else held
+
+
 def _pack(label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool, via: str, parts: int) -> int:
     return (
         label_id << _LABEL_SHIFT | min(parts, 63) << 6 | (how == "reversed") << 5 | (via == TRANSLITERATION) << 4
@@ -195,13 +214,7 @@ class NameMatcher:
         label_id = len(self._label_text)
         self._label_artist.append(artist_id)
         self._label_text.append(label)
-        held = self._artist_labels.get(artist_id)
-        if held is None:
-            self._artist_labels[artist_id] = label_id
-        elif isinstance(held, int):
-            self._artist_labels[artist_id] = [held, label_id]
-        else:
-            held.append(label_id)
+        _file(self._artist_labels, artist_id, label_id)
         for op in ops:
             kind = op[0]
             if kind == "key":
@@ -239,19 +252,11 @@ class NameMatcher:
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
         via: str, parts: int,
     ) -> None:
-        held = self._keys.get(key)
-        listed: tuple[int, ...] | list[int] = () if held is None else ((held,) if isinstance(held, int) else held)
-        if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in listed):
+        if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in _filed(self._keys.get(key))):
             return
         if fuzzy and not self._fuzzy.add(key):
             fuzzy = False
-        code = _pack(label_id, how, single, fuzzy, possessive, via, parts)
-        if held is None:
-            self._keys[key] = code
-        elif isinstance(held, int):
-            self._keys[key] = [held, code]
-        else:
-            held.append(code)
+        _file(self._keys, key, _pack(label_id, how, single, fuzzy, possessive, via, parts))
         self._max_key_len = max(self._max_key_len, len(key))
 
     def remove(self, artist_id: int) -> None:
@@ -259,9 +264,8 @@ class NameMatcher:
         held = self._artist_labels.pop(artist_id, None)
         if held is None:
             return
-        label_ids = [held] if isinstance(held, int) else held
         keys: set[str] = set()
-        for label_id in label_ids:
+        for label_id in _filed(held):
             label = self._label_text[label_id]
             self._label_text[label_id] = None
             for op in _ops(label or ""):
@@ -290,11 +294,11 @@ class NameMatcher:
                         if len(codes) == 1:
                             self._surnames[op[1]] = next(iter(codes.values()))
         for key in keys:
-            codes = self._keys.get(key)
-            if codes is None:
+            filed = self._keys.get(key)
+            if filed is None:
                 continue
             remaining = []
-            for c in (codes,) if isinstance(codes, int) else codes:
+            for c in _filed(filed):
                 if self._label_artist[c >> _LABEL_SHIFT] != artist_id:
                     remaining.append(c)
                 elif c & 4:  # it was filed for fuzzy matching
@@ -312,10 +316,7 @@ class NameMatcher:
 
     def _entries(self, key: str) -> list[_Entry]:
         """The entries filed under ``key``, unpacked (only hits are unpacked)."""
-        held = self._keys.get(key)
-        if held is None:
-            return []
-        return [self._unpack(c) for c in ((held,) if isinstance(held, int) else held)]
+        return [self._unpack(c) for c in _filed(self._keys.get(key))]
 
     def _unpack(self, code: int) -> _Entry:
         label_id = code >> _LABEL_SHIFT
@@ -333,9 +334,8 @@ class NameMatcher:
         return self._label_artist[label_id], self._label_text[label_id] or "", bool(codes & 1)
 
     def _given_of(self, artist_id: int) -> list[str]:
-        held = self._artist_labels.get(artist_id)
         out: list[str] = []
-        for label_id in [held] if isinstance(held, int) else held or ():
+        for label_id in _filed(self._artist_labels.get(artist_id)):
             for op in _ops(self._label_text[label_id] or ""):
                 if op[0] == "given":
                     out.append(op[1])
@@ -423,7 +423,7 @@ class NameMatcher:
                 windows.append((i, j, joined, spaced_out and wordy, all_common, words_in, lone_letter))
         to_search: set[str] = set()
         to_sound: set[str] = set()
-        for i, j, joined, prose, all_common, words_in, lone_letter in windows:
+        for i, j, joined, _prose, all_common, words_in, lone_letter in windows:
             if words_in > fuzzy_tokens or (all_common and i == j) or lone_letter:
                 continue
             if fuzzy.may_match(len(joined)):
@@ -543,7 +543,7 @@ class NameMatcher:
 
 
 @lru_cache(maxsize=8192)
-def _ops(label: str) -> tuple[tuple, ...]:  # type: ignore[type-arg]
+def _ops(label: str) -> tuple[tuple, ...]:
     """What registering ``label`` files, in order; replayed to remove it.
 
     ("key", joined, how, single, fuzzy, possessive, via, parts, tokens), ("phonetic", key),
@@ -555,7 +555,7 @@ def _ops(label: str) -> tuple[tuple, ...]:  # type: ignore[type-arg]
     key = tuple(t.text for t in tokens)
     unspaced = all(is_unspaced(t.script) for t in tokens)
     last = _last_word_stands_alone(label)
-    ops: list[tuple] = []  # type: ignore[type-arg]
+    ops: list[tuple] = []
     _key_ops(ops, key, AS_WRITTEN, unspaced, last)
     if not all(t.script == LATIN for t in tokens):
         latin = tuple(t.text for t in latin_tokens(tokens))
@@ -564,7 +564,7 @@ def _ops(label: str) -> tuple[tuple, ...]:  # type: ignore[type-arg]
     return tuple(ops)
 
 
-def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool) -> None:  # type: ignore[type-arg]
+def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool) -> None:
     joined = "".join(tokens)
     n = len(tokens)
     single = n == 1 or unspaced

@@ -11,7 +11,7 @@ Three evidence kinds, each from data the workspace already holds:
   (CLIP neighbours, then pixels); negatives are registered works against the nearest
   *other* works, i.e. fresh works of the same artist and subject.
 - **description**: positives are prompts built from each artist's descriptors; negatives are
-  the shipped multilingual corpus of ordinary prompts (:mod:`.ordinary`), scored against
+  the shipped multilingual corpus of ordinary prompts (:mod:`stylegate.governance.screening.ordinary`), scored against
   every artist (the best artist counts).
 
 A global threshold is the lowest one whose false-accept rate (FAR) on the negatives is at
@@ -36,15 +36,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stylegate.errors import StylegateError
-from stylegate.governance.matching import NEAR_DUPLICATE_CANDIDATES, NEAR_DUPLICATE_POOL, STYLE_TOP_M, match_image
-from stylegate.governance.neardup import pixel_signature, pixel_similarity, prefilter_score
-from stylegate.governance.thresholds import ArtistThreshold
+from stylegate.governance.matching.neardup import pixel_signature, pixel_similarity, prefilter_score
+from stylegate.governance.matching.scores import NEAR_DUPLICATE_CANDIDATES, NEAR_DUPLICATE_POOL, STYLE_TOP_M, match_image
+from stylegate.governance.matching.thresholds import ArtistThreshold
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
+    from stylegate.governance.matching.view import RegistryView
     from stylegate.governance.policy import Policy
-    from stylegate.governance.view import RegistryView
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def fit_kind(
 
     def overall(global_t: float, own: dict[int, float]) -> tuple[float, float]:
         t_cols = np.array([own.get(int(a), global_t) for a in artist_ids])
-        hit = (negative_matrix >= t_cols[None, :]).any(axis=1) if negative_matrix.size else np.zeros(0, bool)
+        hit = np.asarray((negative_matrix >= t_cols[None, :]).any(axis=1)) if negative_matrix.size else np.zeros(0, bool)
         far = max((float(np.mean(hit[m])) for m in populations if m.any()), default=float("nan"))
         t_pos = np.array([own.get(int(a), global_t) for a in positive_artists])
         frr = float(np.mean(positives < t_pos)) if positives.size else float("nan")
@@ -334,7 +334,7 @@ def normalise_style_scores(view: RegistryView, artist_ids: np.ndarray, owner: np
 
 
 def description_matrix(queries: np.ndarray, view: RegistryView) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~stylegate.governance.matching.description_scores` for many prompts at once:
+    """:func:`~stylegate.governance.matching.scores.description_scores` for many prompts at once:
     ``(artist_ids, scores)`` with one row per query."""
     ids = sorted(set(map(int, view.prototype_artists)) | set(map(int, view.text_prototype_artists)))
     artist_ids = np.array(ids, dtype=np.int64)
@@ -381,7 +381,7 @@ def _transform(image: Image.Image, how: str, rng: np.random.Generator) -> Image.
     w, h = image.size
     if how == "resize":
         f = float(rng.choice([0.75, 1.5, 2.0]))
-        return image.resize((max(8, int(w * f)), max(8, int(h * f))), Image.BICUBIC)
+        return image.resize((max(8, int(w * f)), max(8, int(h * f))), Image.Resampling.BICUBIC)
     if how == "jpeg":
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=int(rng.integers(55, 86)))
@@ -390,7 +390,7 @@ def _transform(image: Image.Image, how: str, rng: np.random.Generator) -> Image.
         fx, fy = rng.uniform(0.03, 0.2, 2)
         ax, ay = rng.uniform(0.0, 1.0, 2)
         box = (int(w * fx * ax), int(h * fy * ay), w - int(w * fx * (1 - ax)), h - int(h * fy * (1 - ay)))
-        return image.crop(box).resize((w, h), Image.BICUBIC)
+        return image.crop(box).resize((w, h), Image.Resampling.BICUBIC)
     if "+" in how:  # a combination, applied left to right
         for step in how.split("+"):
             image = _transform(image, step, rng)
@@ -515,7 +515,7 @@ def calibrate(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> CalibrationResult:
     """Fit (``fit=True``) or evaluate the policy's thresholds on this workspace."""
-    from stylegate.governance.ordinary import ordinary_prompts
+    from stylegate.governance.screening.ordinary import ordinary_prompts
 
     started = time.perf_counter()
     cal = policy.calibration

@@ -2,7 +2,7 @@
 
 The word list is pyspellchecker's English frequency dictionary (MIT licensed, about
 160,000 words, shipped inside the package, read offline). Words are stored in the same
-key-folded form as prompt tokens (see :func:`stylegate.governance.canonical.fold_key`), so a
+key-folded form as prompt tokens (see :func:`stylegate.governance.screening.canonical.fold_key`), so a
 token's text can be looked up directly.
 
 Two questions are asked of it:
@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from stylegate.governance.canonical import fold_key
+from stylegate.governance.screening.canonical import fold_key
 
 log = logging.getLogger(__name__)
 

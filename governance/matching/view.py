@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stylegate.governance.names import NameMatcher
-from stylegate.governance.neardup import pixel_signature
+from stylegate.governance.matching.neardup import pixel_signature
+from stylegate.governance.screening.names import NameMatcher
 from stylegate.registry.models import Artist
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.embedder import Embedder
-    from stylegate.governance.style_norm import StyleNorm
+    from stylegate.governance.matching.style_norm import StyleNorm
     from stylegate.registry.store import RegistryStore
     from stylegate.registry.style_index import StyleIndex
 
@@ -150,8 +150,8 @@ def build_view(
     if index is not None:
         view.artist_works = build_artist_works(work_artist, index)
         view.prototype_artists, view.prototypes = build_prototypes(view.artist_works, index.dim)
-        from stylegate.governance.matching import STYLE_TOP_M
-        from stylegate.governance.style_norm import style_norms
+        from stylegate.governance.matching.scores import STYLE_TOP_M
+        from stylegate.governance.matching.style_norm import style_norms
 
         view.style_norms = style_norms(view.artist_works, STYLE_TOP_M)
     if descriptor_vectors is not None:

@@ -82,7 +82,7 @@ def pixel_signature(image: Image.Image, size: int = SIGNATURE_SIZE) -> np.ndarra
 
     grey = image.convert("L")
     if grey.size != (size, size):
-        grey = grey.resize((size, size), Image.BILINEAR)
+        grey = grey.resize((size, size), Image.Resampling.BILINEAR)
     g = np.ascontiguousarray(np.asarray(grey, dtype=np.float32))
     return cv2.GaussianBlur(g, (0, 0), BLUR_SIGMA) if BLUR_SIGMA > 0 else g
 
@@ -206,7 +206,7 @@ def thumbnail_similarity(a: Image.Image, b: Image.Image, size: int = THUMBNAIL_S
     from PIL import Image
 
     def thumb(image: Image.Image) -> np.ndarray:
-        g = np.asarray(image.convert("L").resize((size, size), Image.BILINEAR), dtype=np.float32).ravel()
+        g = np.asarray(image.convert("L").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32).ravel()
         return g
 
     return _ncc(thumb(a), thumb(b))

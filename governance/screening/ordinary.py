@@ -26,7 +26,7 @@ SEED = 20240612
 
 @lru_cache(maxsize=1)
 def _lists() -> dict[str, dict[str, list[str]]]:
-    text = resources.files("stylegate.governance").joinpath("ordinary_prompts.toml").read_text("utf-8")
+    text = resources.files("stylegate.governance.screening").joinpath("ordinary_prompts.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 

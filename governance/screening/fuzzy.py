@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 
 from rapidfuzz.distance import OSA
 
+from stylegate.governance.screening.keyindex import FiledKeys
+
 log = logging.getLogger(__name__)
 
 # Keys shorter than this never match fuzzily: one edit in a short name is another word.
@@ -58,47 +60,21 @@ def _codes(key: str) -> Iterator[str]:
             yield "\x00" + skeleton
 
 
-class DeletionIndex:
+class DeletionIndex(FiledKeys):
     """Keys indexed by their single-deletion neighbourhood.
 
     Probes are held as 64-bit hashes in sorted arrays (see ``keyindex``): a collision only
     adds a candidate, which the distance check then refuses.
     """
 
+    slack = 1  # a query within one edit of a key is at most one letter longer or shorter
+
     def __init__(self) -> None:
-        from stylegate.governance.keyindex import CodeIndex
+        super().__init__(_codes)
 
-        self._index = CodeIndex(_codes)
-        self.min_len = 0
-        self.max_len = 0
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._index
-
-    def add(self, key: str) -> bool:
-        """Index ``key`` (reference counted); False when it is too short to match fuzzily."""
-        if max_edits(len(key)) == 0:
-            return False
-        first = len(self._index) == 0
-        self._index.add(key)
-        self.min_len = len(key) if first else min(self.min_len, len(key))
-        self.max_len = max(self.max_len, len(key))
-        return True
-
-    def discard(self, key: str) -> None:
-        """Drop one reference to ``key``; the key leaves the index with its last reference."""
-        self._index.discard(key)
-
-    def settle(self) -> None:
-        """Sort what was added in bulk into the compact arrays (otherwise done on first lookup)."""
-        self._index.settle()
-
-    def may_match(self, length: int) -> bool:
-        """Whether a query of ``length`` characters can be within one edit of some key."""
-        return bool(self._index._slot) and self.min_len - 1 <= length <= self.max_len + 1
+    def accepts(self, key: str) -> bool:
+        """Keys too short to match fuzzily are refused (see :func:`max_edits`)."""
+        return max_edits(len(key)) > 0
 
     def search(self, query: str) -> list[tuple[str, int]]:
         """Keys within their allowed edits of ``query``, with the edit distance (never 0)."""
@@ -108,7 +84,6 @@ class DeletionIndex:
         """:meth:`search` for several queries in one vectorised lookup."""
         found = self._index.candidates_many({q: list(_probes(q)) for q in queries})
         return {q: _verify(q, keys) for q, keys in found.items()}
-
 
     def search_kana(self, queries: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """Keys spelt the way each katakana reading (in Latin) is, with their edit distance."""
