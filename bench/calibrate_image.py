@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stylegate.demo import styleworld_workspace
+from stylegate.bench.fixtures import styleworld_workspace
 from stylegate.governance.matching import match_image
 from stylegate.governance.neardup import pixel_signature
 from stylegate.styleworld import world

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stylegate.demo import styleworld_workspace
+from stylegate.bench.fixtures import styleworld_workspace
 from stylegate.governance.matching import description_scores
 from stylegate.styleworld import world
 

@@ -49,8 +49,8 @@ def accuracy(works: int, far: float) -> None:
     from calibrate_semantic import unseen_neutral_prompts
     from PIL import Image  # noqa: F401
 
+    from stylegate.bench.fixtures import register_styleworld
     from stylegate.calibrate_cli import run_calibration
-    from stylegate.demo import register_styleworld
     from stylegate.governance.calibration import _transform, calibrated_policy_text, write_policy
     from stylegate.governance.neardup import pixel_signature
     from stylegate.governance.policy import default_policy_text, load_policy

@@ -16,7 +16,7 @@ the text tower three things a web-scale CLIP knows:
 - ``diluted``: a style description among unrelated words is still that style.
 
 Held out, for honest measurement: every word of the red-team corpus
-(``stylegate.redteam_bench.generate_corpus``) is excluded from the vocabulary, and the
+(``stylegate.bench.redteam.generate_corpus``) is excluded from the vocabulary, and the
 invented names are drawn from syllables, so no benign or attack prompt of the corpus is
 seen in training.
 """
@@ -74,7 +74,7 @@ def _world_words() -> set[str]:
 
 def _corpus_words() -> set[str]:
     """Every word of the red-team corpus (held out of training)."""
-    from stylegate.redteam_bench import generate_corpus
+    from stylegate.bench.redteam import generate_corpus
 
     words: set[str] = set()
     for entry in generate_corpus():

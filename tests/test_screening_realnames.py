@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from stylegate import realnames_bench as rn
+from stylegate.bench import realnames as rn
+from stylegate.bench.redteam_corpus import Tally
 from stylegate.governance.canonical import tokenize
-from stylegate.governance.redteam import Tally
 from stylegate.governance.screening.scripts import LATIN
 
 ATTACK_CATEGORIES = (

@@ -39,7 +39,7 @@ STEPS_SAVED_TARGET = 0.40
 
 
 def _setup(home: Path) -> tuple[Any, Any, Any]:
-    from stylegate.demo import demo_artists, register_styleworld
+    from stylegate.bench.fixtures import demo_artists, register_styleworld
     from stylegate.generator.loading import load_text_to_image
     from stylegate.settings import Settings
     from stylegate.workspace import Workspace
@@ -402,7 +402,7 @@ def print_generation_bench(results: dict[str, Any]) -> None:
     print(f"done in {results['seconds']} s on {results['machine']['processor']}, {results['machine']['torch_threads']} torch thread(s)")
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m stylegate.generation_bench`
+if __name__ == "__main__":  # pragma: no cover - `python -m stylegate.bench.generate`
     import json
     import sys
 

@@ -1,6 +1,6 @@
 """`stylegate bench redteam`: how well prompt screening holds up against attacks, and how fast.
 
-The red-team corpus (``stylegate.governance.redteam``) is generated from the StyleWorld
+The red-team corpus (``stylegate.bench.redteam_corpus``) is generated from the StyleWorld
 artists plus invented ones; a copy is committed as ``tests/redteam/corpus.jsonl`` and a test
 checks it against :func:`generate_corpus`. :func:`run_redteam` measures, per attack type:
 
@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from stylegate.governance.names import NameMatcher
-from stylegate.governance.redteam import (
+from stylegate.bench.redteam_corpus import (
     ATTACK_GROUPS,
     BENIGN_KINDS,
     CHARACTER_ATTACKS,
@@ -47,7 +46,8 @@ from stylegate.governance.redteam import (
     score,
     write_jsonl,
 )
-from stylegate.governance.redteam import generate_corpus as _generate
+from stylegate.bench.redteam_corpus import generate_corpus as _generate
+from stylegate.governance.names import NameMatcher
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def generate_corpus(seed: int = 0) -> list[CorpusEntry]:
 def write_corpus(path: Path, seed: int = 0) -> int:
     """Write the corpus as JSON lines to ``path``; returns the number of prompts.
 
-    Regenerate the committed copy with ``python -m stylegate.redteam_bench tests/redteam/corpus.jsonl``.
+    Regenerate the committed copy with ``python -m stylegate.bench.redteam tests/redteam/corpus.jsonl``.
     """
     entries = generate_corpus(seed)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ def _bench_policy(home: Path, negative_prompt: str) -> None:
 
 def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "retry",
                     log: Callable[[str], None] = print) -> dict[str, Any]:
-    from stylegate.demo import demo_artists, register_styleworld
+    from stylegate.bench.fixtures import demo_artists, register_styleworld
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
     from stylegate.governance.decision import Action
