@@ -41,6 +41,15 @@ def test_committed_corpus_is_what_the_generator_makes(corpus: list) -> None:
     assert corpus == generated
 
 
+def test_styleworld_holds_out_every_corpus_word() -> None:
+    """StyleWorld's CLIP is trained without the corpus's words; it reads them from a file."""
+    from stylegate.styleworld.distractors import HELD_OUT_WORDS, read_word_list
+
+    assert read_word_list(HELD_OUT_WORDS) == rb.corpus_words(), (
+        "regenerate with: python -m stylegate.bench.redteam tests/redteam/corpus.jsonl styleworld/heldout_words.txt"
+    )
+
+
 def test_corpus_size_and_coverage(corpus: list) -> None:
     attacks = [e for e in corpus if not e.benign]
     benign = [e for e in corpus if e.benign]

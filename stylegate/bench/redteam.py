@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import platform
 import random
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -108,12 +109,32 @@ def generate_corpus(seed: int = 0) -> list[CorpusEntry]:
 def write_corpus(path: Path, seed: int = 0) -> int:
     """Write the corpus as JSON lines to ``path``; returns the number of prompts.
 
-    Regenerate the committed copy with ``python -m stylegate.bench.redteam tests/redteam/corpus.jsonl``.
+    Regenerate the committed copy (and StyleWorld's held-out word list) with
+    ``python -m stylegate.bench.redteam tests/redteam/corpus.jsonl styleworld/heldout_words.txt``.
     """
     entries = generate_corpus(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(write_jsonl(entries), encoding="utf-8")
     return len(entries)
+
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def corpus_words(entries: Sequence[CorpusEntry] | None = None) -> set[str]:
+    """Every word of the corpus (default: :func:`generate_corpus`), lower-cased: the StyleWorld
+    CLIP's distractor captions hold these out of training."""
+    words: set[str] = set()
+    for entry in generate_corpus() if entries is None else entries:
+        words |= set(_WORD.findall(entry.text.lower()))
+    return words
+
+
+def write_corpus_words(path: Path, seed: int = 0) -> int:
+    """Write the corpus's words, sorted, one a line, to ``path`` (StyleWorld's held-out list)."""
+    words = sorted(corpus_words(generate_corpus(seed)))
+    path.write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
+    return len(words)
 
 
 # ------------------------------------------------------------------ lexical screen
@@ -457,4 +478,6 @@ if __name__ == "__main__":  # pragma: no cover - corpus regeneration
     import sys
 
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/redteam/corpus.jsonl")
+    words = Path(sys.argv[2] if len(sys.argv) > 2 else "styleworld/heldout_words.txt")
     print(f"wrote {write_corpus(target)} prompts to {target}")
+    print(f"wrote {write_corpus_words(words)} held-out words to {words}")
