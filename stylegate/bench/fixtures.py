@@ -55,15 +55,20 @@ def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENC
     return total
 
 
-@contextmanager
-def styleworld_workspace(artists: Sequence[Any] | None = None) -> Iterator[Any]:
-    """A temporary home with StyleWorld artists (default: all) registered, for calibration."""
+def new_styleworld_workspace(root: Path, artists: Sequence[Any] | None = None, per_artist: int = REFERENCE_WORKS_PER_ARTIST) -> tuple[Any, int]:
+    """A CPU workspace initialised at ``root/home`` with StyleWorld artists (default: all)
+    registered from works rendered under ``root/reference``; returns it and the works added."""
     from stylegate.settings import Settings
     from stylegate.workspace import Workspace
 
+    ws = Workspace(Settings(home=root / "home", device="cpu"))
+    ws.configure_threads()
+    ws.init()
+    return ws, register_styleworld(ws, root / "reference", per_artist=per_artist, artists=artists)
+
+
+@contextmanager
+def styleworld_workspace(artists: Sequence[Any] | None = None) -> Iterator[Any]:
+    """A temporary home with StyleWorld artists (default: all) registered, for calibration."""
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
-        ws.configure_threads()
-        ws.init()
-        register_styleworld(ws, Path(tmp) / "reference", artists=artists)
-        yield ws
+        yield new_styleworld_workspace(Path(tmp), artists=artists)[0]

@@ -39,16 +39,11 @@ STEPS_SAVED_TARGET = 0.40
 
 
 def _setup(home: Path) -> tuple[Any, Any, Any]:
-    from stylegate.bench.fixtures import demo_artists, register_styleworld
+    from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
     from stylegate.generator.loading import load_text_to_image
-    from stylegate.settings import Settings
-    from stylegate.workspace import Workspace
 
-    ws = Workspace(Settings(home=home / "home", device="cpu"))
-    ws.configure_threads()
-    ws.init()
     registered, unregistered = demo_artists()
-    register_styleworld(ws, home / "reference", artists=registered)
+    ws, _ = new_styleworld_workspace(home, artists=registered)
     pipeline = load_text_to_image(None, device="cpu")
     return ws, pipeline, (registered, unregistered)
 

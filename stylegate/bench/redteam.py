@@ -48,6 +48,8 @@ from stylegate.bench.redteam_corpus import (
     write_jsonl,
 )
 from stylegate.bench.redteam_corpus import generate_corpus as _generate
+from stylegate.bench.synthetic import syllable_word
+from stylegate.bench.timing import percentile_ms, time_each
 from stylegate.governance.names import NameMatcher
 
 log = logging.getLogger(__name__)
@@ -145,12 +147,8 @@ def synthetic_names(n: int, exclude: Sequence[str] = (), seed: int = 0) -> list[
     rng = random.Random(seed)
     seen = {name.lower() for name in exclude}
     out: list[str] = []
-
-    def word() -> str:
-        return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))).capitalize()
-
     while len(out) < n:
-        name = f"{word()} {word()}"
+        name = f"{syllable_word(rng, syllables)} {syllable_word(rng, syllables)}"
         if name.lower() not in seen:
             seen.add(name.lower())
             out.append(name)
@@ -176,15 +174,6 @@ def lexical_tallies(corpus: Sequence[CorpusEntry], matcher: NameMatcher, names: 
     return score(corpus, lambda e: {names[h.artist_id] for h in matcher.find(e.text)})
 
 
-def _time_prompts(matcher: NameMatcher, prompts: Sequence[str]) -> list[float]:
-    out = []
-    for prompt in prompts:
-        start = time.perf_counter()
-        matcher.find(prompt)
-        out.append(time.perf_counter() - start)
-    return out
-
-
 _WORKER_MATCHER: NameMatcher | None = None
 
 
@@ -205,13 +194,12 @@ def lexical_speed(matcher: NameMatcher, prompts: Sequence[str], workers: int = 2
         matcher.find(prompt)  # warm the character and word caches
     samples: list[float] = []
     for _ in range(rounds):
-        samples.extend(_time_prompts(matcher, prompts))
-    ms = np.asarray(samples) * 1000.0
+        samples.extend(time_each(matcher.find, prompts))
     result: dict[str, Any] = {
         "prompts": len(prompts) * rounds,
-        "p50_ms": round(float(np.percentile(ms, 50)), 3),
-        "p99_ms": round(float(np.percentile(ms, 99)), 3),
-        "max_ms": round(float(ms.max()), 3),
+        "p50_ms": round(percentile_ms(samples, 50), 3),
+        "p99_ms": round(percentile_ms(samples, 99), 3),
+        "max_ms": round(1000.0 * max(samples), 3),
         "per_s_1_process": round(len(samples) / max(float(np.sum(samples)), 1e-12), 1),
     }
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():

@@ -49,7 +49,7 @@ def _bench_policy(home: Path, negative_prompt: str) -> None:
 
 def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "retry",
                     log: Callable[[str], None] = print) -> dict[str, Any]:
-    from stylegate.bench.fixtures import demo_artists, register_styleworld
+    from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
     from stylegate.governance.decision import Action
@@ -60,11 +60,8 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        ws = Workspace(Settings(home=home / "home", device="cpu"))
-        ws.configure_threads()
-        ws.init()
         registered, unregistered = demo_artists()
-        register_styleworld(ws, home / "reference", artists=registered)
+        ws, _ = new_styleworld_workspace(home, artists=registered)
         _bench_policy(ws.settings.home, negative_prompt)
         ws = Workspace(Settings(home=home / "home", device="cpu"))  # reopen with the bench policy
         log("fitting the independent style and subject classifiers on renders …")
