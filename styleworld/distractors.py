@@ -172,7 +172,7 @@ class DistractorSampler:
 
     def phrase(self, max_words: int = 4) -> str:
         """A short run of random words with a little glue: "the orbit of harvest"."""
-        out = []
+        out: list[str] = []
         for _ in range(int(self.rng.integers(1, max_words + 1))):
             if out and self.rng.random() < 0.35:
                 out.append(_GLUE[int(self.rng.integers(len(_GLUE)))])

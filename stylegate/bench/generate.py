@@ -53,7 +53,7 @@ def _allowed_candidates(registered: list[Any], unregistered: list[Any]) -> list[
 
     unclaimed = [f"a {s} in {world.describe(a)}" for s in world.SUBJECTS for a in unregistered]
     attributed = [f"a {s} by {a.name}" for s in world.SUBJECTS for a in registered if a.consent != "opt-out"]
-    out = []
+    out: list[str] = []
     for pair in zip(unclaimed, attributed):
         out.extend(pair)
     return out
@@ -96,8 +96,8 @@ def measure_overhead(gen: Any, pipeline: Any, candidates: list[str], *, steps: i
         )
         return out.images[0]
 
-    plain_t = [[] for _ in chosen]
-    gated_t = [[] for _ in chosen]
+    plain_t: list[list[float]] = [[] for _ in chosen]
+    gated_t: list[list[float]] = [[] for _ in chosen]
     parts = {"pre_check": 0.0, "previews": 0.0, "post_check": 0.0}
     identical, retried, n_gated = True, 0, 0
     for r in range(repeats):
@@ -214,7 +214,7 @@ def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, marg
     gate = gen.gate
     points = gen.early_abort.at
     tracer = GatedGenerator(gate, gen.pipeline, guidance_scale=gen.guidance_scale, early_abort=EarlyAbortConfig(at=points, margin=-2.0, confirm=len(points) + 1))
-    runs = []
+    runs: list[dict[str, Any]] = []
     for i, prompt in enumerate(prompts):
         pre = gate.check_prompt(prompt)
         if pre.action is Action.BLOCK:
@@ -222,6 +222,8 @@ def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, marg
         used, negative = steered_prompt(prompt, pre)
         run = tracer.run_pipeline(used, seed=seed + 500 + i, steps=steps, negative_prompt=negative, interrupt=False)
         post = gate.check_image(run.image)
+        if run.monitor is None:  # the tracer always previews; a run without previews is a bug here
+            raise RuntimeError("early-abort tracer ran without a preview monitor")
         margins_seen = [
             max((e["score"] - e["threshold"] for e in p.evidence if e["action"] in {a.value for a in REJECTING}), default=None)
             for p in run.monitor.previews

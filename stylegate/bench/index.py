@@ -103,7 +103,7 @@ def populate_bench_home(ws: Any, n_artists: int, seed: int = 0) -> list[str]:
                 world.render(artist, world.SUBJECTS[seed_ % len(world.SUBJECTS)], seed_).save(folder / f"{seed_}.png")
             ws.add_works(artist.name, [folder])
     names = set(a.name.lower() for a in world.ARTISTS)
-    synthetic = []
+    synthetic: list[str] = []
     while len(synthetic) + len(world.ARTISTS) < n_artists:
         name = synthetic_name(rng)
         if name.lower() in names:

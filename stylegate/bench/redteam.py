@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -123,6 +123,16 @@ def write_corpus(path: Path, seed: int = 0) -> int:
 _WORD = re.compile(r"[a-z]+")
 
 
+class NamedArtist(Protocol):
+    """What the lexical screen needs of an artist (``RedTeamArtist``, the real-names corpus's)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+
+
 def corpus_words(entries: Sequence[CorpusEntry] | None = None) -> set[str]:
     """Every word of the corpus (default: :func:`generate_corpus`), lower-cased: the StyleWorld
     CLIP's distractor captions hold these out of training."""
@@ -155,7 +165,7 @@ def synthetic_names(n: int, exclude: Sequence[str] = (), seed: int = 0) -> list[
     return out
 
 
-def build_matcher(artists: Sequence[RedTeamArtist], extra_names: Sequence[str] = ()) -> tuple[NameMatcher, dict[int, str]]:
+def build_matcher(artists: Sequence[NamedArtist], extra_names: Sequence[str] = ()) -> tuple[NameMatcher, dict[int, str]]:
     """A matcher with the corpus artists (ids 1..n, aliases included) and extra names after them."""
     entries: list[tuple[int, str]] = []
     names: dict[int, str] = {}
@@ -269,10 +279,10 @@ def gate_tallies(
         start = time.perf_counter()
         tallies = score(corpus, flagged)
         check_s = time.perf_counter() - start
-        kind_tallies = {
-            kind: score(corpus, lambda e, kind=kind: by_kind.get(e.text, {}).get(kind, set()))
-            for kind in ("name", "description")
-        }
+        def flagged_by(kind: str) -> Callable[[CorpusEntry], set[str]]:
+            return lambda e: by_kind.get(e.text, {}).get(kind, set())
+
+        kind_tallies = {kind: score(corpus, flagged_by(kind)) for kind in ("name", "description")}
         return {
             "tallies": tallies,
             "kind_tallies": kind_tallies,

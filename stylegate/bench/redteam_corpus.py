@@ -29,6 +29,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 from rapidfuzz.distance import OSA
 
@@ -449,11 +450,11 @@ def _name_variants(artist: RedTeamArtist, names: Sequence[str], rng: random.Rand
         variants.append(("surname-only", lambda: surname.lower()))
         possessives.append(("surname-only", lambda: surname + "'s"))
     for alias in artist.aliases:
-        variants.append(("alias", lambda alias=alias: alias))
+        variants.append(("alias", partial(str, alias)))
     if len("".join(name_key(n))) >= 6:
         for edit in ("insert", "delete", "substitute", "transpose"):
             for _ in range(3):
-                variants.append((f"misspell-{edit}", lambda edit=edit: misspell(n, rng, edit)))
+                variants.append((f"misspell-{edit}", partial(misspell, n, rng, edit)))
     return variants, possessives
 
 
@@ -475,8 +476,8 @@ def generate_corpus(artists: Sequence[RedTeamArtist], seed: int = 0) -> list[Cor
     for artist in artists:
         n = artist.name
         variants, possessives = _name_variants(artist, names, rng)
-        for group, templates in ((variants, TEMPLATES), (possessives, POSSESSIVE_TEMPLATES)):
-            for kind, make in group:
+        for makers, templates in ((variants, TEMPLATES), (possessives, POSSESSIVE_TEMPLATES)):
+            for kind, make in makers:
                 text = make()
                 if text is None:
                     log.debug("no %s variant of %r", kind, n)

@@ -71,7 +71,7 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
         pipeline = load_text_to_image(None, device="cpu")
         generator = GatedGenerator(ws.gate(), pipeline)
 
-        steered_rows = []
+        steered_rows: list[dict[str, Any]] = []
         opted_out = [a for a in registered if a.consent == "opt-out"]
         log(f"steering {len(opted_out)} opted-out artists × {len(world.SUBJECTS)} subjects × named/described …")
         for artist in opted_out:
@@ -82,7 +82,7 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
                         result = generator.generate(prompt, seed=1000 * s + len(steered_rows), steps=steps)
                         steered_rows.append(_row(result, artist.name, subject, kind, styles, subjects, Action))
 
-        allowed_rows = []
+        allowed_rows: list[dict[str, Any]] = []
         others = [a for a in registered if a.consent != "opt-out"] + list(unregistered)
         log(f"allowed prompts: {len(others)} artists × {len(world.SUBJECTS)} subjects, gated and ungated …")
         for artist in others:
@@ -92,6 +92,8 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
                 seed = 5000 + len(allowed_rows)
                 gated = generator.generate(prompt, seed=seed, steps=steps)
                 plain = generator.run_pipeline(prompt, seed=seed, steps=steps, previews=False).image
+                if plain is None:  # without previews nothing interrupts the run
+                    raise RuntimeError(f"the ungated run of {prompt!r} returned no image")
                 image = next((im.image for im in gated.images if im.image is not None), None)
                 allowed_rows.append({
                     "artist": artist.name, "subject": subject, "action": gated.action.value,
