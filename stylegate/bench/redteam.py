@@ -123,16 +123,6 @@ def write_corpus(path: Path, seed: int = 0) -> int:
 _WORD = re.compile(r"[a-z]+")
 
 
-class NamedArtist(Protocol):
-    """What the lexical screen needs of an artist (``RedTeamArtist``, the real-names corpus's)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def aliases(self) -> tuple[str, ...]: ...
-
-
 def corpus_words(entries: Sequence[CorpusEntry] | None = None) -> set[str]:
     """Every word of the corpus (default: :func:`generate_corpus`), lower-cased: the StyleWorld
     CLIP's distractor captions hold these out of training."""
@@ -163,6 +153,16 @@ def synthetic_names(n: int, exclude: Sequence[str] = (), seed: int = 0) -> list[
             seen.add(name.lower())
             out.append(name)
     return out
+
+
+class NamedArtist(Protocol):
+    """What the lexical screen needs of an artist (``RedTeamArtist``, the real-names corpus's)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
 
 
 def build_matcher(artists: Sequence[NamedArtist], extra_names: Sequence[str] = ()) -> tuple[NameMatcher, dict[int, str]]:
