@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from stylegate.demo import styleworld_workspace
-from stylegate.governance.matching.neardup import pixel_signature
+from stylegate.bench.fixtures import styleworld_workspace
 from stylegate.governance.matching.scores import match_image
+from stylegate.governance.matching.neardup import pixel_signature
 from stylegate.styleworld import world
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stylegate.demo import styleworld_workspace
+from stylegate.bench.fixtures import styleworld_workspace
 from stylegate.governance.matching.scores import description_scores
 from stylegate.styleworld import world
 
@@ -47,9 +47,10 @@ def main() -> None:
 
 def unseen_neutral_prompts(n: int = 600, seed: int = 1) -> list[str]:
     """Prompts of 2-8 words from outside the training vocabulary (validation, not the red-team test)."""
+    from stylegate.bench.redteam import corpus_words
     from stylegate.styleworld.distractors import DistractorSampler, vocabulary
 
-    words = vocabulary(16_000)[12_000:]
+    words = vocabulary(16_000, held_out=corpus_words())[12_000:]
     sampler = DistractorSampler(words, [], np.random.default_rng(seed))
     return [", ".join(sampler.phrase() for _ in range(int(sampler.rng.integers(1, 3)))) for _ in range(n)]
 

@@ -49,20 +49,15 @@ def accuracy(works: int, far: float) -> None:
     from calibrate_semantic import unseen_neutral_prompts
     from PIL import Image  # noqa: F401
 
+    from stylegate.bench.fixtures import new_styleworld_workspace
     from stylegate.calibrate_cli import run_calibration
-    from stylegate.demo import register_styleworld
     from stylegate.governance.matching.calibration import _transform, calibrated_policy_text, write_policy
     from stylegate.governance.matching.neardup import pixel_signature
     from stylegate.governance.policy import default_policy_text, load_policy
-    from stylegate.settings import Settings
     from stylegate.styleworld import world
-    from stylegate.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
-        ws.configure_threads()
-        ws.init()
-        register_styleworld(ws, Path(tmp) / "ref", per_artist=works)
+        ws, _ = new_styleworld_workspace(Path(tmp), per_artist=works)
         t0 = time.perf_counter()
         result = run_calibration(ws, far, fit=True)
         print(f"calibrated {len(world.ARTISTS)} artists x {works} works in {time.perf_counter() - t0:.1f} s")

@@ -64,7 +64,7 @@ class EarlyAbortConfig:
     with margin 0 a preview stopped 7-9 % of the runs whose final image the post-check
     passes (their early style match faded); margin 0.08 brought that to 0-4 % while still
     stopping 94-97 % of the doomed runs, most after 10 of 25 steps.
-    ``stylegate.generation_bench.measure_margins`` replays candidate margins the same way.
+    ``stylegate.bench.generate.measure_margins`` replays candidate margins the same way.
     """
 
     at: tuple[float, ...] = (0.4, 0.6, 0.8)

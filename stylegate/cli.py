@@ -866,7 +866,7 @@ def bench(
     """Check latency and throughput, and FAISS speed and recall against a numpy scan."""
     if ctx.invoked_subcommand is not None:
         return
-    from stylegate.benchmarks import print_results, run_core_bench
+    from stylegate.bench.index import print_results, run_core_bench
 
     results = run_core_bench(n_artists=artists, n_vectors=vectors, n_queries=queries, device=state.device or "cpu")
     if as_json:
@@ -883,7 +883,7 @@ def bench_generate(
     as_json: bool = JsonOpt,
 ) -> None:
     """Gate overhead on the StyleWorld pipeline and denoising steps saved by early abort."""
-    from stylegate.generation_bench import print_generation_bench, run_generation_bench
+    from stylegate.bench.generate import print_generation_bench, run_generation_bench
 
     results = run_generation_bench(steps=steps, n_prompts=prompts, log=message)
     if as_json:
@@ -901,7 +901,7 @@ def bench_steer(
     as_json: bool = JsonOpt,
 ) -> None:
     """Steering as an unlearning benchmark: style removed, subject kept, other styles kept."""
-    from stylegate.steer_bench import print_steer_bench, run_steer_bench
+    from stylegate.bench.steer import print_steer_bench, run_steer_bench
 
     if negative_prompt not in ("always", "retry", "never"):
         raise InputError(f"--negative-prompt must be always, retry or never (got {negative_prompt!r})")
@@ -920,8 +920,8 @@ def bench_redteam(
     as_json: bool = JsonOpt,
 ) -> None:
     """Red-team corpora (StyleWorld and real names): detection per attack type, false positives, speed."""
-    from stylegate.realnames_bench import print_realnames, run_realnames
-    from stylegate.redteam_bench import print_redteam, run_redteam
+    from stylegate.bench.realnames import print_realnames, run_realnames
+    from stylegate.bench.redteam import print_redteam, run_redteam
 
     results = run_redteam(n_synthetic_artists=artists, gate=gate, device=state.device or "cpu", progress=message)
     message("real-names corpus")
@@ -940,7 +940,7 @@ def bench_names(
     as_json: bool = JsonOpt,
 ) -> None:
     """Name matcher at scale: build time, memory, p99 screening latency, add/remove time."""
-    from stylegate.names_bench import print_names_bench, run_names_bench
+    from stylegate.bench.names import print_names_bench, run_names_bench
 
     try:
         counts = [int(part) for part in sizes.split(",") if part.strip()]

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REFERENCE_WORKS_PER_ARTIST = 6
+from stylegate.bench.fixtures import by_consent, demo_artists, register_styleworld
 
 
 @dataclass(frozen=True)
@@ -27,32 +25,10 @@ class ScriptedPrompt:
     expect: str  # what the demo is showing: the action(s) a correct gate takes
 
 
-def _by_consent() -> dict[str, list[Any]]:
-    from stylegate.styleworld import world
-
-    groups: dict[str, list[Any]] = {}
-    for artist in world.ARTISTS:
-        groups.setdefault(artist.consent, []).append(artist)
-    return groups
-
-
-def demo_artists() -> tuple[list[Any], list[Any]]:
-    """(registered, unregistered): the last artist of each consent group stays unclaimed.
-
-    Every StyleWorld picture is in some artist's style, so with everyone registered no
-    generation could be a plain allow; styles nobody registered are what a plain allow is.
-    """
-    registered, unregistered = [], []
-    for group in _by_consent().values():
-        registered.extend(group[:-1])
-        unregistered.append(group[-1])
-    return registered, unregistered
-
-
 def scripted_prompts() -> list[ScriptedPrompt]:
     from stylegate.styleworld import world
 
-    groups = _by_consent()
+    groups = by_consent()
     opt_out, royalty, credit = groups["opt-out"], groups["royalty"], groups["credit"]
     named_out = opt_out[0]
     described_out = opt_out[1]
@@ -74,37 +50,6 @@ def prepare_home(out: Path) -> Path:
     if home.exists():
         shutil.rmtree(home)  # the demo's own home, recreated on every run
     return home
-
-
-def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENCE_WORKS_PER_ARTIST, artists: Sequence[Any] | None = None) -> int:
-    """Register StyleWorld artists (default: all) with descriptors and rendered works."""
-    from stylegate.registry.models import Consent
-    from stylegate.styleworld import world
-
-    total = 0
-    for i, artist in enumerate(world.ARTISTS if artists is None else artists):
-        ws.store.add_artist(artist.name, consent=Consent(artist.consent), descriptors=artist.descriptors, royalty_rate=0.2 if artist.consent == "royalty" else None)
-        folder = reference_dir / f"{i:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for k in range(per_artist):
-            seed = world.train_seeds()[k]
-            world.render(artist, world.SUBJECTS[(i + k) % len(world.SUBJECTS)], seed).save(folder / f"{k}.png")
-        total += len(ws.add_works(artist.name, [folder]).added)
-    return total
-
-
-@contextmanager
-def styleworld_workspace(artists: Sequence[Any] | None = None) -> Iterator[Any]:
-    """A temporary home with StyleWorld artists (default: all) registered, for calibration."""
-    from stylegate.settings import Settings
-    from stylegate.workspace import Workspace
-
-    with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
-        ws.configure_threads()
-        ws.init()
-        register_styleworld(ws, Path(tmp) / "reference", artists=artists)
-        yield ws
 
 
 def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:

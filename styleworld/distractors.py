@@ -15,24 +15,29 @@ the text tower three things a web-scale CLIP knows:
   no particular style;
 - ``diluted``: a style description among unrelated words is still that style.
 
-Held out, for honest measurement: every word of the red-team corpus
-(``stylegate.redteam_bench.generate_corpus``) is excluded from the vocabulary, and the
-invented names are drawn from syllables, so no benign or attack prompt of the corpus is
-seen in training.
+Held out, for honest measurement: every word of a held-out list is excluded from the
+vocabulary, and the invented names are drawn from syllables. The list is passed in as a file
+(``heldout_words.txt`` by default: every word of the red-team corpus, written by
+``python -m stylegate.bench.redteam``), so no benign or attack prompt of the corpus is seen in
+training and StyleWorld imports nothing of stylegate's.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from .world import ARTISTS, SUBJECTS, all_captions
 
 logger = logging.getLogger(__name__)
+
+HELD_OUT_WORDS = Path(__file__).with_name("heldout_words.txt")
 
 _WORD = re.compile(r"[a-z]+")
 _GLUE = ("a", "the", "of", "with", "and", "in", "on", "at", "for", "near", "under", "from", "by")
@@ -72,24 +77,19 @@ def _world_words() -> set[str]:
     return words
 
 
-def _corpus_words() -> set[str]:
-    """Every word of the red-team corpus (held out of training)."""
-    from stylegate.redteam_bench import generate_corpus
-
-    words: set[str] = set()
-    for entry in generate_corpus():
-        words |= set(_WORD.findall(entry.text.lower()))
-    return words
+def read_word_list(path: Path) -> frozenset[str]:
+    """The words of a held-out list: one a line, blank lines ignored."""
+    return frozenset(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
-def vocabulary(size: int = 12_000) -> list[str]:
-    """The ``size`` most frequent English words (pyspellchecker's list), minus world and corpus words."""
+def vocabulary(size: int = 12_000, held_out: Collection[str] = ()) -> list[str]:
+    """The ``size`` most frequent English words (pyspellchecker's list), minus world and ``held_out`` words."""
     freq = _english_frequencies()
-    banned = _world_words() | _corpus_words() | set(_GLUE)
+    banned = _world_words() | set(held_out) | set(_GLUE)
     ranked = sorted(((c, w) for w, c in freq.items() if w.isalpha() and w.isascii() and 3 <= len(w) <= 12),
                     reverse=True)
     out = [w for _, w in ranked if w not in banned][:size]
-    logger.info("distractor vocabulary: %d words (%d world and corpus words held out)", len(out), len(banned))
+    logger.info("distractor vocabulary: %d words (%d world and held-out words left out)", len(out), len(banned))
     return out
 
 
@@ -140,9 +140,10 @@ class DistractorSampler:
     fragments: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
 
     @classmethod
-    def create(cls, seed: int = 0, vocab_size: int = 12_000, n_names: int = 4_000) -> DistractorSampler:
+    def create(cls, seed: int = 0, vocab_size: int = 12_000, n_names: int = 4_000,
+               held_out: Collection[str] = ()) -> DistractorSampler:
         rng = np.random.default_rng([seed, 7])
-        return cls(vocabulary(vocab_size), invented_names(n_names, rng), rng, surname_fragments())
+        return cls(vocabulary(vocab_size, held_out), invented_names(n_names, rng), rng, surname_fragments())
 
     def _pick(self, items: list[str]) -> str:
         return items[int(self.rng.integers(len(items)))]
@@ -171,7 +172,7 @@ class DistractorSampler:
 
     def phrase(self, max_words: int = 4) -> str:
         """A short run of random words with a little glue: "the orbit of harvest"."""
-        out = []
+        out: list[str] = []
         for _ in range(int(self.rng.integers(1, max_words + 1))):
             if out and self.rng.random() < 0.35:
                 out.append(_GLUE[int(self.rng.integers(len(_GLUE)))])

@@ -24,7 +24,7 @@ import numpy as np
 
 from .clipdata import build_caption_bank
 from .data import grid, render_set
-from .distractors import DistractorSampler
+from .distractors import HELD_OUT_WORDS, DistractorSampler, read_word_list
 from .models import CLIP_MODEL_NAME, WEIGHTS_DIR, clip_checkpoint_path, register_clip
 from .world import ARTISTS, SUBJECTS, train_seeds
 
@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=clip_checkpoint_path())
+    p.add_argument("--held-out-words", type=Path, default=HELD_OUT_WORDS,
+                   help="words kept out of the distractor vocabulary, one a line (default: the red-team corpus's)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     bank = build_caption_bank("train")
     name = register_clip()
     tokenizer = open_clip.get_tokenizer(name)
-    sampler = DistractorSampler.create(seed=args.seed)
+    sampler = DistractorSampler.create(seed=args.seed, held_out=read_word_list(args.held_out_words))
     logger.info("%d images, %d captions", len(data), len(bank.texts))
 
     model = open_clip.create_model(name)

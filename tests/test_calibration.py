@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from stylegate.bench.fixtures import register_styleworld
 from stylegate.cli import app
-from stylegate.demo import register_styleworld
 from stylegate.errors import PolicyError
 from stylegate.governance.decision import EvidenceKind
 from stylegate.governance.gate import PolicyGate

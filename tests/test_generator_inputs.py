@@ -17,8 +17,8 @@ from PIL import Image
 from test_generator_pipelines import build_tiny_sd
 from typer.testing import CliRunner
 
+from stylegate.bench.fixtures import demo_artists, register_styleworld
 from stylegate.cli import app
-from stylegate.demo import demo_artists, register_styleworld
 from stylegate.generator.gated import GatedGenerator
 from stylegate.governance.decision import Action
 from stylegate.settings import Settings

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stylegate.demo import demo_artists, register_styleworld
+from stylegate.bench.fixtures import demo_artists, register_styleworld
 from stylegate.generator.early_abort import PREVIEW_FROM_PIPELINE, PREVIEW_FROM_SCHEDULER, SchedulerTap, predict_x0
 from stylegate.generator.gated import GatedGenerator, PipelineCaps, first_image
 from stylegate.generator.loading import load_text_to_image

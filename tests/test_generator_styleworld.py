@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from stylegate.demo import demo_artists, register_styleworld
+from stylegate.bench.fixtures import demo_artists, register_styleworld
 from stylegate.generator.early_abort import REJECTING, EarlyAbortConfig
 from stylegate.generator.gated import GatedGenerator, GenerationResult
 from stylegate.governance.decision import Action

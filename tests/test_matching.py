@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stylegate.demo import register_styleworld
+from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.decision import Action, EvidenceKind
 from stylegate.settings import Settings
 from stylegate.styleworld import world

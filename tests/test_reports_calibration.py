@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_reports_browser import _open_offline
 
-from stylegate.demo import register_styleworld
+from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.matching.calibration import calibrate
 from stylegate.governance.policy import load_policy
 from stylegate.reports.calibration import build_calibration_report

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from stylegate.governance import redteam
+from stylegate.bench import redteam_corpus as redteam
 from stylegate.governance.screening.canonical import fold_char, fold_key, name_key, tokenize
 
 KEY = name_key("Mira Okonkwo")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from stylegate import realnames_bench as rn
-from stylegate.governance.redteam import Tally
+from stylegate.bench import realnames as rn
+from stylegate.bench.redteam_corpus import Tally
 from stylegate.governance.screening.canonical import tokenize
 from stylegate.governance.screening.scripts import LATIN
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stylegate import redteam_bench as rb
-from stylegate.governance.redteam import (
+from stylegate.bench import redteam as rb
+from stylegate.bench.redteam_corpus import (
     ATTACK_GROUPS,
     CHARACTER_ATTACKS,
     MAX_FALSE_POSITIVE_RATE,
@@ -36,9 +36,18 @@ def lexical(corpus: list) -> dict[str, Tally]:
 def test_committed_corpus_is_what_the_generator_makes(corpus: list) -> None:
     generated = rb.generate_corpus()
     assert CORPUS_PATH.read_text(encoding="utf-8") == write_jsonl(generated), (
-        "regenerate with: python -m stylegate.redteam_bench tests/redteam/corpus.jsonl"
+        "regenerate with: python -m stylegate.bench.redteam tests/redteam/corpus.jsonl"
     )
     assert corpus == generated
+
+
+def test_styleworld_holds_out_every_corpus_word() -> None:
+    """StyleWorld's CLIP is trained without the corpus's words; it reads them from a file."""
+    from stylegate.styleworld.distractors import HELD_OUT_WORDS, read_word_list
+
+    assert read_word_list(HELD_OUT_WORDS) == rb.corpus_words(), (
+        "regenerate with: python -m stylegate.bench.redteam tests/redteam/corpus.jsonl styleworld/heldout_words.txt"
+    )
 
 
 def test_corpus_size_and_coverage(corpus: list) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
+from stylegate.bench.names import synthetic_names
 from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.names import NameMatcher
-from stylegate.names_bench import synthetic_names
 
 
 def _found(matcher: NameMatcher, prompts: list[str]) -> list[list[tuple[int, str, int, int]]]:

@@ -88,7 +88,7 @@ def test_cut_never_leaves_overlaps_behind() -> None:
 # --------------------------------------------------- the real gate on the StyleWorld CLIP
 @pytest.fixture(scope="module")
 def gate():
-    from stylegate.demo import styleworld_workspace
+    from stylegate.bench.fixtures import styleworld_workspace
 
     with styleworld_workspace() as ws:
         yield ws.gate()

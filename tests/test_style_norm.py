@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylegate.demo import register_styleworld
+from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.decision import EvidenceKind
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.matching.scores import STYLE_TOP_M

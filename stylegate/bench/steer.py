@@ -49,7 +49,7 @@ def _bench_policy(home: Path, negative_prompt: str) -> None:
 
 def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "retry",
                     log: Callable[[str], None] = print) -> dict[str, Any]:
-    from stylegate.demo import demo_artists, register_styleworld
+    from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
     from stylegate.governance.decision import Action
@@ -60,11 +60,8 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        ws = Workspace(Settings(home=home / "home", device="cpu"))
-        ws.configure_threads()
-        ws.init()
         registered, unregistered = demo_artists()
-        register_styleworld(ws, home / "reference", artists=registered)
+        ws, _ = new_styleworld_workspace(home, artists=registered)
         _bench_policy(ws.settings.home, negative_prompt)
         ws = Workspace(Settings(home=home / "home", device="cpu"))  # reopen with the bench policy
         log("fitting the independent style and subject classifiers on renders …")
@@ -74,7 +71,7 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
         pipeline = load_text_to_image(None, device="cpu")
         generator = GatedGenerator(ws.gate(), pipeline)
 
-        steered_rows = []
+        steered_rows: list[dict[str, Any]] = []
         opted_out = [a for a in registered if a.consent == "opt-out"]
         log(f"steering {len(opted_out)} opted-out artists × {len(world.SUBJECTS)} subjects × named/described …")
         for artist in opted_out:
@@ -85,7 +82,7 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
                         result = generator.generate(prompt, seed=1000 * s + len(steered_rows), steps=steps)
                         steered_rows.append(_row(result, artist.name, subject, kind, styles, subjects, Action))
 
-        allowed_rows = []
+        allowed_rows: list[dict[str, Any]] = []
         others = [a for a in registered if a.consent != "opt-out"] + list(unregistered)
         log(f"allowed prompts: {len(others)} artists × {len(world.SUBJECTS)} subjects, gated and ungated …")
         for artist in others:
@@ -95,6 +92,8 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
                 seed = 5000 + len(allowed_rows)
                 gated = generator.generate(prompt, seed=seed, steps=steps)
                 plain = generator.run_pipeline(prompt, seed=seed, steps=steps, previews=False).image
+                if plain is None:  # without previews nothing interrupts the run
+                    raise RuntimeError(f"the ungated run of {prompt!r} returned no image")
                 image = next((im.image for im in gated.images if im.image is not None), None)
                 allowed_rows.append({
                     "artist": artist.name, "subject": subject, "action": gated.action.value,

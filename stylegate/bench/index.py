@@ -11,11 +11,14 @@ import platform
 import random
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from stylegate.bench.synthetic import syllable_word
+from stylegate.bench.timing import latency_summary, percentile_ms, time_each
 
 SYLLABLES = ["ka", "ri", "mo", "zen", "la", "vor", "tis", "an", "dre", "shu", "pel", "gri", "ost", "nel", "bau", "fie", "jor", "qua", "xen", "ul"]
 STYLE_WORDS = ["charcoal", "pastel", "neon", "sepia", "ink", "gouache", "pointillist", "cubist", "woodcut", "watercolour", "impasto", "etched", "glitch", "mosaic", "lacquer", "fresco"]
@@ -23,32 +26,7 @@ THINGS = ["harbour", "forest", "city street", "portrait", "still life", "mountai
 
 
 def synthetic_name(rng: random.Random) -> str:
-    def word() -> str:
-        return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
-
-    return f"{word()} {word()}"
-
-
-def percentile_ms(samples: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(samples) * 1000.0, q))
-
-
-def time_each(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[float]:
-    out = []
-    for item in items:
-        start = time.perf_counter()
-        fn(item)
-        out.append(time.perf_counter() - start)
-    return out
-
-
-def latency_summary(samples: Sequence[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile_ms(samples, 50), 3),
-        "p99_ms": round(percentile_ms(samples, 99), 3),
-        "throughput_per_s": round(len(samples) / max(sum(samples), 1e-12), 1),
-        "n": len(samples),
-    }
+    return f"{syllable_word(rng, SYLLABLES)} {syllable_word(rng, SYLLABLES)}"
 
 
 def faiss_vs_numpy(n_vectors: int, dim: int, n_queries: int, k: int = 10, seed: int = 0) -> dict[str, Any]:
@@ -125,7 +103,7 @@ def populate_bench_home(ws: Any, n_artists: int, seed: int = 0) -> list[str]:
                 world.render(artist, world.SUBJECTS[seed_ % len(world.SUBJECTS)], seed_).save(folder / f"{seed_}.png")
             ws.add_works(artist.name, [folder])
     names = set(a.name.lower() for a in world.ARTISTS)
-    synthetic = []
+    synthetic: list[str] = []
     while len(synthetic) + len(world.ARTISTS) < n_artists:
         name = synthetic_name(rng)
         if name.lower() in names:

@@ -1,6 +1,6 @@
 """`stylegate bench redteam`: how well prompt screening holds up against attacks, and how fast.
 
-The red-team corpus (``stylegate.governance.redteam``) is generated from the StyleWorld
+The red-team corpus (``stylegate.bench.redteam_corpus``) is generated from the StyleWorld
 artists plus invented ones; a copy is committed as ``tests/redteam/corpus.jsonl`` and a test
 checks it against :func:`generate_corpus`. :func:`run_redteam` measures, per attack type:
 
@@ -22,15 +22,16 @@ import multiprocessing
 import os
 import platform
 import random
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from stylegate.governance.redteam import (
+from stylegate.bench.redteam_corpus import (
     ATTACK_GROUPS,
     BENIGN_KINDS,
     CHARACTER_ATTACKS,
@@ -46,7 +47,9 @@ from stylegate.governance.redteam import (
     score,
     write_jsonl,
 )
-from stylegate.governance.redteam import generate_corpus as _generate
+from stylegate.bench.redteam_corpus import generate_corpus as _generate
+from stylegate.bench.synthetic import syllable_word
+from stylegate.bench.timing import percentile_ms, time_each
 from stylegate.governance.screening.names import NameMatcher
 
 log = logging.getLogger(__name__)
@@ -108,12 +111,32 @@ def generate_corpus(seed: int = 0) -> list[CorpusEntry]:
 def write_corpus(path: Path, seed: int = 0) -> int:
     """Write the corpus as JSON lines to ``path``; returns the number of prompts.
 
-    Regenerate the committed copy with ``python -m stylegate.redteam_bench tests/redteam/corpus.jsonl``.
+    Regenerate the committed copy (and StyleWorld's held-out word list) with
+    ``python -m stylegate.bench.redteam tests/redteam/corpus.jsonl styleworld/heldout_words.txt``.
     """
     entries = generate_corpus(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(write_jsonl(entries), encoding="utf-8")
     return len(entries)
+
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def corpus_words(entries: Sequence[CorpusEntry] | None = None) -> set[str]:
+    """Every word of the corpus (default: :func:`generate_corpus`), lower-cased: the StyleWorld
+    CLIP's distractor captions hold these out of training."""
+    words: set[str] = set()
+    for entry in generate_corpus() if entries is None else entries:
+        words |= set(_WORD.findall(entry.text.lower()))
+    return words
+
+
+def write_corpus_words(path: Path, seed: int = 0) -> int:
+    """Write the corpus's words, sorted, one a line, to ``path`` (StyleWorld's held-out list)."""
+    words = sorted(corpus_words(generate_corpus(seed)))
+    path.write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
+    return len(words)
 
 
 # ------------------------------------------------------------------ lexical screen
@@ -124,19 +147,25 @@ def synthetic_names(n: int, exclude: Sequence[str] = (), seed: int = 0) -> list[
     rng = random.Random(seed)
     seen = {name.lower() for name in exclude}
     out: list[str] = []
-
-    def word() -> str:
-        return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))).capitalize()
-
     while len(out) < n:
-        name = f"{word()} {word()}"
+        name = f"{syllable_word(rng, syllables)} {syllable_word(rng, syllables)}"
         if name.lower() not in seen:
             seen.add(name.lower())
             out.append(name)
     return out
 
 
-def build_matcher(artists: Sequence[RedTeamArtist], extra_names: Sequence[str] = ()) -> tuple[NameMatcher, dict[int, str]]:
+class NamedArtist(Protocol):
+    """What the lexical screen needs of an artist (``RedTeamArtist``, the real-names corpus's)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+
+
+def build_matcher(artists: Sequence[NamedArtist], extra_names: Sequence[str] = ()) -> tuple[NameMatcher, dict[int, str]]:
     """A matcher with the corpus artists (ids 1..n, aliases included) and extra names after them."""
     entries: list[tuple[int, str]] = []
     names: dict[int, str] = {}
@@ -153,15 +182,6 @@ def build_matcher(artists: Sequence[RedTeamArtist], extra_names: Sequence[str] =
 def lexical_tallies(corpus: Sequence[CorpusEntry], matcher: NameMatcher, names: dict[int, str]) -> dict[str, Tally]:
     """Per attack type, the lexical screen's detections (or false positives, for benign kinds)."""
     return score(corpus, lambda e: {names[h.artist_id] for h in matcher.find(e.text)})
-
-
-def _time_prompts(matcher: NameMatcher, prompts: Sequence[str]) -> list[float]:
-    out = []
-    for prompt in prompts:
-        start = time.perf_counter()
-        matcher.find(prompt)
-        out.append(time.perf_counter() - start)
-    return out
 
 
 _WORKER_MATCHER: NameMatcher | None = None
@@ -184,13 +204,12 @@ def lexical_speed(matcher: NameMatcher, prompts: Sequence[str], workers: int = 2
         matcher.find(prompt)  # warm the character and word caches
     samples: list[float] = []
     for _ in range(rounds):
-        samples.extend(_time_prompts(matcher, prompts))
-    ms = np.asarray(samples) * 1000.0
+        samples.extend(time_each(matcher.find, prompts))
     result: dict[str, Any] = {
         "prompts": len(prompts) * rounds,
-        "p50_ms": round(float(np.percentile(ms, 50)), 3),
-        "p99_ms": round(float(np.percentile(ms, 99)), 3),
-        "max_ms": round(float(ms.max()), 3),
+        "p50_ms": round(percentile_ms(samples, 50), 3),
+        "p99_ms": round(percentile_ms(samples, 99), 3),
+        "max_ms": round(1000.0 * max(samples), 3),
         "per_s_1_process": round(len(samples) / max(float(np.sum(samples)), 1e-12), 1),
     }
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
@@ -260,10 +279,10 @@ def gate_tallies(
         start = time.perf_counter()
         tallies = score(corpus, flagged)
         check_s = time.perf_counter() - start
-        kind_tallies = {
-            kind: score(corpus, lambda e, kind=kind: by_kind.get(e.text, {}).get(kind, set()))
-            for kind in ("name", "description")
-        }
+        def flagged_by(kind: str) -> Callable[[CorpusEntry], set[str]]:
+            return lambda e: by_kind.get(e.text, {}).get(kind, set())
+
+        kind_tallies = {kind: score(corpus, flagged_by(kind)) for kind in ("name", "description")}
         return {
             "tallies": tallies,
             "kind_tallies": kind_tallies,
@@ -457,4 +476,6 @@ if __name__ == "__main__":  # pragma: no cover - corpus regeneration
     import sys
 
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/redteam/corpus.jsonl")
+    words = Path(sys.argv[2] if len(sys.argv) > 2 else "styleworld/heldout_words.txt")
     print(f"wrote {write_corpus(target)} prompts to {target}")
+    print(f"wrote {write_corpus_words(words)} held-out words to {words}")

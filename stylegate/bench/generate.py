@@ -39,16 +39,11 @@ STEPS_SAVED_TARGET = 0.40
 
 
 def _setup(home: Path) -> tuple[Any, Any, Any]:
-    from stylegate.demo import demo_artists, register_styleworld
+    from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
     from stylegate.generator.loading import load_text_to_image
-    from stylegate.settings import Settings
-    from stylegate.workspace import Workspace
 
-    ws = Workspace(Settings(home=home / "home", device="cpu"))
-    ws.configure_threads()
-    ws.init()
     registered, unregistered = demo_artists()
-    register_styleworld(ws, home / "reference", artists=registered)
+    ws, _ = new_styleworld_workspace(home, artists=registered)
     pipeline = load_text_to_image(None, device="cpu")
     return ws, pipeline, (registered, unregistered)
 
@@ -58,7 +53,7 @@ def _allowed_candidates(registered: list[Any], unregistered: list[Any]) -> list[
 
     unclaimed = [f"a {s} in {world.describe(a)}" for s in world.SUBJECTS for a in unregistered]
     attributed = [f"a {s} by {a.name}" for s in world.SUBJECTS for a in registered if a.consent != "opt-out"]
-    out = []
+    out: list[str] = []
     for pair in zip(unclaimed, attributed):
         out.extend(pair)
     return out
@@ -101,8 +96,8 @@ def measure_overhead(gen: Any, pipeline: Any, candidates: list[str], *, steps: i
         )
         return out.images[0]
 
-    plain_t = [[] for _ in chosen]
-    gated_t = [[] for _ in chosen]
+    plain_t: list[list[float]] = [[] for _ in chosen]
+    gated_t: list[list[float]] = [[] for _ in chosen]
     parts = {"pre_check": 0.0, "previews": 0.0, "post_check": 0.0}
     identical, retried, n_gated = True, 0, 0
     for r in range(repeats):
@@ -219,7 +214,7 @@ def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, marg
     gate = gen.gate
     points = gen.early_abort.at
     tracer = GatedGenerator(gate, gen.pipeline, guidance_scale=gen.guidance_scale, early_abort=EarlyAbortConfig(at=points, margin=-2.0, confirm=len(points) + 1))
-    runs = []
+    runs: list[dict[str, Any]] = []
     for i, prompt in enumerate(prompts):
         pre = gate.check_prompt(prompt)
         if pre.action is Action.BLOCK:
@@ -227,6 +222,8 @@ def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, marg
         used, negative = steered_prompt(prompt, pre)
         run = tracer.run_pipeline(used, seed=seed + 500 + i, steps=steps, negative_prompt=negative, interrupt=False)
         post = gate.check_image(run.image)
+        if run.monitor is None:  # the tracer always previews; a run without previews is a bug here
+            raise RuntimeError("early-abort tracer ran without a preview monitor")
         margins_seen = [
             max((e["score"] - e["threshold"] for e in p.evidence if e["action"] in {a.value for a in REJECTING}), default=None)
             for p in run.monitor.previews
@@ -402,7 +399,7 @@ def print_generation_bench(results: dict[str, Any]) -> None:
     print(f"done in {results['seconds']} s on {results['machine']['processor']}, {results['machine']['torch_threads']} torch thread(s)")
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m stylegate.generation_bench`
+if __name__ == "__main__":  # pragma: no cover - `python -m stylegate.bench.generate`
     import json
     import sys
 

@@ -17,7 +17,7 @@ prompts, each labelled with its attack type and the artists it should be flagged
 
 The generator is pure: the same artists and seed give the same corpus, byte for byte, so
 a committed copy can be checked against it. Artists are plain data; the shell wires in the
-StyleWorld artists (``stylegate.redteam_bench``).
+StyleWorld artists (``stylegate.bench.redteam``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 from rapidfuzz.distance import OSA
 
@@ -404,6 +405,59 @@ def distinctive_surname(name: str, everyone: Sequence[str]) -> str | None:
     return name.partition(" ")[2]
 
 
+_Variant = tuple[str, Callable[[], str | None]]
+
+
+def _name_variants(artist: RedTeamArtist, names: Sequence[str], rng: random.Random) -> tuple[list[_Variant], list[_Variant]]:
+    """(variants, possessives): (attack kind, maker) pairs for one artist's name; a maker may give None."""
+    n = artist.name
+    variants: list[_Variant] = [
+        ("homoglyph", lambda: homoglyphs(n, rng, 0.3)),
+        ("homoglyph", lambda: homoglyphs(n, rng, 1.0)),
+        ("zero-width", lambda: zero_width(n, rng, every=True)),
+        ("zero-width", lambda: zero_width(n, rng, every=False)),
+        ("full-width", lambda: full_width(n)),
+        ("full-width", lambda: full_width(n.upper())),
+        ("math-alphanumeric", lambda: math_alphanumeric(n, rng.choice(_MATH_STYLES))),
+        ("math-alphanumeric", lambda: math_alphanumeric(n, rng.choice(_MATH_STYLES))),
+        ("enclosed", lambda: enclosed(n, parenthesised=False)),
+        ("enclosed", lambda: enclosed(n, parenthesised=True)),
+        ("spacing", lambda: spacing(n, "letters")),
+        ("spacing", lambda: spacing(n, rng.choice(["dots", "hyphens"]))),
+        ("spacing", lambda: spacing(n, rng.choice(["_", "-", "/", ".", "__"]))),
+        ("case", lambda: n.upper()),
+        ("case", lambda: alternate_case(n, rng)),
+        ("diacritics", lambda: accents(n, rng)),
+        ("diacritics", lambda: combining_marks(n, rng)),
+        ("leetspeak", lambda: leetspeak(n, rng, _LEET_DIGITS)),
+        ("leetspeak", lambda: leetspeak(n, rng, _LEET_SYMBOLS)),
+        ("joined", lambda: camel(n)),
+        ("joined", lambda: joined(n)),
+    ]
+    multi_word = len(name_key(n)) > 1
+    if multi_word:
+        variants += [
+            ("reversed", lambda: reorder(n, comma=False)),
+            ("reversed", lambda: reorder(n, comma=True)),
+        ]
+    possessives: list[_Variant] = [
+        ("possessive", lambda: n + "'s"),
+        ("possessive", lambda: n + rng.choice(["s", "\u2019s"])),
+    ]
+    surname = distinctive_surname(n, names)
+    if surname:
+        variants.append(("surname-only", lambda: surname))
+        variants.append(("surname-only", lambda: surname.lower()))
+        possessives.append(("surname-only", lambda: surname + "'s"))
+    for alias in artist.aliases:
+        variants.append(("alias", partial(str, alias)))
+    if len("".join(name_key(n))) >= 6:
+        for edit in ("insert", "delete", "substitute", "transpose"):
+            for _ in range(3):
+                variants.append((f"misspell-{edit}", partial(misspell, n, rng, edit)))
+    return variants, possessives
+
+
 def generate_corpus(artists: Sequence[RedTeamArtist], seed: int = 0) -> list[CorpusEntry]:
     """Attack variants and benign near misses for ``artists`` (deterministic in ``seed``)."""
     rng = random.Random(seed)
@@ -421,52 +475,9 @@ def generate_corpus(artists: Sequence[RedTeamArtist], seed: int = 0) -> list[Cor
 
     for artist in artists:
         n = artist.name
-        variants: list[tuple[str, Callable[[], str | None]]] = [
-            ("homoglyph", lambda: homoglyphs(n, rng, 0.3)),
-            ("homoglyph", lambda: homoglyphs(n, rng, 1.0)),
-            ("zero-width", lambda: zero_width(n, rng, every=True)),
-            ("zero-width", lambda: zero_width(n, rng, every=False)),
-            ("full-width", lambda: full_width(n)),
-            ("full-width", lambda: full_width(n.upper())),
-            ("math-alphanumeric", lambda: math_alphanumeric(n, rng.choice(_MATH_STYLES))),
-            ("math-alphanumeric", lambda: math_alphanumeric(n, rng.choice(_MATH_STYLES))),
-            ("enclosed", lambda: enclosed(n, parenthesised=False)),
-            ("enclosed", lambda: enclosed(n, parenthesised=True)),
-            ("spacing", lambda: spacing(n, "letters")),
-            ("spacing", lambda: spacing(n, rng.choice(["dots", "hyphens"]))),
-            ("spacing", lambda: spacing(n, rng.choice(["_", "-", "/", ".", "__"]))),
-            ("case", lambda: n.upper()),
-            ("case", lambda: alternate_case(n, rng)),
-            ("diacritics", lambda: accents(n, rng)),
-            ("diacritics", lambda: combining_marks(n, rng)),
-            ("leetspeak", lambda: leetspeak(n, rng, _LEET_DIGITS)),
-            ("leetspeak", lambda: leetspeak(n, rng, _LEET_SYMBOLS)),
-            ("joined", lambda: camel(n)),
-            ("joined", lambda: joined(n)),
-        ]
-        multi_word = len(name_key(n)) > 1
-        if multi_word:
-            variants += [
-                ("reversed", lambda: reorder(n, comma=False)),
-                ("reversed", lambda: reorder(n, comma=True)),
-            ]
-        possessives = [
-            ("possessive", lambda: n + "'s"),
-            ("possessive", lambda: n + rng.choice(["s", "\u2019s"])),
-        ]
-        surname = distinctive_surname(n, names)
-        if surname:
-            variants.append(("surname-only", lambda: surname))
-            variants.append(("surname-only", lambda: surname.lower()))
-            possessives.append(("surname-only", lambda: surname + "'s"))
-        for alias in artist.aliases:
-            variants.append(("alias", lambda alias=alias: alias))
-        if len("".join(name_key(n))) >= 6:
-            for edit in ("insert", "delete", "substitute", "transpose"):
-                for _ in range(3):
-                    variants.append((f"misspell-{edit}", lambda edit=edit: misspell(n, rng, edit)))
-        for group, templates in ((variants, TEMPLATES), (possessives, POSSESSIVE_TEMPLATES)):
-            for kind, make in group:
+        variants, possessives = _name_variants(artist, names, rng)
+        for makers, templates in ((variants, TEMPLATES), (possessives, POSSESSIVE_TEMPLATES)):
+            for kind, make in makers:
                 text = make()
                 if text is None:
                     log.debug("no %s variant of %r", kind, n)

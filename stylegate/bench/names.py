@@ -22,6 +22,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from stylegate.bench.synthetic import syllable_word
+from stylegate.bench.timing import time_each
+
 log = logging.getLogger(__name__)
 
 TARGET_BUILD_S = 10.0
@@ -49,7 +52,7 @@ def synthetic_names(n: int, seed: int = 0) -> list[str]:
     out: list[str] = []
 
     def latin() -> str:
-        return "".join(rng.choice(_LATIN_SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
+        return syllable_word(rng, _LATIN_SYLLABLES, 2, 4)
 
     def from_parts(parts: Sequence[str], lo: int, hi: int) -> str:
         return "".join(rng.choice(parts) for _ in range(rng.randint(lo, hi)))
@@ -120,12 +123,7 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     prompts = _prompts(registered, n_prompts, seed)
     for p in prompts[:100]:
         matcher.find(p)
-    samples = []
-    for p in prompts:
-        t0 = time.perf_counter()
-        matcher.find(p)
-        samples.append(time.perf_counter() - t0)
-    samples.sort()
+    samples = sorted(time_each(matcher.find, prompts))
     adds, removes = [], []
     for k, name in enumerate(spare):
         artist_id = n + 1 + k

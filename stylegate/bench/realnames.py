@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stylegate.governance.redteam import CorpusEntry, Tally
-from stylegate.redteam_bench import build_matcher, lexical_tallies
+from stylegate.bench.redteam import build_matcher, lexical_tallies
+from stylegate.bench.redteam_corpus import CorpusEntry, Tally
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ MAX_FALSE_POSITIVE_RATE = 0.01
 
 
 def default_folder() -> Path:
-    return Path(__file__).resolve().parent.parent / "tests" / "realnames"
+    return Path(__file__).resolve().parents[2] / "tests" / "realnames"
 
 
 @dataclass(frozen=True)
