@@ -36,7 +36,19 @@ _EXPORTS: dict[str, str] = {
     "StylegateError": "stylegate.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "Action",
+    "Decision",
+    "GateCallback",
+    "GatedGenerator",
+    "PolicyGate",
+    "Settings",
+    "StylegateError",
+    "Workspace",
+    "__version__",
+    "open_workspace",
+    "verify_provenance",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from stylegate.errors import StylegateError
