@@ -5,8 +5,8 @@ about 4 s of a one-shot check's cold start). This produces the same ids as open_
 ``SimpleTokenizer`` with the ``lower`` or ``whitespace`` clean and plain truncation: the text
 is repaired (ftfy), HTML-unescaped twice, whitespace-collapsed (and lowercased), split by
 CLIP's pre-tokenising pattern, each piece's UTF-8 bytes mapped to printable characters and
-merged by rank. The merges file is the one open_clip ships (copied next to the exported
-graphs, so the pair is hashed and versioned together).
+merged by rank. The merges are those of the BPE file open_clip ships, written next to the
+exported graphs (so the pair is hashed and versioned together).
 """
 
 from __future__ import annotations
@@ -42,20 +42,29 @@ def byte_alphabet() -> dict[int, str]:
     return table  # insertion order is the id order: printable bytes first
 
 
+def write_merges(bpe_gz: Path, dest: Path) -> None:
+    """Write the merges CLIP uses from open_clip's gzipped BPE file, as plain text (fast to load)."""
+    lines = gzip.decompress(Path(bpe_gz).read_bytes()).decode("utf-8").split("\n")
+    Path(dest).write_text("\n".join(lines[1 : MERGES_USED + 1]), "utf-8")
+
+
 class ClipTokenizer:
     """Text → ``int64`` token ids of shape ``(n, context_length)``, zero-padded."""
 
     def __init__(self, merges_path: Path, context_length: int, clean: str = "lower") -> None:
+        """``merges_path``: the used merges, one ``"a b"`` pair a line (see :func:`write_merges`)."""
         import regex
 
         if clean not in CLEAN_MODES:
             raise ValueError(f"unsupported clean mode {clean!r}; choose one of {CLEAN_MODES}")
-        lines = gzip.decompress(Path(merges_path).read_bytes()).decode("utf-8").split("\n")
-        merges = [tuple(line.split()) for line in lines[1 : MERGES_USED + 1]]
+        merges = Path(merges_path).read_text("utf-8").split("\n")
+        if len(merges) != MERGES_USED or any(line.count(" ") != 1 for line in merges[:: 997]):
+            raise ValueError(f"{merges_path} does not hold {MERGES_USED} merges, one pair a line")
         alphabet = list(byte_alphabet().values())
-        vocab = alphabet + [c + "</w>" for c in alphabet] + ["".join(m) for m in merges] + [START, END]
-        self.encoder = {piece: i for i, piece in enumerate(vocab)}
-        self.ranks = {(m[0], m[1]): i for i, m in enumerate(merges)}
+        vocab = [*alphabet, *(c + "</w>" for c in alphabet), *(m.replace(" ", "") for m in merges), START, END]
+        # Later duplicates win, as in open_clip (two merges can spell the same piece).
+        self.encoder = dict(zip(vocab, range(len(vocab))))
+        self.ranks = dict(zip(merges, range(len(merges))))  # "first second" → rank (pieces hold no spaces)
         self.start_id = self.encoder[START]
         self.end_id = self.encoder[END]
         self.context_length = context_length
@@ -81,10 +90,11 @@ class ClipTokenizer:
             return known
         symbols = [*piece[:-1], piece[-1] + "</w>"]
         while len(symbols) > 1:
-            ranked = [(self.ranks[pair], pair) for pair in zip(symbols, symbols[1:]) if pair in self.ranks]
+            pairs = {f"{a} {b}" for a, b in zip(symbols, symbols[1:])}
+            ranked = [(self.ranks[pair], pair) for pair in pairs if pair in self.ranks]
             if not ranked:
                 break
-            first, second = min(ranked)[1]
+            first, second = min(ranked)[1].split(" ")
             merged: list[str] = []
             k = 0
             while k < len(symbols):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stylegate.governance.clip_preprocess import ClipPreprocess, UnsupportedTransform, describe
-from stylegate.governance.clip_tokenizer import CLEAN_MODES, ClipTokenizer
+from stylegate.governance.clip_tokenizer import CLEAN_MODES, ClipTokenizer, write_merges
 from stylegate.governance.embedder import EmbedderIdentity, normalise
 from stylegate.registry.works import file_sha256
 
@@ -39,11 +39,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the cache's layout or the export changes meaning
+FORMAT = 2  # bump when the cache's layout or the export changes meaning
 MANIFEST = "manifest.json"
 TEXT_GRAPH = "text.onnx"
 IMAGE_GRAPH = "image.onnx"
-MERGES = "bpe_merges.txt.gz"
+MERGES = "bpe_merges.txt"
 OPSET = 17
 # Largest difference allowed between an exported tower and PyTorch on the export's probes
 # (unit vectors; measured differences on the StyleWorld CLIP are about 1e-6).
@@ -182,7 +182,7 @@ def export_towers(embedder: Embedder, cache_dir: Path, model_config: Path | None
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=cache_dir))
     try:
         _export_graphs(embedder, work, preprocess.size, tokenizer_info["context_length"])
-        shutil.copyfile(tokenizer_info.pop("merges_path"), work / MERGES)
+        write_merges(tokenizer_info.pop("merges_path"), work / MERGES)
         manifest = {
             "format": FORMAT,
             "identity": identity.to_dict(),

@@ -319,9 +319,9 @@ class Workspace:
     @cached_property
     def neutral_anchor(self) -> np.ndarray:
         """The description check's baseline: the mean text vector of ordinary prompts."""
-        from stylegate.governance.neutral import neutral_anchor
+        from stylegate.governance.neutral import cached_neutral_anchor
 
-        return neutral_anchor(self.embedder.embed_texts)
+        return cached_neutral_anchor(self.embedder.embed_texts, self.embedder.identity.to_dict(), self.settings.cache_dir)
 
     def _descriptor_vectors(self, artists: Sequence[Artist]) -> tuple[np.ndarray, np.ndarray]:
         """Descriptor text vectors, cached on disk by embedder and descriptor set."""

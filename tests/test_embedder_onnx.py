@@ -17,9 +17,10 @@ from stylegate.demo import register_styleworld
 from stylegate.governance.clip_preprocess import describe
 from stylegate.governance.clip_tokenizer import ClipTokenizer
 from stylegate.governance.embedder import Embedder, open_embedder
-from stylegate.governance.neutral import neutral_prompts
+from stylegate.governance.neutral import cached_neutral_anchor, neutral_anchor, neutral_prompts
 from stylegate.governance.onnx_towers import (
     MANIFEST,
+    MERGES,
     TEXT_GRAPH,
     CacheMissing,
     CacheRefused,
@@ -80,7 +81,7 @@ def test_tokenizer_ids_equal_open_clip(torch_embedder: Embedder, onnx_embedder: 
 
 def test_tokenizer_refuses_an_unknown_clean_mode(onnx_embedder: OnnxEmbedder) -> None:
     with pytest.raises(ValueError, match="clean mode"):
-        ClipTokenizer(onnx_embedder._folder / "bpe_merges.txt.gz", 32, clean="canonicalize")
+        ClipTokenizer(onnx_embedder._folder / MERGES, 32, clean="canonicalize")
 
 
 def test_preprocess_equals_open_clip_transform(torch_embedder: Embedder) -> None:
@@ -223,3 +224,21 @@ def test_one_shot_check_imports_neither_torch_nor_open_clip(registered_home: Pat
     assert Workspace(Settings(home=registered_home, device="cpu")).embedder.backend == "onnx"  # exported if needed
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.split() == ["allow", "onnx", "False", "False"], out.stderr
+
+
+def test_neutral_anchor_cache_equals_a_fresh_one_and_ignores_a_bad_file(onnx_embedder: OnnxEmbedder, tmp_path: Path) -> None:
+    identity = onnx_embedder.identity.to_dict()
+    fresh = neutral_anchor(onnx_embedder.embed_texts)
+    first = cached_neutral_anchor(onnx_embedder.embed_texts, identity, tmp_path)
+    (cached,) = tmp_path.glob("neutral-*.npy")
+    np.testing.assert_array_equal(first, fresh)
+
+    def no_embedding(texts):  # a second call is served from the file
+        raise AssertionError("embedded again")
+
+    np.testing.assert_array_equal(cached_neutral_anchor(no_embedding, identity, tmp_path), fresh)
+    np.save(cached, np.zeros(64, np.float32))  # not a unit vector: ignored, recomputed
+    np.testing.assert_array_equal(cached_neutral_anchor(onnx_embedder.embed_texts, identity, tmp_path), fresh)
+    other = {**identity, "checkpoint_sha256": "0" * 64}
+    cached_neutral_anchor(onnx_embedder.embed_texts, other, tmp_path)
+    assert len(list(tmp_path.glob("neutral-*.npy"))) == 2  # keyed by the embedder's identity
