@@ -192,7 +192,7 @@ def export_towers(embedder: Embedder, cache_dir: Path, model_config: Path | None
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), "utf-8")
         _check_agreement(embedder, OnnxEmbedder(work, manifest))
-        _install(work, folder)
+        _install(work, folder, identity)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("exported the %s towers to %s", identity.model, folder)
@@ -265,17 +265,21 @@ def _check_agreement(embedder: Embedder, exported: OnnxEmbedder) -> None:
             raise ExportUnsupported(f"the exported {what} tower differs from PyTorch by {gap:.2e} (> {TOLERANCE})")
 
 
-def _install(work: Path, folder: Path) -> None:
-    """Move the finished export into place; an older folder there (refused) is replaced."""
+def _install(work: Path, folder: Path, identity: EmbedderIdentity) -> None:
+    """Move the finished export into place. A valid export already there (another process
+    finished first, and may be using it) is kept; a refused one is replaced."""
     if folder.exists():
-        stale = folder.with_name(f".stale-{folder.name}-{os.getpid()}")
         try:
-            os.replace(folder, stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        except FileNotFoundError:
-            pass  # another process moved it first
+            read_manifest(folder, identity.model, identity.checkpoint_sha256)
+            return
+        except CacheRefused:
+            stale = folder.with_name(f".stale-{folder.name}-{os.getpid()}")
+            try:
+                os.replace(folder, stale)
+                shutil.rmtree(stale, ignore_errors=True)
+            except FileNotFoundError:
+                pass  # another process moved it first
     try:
         os.replace(work, folder)
     except OSError:
-        if not (folder / MANIFEST).is_file():  # not another process's finished export
-            raise
+        read_manifest(folder, identity.model, identity.checkpoint_sha256)  # another process's, valid: fine
