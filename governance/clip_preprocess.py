@@ -42,7 +42,7 @@ class ClipPreprocess:
         mean, std = tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"])
         if len(mean) != 3 or len(std) != 3:
             raise UnsupportedTransform("mean and std need three channels")
-        return cls(int(data["size"]), interpolation, mean, std)  # type: ignore[arg-type]
+        return cls(int(data["size"]), interpolation, mean, std)
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         """One image → ``float32`` array of shape ``(3, size, size)``."""

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -24,11 +24,23 @@ from stylegate.registry.works import file_sha256
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-    from stylegate.governance.onnx_towers import OnnxEmbedder
-
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ClipEmbedder(Protocol):
+    """What the gate, the registry and the front ends use of an embedder, whichever backend."""
+
+    identity: EmbedderIdentity
+    backend: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -175,7 +187,7 @@ def open_embedder(
     backend: str = "auto",
     cache_dir: Path,
     threads: int = 1,
-) -> Embedder | OnnxEmbedder:
+) -> ClipEmbedder:
     """The embedder for inference: the cached ONNX towers when they can serve, else PyTorch.
 
     ``auto`` uses ONNX for a local checkpoint on the CPU (``device`` ``cpu``, or ``auto`` with

@@ -29,7 +29,7 @@ from stylegate.governance.view import RegistryView
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-    from stylegate.governance.embedder import Embedder
+    from stylegate.governance.embedder import ClipEmbedder
     from stylegate.registry.models import Artist
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ TEXT_CACHE_SIZE = 4096  # text vectors kept per gate (64-512 floats each)
 
 
 class PolicyGate:
-    def __init__(self, policy: Policy, embedder: Embedder | None, view: RegistryView) -> None:
+    def __init__(self, policy: Policy, embedder: ClipEmbedder | None, view: RegistryView) -> None:
         self.policy = policy
         self.embedder = embedder
         self.view = view

@@ -24,9 +24,8 @@ from stylegate.settings import Settings
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.audit import AuditLog
     from stylegate.governance.decision import Decision
-    from stylegate.governance.embedder import Embedder
+    from stylegate.governance.embedder import ClipEmbedder
     from stylegate.governance.gate import PolicyGate
-    from stylegate.governance.onnx_towers import OnnxEmbedder
     from stylegate.governance.policy import Policy
     from stylegate.governance.view import RegistryView
     from stylegate.recovery import Consistency, SweepReport
@@ -229,12 +228,15 @@ class Workspace:
         faiss.omp_set_num_threads(threads)
 
     @cached_property
-    def embedder(self) -> Embedder | OnnxEmbedder:
+    def embedder(self) -> ClipEmbedder:
         """The CLIP embedder: ONNX towers where they serve (see ``open_embedder``), else PyTorch."""
         from stylegate.governance.embedder import open_embedder
 
         self.configure_threads(torch=False)  # open_embedder sets torch's threads if it loads torch
         s = self.settings
+        name: str
+        pretrained: str | None
+        config: Path | None
         if s.clip_model is None:
             from stylegate.styleworld.models import CLIP_CONFIG_PATH, CLIP_MODEL_NAME, clip_checkpoint_path
 
