@@ -204,20 +204,26 @@ def open_embedder(
     if backend == "onnx" and device not in ("auto", "cpu"):
         raise ModelLoadError(f"the onnx embedder backend runs on the CPU, not on {device!r}")
     if use_onnx:
-        from stylegate.governance.onnx_towers import CacheMissing, CacheRefused, load_towers
+        from stylegate.governance.onnx_towers import CacheMissing, CacheRefused, load_towers, refusal_path
 
         assert checkpoint is not None
-        try:
-            return load_towers(cache_dir, model_name, checkpoint, model_config, threads=threads)
-        except CacheMissing:
-            log.info("no ONNX towers cached for %s yet; exporting them", model_name)
-        except CacheRefused as exc:
-            log.warning("refusing the ONNX towers cache: %s; exporting them again", exc)
+        sha = file_sha256(checkpoint)
+        refused = refusal_path(cache_dir, model_name, sha, model_config)
+        if backend == "auto" and refused.is_file():
+            log.info("%s runs under PyTorch: its export failed before (%s; delete the file to retry)", model_name, refused)
+            use_onnx = False
+        else:
+            try:
+                return load_towers(cache_dir, model_name, checkpoint, model_config, threads=threads, checkpoint_sha256=sha)
+            except CacheMissing:
+                log.info("no ONNX towers cached for %s yet; exporting them", model_name)
+            except CacheRefused as exc:
+                log.warning("refusing the ONNX towers cache: %s; exporting them again", exc)
     set_torch_threads(threads)
     torch_embedder = Embedder(model_name, pretrained, device="cpu" if use_onnx else device, model_config=model_config)
     if not use_onnx:
         return torch_embedder
-    from stylegate.governance.onnx_towers import ExportUnsupported, export_towers, load_towers
+    from stylegate.governance.onnx_towers import ExportUnsupported, export_towers, load_towers, remember_refusal
 
     assert checkpoint is not None
     try:
@@ -225,6 +231,7 @@ def open_embedder(
     except ExportUnsupported as exc:
         if backend == "onnx":
             raise ModelLoadError(f"cannot serve {model_name!r} through ONNX: {exc}") from exc
+        remember_refusal(cache_dir, torch_embedder.identity, model_config, str(exc))
         log.warning("%s runs under PyTorch: %s", model_name, exc)
         return torch_embedder
     return load_towers(cache_dir, model_name, checkpoint, model_config, threads=threads)

@@ -154,15 +154,31 @@ def read_manifest(folder: Path, model_name: str, checkpoint_sha256: str) -> dict
 
 
 def load_towers(cache_dir: Path, model_name: str, checkpoint: Path, model_config: Path | None = None, *,
-                threads: int = 1, batch_size: int = 64) -> OnnxEmbedder:
-    """The cached towers of ``checkpoint``; :class:`CacheRefused` when absent or unusable."""
-    sha = file_sha256(checkpoint)
+                threads: int = 1, batch_size: int = 64, checkpoint_sha256: str | None = None) -> OnnxEmbedder:
+    """The cached towers of ``checkpoint``; :class:`CacheRefused` when absent or unusable.
+
+    ``checkpoint_sha256``: the checkpoint's hash when the caller has just computed it.
+    """
+    sha = checkpoint_sha256 or file_sha256(checkpoint)
     folder = cache_dir / cache_key(model_name, sha, model_config)
     manifest = read_manifest(folder, model_name, sha)
     try:
         return OnnxEmbedder(folder, manifest, threads=threads, batch_size=batch_size)
     except (KeyError, TypeError, ValueError, UnsupportedTransform) as exc:
         raise CacheRefused(f"{folder / MANIFEST} is malformed: {exc}") from exc
+
+
+def refusal_path(cache_dir: Path, model_name: str, checkpoint_sha256: str, model_config: Path | None) -> Path:
+    """Where a failed export's reason is kept, so later runs go straight to PyTorch."""
+    return cache_dir / f"{cache_key(model_name, checkpoint_sha256, model_config)}.unsupported"
+
+
+def remember_refusal(cache_dir: Path, identity: EmbedderIdentity, model_config: Path | None, reason: str) -> None:
+    path = refusal_path(cache_dir, identity.model, identity.checkpoint_sha256, model_config)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(reason + "\n", "utf-8")
+    os.replace(tmp, path)
 
 
 def export_towers(embedder: Embedder, cache_dir: Path, model_config: Path | None = None) -> Path:

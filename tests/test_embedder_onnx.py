@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from stylegate.demo import register_styleworld
+from stylegate.errors import ModelLoadError
 from stylegate.governance.clip_preprocess import describe
 from stylegate.governance.clip_tokenizer import ClipTokenizer
 from stylegate.governance.embedder import Embedder, open_embedder
@@ -242,3 +243,26 @@ def test_neutral_anchor_cache_equals_a_fresh_one_and_ignores_a_bad_file(onnx_emb
     other = {**identity, "checkpoint_sha256": "0" * 64}
     cached_neutral_anchor(onnx_embedder.embed_texts, other, tmp_path)
     assert len(list(tmp_path.glob("neutral-*.npy"))) == 2  # keyed by the embedder's identity
+
+
+def test_a_failed_export_is_remembered_and_pytorch_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stylegate.governance import onnx_towers
+
+    def unsupported(*args, **kwargs):
+        raise onnx_towers.ExportUnsupported("an operator the exporter lacks")
+
+    monkeypatch.setattr(onnx_towers, "export_towers", unsupported)
+    args = (CLIP_MODEL_NAME, str(clip_checkpoint_path()))
+    kwargs = {"device": "cpu", "model_config": CLIP_CONFIG_PATH, "cache_dir": tmp_path}
+    assert isinstance(open_embedder(*args, **kwargs), Embedder)
+    (marker,) = tmp_path.glob("*.unsupported")
+    assert "an operator the exporter lacks" in marker.read_text()
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("export retried")
+
+    monkeypatch.setattr(onnx_towers, "export_towers", not_again)
+    assert isinstance(open_embedder(*args, **kwargs), Embedder)
+    monkeypatch.setattr(onnx_towers, "export_towers", unsupported)
+    with pytest.raises(ModelLoadError, match="cannot serve"):  # onnx insists: it tries again, and says why not
+        open_embedder(*args, backend="onnx", **kwargs)
