@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -26,6 +27,20 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ClipEmbedder(Protocol):
+    """What the gate, the registry and the front ends use of an embedder, whichever backend."""
+
+    identity: EmbedderIdentity
+    backend: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,9 @@ def resolve_device(device: str) -> str:
 
 
 class Embedder:
-    """Embeds texts and images with an open_clip model."""
+    """Embeds texts and images with an open_clip model under PyTorch (training, export, fallback)."""
+
+    backend = "torch"
 
     def __init__(
         self,
@@ -130,9 +147,14 @@ class Embedder:
 
     @staticmethod
     def _normalise(features: Any) -> np.ndarray:
-        vectors = features.float().cpu().numpy().astype(np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        return normalise(features.float().cpu().numpy())
+
+
+def normalise(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as ``float32`` (both backends end here)."""
+    vectors = np.asarray(features, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
 
 
 def _parameters_sha256(model: Any) -> str:
@@ -151,3 +173,84 @@ def _image_size(preprocess: Any) -> int:
         if isinstance(size, (tuple, list)) and size:
             return int(size[0])
     return 224
+
+
+BACKENDS = ("auto", "onnx", "torch")
+
+
+def open_embedder(
+    model_name: str,
+    pretrained: str | None,
+    *,
+    device: str = "auto",
+    model_config: Path | None = None,
+    backend: str = "auto",
+    cache_dir: Path,
+    threads: int = 1,
+) -> ClipEmbedder:
+    """The embedder for inference: the cached ONNX towers when they can serve, else PyTorch.
+
+    ``auto`` uses ONNX for a local checkpoint on the CPU (``device`` ``cpu``, or ``auto`` with
+    no GPU visible), exporting the towers on first use; a model that cannot be exported, or a
+    pretrained tag, runs under PyTorch. ``onnx`` insists (an error if it cannot serve);
+    ``torch`` never uses ONNX. A refused cache (foreign, corrupt) is logged and re-exported.
+    """
+    if backend not in BACKENDS:
+        raise ModelLoadError(f"unknown embedder backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    checkpoint = Path(pretrained) if pretrained and Path(pretrained).is_file() else None
+    use_onnx = backend == "onnx" or (backend == "auto" and checkpoint is not None and _cpu_only(device))
+    if backend == "onnx" and checkpoint is None:
+        raise ModelLoadError("the onnx embedder backend needs a local checkpoint file (not a pretrained tag)")
+    if backend == "onnx" and device not in ("auto", "cpu"):
+        raise ModelLoadError(f"the onnx embedder backend runs on the CPU, not on {device!r}")
+    if use_onnx:
+        from stylegate.governance.onnx_towers import CacheMissing, CacheRefused, load_towers, refusal_path
+
+        assert checkpoint is not None
+        sha = file_sha256(checkpoint)
+        refused = refusal_path(cache_dir, model_name, sha, model_config)
+        if backend == "auto" and refused.is_file():
+            log.info("%s runs under PyTorch: its export failed before (%s; delete the file to retry)", model_name, refused)
+            use_onnx = False
+        else:
+            try:
+                return load_towers(cache_dir, model_name, checkpoint, model_config, threads=threads, checkpoint_sha256=sha)
+            except CacheMissing:
+                log.info("no ONNX towers cached for %s yet; exporting them", model_name)
+            except CacheRefused as exc:
+                log.warning("refusing the ONNX towers cache: %s; exporting them again", exc)
+    set_torch_threads(threads)
+    torch_embedder = Embedder(model_name, pretrained, device="cpu" if use_onnx else device, model_config=model_config)
+    if not use_onnx:
+        return torch_embedder
+    from stylegate.governance.onnx_towers import ExportUnsupported, export_towers, load_towers, remember_refusal
+
+    assert checkpoint is not None
+    try:
+        export_towers(torch_embedder, cache_dir, model_config)
+    except ExportUnsupported as exc:
+        if backend == "onnx":
+            raise ModelLoadError(f"cannot serve {model_name!r} through ONNX: {exc}") from exc
+        remember_refusal(cache_dir, torch_embedder.identity, model_config, str(exc))
+        log.warning("%s runs under PyTorch: %s", model_name, exc)
+        return torch_embedder
+    return load_towers(cache_dir, model_name, checkpoint, model_config, threads=threads)
+
+
+def set_torch_threads(threads: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+def _cpu_only(device: str) -> bool:
+    """Whether ``device`` means the CPU, decided without importing torch."""
+    if device == "cpu":
+        return True
+    if device != "auto":
+        return False
+    if sys.platform == "darwin":
+        return False  # auto may pick mps
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return not (gpus.is_dir() and any(gpus.iterdir()))

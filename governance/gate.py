@@ -40,7 +40,7 @@ from stylegate.registry.models import Consent
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-    from stylegate.governance.embedder import Embedder
+    from stylegate.governance.embedder import ClipEmbedder
     from stylegate.registry.models import Artist
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ TEXT_CACHE_SIZE = 4096  # text vectors kept per gate (64-512 floats each)
 
 
 class PolicyGate:
-    def __init__(self, policy: Policy, embedder: Embedder | None, view: RegistryView,
+    def __init__(self, policy: Policy, embedder: ClipEmbedder | None, view: RegistryView,
                  detectors: Sequence[Detector] | None = None) -> None:
         self.policy = policy
         self.embedder = embedder

@@ -861,17 +861,24 @@ def bench(
     artists: int = typer.Option(1000, "--artists", help="Artists registered for the prompt-check benchmark."),
     vectors: int = typer.Option(100_000, "--vectors", help="Synthetic vectors for the FAISS benchmark."),
     queries: int = typer.Option(200, "--queries", help="Queries per measurement."),
+    cold_runs: int = typer.Option(5, "--cold-runs", min=0, help="Fresh-process runs of `check prompt` for the cold start (0: skip)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Check latency and throughput, and FAISS speed and recall against a numpy scan."""
+    """Cold start of a one-shot check, check latency and throughput, and FAISS speed and recall."""
     if ctx.invoked_subcommand is not None:
         return
     from stylegate.bench.index import print_results, run_core_bench
+    from stylegate.bench.coldstart import print_coldstart, run_coldstart_bench
 
+    cold = run_coldstart_bench(repeats=cold_runs) if cold_runs else None
     results = run_core_bench(n_artists=artists, n_vectors=vectors, n_queries=queries, device=state.device or "cpu")
+    if cold is not None:
+        results["cold_start"] = cold
     if as_json:
         emit_json(results)
     else:
+        if cold is not None:
+            print_coldstart(cold)
         print_results(results)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,11 @@ class Settings(BaseSettings):
     clip_model: str | None = Field(None, description="open_clip model name; default: the StyleWorld CLIP")
     clip_pretrained: str | None = Field(None, description="open_clip pretrained tag or local checkpoint")
     clip_model_config: Path | None = Field(None, description="JSON config for a custom open_clip model")
+    embedder_backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="auto|onnx|torch: auto runs a local checkpoint's exported towers under onnxruntime "
+        "on the CPU (a fast cold start) and PyTorch otherwise; torch forces PyTorch")
+    model_cache_dir: Path | None = Field(
+        None, description="where exported ONNX towers are kept (keyed by checkpoint sha256); default home/cache/onnx")
     policy_path: Path | None = Field(None, description="policy TOML; default home/policy.toml (never a silent fallback)")
     cpu_threads: int = Field(
         1,
@@ -108,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def onnx_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.cache_dir / "onnx"
 
     @property
     def home_policy_path(self) -> Path:

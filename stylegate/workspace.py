@@ -23,7 +23,7 @@ from stylegate.settings import Settings
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.audit import AuditLog, AuditOutbox
     from stylegate.governance.decision import Decision
-    from stylegate.governance.embedder import Embedder
+    from stylegate.governance.embedder import ClipEmbedder
     from stylegate.governance.gate import PolicyGate
     from stylegate.governance.matching.view import RegistryView
     from stylegate.governance.policy import Policy
@@ -173,27 +173,38 @@ class Workspace:
             decision.audit_seq = seq
         return seq
 
-    def configure_threads(self) -> None:
-        """Apply the CPU thread setting to torch and FAISS; call before building any model."""
+    def configure_threads(self, *, torch: bool = True) -> None:
+        """Apply the CPU thread setting to torch and FAISS; call before building any model.
+
+        ``torch=False`` leaves torch alone (and unimported) for the ONNX embedder's cold start.
+        """
         import faiss
-        import torch
 
         threads = self.settings.cpu_threads
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        if torch:
+            from stylegate.governance.embedder import set_torch_threads
+
+            set_torch_threads(threads)
         faiss.omp_set_num_threads(threads)
 
     @cached_property
-    def embedder(self) -> Embedder:
-        from stylegate.governance.embedder import Embedder
+    def embedder(self) -> ClipEmbedder:
+        """The CLIP embedder: ONNX towers where they serve (see ``open_embedder``), else PyTorch."""
+        from stylegate.governance.embedder import open_embedder
 
-        self.configure_threads()
+        self.configure_threads(torch=False)  # open_embedder sets torch's threads if it loads torch
         s = self.settings
+        name: str
+        pretrained: str | None
+        config: Path | None
         if s.clip_model is None:
-            from stylegate.styleworld.models import clip_checkpoint_path, register_clip
+            from stylegate.styleworld.models import CLIP_CONFIG_PATH, CLIP_MODEL_NAME, clip_checkpoint_path
 
-            return Embedder(register_clip(), str(clip_checkpoint_path()), device=s.device)
-        return Embedder(s.clip_model, s.clip_pretrained, device=s.device, model_config=s.clip_model_config)
+            name, pretrained, config = CLIP_MODEL_NAME, str(clip_checkpoint_path()), CLIP_CONFIG_PATH
+        else:
+            name, pretrained, config = s.clip_model, s.clip_pretrained, s.clip_model_config
+        return open_embedder(name, pretrained, device=s.device, model_config=config, backend=s.embedder_backend,
+                             cache_dir=s.onnx_cache_dir, threads=s.cpu_threads)
 
     @cached_property
     def policy(self) -> Policy:
@@ -270,9 +281,9 @@ class Workspace:
     @cached_property
     def neutral_anchor(self) -> np.ndarray:
         """The description check's baseline: the mean text vector of ordinary prompts."""
-        from stylegate.governance.neutral import neutral_anchor
+        from stylegate.governance.neutral import cached_neutral_anchor
 
-        return neutral_anchor(self.embedder.embed_texts)
+        return cached_neutral_anchor(self.embedder.embed_texts, self.embedder.identity.to_dict(), self.settings.cache_dir)
 
     def _descriptor_vectors(self, artists: Sequence[Artist]) -> tuple[np.ndarray, np.ndarray]:
         """Descriptor text vectors, cached on disk by embedder and descriptor set."""

@@ -18,6 +18,21 @@ def initialised(settings):
     return settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_towers_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One cache of exported ONNX towers for the session (keyed by checkpoint, so sharing is
+    safe): the towers are exported once instead of once per test home."""
+    if "STYLEGATE_MODEL_CACHE_DIR" in os.environ:
+        yield Path(os.environ["STYLEGATE_MODEL_CACHE_DIR"])
+        return
+    path = tmp_path_factory.mktemp("onnx-towers")
+    os.environ["STYLEGATE_MODEL_CACHE_DIR"] = str(path)
+    try:
+        yield path
+    finally:
+        os.environ.pop("STYLEGATE_MODEL_CACHE_DIR", None)
+
+
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"

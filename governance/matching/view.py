@@ -15,7 +15,7 @@ from stylegate.governance.screening.names import NameMatcher
 from stylegate.registry.models import Artist
 
 if TYPE_CHECKING:  # pragma: no cover
-    from stylegate.governance.embedder import Embedder
+    from stylegate.governance.embedder import ClipEmbedder
     from stylegate.governance.matching.style_norm import StyleNorm
     from stylegate.registry.store import RegistryStore
     from stylegate.registry.style_index import StyleIndex
@@ -109,7 +109,7 @@ def text_prototypes(owners: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray
 
 
 def build_descriptor_vectors(
-    artists: list[Artist], embedder: Embedder
+    artists: list[Artist], embedder: ClipEmbedder
 ) -> tuple[np.ndarray, np.ndarray]:
     owners: list[int] = []
     texts: list[str] = []
