@@ -89,7 +89,8 @@ def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENC
         for k in range(per_artist):
             seed = world.train_seeds()[k]
             world.render(artist, world.SUBJECTS[(i + k) % len(world.SUBJECTS)], seed).save(folder / f"{k}.png")
-        total += len(ws.add_works(artist.name, [folder]).added)
+        from stylegate.operations.ingest import add_works
+        total += len(add_works(ws, artist.name, [folder]).added)
     return total
 
 
@@ -102,7 +103,8 @@ def styleworld_workspace(artists: Sequence[Any] | None = None) -> Iterator[Any]:
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
         ws.configure_threads()
-        ws.init()
+        from stylegate.operations.ingest import init_home
+        init_home(ws)
         register_styleworld(ws, Path(tmp) / "reference", artists=artists)
         yield ws
 
@@ -117,7 +119,8 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
     out.mkdir(parents=True, exist_ok=True)
     ws = Workspace(Settings(home=prepare_home(out), device="cpu"))
     ws.configure_threads()
-    ws.init()
+    from stylegate.operations.ingest import init_home
+    init_home(ws)
     registered, unregistered = demo_artists()
     n_works = register_styleworld(ws, out / "reference", artists=registered)
     log(

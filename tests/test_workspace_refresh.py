@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stylegate.governance.decision import Action
+from stylegate.operations.ingest import init_home
 from stylegate.registry.models import Consent
 from stylegate.settings import Settings
 from stylegate.workspace import Workspace
@@ -12,7 +13,7 @@ from stylegate.workspace import Workspace
 
 def test_register_rename_alias_and_remove_take_effect_on_the_next_check(tmp_path: Path) -> None:
     ws = Workspace(Settings(home=tmp_path / "home", device="cpu"))
-    ws.init()
+    init_home(ws)
     prompt = "a harbour at night by Wren Halloway"
     assert ws.gate().check_prompt(prompt).action is Action.ALLOW
 
@@ -30,5 +31,5 @@ def test_register_rename_alias_and_remove_take_effect_on_the_next_check(tmp_path
 
 def test_the_gate_is_reused_while_nothing_changes(tmp_path: Path) -> None:
     ws = Workspace(Settings(home=tmp_path / "home", device="cpu"))
-    ws.init()
+    init_home(ws)
     assert ws.gate() is ws.gate()

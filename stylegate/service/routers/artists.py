@@ -6,6 +6,8 @@ import logging
 
 from fastapi import APIRouter, Depends
 
+from stylegate.operations.ingest import remove_artist
+
 from ..context import ServiceContext
 from ..mail import MailFailed, MailNotConfigured
 from ..schemas import (
@@ -115,7 +117,7 @@ def delete_artist(artist_id: int = Depends(owner), ctx: ServiceContext = Depends
     """Delete your registration, your works and their vectors in the style index (portal
     sessions and pending confirmations go with the account)."""
     with ctx.using() as ws:
-        _, works = ws.remove_artist(str(artist_id))
+        _, works = remove_artist(ws, str(artist_id))
     return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}
 
 
