@@ -72,7 +72,7 @@ class _ProgressReporter:
             self.hook(self.done, self.total)
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+def expand_paths(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
     """Files as given, folders expanded recursively (sorted) to their image files.
 
     Hidden files and folders inside a folder are skipped; a path that does not exist raises
