@@ -537,7 +537,7 @@ class RegistryStore:
     def remove_artist(self, ref: str | int, tx: Transaction | None = None) -> tuple[Artist, list[Work]]:
         """Delete an artist and their work rows; return what was deleted.
 
-        This touches the database only: use ``ingest.remove_artist_and_works`` to keep the
+        This touches the database only: use ``WorkIngest.remove_artist`` (``ingest``) to keep the
         style index and the stored files in step.
         """
         with self._tx(tx, write=True) as t:

@@ -124,7 +124,7 @@ class StyleIndex:
     """FAISS inner-product index of normalised style embeddings keyed by work id.
 
     Concurrent searches are fine; changes (add/remove/restore) must not overlap with other
-    calls on the same object (the caller serialises them, as the ingest functions do).
+    calls on the same object (the caller serialises them, as WorkIngest does).
     """
 
     def __init__(
