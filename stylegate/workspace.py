@@ -257,18 +257,18 @@ class Workspace:
 
     def _build_gate(self, index: StyleIndex) -> PolicyGate:
         from stylegate.governance.gate import PolicyGate
-        from stylegate.governance.view import build_view
 
-        view = build_view(self.store, index, self._descriptor_vectors, self.settings.works_dir,
-                          neutral_anchor=self.neutral_anchor)
-        return PolicyGate(self.policy, self.embedder, view)
+        return PolicyGate(self.policy, self.embedder, self._build_view(index))
 
     def registry_view(self) -> RegistryView:
         """The registry as the gate sees it, without a gate (calibration reads it even when the
         policy's thresholds belong to another embedder)."""
+        return self._build_view(self.index)
+
+    def _build_view(self, index: StyleIndex) -> RegistryView:
         from stylegate.governance.view import build_view
 
-        return build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir,
+        return build_view(self.store, index, self._descriptor_vectors, self.settings.works_dir,
                           neutral_anchor=self.neutral_anchor)
 
     @cached_property
