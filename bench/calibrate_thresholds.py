@@ -62,6 +62,7 @@ def accuracy(works: int, far: float) -> None:
         ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
         ws.configure_threads()
         from stylegate.operations.ingest import init_home
+
         init_home(ws)
         register_styleworld(ws, Path(tmp) / "ref", per_artist=works)
         t0 = time.perf_counter()
@@ -162,6 +163,7 @@ def scale(n_artists: int, per_artist: int) -> None:
         ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
         ws.configure_threads()
         from stylegate.operations.ingest import init_home
+
         init_home(ws)
         t0 = time.perf_counter()
         for i in range(n_artists):
@@ -180,6 +182,7 @@ def scale(n_artists: int, per_artist: int) -> None:
             for k in range(per_artist):
                 world.render(a, world.SUBJECTS[k % len(world.SUBJECTS)], k).save(folder / f"{k}.png")
             from stylegate.operations.ingest import add_works
+
             add_works(ws, a.name, [folder])
         print(f"built {n_artists} artists x {per_artist} works in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()

@@ -39,6 +39,7 @@ def main() -> None:
         ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
         ws.configure_threads()
         from stylegate.operations.ingest import init_home
+
         init_home(ws)
         works = {i: ws.embedder.embed_images([world.render(a, world.SUBJECTS[(i + k) % 8], world.train_seeds()[k])
                                               for k in range(12)]) for i, a in enumerate(world.ARTISTS)}

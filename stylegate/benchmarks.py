@@ -124,6 +124,7 @@ def populate_bench_home(ws: Any, n_artists: int, seed: int = 0) -> list[str]:
             for seed_ in range(4):
                 world.render(artist, world.SUBJECTS[seed_ % len(world.SUBJECTS)], seed_).save(folder / f"{seed_}.png")
             from stylegate.operations.ingest import add_works
+
             add_works(ws, artist.name, [folder])
     names = set(a.name.lower() for a in world.ARTISTS)
     synthetic = []
@@ -164,6 +165,7 @@ def run_core_bench(n_artists: int = 1000, n_vectors: int = 100_000, n_queries: i
         ws.configure_threads()
         results["machine"] = machine_info()
         from stylegate.operations.ingest import init_home
+
         init_home(ws)
         start = time.perf_counter()
         prompts = populate_bench_home(ws, n_artists)

@@ -90,6 +90,7 @@ def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENC
             seed = world.train_seeds()[k]
             world.render(artist, world.SUBJECTS[(i + k) % len(world.SUBJECTS)], seed).save(folder / f"{k}.png")
         from stylegate.operations.ingest import add_works
+
         total += len(add_works(ws, artist.name, [folder]).added)
     return total
 
@@ -104,6 +105,7 @@ def styleworld_workspace(artists: Sequence[Any] | None = None) -> Iterator[Any]:
         ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
         ws.configure_threads()
         from stylegate.operations.ingest import init_home
+
         init_home(ws)
         register_styleworld(ws, Path(tmp) / "reference", artists=artists)
         yield ws
@@ -120,6 +122,7 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
     ws = Workspace(Settings(home=prepare_home(out), device="cpu"))
     ws.configure_threads()
     from stylegate.operations.ingest import init_home
+
     init_home(ws)
     registered, unregistered = demo_artists()
     n_works = register_styleworld(ws, out / "reference", artists=registered)

@@ -47,6 +47,7 @@ def _setup(home: Path) -> tuple[Any, Any, Any]:
     ws = Workspace(Settings(home=home / "home", device="cpu"))
     ws.configure_threads()
     from stylegate.operations.ingest import init_home
+
     init_home(ws)
     registered, unregistered = demo_artists()
     register_styleworld(ws, home / "reference", artists=registered)

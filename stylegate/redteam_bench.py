@@ -230,6 +230,7 @@ def gate_tallies(
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Settings(home=Path(tmp) / "home", device=device, policy_path=policy_path))
         from stylegate.operations.ingest import init_home
+
         init_home(ws)
         start = time.perf_counter()
         for i, artist in enumerate(artists):
@@ -244,6 +245,7 @@ def gate_tallies(
                 for seed in range(works_per_artist):
                     world.render(style, world.SUBJECTS[seed % len(world.SUBJECTS)], seed).save(folder / f"{seed}.png")
                 from stylegate.operations.ingest import add_works
+
                 add_works(ws, artist.name, [folder])
         setup_s = time.perf_counter() - start
         gate = ws.gate()

@@ -63,6 +63,7 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
         ws = Workspace(Settings(home=home / "home", device="cpu"))
         ws.configure_threads()
         from stylegate.operations.ingest import init_home
+
         init_home(ws)
         registered, unregistered = demo_artists()
         register_styleworld(ws, home / "reference", artists=registered)

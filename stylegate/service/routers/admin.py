@@ -45,6 +45,7 @@ def update_artist(artist_id: ArtistId, body: AdminArtistUpdate, ctx: ServiceCont
 def delete_artist(artist_id: ArtistId, ctx: ServiceContext = Depends(get_ctx)) -> dict:
     with ctx.using() as ws:
         from stylegate.operations.ingest import remove_artist
+
         _, works = remove_artist(ws, str(artist_id))
     return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}
 

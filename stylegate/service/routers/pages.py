@@ -297,6 +297,7 @@ def withdraw(request: Request, work_id: int, form_token: str = Form("")) -> Resp
         with ctx.using() as ws:
             work = own_work(ctx, artist_id, work_id)
             from stylegate.operations.ingest import remove_works
+
             remove_works(ws, [work.id])
     except HTTPException as exc:  # not one of yours: say so on the page, not in JSON
         return _dashboard(request, error=str(exc.detail).capitalize() + ".", status=exc.status_code)
@@ -324,6 +325,7 @@ def delete_registration(request: Request, confirm: str = Form(""), form_token: s
         return _dashboard(request, error="Tick the box to confirm the deletion.", status=422)
     with _ctx(request).using() as ws:
         from stylegate.operations.ingest import remove_artist
+
         remove_artist(ws, str(artist_id))  # the account and its sessions go with it
     response = _see("/")
     _sign_out(response)
