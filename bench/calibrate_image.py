@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from stylegate.bench.fixtures import styleworld_workspace
-from stylegate.governance.matching.scores import match_image
 from stylegate.governance.matching.neardup import pixel_signature
+from stylegate.governance.matching.scores import match_image
 from stylegate.styleworld import world
 
 

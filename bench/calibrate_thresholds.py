@@ -155,7 +155,9 @@ def scale(n_artists: int, per_artist: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
         ws.configure_threads()
-        ws.init()
+        from stylegate.operations.ingest import init_home
+
+        init_home(ws)
         t0 = time.perf_counter()
         for i in range(n_artists):
             base = world.ARTISTS[i % len(world.ARTISTS)]
@@ -172,7 +174,9 @@ def scale(n_artists: int, per_artist: int) -> None:
             folder.mkdir(parents=True)
             for k in range(per_artist):
                 world.render(a, world.SUBJECTS[k % len(world.SUBJECTS)], k).save(folder / f"{k}.png")
-            ws.add_works(a.name, [folder])
+            from stylegate.operations.ingest import add_works
+
+            add_works(ws, a.name, [folder])
         print(f"built {n_artists} artists x {per_artist} works in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()
         result = run_calibration(ws, None, fit=True)

@@ -38,7 +38,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
         ws.configure_threads()
-        ws.init()
+        from stylegate.operations.ingest import init_home
+
+        init_home(ws)
         works = {i: ws.embedder.embed_images([world.render(a, world.SUBJECTS[(i + k) % 8], world.train_seeds()[k])
                                               for k in range(12)]) for i, a in enumerate(world.ARTISTS)}
         held, owner = [], []

@@ -71,7 +71,9 @@ def _now(now: datetime | None) -> datetime:
 
 def _presented(secret: str | None, prefix: str) -> bool:
     """Whether a presented secret is shaped like one of ours (cheap, before any lookup)."""
-    return bool(secret) and secret.startswith(prefix) and len(secret) <= SECRET_MAX  # type: ignore[union-attr]
+    if not secret:
+        return False
+    return secret.startswith(prefix) and len(secret) <= SECRET_MAX
 
 
 def clean_contact(value: object) -> str:
@@ -128,7 +130,7 @@ class AccountStore:
 
     def authenticate(self, token: str | None) -> int | None:
         """The artist id a token belongs to, or None."""
-        if not _presented(token, TOKEN_PREFIX):
+        if token is None or not _presented(token, TOKEN_PREFIX):
             return None
         with self.store.transaction(write=False) as t:
             row = t.conn.execute(select(schema.accounts.c.artist_id).where(

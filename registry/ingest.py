@@ -14,8 +14,10 @@ Every operation here is all-or-nothing across the three:
    in-memory index is restored from its checkpoint and the files created by this call are
    removed. Removed works' files are deleted only after the commit.
 
-The embedding function is a parameter: ``embed_images(list[PIL.Image]) -> (n, dim) float32``
-with L2-normalised rows. This package never imports the governance layer.
+:class:`WorkIngest` holds what every operation needs (store, index file, works dir, embedding
+function, limits). The embedding function is passed in: ``embed_images(list[PIL.Image]) ->
+(n, dim) float32`` with L2-normalised rows. This package never imports the governance layer.
+Callers serialise operations on one home (the shell holds its import lock).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +72,7 @@ class _ProgressReporter:
             self.hook(self.done, self.total)
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+def expand_paths(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
     """Files as given, folders expanded recursively (sorted) to their image files.
 
     Hidden files and folders inside a folder are skipped; a path that does not exist raises
@@ -189,115 +191,260 @@ def _save_index(undo: _Undo, snapshot: str) -> None:
     undo.index.save(undo.index_path, snapshot)
 
 
-# -- add ----------------------------------------------------------------------------------
+# -- the ingest ---------------------------------------------------------------------------
 
 
-def add_works(
-    store: RegistryStore,
-    index: StyleIndex,
-    index_path: str | os.PathLike[str],
-    works_dir: str | os.PathLike[str],
-    artist_ref: str | int,
-    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
-    embed_images: EmbedFn,
-    *,
-    limits: WorkLimits | None = None,
-    progress: Progress = None,
-    batch_size: int = 32,
-) -> ImportResult:
-    """Validate, embed, store and index reference works for one artist, all or nothing.
+@dataclass
+class WorkIngest:
+    """Add, withdraw and re-index works of one home, each operation all or nothing.
 
-    Any invalid file raises :class:`InvalidWork` before anything changes. Files whose content
-    is already registered (or repeated within ``paths``) are skipped and listed in
-    ``duplicates`` as ``(path, existing work id)``.
+    ``index`` is the in-memory style index that :meth:`add_works`, :meth:`remove_works` and
+    :meth:`remove_artist` change (and save to ``index_path``); :meth:`rebuild_index` replaces
+    it. It may be None for a rebuild, which never reads the old index's vectors.
     """
-    if isinstance(batch_size, bool) or int(batch_size) < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    limits = limits or WorkLimits()
-    index_path = Path(index_path)
-    works_dir = Path(works_dir)
-    artist = store.get_artist(artist_ref)
-    files = expand_paths(paths)
-    if not files:
-        raise InputError("no image files found (looked for .png, .jpg, .jpeg, .webp)")
 
-    # 1. validate everything (keeping only the metadata, not the bytes, in memory)
-    checked: list[ValidatedImage] = [validate_work(f, limits).without_data() for f in files]
+    store: RegistryStore
+    index_path: Path
+    works_dir: Path
+    embed_images: EmbedFn
+    index: StyleIndex | None = None
+    limits: WorkLimits = field(default_factory=WorkLimits)
+    batch_size: int = 32
 
-    # 2. duplicates: already registered, or repeated in this batch
-    result = ImportResult()
-    existing = store.works_by_sha256(v.sha256 for v in checked)
-    first_in_batch: dict[str, ValidatedImage] = {}
-    repeats: list[ValidatedImage] = []
-    new: list[ValidatedImage] = []
-    for v in checked:
-        if v.sha256 in existing:
-            result.duplicates.append((v.path, existing[v.sha256].id))
-        elif v.sha256 in first_in_batch:
-            repeats.append(v)
-        else:
-            first_in_batch[v.sha256] = v
-            new.append(v)
-    if not new:
-        log.info("nothing to add for %s: %d duplicates", artist.name, len(result.duplicates))
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or int(self.batch_size) < 1:
+            raise InputError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        self.batch_size = int(self.batch_size)
+        self.index_path = Path(self.index_path)
+        self.works_dir = Path(self.works_dir)
+
+    def _live_index(self) -> StyleIndex:
+        if self.index is None:
+            raise StylegateError("no style index loaded: this operation changes the live index")
+        return self.index
+
+    def _undo(self) -> _Undo:
+        return _Undo(index=self._live_index(), index_path=self.index_path, staged=StagedFiles())
+
+    # -- add ------------------------------------------------------------------------------
+
+    def add_works(
+        self,
+        artist_ref: str | int,
+        paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+        progress: Progress = None,
+    ) -> ImportResult:
+        """Validate, embed, store and index reference works for one artist, all or nothing.
+
+        Any invalid file raises :class:`InvalidWork` before anything changes. Files whose content
+        is already registered (or repeated within ``paths``) are skipped and listed in
+        ``duplicates`` as ``(path, existing work id)``. ``sha256_by_path`` names every file's
+        content, so callers need not hash them again.
+        """
+        store, limits = self.store, self.limits
+        artist = store.get_artist(artist_ref)
+        files = expand_paths(paths)
+        if not files:
+            raise InputError("no image files found (looked for .png, .jpg, .jpeg, .webp)")
+
+        # 1. validate everything (keeping only the metadata, not the bytes, in memory)
+        checked: list[ValidatedImage] = [validate_work(f, limits).without_data() for f in files]
+
+        # 2. duplicates: already registered, or repeated in this batch
+        result = ImportResult()
+        result.sha256_by_path = {str(v.path): v.sha256 for v in checked}
+        existing = store.works_by_sha256(v.sha256 for v in checked)
+        first_in_batch: dict[str, ValidatedImage] = {}
+        repeats: list[ValidatedImage] = []
+        new: list[ValidatedImage] = []
+        for v in checked:
+            if v.sha256 in existing:
+                result.duplicates.append((v.path, existing[v.sha256].id))
+            elif v.sha256 in first_in_batch:
+                repeats.append(v)
+            else:
+                first_in_batch[v.sha256] = v
+                new.append(v)
+        if not new:
+            log.info("nothing to add for %s: %d duplicates", artist.name, len(result.duplicates))
+            return result
+
+        index = self._live_index()
+        _require_index_current(store, index)  # fail fast; checked again under the write lock
+        reporter = _ProgressReporter(progress, len(new))
+        undo = self._undo()
+        try:
+            # 3. embed and store the files, batch by batch (side effects: new files only)
+            vectors: list[np.ndarray] = []
+            relpaths: list[str] = []
+            for start in range(0, len(new), self.batch_size):
+                batch = new[start : start + self.batch_size]
+                images = []
+                for v in batch:
+                    data = read_limited(v.path, limits.max_bytes)
+                    if len(data) != v.size_bytes or _sha256(data) != v.sha256:
+                        raise InvalidWork(v.path, "the file changed during the import")
+                    relpaths.append(store_work_bytes(self.works_dir, v.sha256, v.extension, data, undo.staged))
+                    images.append(to_rgb(data))
+                vectors.append(_check_embeddings(self.embed_images(images), len(batch), index.dim))
+                reporter.advance(len(batch))
+            all_vectors = np.concatenate(vectors, axis=0)
+
+            # 4. one transaction: rows, index, index file, commit
+            with store.transaction() as tx:
+                _require_index_current(store, index, tx)
+                late = store.works_by_sha256((v.sha256 for v in new), tx=tx)
+                if late:
+                    raise StylegateError(
+                        f"{len(late)} of these works were registered by another process meanwhile; run the import again"
+                    )
+                records = [
+                    {
+                        "sha256": v.sha256,
+                        "path": rel,
+                        "format": v.format,
+                        "width": v.width,
+                        "height": v.height,
+                        "size_bytes": v.size_bytes,
+                    }
+                    for v, rel in zip(new, relpaths)
+                ]
+                added = store.insert_works(tx, artist.id, records)
+                undo.checkpoint = index.checkpoint()
+                index.add(np.array([w.id for w in added], dtype=np.int64), all_vectors)
+                _save_index(undo, store.snapshot_hash(tx=tx))
+        except BaseException:
+            _keep_registered_files(store, undo.staged)
+            undo.run()
+            raise
+        undo.commit()
+
+        result.added.extend(added)
+        by_sha = {w.sha256: w.id for w in added}
+        result.duplicates.extend((v.path, by_sha[v.sha256]) for v in repeats)
+        log.info(
+            "added %d works for %s (%d duplicates skipped)", len(added), artist.name, len(result.duplicates)
+        )
         return result
 
-    _require_index_current(store, index)  # fail fast; checked again under the write lock
-    reporter = _ProgressReporter(progress, len(new))
-    undo = _Undo(index=index, index_path=index_path, staged=StagedFiles())
-    try:
-        # 3. embed and store the files, batch by batch (side effects: new files only)
-        vectors: list[np.ndarray] = []
-        relpaths: list[str] = []
-        for start in range(0, len(new), int(batch_size)):
-            batch = new[start : start + int(batch_size)]
-            images = []
-            for v in batch:
-                data = read_limited(v.path, limits.max_bytes)
-                if len(data) != v.size_bytes or _sha256(data) != v.sha256:
-                    raise InvalidWork(v.path, "the file changed during the import")
-                relpaths.append(store_work_bytes(works_dir, v.sha256, v.extension, data, undo.staged))
-                images.append(to_rgb(data))
-            vectors.append(_check_embeddings(embed_images(images), len(batch), index.dim))
+    # -- remove ---------------------------------------------------------------------------
+
+    def remove_works(self, work_ids: Iterable[int]) -> list[Work]:
+        """Withdraw works from the registry and the index, all or nothing.
+
+        Unknown ids raise :class:`InputError` and change nothing. The stored files are deleted
+        after the commit.
+        """
+        ids = sorted({int(i) for i in work_ids})
+        if not ids:
+            return []
+        store = self.store
+        undo = self._undo()
+        try:
+            with store.transaction() as tx:
+                _require_index_current(store, undo.index, tx)
+                removed = store.delete_works(tx, ids)
+                undo.checkpoint = undo.index.checkpoint()
+                undo.index.remove(np.array(ids, dtype=np.int64))
+                _save_index(undo, store.snapshot_hash(tx=tx))
+        except BaseException:
+            undo.run()
+            raise
+        undo.commit()
+        _delete_files(self.works_dir, removed)
+        log.info("removed %d works", len(removed))
+        return removed
+
+    def remove_artist(self, ref: str | int) -> tuple[Artist, list[Work]]:
+        """Remove an artist, their works' rows, vectors and (after the commit) files."""
+        store = self.store
+        undo = self._undo()
+        try:
+            with store.transaction() as tx:
+                _require_index_current(store, undo.index, tx)
+                artist, removed = store.remove_artist(ref, tx=tx)
+                if removed:  # the works snapshot changes only if there were works
+                    undo.checkpoint = undo.index.checkpoint()
+                    undo.index.remove(np.array([w.id for w in removed], dtype=np.int64))
+                    _save_index(undo, store.snapshot_hash(tx=tx))
+        except BaseException:
+            undo.run()
+            raise
+        undo.commit()
+        _delete_files(self.works_dir, removed)
+        return artist, removed
+
+    # -- rebuild --------------------------------------------------------------------------
+
+    def rebuild_index(
+        self,
+        identity: dict[str, Any],
+        factory: str = DEFAULT_FACTORY,
+        progress: Progress = None,
+        *,
+        search_params: str | None = None,
+        drop_unregistered: bool = False,
+    ) -> StyleIndex:
+        """Recreate the style index from the database (the source of truth) and the stored files.
+
+        Every stored file is checked against its sha256. The new index is saved (atomically) to
+        ``index_path`` only if the registry did not change while it was being built, and becomes
+        this ingest's live index. When the index file there holds works the database does not
+        know, the rebuild is refused unless ``drop_unregistered``: those vectors may be all that
+        is left of rows the database lost.
+        """
+        store = self.store
+        dim = identity.get("dim") if isinstance(identity, dict) else None
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise InputError("embedder identity must include an integer dim")
+        previous_ids = StyleIndex.stored_ids(self.index_path) if self.index_path.exists() else None
+        with store.transaction(write=False) as tx:
+            revision = store.revision(tx=tx)
+            works = store.list_works(tx=tx)
+            snapshot = store.snapshot_hash(tx=tx)
+        if previous_ids is not None and not drop_unregistered:
+            _refuse_dropping_vectors(previous_ids, works)
+        index = StyleIndex.create(dim, identity, factory, search_params=search_params)
+        reporter = _ProgressReporter(progress, len(works))
+        ids: list[int] = []
+        chunks: list[np.ndarray] = []
+        for start in range(0, len(works), self.batch_size):
+            batch = works[start : start + self.batch_size]
+            images = [to_rgb(read_work_bytes(self.works_dir, w.path, w.sha256)) for w in batch]
+            chunks.append(_check_embeddings(self.embed_images(images), len(batch), dim))
+            ids.extend(w.id for w in batch)
             reporter.advance(len(batch))
-        all_vectors = np.concatenate(vectors, axis=0)
+        if ids:
+            index.add(np.array(ids, dtype=np.int64), np.concatenate(chunks, axis=0))
+        backup: FileBackup | None = None
+        try:
+            with store.transaction() as tx:  # holds the write lock: no change can slip in
+                if store.revision(tx=tx) != revision:
+                    raise StylegateError(
+                        "the registry changed during the rebuild; run `stylegate index rebuild` again"
+                    )
+                backup = FileBackup([self.index_path, sidecar_path(self.index_path)])
+                index.save(self.index_path, snapshot)
+        except BaseException:
+            if backup is not None:
+                backup.restore()
+            raise
+        if backup is not None:
+            backup.discard()
+        self.index = index
+        log.info("rebuilt style index: %d works, factory %s", len(index), factory)
+        return index
 
-        # 4. one transaction: rows, index, index file, commit
-        with store.transaction() as tx:
-            _require_index_current(store, index, tx)
-            late = store.works_by_sha256((v.sha256 for v in new), tx=tx)
-            if late:
-                raise StylegateError(
-                    f"{len(late)} of these works were registered by another process meanwhile; run the import again"
-                )
-            records = [
-                {
-                    "sha256": v.sha256,
-                    "path": rel,
-                    "format": v.format,
-                    "width": v.width,
-                    "height": v.height,
-                    "size_bytes": v.size_bytes,
-                }
-                for v, rel in zip(new, relpaths)
-            ]
-            added = store.insert_works(tx, artist.id, records)
-            undo.checkpoint = index.checkpoint()
-            index.add(np.array([w.id for w in added], dtype=np.int64), all_vectors)
-            _save_index(undo, store.snapshot_hash(tx=tx))
-    except BaseException:
-        _keep_registered_files(store, undo.staged)
-        undo.run()
-        raise
-    undo.commit()
 
-    result.added.extend(added)
-    by_sha = {w.sha256: w.id for w in added}
-    result.duplicates.extend((v.path, by_sha[v.sha256]) for v in repeats)
-    log.info(
-        "added %d works for %s (%d duplicates skipped)", len(added), artist.name, len(result.duplicates)
-    )
-    return result
+def _refuse_dropping_vectors(previous_ids: np.ndarray, works: Sequence[Work]) -> None:
+    unknown = np.setdiff1d(previous_ids, np.array([w.id for w in works], dtype=np.int64))
+    if len(unknown):
+        raise UnregisteredVectors(
+            f"the style index holds {len(unknown)} works that the registry database does not know "
+            f"(ids {', '.join(map(str, unknown[:10].tolist()))}{'…' if len(unknown) > 10 else ''}); a rebuild "
+            "would drop them and let those artists' styles pass. Restore the database from a backup, or, "
+            "if the works were really withdrawn, run `stylegate index rebuild --drop-unregistered`"
+        )
 
 
 def _keep_registered_files(store: RegistryStore, staged: StagedFiles) -> None:
@@ -317,151 +464,9 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# -- remove -------------------------------------------------------------------------------
-
-
-def _delete_files(works_dir: Path | None, works: Iterable[Work]) -> None:
-    if works_dir is None:
-        return
+def _delete_files(works_dir: Path, works: Iterable[Work]) -> None:
     for w in works:
         try:
             delete_work_file(works_dir, w.path)
         except (OSError, StylegateError):
             log.warning("could not delete stored work %s (it is no longer registered)", w.path)
-
-
-def remove_works(
-    store: RegistryStore,
-    index: StyleIndex,
-    index_path: str | os.PathLike[str],
-    work_ids: Iterable[int],
-    *,
-    works_dir: str | os.PathLike[str] | None = None,
-) -> list[Work]:
-    """Withdraw works from the registry and the index, all or nothing.
-
-    Unknown ids raise :class:`InputError` and change nothing. With ``works_dir`` the stored
-    files are deleted after the commit.
-    """
-    ids = sorted({int(i) for i in work_ids})
-    if not ids:
-        return []
-    index_path = Path(index_path)
-    undo = _Undo(index=index, index_path=index_path, staged=StagedFiles())
-    try:
-        with store.transaction() as tx:
-            _require_index_current(store, index, tx)
-            removed = store.delete_works(tx, ids)
-            undo.checkpoint = index.checkpoint()
-            index.remove(np.array(ids, dtype=np.int64))
-            _save_index(undo, store.snapshot_hash(tx=tx))
-    except BaseException:
-        undo.run()
-        raise
-    undo.commit()
-    _delete_files(Path(works_dir) if works_dir is not None else None, removed)
-    log.info("removed %d works", len(removed))
-    return removed
-
-
-def remove_artist_and_works(
-    store: RegistryStore,
-    index: StyleIndex,
-    index_path: str | os.PathLike[str],
-    works_dir: str | os.PathLike[str],
-    ref: str | int,
-) -> tuple[Artist, list[Work]]:
-    """Remove an artist, their works' rows, vectors and (after the commit) files."""
-    index_path = Path(index_path)
-    undo = _Undo(index=index, index_path=index_path, staged=StagedFiles())
-    try:
-        with store.transaction() as tx:
-            _require_index_current(store, index, tx)
-            artist, removed = store.remove_artist(ref, tx=tx)
-            if removed:  # the works snapshot changes only if there were works
-                undo.checkpoint = index.checkpoint()
-                index.remove(np.array([w.id for w in removed], dtype=np.int64))
-                _save_index(undo, store.snapshot_hash(tx=tx))
-    except BaseException:
-        undo.run()
-        raise
-    undo.commit()
-    _delete_files(Path(works_dir), removed)
-    return artist, removed
-
-
-# -- rebuild ------------------------------------------------------------------------------
-
-
-def rebuild_index(
-    store: RegistryStore,
-    works_dir: str | os.PathLike[str],
-    embed_images: EmbedFn,
-    identity: dict[str, Any],
-    factory: str = DEFAULT_FACTORY,
-    index_path: str | os.PathLike[str] | None = None,
-    progress: Progress = None,
-    *,
-    batch_size: int = 32,
-    search_params: str | None = None,
-    previous_ids: np.ndarray | None = None,
-    drop_unregistered: bool = False,
-) -> StyleIndex:
-    """Recreate the style index from the database (the source of truth) and the stored files.
-
-    Every stored file is checked against its sha256. The new index is saved (atomically) to
-    ``index_path`` only if the registry did not change while it was being built. When the
-    previous index (its ``previous_ids``) holds works the database does not know, the rebuild is refused unless
-    ``drop_unregistered``: those vectors may be all that is left of rows the database lost.
-    """
-    if isinstance(batch_size, bool) or int(batch_size) < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    dim = identity.get("dim") if isinstance(identity, dict) else None
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        raise InputError("embedder identity must include an integer dim")
-    with store.transaction(write=False) as tx:
-        revision = store.revision(tx=tx)
-        works = store.list_works(tx=tx)
-        snapshot = store.snapshot_hash(tx=tx)
-    if previous_ids is not None and not drop_unregistered:
-        unknown = np.setdiff1d(previous_ids, np.array([w.id for w in works], dtype=np.int64))
-        if len(unknown):
-            raise UnregisteredVectors(
-                f"the style index holds {len(unknown)} works that the registry database does not know "
-                f"(ids {', '.join(map(str, unknown[:10].tolist()))}{'…' if len(unknown) > 10 else ''}); a rebuild "
-                "would drop them and let those artists' styles pass. Restore the database from a backup, or, "
-                "if the works were really withdrawn, run `stylegate index rebuild --drop-unregistered`"
-            )
-    index = StyleIndex.create(dim, identity, factory, search_params=search_params)
-    reporter = _ProgressReporter(progress, len(works))
-    ids: list[int] = []
-    chunks: list[np.ndarray] = []
-    for start in range(0, len(works), int(batch_size)):
-        batch = works[start : start + int(batch_size)]
-        images = [to_rgb(read_work_bytes(works_dir, w.path, w.sha256)) for w in batch]
-        chunks.append(_check_embeddings(embed_images(images), len(batch), dim))
-        ids.extend(w.id for w in batch)
-        reporter.advance(len(batch))
-    if ids:
-        index.add(np.array(ids, dtype=np.int64), np.concatenate(chunks, axis=0))
-    if index_path is not None:
-        index_path = Path(index_path)
-        backup: FileBackup | None = None
-        try:
-            with store.transaction() as tx:  # holds the write lock: no change can slip in
-                if store.revision(tx=tx) != revision:
-                    raise StylegateError(
-                        "the registry changed during the rebuild; run `stylegate index rebuild` again"
-                    )
-                backup = FileBackup([index_path, sidecar_path(index_path)])
-                index.save(index_path, snapshot)
-        except BaseException:
-            if backup is not None:
-                backup.restore()
-            raise
-        if backup is not None:
-            backup.discard()
-    else:
-        index.snapshot_hash = snapshot
-    log.info("rebuilt style index: %d works, factory %s", len(index), factory)
-    return index

@@ -75,3 +75,5 @@ class ImportResult:
     # CAWG training-and-data-mining assertions found in the imported files' C2PA manifests
     # (filled in by the shell, which may read C2PA; the registry never does)
     consent_signals: list[dict] = field(default_factory=list)
+    # every file's content hash as validated (duplicates included), keyed by the path given
+    sha256_by_path: dict[str, str] = field(default_factory=dict)

@@ -403,7 +403,7 @@ class RegistryStore:
         """Register an artist; names are unique case-insensitively (``DuplicateArtist``)."""
         clean_name = _clean_name(name)
         clean_consent = _clean_consent(consent)
-        values = {
+        values: dict[str, Any] = {
             "name": clean_name,
             "name_key": name_key(clean_name),
             "aliases": list(_clean_list(aliases, "alias", schema.ALIAS_MAX, MAX_ALIASES, exclude=clean_name)),
@@ -423,7 +423,7 @@ class RegistryStore:
                 result = t.conn.execute(insert(schema.artists).values(**values))
             except IntegrityError:
                 raise DuplicateArtist(f"an artist named {clean_name!r} already exists") from None
-            artist_id = int(result.inserted_primary_key[0])
+            artist_id = _new_id(result)
             self._insert_claims(t.conn, artist_id, [(clean_name, name_keys), *kept])
             artist = self._get_artist(t.conn, artist_id)
             t.emit("artist.added", {"artist": artist.to_dict()})
@@ -537,7 +537,7 @@ class RegistryStore:
     def remove_artist(self, ref: str | int, tx: Transaction | None = None) -> tuple[Artist, list[Work]]:
         """Delete an artist and their work rows; return what was deleted.
 
-        This touches the database only: use ``ingest.remove_artist_and_works`` to keep the
+        This touches the database only: use ``WorkIngest.remove_artist`` (``ingest``) to keep the
         style index and the stored files in step.
         """
         with self._tx(tx, write=True) as t:
@@ -630,7 +630,7 @@ class RegistryStore:
         for label, key, holder_id in disputed:
             result = t.conn.execute(insert(schema.name_disputes).values(
                 key=key, label=label, claimant_id=claimant_id, holder_id=holder_id, status="open", created_at=_now()))
-            dispute_id = int(result.inserted_primary_key[0])
+            dispute_id = _new_id(result)
             t.emit("claim.disputed", {"dispute": dispute_id, "label": label, "claimant": claimant_id, "holder": holder_id})
             log.warning("alias %r of artist %d collides with artist %d: recorded as dispute #%d",
                         label, claimant_id, holder_id, dispute_id)
@@ -811,7 +811,7 @@ class RegistryStore:
             sha = str(rec["sha256"]).lower()
             if not _SHA_RE.fullmatch(sha):
                 raise InputError(f"not a sha256: {rec['sha256']!r}")
-            values = {
+            values: dict[str, Any] = {
                 "artist_id": artist.id,
                 "sha256": sha,
                 "path": str(rec["path"]),
@@ -827,7 +827,7 @@ class RegistryStore:
                 raise StylegateError(
                     f"work {sha} was registered by someone else meanwhile; run the import again"
                 ) from None
-            added.append(Work(id=int(result.inserted_primary_key[0]), **values))
+            added.append(Work(id=_new_id(result), **values))
         if added:
             tx.emit("works.added", {"artist": artist.ref(), "works": [w.to_dict() for w in added]})
         return added
@@ -951,3 +951,11 @@ def create_registry_engine(url: str | URL, busy_timeout_s: float = DEFAULT_BUSY_
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _new_id(result: Any) -> int:
+    """The primary key an INSERT just assigned."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise StylegateError("the database did not return the new row's id")
+    return int(key[0])

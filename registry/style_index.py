@@ -88,10 +88,17 @@ def _build(dim: int, factory: str) -> faiss.IndexIDMap2:
         raise InputError(f"FAISS factory string {factory!r}: put IDMap/IDMap2 first, or leave it out")
     if not isinstance(index, faiss.IndexIDMap2):
         wrapper = faiss.IndexIDMap2(index)
-        index.this.disown()  # the C++ wrapper owns the inner index from now on
+        index.this.disown()  # type: ignore[attr-defined]  # the C++ wrapper owns the inner index from now on
         wrapper.own_fields = True
         index = wrapper
     _prepare_inner(index)
+    return index
+
+
+def _idmap2(index: faiss.Index) -> faiss.IndexIDMap2:
+    """``index`` as the IndexIDMap2 it is (FAISS's Python API types clones as plain ``Index``)."""
+    if not isinstance(index, faiss.IndexIDMap2):
+        raise IndexMismatch(f"expected an IndexIDMap2, got {type(index).__name__}")
     return index
 
 
@@ -101,7 +108,7 @@ def _prepare_inner(index: faiss.IndexIDMap2) -> None:
         ivf = faiss.extract_index_ivf(index.index)
     except RuntimeError:
         return
-    if ivf.direct_map.type == faiss.DirectMap.NoMap:
+    if ivf.direct_map.type == faiss.DirectMap.NoMap:  # type: ignore[attr-defined]
         ivf.make_direct_map(True)
 
 
@@ -117,7 +124,7 @@ class StyleIndex:
     """FAISS inner-product index of normalised style embeddings keyed by work id.
 
     Concurrent searches are fine; changes (add/remove/restore) must not overlap with other
-    calls on the same object (the caller serialises them, as the ingest functions do).
+    calls on the same object (the caller serialises them, as WorkIngest does).
     """
 
     def __init__(
@@ -238,7 +245,7 @@ class StyleIndex:
             raise IndexMismatch(f"style index {path} does not record its factory string; run `stylegate index rebuild`")
         snapshot = meta.get("snapshot_hash")
         return cls(
-            index,
+            _idmap2(index),
             factory=factory,
             identity=expected,
             search_params=meta.get("search_params") or None,
@@ -328,7 +335,7 @@ class StyleIndex:
 
     def _apply_params(self, params: str) -> None:
         try:
-            faiss.ParameterSpace().set_index_parameters(self._index, params)
+            faiss.ParameterSpace().set_index_parameters(self._index, params)  # type: ignore[arg-type]
         except RuntimeError as exc:
             raise InputError(f"invalid FAISS search parameters {params!r}: {str(exc).splitlines()[-1]}") from None
 
@@ -381,7 +388,7 @@ class StyleIndex:
             fresh.reset()
             if keep.size:
                 fresh.add_with_ids(vectors, keep)
-            self._index = fresh
+            self._index = _idmap2(fresh)
             if self.search_params:
                 self._apply_params(self.search_params)
             removed = n
@@ -394,7 +401,7 @@ class StyleIndex:
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Return to a state taken with :meth:`checkpoint`."""
-        self._index = faiss.clone_index(checkpoint.index)
+        self._index = _idmap2(faiss.clone_index(checkpoint.index))
         self.snapshot_hash = checkpoint.snapshot_hash
         if self.search_params:
             self._apply_params(self.search_params)

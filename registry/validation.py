@@ -242,9 +242,9 @@ def to_rgb(data: bytes) -> Image.Image:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(data), formats=list(FORMAT_EXTENSIONS)) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
+        with Image.open(io.BytesIO(data), formats=list(FORMAT_EXTENSIONS)) as opened:
+            opened.load()
+            img: Image.Image = ImageOps.exif_transpose(opened)
             if img.mode.startswith("I") or img.mode == "F":
                 img = _gray_to_8bit(img)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):

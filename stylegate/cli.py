@@ -115,7 +115,9 @@ def _fail(text: str, code: int, as_json: bool) -> None:
 @handled
 def init(as_json: bool = JsonOpt) -> None:
     """Create the data directory, registry database, policy file and empty style index."""
-    info = state.workspace(create=True).init()
+    from stylegate.operations.ingest import init_home
+
+    info = init_home(state.workspace(create=True))
     if as_json:
         emit_json(info)
         return
@@ -225,7 +227,9 @@ def artists_resolve(
 @handled
 def artists_remove(artist: str = typer.Argument(..., help="Artist id or exact name."), as_json: bool = JsonOpt) -> None:
     """Remove an artist, their works and their vectors in the style index."""
-    removed, works = state.workspace().remove_artist(artist)
+    from stylegate.operations.ingest import remove_artist
+
+    removed, works = remove_artist(state.workspace(), artist)
     if as_json:
         emit_json({"removed": removed.to_dict(), "works_removed": len(works)})
     else:
@@ -246,7 +250,9 @@ def works_add(
         if not path.exists():
             raise InputError(f"no such file or folder: {path}")
     with progress_bar("adding works") as progress:
-        result = ws.add_works(artist, paths, progress=progress)
+        from stylegate.operations.ingest import add_works
+
+        result = add_works(ws, artist, paths, progress=progress)
     if as_json:
         emit_json({"added": [w.to_dict() for w in result.added], "duplicates": [{"path": p, "work_id": w} for p, w in result.duplicates],
                    "consent_signals": result.consent_signals})
@@ -272,7 +278,9 @@ def index_rebuild(
     """Recreate the style index from the registry database (the source of truth)."""
     ws = state.workspace()
     with progress_bar("embedding works") as progress:
-        index = ws.rebuild_index(progress=progress, drop_unregistered=drop_unregistered)
+        from stylegate.operations.ingest import rebuild_index
+
+        index = rebuild_index(ws, progress=progress, drop_unregistered=drop_unregistered)
     info = {"path": str(ws.settings.index_path), "count": len(index), "factory": ws.settings.index_factory, "embedder": ws.embedder.identity.to_dict()}
     if as_json:
         emit_json(info)
@@ -288,7 +296,9 @@ def doctor(
 ) -> None:
     """Check that the registry, the style index and the stored work files agree."""
     ws = state.workspace()
-    result = ws.check_consistency(repair=repair)
+    from stylegate.operations.ingest import check_consistency
+
+    result = check_consistency(ws, repair=repair)
     sweep = ws.sweep_report.to_dict() if ws.sweep_report is not None else {}
     if as_json:
         emit_json({**result.to_dict(), "sweep": sweep})
@@ -867,8 +877,8 @@ def bench(
     """Cold start of a one-shot check, check latency and throughput, and FAISS speed and recall."""
     if ctx.invoked_subcommand is not None:
         return
-    from stylegate.bench.index import print_results, run_core_bench
     from stylegate.bench.coldstart import print_coldstart, run_coldstart_bench
+    from stylegate.bench.index import print_results, run_core_bench
 
     cold = run_coldstart_bench(repeats=cold_runs) if cold_runs else None
     results = run_core_bench(n_artists=artists, n_vectors=vectors, n_queries=queries, device=state.device or "cpu")

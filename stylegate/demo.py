@@ -62,7 +62,9 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
     out.mkdir(parents=True, exist_ok=True)
     ws = Workspace(Settings(home=prepare_home(out), device="cpu"))
     ws.configure_threads()
-    ws.init()
+    from stylegate.operations.ingest import init_home
+
+    init_home(ws)
     registered, unregistered = demo_artists()
     n_works = register_styleworld(ws, out / "reference", artists=registered)
     log(

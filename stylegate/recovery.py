@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stylegate.locks import pid_alive
+from stylegate.locks import pid_alive, try_import_lock
 from stylegate.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,6 +68,27 @@ def sweep_dead_processes(settings: Settings, report: SweepReport) -> None:
             os.fsync(fh.fileno())
         entry.unlink()
         report.parked_returned += len(lines)
+
+
+def sweep_killed_import(settings: Settings, store: RegistryStore, report: SweepReport) -> SweepReport:
+    """On opening the registry: recover from a killed import if the import lock is free now."""
+    with try_import_lock(settings.home, "recovery") as left_behind:
+        if left_behind:
+            recover_killed_import(settings, store, left_behind, report)
+    return report
+
+
+def recover_killed_import(settings: Settings, store: RegistryStore, left_behind: dict, report: SweepReport) -> None:
+    """Recover from the import that left ``left_behind`` in the lock file (the lock is held)."""
+    report.crashed = left_behind
+    recover_crashed_import(settings, store, report)
+    state = check_consistency(settings, store)
+    log.warning(
+        "an import was killed (%s); recovered: index restored %s, %d temp files removed%s",
+        left_behind, report.index_restored, report.temp_removed,
+        f"; {len(state.orphan_files)} work files no row owns: run `stylegate doctor --repair` to remove them"
+        if state.orphan_files else "",
+    )
 
 
 def recover_crashed_import(settings: Settings, store: RegistryStore, report: SweepReport) -> None:

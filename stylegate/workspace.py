@@ -1,4 +1,5 @@
-"""Wiring: builds the store, embedder, index, policy and gate from settings, lazily.
+"""The composition root: builds the store, embedder, index, policy, audit log and gate from
+settings, lazily, and keeps them. Operations on them live in :mod:`stylegate.operations`.
 
 Everything heavy (torch, open_clip, faiss) is imported on first use, so commands that only
 touch the registry stay fast.
@@ -9,8 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stylegate.errors import IndexMismatch
+from stylegate.gate_cache import GateCache
 from stylegate.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,15 +28,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.gate import PolicyGate
     from stylegate.governance.matching.view import RegistryView
     from stylegate.governance.policy import Policy
-    from stylegate.recovery import Consistency, SweepReport
-    from stylegate.registry.models import Artist, ImportResult, Work
+    from stylegate.recovery import SweepReport
+    from stylegate.registry.models import Artist
     from stylegate.registry.store import RegistryStore
     from stylegate.registry.style_index import StyleIndex
     from stylegate.registry.validation import WorkLimits
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 
 
 class Workspace:
@@ -49,8 +49,8 @@ class Workspace:
         self.settings = settings or Settings()
         self.create = create
         self._home_checked = False
-        self._index_revision = -1  # the registry revision the loaded index was checked against
         self.sweep_report: SweepReport | None = None
+        self.gate_cache = GateCache(lambda: self.store.revision(), self._load_index, self._build_gate)
 
     def require_home(self) -> None:
         """Fail closed on a missing, uninitialised or damaged home (checked once)."""
@@ -84,42 +84,9 @@ class Workspace:
 
     def _sweep(self, store: RegistryStore) -> None:
         """Clear what dead processes left in the home; recover from a killed import."""
-        from stylegate.locks import try_import_lock
-        from stylegate.recovery import SweepReport
+        from stylegate.recovery import SweepReport, sweep_killed_import
 
-        report = self.sweep_report or SweepReport()
-        with try_import_lock(self.settings.home, "recovery") as left_behind:
-            if left_behind:
-                self._recover(store, left_behind, report)
-        self.sweep_report = report
-
-    def _recover(self, store: RegistryStore, left_behind: dict, report: SweepReport) -> None:
-        from stylegate.recovery import check_consistency, recover_crashed_import
-
-        report.crashed = left_behind
-        recover_crashed_import(self.settings, store, report)
-        state = check_consistency(self.settings, store)
-        log.warning(
-            "an import was killed (%s); recovered: index restored %s, %d temp files removed%s",
-            left_behind, report.index_restored, report.temp_removed,
-            f"; {len(state.orphan_files)} work files no row owns: run `stylegate doctor --repair` to remove them"
-            if state.orphan_files else "",
-        )
-
-    @contextmanager
-    def importing(self, what: str) -> Iterator[None]:
-        """Hold the home's import lock, recover from a killed holder, and use a current index."""
-        from stylegate.locks import import_lock
-
-        store = self.store
-        with import_lock(self.settings.home, what, self.settings.import_lock_timeout_s) as left_behind:
-            if left_behind:
-                from stylegate.recovery import SweepReport
-
-                self._recover(store, left_behind, SweepReport())
-            if "index" in self.__dict__ and self._index_revision != store.revision():
-                del self.__dict__["index"]  # another process changed the registry (and saved the index)
-            yield
+        self.sweep_report = sweep_killed_import(self.settings, store, self.sweep_report or SweepReport())
 
     @cached_property
     def outbox(self) -> AuditOutbox:
@@ -159,7 +126,7 @@ class Workspace:
         """
         from stylegate.governance.audit import DecisionRecord
 
-        index = self.__dict__.get("index")
+        index = self.gate_cache.index
         index_identity = None
         if index is not None:
             index_identity = {"factory": index.factory, "count": len(index), "snapshot_hash": index.snapshot_hash}
@@ -223,14 +190,17 @@ class Workspace:
                 )
         return load_policy(path)
 
-    @cached_property
+    @property
     def index(self) -> StyleIndex:
-        """The style index, refused if another embedder built it or it lags the registry."""
+        """The style index, loaded once and again after the registry changed (see :class:`GateCache`)."""
+        return self.gate_cache.current_index()
+
+    def _load_index(self) -> StyleIndex:
+        """The style index file, refused if another embedder built it or it lags the registry."""
         from stylegate.registry.style_index import StyleIndex
 
         path = self.settings.index_path
         identity = self.embedder.identity.to_dict()
-        self._index_revision = self.store.revision()
         if not path.exists():
             works = self.store.list_works()
             if works:
@@ -255,27 +225,22 @@ class Workspace:
         or another) rebuilds it on the next call, so a long-running process never checks
         against a stale registry.
         """
-        from stylegate.governance.gate import PolicyGate
-        from stylegate.governance.matching.view import build_view
+        return self.gate_cache.gate()
 
-        revision = self.store.revision()
-        cached = self.__dict__.get("_gate")
-        if cached is not None and cached[0] == revision:
-            return cached[1]
-        if cached is not None:
-            self.__dict__.pop("index", None)  # another writer may have saved a new index
-        view = build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir,
-                          neutral_anchor=self.neutral_anchor)
-        gate = PolicyGate(self.policy, self.embedder, view)
-        self.__dict__["_gate"] = (revision, gate)
-        return gate
+    def _build_gate(self, index: StyleIndex) -> PolicyGate:
+        from stylegate.governance.gate import PolicyGate
+
+        return PolicyGate(self.policy, self.embedder, self._build_view(index))
 
     def registry_view(self) -> RegistryView:
         """The registry as the gate sees it, without a gate (calibration reads it even when the
         policy's thresholds belong to another embedder)."""
+        return self._build_view(self.index)
+
+    def _build_view(self, index: StyleIndex) -> RegistryView:
         from stylegate.governance.matching.view import build_view
 
-        return build_view(self.store, self.index, self._descriptor_vectors, self.settings.works_dir,
+        return build_view(self.store, index, self._descriptor_vectors, self.settings.works_dir,
                           neutral_anchor=self.neutral_anchor)
 
     @cached_property
@@ -311,136 +276,8 @@ class Workspace:
         tmp.replace(cache)
         return np.array(owners, np.int64), vectors
 
-    # ------------------------------------------------------------ operations
-    def init(self) -> dict:
-        """Create home, database, policy file and an empty index (idempotent)."""
-        from stylegate.governance.policy import default_policy_text
-        from stylegate.home import write_marker
-
-        self.create = True
-        self.require_home()
-        home = self.settings.home
-        self.settings.works_dir.mkdir(parents=True, exist_ok=True)
-        created_policy = False
-        if not self.settings.home_policy_path.exists():
-            self.settings.home_policy_path.write_text(default_policy_text(), "utf-8")
-            created_policy = True
-        from stylegate.governance.audit.signing import key_paths, load_or_create_signer
-
-        store = self.store
-        index = self.index
-        if not self.settings.index_path.exists():
-            index.save(self.settings.index_path, store.snapshot_hash())
-        signer = load_or_create_signer(home)
-        from stylegate.governance.c2pa_pki import ensure_workspace_identity
-
-        c2pa_identity = ensure_workspace_identity(home)
-        _ = self.audit
-        write_marker(self.settings)
-        return {
-            "home": str(home),
-            "database": self.settings.db_url,
-            "index": str(self.settings.index_path),
-            "policy": str(self.settings.home_policy_path),
-            "audit_log": str(self.audit.path),
-            "signing_key": str(key_paths(home)[0]),
-            "key_id": signer.key_id,
-            "c2pa_certificate": str(c2pa_identity.chain),
-            "c2pa_trust_anchor": str(c2pa_identity.anchor),
-            "created_policy": created_policy,
-            "embedder": self.embedder.identity.to_dict(),
-        }
-
-    def add_works(self, artist_ref: str, paths: Sequence[Path], progress: Progress | None = None) -> ImportResult:
-        from stylegate.registry.ingest import add_works
-
-        with self.importing("works add"):
-            result = add_works(
-            self.store,
-            self.index,
-            self.settings.index_path,
-            self.settings.works_dir,
-            artist_ref,
-            list(paths),
-            self.embedder.embed_images,
-            limits=self.work_limits(),
-            progress=progress,
-        )
-        from stylegate.generator.content_credentials import consent_signals
-        from stylegate.registry.ingest import expand_paths
-
-        artist = self.store.get_artist(artist_ref)
-        result.consent_signals = consent_signals(expand_paths(list(paths)), artist.consent.value)
-        self._keep_consent_signals(result)
-        return result
-
-    def _keep_consent_signals(self, result: ImportResult) -> None:
-        """Store each added work's signal, so `artists list` and the dashboard can show it later."""
-        from stylegate.registry.works import file_sha256
-
-        if not result.consent_signals or not result.added:
-            return
-        by_sha = {w.sha256: w.id for w in result.added}
-        keep = {}
-        for signal in result.consent_signals:
-            try:
-                work_id = by_sha.get(file_sha256(signal["path"]))
-            except OSError:
-                continue
-            if work_id is not None:
-                keep[work_id] = {k: signal[k] for k in ("training_mining", "status", "signer")}
-        self.store.set_consent_signals(keep)
-
-    def remove_artist(self, artist_ref: str) -> tuple[Artist, list[Work]]:
-        from stylegate.registry.ingest import remove_artist_and_works
-
-        with self.importing("artists remove"):
-            return remove_artist_and_works(
-                self.store, self.index, self.settings.index_path, self.settings.works_dir, artist_ref
-            )
-
-    def remove_works(self, work_ids: Sequence[int]) -> list[Work]:
-        """Withdraw works: rows, vectors and (after the commit) files, all or nothing."""
-        from stylegate.registry.ingest import remove_works
-
-        with self.importing("works remove"):
-            return remove_works(self.store, self.index, self.settings.index_path, work_ids,
-                                works_dir=self.settings.works_dir)
-
-    def rebuild_index(self, progress: Progress | None = None, *, drop_unregistered: bool = False) -> StyleIndex:
-        with self.importing("index rebuild"):
-            index = self._rebuild(progress, drop_unregistered)
-        self.__dict__["index"] = index
-        self._index_revision = self.store.revision()
-        return index
-
-    def _rebuild(self, progress: Progress | None, drop_unregistered: bool) -> StyleIndex:
-        from stylegate.registry.ingest import rebuild_index
-        from stylegate.registry.style_index import StyleIndex
-
-        return rebuild_index(
-            self.store,
-            self.settings.works_dir,
-            self.embedder.embed_images,
-            self.embedder.identity.to_dict(),
-            self.settings.index_factory,
-            self.settings.index_path,
-            progress=progress,
-            previous_ids=StyleIndex.stored_ids(self.settings.index_path) if self.settings.index_path.exists() else None,
-            drop_unregistered=drop_unregistered,
-        )
-
     def work_limits(self) -> WorkLimits:
         from stylegate.registry.validation import WorkLimits
 
         s = self.settings
         return WorkLimits(max_pixels=s.max_image_pixels, max_bytes=s.max_image_bytes, min_side=s.min_image_side)
-
-    def check_consistency(self, repair: bool = False) -> Consistency:
-        """Rows, index and files compared (under the import lock); ``repair`` removes orphan files."""
-        from stylegate.recovery import check_consistency
-
-        with self.importing("doctor"):
-            return check_consistency(self.settings, self.store, repair=repair)
-
-

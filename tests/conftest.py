@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from stylegate.operations.ingest import init_home
+
 os.environ.setdefault("STYLEGATE_DEVICE", "cpu")
 
 
@@ -14,7 +16,7 @@ def initialised(settings):
     """``settings`` after ``stylegate init`` of its home (only init creates a home)."""
     from stylegate.workspace import Workspace
 
-    Workspace(settings, create=True).init()
+    init_home(Workspace(settings, create=True))
     return settings
 
 

@@ -25,6 +25,7 @@ from stylegate.governance.matching.calibration import (
 from stylegate.governance.matching.scores import description_scores
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
 from stylegate.governance.screening.ordinary import languages, ordinary_prompts
+from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
 from stylegate.styleworld import models, world
 from stylegate.workspace import Workspace
@@ -41,7 +42,7 @@ def sg(home: Path, *args: str):
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     base = tmp_path_factory.mktemp("calibration")
     workspace = Workspace(Settings(home=base / "home", device="cpu"))
-    workspace.init()
+    init_home(workspace)
     register_styleworld(workspace, base / "ref", per_artist=5, artists=ARTISTS)
     return workspace
 

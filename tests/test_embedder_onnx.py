@@ -29,6 +29,7 @@ from stylegate.governance.onnx_towers import (
     cache_key,
     load_towers,
 )
+from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.styleworld.models import CLIP_CONFIG_PATH, CLIP_MODEL_NAME, clip_checkpoint_path
@@ -182,7 +183,7 @@ def test_torch_backend_is_forced_by_the_setting(tmp_path: Path) -> None:
 def registered_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("backends")
     ws = Workspace(Settings(home=base / "home", device="cpu", embedder_backend="torch"))
-    ws.init()
+    init_home(ws)
     register_styleworld(ws, base / "ref", per_artist=2, artists=world.ARTISTS[:4])
     return base / "home"
 

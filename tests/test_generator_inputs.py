@@ -21,6 +21,7 @@ from stylegate.bench.fixtures import demo_artists, register_styleworld
 from stylegate.cli import app
 from stylegate.generator.gated import GatedGenerator
 from stylegate.governance.decision import Action
+from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
@@ -35,7 +36,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     base = tmp_path_factory.mktemp("inputs")
     ws = Workspace(Settings(home=base / "home", device="cpu"))
     ws.configure_threads()
-    ws.init()
+    init_home(ws)
     register_styleworld(ws, base / "reference", per_artist=3, artists=REGISTERED)
     return ws
 

@@ -26,6 +26,7 @@ from stylegate.generator.loading import load_text_to_image
 from stylegate.governance.decision import Action
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.policy import default_policy_text, parse_policy
+from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
@@ -85,7 +86,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> PolicyGate:
     base = tmp_path_factory.mktemp("gen-pipelines")
     ws = Workspace(Settings(home=base / "home", device="cpu"))
     ws.configure_threads()
-    ws.init()
+    init_home(ws)
     register_styleworld(ws, base / "reference", per_artist=4, artists=REGISTERED)
     return ws.gate()
 

@@ -16,6 +16,7 @@ from stylegate.generator.gated import GatedGenerator, GenerationResult
 from stylegate.governance.decision import Action
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.policy import default_policy_text, parse_policy
+from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
@@ -34,7 +35,7 @@ def world_gate(tmp_path_factory: pytest.TempPathFactory) -> PolicyGate:
     base = tmp_path_factory.mktemp("genworld")
     ws = Workspace(Settings(home=base / "home", device="cpu"))
     ws.configure_threads()
-    ws.init()
+    init_home(ws)
     register_styleworld(ws, base / "reference", artists=REGISTERED)
     return ws.gate()
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.decision import Action, EvidenceKind
+from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
@@ -21,7 +22,7 @@ LEFT_OUT = world.ARTISTS[-1]  # never registered: its images must not match anyo
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     base = tmp_path_factory.mktemp("matching")
     workspace = Workspace(Settings(home=base / "home", device="cpu"))
-    workspace.init()
+    init_home(workspace)
     register_styleworld(workspace, base / "ref", artists=world.ARTISTS[:-1])
     return workspace
 

@@ -12,13 +12,7 @@ from sqlalchemy import event
 
 from stylegate.errors import ArtistNotFound, IndexMismatch, InputError, InvalidWork, StylegateError
 from stylegate.registry import ingest
-from stylegate.registry.ingest import (
-    add_works,
-    index_is_current,
-    rebuild_index,
-    remove_artist_and_works,
-    remove_works,
-)
+from stylegate.registry.ingest import WorkIngest, index_is_current
 from stylegate.registry.store import RegistryStore, sqlite_url
 from stylegate.registry.style_index import StyleIndex, sidecar_path
 from stylegate.registry.testing import fake_embedder, fake_identity, write_image
@@ -48,10 +42,12 @@ class Env:
         self.events: list[str] = []
         self.store.add_listener(lambda e, p: self.events.append(e))
 
-    def add(self, artist, paths, **kw):
-        return add_works(
-            self.store, self.index, self.index_path, self.works_dir, artist, paths, self.embed, **kw
-        )
+    def ingest(self, embed=None, index_path=None, **kw) -> WorkIngest:
+        return WorkIngest(self.store, index_path or self.index_path, self.works_dir, embed or self.embed,
+                          index=self.index, **kw)
+
+    def add(self, artist, paths, progress=None, **kw):
+        return self.ingest(**kw).add_works(artist, paths, progress=progress)
 
     def state(self) -> dict:
         """Everything a failed operation must leave exactly as it was."""
@@ -275,7 +271,7 @@ def test_failure_midway_leaves_everything_as_before(
 def test_remove_works(env: Env, tmp_path: Path) -> None:
     env.store.add_artist("Tam", consent="opt-out")
     added = env.add("Tam", images(tmp_path, [1, 2, 3])).added
-    gone = remove_works(env.store, env.index, env.index_path, [added[1].id], works_dir=env.works_dir)
+    gone = env.ingest().remove_works([added[1].id])
     assert [w.id for w in gone] == [added[1].id]
     assert [w.id for w in env.store.list_works()] == [added[0].id, added[2].id]
     assert not (env.works_dir / added[1].path).exists() and (env.works_dir / added[0].path).exists()
@@ -285,7 +281,7 @@ def test_remove_works(env: Env, tmp_path: Path) -> None:
     assert env.events[-1] == "works.removed"
     before = env.state()
     with pytest.raises(InputError, match="unknown work"):
-        remove_works(env.store, env.index, env.index_path, [added[0].id, 999], works_dir=env.works_dir)
+        env.ingest().remove_works([added[0].id, 999])
     assert env.state() == before
 
 
@@ -300,9 +296,9 @@ def test_remove_failure_changes_nothing(
     before = env.state()
     heal = _inject(stage, env, monkeypatch)
     with pytest.raises((OSError, StylegateError, RuntimeError)):
-        remove_works(env.store, env.index, env.index_path, [added[0].id], works_dir=env.works_dir)
+        env.ingest().remove_works([added[0].id])
     with pytest.raises((OSError, StylegateError, RuntimeError)):
-        remove_artist_and_works(env.store, env.index, env.index_path, env.works_dir, "Uma")
+        env.ingest().remove_artist("Uma")
     heal()
     assert env.state() == before
 
@@ -312,7 +308,7 @@ def test_remove_artist_and_works(env: Env, tmp_path: Path) -> None:
     env.store.add_artist("Xan", consent="credit")
     w_added = env.add("Wren", images(tmp_path / "w", [1, 2])).added
     x_added = env.add("Xan", images(tmp_path / "x", [3])).added
-    artist, gone = remove_artist_and_works(env.store, env.index, env.index_path, env.works_dir, "wren")
+    artist, gone = env.ingest().remove_artist("wren")
     assert artist.name == "Wren" and [w.id for w in gone] == [w.id for w in w_added]
     with pytest.raises(ArtistNotFound):
         env.store.get_artist("Wren")
@@ -322,9 +318,9 @@ def test_remove_artist_and_works(env: Env, tmp_path: Path) -> None:
     assert (env.works_dir / x_added[0].path).exists()
     assert StyleIndex.load(env.index_path, env.identity).snapshot_hash == env.store.snapshot_hash()
     # an artist without works goes too
-    artist, gone = remove_artist_and_works(env.store, env.index, env.index_path, env.works_dir, "Xan")
+    artist, gone = env.ingest().remove_artist("Xan")
     env.store.add_artist("Yo", consent="credit")
-    artist, gone = remove_artist_and_works(env.store, env.index, env.index_path, env.works_dir, "Yo")
+    artist, gone = env.ingest().remove_artist("Yo")
     assert gone == [] and env.store.list_artists() == []
 
 
@@ -333,12 +329,11 @@ def test_rebuild_equals_incremental(env: Env, tmp_path: Path) -> None:
     env.store.add_artist("Ava", consent="royalty")
     env.add("Zed", images(tmp_path / "z", [1, 2, 3]))
     added = env.add("Ava", [*images(tmp_path / "a", [4, 5]), write_image(tmp_path / "a" / "j.jpg", 6, "JPEG")]).added
-    remove_works(env.store, env.index, env.index_path, [added[0].id], works_dir=env.works_dir)
+    env.ingest().remove_works([added[0].id])
     seen: list[tuple[int, int]] = []
     out = tmp_path / "rebuilt.faiss"
-    rebuilt = rebuild_index(
-        env.store, env.works_dir, fake_embedder(DIM), env.identity, "IDMap2,Flat", out,
-        progress=lambda done, total: seen.append((done, total)), batch_size=2,
+    rebuilt = env.ingest(fake_embedder(DIM), out, batch_size=2).rebuild_index(
+        env.identity, "IDMap2,Flat", progress=lambda done, total: seen.append((done, total)),
     )
     assert seen[-1] == (5, 5)
     incremental = StyleIndex.load(env.index_path, env.identity)
@@ -356,7 +351,7 @@ def test_rebuild_checks_stored_files(env: Env, tmp_path: Path) -> None:
     (w,) = env.add("Bea", images(tmp_path, [1])).added
     (env.works_dir / w.path).write_bytes(b"tampered")
     with pytest.raises(StylegateError, match="damaged"):
-        rebuild_index(env.store, env.works_dir, env.embed, env.identity, "IDMap2,Flat", tmp_path / "r.faiss")
+        env.ingest(index_path=tmp_path / "r.faiss").rebuild_index(env.identity, "IDMap2,Flat")
     assert not (tmp_path / "r.faiss").exists()
 
 
@@ -368,7 +363,7 @@ def test_stale_index_refused(env: Env, tmp_path: Path) -> None:
     with pytest.raises(IndexMismatch, match="rebuild"):
         env.add("Cy", images(tmp_path / "b", [3]))
     assert env.state() == before
-    env.index = rebuild_index(env.store, env.works_dir, env.embed, env.identity, "IDMap2,Flat", env.index_path)
+    env.index = env.ingest().rebuild_index(env.identity, "IDMap2,Flat")
     assert len(env.add("Cy", images(tmp_path / "b", [3])).added) == 1
 
 

@@ -13,6 +13,7 @@ from test_reports_browser import _open_offline
 from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.matching.calibration import calibrate
 from stylegate.governance.policy import load_policy
+from stylegate.operations.ingest import init_home
 from stylegate.reports.calibration import build_calibration_report
 from stylegate.reports.render import write_report
 from stylegate.settings import Settings
@@ -24,7 +25,7 @@ from stylegate.workspace import Workspace
 def report(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("calreport")
     ws = Workspace(Settings(home=base / "home", device="cpu"))
-    ws.init()
+    init_home(ws)
     register_styleworld(ws, base / "ref", per_artist=4, artists=world.ARTISTS[:4])
     gate = ws.gate()
     for prompt in (f"a boat in {world.describe(world.ARTISTS[0])}", f"a cat by {world.ARTISTS[1].name}"):

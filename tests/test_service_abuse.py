@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stylegate.governance.policy import default_policy_text
+from stylegate.operations.ingest import init_home
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
 from stylegate.styleworld import world
@@ -35,7 +36,7 @@ UNLIMITED = 1_000_000
 
 def initialised(settings: Settings) -> Settings:
     """The home of ``settings`` created the way `stylegate init` creates it (the service never does)."""
-    Workspace(settings).init()
+    init_home(Workspace(settings))
     return settings
 
 def png(seed: int | None = None) -> bytes:

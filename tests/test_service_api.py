@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from stylegate.cli import app as cli_app
 from stylegate.governance.audit import AuditLog
+from stylegate.operations.ingest import init_home
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
 from stylegate.styleworld import world
@@ -47,7 +48,7 @@ _names = itertools.count(1)
 
 def initialised(settings: Settings) -> Settings:
     """The home of ``settings`` created the way `stylegate init` creates it (the service never does)."""
-    Workspace(settings).init()
+    init_home(Workspace(settings))
     return settings
 
 @pytest.fixture(scope="module")

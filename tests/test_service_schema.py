@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from stylegate.operations.ingest import init_home
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
 from stylegate.styleworld import world
@@ -98,7 +99,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @pytest.fixture(scope="module")
 def service():
-    APP.state.ctx.workspace.init()  # what `stylegate init` does: the service never creates a home
+    init_home(APP.state.ctx.workspace)  # what `stylegate init` does: the service never creates a home
     APP.state.ctx.prepare()
     try:
         with TestClient(APP) as client:

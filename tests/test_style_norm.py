@@ -13,6 +13,7 @@ from stylegate.governance.gate import PolicyGate
 from stylegate.governance.matching.scores import STYLE_TOP_M
 from stylegate.governance.matching.style_norm import style_norms
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
+from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
@@ -64,7 +65,7 @@ def test_one_normalised_threshold_holds_at_4_and_12_works_where_the_cosine_one_f
     cosine_wrong = {}
     for works in (4, 12):
         ws = Workspace(Settings(home=tmp_path / f"h{works}", device="cpu"))
-        ws.init()
+        init_home(ws)
         register_styleworld(ws, tmp_path / f"ref{works}", per_artist=works, artists=artists)
         base = ws.gate()
         miss, wrong, rules = _held_out_flags(ws, base, artists)

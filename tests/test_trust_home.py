@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from stylegate.cli import app
 from stylegate.errors import StylegateError
 from stylegate.locks import ImportBusy, import_lock
+from stylegate.operations.ingest import add_works, check_consistency, remove_works
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
@@ -116,7 +117,7 @@ def test_an_import_notices_that_its_database_was_deleted(registered: Path, tmp_p
         (registered / "registry.db").unlink(missing_ok=True)
 
     with pytest.raises(StylegateError, match="was deleted while stylegate had it open"):
-        ws.add_works(OPT_OUT.name, [folder], progress=delete_the_database)
+        add_works(ws, OPT_OUT.name, [folder], progress=delete_the_database)
     assert (index.read_bytes(), index.with_name("style.faiss.json").read_bytes()) == before
     result = sg(registered, "artists", "list")  # and the home is refused from then on
     assert result.exit_code == 1 and "registry database" in result.output and "missing" in result.output
@@ -139,12 +140,12 @@ def test_a_long_running_workspace_follows_another_processs_imports(registered: P
     server = Workspace(Settings(home=registered, device="cpu"))  # as `stylegate serve` holds it
     assert server.gate().view.artists
     cli = Workspace(Settings(home=registered, device="cpu"))
-    cli.add_works(OPT_OUT.name, [render_works(tmp_path / "cli", OPT_OUT, n=2, seed0=200)])
-    added = server.add_works(OPT_OUT.name, [render_works(tmp_path / "srv", OPT_OUT, n=2, seed0=300)])
+    add_works(cli, OPT_OUT.name, [render_works(tmp_path / "cli", OPT_OUT, n=2, seed0=200)])
+    added = add_works(server, OPT_OUT.name, [render_works(tmp_path / "srv", OPT_OUT, n=2, seed0=300)])
     assert len(added.added) == 2
-    removed = server.remove_works([added.added[0].id])
+    removed = remove_works(server, [added.added[0].id])
     assert [w.id for w in removed] == [added.added[0].id]
-    assert Workspace(Settings(home=registered, device="cpu")).check_consistency().ok
+    assert check_consistency(Workspace(Settings(home=registered, device="cpu"))).ok
 
 
 def test_concurrent_imports_queue_on_the_lock(registered: Path, tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_concurrent_imports_queue_on_the_lock(registered: Path, tmp_path: Path) 
     try:
         assert held.wait(5)
         with pytest.raises(ImportBusy, match=r"another import is running: pid \d+ \(works add"):
-            Workspace(settings).add_works(OPT_OUT.name, [render_works(tmp_path / "a", OPT_OUT, n=1, seed0=400)])
+            add_works(Workspace(settings), OPT_OUT.name, [render_works(tmp_path / "a", OPT_OUT, n=1, seed0=400)])
     finally:
         release.set()
         thread.join()
@@ -178,13 +179,14 @@ def test_two_cli_imports_at_once_both_succeed(registered: Path, tmp_path: Path) 
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert all("added 2 works" in err for _, err in outputs)
     ws = Workspace(Settings(home=registered, device="cpu"))
-    assert len(ws.store.list_works()) == 7 and ws.check_consistency().ok
+    assert len(ws.store.list_works()) == 7 and check_consistency(ws).ok
 
 
 # ------------------------------------------------------------------------ clean recovery
 _KILLED_IMPORT = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
+    from stylegate.operations.ingest import add_works
     from stylegate.registry.style_index import StyleIndex
     from stylegate.settings import Settings
     from stylegate.workspace import Workspace
@@ -204,7 +206,7 @@ _KILLED_IMPORT = textwrap.dedent("""
             write(path, data, **kw)
         style_index.atomic_write_bytes = write_or_die
     ws = Workspace(Settings(home=Path(sys.argv[1]), device="cpu"))
-    ws.add_works(sys.argv[2], [Path(sys.argv[3])])
+    add_works(ws, sys.argv[2], [Path(sys.argv[3])])
 """)
 
 
@@ -224,7 +226,7 @@ def test_a_killed_import_is_undone_on_the_next_open(registered: Path, tmp_path: 
         (folder_ / "x.png").write_bytes(b"partial")
 
     ws = Workspace(Settings(home=registered, device="cpu"))
-    state = ws.check_consistency()  # opening the home recovered what it could
+    state = check_consistency(ws)  # opening the home recovered what it could
     assert ws.sweep_report is not None and ws.sweep_report.index_restored
     assert ws.sweep_report.crashed["what"] == "works add"
     assert not dead_upload.exists() and live_upload.exists()
@@ -370,7 +372,7 @@ def test_the_service_follows_a_cli_import_before_its_next_upload(registered: Pat
                   str(render_works(tmp_path / "cli2", OPT_OUT, n=1, seed0=710))).exit_code == 0
         gone = client.delete(f"/v1/artists/{artist_id}/works/{work_id}", headers={"Authorization": f"Bearer {token}"})
         assert gone.status_code == 200, gone.text
-    assert Workspace(Settings(home=registered, device="cpu")).check_consistency().ok
+    assert check_consistency(Workspace(Settings(home=registered, device="cpu"))).ok
 
 
 def test_audit_entries_claimed_by_a_killed_process_go_back_to_the_queue(registered: Path) -> None:

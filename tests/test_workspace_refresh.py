@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stylegate.gate_cache import GateCache
 from stylegate.governance.decision import Action
+from stylegate.operations.ingest import init_home
 from stylegate.registry.models import Consent
 from stylegate.settings import Settings
 from stylegate.workspace import Workspace
@@ -12,7 +14,7 @@ from stylegate.workspace import Workspace
 
 def test_register_rename_alias_and_remove_take_effect_on_the_next_check(tmp_path: Path) -> None:
     ws = Workspace(Settings(home=tmp_path / "home", device="cpu"))
-    ws.init()
+    init_home(ws)
     prompt = "a harbour at night by Wren Halloway"
     assert ws.gate().check_prompt(prompt).action is Action.ALLOW
 
@@ -30,5 +32,61 @@ def test_register_rename_alias_and_remove_take_effect_on_the_next_check(tmp_path
 
 def test_the_gate_is_reused_while_nothing_changes(tmp_path: Path) -> None:
     ws = Workspace(Settings(home=tmp_path / "home", device="cpu"))
-    ws.init()
+    init_home(ws)
     assert ws.gate() is ws.gate()
+
+
+class _Registry:
+    """A stand-in for the store's revision counter and the index file."""
+
+    def __init__(self) -> None:
+        self.revision = 0
+        self.loads = 0
+        self.gates = 0
+
+    def load_index(self) -> object:
+        self.loads += 1
+        return ("index", self.loads)
+
+    def build_gate(self, index: object) -> object:
+        self.gates += 1
+        return ("gate", self.gates, index)
+
+
+def _cache(reg: _Registry) -> GateCache:
+    return GateCache(lambda: reg.revision, reg.load_index, reg.build_gate)  # type: ignore[arg-type]
+
+
+def test_gate_cache_rebuilds_the_gate_and_reloads_the_index_after_a_registry_change() -> None:
+    reg = _Registry()
+    cache = _cache(reg)
+    assert cache.index is None
+    first = cache.gate()
+    assert cache.gate() is first and (reg.loads, reg.gates) == (1, 1)
+    reg.revision += 1  # any process changed the registry (and saved the index)
+    second = cache.gate()
+    assert second is not first and (reg.loads, reg.gates) == (2, 2)
+    assert second[2] == ("index", 2) and cache.index_revision == 1
+
+
+def test_gate_cache_drops_only_a_stale_index() -> None:
+    reg = _Registry()
+    cache = _cache(reg)
+    loaded = cache.current_index()
+    cache.drop_stale_index()
+    assert cache.current_index() is loaded and reg.loads == 1
+    reg.revision += 1
+    cache.drop_stale_index()
+    assert cache.index is None and cache.current_index() == ("index", 2)
+    cache.invalidate_index()
+    assert cache.index is None and cache.index_revision is None
+
+
+def test_gate_cache_uses_a_rebuilt_index_at_once() -> None:
+    reg = _Registry()
+    cache = _cache(reg)
+    old_gate = cache.gate()
+    rebuilt = ("index", "rebuilt")
+    cache.replace_index(rebuilt)  # type: ignore[arg-type]
+    gate = cache.gate()
+    assert gate is not old_gate and gate[2] is rebuilt and reg.loads == 1

@@ -40,6 +40,7 @@ def demo_artists() -> tuple[list[Any], list[Any]]:
 
 def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENCE_WORKS_PER_ARTIST, artists: Sequence[Any] | None = None) -> int:
     """Register StyleWorld artists (default: all) with descriptors and rendered works."""
+    from stylegate.operations.ingest import add_works
     from stylegate.registry.models import Consent
     from stylegate.styleworld import world
 
@@ -51,19 +52,20 @@ def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENC
         for k in range(per_artist):
             seed = world.train_seeds()[k]
             world.render(artist, world.SUBJECTS[(i + k) % len(world.SUBJECTS)], seed).save(folder / f"{k}.png")
-        total += len(ws.add_works(artist.name, [folder]).added)
+        total += len(add_works(ws, artist.name, [folder]).added)
     return total
 
 
 def new_styleworld_workspace(root: Path, artists: Sequence[Any] | None = None, per_artist: int = REFERENCE_WORKS_PER_ARTIST) -> tuple[Any, int]:
     """A CPU workspace initialised at ``root/home`` with StyleWorld artists (default: all)
     registered from works rendered under ``root/reference``; returns it and the works added."""
+    from stylegate.operations.ingest import init_home
     from stylegate.settings import Settings
     from stylegate.workspace import Workspace
 
     ws = Workspace(Settings(home=root / "home", device="cpu"))
     ws.configure_threads()
-    ws.init()
+    init_home(ws)
     return ws, register_styleworld(ws, root / "reference", per_artist=per_artist, artists=artists)
 
 

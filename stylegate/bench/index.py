@@ -101,7 +101,9 @@ def populate_bench_home(ws: Any, n_artists: int, seed: int = 0) -> list[str]:
             folder.mkdir()
             for seed_ in range(4):
                 world.render(artist, world.SUBJECTS[seed_ % len(world.SUBJECTS)], seed_).save(folder / f"{seed_}.png")
-            ws.add_works(artist.name, [folder])
+            from stylegate.operations.ingest import add_works
+
+            add_works(ws, artist.name, [folder])
     names = set(a.name.lower() for a in world.ARTISTS)
     synthetic: list[str] = []
     while len(synthetic) + len(world.ARTISTS) < n_artists:
@@ -140,7 +142,9 @@ def run_core_bench(n_artists: int = 1000, n_vectors: int = 100_000, n_queries: i
         ws = Workspace(Settings(home=Path(home), device=device))
         ws.configure_threads()
         results["machine"] = machine_info()
-        ws.init()
+        from stylegate.operations.ingest import init_home
+
+        init_home(ws)
         start = time.perf_counter()
         prompts = populate_bench_home(ws, n_artists)
         results["setup_s"] = round(time.perf_counter() - start, 2)

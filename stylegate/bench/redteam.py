@@ -248,7 +248,9 @@ def gate_tallies(
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Settings(home=Path(tmp) / "home", device=device, policy_path=policy_path))
-        ws.init()
+        from stylegate.operations.ingest import init_home
+
+        init_home(ws)
         start = time.perf_counter()
         for i, artist in enumerate(artists):
             descriptors: tuple[str, ...] = ()
@@ -261,7 +263,9 @@ def gate_tallies(
                 style = world.get_artist(artist.name)
                 for seed in range(works_per_artist):
                     world.render(style, world.SUBJECTS[seed % len(world.SUBJECTS)], seed).save(folder / f"{seed}.png")
-                ws.add_works(artist.name, [folder])
+                from stylegate.operations.ingest import add_works
+
+                add_works(ws, artist.name, [folder])
         setup_s = time.perf_counter() - start
         gate = ws.gate()
         errors: list[str] = []

@@ -44,7 +44,9 @@ def update_artist(artist_id: ArtistId, body: AdminArtistUpdate, ctx: ServiceCont
                responses={**ADMIN_ERRORS, **INVALID, 404: {"model": ErrorOut, "description": "no such artist"}})
 def delete_artist(artist_id: ArtistId, ctx: ServiceContext = Depends(get_ctx)) -> dict:
     with ctx.using() as ws:
-        _, works = ws.remove_artist(str(artist_id))
+        from stylegate.operations.ingest import remove_artist
+
+        _, works = remove_artist(ws, str(artist_id))
     return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}
 
 

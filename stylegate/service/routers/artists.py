@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Depends
+
+from stylegate.operations.ingest import remove_artist
 
 from ..context import ServiceContext
 from ..mail import MailFailed, MailNotConfigured
@@ -25,15 +28,15 @@ from ..views import artist_out
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/artists", tags=["artists"])
 
-AUTH_ERRORS = {401: {"model": ErrorOut, "description": "missing or invalid token"},
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut, "description": "missing or invalid token"},
                403: {"model": ErrorOut, "description": "another artist's data"},
                404: {"model": ErrorOut, "description": "no such artist"}}
-LIMIT_ERRORS = {400: {"model": ErrorOut, "description": "malformed request (unreadable body, invalid Content-Length)"},
+LIMIT_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut, "description": "malformed request (unreadable body, invalid Content-Length)"},
                 413: {"model": ErrorOut, "description": "body too large"},
                 429: {"model": ErrorOut, "description": "rate limited"},
                 503: {"model": ErrorOut, "description": "the registry, style index or model needs the operator "
                                                         "(e.g. `stylegate index rebuild`)"}}
-INVALID = {422: {"model": InvalidOut, "description": "invalid field or value"}}
+INVALID: dict[int | str, dict[str, Any]] = {422: {"model": InvalidOut, "description": "invalid field or value"}}
 
 
 def sign_up(ctx: ServiceContext, body: SignUp) -> tuple[int, str]:
@@ -115,7 +118,7 @@ def delete_artist(artist_id: int = Depends(owner), ctx: ServiceContext = Depends
     """Delete your registration, your works and their vectors in the style index (portal
     sessions and pending confirmations go with the account)."""
     with ctx.using() as ws:
-        _, works = ws.remove_artist(str(artist_id))
+        _, works = remove_artist(ws, str(artist_id))
     return {"deleted": True, "artist_id": artist_id, "works_removed": len(works)}
 
 

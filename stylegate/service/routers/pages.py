@@ -296,7 +296,9 @@ def withdraw(request: Request, work_id: int, form_token: str = Form("")) -> Resp
     try:
         with ctx.using() as ws:
             work = own_work(ctx, artist_id, work_id)
-            ws.remove_works([work.id])
+            from stylegate.operations.ingest import remove_works
+
+            remove_works(ws, [work.id])
     except HTTPException as exc:  # not one of yours: say so on the page, not in JSON
         return _dashboard(request, error=str(exc.detail).capitalize() + ".", status=exc.status_code)
     return _see(f"/dashboard?notice=withdrawn&work={work_id}")
@@ -322,7 +324,9 @@ def delete_registration(request: Request, confirm: str = Form(""), form_token: s
     if confirm != "yes":
         return _dashboard(request, error="Tick the box to confirm the deletion.", status=422)
     with _ctx(request).using() as ws:
-        ws.remove_artist(str(artist_id))  # the account and its sessions go with it
+        from stylegate.operations.ingest import remove_artist
+
+        remove_artist(ws, str(artist_id))  # the account and its sessions go with it
     response = _see("/")
     _sign_out(response)
     return response

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 from fastapi.responses import FileResponse
 
 from stylegate.errors import InputError, InvalidWork
+from stylegate.operations.ingest import add_works, remove_works
 
 from ..context import ServiceContext, safe_filenames
 from ..schemas import InvalidOut, UploadOut, WorkId, WorkOut, WorkWithdrawn
@@ -55,7 +56,7 @@ async def ingest_uploads(ctx: ServiceContext, artist_id: int, files: list[Upload
         def ingest() -> ImportResult:
             with ctx.using() as ws:
                 try:
-                    return ws.add_works(str(artist_id), paths)
+                    return add_works(ws, str(artist_id), paths)
                 except InvalidWork as exc:
                     raise InvalidWork(Path(exc.path).name, exc.reason) from None
 
@@ -126,5 +127,5 @@ def withdraw_work(work_id: WorkId, artist_id: int = Depends(owner), ctx: Service
     """Withdraw a work: its row, its vector in the style index and its stored file."""
     with ctx.using() as ws:
         work = own_work(ctx, artist_id, work_id)
-        ws.remove_works([work.id])
+        remove_works(ws, [work.id])
     return {"withdrawn": work_out(work)}
