@@ -49,7 +49,7 @@ def accuracy(works: int, far: float) -> None:
     from calibrate_semantic import unseen_neutral_prompts
     from PIL import Image  # noqa: F401
 
-    from stylegate.calibrate_cli import run_calibration
+    from stylegate.cli.calibrate import run_calibration
     from stylegate.demo import register_styleworld
     from stylegate.governance.calibration import _transform, calibrated_policy_text, write_policy
     from stylegate.governance.neardup import pixel_signature
@@ -142,7 +142,7 @@ def accuracy(works: int, far: float) -> None:
 
 
 def scale(n_artists: int, per_artist: int) -> None:
-    from stylegate.calibrate_cli import run_calibration
+    from stylegate.cli.calibrate import run_calibration
     from stylegate.registry.models import Consent
     from stylegate.settings import Settings
     from stylegate.styleworld import world

@@ -23,7 +23,6 @@ from stylegate.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.audit import AuditLog
-    from stylegate.governance.decision import Decision
     from stylegate.governance.embedder import Embedder
     from stylegate.governance.gate import PolicyGate
     from stylegate.governance.policy import Policy
@@ -193,25 +192,6 @@ class Workspace:
                     os.fsync(fh.fileno())
             claimed.unlink()
         log.warning("appended %d parked registry entries to the audit log", done)
-
-    def record(self, kind: str, decision: Decision | dict, prompt: str | None = None, **extra: object) -> int:
-        """Append a check or generation to the audit log and stamp the decision with its seq.
-
-        The prompt is logged in full or as its sha256 only, as the policy says.
-        """
-        from stylegate.governance.audit import decision_body
-
-        index = self.__dict__.get("index")
-        index_identity = None
-        if index is not None:
-            index_identity = {"factory": index.factory, "count": len(index), "snapshot_hash": index.snapshot_hash}
-        body = decision_body(decision, prompt=prompt, index=index_identity, **extra)
-        seq = self.audit.append(kind, body, prompt_mode=self.policy.prompt.log)
-        if isinstance(decision, dict):
-            decision["audit_seq"] = seq
-        else:
-            decision.audit_seq = seq
-        return seq
 
     def configure_threads(self) -> None:
         """Apply the CPU thread setting to torch and FAISS; call before building any model."""

@@ -1,5 +1,5 @@
 """`stylegate calibrate` and `stylegate report calibration`: the shell around
-:mod:`stylegate.governance.calibration` (the CLI module only declares the commands)."""
+:mod:`stylegate.governance.calibration`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+import typer
+
 from stylegate.output import emit_json, message, progress_bar, table
+
+from ._common import JsonOpt, handled, open_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.calibration import CalibrationResult
@@ -129,3 +133,13 @@ def report_command(ws: Workspace, path: Path, fmt: str, as_json: bool) -> dict[s
     else:
         message(f"wrote {path}")
     return info
+
+
+@handled
+def calibrate(
+    far: Optional[float] = typer.Option(None, "--far", min=0.0, max=1.0,
+                                        help="Target false-accept rate (default: the policy's calibration.target_far)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fit the description, style and near-duplicate thresholds for this embedder from the workspace."""
+    calibrate_command(open_workspace(), far, as_json)
