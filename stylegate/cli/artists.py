@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 import typer
 
@@ -54,7 +55,7 @@ def artists_list(as_json: bool = JsonOpt) -> None:
     for work in ws.store.list_works():
         counts[work.artist_id] = counts.get(work.artist_id, 0) + 1
         owner[work.id] = work.artist_id
-    signals: dict[int, list[dict]] = {}
+    signals: dict[int, list[Mapping[str, Any]]] = {}
     for work_id, signal in ws.store.consent_signals().items():
         signals.setdefault(owner[work_id], []).append(signal)
     conflicts = {a.id: signal_conflicts(signals.get(a.id, []), a.consent.value) for a in artists}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional, cast
 
 import typer
 
@@ -12,6 +12,8 @@ from stylegate.errors import InputError
 from stylegate.output import emit_json, message
 
 from ._common import FORMATS, JsonOpt, choice, handled, open_workspace
+
+Format = Literal["html", "csv", "parquet"]
 
 app = typer.Typer(help="Royalty attribution and audit reports from the audit log.", no_args_is_help=True)
 
@@ -48,7 +50,7 @@ def report_attribution(
     ws = open_workspace()
     path = _report_out(out, "attribution", fmt)
     report = _report_errors(lambda: build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store, period=period, since=since, until=until))
-    write_report(report, path, fmt)
+    write_report(report, path, cast(Format, fmt))
     totals = {"royalties": round(float(report.total_royalties), 6), "rows": len(report.summary), "path": str(path)}
     if as_json:
         emit_json(totals)
@@ -72,7 +74,7 @@ def report_audit(
     ws = open_workspace()
     path = _report_out(out, "audit-summary", fmt)
     summary = _report_errors(lambda: build_audit_summary(ws.audit, since=since, until=until))
-    write_report(summary, path, fmt)
+    write_report(summary, path, cast(Format, fmt))
     if as_json:
         emit_json({"path": str(path), "decisions": summary.decisions.to_dict(orient="records")})
     else:

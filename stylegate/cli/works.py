@@ -37,5 +37,5 @@ def works_add(
         uses = ", ".join(f"{k}={v['use']}" for k, v in signal["training_mining"]["entries"].items())
         message(f"  {signal['path']}: CAWG training-mining ({signal['status']}): {uses}"
                 + (" (conflicts with the registered consent)" if signal["conflict"] else ""))
-    for path, work_id in result.duplicates:
-        message(f"  duplicate: {path} is already work #{work_id}")
+    for duplicate, work_id in result.duplicates:
+        message(f"  duplicate: {duplicate} is already work #{work_id}")

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def record_decision(ws: Workspace, kind: str, decision: Decision | dict[str, Any], prompt: str | None = None,
-                    **extra: object) -> int:
+                    **extra: Any) -> int:
     """Append a check or generation to ``ws``'s audit log and stamp the decision with its seq.
 
     The prompt is logged in full or as its sha256 only, as the policy says. The style index's

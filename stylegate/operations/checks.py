@@ -86,7 +86,7 @@ def check_prompt(ws: Workspace, text: str, source: dict[str, Any] | None = None)
     from stylegate.governance.audit import KIND_CHECK_PROMPT
 
     checked = ws.gate().check_prompt(text)
-    extra = {} if source is None else {"source": source}
+    extra: dict[str, Any] = {} if source is None else {"source": source}
     record_decision(ws, KIND_CHECK_PROMPT, checked, prompt=text, **extra)
     return PromptOutcome(checked.to_dict())
 
@@ -161,6 +161,6 @@ def check_image(ws: Workspace, image: bytes | os.PathLike[str] | str, name: str 
         if isinstance(image, bytes):
             provenance["path"] = label  # an upload has no path: its file name stands in, as in `image`
     credentials = image_credentials(credential_source, rgb, ws.settings, gate)
-    extra = {} if source is None else {"source": source}
+    extra: dict[str, Any] = {} if source is None else {"source": source}
     record_decision(ws, kind, checked, image=described, provenance=provenance, credentials=credentials, **extra)
     return ImageOutcome(checked.to_dict(), described, provenance, credentials)

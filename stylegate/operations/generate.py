@@ -157,11 +157,11 @@ def write_generation(ws: Workspace, result: GenerationResult, prompt: str, out_d
     from stylegate.governance.signing import load_or_create_signer
 
     decision = result.decision_dict()
-    kept = [im for im in result.images if im.image is not None]
-    written = [
+    kept = [(im, im.image) for im in result.images if im.image is not None]
+    written: list[dict[str, Any]] = [
         {"path": str(free_name(out_dir, f"{stem}-{im.index}-{im.seed}", ".png")), "seed": im.seed,
          "action": im.action.value}
-        for im in kept
+        for im, _ in kept
     ]
     record_decision(
         ws,
@@ -177,11 +177,12 @@ def write_generation(ws: Workspace, result: GenerationResult, prompt: str, out_d
     )
     gate = ws.gate()
     signer = load_or_create_signer(ws.settings.home)
-    credentials = signer_from_settings(ws.settings) if kept else None
     failed: list[dict[str, Any]] = []
     if kept:
+        credentials = signer_from_settings(ws.settings)
         out_dir.mkdir(parents=True, exist_ok=True)
-    for im, item in zip(kept, written):
+    for (im, pixels), item in zip(kept, written):
+        path = str(item["path"])
         record = {
             "decision": im.action.value,
             "attribution": [a.to_dict() for a in im.attribution],
@@ -194,12 +195,11 @@ def write_generation(ws: Workspace, result: GenerationResult, prompt: str, out_d
             "steps": steps,
         }
         try:
-            write_with_credentials(im.image, Path(item["path"]), record, credentials, provenance_signer=signer,
-                                   overwrite=False)
+            write_with_credentials(pixels, Path(path), record, credentials, provenance_signer=signer, overwrite=False)
         except (OSError, CredentialError) as exc:
-            failed.append({"path": item["path"], "error": f"{type(exc).__name__}: {exc}"})
+            failed.append({"path": path, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        _remember_output(ws, gate, decision, item["path"], im.image)
+        _remember_output(ws, gate, decision, path, pixels)
     if failed:
         _record_unwritten(ws, decision["audit_seq"], written, failed)
         written = [w for w in written if w["path"] not in {f["path"] for f in failed}]

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends
 
 from ..context import ServiceContext
 from ..mail import MailFailed, MailNotConfigured
+from ..responses import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 from ..schemas import (
     ArtistOut,
     ArtistUpdate,
     ConfirmationOut,
     Deleted,
     ErrorOut,
-    InvalidOut,
     SignUp,
     SignUpOut,
     TokenOut,
@@ -25,15 +25,6 @@ from ..views import artist_out
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/artists", tags=["artists"])
 
-AUTH_ERRORS = {401: {"model": ErrorOut, "description": "missing or invalid token"},
-               403: {"model": ErrorOut, "description": "another artist's data"},
-               404: {"model": ErrorOut, "description": "no such artist"}}
-LIMIT_ERRORS = {400: {"model": ErrorOut, "description": "malformed request (unreadable body, invalid Content-Length)"},
-                413: {"model": ErrorOut, "description": "body too large"},
-                429: {"model": ErrorOut, "description": "rate limited"},
-                503: {"model": ErrorOut, "description": "the registry, style index or model needs the operator "
-                                                        "(e.g. `stylegate index rebuild`)"}}
-INVALID = {422: {"model": InvalidOut, "description": "invalid field or value"}}
 
 
 def sign_up(ctx: ServiceContext, body: SignUp) -> tuple[int, str]:

@@ -10,12 +10,11 @@ from stylegate.governance.cawg import consent_entries
 from stylegate.governance.screening.rules import NameRules
 
 from ..context import ServiceContext
-from ..schemas import DecisionOut, InvalidOut, NameLookup, NameLookupOut, PromptCheck
+from ..responses import CHECK_ERRORS
+from ..schemas import DecisionOut, NameLookup, NameLookupOut, PromptCheck
 from ..security import get_ctx
-from .artists import LIMIT_ERRORS
 
 router = APIRouter(tags=["checks"])
-CHECK_ERRORS = {**LIMIT_ERRORS, 422: {"model": InvalidOut, "description": "unusable prompt, image or names"}}
 
 
 def _source(request: Request) -> dict:

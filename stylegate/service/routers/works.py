@@ -11,10 +11,10 @@ from fastapi.responses import FileResponse
 from stylegate.errors import InputError, InvalidWork
 
 from ..context import ServiceContext, safe_filenames
+from ..responses import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 from ..schemas import InvalidOut, UploadOut, WorkId, WorkOut, WorkWithdrawn
 from ..security import get_ctx, owner
 from ..views import work_out
-from .artists import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.registry.models import ImportResult, Work
