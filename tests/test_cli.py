@@ -98,6 +98,7 @@ def test_help_loads_no_heavy_library() -> None:
     (["report", "audit", "--format", "pdf"], "--format", "html|csv|parquet", ["report", "audit"]),
     (["report", "attribution", "--format", "xlsx"], "--format", "html|csv|parquet", ["report", "attribution"]),
     (["report", "calibration", "--format", "txt"], "--format", "html|csv|parquet", ["report", "calibration"]),
+    (["report", "attribution", "--period", "fortnight"], "--period", "day|week|month", ["report", "attribution"]),
     (["generate", "a cat", "--dtype", "int8"], "--dtype", "auto|float32|float16|bfloat16", ["generate"]),
     (["generate", "a cat", "--device", "tpu"], "--device", "auto|cpu|cuda|mps", ["generate"]),
 ])

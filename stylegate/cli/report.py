@@ -14,6 +14,7 @@ from stylegate.output import emit_json, message
 from ._common import FORMATS, JsonOpt, choice, handled, open_workspace
 
 Format = Literal["html", "csv", "parquet"]
+PERIODS = ("day", "week", "month")
 
 app = typer.Typer(help="Royalty attribution and audit reports from the audit log.", no_args_is_help=True)
 
@@ -38,7 +39,7 @@ def _report_out(out: Optional[Path], stem: str, fmt: str) -> Path:
 def report_attribution(
     since: Optional[str] = typer.Option(None, "--since", help="First day included (YYYY-MM-DD, UTC)."),
     until: Optional[str] = typer.Option(None, "--until", help="First day no longer included (YYYY-MM-DD, UTC)."),
-    period: str = typer.Option("month", "--period", help="day | week | month"),
+    period: str = typer.Option("month", "--period", **choice("--period", PERIODS), help="Period of each row."),
     fmt: str = typer.Option("html", "--format", **choice("--format", FORMATS), help="File format."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default attribution.FORMAT)."),
     as_json: bool = JsonOpt,
