@@ -50,7 +50,7 @@ def accuracy(works: int, far: float) -> None:
     from PIL import Image  # noqa: F401
 
     from stylegate.bench.fixtures import new_styleworld_workspace
-    from stylegate.calibrate_cli import run_calibration
+    from stylegate.cli.calibrate import run_calibration
     from stylegate.governance.matching.calibration import _transform, calibrated_policy_text, write_policy
     from stylegate.governance.matching.neardup import pixel_signature
     from stylegate.governance.policy import default_policy_text, load_policy
@@ -137,7 +137,7 @@ def accuracy(works: int, far: float) -> None:
 
 
 def scale(n_artists: int, per_artist: int) -> None:
-    from stylegate.calibrate_cli import run_calibration
+    from stylegate.cli.calibrate import run_calibration
     from stylegate.registry.models import Consent
     from stylegate.settings import Settings
     from stylegate.styleworld import world

@@ -55,6 +55,7 @@ def prepare_home(out: Path) -> Path:
 def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
+    from stylegate.operations.generate import write_generation
     from stylegate.settings import Settings
     from stylegate.workspace import Workspace
 
@@ -80,12 +81,10 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
     rows = []
     for n, item in enumerate(scripted_prompts()):
         result = generator.generate(item.prompt, seed=seed + n, steps=steps)
-        written = []
-        for im in result.images:
-            if im.image is not None:
-                path = images_dir / f"{n:02d}-{im.index}.png"
-                im.image.save(path)
-                written.append(str(path))
+        # audited and signed like `stylegate generate`: one audit entry, C2PA and provenance
+        outcome = write_generation(ws, result, item.prompt, images_dir, pipeline="styleworld", steps=steps,
+                                   stem=f"{n:02d}")
+        written = [str(f["path"]) for f in outcome.files]
         rows.append(
             {
                 "label": item.label,
@@ -94,7 +93,7 @@ def run_demo(out: Path, *, steps: int = 25, seed: int = 0, log: Callable[[str], 
                 "action": result.action.value,
                 "as_expected": result.action.value in item.expect.split("|"),
                 "files": written,
-                "result": result.to_dict(),
+                "result": outcome.to_dict(),
             }
         )
     summary = {

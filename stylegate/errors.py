@@ -1,4 +1,4 @@
-"""Exceptions shared by every layer, each mapped to a CLI exit code.
+"""Exceptions shared by every layer, each mapped to a CLI exit code and an HTTP status.
 
 Exit codes (the CLI contract): 0 done, 3 blocked by policy, 1 error, 2 usage.
 "Usage" covers every problem with what the caller handed us (unknown artist, missing or
@@ -16,19 +16,24 @@ EXIT_BLOCKED = 3
 
 
 class StylegateError(Exception):
-    """Base class; ``exit_code`` tells the CLI how to end."""
+    """Base class; ``exit_code`` tells the CLI how to end, ``http_status`` the service what to answer
+    (503 for the environment: the operator must act)."""
 
     exit_code = EXIT_ERROR
+    http_status = 503
 
 
 class InputError(StylegateError):
     """The caller's input cannot be used (fixable by the caller)."""
 
     exit_code = EXIT_USAGE
+    http_status = 422
 
 
 class NotFound(InputError):
     """What the caller named does not exist (exit 2, HTTP 404)."""
+
+    http_status = 404
 
 
 class ArtistNotFound(NotFound):
@@ -38,7 +43,7 @@ class ArtistNotFound(NotFound):
 
 
 class DuplicateArtist(InputError):
-    pass
+    http_status = 409
 
 
 class InvalidWork(InputError):

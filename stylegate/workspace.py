@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +23,6 @@ from stylegate.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.audit import AuditLog, AuditOutbox
-    from stylegate.governance.decision import Decision
     from stylegate.governance.embedder import ClipEmbedder
     from stylegate.governance.gate import PolicyGate
     from stylegate.governance.matching.view import RegistryView
@@ -118,27 +117,6 @@ class Workspace:
         from stylegate.governance.audit import registry_kind
 
         self.outbox.deliver(lambda: self.audit, registry_kind(event), payload)
-
-    def record(self, kind: str, decision: Decision | dict, prompt: str | None = None, **extra: object) -> int:
-        """Append a check or generation to the audit log and stamp the decision with its seq.
-
-        The prompt is logged in full or as its sha256 only, as the policy says.
-        """
-        from stylegate.governance.audit import DecisionRecord
-
-        index = self.gate_cache.index
-        index_identity = None
-        if index is not None:
-            index_identity = {"factory": index.factory, "count": len(index), "snapshot_hash": index.snapshot_hash}
-        plain = decision if isinstance(decision, dict) else decision.to_dict()
-        fields: dict[str, Any] = dict(extra)
-        body = DecisionRecord.from_decision(plain, prompt=prompt, index=index_identity, **fields)
-        seq = self.audit.append(kind, body, prompt_mode=self.policy.prompt.log)
-        if isinstance(decision, dict):
-            decision["audit_seq"] = seq
-        else:
-            decision.audit_seq = seq
-        return seq
 
     def configure_threads(self, *, torch: bool = True) -> None:
         """Apply the CPU thread setting to torch and FAISS; call before building any model.

@@ -84,6 +84,34 @@ def test_help_is_instant_and_lists_commands() -> None:
     assert loaded.stdout.split() == ["False", "False"]
 
 
+def test_help_loads_no_heavy_library() -> None:
+    """Every command module is imported for `--help`; none may import a model or data library."""
+    heavy = ("torch", "open_clip", "faiss", "diffusers", "pandas")
+    probe = f"import sys, stylegate.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("args", "option", "choices", "help_for"), [
+    (["--device", "tpu", "check", "prompt", "a cat"], "--device", "auto|cpu|cuda|mps", []),
+    (["artists", "add", "Bo", "--consent", "maybe"], "--consent", "opt-out|royalty|credit", ["artists", "add"]),
+    (["report", "audit", "--format", "pdf"], "--format", "html|csv|parquet", ["report", "audit"]),
+    (["report", "attribution", "--format", "xlsx"], "--format", "html|csv|parquet", ["report", "attribution"]),
+    (["report", "calibration", "--format", "txt"], "--format", "html|csv|parquet", ["report", "calibration"]),
+    (["report", "attribution", "--period", "fortnight"], "--period", "day|week|month", ["report", "attribution"]),
+    (["generate", "a cat", "--dtype", "int8"], "--dtype", "auto|float32|float16|bfloat16", ["generate"]),
+    (["generate", "a cat", "--device", "tpu"], "--device", "auto|cpu|cuda|mps", ["generate"]),
+])
+def test_bad_choice_is_a_usage_error_listed_in_help(home: Path, args: list[str], option: str, choices: str,
+                                                    help_for: list[str]) -> None:
+    result = sg(home, *args)
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.replace("│", " ").split())  # the message may wrap inside a box
+    assert f"{option} must be one of {choices.replace('|', ', ')}" in said
+    shown = runner.invoke(app, [*help_for, "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    assert shown.exit_code == 0 and f"[{choices}]" in shown.stdout
+
+
 def test_init_creates_the_home(home: Path) -> None:
     result = sg(home, "init", "--json")
     assert result.exit_code == 0, result.output

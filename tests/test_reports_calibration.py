@@ -13,6 +13,7 @@ from test_reports_browser import _open_offline
 from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.matching.calibration import calibrate
 from stylegate.governance.policy import load_policy
+from stylegate.operations.audit import record_decision
 from stylegate.operations.ingest import init_home
 from stylegate.reports.calibration import build_calibration_report
 from stylegate.reports.render import write_report
@@ -29,7 +30,7 @@ def report(tmp_path_factory: pytest.TempPathFactory):
     register_styleworld(ws, base / "ref", per_artist=4, artists=world.ARTISTS[:4])
     gate = ws.gate()
     for prompt in (f"a boat in {world.describe(world.ARTISTS[0])}", f"a cat by {world.ARTISTS[1].name}"):
-        ws.record("check.prompt", gate.check_prompt(prompt), prompt=prompt)
+        record_decision(ws, "check.prompt", gate.check_prompt(prompt), prompt=prompt)
     result = calibrate(ws.registry_view(), ws.embedder.embed_texts, ws.embedder.embed_images,
                        ws.embedder.identity.to_dict(), ws.policy, fit=False, max_copies=64)
     return build_calibration_report(result, ws.policy.calibration.embedder.model_dump(), ws.audit), result

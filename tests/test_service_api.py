@@ -702,7 +702,7 @@ def test_image_check_returns_an_audited_decision(client: TestClient, settings: S
     assert r.status_code == 200, r.text
     decision = r.json()
     assert {"action", "evidence", "attribution", "audit_seq", "image"} <= set(decision)
-    assert decision["image"] == {"name": "copy.png", "sha256": hashlib.sha256(work).hexdigest()}
+    assert decision["image"] == {"path": "copy.png", "sha256": hashlib.sha256(work).hexdigest()}
     # provenance, as `stylegate check image` reports it: no manifest, and no output of ours
     assert decision["credentials"]["status"] == "no-manifest" and decision["credentials"]["soft_binding"] is None
     assert ("near-duplicate", artist_id) in {(e["kind"], e["artist"]["id"]) for e in decision["evidence"]}

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stylegate.errors import DuplicateArtist, InputError, NotFound, StylegateError
+from stylegate.errors import StylegateError
 from stylegate.settings import Settings
 
 from .context import ServiceContext
@@ -28,13 +28,7 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
 def _status_for(exc: StylegateError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, DuplicateArtist):
-        return 409
-    if isinstance(exc, InputError):
-        return 422
-    return 503  # the environment (database, index, model): the operator must act
+    return exc.http_status  # see stylegate.errors: 404, 409, 422, else 503 (the operator must act)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

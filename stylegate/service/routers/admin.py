@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 
 from ..context import ServiceContext
+from ..responses import INVALID, LIMIT_ERRORS
 from ..schemas import MAX_ID, AdminArtistUpdate, ArtistId, ArtistOut, Deleted, DisputeDecision, DisputeOut, ErrorOut
 from ..security import get_ctx, require_admin
 from ..views import artist_out
-from .artists import INVALID, LIMIT_ERRORS
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 ADMIN_ERRORS = {401: {"model": ErrorOut, "description": "missing admin token"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Depends
 
@@ -11,13 +10,13 @@ from stylegate.operations.ingest import remove_artist
 
 from ..context import ServiceContext
 from ..mail import MailFailed, MailNotConfigured
+from ..responses import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 from ..schemas import (
     ArtistOut,
     ArtistUpdate,
     ConfirmationOut,
     Deleted,
     ErrorOut,
-    InvalidOut,
     SignUp,
     SignUpOut,
     TokenOut,
@@ -28,15 +27,6 @@ from ..views import artist_out
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/artists", tags=["artists"])
 
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut, "description": "missing or invalid token"},
-               403: {"model": ErrorOut, "description": "another artist's data"},
-               404: {"model": ErrorOut, "description": "no such artist"}}
-LIMIT_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut, "description": "malformed request (unreadable body, invalid Content-Length)"},
-                413: {"model": ErrorOut, "description": "body too large"},
-                429: {"model": ErrorOut, "description": "rate limited"},
-                503: {"model": ErrorOut, "description": "the registry, style index or model needs the operator "
-                                                        "(e.g. `stylegate index rebuild`)"}}
-INVALID: dict[int | str, dict[str, Any]] = {422: {"model": InvalidOut, "description": "invalid field or value"}}
 
 
 def sign_up(ctx: ServiceContext, body: SignUp) -> tuple[int, str]:

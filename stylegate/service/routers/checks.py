@@ -10,12 +10,11 @@ from stylegate.governance.cawg import consent_entries
 from stylegate.governance.screening.rules import NameRules
 
 from ..context import ServiceContext
-from ..schemas import DecisionOut, InvalidOut, NameLookup, NameLookupOut, PromptCheck
+from ..responses import CHECK_ERRORS
+from ..schemas import DecisionOut, NameLookup, NameLookupOut, PromptCheck
 from ..security import get_ctx
-from .artists import LIMIT_ERRORS
 
 router = APIRouter(tags=["checks"])
-CHECK_ERRORS = {**LIMIT_ERRORS, 422: {"model": InvalidOut, "description": "unusable prompt, image or names"}}
 
 
 def _source(request: Request) -> dict:
@@ -24,12 +23,10 @@ def _source(request: Request) -> dict:
 
 def check_prompt_text(ctx: ServiceContext, prompt: str, source: dict) -> dict:
     """Check a prompt through the gate and audit it; the decision as the CLI prints it."""
-    from stylegate.governance.audit import AuditKind
+    from stylegate.operations.checks import check_prompt as run_check
 
     with ctx.using() as ws:
-        checked = ws.gate().check_prompt(prompt)
-        ws.record(AuditKind.CHECK_PROMPT, checked, prompt=prompt, source=source)
-        return checked.to_dict()
+        return run_check(ws, prompt, source=source).to_dict()
 
 
 @router.post("/v1/check/prompt", response_model=DecisionOut, responses=CHECK_ERRORS)
@@ -43,11 +40,11 @@ def check_prompt(body: PromptCheck, request: Request, ctx: ServiceContext = Depe
 async def check_image(request: Request, file: UploadFile = File(..., description="PNG, JPEG or WEBP image"),
                       ctx: ServiceContext = Depends(get_ctx)) -> dict:
     """Match one image against registered styles and works (validated like uploads; the body
-    may hold one image of at most STYLEGATE_MAX_IMAGE_BYTES)."""
+    may hold one image of at most STYLEGATE_MAX_IMAGE_BYTES). The answer is what
+    ``stylegate check image --json`` prints, the upload's file name standing in for the path."""
     from starlette.concurrency import run_in_threadpool
 
-    from stylegate.governance.audit import AuditKind
-    from stylegate.registry.validation import validate_bytes
+    from stylegate.operations.checks import check_image as run_check
 
     if len((await request.form()).getlist("file")) != 1:  # the parsed form, cached: not read twice
         raise InputError("send exactly one image, in the 'file' field")
@@ -60,21 +57,8 @@ async def check_image(request: Request, file: UploadFile = File(..., description
     name = (file.filename or "upload")[:200]
 
     def run() -> dict:
-        from dataclasses import replace
-
-        from stylegate.generator.content_credentials import image_credentials
-
-        validated = validate_bytes(data, name, replace(ctx.workspace.work_limits(), max_bytes=limit))
         with ctx.using() as ws:
-            gate = ws.gate()
-            checked = gate.check_image(validated.to_rgb())
-            image = {"name": name, "sha256": validated.sha256}
-            credentials = image_credentials(data, validated.to_rgb(), ws.settings, gate)
-            ws.record(AuditKind.CHECK_IMAGE, checked, image=image, source=_source(request), credentials=credentials)
-            decision = checked.to_dict()
-        decision["image"] = image
-        decision["credentials"] = credentials  # C2PA, or the soft-binding match: as `check image` reports
-        return decision
+            return run_check(ws, data, name, source=_source(request), max_bytes=limit).to_dict()
 
     return await run_in_threadpool(run)
 

@@ -149,8 +149,8 @@ def signup_submit(request: Request, name: str = Form(""), aliases: str = Form(""
     if not _presession_ok(request, csrf_token):
         return _presession_page(request, "signup.html", 403, form=form, error=FORM_EXPIRED)
     try:
-        body = SignUp(name=name, aliases=_lines(aliases), descriptors=_lines(descriptors), consent=consent,
-                      contact=contact)
+        body = SignUp.model_validate({"name": name, "aliases": _lines(aliases), "descriptors": _lines(descriptors),
+                                      "consent": consent, "contact": contact})
     except ValueError as exc:
         fields = ", ".join(sorted({str(e["loc"][0]) for e in getattr(exc, "errors", lambda: [])()})) or "the form"
         return _presession_page(request, "signup.html", 422, form=form, error=f"Please check {fields}.")

@@ -12,10 +12,10 @@ from stylegate.errors import InputError, InvalidWork
 from stylegate.operations.ingest import add_works, remove_works
 
 from ..context import ServiceContext, safe_filenames
+from ..responses import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 from ..schemas import InvalidOut, UploadOut, WorkId, WorkOut, WorkWithdrawn
 from ..security import get_ctx, owner
 from ..views import work_out
-from .artists import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.registry.models import ImportResult, Work

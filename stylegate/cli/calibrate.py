@@ -11,7 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+import typer
+
 from stylegate.output import emit_json, message, progress_bar, table
+
+from ._common import JsonOpt, handled, open_workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.matching.calibration import CalibrationResult
@@ -128,3 +132,13 @@ def report_command(ws: Workspace, path: Path, fmt: str, as_json: bool) -> dict[s
     else:
         message(f"wrote {path}")
     return info
+
+
+@handled
+def calibrate(
+    far: Optional[float] = typer.Option(None, "--far", min=0.0, max=1.0,
+                                        help="Target false-accept rate (default: the policy's calibration.target_far)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Fit the description, style and near-duplicate thresholds for this embedder from the workspace."""
+    calibrate_command(open_workspace(), far, as_json)

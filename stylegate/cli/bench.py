@@ -1,0 +1,120 @@
+"""`stylegate bench`: speed and detection figures on this machine."""
+
+from __future__ import annotations
+
+import typer
+
+from stylegate.errors import InputError
+from stylegate.output import emit_json, message
+
+from ._common import JsonOpt, cli_state, handled
+
+app = typer.Typer(help="Measure speed and detection on this machine (figures, not pass/fail).")
+
+
+@app.callback(invoke_without_command=True)
+@handled
+def bench(
+    ctx: typer.Context,
+    artists: int = typer.Option(1000, "--artists", help="Artists registered for the prompt-check benchmark."),
+    vectors: int = typer.Option(100_000, "--vectors", help="Synthetic vectors for the FAISS benchmark."),
+    queries: int = typer.Option(200, "--queries", help="Queries per measurement."),
+    cold_runs: int = typer.Option(5, "--cold-runs", min=0, help="Fresh-process runs of `check prompt` for the cold start (0: skip)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Cold start of a one-shot check, check latency and throughput, and FAISS speed and recall."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from stylegate.bench.coldstart import print_coldstart, run_coldstart_bench
+    from stylegate.bench.index import print_results, run_core_bench
+
+    cold = run_coldstart_bench(repeats=cold_runs) if cold_runs else None
+    results = run_core_bench(n_artists=artists, n_vectors=vectors, n_queries=queries, device=cli_state().device or "cpu")
+    if cold is not None:
+        results["cold_start"] = cold
+    if as_json:
+        emit_json(results)
+    else:
+        if cold is not None:
+            print_coldstart(cold)
+        print_results(results)
+
+
+@app.command("generate")
+@handled
+def bench_generate(
+    steps: int = typer.Option(25, "--steps", min=2, max=200, help="Denoising steps per image."),
+    prompts: int = typer.Option(8, "--prompts", min=1, max=64, help="Prompts per measurement."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Gate overhead on the StyleWorld pipeline and denoising steps saved by early abort."""
+    from stylegate.bench.generate import print_generation_bench, run_generation_bench
+
+    results = run_generation_bench(steps=steps, n_prompts=prompts, log=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_generation_bench(results)
+
+
+@app.command("steer")
+@handled
+def bench_steer(
+    steps: int = typer.Option(25, "--steps", min=2, max=200, help="Denoising steps per image."),
+    seeds: int = typer.Option(1, "--seeds", min=1, max=8, help="Seeds per steered prompt."),
+    negative_prompt: str = typer.Option("retry", "--negative-prompt", help="always | retry | never (the policy setting)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Steering as an unlearning benchmark: style removed, subject kept, other styles kept."""
+    from stylegate.bench.steer import print_steer_bench, run_steer_bench
+
+    if negative_prompt not in ("always", "retry", "never"):
+        raise InputError(f"--negative-prompt must be always, retry or never (got {negative_prompt!r})")
+    results = run_steer_bench(steps=steps, seeds=seeds, negative_prompt=negative_prompt, log=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_steer_bench(results)
+
+
+@app.command("redteam")
+@handled
+def bench_redteam(
+    artists: int = typer.Option(10_000, "--artists", help="Synthetic artists registered beside the corpus artists for the speed test."),
+    gate: bool = typer.Option(True, "--gate/--lexical-only", help="Also run the corpus through the whole gate (CLIP semantics included)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Red-team corpora (StyleWorld and real names): detection per attack type, false positives, speed."""
+    from stylegate.bench.realnames import print_realnames, run_realnames
+    from stylegate.bench.redteam import print_redteam, run_redteam
+
+    results = run_redteam(n_synthetic_artists=artists, gate=gate, device=cli_state().device or "cpu", progress=message)
+    message("real-names corpus")
+    results["realnames"] = run_realnames()
+    if as_json:
+        emit_json(results)
+    else:
+        print_redteam(results)
+        print_realnames(results["realnames"])
+
+
+@app.command("names")
+@handled
+def bench_names(
+    sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Comma-separated numbers of registered names."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Name matcher at scale: build time, memory, p99 screening latency, add/remove time."""
+    from stylegate.bench.names import print_names_bench, run_names_bench
+
+    try:
+        counts = [int(part) for part in sizes.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter("--sizes takes comma-separated whole numbers, e.g. 10000,100000") from None
+    if not counts or any(n < 1 or n > 5_000_000 for n in counts):
+        raise typer.BadParameter("each size must be between 1 and 5,000,000")
+    results = run_names_bench(counts, progress=message)
+    if as_json:
+        emit_json({"sizes": results})
+    else:
+        print_names_bench(results)
