@@ -26,7 +26,10 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Settings": "stylegate.settings",
     "Workspace": "stylegate.workspace",
-    "open_workspace": "stylegate.workspace",
+    "open_workspace": "stylegate.operations.workspaces",
+    "check_prompt": "stylegate.operations.checks",
+    "check_image": "stylegate.operations.checks",
+    "generate_to_dir": "stylegate.operations.generate",
     "PolicyGate": "stylegate.governance.gate",
     "Decision": "stylegate.governance.decision",
     "Action": "stylegate.governance.decision",
@@ -46,6 +49,9 @@ __all__ = [
     "StylegateError",
     "Workspace",
     "__version__",
+    "check_image",
+    "check_prompt",
+    "generate_to_dir",
     "open_workspace",
     "verify_provenance",
 ]
@@ -57,8 +63,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from stylegate.generator.provenance import verify_provenance
     from stylegate.governance.decision import Action, Decision
     from stylegate.governance.gate import PolicyGate
+    from stylegate.operations.checks import check_image, check_prompt
+    from stylegate.operations.generate import generate_to_dir
+    from stylegate.operations.workspaces import open_workspace
     from stylegate.settings import Settings
-    from stylegate.workspace import Workspace, open_workspace
+    from stylegate.workspace import Workspace
 
 
 def __getattr__(name: str) -> Any:

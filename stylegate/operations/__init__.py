@@ -28,6 +28,7 @@ _EXPORTS = {
     "rebuild_index": "ingest",
     "check_consistency": "ingest",
     "importing": "ingest",
+    "open_workspace": "workspaces",
 }
 
 __all__ = sorted(_EXPORTS)

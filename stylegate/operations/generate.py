@@ -93,7 +93,7 @@ def free_name(folder: Path, stem: str, suffix: str) -> Path:
 def generate_to_dir(
     ws: Workspace,
     prompt: str,
-    out_dir: Path,
+    out_dir: str | os.PathLike[str],
     *,
     model: str | None = None,
     seed: int = 0,
@@ -109,26 +109,41 @@ def generate_to_dir(
     style_reference: Path | None = None,
     stem: str | None = None,
     load_pipeline: Any = None,
+    pipeline: Any = None,
+    callback_on_step_end: Any = None,
+    callback_on_step_end_tensor_inputs: list[str] | None = None,
 ) -> GenerationOutcome:
     """Pre-check, generate, post-check every image, then audit, sign and write the kept ones.
 
     Bad input (prompt, folder, input images, model reference) fails before any model loads.
     ``stem`` names the files (default ``stylegate-SEED``; image i is ``STEM-i-SEED_i.png``);
-    ``load_pipeline`` replaces loading ``model`` (a front end that keeps one pipeline warm).
+    ``load_pipeline`` replaces loading ``model`` (a front end that keeps one pipeline warm);
+    ``pipeline`` is an already loaded diffusers pipeline (the Python API gating one's own).
+    ``callback_on_step_end`` (and its tensor inputs): the caller's own step-end callbacks,
+    run on every denoising step before the gate's preview callback.
     """
     from stylegate.generator.early_abort import EarlyAbortConfig
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
     from stylegate.governance.embedder import resolve_device
 
+    folder = Path(out_dir)
     gate = ws.gate()
     gate.validate_prompt(prompt)
-    prepare_out_dir(out_dir)
+    prepare_out_dir(folder)
     inputs = input_images(ws, {"image": image, "ip_adapter_image": style_reference})
     if model is not None:
         from stylegate.generator.loading import check_model_ref
 
         check_model_ref(model)
+    if pipeline is not None:
+        if load_pipeline is not None or model is not None:
+            raise InputError("give at most one of model, pipeline and load_pipeline")
+        given = pipeline
+
+        def load_pipeline() -> Any:
+            return given
+
     if load_pipeline is None:
         pipeline_device = resolve_device(device or ws.settings.device)
 
@@ -142,9 +157,12 @@ def generate_to_dir(
         height=height,
         width=width,
         early_abort=EarlyAbortConfig() if early_abort else None,
+        callback_on_step_end=callback_on_step_end,
+        callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs,
     )
     result = generator.generate(prompt, seed=seed, steps=steps, num_images=num_images, inputs=inputs)
-    return write_generation(ws, result, prompt, out_dir, pipeline=model or "styleworld", steps=steps,
+    name = model or ("styleworld" if pipeline is None else type(pipeline).__name__)
+    return write_generation(ws, result, prompt, folder, pipeline=name, steps=steps,
                             stem=stem or f"stylegate-{seed}")
 
 
