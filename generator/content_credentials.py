@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from stylegate.errors import InputError, InvalidWork, StylegateError
+from stylegate.errors import CredentialError, InputError, InvalidWork
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -79,10 +79,6 @@ CREDENTIAL_STATUSES: tuple[str, ...] = get_args(CredentialStatus)
 _PIXEL_CODES = ("assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch")
 _EXPIRED_CODES = ("signingCredential.expired",)
 _UNTRUSTED_CODES = ("signingCredential.untrusted",)
-
-
-class CredentialError(StylegateError):
-    """Content Credentials could not be made (signing failed, the library is missing ...)."""
 
 
 def _c2pa() -> Any:

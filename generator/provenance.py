@@ -59,8 +59,8 @@ from typing import Any, Literal, Union
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from stylegate.errors import InvalidWork, StylegateError
-from stylegate.governance.audit.entry import AuditError, canonical_json
+from stylegate.errors import AuditError, InvalidWork, ProvenanceError
+from stylegate.governance.audit.entry import canonical_json
 from stylegate.governance.audit.signing import (
     Signer,
     load_public_key,
@@ -87,10 +87,6 @@ _RGBA_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA"})
 _ENVELOPE_KEYS = frozenset({"v", "record", "pixels_sha256", "key_id", "public_key", "signature"})
 _SIGNED_KEYS = ("v", "record", "pixels_sha256", "key_id")
 _HEX = re.compile(r"[0-9a-f]*")
-
-
-class ProvenanceError(StylegateError):
-    """Provenance cannot be written: the record is not JSON, or the PNG would not verify."""
 
 
 @dataclass(frozen=True)

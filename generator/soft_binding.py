@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stylegate.errors import StylegateError
+from stylegate.errors import SoftBindingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -51,10 +51,6 @@ CREATE TABLE IF NOT EXISTS outputs (
 );
 CREATE INDEX IF NOT EXISTS outputs_pixels ON outputs (pixels_sha256);
 """
-
-
-class SoftBindingError(StylegateError):
-    """The outputs store cannot be read or written."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from stylegate.errors import ArtistNotFound, InputError
+from stylegate.errors import InputError, NoAccount
 
 from . import schema
 from .store import RegistryStore, Transaction
@@ -84,14 +84,6 @@ def clean_contact(value: object) -> str:
     if len(text) > schema.CONTACT_MAX or not _EMAIL.fullmatch(text):
         raise InputError(f"contact must be an e-mail address of at most {schema.CONTACT_MAX} characters")
     return text
-
-
-class NoAccount(ArtistNotFound):
-    """The artist exists (or not) but has no portal account."""
-
-    def __init__(self, artist_id: int) -> None:
-        InputError.__init__(self, f"artist #{artist_id} has no portal account")
-        self.ref = str(artist_id)
 
 
 def _row(row) -> Account:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from stylegate.errors import IndexMismatch, InputError, InvalidWork, StylegateError
+from stylegate.errors import IndexMismatch, InputError, InvalidWork, StylegateError, UnregisteredVectors
 
 from ._fs import FileBackup
 from .models import Artist, ImportResult, Work
@@ -146,10 +146,6 @@ def index_mismatch(db_ids: np.ndarray, ix_ids: np.ndarray) -> IndexMismatch:
     return IndexMismatch(
         f"the style index lacks {len(lagging)} registered works ({counts}); run `stylegate index rebuild`"
     )
-
-
-class UnregisteredVectors(StylegateError):
-    """A rebuild would drop vectors of works the database does not know."""
 
 
 def index_is_current(store: RegistryStore, index: StyleIndex) -> bool:

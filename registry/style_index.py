@@ -25,7 +25,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from stylegate.errors import IndexMismatch, InputError, StylegateError
+from stylegate.errors import IndexMismatch, InputError, StylegateError, VectorError
 
 from ._fs import atomic_write_bytes
 
@@ -36,10 +36,6 @@ DEFAULT_FACTORY = "IDMap2,Flat"
 IDENTITY_KEYS = ("model", "checkpoint_sha256", "dim")
 NORM_TOLERANCE = 1e-3
 SINGLE_THREAD_BELOW = 20  # query batches smaller than FAISS's BLAS threshold run on one thread
-
-
-class VectorError(StylegateError, ValueError):
-    """Vectors handed to the index have the wrong shape, type, dimension or norm."""
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:

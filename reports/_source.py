@@ -10,7 +10,8 @@ from typing import Any, Union
 
 import pandas as pd
 
-from stylegate.governance.audit import AuditError, AuditLog
+from stylegate.errors import ReportError
+from stylegate.governance.audit import AuditLog
 
 __all__ = ["EntrySource", "ReportError", "TimeBound", "iter_entries", "to_iso", "PERIODS", "period_labels"]
 
@@ -18,10 +19,6 @@ TimeBound = Union[str, date, datetime, None]
 EntrySource = Union[AuditLog, str, "os.PathLike[str]", Iterable[Mapping[str, Any]]]
 
 PERIODS = ("day", "week", "month")
-
-
-class ReportError(AuditError, ValueError):
-    """The audit entries cannot be turned into a report (e.g. attribution shares that do not sum to 1)."""
 
 
 def to_iso(bound: TimeBound) -> str | None:

@@ -17,11 +17,12 @@ from typing import Any
 
 import pandas as pd
 
+from stylegate.errors import ReportError
 from stylegate.governance.audit import AuditEntry, AuditKind, DecisionRecord
 from stylegate.governance.audit.entry import ArtistRef, AttributionItem
 from stylegate.governance.policy import Policy, load_policy
 
-from ._source import PERIODS, EntrySource, ReportError, TimeBound, iter_entries, period_labels, to_iso
+from ._source import PERIODS, EntrySource, TimeBound, iter_entries, period_labels, to_iso
 
 __all__ = [
     "ALLOWED_DECISIONS",

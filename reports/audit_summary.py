@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stylegate.errors import ReportError
 from stylegate.governance.audit import AuditEntry
 from stylegate.governance.audit.entry import DECISION_KINDS as AUDIT_DECISION_KINDS
 
-from ._source import EntrySource, ReportError, TimeBound, iter_entries, to_iso
+from ._source import EntrySource, TimeBound, iter_entries, to_iso
 
 __all__ = ["DECISION_KINDS", "AuditSummary", "build_audit_summary", "near_threshold_table", "score_rows"]
 

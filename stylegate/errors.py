@@ -85,3 +85,65 @@ class InvalidName(InputError):
         super().__init__(f"cannot register the name {label!r}: {reason}")
         self.label = label
         self.reason = reason
+
+
+# ------------------------------------------------------------ imports
+class ImportBusy(StylegateError):
+    """Another import held the lock for longer than this one would wait."""
+
+
+# ------------------------------------------------------------ calibration
+class CalibrationError(StylegateError):
+    """The workspace holds too little to fit a threshold (exit 1; the message says what to add)."""
+
+
+# ------------------------------------------------------------ the audit log
+class SigningError(StylegateError):
+    """A key cannot be created, read or used."""
+
+
+class NoteError(InputError):
+    """A note, checkpoint body or verifier key that does not follow the C2SP format."""
+
+
+class AuditError(StylegateError):
+    """The audit log cannot be opened, written or read, or it failed a check before signing."""
+
+
+class AuditEntryNotFound(AuditError, InputError):
+    """No entry has the requested sequence number (exit code 2: the caller asked for it)."""
+
+
+# ------------------------------------------------------------ provenance and credentials
+class ProvenanceError(StylegateError):
+    """Provenance cannot be written: the record is not JSON, or the PNG would not verify."""
+
+
+class CredentialError(StylegateError):
+    """Content Credentials could not be made (signing failed, the library is missing ...)."""
+
+
+class SoftBindingError(StylegateError):
+    """The outputs store cannot be read or written."""
+
+
+# ------------------------------------------------------------ the registry
+class NoAccount(ArtistNotFound):
+    """The artist exists (or not) but has no portal account."""
+
+    def __init__(self, artist_id: int) -> None:
+        InputError.__init__(self, f"artist #{artist_id} has no portal account")
+        self.ref = str(artist_id)
+
+
+class VectorError(StylegateError, ValueError):
+    """Vectors handed to the index have the wrong shape, type, dimension or norm."""
+
+
+class UnregisteredVectors(StylegateError):
+    """A rebuild would drop vectors of works the database does not know."""
+
+
+# ------------------------------------------------------------ reports
+class ReportError(AuditError, ValueError):
+    """The audit entries cannot be turned into a report (e.g. attribution shares that do not sum to 1)."""

@@ -20,15 +20,11 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from stylegate.errors import StylegateError
+from stylegate.errors import ImportBusy
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.1
-
-
-class ImportBusy(StylegateError):
-    """Another import held the lock for longer than this one would wait."""
 
 
 def lock_path(home: Path) -> Path:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from stylegate.errors import AuditEntryNotFound, AuditError
 from stylegate.governance.audit import (
-    AuditEntryNotFound,
-    AuditError,
     AuditLog,
     DecisionRecord,
     default_audit_path,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from stylegate.errors import SigningError
 from stylegate.governance.audit import signing
-from stylegate.governance.audit.signing import Signer, SigningError, key_paths, load_or_create_signer, load_public_key
+from stylegate.governance.audit.signing import Signer, key_paths, load_or_create_signer, load_public_key
 
 
 def test_key_created_once_with_private_permissions(home: Path) -> None:

@@ -404,7 +404,8 @@ def test_attribution_report_reconciles_with_the_generations(home_copy: Path, tmp
 
 
 def test_registry_change_the_audit_log_refuses_is_parked_then_appended(home_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from stylegate.governance.audit import AuditError, AuditLog
+    from stylegate.errors import AuditError
+    from stylegate.governance.audit import AuditLog
 
     real_append = AuditLog.append
 

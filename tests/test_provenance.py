@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from PIL import Image, PngImagePlugin
 
-from stylegate.errors import InvalidWork
+from stylegate.errors import InvalidWork, ProvenanceError
 from stylegate.generator.provenance import (
     PROVENANCE_KEY,
     STATUSES,
-    ProvenanceError,
     build_provenance,
     pixels_sha256,
     read_provenance,

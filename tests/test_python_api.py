@@ -41,7 +41,7 @@ def test_every_public_name_resolves_and_help_shows_them() -> None:
 
 
 def test_import_stylegate_loads_nothing_heavy() -> None:
-    code = "import sys, stylegate; print(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % (HEAVY,)
+    code = f"import sys, stylegate; print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip() == "[]"
 

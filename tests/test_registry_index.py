@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylegate.errors import IndexMismatch, InputError
+from stylegate.errors import IndexMismatch, InputError, VectorError
 from stylegate.registry import style_index as si
-from stylegate.registry.style_index import StyleIndex, VectorError, sidecar_path
+from stylegate.registry.style_index import StyleIndex, sidecar_path
 
 DIM = 16
 IDENT = {"model": "fake", "checkpoint_sha256": "a" * 64, "dim": DIM}

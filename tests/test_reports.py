@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 import stylegate.governance.audit.log as audit_mod
-from stylegate.governance.audit import AuditError, AuditLog, DecisionRecord
+from stylegate.errors import AuditError, ReportError
+from stylegate.governance.audit import AuditLog, DecisionRecord
 from stylegate.governance.policy import AttributionSettings, load_policy
-from stylegate.reports.attribution import ReportError, artist_rates, build_attribution_report
+from stylegate.reports.attribution import artist_rates, build_attribution_report
 from stylegate.reports.audit_summary import build_audit_summary
 from stylegate.reports.render import render_html, write_report
 

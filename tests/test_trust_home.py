@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from stylegate.cli import app
-from stylegate.errors import StylegateError
-from stylegate.locks import ImportBusy, import_lock
+from stylegate.errors import ImportBusy, StylegateError
+from stylegate.locks import import_lock
 from stylegate.operations.ingest import add_works, check_consistency, remove_works
 from stylegate.settings import Settings
 from stylegate.styleworld import world

@@ -6,15 +6,9 @@ Front ends import the few names below from here; everything else from its module
 
 from __future__ import annotations
 
-from .entry import (
-    AuditEntry,
-    AuditEntryNotFound,
-    AuditError,
-    AuditKind,
-    CorrectionRecord,
-    DecisionRecord,
-    registry_kind,
-)
+from stylegate.errors import AuditEntryNotFound, AuditError
+
+from .entry import AuditEntry, AuditKind, CorrectionRecord, DecisionRecord, registry_kind
 from .export import verify_export
 from .log import AuditLog, default_audit_path
 from .outbox import AuditOutbox

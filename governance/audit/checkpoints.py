@@ -34,7 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from stylegate.errors import InputError
+from stylegate.errors import NoteError
 
 from . import signing
 from .verdict import Reason, Verdict, accept, refuse
@@ -48,10 +48,6 @@ MAX_NOTE_BYTES = 1 << 20
 
 _HEX8 = re.compile(r"[0-9a-f]{8}")
 _SIZE = re.compile(r"0|[1-9][0-9]*")
-
-
-class NoteError(InputError):
-    """A note, checkpoint body or verifier key that does not follow the C2SP format."""
 
 
 def _b64decode_strict(text: str, what: str) -> bytes:

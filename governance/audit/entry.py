@@ -30,7 +30,7 @@ from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any
 
-from stylegate.errors import InputError, StylegateError
+from stylegate.errors import AuditError
 
 ENTRY_VERSION = 1
 ZERO_HASH = "0" * 64
@@ -62,14 +62,6 @@ DECISION_KINDS: tuple[AuditKind, ...] = (AuditKind.CHECK_PROMPT, AuditKind.CHECK
 def registry_kind(event: str) -> str:
     """The entry kind for a registry event: ``artist.added`` → ``registry.artist.added``."""
     return REGISTRY_KIND_PREFIX + event
-
-
-class AuditError(StylegateError):
-    """The audit log cannot be opened, written or read, or it failed a check before signing."""
-
-
-class AuditEntryNotFound(AuditError, InputError):
-    """No entry has the requested sequence number (exit code 2: the caller asked for it)."""
 
 
 # -- canonical JSON -------------------------------------------------------------------------

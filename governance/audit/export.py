@@ -23,11 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from stylegate.errors import AuditError
 from stylegate.registry._fs import atomic_file
 
 from . import signing
 from .checkpoints import Checkpoint
-from .entry import AuditError, utc_now
+from .entry import utc_now
 from .merkle import MerkleTree, as_hash
 from .verify import ChainChecker, Problems, VerifyResult, verify_consistency, verify_inclusion
 

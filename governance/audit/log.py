@@ -37,14 +37,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from stylegate.errors import AuditEntryNotFound, AuditError
+
 from . import checkpoints as notes
 from . import signing
 from .checkpoints import Checkpoint, note_origin, note_verifier
 from .entry import (
     ENTRY_VERSION,
     ZERO_HASH,
-    AuditEntryNotFound,
-    AuditError,
     AuditKind,
     CorrectionRecord,
     DecisionRecord,

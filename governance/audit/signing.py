@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from stylegate.errors import StylegateError
+from stylegate.errors import SigningError
 from stylegate.registry._fs import atomic_write_bytes, fsync_dir
 
 from .verdict import Reason, Verdict, accept, refuse
@@ -30,10 +30,6 @@ KEYS_DIR = "keys"
 PRIVATE_KEY_FILE = "audit-ed25519.pem"
 PUBLIC_KEY_FILE = "audit-ed25519.pub.pem"
 SIGNATURE_SIZE = 64
-
-
-class SigningError(StylegateError):
-    """A key cannot be created, read or used."""
 
 
 def key_paths(home: str | os.PathLike[str]) -> tuple[Path, Path]:

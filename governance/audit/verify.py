@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from stylegate.errors import AuditError
+
 from . import signing
 from .checkpoints import Checkpoint
-from .entry import ZERO_HASH, AuditError, canonical_json
+from .entry import ZERO_HASH, canonical_json
 from .merkle import EMPTY_ROOT, as_hash, frontier_push, frontier_root, leaf_hash, node_hash, root_from_inclusion_proof
 from .verdict import Reason, Verdict, accept, refuse
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stylegate.errors import StylegateError
+from stylegate.errors import CalibrationError
 from stylegate.governance.matching.neardup import pixel_signature, pixel_similarity, prefilter_score
 from stylegate.governance.matching.scores import NEAR_DUPLICATE_CANDIDATES, NEAR_DUPLICATE_POOL, STYLE_TOP_M, match_image
 from stylegate.governance.matching.thresholds import ArtistThreshold
@@ -59,10 +59,6 @@ DESCRIPTION_SUBJECTS = ("boat", "cat", "house", "tree", "bird", "mountain", "flo
 MAX_COPIES = 1600  # transformed copies embedded for the near-duplicate fit
 MAX_NEGATIVE_WORKS = 1500  # works compared with their nearest other works (near-duplicate negatives)
 MAX_PROMPTS_PER_ARTIST = 40
-
-
-class CalibrationError(StylegateError):
-    """The workspace holds too little to fit a threshold (exit 1; the message says what to add)."""
 
 
 # ----------------------------------------------------------------------------- fitting

@@ -97,7 +97,7 @@ def report_calibration(
 
 def _report_errors(build: Callable[[], Any]) -> Any:
     """Bad dates, periods or shares are the caller's to fix: usage errors, not crashes."""
-    from stylegate.reports.attribution import ReportError
+    from stylegate.errors import ReportError
 
     try:
         return build()

@@ -170,7 +170,8 @@ def write_generation(ws: Workspace, result: GenerationResult, prompt: str, out_d
                      steps: int, stem: str) -> GenerationOutcome:
     """Audit a generation, then sign and write its kept images (C2PA and stylegate provenance)
     and record each for soft-binding lookups."""
-    from stylegate.generator.content_credentials import CredentialError, signer_from_settings, write_with_credentials
+    from stylegate.errors import CredentialError
+    from stylegate.generator.content_credentials import signer_from_settings, write_with_credentials
     from stylegate.governance.audit import AuditKind
     from stylegate.governance.audit.signing import load_or_create_signer
 
@@ -226,7 +227,8 @@ def write_generation(ws: Workspace, result: GenerationResult, prompt: str, out_d
 
 def _remember_output(ws: Workspace, gate: Any, decision: dict[str, Any], path: str, image: Any) -> None:
     """Record a written image for soft-binding lookups; a failure here is logged, not fatal."""
-    from stylegate.generator.soft_binding import OutputStore, SoftBindingError
+    from stylegate.errors import SoftBindingError
+    from stylegate.generator.soft_binding import OutputStore
 
     try:
         embedding = gate.embedder.embed_images([image])[0] if gate.embedder is not None else None
