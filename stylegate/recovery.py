@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 UPLOAD_PREFIX = "upload-"
 _UPLOAD_DIR = re.compile(rf"^{UPLOAD_PREFIX}(\d+)-")
-_CLAIMED_PARKED = re.compile(r"^audit-pending\.jsonl\.(\d+)$")
 _TEMP = re.compile(r"^\..+\.(tmp|[0-9a-f]{12}\.bak)$")
 
 
@@ -56,18 +55,9 @@ def sweep_dead_processes(settings: Settings, report: SweepReport) -> None:
             if m and entry.is_dir() and not pid_alive(int(m.group(1))):
                 shutil.rmtree(entry, ignore_errors=True)
                 report.uploads_removed += 1
-    pending = settings.home / "audit-pending.jsonl"
-    for entry in settings.home.glob("audit-pending.jsonl.*"):
-        m = _CLAIMED_PARKED.match(entry.name)
-        if not m or pid_alive(int(m.group(1))):
-            continue
-        lines = [ln for ln in entry.read_text("utf-8").splitlines() if ln.strip()]
-        with open(pending, "a", encoding="utf-8") as fh:  # back in the queue, replayed on the next open
-            fh.write("".join(ln + "\n" for ln in lines))
-            fh.flush()
-            os.fsync(fh.fileno())
-        entry.unlink()
-        report.parked_returned += len(lines)
+    from stylegate.governance.audit.outbox import AuditOutbox
+
+    report.parked_returned += AuditOutbox(settings.home).return_claims(pid_alive)
 
 
 def sweep_killed_import(settings: Settings, store: RegistryStore, report: SweepReport) -> SweepReport:

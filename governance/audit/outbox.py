@@ -87,6 +87,20 @@ class AuditOutbox:
         log.warning("appended %d parked registry entries to the audit log", done)
         return done
 
+    def return_claims(self, alive: Callable[[int], bool]) -> int:
+        """Put entries a process claimed for replay back in the queue when that process is gone
+        (killed mid-replay); returns how many entries went back."""
+        returned = 0
+        for claimed in self.home.glob(f"{PENDING_AUDIT_FILE}.*"):
+            pid = claimed.name.rsplit(".", 1)[1]
+            if not pid.isdigit() or alive(int(pid)):
+                continue
+            lines = [ln for ln in claimed.read_text("utf-8").splitlines() if ln.strip()]
+            self._append_lines(self.path, lines)  # replayed on the next open of the log
+            claimed.unlink()
+            returned += len(lines)
+        return returned
+
     @staticmethod
     def _append_lines(path: Path, lines: list[str]) -> None:
         with open(path, "a", encoding="utf-8") as fh:

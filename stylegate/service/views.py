@@ -30,7 +30,7 @@ def artist_out(ctx: ServiceContext, artist_id: int, *, private: bool = True) -> 
 
 def artist_counts(ctx: ServiceContext, artist_id: int) -> dict[str, Any]:
     """Attribution and block counts for one artist, from the audit log (all time)."""
-    from stylegate.governance.audit import AuditKind
+    from stylegate.governance.audit import AuditEntry, AuditKind
     from stylegate.reports.attribution import build_attribution_report
 
     ws = ctx.workspace
@@ -42,9 +42,8 @@ def artist_counts(ctx: ServiceContext, artist_id: int) -> dict[str, Any]:
         r = row.iloc[0]
         out = {"generations": int(r["generations"]), "share_sum": float(r["share_sum"]),
                "royalties": float(r["royalties"]), "blocked_on_behalf": int(r["blocked_on_behalf"])}
+    checks = (AuditEntry.from_dict(e).decision() for e in ws.audit.entries(kinds=[AuditKind.CHECK_PROMPT, AuditKind.CHECK_IMAGE]))
     out["checks_blocked"] = sum(
-        1 for e in ws.audit.entries(kinds=[AuditKind.CHECK_PROMPT, AuditKind.CHECK_IMAGE])
-        if e["body"].get("decision") == "block"
-        and any((ev.get("artist") or {}).get("id") == artist_id and ev.get("action") == "block"
-                for ev in e["body"].get("evidence", [])))
+        1 for record in checks
+        if record.action == "block" and any(ev.artist.id == artist_id and ev.action == "block" for ev in record.evidence))
     return out

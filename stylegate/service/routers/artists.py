@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 
 from stylegate.operations.ingest import remove_artist
 
+from ..actions import mail_confirmation, sign_up
 from ..context import ServiceContext
-from ..mail import MailFailed, MailNotConfigured
 from ..responses import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 from ..schemas import (
     ArtistOut,
@@ -29,33 +29,6 @@ router = APIRouter(prefix="/v1/artists", tags=["artists"])
 
 
 
-def sign_up(ctx: ServiceContext, body: SignUp) -> tuple[int, str]:
-    """Register the artist and open their account in one transaction; returns (id, token)."""
-    with ctx.using() as ws:
-        with ws.store.transaction() as tx:
-            artist = ws.store.add_artist(body.name, consent=body.consent, aliases=tuple(body.aliases),
-                                         descriptors=tuple(body.descriptors), tx=tx)
-            token = ctx.accounts.create(artist.id, body.contact, tx)
-    return artist.id, token
-
-
-def mail_confirmation(ctx: ServiceContext, artist_id: int) -> str:
-    """Mail a fresh confirmation link to the artist's contact address (earlier links stop
-    working). Returns what happened: sent, not-configured, failed or already-confirmed."""
-    if not ctx.mailer.configured:
-        return "not-configured"
-    with ctx.using() as ws:
-        account = ctx.accounts.get(artist_id)
-        if account.contact_confirmed:
-            return "already-confirmed"
-        name = ws.store.get_artist(artist_id).name
-        token, contact = ctx.accounts.start_confirmation(artist_id, ctx.confirm_ttl, now=ctx.now())
-    try:  # outside the lock: a slow mail server must not stall every other request
-        ctx.mailer.send(ctx.mailer.confirmation_message(contact, token, name))
-    except (MailNotConfigured, MailFailed):
-        return "failed"
-    log.info("confirmation mail sent for artist #%d", artist_id)
-    return "sent"
 
 
 @router.post("", status_code=201, response_model=SignUpOut,

@@ -20,12 +20,11 @@ from fastapi.templating import Jinja2Templates
 
 from stylegate.errors import InputError, StylegateError
 
+from ..actions import ingest_uploads, mail_confirmation, own_work, sign_up, work_file_response
 from ..context import ServiceContext
 from ..schemas import SignUp
 from ..security import PRESESSION_COOKIE, SESSION_COOKIE, session_artist
 from ..views import artist_counts, artist_out
-from .artists import mail_confirmation, sign_up
-from .works import ingest_uploads, own_work, work_file_response
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

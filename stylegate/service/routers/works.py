@@ -5,78 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import FileResponse
 
-from stylegate.errors import InputError, InvalidWork
-from stylegate.operations.ingest import add_works, remove_works
+from stylegate.operations.ingest import remove_works
 
-from ..context import ServiceContext, safe_filenames
+from ..actions import MEDIA_TYPES, ingest_uploads, own_work, work_file_response
+from ..context import ServiceContext
 from ..responses import AUTH_ERRORS, INVALID, LIMIT_ERRORS
 from ..schemas import InvalidOut, UploadOut, WorkId, WorkOut, WorkWithdrawn
 from ..security import get_ctx, owner
 from ..views import work_out
 
 if TYPE_CHECKING:  # pragma: no cover
-    from stylegate.registry.models import ImportResult, Work
+    from stylegate.registry.models import ImportResult
 
 router = APIRouter(prefix="/v1/artists/{artist_id:int}/works", tags=["works"])
 
-MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-
-
-async def save_uploads(ctx: ServiceContext, files: list[UploadFile], folder: Path) -> list[Path]:
-    """Write uploaded files into ``folder`` (each capped at the image size limit)."""
-    if not files:
-        raise InputError("no files uploaded")
-    if len(files) > ctx.settings.max_upload_files:
-        raise InputError(f"at most {ctx.settings.max_upload_files} files per upload")
-    limit = ctx.settings.max_image_bytes
-    paths = []
-    for name, upload in zip(safe_filenames([f.filename for f in files]), files):
-        data = await upload.read(limit + 1)
-        if len(data) > limit:
-            raise HTTPException(413, f"{name}: larger than {limit} bytes")
-        path = folder / name
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
-
-
-async def ingest_uploads(ctx: ServiceContext, artist_id: int, files: list[UploadFile]) -> ImportResult:
-    """Save uploads in a private folder and add them as the artist's works, all or nothing.
-
-    A file that fails validation is named by its upload name, never the server's temp path.
-    """
-    from starlette.concurrency import run_in_threadpool
-
-    with ctx.upload_dir() as folder:
-        paths = await save_uploads(ctx, files, folder)
-
-        def ingest() -> ImportResult:
-            with ctx.using() as ws:
-                try:
-                    return add_works(ws, str(artist_id), paths)
-                except InvalidWork as exc:
-                    raise InvalidWork(Path(exc.path).name, exc.reason) from None
-
-        return await run_in_threadpool(ingest)
-
-
-def work_file_response(ctx: ServiceContext, work: Work) -> FileResponse:
-    """The stored image of ``work`` with its media type."""
-    from stylegate.registry.works import resolve_work_path
-
-    return FileResponse(resolve_work_path(ctx.settings.works_dir, work.path),
-                        media_type=MEDIA_TYPES.get(work.format, "application/octet-stream"))
-
-
-def own_work(ctx: ServiceContext, artist_id: int, work_id: int):
-    """The work if it belongs to ``artist_id``; 404 otherwise (no hint whose it is)."""
-    works = {w.id: w for w in ctx.workspace.store.list_works(artist_id)}
-    if work_id not in works:
-        raise HTTPException(404, f"you have no work #{work_id}")
-    return works[work_id]
 
 
 @router.get("", response_model=list[WorkOut], responses={**AUTH_ERRORS, **INVALID, **LIMIT_ERRORS})
