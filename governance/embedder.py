@@ -237,6 +237,15 @@ def open_embedder(
     return load_towers(cache_dir, model_name, checkpoint, model_config, threads=threads)
 
 
+def set_cpu_threads(threads: int, *, torch: bool = True) -> None:
+    """Apply a CPU thread count to FAISS (OpenMP) and, unless ``torch=False``, to torch."""
+    import faiss
+
+    if torch:
+        set_torch_threads(threads)
+    faiss.omp_set_num_threads(threads)
+
+
 def set_torch_threads(threads: int) -> None:
     import torch
 

@@ -7,8 +7,6 @@ touch the registry stay fast.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from functools import cached_property
@@ -123,14 +121,9 @@ class Workspace:
 
         ``torch=False`` leaves torch alone (and unimported) for the ONNX embedder's cold start.
         """
-        import faiss
+        from stylegate.governance.embedder import set_cpu_threads
 
-        threads = self.settings.cpu_threads
-        if torch:
-            from stylegate.governance.embedder import set_torch_threads
-
-            set_torch_threads(threads)
-        faiss.omp_set_num_threads(threads)
+        set_cpu_threads(self.settings.cpu_threads, torch=torch)
 
     @cached_property
     def embedder(self) -> ClipEmbedder:
@@ -229,30 +222,9 @@ class Workspace:
         return cached_neutral_anchor(self.embedder.embed_texts, self.embedder.identity.to_dict(), self.settings.cache_dir)
 
     def _descriptor_vectors(self, artists: Sequence[Artist]) -> tuple[np.ndarray, np.ndarray]:
-        """Descriptor text vectors, cached on disk by embedder and descriptor set."""
-        from stylegate.governance.matching.view import build_descriptor_vectors
+        from stylegate.governance.matching.view import cached_descriptor_vectors
 
-        owners = [a.id for a in artists for _ in a.descriptors]
-        texts = [d for a in artists for d in a.descriptors]
-        if not texts:
-            return np.zeros(0, np.int64), np.zeros((0, self.embedder.dim), np.float32)
-        key = hashlib.sha256(
-            json.dumps([self.embedder.identity.to_dict(), owners, texts]).encode()
-        ).hexdigest()[:24]
-        cache = self.settings.cache_dir / f"descriptors-{key}.npy"
-        if cache.exists():
-            try:
-                vectors = np.load(cache)
-                if vectors.shape == (len(texts), self.embedder.dim):
-                    return np.array(owners, np.int64), vectors
-            except (OSError, ValueError):
-                log.warning("ignoring unreadable descriptor cache %s", cache)
-        _, vectors = build_descriptor_vectors(list(artists), self.embedder)
-        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npy")
-        np.save(tmp, vectors)
-        tmp.replace(cache)
-        return np.array(owners, np.int64), vectors
+        return cached_descriptor_vectors(list(artists), self.embedder, self.settings.cache_dir)
 
     def work_limits(self) -> WorkLimits:
         from stylegate.registry.validation import WorkLimits

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,6 +122,32 @@ def build_descriptor_vectors(
     if not texts:
         return np.zeros(0, np.int64), np.zeros((0, embedder.dim), np.float32)
     return np.array(owners, dtype=np.int64), embedder.embed_texts(texts)
+
+
+def cached_descriptor_vectors(
+    artists: list[Artist], embedder: ClipEmbedder, cache_dir: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`build_descriptor_vectors`, cached on disk by embedder identity and descriptor set
+    (written atomically; a cache of the wrong shape or unreadable is ignored and rewritten)."""
+    owners = [a.id for a in artists for _ in a.descriptors]
+    texts = [d for a in artists for d in a.descriptors]
+    if not texts:
+        return np.zeros(0, np.int64), np.zeros((0, embedder.dim), np.float32)
+    key = hashlib.sha256(json.dumps([embedder.identity.to_dict(), owners, texts]).encode()).hexdigest()[:24]
+    cache = cache_dir / f"descriptors-{key}.npy"
+    if cache.exists():
+        try:
+            vectors = np.load(cache)
+            if vectors.shape == (len(texts), embedder.dim):
+                return np.array(owners, np.int64), vectors
+        except (OSError, ValueError):
+            log.warning("ignoring unreadable descriptor cache %s", cache)
+    _, vectors = build_descriptor_vectors(list(artists), embedder)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(cache)
+    return np.array(owners, np.int64), vectors
 
 
 def build_view(
