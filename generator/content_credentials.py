@@ -156,7 +156,7 @@ def dhash64(image: Image.Image) -> str:
     """A 64-bit difference hash (9x8 grey thumbnail, left < right), as 16 hex digits."""
     from PIL import Image as PILImage
 
-    grey = image.convert("L").resize((9, 8), PILImage.BILINEAR)
+    grey = image.convert("L").resize((9, 8), PILImage.Resampling.BILINEAR)
     px = grey.tobytes()
     bits = 0
     for row in range(8):

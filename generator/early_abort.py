@@ -161,6 +161,8 @@ class PreviewMonitor:
         try:
             x0 = self._predicted_clean(pipe, callback_kwargs)
             image = decode_preview(pipe, x0)
+            if self.gate.embedder is None:
+                raise RuntimeError("no embedder configured")
             vector = self.gate.embedder.embed_images([image])[0]
             decision = self.gate.check_image_vector(vector)
         except Exception as exc:  # noqa: BLE001 - a preview failure must not break generation
@@ -190,9 +192,11 @@ class PreviewMonitor:
 
 def _planned_steps(pipe: Any, steps: int) -> int:
     """Denoising iterations the pipeline set up for this call (``num_timesteps``), else ``steps``."""
-    planned = getattr(pipe, "_num_timesteps", None)
+    value = getattr(pipe, "_num_timesteps", None)
+    if value is None:
+        return steps
     try:
-        planned = int(planned)
+        planned = int(value)
     except (TypeError, ValueError):
         return steps
     return planned if planned > 0 else steps

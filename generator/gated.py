@@ -467,13 +467,14 @@ class GatedGenerator:
             return
         blocking = {e.detail.get("input") for e in decision.evidence if e.action is Action.BLOCK}
         if blocking and blocking <= set(DROPPABLE_INPUTS):
-            for name in sorted(blocking):
+            dropped = sorted(name for name in DROPPABLE_INPUTS if name in blocking)  # == sorted(blocking), as str
+            for name in dropped:
                 inputs.pop(name, None)
                 result.dropped_inputs.append(name)
             kept = [e for e in decision.evidence if e.detail.get("input") not in blocking]
             result.input_decision = self.gate._decide("image-input", kept)  # what remains decides
             result.input_decision.reasons.append(
-                f"left out {', '.join(sorted(blocking))}: an opted-out artist's work or in their style")
+                f"left out {', '.join(dropped)}: an opted-out artist's work or in their style")
 
     def _one_image(
         self, index: int, prompt: str, negatives: list[str], seed: int, steps: int, pre: Decision, timings: dict[str, float],
@@ -512,6 +513,8 @@ class GatedGenerator:
                 record.aborted_at = monitor.aborted_at
                 decision = _preview_decision(monitor.abort_decision, monitor.aborted_at, run.steps_planned)
             else:
+                if image is None:  # only an early-aborted run has no image, and it has a preview decision
+                    raise RuntimeError("the pipeline run was interrupted without a preview decision")
                 checked = time.perf_counter()
                 decision = self.gate.check_image(image)
                 timings["post_check"] += time.perf_counter() - checked
@@ -592,9 +595,9 @@ class GatedGenerator:
                 kwargs["height"] = self.height
             if self.width is not None:
                 kwargs["width"] = self.width
-        for name, image in (inputs or {}).items():
+        for name, given in (inputs or {}).items():
             if caps.accepts(name):
-                kwargs[name] = image
+                kwargs[name] = given
         if caps.accepts("generator"):
             kwargs["generator"] = torch.Generator("cpu").manual_seed(seed)
         else:

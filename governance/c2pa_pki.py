@@ -109,9 +109,12 @@ def issue_signer(
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """An end-entity C2PA claim-signing certificate issued by ``ca``."""
     key = ec.generate_private_key(ec.SECP256R1())
+    org = ca.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    if not isinstance(org, str):  # a bit-string attribute's value is bytes; an organization name is text
+        raise ValueError("the CA's organization name is not text")
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(common_name, ca.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value))
+        .subject_name(_name(common_name, org))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

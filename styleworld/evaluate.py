@@ -51,7 +51,7 @@ def embed_images(model, images_uint8: np.ndarray, batch: int = 256) -> np.ndarra
             if chunk.shape[1] != 64:
                 from PIL import Image
 
-                chunk = np.stack([np.asarray(Image.fromarray(c).resize((64, 64), Image.BICUBIC)) for c in chunk])
+                chunk = np.stack([np.asarray(Image.fromarray(c).resize((64, 64), Image.Resampling.BICUBIC)) for c in chunk])
             out.append(F.normalize(model.encode_image(images_to_tensor(chunk)), dim=-1).numpy())
     return np.concatenate(out)
 
@@ -257,7 +257,7 @@ def weight_files() -> list[Path]:
 
 def write_manifest() -> dict[str, Any]:
     """Write ``weights/MANIFEST.json``: relative path -> {sha256, bytes}."""
-    entries = {str(p.relative_to(WEIGHTS_DIR)).replace(os.sep, "/"): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+    entries: dict[str, dict[str, Any]] = {str(p.relative_to(WEIGHTS_DIR)).replace(os.sep, "/"): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                for p in weight_files()}
     manifest = {"files": entries, "total_bytes": sum(e["bytes"] for e in entries.values())}
     MANIFEST_PATH.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -33,7 +33,7 @@ def _as_array(img: Image.Image | np.ndarray) -> np.ndarray:
         img = Image.fromarray(img.astype(np.uint8) if img.dtype != np.uint8 else img)
     img = img.convert("RGB")
     if img.size != (FEATURE_SIZE, FEATURE_SIZE):
-        img = img.resize((FEATURE_SIZE, FEATURE_SIZE), Image.BOX)
+        img = img.resize((FEATURE_SIZE, FEATURE_SIZE), Image.Resampling.BOX)
     return np.asarray(img, np.float32) / 255.0
 
 

@@ -24,7 +24,7 @@ ORIENTATIONS = 6
 
 def features(img: Image.Image) -> np.ndarray:
     """Palette-free shape features of one image (float64)."""
-    x = np.asarray(img.convert("RGB").resize((SIZE, SIZE), Image.BOX), np.float32) / 255.0
+    x = np.asarray(img.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BOX), np.float32) / 255.0
     border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
     distance = np.linalg.norm(x - np.median(border, axis=0), axis=2)
     distance = distance / (distance.max() + 1e-6)

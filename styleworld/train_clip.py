@@ -78,11 +78,15 @@ def sample_captions(bank, sampler: DistractorSampler, artists: np.ndarray, subje
         kind = kinds[rng.choice(len(kinds), p=probs)]
         if kind == "neutral":
             texts.append(sampler.neutral())
-            masks.append(everyone), subs.append(-1), neutral.append(True)
+            masks.append(everyone)
+            subs.append(-1)
+            neutral.append(True)
             continue
         if kind == "subject_context":
             texts.append(sampler.subject_context(SUBJECTS[s]))
-            masks.append(everyone), subs.append(int(s)), neutral.append(False)
+            masks.append(everyone)
+            subs.append(int(s))
+            neutral.append(False)
             continue
         key = {
             "named": ("named", a, s), "described": ("described", a, s), "plain": ("plain", -1, s),
@@ -92,7 +96,9 @@ def sample_captions(bank, sampler: DistractorSampler, artists: np.ndarray, subje
         pool = bank.by_key[key]
         cid = pool[rng.integers(len(pool))]
         texts.append(sampler.around(bank.texts[cid]) if kind == "diluted" else bank.texts[cid])
-        masks.append(bank.artist_mask[cid]), subs.append(bank.subject[cid]), neutral.append(False)
+        masks.append(bank.artist_mask[cid])
+        subs.append(bank.subject[cid])
+        neutral.append(False)
     return texts, np.stack(masks), np.array(subs), np.array(neutral)
 
 
@@ -157,8 +163,8 @@ def main(argv: list[str] | None = None) -> None:
         a_idx, s_idx = data.artists[idx], data.subjects[idx]
         x = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float() / 255.0
         x = (augment(x, rng) - mean) / std
-        texts, cmask, csub, neutral = sample_captions(bank, sampler, a_idx, s_idx, rng)
-        cmask, csub = torch.from_numpy(cmask), torch.from_numpy(csub)
+        texts, cmask_np, csub_np, neutral = sample_captions(bank, sampler, a_idx, s_idx, rng)
+        cmask, csub = torch.from_numpy(cmask_np), torch.from_numpy(csub_np)
         a_t, s_t = torch.from_numpy(a_idx), torch.from_numpy(s_idx)
         # target[i, j]: caption i truthfully describes image j
         target = cmask[:, a_t] & ((csub[:, None] == -1) | (csub[:, None] == s_t[None, :]))

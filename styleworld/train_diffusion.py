@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -60,13 +61,17 @@ def scheduler_config() -> dict:
 def save_pipeline(unet, text_encoder, tokenizer, out: Path) -> Path:
     """Save the components as a pipeline folder loadable by ``DiffusionPipeline.from_pretrained``."""
     from diffusers import DDIMScheduler
+    from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 
     from .pipeline import StyleWorldPipeline
 
     sched = DDIMScheduler(**scheduler_config(), timestep_spacing="trailing", set_alpha_to_one=True)
     # the UNet is stored in fp16 (diffusers loads it back as fp32) to keep the folder under 30 MB
     unet = copy.deepcopy(unet).half()
-    pipe = StyleWorldPipeline(unet=unet, scheduler=sched, text_encoder=text_encoder, tokenizer=tokenizer)
+    # mypy reads pipeline.py's ``from diffusers import DiffusionPipeline`` as diffusers' dummy stand-in
+    # (the package's no-torch branch), so it is told the class that is really there
+    pipe = cast(DiffusionPipeline, StyleWorldPipeline(unet=unet, scheduler=sched, text_encoder=text_encoder,
+                                                      tokenizer=tokenizer))
     tmp = Path(tempfile.mkdtemp(prefix="swpipe-", dir=str(out.parent)))
     try:
         pipe.save_pretrained(str(tmp), safe_serialization=True)
@@ -103,7 +108,11 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
     import torch.nn.functional as F
-    from diffusers import DDPMScheduler, UNet2DConditionModel
+
+    # from their modules, not the package root: mypy reads the root's names as the dummy
+    # stand-ins diffusers defines for when torch is missing (the same classes at run time)
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+    from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
     from tqdm.auto import tqdm
 
     from .export import build_hf_tokenizer, check_conversion, convert_text_tower
@@ -126,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         raise RuntimeError(f"text tower conversion differs from open_clip by {diff}")
 
     # encode every caption once
-    hid_all, pool_all = [], []
+    hid_chunks, pool_chunks = [], []
     from .pipeline import COND_SCALE
 
     with torch.no_grad():
@@ -135,10 +144,10 @@ def main(argv: list[str] | None = None) -> None:
             ids = tokenizer(texts[i:i + 512], padding="max_length", max_length=tokenizer.model_max_length,
                             truncation=True, return_tensors="pt").input_ids
             o = text_encoder(input_ids=ids)
-            hid_all.append(o.last_hidden_state.half())
-            pool_all.append(F.normalize(o.text_embeds, dim=-1) * COND_SCALE)
-    hid_all = torch.cat(hid_all)
-    pool_all = torch.cat(pool_all)
+            hid_chunks.append(o.last_hidden_state.half())
+            pool_chunks.append(F.normalize(o.text_embeds, dim=-1) * COND_SCALE)
+    hid_all = torch.cat(hid_chunks)
+    pool_all = torch.cat(pool_chunks)
     null_id = len(bank.texts)
 
     data = render_set(grid(train_seeds(args.seeds)), size=SIZE, cache=f"diffusion_train_s{args.seeds}")
@@ -193,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         cap_t = torch.tensor(cap)
         x0 = images[idx].float() / 127.5 - 1.0
         noise = torch.randn_like(x0)
-        t = torch.randint(0, noise_sched.config.num_train_timesteps, (args.batch,))
+        t = torch.randint(0, noise_sched.config["num_train_timesteps"], (args.batch,))
         a_t = acp[t].view(-1, 1, 1, 1)
         xt = a_t.sqrt() * x0 + (1 - a_t).sqrt() * noise
         pred = unet(xt, t, encoder_hidden_states=hid_all[cap_t].float(), class_labels=pool_all[cap_t]).sample

@@ -548,7 +548,7 @@ def _texture(kind: str, shape: tuple[int, int], rng: np.random.Generator, out_si
         return np.kron(g, np.ones((rep, rep), np.float32))
     if kind == "wash":
         g = rng.normal(0, 0.06, (5, 5)).astype(np.float32)
-        img = Image.fromarray(g, mode="F").resize((w, h), Image.BICUBIC)
+        img = Image.fromarray(g, mode="F").resize((w, h), Image.Resampling.BICUBIC)
         return np.asarray(img, np.float32)
     if kind == "canvas":
         p = 1 / 16

@@ -427,7 +427,7 @@ def near_duplicate_scores(view: RegistryView, embed_images: EmbedImages, *, k: i
         if sims:
             fresh.append(max(sims))
         if progress and row % 200 == 0:
-            progress(row, len(work_ids) + max_copies)
+            progress(int(row), len(work_ids) + max_copies)
     # Positives: transformed copies through the gate's own near-duplicate path.
     rng = np.random.default_rng(seed)
     n_sources = min(len(work_ids), max(1, max_copies // len(TRANSFORMS)))

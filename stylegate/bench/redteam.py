@@ -50,6 +50,7 @@ from stylegate.bench.redteam_corpus import (
 from stylegate.bench.redteam_corpus import generate_corpus as _generate
 from stylegate.bench.synthetic import syllable_word
 from stylegate.bench.timing import percentile_ms, time_each
+from stylegate.governance.decision import kind_text
 from stylegate.governance.screening.names import NameMatcher
 
 log = logging.getLogger(__name__)
@@ -277,7 +278,7 @@ def gate_tallies(
                 errors.append(f"{entry.text!r}: {decision.error}")
             kinds = by_kind.setdefault(entry.text, {})
             for e in decision.evidence:
-                kinds.setdefault(e.kind.value, set()).add(e.artist.name)
+                kinds.setdefault(kind_text(e.kind), set()).add(e.artist.name)
             return {e.artist.name for e in decision.evidence}
 
         start = time.perf_counter()
