@@ -36,6 +36,19 @@ def render_works(folder: Path, artist: world.StyleArtist, n: int = 4, seed0: int
     return folder
 
 
+def register_artist(home: Path, artist: world.StyleArtist, works: Path, n: int) -> object:
+    """`artists add` (descriptors, rate 0.25 for royalty) and `works add` of ``n`` rendered works."""
+    args = ["artists", "add", artist.name, "--consent", artist.consent]
+    for d in artist.descriptors:
+        args += ["--descriptor", d]
+    if artist.consent == "royalty":
+        args += ["--rate", "0.25"]
+    assert sg(home, *args).exit_code == 0
+    result = sg(home, "works", "add", artist.name, str(render_works(works, artist, n=n)), "--json")
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def snapshot(home: Path) -> dict:
     """Everything an import may touch: database rows, index bytes, stored files."""
     index = home / "index" / "style.faiss"
@@ -56,14 +69,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = base / "home"
     assert sg(home, "init").exit_code == 0
     for artist in (OPT_OUT, ROYALTY, CREDIT):
-        args = ["artists", "add", artist.name, "--consent", artist.consent]
-        for d in artist.descriptors:
-            args += ["--descriptor", d]
-        if artist.consent == "royalty":
-            args += ["--rate", "0.25"]
-        assert sg(home, *args).exit_code == 0
-        result = sg(home, "works", "add", artist.name, str(render_works(base / artist.name, artist, n=6)), "--json")
-        assert result.exit_code == 0, result.output
+        result = register_artist(home, artist, base / artist.name, n=6)
         assert len(js(result)["added"]) == 6
     return home
 

@@ -12,22 +12,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from typer.testing import CliRunner
+from test_cli import register_artist, sg
 
-from stylegate.cli import app as cli_app
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
 from stylegate.styleworld import world
 
-runner = CliRunner()
 OPT_OUT = next(a for a in world.ARTISTS if a.consent == "opt-out")
 ROYALTY = next(a for a in world.ARTISTS if a.consent == "royalty")
 UNREGISTERED = [a for a in world.ARTISTS if a.consent == "credit"][-1]
 BY_CONSTRUCTION = {"audit_seq"}
-
-
-def sg(home: Path, *args: str) -> Any:
-    return runner.invoke(cli_app, ["--home", str(home), *args])
 
 
 def cli_json(home: Path, *args: str) -> dict[str, Any]:
@@ -52,17 +46,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = base / "home"
     assert sg(home, "init").exit_code == 0
     for artist in (OPT_OUT, ROYALTY):
-        args = ["artists", "add", artist.name, "--consent", artist.consent]
-        for d in artist.descriptors:
-            args += ["--descriptor", d]
-        if artist.consent == "royalty":
-            args += ["--rate", "0.25"]
-        assert sg(home, *args).exit_code == 0
-        folder = base / "works" / artist.name
-        folder.mkdir(parents=True)
-        for k in range(4):
-            world.render(artist, world.SUBJECTS[k % len(world.SUBJECTS)], k).save(folder / f"{k}.png")
-        assert sg(home, "works", "add", artist.name, str(folder)).exit_code == 0
+        register_artist(home, artist, base / "works" / artist.name, n=4)
     return home
 
 
