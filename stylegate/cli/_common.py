@@ -18,6 +18,7 @@ from typer.main import get_current_context  # typer vendors its own click
 
 from stylegate.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, StylegateError
 from stylegate.output import emit_json, message, print_decision
+from stylegate.registry.models import Consent  # light: an enum and dataclasses
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.workspace import Workspace
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-CONSENTS = ("opt-out", "royalty", "credit")
+CONSENTS = tuple(c.value for c in Consent)
 FORMATS = ("html", "csv", "parquet")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
