@@ -50,6 +50,7 @@ def test_row_reads_shares_first_artist_and_the_evidence_behind_them() -> None:
     assert row["right_share"] == pytest.approx(0.5)
     assert {n for n, _ in row["credited"]} == {"Ann Royal", "Ben Credit"}
     assert row["sources"] == {"Ann Royal": ["image:style", "prompt:name"], "Ben Credit": ["image:style"]}
+    assert row["evidence"]["Ann Royal"] == {"image:style": 1.0, "prompt:name": 1.5}
     assert row["image_style"] == "Ben Credit"
 
     blocked = generation_row(case, 8, _result([_ev(A, EvidenceKind.NAME, 0.9, 0.6)], None))
@@ -93,6 +94,10 @@ def test_summary_figures_targets_and_stability() -> None:
     assert out["met"] == {"median_share": True, "right_first": False, "no_style_credited": False}
     assert [a["artist"] for a in out["per_artist"]] == ["Ann Royal"]
     assert out["evidence"]["other_artists"] == {"image:style": 1}
+    margins = out["image_style_margins"]
+    assert margins["styled_other"] == {"n": 1, "min": 3.0, "p50": 3.0, "max": 3.0}
+    assert margins["styled_right"]["n"] == 6 and margins["styled_right"]["max"] == 1.0
+    assert margins["no_style_drift"]["n"] == 1 and margins["no_style_wrong"]["n"] == 0
 
 
 def test_stability_of_single_seed_runs_is_unknown() -> None:

@@ -166,6 +166,13 @@ def print_attribution_bench(results: dict[str, Any]) -> None:
           ["source (stage:kind)", "right artist", "other artists (styled prompts)", "no-style prompts"],
           [[k, ev["right_artist"].get(k, 0), ev["other_artists"].get(k, 0), ev["no_style"].get(k, 0)]
            for k in sorted(set(ev["right_artist"]) | set(ev["other_artists"]) | set(ev["no_style"]))])
+    m = results["image_style_margins"]
+    labels = {"styled_right": "styled prompts, the right artist", "styled_other": "styled prompts, another artist",
+              "no_style_drift": "no-style prompts, the artist whose style the image has",
+              "no_style_wrong": "no-style prompts, an artist whose style the image does not have"}
+    table("image style evidence behind credits (score / threshold; could a floor separate right from wrong?)",
+          ["credit", "n", "min", "median", "max"],
+          [[labels[k], v["n"], _num(v["min"]), _num(v["p50"]), _num(v["max"])] for k, v in m.items()])
     if results["misses"]:
         table("styled generations not crediting the right artist first (up to 20)",
               ["kind", "prompt", "seed", "action", "image style", "credited", "because of"],

@@ -34,6 +34,7 @@ def generation_row(case: Case, seed: int, result: Any, image_style: str | None =
     shares = result.attribution()
     credited = [(e["artist"]["name"], float(e["share"])) for e in shares]
     right = next((share for name, share in credited if name == case.expected), 0.0)
+    evidence = _credit_evidence(result, {name for name, _ in credited})
     return {
         "kind": case.kind,
         "subject": case.subject,
@@ -46,21 +47,26 @@ def generation_row(case: Case, seed: int, result: Any, image_style: str | None =
         "first": credited[0][0] if credited else None,
         "right_share": right,
         "image_style": image_style,
-        "sources": _sources(result, {name for name, _ in credited}),
+        "evidence": evidence,
+        "sources": {name: sorted(v) for name, v in evidence.items()},
     }
 
 
-def _sources(result: Any, credited: set[str]) -> dict[str, list[str]]:
+def _credit_evidence(result: Any, credited: set[str]) -> dict[str, dict[str, float]]:
     """For each credited artist, the evidence that crossed its threshold with an attribute
-    action, as ``stage:kind`` (``prompt:name``, ``image:style`` …): why they were credited."""
-    out: dict[str, set[str]] = {}
+    action, as ``stage:kind`` (``prompt:name``, ``image:style`` …) → its best score over
+    threshold: why they were credited, and by how much."""
+    out: dict[str, dict[str, float]] = {}
     stages: list[tuple[str, Iterable[Any]]] = [("prompt", result.prompt_decision.evidence)]
     stages += [("image", im.decision.evidence) for im in result.images if im.image is not None]
     for stage, evidence in stages:
         for e in evidence:
             if e.artist.name in credited and e.action.value == "attribute" and e.score >= e.threshold:
-                out.setdefault(e.artist.name, set()).add(f"{stage}:{e.kind.value if hasattr(e.kind, 'value') else e.kind}")
-    return {name: sorted(kinds) for name, kinds in sorted(out.items())}
+                source = f"{stage}:{e.kind.value if hasattr(e.kind, 'value') else e.kind}"
+                ratio = float(e.score / e.threshold) if e.threshold > 0 else float(e.score)
+                mine = out.setdefault(e.artist.name, {})
+                mine[source] = round(max(mine.get(source, 0.0), ratio), 4)
+    return {name: dict(sorted(v.items())) for name, v in sorted(out.items())}
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
@@ -158,6 +164,24 @@ def source_counts(rows: Sequence[dict[str, Any]], *, right: bool) -> dict[str, i
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def image_style_margins(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Image style evidence (score over threshold) behind credits, split by whether the
+    credit is right: could any floor on image-only evidence tell the groups apart?"""
+    groups: dict[str, list[float]] = {"styled_right": [], "styled_other": [], "no_style_drift": [],
+                                      "no_style_wrong": []}
+    for r in rows:
+        for name, sources in r["evidence"].items():
+            if "image:style" not in sources:
+                continue
+            if r["expected"] is not None:
+                key = "styled_right" if name == r["expected"] else "styled_other"
+            else:
+                key = "no_style_drift" if name == r["image_style"] else "no_style_wrong"
+            groups[key].append(sources["image:style"])
+    return {k: {"n": len(v), "min": _r(min(v)) if v else None, "p50": _r(quantile(v, 0.5)),
+                "max": _r(max(v)) if v else None} for k, v in groups.items()}
+
+
 def summarise(rows: Sequence[dict[str, Any]], attributed: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Every figure of the bench: by kind of prompt, per artist, the no-style side, the
     evidence behind the credits, and each target met or not. ``attributed``: the registered
@@ -191,6 +215,7 @@ def summarise(rows: Sequence[dict[str, Any]], attributed: frozenset[str] = froze
             "other_artists": source_counts(styled, right=False),
             "no_style": source_counts(no_style, right=False),
         },
+        "image_style_margins": image_style_margins(rows),
         "targets": dict(TARGETS),
         "met": met(overall, ns),
     }
