@@ -77,6 +77,24 @@ def bench_steer(
         print_steer_bench(results)
 
 
+@app.command("attribution")
+@handled
+def bench_attribution(
+    steps: int = typer.Option(25, "--steps", min=2, max=200, help="Denoising steps per image."),
+    seeds: int = typer.Option(3, "--seeds", min=1, max=16, help="Seeds per prompt (stability needs 2 or more)."),
+    subjects: int = typer.Option(8, "--subjects", min=1, max=8, help="StyleWorld subjects per artist (prompts scale with it)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Royalty attribution against StyleWorld's ground truth: right artist's share, no-style credits, stability."""
+    from stylegate.bench.attribution import print_attribution_bench, run_attribution_bench
+
+    results = run_attribution_bench(steps=steps, seeds=seeds, subjects=subjects, log=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_attribution_bench(results)
+
+
 @app.command("redteam")
 @handled
 def bench_redteam(
