@@ -96,8 +96,9 @@ def collect_lines(
     artists: dict[int, ArtistLines] = {}
     registered = registry.list_artists() if registry is not None and hasattr(registry, "list_artists") else []
     for a in registered:
-        if a.consent in PAID_CONSENTS:
-            artists[int(a.id)] = ArtistLines(int(a.id), a.name, a.consent, bool(getattr(a, "verified", True)))
+        consent = str(getattr(a.consent, "value", a.consent))
+        if consent in PAID_CONSENTS:
+            artists[int(a.id)] = ArtistLines(int(a.id), a.name, consent, bool(getattr(a, "verified", True)))
     for r in rows.sort_values("seq", kind="stable").itertuples(index=False):
         aid = int(r.artist_id)
         group = artists.get(aid)

@@ -304,3 +304,32 @@ def test_verify_refuses_a_file_that_is_not_a_statement(home: dict[str, Any], tmp
     junk.write_text(json.dumps({"format": "something else"}))
     result = _cli(home["root"], "statements", "verify", str(junk), "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["reason"] == "malformed"
+
+
+@pytest.mark.slow
+def test_statements_from_real_styleworld_generations_verify_standalone(tmp_path: Path) -> None:
+    """The demo generates through the gate on the shipped StyleWorld models; its royalty and
+    credit artists' statements list exactly their attributed generations and verify."""
+    from datetime import datetime, timedelta, timezone
+
+    from stylegate.demo import run_demo
+
+    summary = run_demo(tmp_path / "demo", log=lambda _text: None)
+    root = tmp_path / "demo" / "home"
+    attributed: dict[int, set[int]] = {}
+    for row in summary["prompts"]:
+        if row["action"] == "block" or not row["files"]:
+            continue
+        seq = row["result"]["audit_seq"]
+        for item in row["result"]["images"][0]["attribution"]:
+            if item.get("consent") in ("royalty", "credit"):
+                attributed.setdefault(int(item["artist"]["id"]), set()).add(seq)
+    assert attributed, "the demo attributes its royalty and credit prompts"
+    today = datetime.now(timezone.utc).date()
+    issued = _issue(root, "--since", str(today), "--until", str(today + timedelta(days=1)))
+    for s in issued["statements"]:
+        doc = json.loads(Path(s["json"]).read_text("utf-8"))
+        assert {line["seq"] for line in doc["lines"]} == attributed.get(s["artist"]["id"], set())
+        verdict = _standalone(tmp_path, Path(s["json"]), "--key", str(key_paths(root)[1]))
+        assert verdict["ok"], verdict
+    assert {s["artist"]["id"] for s in issued["statements"] if s["lines"]} == set(attributed)
