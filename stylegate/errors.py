@@ -158,3 +158,7 @@ class StatementExists(InputError):
 
 class StatementNotFound(NotFound):
     """No issued statement has the given id (for ``--correct``)."""
+
+
+class StatementInvalid(StylegateError):
+    """An issued statement on disk no longer verifies (edited or damaged): nothing is paid on it."""

@@ -11,7 +11,7 @@ import typer
 from stylegate.errors import EXIT_ERROR, EXIT_OK, InputError
 from stylegate.output import emit_json, message
 
-from ._common import JsonOpt, handled, open_workspace
+from ._common import JsonOpt, choice, handled, open_workspace
 
 app = typer.Typer(help="Royalty statements artists can verify: issue, verify.", no_args_is_help=True)
 
@@ -79,6 +79,31 @@ def statements_verify(
         for finding in v["findings"][1:]:
             message(f"  {finding['reason']}: {finding['detail']}")
     raise typer.Exit(EXIT_OK if v["ok"] else EXIT_ERROR)
+
+
+@app.command("payouts")
+@handled
+def statements_payouts(
+    period: str = typer.Option(..., "--period", help="An issued period's label (YYYY-MM, YYYY-Www or SINCE_UNTIL)."),
+    fmt: str = typer.Option("csv", "--format", **choice("--format", ("csv", "parquet")), help="File format."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default home/statements/<period>/payouts.FORMAT)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Per artist: verified, earned, carried in and out (policy minimum payout), escrow held, paid."""
+    from stylegate.operations.statements import payouts
+
+    outcome = payouts(open_workspace(), period, fmt=fmt, out=out)
+    if as_json:
+        emit_json(outcome.to_dict())
+        return
+    d = outcome.to_dict()
+    message(f"wrote {outcome.path}: {d['artists']} artists, paid {d['paid']:.6f}, carried {d['carried_out']:.6f}, "
+            f"in escrow {d['escrow_held']:.6f}")
+    width = max([len(str(r["artist_name"])) for r in outcome.rows] + [6])
+    typer.echo(f"{'artist':<{width}}  {'verified':<8}  {'due':>12}  {'paid':>12}  {'carried':>12}  {'escrow':>12}  status")
+    for r in outcome.rows:
+        typer.echo(f"{r['artist_name']:<{width}}  {'yes' if r['verified'] else 'no':<8}  {r['due']:>12.6f}  {r['paid']:>12.6f}  "
+                   f"{r['carried_out']:>12.6f}  {r['escrow_held']:>12.6f}  {r['status']}")
 
 
 def _read(path: Path, option: str) -> bytes:

@@ -257,3 +257,63 @@ def _omitted(ws: Workspace, statement: Mapping[str, Any]) -> list[int]:
     group = groups.get(int(statement["artist"]["id"]))
     listed = {int(line["seq"]) for line in statement["lines"]}
     return sorted({line.seq for line in group.lines} - listed) if group is not None else []
+
+
+# -------------------------------------------------------------------------------- payouts
+
+
+@dataclass
+class PayoutOutcome:
+    period: str
+    path: Path
+    rows: list[dict[str, Any]]
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        totals = {k: round(sum(float(r[k]) for r in self.rows), 6) for k in ("paid", "carried_out", "escrow_held")}
+        return {"period": self.period, "path": str(self.path), "artists": len(self.rows), **totals, "rows": self.rows}
+
+
+def issued_statements(ws: Workspace, root: Path | None = None) -> list[dict[str, Any]]:
+    """Every statement under ``root`` (default the home's), each checked by the verifier first."""
+    from stylegate.errors import StatementInvalid
+    from stylegate.governance.audit.statement_verify import verify_statement as verify_doc
+
+    from .audit import audit_public_key
+
+    root = root if root is not None else statements_root(ws)
+    key_path = audit_public_key(ws)
+    key = Path(key_path).read_bytes() if key_path is not None else None
+    docs = []
+    for path in sorted(root.glob("*/*.json")):
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StatementInvalid(f"{path} cannot be read: {exc}") from None
+        verdict = verify_doc(doc, key) if isinstance(doc, dict) else None
+        if verdict is None or not verdict.ok:
+            why = f"{verdict.reason}: {verdict.detail}" if verdict is not None else "not a JSON object"
+            raise StatementInvalid(f"{path} does not verify ({why}); nothing is paid on an invalid statement")
+        docs.append(doc)
+    return docs
+
+
+def payouts(ws: Workspace, period: str, *, fmt: str = "csv", out: Path | None = None, root: Path | None = None) -> PayoutOutcome:
+    """The payout export for ``period`` (an issued period's label) as CSV or Parquet."""
+    from stylegate.reports.payouts import build_payouts
+
+    if fmt not in ("csv", "parquet"):
+        raise InputError(f"--format must be csv or parquet, not {fmt!r}")
+    root = root if root is not None else statements_root(ws)
+    docs = issued_statements(ws, root)
+    verified = {int(a.id): bool(a.verified) for a in ws.store.list_artists()}
+    frame = build_payouts(docs, period, verified=verified, minimum_payout=float(ws.policy.royalties.minimum_payout))
+    path = out if out is not None else root / period / f"payouts.{fmt}"
+    if path.exists() and path.is_dir():
+        raise InputError(f"--out {path} is a folder; give a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return PayoutOutcome(period, path, frame.to_dict(orient="records"))
