@@ -317,3 +317,38 @@ def payouts(ws: Workspace, period: str, *, fmt: str = "csv", out: Path | None = 
     else:
         frame.to_parquet(path, index=False)
     return PayoutOutcome(period, path, frame.to_dict(orient="records"))
+
+
+# -------------------------------------------------------------------------------- the portal
+
+
+def artist_statements(ws: Workspace, artist_id: int) -> list[dict[str, Any]]:
+    """The artist's issued statements, newest period first, each with the server-side verdict
+    (the standalone checks plus consistency with the log's latest checkpoint and the recount)."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted(statements_root(ws).glob("*/*.json")):
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+            owner = int(doc["artist"]["id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if owner != int(artist_id):
+            continue
+        verdict = verify_statement(ws, doc).verdict
+        totals = doc.get("totals") or {}
+        rows.append({
+            "statement_id": str(doc.get("statement_id", "")), "period": doc.get("period") or {},
+            "issued_at": doc.get("issued_at", ""), "corrects": doc.get("corrects"), "lines": len(doc.get("lines") or []),
+            "amount_payable": float(totals.get("amount_payable", 0.0)), "amount_held": float(totals.get("amount_held", 0.0)),
+            "verdict": {k: verdict[k] for k in ("ok", "reason", "detail")},
+            "json_path": path, "html_path": path.with_suffix(".html") if path.with_suffix(".html").is_file() else None,
+        })
+    rows.sort(key=lambda r: (str(r["period"].get("since", "")), str(r["issued_at"])), reverse=True)
+    return rows
+
+
+def verifier_source() -> Path:
+    """The standalone verifier's file, as an artist downloads it."""
+    from stylegate.governance.audit import statement_verify
+
+    return Path(statement_verify.__file__)
