@@ -10,6 +10,7 @@ Run it with ``python -m stylegate.bench.statements [--entries N] [--artists K] [
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 import time
@@ -29,7 +30,7 @@ def _append_generations(ws: Any, artists: list[Any], entries: int) -> None:
             attribution = [{"artist": {"id": x.id, "name": x.name}, "share": share, "consent": str(x.consent.value)}
                            for x, share in pairs]
             stamp = f"2026-11-{1 + k * 29 // entries:02d}T{(k // 60) % 24:02d}:{k % 60:02d}:00.000000+00:00"
-            audit_log.utc_now = lambda stamp=stamp: stamp
+            audit_log.utc_now = functools.partial(str, stamp)  # the entry's time: a day in November
             record = DecisionRecord.from_decision({"action": "attribute", "subject": "prompt", "evidence": [],
                                                    "attribution": attribution, "reasons": []},
                                                   prompt=f"prompt {k}", policy_hash="bench", model={"id": "bench"})
