@@ -161,6 +161,10 @@ def test_a_period_is_issued_once_and_a_correction_references_the_old_statement(h
     assert [line["seq"] for line in new["lines"]] == [seqs["ada_bo"]] and new["period"]["label"] == "2026-11"
     assert _standalone(tmp_path, Path(fixed["statements"][0]["json"]), "--key", str(home["key"]))["ok"]
     assert Path(issued["statements"][0]["json"]).read_bytes() == before  # the original is untouched
+    twice = _cli(root, "statements", "issue", "--correct", old["statement_id"])
+    assert twice.exit_code == 2 and "already corrected" in twice.output
+    again_fixed = _issue(root, "--correct", new["statement_id"])  # a correction of the correction is fine
+    assert json.loads(Path(again_fixed["statements"][0]["json"]).read_text())["corrects"] == new["statement_id"]
     unknown = _cli(root, "statements", "issue", "--correct", "st-00000000000000000000")
     assert unknown.exit_code == 2
 
@@ -188,6 +192,10 @@ def test_each_tampering_is_caught_with_its_reason(home: dict[str, Any], tmp_path
     dropped["totals"] = {k: (len(dropped["lines"]) if k == "lines" else v) for k, v in good["totals"].items()}
     dropped["totals"].update(share_sum=0.6, amount=dropped["lines"][0]["amount"], amount_payable=dropped["lines"][0]["amount"])
     assert reason(_resign(dropped, root)) == ["count_mismatch"]
+
+    relabelled = copy.deepcopy(good)
+    relabelled["corrects"] = "st-11111111111111111111"  # posing as a correction the log never recorded
+    assert reason(_resign(relabelled, root)) == ["bad_commitment"]
 
     lied = copy.deepcopy(dropped)
     lied["commitment"]["count"] = 1  # the count signed in the log cannot be changed in the statement

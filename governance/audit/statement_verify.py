@@ -368,6 +368,8 @@ def _check_commitment(v: StatementVerdict, st: Mapping[str, Any], head: SignedHe
     if entry.get("kind") != COMMITMENT_KIND or body.get("period") != st.get("period"):
         v.fail(Reason.BAD_COMMITMENT, f"the commitment entry is {entry.get('kind')} for {body.get('period')}, not this period's")
         return
+    if body.get("corrects") != st.get("corrects"):
+        v.fail(Reason.BAD_COMMITMENT, f"the commitment entry corrects {body.get('corrects')}, the statement {st.get('corrects')}")
     raw_counts = body.get("counts")
     counts: Mapping[str, Any] = raw_counts if isinstance(raw_counts, Mapping) else {}
     committed = counts.get(artist_id)

@@ -96,6 +96,9 @@ def issue_statements(ws: Workspace, period: Period | None, *, out: Path | None =
         old: dict[str, Any] | None = None
         if correct is not None:
             _, old = find_statement(root, correct)
+            later = _issued_periods(ws).get(str(old["period"]["label"]), [])
+            if any(body.get("corrects") == correct for body in later):
+                raise StatementExists(f"statement {correct} was already corrected; correct the newest statement instead")
             p = old["period"]
             period = PeriodT(p["label"], p["since"], p["until"])
         elif period is None:
