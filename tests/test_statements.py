@@ -169,6 +169,32 @@ def test_a_period_is_issued_once_and_a_correction_references_the_old_statement(h
     assert unknown.exit_code == 2
 
 
+def test_an_issue_killed_midway_is_finished_from_the_same_commitment(
+        home: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stylegate.registry import _fs
+
+    real, calls = _fs.atomic_write_bytes, []
+
+    def dies_after_one_statement(path: Any, data: Any, **kw: Any) -> None:
+        calls.append(path)
+        if len(calls) > 2:  # the first statement's JSON and page are written, then the process dies
+            raise OSError("disk gone")
+        real(path, data, **kw)
+
+    monkeypatch.setattr(_fs, "atomic_write_bytes", dies_after_one_statement)
+    assert _cli(home["root"], "statements", "issue", "--period", "2026-11").exit_code == 1
+    monkeypatch.setattr(_fs, "atomic_write_bytes", real)
+    folder = home["root"] / "statements" / "2026-11"
+    assert len(list(folder.glob("*.json"))) == 1
+    finished = _issue(home["root"], "--period", "2026-11")
+    assert len(finished["statements"]) == 2 and len(list(folder.glob("*.json"))) == 3
+    commitments = {json.loads(p.read_text())["commitment"]["seq"] for p in folder.glob("*.json")}
+    assert len(commitments) == 1  # one count commitment for the period, never a second
+    for path in folder.glob("*.json"):
+        assert _standalone(tmp_path, path, "--key", str(home["key"]))["ok"]
+    assert _cli(home["root"], "statements", "issue", "--period", "2026-11").exit_code == 2
+
+
 def test_each_tampering_is_caught_with_its_reason(home: dict[str, Any], tmp_path: Path) -> None:
     root = home["root"]
     issued = _issue(root, "--period", "2026-11")

@@ -105,10 +105,9 @@ def issue_statements(ws: Workspace, period: Period | None, *, out: Path | None =
             raise InputError("a period is needed to issue statements")
         else:
             issued = _issued_periods(ws).get(period.label)
-            if issued:
-                raise StatementExists(
-                    f"statements for {period.label} were issued (audit entry {issued[0]['seq']}); they are immutable: "
-                    f"use `stylegate statements issue --correct STATEMENT_ID` for a correction")
+            first = next((b for b in issued or [] if not b.get("corrects")), None)
+            if first is not None:
+                return _resume(ws, first, root / period.label)
         folder = root / period.label
         if correct is None and folder.is_dir() and any(folder.glob("*.json")):
             raise StatementExists(f"{folder} already holds statements; they are never overwritten")
@@ -123,6 +122,31 @@ def issue_statements(ws: Workspace, period: Period | None, *, out: Path | None =
         return _issue(ws, period, cutoff, issued_at, groups, folder, old)
 
 
+def _resume(ws: Workspace, body: Mapping[str, Any], folder: Path) -> IssueOutcome:
+    """The period was issued: refuse, unless statements it committed to are missing from
+    ``folder`` (an issue killed before it wrote them all, or a copy under ``--out``). Those are
+    written from the same commitment entry, whose counts the log must still give."""
+    from stylegate.governance.audit.entry import utc_now
+    from stylegate.reports.statement_period import Period as PeriodT
+
+    label = str(body["period"]["label"])
+    counts = {int(k): int(v) for k, v in (body.get("counts") or {}).items()}
+    missing = [aid for aid in counts if not (folder / f"{aid}.json").exists()]
+    if not missing:
+        raise StatementExists(
+            f"statements for {label} were issued (audit entry {body['seq']}); they are immutable: "
+            f"use `stylegate statements issue --correct STATEMENT_ID` for a correction")
+    p = body["period"]
+    groups = _lines(ws, PeriodT(label, p["since"], p["until"]), p["cutoff"])
+    changed = [aid for aid in missing if len(groups[aid].lines if aid in groups else []) != counts[aid]]
+    if changed:
+        raise StatementExists(
+            f"statements for {label} were issued (audit entry {body['seq']}) and the log no longer gives the counts it "
+            f"committed to for artists {changed}: issue a correction of their statements instead")
+    log.warning("statements for %s: writing the %d committed statements that are missing from %s", label, len(missing), folder)
+    return _write(ws, {aid: groups[aid] for aid in missing}, folder, body["period"], int(body["seq"]), None, utc_now())
+
+
 def _lines(ws: Workspace, period: Period, cutoff: str) -> dict[int, ArtistLines]:
     from stylegate.reports.statements import collect_lines
 
@@ -134,6 +158,18 @@ def _lines(ws: Workspace, period: Period, cutoff: str) -> dict[int, ArtistLines]
 def _issue(ws: Workspace, period: Period, cutoff: str, issued_at: str, groups: Mapping[int, ArtistLines],
            folder: Path, old: dict[str, Any] | None) -> IssueOutcome:
     from stylegate.governance.audit import AuditKind
+
+    period_doc = dict(period.to_dict(), cutoff=cutoff)
+    corrects = old["statement_id"] if old is not None else None
+    body = {"period": period_doc, "counts": {str(a): len(g.lines) for a, g in groups.items()}, "last_seq": len(ws.audit),
+            "corrects": corrects}
+    commitment_seq = ws.audit.append(AuditKind.STATEMENTS_ISSUED, body)
+    return _write(ws, groups, folder, period_doc, commitment_seq, corrects, issued_at)
+
+
+def _write(ws: Workspace, groups: Mapping[int, ArtistLines], folder: Path, period_doc: Mapping[str, Any],
+           commitment_seq: int, corrects: str | None, issued_at: str) -> IssueOutcome:
+    """Checkpoint, prove, sign and write one statement per group under ``folder``."""
     from stylegate.governance.audit.checkpoints import note_verifier
     from stylegate.governance.audit.signing import load_or_create_signer, public_key_pem
     from stylegate.governance.audit.statement_verify import FORMAT, signed_bytes, statement_id
@@ -141,16 +177,10 @@ def _issue(ws: Workspace, period: Period, cutoff: str, issued_at: str, groups: M
     from stylegate.reports.statement_html import render_statement_html
 
     signer = load_or_create_signer(ws.settings.home)
-    period_doc = dict(period.to_dict(), cutoff=cutoff)
-    last_seq = len(ws.audit)
-    corrects = old["statement_id"] if old is not None else None
-    body = {"period": period_doc, "counts": {str(a): len(g.lines) for a, g in groups.items()}, "last_seq": last_seq,
-            "corrects": corrects}
-    commitment_seq = ws.audit.append(AuditKind.STATEMENTS_ISSUED, body)
     checkpoint = ws.audit.checkpoint(signer)
     wanted = [line.seq for g in groups.values() for line in g.lines] + [commitment_seq]
     proofs = ws.audit.prove_many(wanted, checkpoint.size)
-    outcome = IssueOutcome(period_doc, commitment_seq, checkpoint.size, corrects=corrects)
+    outcome = IssueOutcome(dict(period_doc), commitment_seq, checkpoint.size, corrects=corrects)
     folder.mkdir(parents=True, exist_ok=True)
     for aid, group in groups.items():
         doc: dict[str, Any] = {
@@ -173,7 +203,7 @@ def _issue(ws: Workspace, period: Period, cutoff: str, issued_at: str, groups: M
         }
         doc["statement_id"] = statement_id(doc)
         doc["signature"] = base64.b64encode(signer.sign(signed_bytes(doc))).decode("ascii")
-        stem = str(aid) if old is None else f"{aid}.correction-{doc['statement_id']}"
+        stem = str(aid) if corrects is None else f"{aid}.correction-{doc['statement_id']}"
         json_path, html_path = folder / f"{stem}.json", folder / f"{stem}.html"
         atomic_write_bytes(json_path, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"), overwrite=False)
         atomic_write_bytes(html_path, render_statement_html(doc).encode("utf-8"), overwrite=False)
@@ -183,7 +213,7 @@ def _issue(ws: Workspace, period: Period, cutoff: str, issued_at: str, groups: M
             "amount": totals["amount"], "amount_payable": totals["amount_payable"], "amount_held": totals["amount_held"],
             "json": str(json_path), "html": str(html_path),
         })
-    log.info("issued %d statements for %s (commitment %d, checkpoint %d)", len(groups), period.label, commitment_seq,
+    log.info("issued %d statements for %s (commitment %d, checkpoint %d)", len(groups), period_doc["label"], commitment_seq,
              checkpoint.size)
     return outcome
 
