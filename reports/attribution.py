@@ -60,7 +60,7 @@ def artist_rates(source: Any) -> dict[int, float | None]:
     return {int(a.id): (None if a.royalty_rate is None else float(a.royalty_rate)) for a in artists}
 
 
-def generation_entries(source: EntrySource, since: TimeBound, until: TimeBound) -> list[dict[str, Any]]:
+def _generation_entries(source: EntrySource, since: TimeBound, until: TimeBound) -> list[dict[str, Any]]:
     """Generation entries, less those whose correction says no image was written."""
     kinds = [AuditKind.GENERATE, AuditKind.GENERATE_CORRECTION]
     entries = list(iter_entries(source, kinds=kinds, since=since, until=None))
@@ -275,7 +275,7 @@ def build_attribution_report(
     policy = policy if policy is not None else load_policy()
     price = float(policy.attribution.price_per_generation)
     default_rate = float(policy.attribution.default_royalty_rate)
-    entries = generation_entries(source, since, until)
+    entries = _generation_entries(source, since, until)
     rows = attribution_rows(entries, price_per_generation=price, default_royalty_rate=default_rate,
                             rates=artist_rates(registry))
     blocked = blocked_rows(entries)

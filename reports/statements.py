@@ -18,7 +18,8 @@ from typing import Any
 from stylegate.governance.audit import AuditEntry, AuditKind
 
 from ._source import EntrySource
-from .attribution import artist_rates, attribution_rows, generation_entries
+from .attribution import _generation_entries as generation_entries
+from .attribution import artist_rates, attribution_rows
 from .statement_period import Period
 
 PAID_CONSENTS = ("royalty", "credit")
