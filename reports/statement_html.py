@@ -61,7 +61,7 @@ def render_statement_html(statement: Mapping[str, Any], verdict: Mapping[str, An
         f"{int(statement['commitment']['seq'])} commits to the number of attributed generations per artist for the "
         f"period, so a left-out generation is caught.</p><pre class=\"note\">{escape(statement['checkpoint']['note'])}</pre>"
         f"<p>Check it yourself with the standalone verifier (Python and <code>cryptography</code> only):</p>"
-        f"<pre>python statement_verify.py {escape(str(artist['id']))}.json --key audit-ed25519.pub.pem</pre>"
+        f"<pre>python verify_statement.py {escape(str(artist['id']))}.json --key audit-ed25519.pub.pem</pre>"
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -141,6 +141,12 @@ def test_issue_writes_one_signed_statement_per_paid_artist_and_they_verify_stand
     cli = _cli(root, "statements", "verify", by_artist[ids["bo"]]["json"], "--json")
     assert cli.exit_code == 0, cli.output
     assert json.loads(cli.stdout)["workspace_checked"] is True
+    # an artist's machine, no home: the command checks what needs no workspace, with the key given
+    elsewhere = _cli(tmp_path / "no-home", "statements", "verify", by_artist[ids["bo"]]["json"], "--public-key",
+                     str(home["key"]), "--json")
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert json.loads(elsewhere.stdout)["workspace_checked"] is False
+    assert _cli(tmp_path / "no-home", "statements", "verify", by_artist[ids["bo"]]["json"]).exit_code == 1
 
 
 def test_a_period_is_issued_once_and_a_correction_references_the_old_statement(home: dict[str, Any], tmp_path: Path) -> None:
@@ -287,6 +293,10 @@ def test_a_rewritten_log_is_caught_by_a_later_checkpoint(home: dict[str, Any], t
                       "--consistency", str(tmp_path / "proof.json"))
     assert bad["reason"] == "inconsistent_checkpoint"
     assert _cli(root, "statements", "verify", path).exit_code == 0  # against the log's latest checkpoint
+    for note, code in (("honest.note", 0), ("later.note", 1)):  # the proof handed over, no home needed
+        given = _cli(tmp_path / "no-home", "statements", "verify", path, "--public-key", str(home["key"]),
+                     "--checkpoint", str(tmp_path / note), "--consistency", str(tmp_path / "proof.json"))
+        assert given.exit_code == code, given.output
 
 
 def test_an_operator_who_commits_to_a_short_count_is_caught_with_the_workspace(

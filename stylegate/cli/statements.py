@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -12,6 +12,9 @@ from stylegate.errors import EXIT_ERROR, EXIT_OK, InputError
 from stylegate.output import emit_json, message
 
 from ._common import JsonOpt, choice, handled, open_workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.workspace import Workspace
 
 app = typer.Typer(help="Royalty statements artists can verify: issue, verify.", no_args_is_help=True)
 
@@ -58,15 +61,29 @@ def statements_verify(
     file: Path = typer.Argument(..., help="A statement's .json file."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A later C2SP checkpoint note (default: the log's latest)."),
     public_key: Optional[Path] = typer.Option(None, "--public-key", help="The operator's audit public key PEM (default: this home's)."),
+    consistency: Optional[Path] = typer.Option(
+        None, "--consistency", help="The consistency proof (JSON) to --checkpoint (default: from the workspace)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Signatures, inclusion proofs, checkpoint consistency, arithmetic and omissions; exit 1 names the reason."""
+    """Signatures, inclusion proofs, checkpoint consistency, arithmetic and omissions; exit 1 names the reason.
+
+    Without a home (an artist's machine), give --public-key: the checks then need no workspace."""
+    from stylegate.errors import HomeError
     from stylegate.operations.statements import verify_statement
 
     doc = _read_json(file)
     key = _read(public_key, "--public-key") if public_key is not None else None
     note = _read(checkpoint, "--checkpoint").decode("utf-8", "replace") if checkpoint is not None else None
-    outcome = verify_statement(open_workspace(), doc, public_key_pem=key, later_checkpoint=note)
+    proof = _read_json(consistency) if consistency is not None else None
+    opened = open_workspace()
+    ws: Workspace | None = opened
+    try:
+        opened.require_home()
+    except HomeError:
+        if key is None:
+            raise
+        ws = None  # an artist's machine: the checks that need no workspace
+    outcome = verify_statement(ws, doc, public_key_pem=key, later_checkpoint=note, consistency=proof)
     v = outcome.to_dict()
     if as_json:
         emit_json(v)

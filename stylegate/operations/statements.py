@@ -237,8 +237,10 @@ def verify_statement(
     *,
     public_key_pem: bytes | None = None,
     later_checkpoint: str | None = None,
+    consistency: Mapping[str, Any] | None = None,
 ) -> VerifyOutcome:
-    """The standalone verifier's checks, plus, given the workspace: the consistency of the
+    """The standalone verifier's checks (``consistency``: a proof to ``later_checkpoint`` from
+    elsewhere), plus, given the workspace: the consistency of the
     statement's checkpoint with ``later_checkpoint`` (or the log's latest), and omissions
     (``omitted``: attributed generations of the artist in the period the statement lacks)."""
     from stylegate.governance.audit.statement_verify import Reason
@@ -249,8 +251,7 @@ def verify_statement(
     if public_key_pem is None and ws is not None:
         path = audit_public_key(ws)
         public_key_pem = Path(path).read_bytes() if path is not None else None
-    consistency = None
-    if ws is not None:
+    if ws is not None and consistency is None:
         later_checkpoint, consistency = _later(ws, statement, later_checkpoint)
     verdict = verify_doc(statement, public_key_pem, later_checkpoint=later_checkpoint, consistency=consistency)
     if ws is not None and verdict.ok:
