@@ -95,6 +95,14 @@ class AttributionSettings(_Strict):
     default_royalty_rate: float = Field(0.10, ge=0.0, le=1.0)
 
 
+class RoyaltySettings(_Strict):
+    """How statements turn into payouts (``stylegate statements payouts``)."""
+
+    # A balance below this is not paid out: it is carried to the next period (same currency as
+    # ``attribution.price_per_generation``). 0 pays every positive balance.
+    minimum_payout: float = Field(1.0, ge=0.0, allow_inf_nan=False)
+
+
 class SteeringSettings(_Strict):
     max_attempts: int = Field(2, ge=0, le=10)
     # A style reference (IP-Adapter image) that is an opted-out artist's work, or in their
@@ -163,6 +171,7 @@ class Policy(_Strict):
     names: NameSettings = NameSettings()
     consent: ConsentTable
     attribution: AttributionSettings = AttributionSettings()
+    royalties: RoyaltySettings = RoyaltySettings()
     steering: SteeringSettings = SteeringSettings()
     prompt: PromptSettings = PromptSettings()
     image: ImageSettings = ImageSettings()

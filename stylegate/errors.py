@@ -147,3 +147,18 @@ class UnregisteredVectors(StylegateError):
 # ------------------------------------------------------------ reports
 class ReportError(AuditError, ValueError):
     """The audit entries cannot be turned into a report (e.g. attribution shares that do not sum to 1)."""
+
+
+# ------------------------------------------------------------ royalty statements
+class StatementExists(InputError):
+    """Statements for this period (or this correction) were already issued: they are immutable."""
+
+    http_status = 409
+
+
+class StatementNotFound(NotFound):
+    """No issued statement has the given id (for ``--correct``)."""
+
+
+class StatementInvalid(StylegateError):
+    """An issued statement on disk no longer verifies (edited or damaged): nothing is paid on it."""

@@ -48,6 +48,10 @@ class AuditKind(str, Enum):
     # "unwritten": [...], "written": [...]}. A generation with nothing written earns no royalty.
     GENERATE_CORRECTION = "generate.correction"
     POLICY_CALIBRATED = "policy.calibrated"
+    # Appended when royalty statements are issued for a period: {"period": {...}, "counts":
+    # {artist id: attributed generations}, "last_seq": n, "corrects": statement id or null}. The
+    # checkpoint signed next covers it, so every statement can prove the count it must list.
+    STATEMENTS_ISSUED = "statements.issued"
 
     def __str__(self) -> str:
         return self.value

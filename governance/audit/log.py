@@ -540,6 +540,33 @@ class AuditLog:
             "checkpoint": matching[-1].to_dict() if matching else None,
         }
 
+    def prove_many(self, seqs: Sequence[int], tree_size: int) -> dict[int, dict[str, Any]]:
+        """Inclusion proofs ``{seq: {leaf, leaf_hash, audit_path}}`` for many entries in the tree of
+        ``tree_size`` entries, building the tree once (:meth:`prove` builds it per call)."""
+        with self._tx(write=False) as conn:
+            size, _ = self._state(conn)
+            if not 1 <= int(tree_size) <= size:
+                raise AuditError(f"tree size {tree_size} is outside 1..{size}")
+            hashes = self._leaf_hashes(conn, int(tree_size))
+            wanted = sorted({int(s) for s in seqs})
+            texts: dict[int, str] = {}
+            for i in range(0, len(wanted), _BATCH):
+                chunk = wanted[i : i + _BATCH]
+                rows = conn.execute(
+                    f"SELECT seq, entry FROM entries WHERE seq IN ({', '.join('?' * len(chunk))})", chunk
+                ).fetchall()
+                texts.update({int(seq): text for seq, text in rows})
+        tree = MerkleTree(hashes)
+        out: dict[int, dict[str, Any]] = {}
+        for seq in wanted:
+            if not 1 <= seq <= int(tree_size) or seq not in texts:
+                raise AuditEntryNotFound(f"no audit entry {seq} in a tree of {tree_size} entries")
+            if leaf_hash(texts[seq].encode("utf-8")) != hashes[seq - 1]:
+                raise AuditError(f"audit entry {seq} does not match its leaf hash; run `stylegate audit verify`")
+            out[seq] = {"leaf": texts[seq], "leaf_hash": hashes[seq - 1].hex(),
+                        "audit_path": [h.hex() for h in tree.inclusion_proof(seq - 1)]}
+        return out
+
     def prove_consistency(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
         """A consistency proof ``{old_size, new_size, old_root, new_root, proof}`` (RFC 6962 PROOF)."""
         with self._tx(write=False) as conn:

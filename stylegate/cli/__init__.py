@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from . import artists, audit, bench, calibrate, check, demo, generate, home, index, report, serve, works
+from . import artists, audit, bench, calibrate, check, demo, generate, home, index, report, serve, statements, works
 from ._common import DEVICES, CliState, choice, handled
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.add_typer(check.app, name="check")
 app.command("generate")(generate.generate)
 app.add_typer(audit.app, name="audit")
 app.add_typer(report.app, name="report")
+app.add_typer(statements.app, name="statements")
 app.command("calibrate")(calibrate.calibrate)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

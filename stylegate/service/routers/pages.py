@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from pathlib import Path
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -247,12 +248,15 @@ def _dashboard(request: Request, *, notice: str | None = None, error: str | None
     artist_id, session_id = session
     ctx = _ctx(request)
     from stylegate.governance.cawg import signal_conflicts
+    from stylegate.operations.statements import artist_statements
 
     with ctx.using() as ws:
         artist = artist_out(ctx, artist_id)
         counts = artist_counts(ctx, artist_id)
         signal_conflict = signal_conflicts(list(ws.store.consent_signals(artist_id).values()), artist["consent"])
+        statements = artist_statements(ws, artist_id)
     return render(request, "dashboard.html", status, artist=artist, counts=counts, signal_conflict=signal_conflict,
+                  statements=statements,
                   form_token=ctx.form_token(session_id), notice=notice, error=error, session=session,
                   mail_configured=ctx.mailer.configured)
 
@@ -312,6 +316,48 @@ def work_image(request: Request, work_id: int) -> Response:
     with ctx.using():
         work = own_work(ctx, session[0], work_id)
     return work_file_response(ctx, work)
+
+
+@router.get("/dashboard/statements/{statement_id}.{fmt}")
+def statement_file(request: Request, statement_id: str, fmt: str) -> Response:
+    """Download one of your own statements as JSON (for the verifier) or as its HTML page."""
+    session = _session_or_redirect(request)
+    if isinstance(session, Response):
+        return session
+    from stylegate.operations.statements import artist_statements
+
+    if fmt not in ("json", "html"):
+        raise HTTPException(404, "no such statement")
+    with _ctx(request).using() as ws:
+        found = next((r for r in artist_statements(ws, session[0]) if r["statement_id"] == statement_id), None)
+    path = None if found is None else found["json_path" if fmt == "json" else "html_path"]
+    if path is None:
+        raise HTTPException(404, "no such statement")
+    media = "application/json" if fmt == "json" else "text/html; charset=utf-8"
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{statement_id}.{fmt}"'} if fmt == "json" else NO_STORE
+    return Response(path.read_bytes(), media_type=media, headers=headers)
+
+
+@router.get("/statements/verify_statement.py")
+def statement_verifier() -> Response:
+    """The standalone verifier (standard library and ``cryptography`` only), for anyone."""
+    from stylegate.operations.statements import verifier_source
+
+    return Response(verifier_source().read_bytes(), media_type="text/x-python; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="verify_statement.py"'})
+
+
+@router.get("/statements/audit-key.pem")
+def statement_key(request: Request) -> Response:
+    """The operator's audit public key, which signs statements and checkpoints."""
+    from stylegate.operations.audit import audit_public_key
+
+    with _ctx(request).using() as ws:
+        path = audit_public_key(ws)
+    if path is None:
+        raise HTTPException(404, "this workspace has no audit key yet")
+    return Response(Path(path).read_bytes(), media_type="application/x-pem-file",
+                    headers={"Content-Disposition": 'attachment; filename="audit-ed25519.pub.pem"'})
 
 
 @router.post("/dashboard/delete")
