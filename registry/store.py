@@ -2,8 +2,13 @@
 
 SQLite databases are opened in WAL mode with ``synchronous=FULL``, foreign keys on and a busy
 timeout; write transactions start with ``BEGIN IMMEDIATE`` so concurrent writers queue
-instead of failing halfway. Any other SQLAlchemy URL (PostgreSQL) works too: the queries are
-portable Core, and writers serialise on a ``SELECT ... FOR UPDATE`` of the revision row.
+instead of failing halfway. PostgreSQL (``postgresql://`` or ``postgresql+psycopg://``, the
+psycopg 3 driver) is tested too: the queries are portable Core; write transactions run at READ
+COMMITTED and serialise on a ``SELECT ... FOR UPDATE`` of the revision row, so every statement
+after that lock sees every earlier writer's commit (the revision counter and the name claims
+stay exact under concurrent writers); read-only transactions run at REPEATABLE READ, one
+snapshot like SQLite's; the busy timeout becomes ``lock_timeout``. Migrations serialise on a
+transaction-scoped advisory lock (see :mod:`.migrations`).
 
 Every committed change bumps a ``revision`` counter (caches key on it) and is announced to
 listeners added with :meth:`RegistryStore.add_listener` after the commit.
@@ -288,6 +293,9 @@ class RegistryStore:
             try:
                 if write:
                     conn.execution_options(stylegate_write=True)
+                elif conn.dialect.name == "postgresql":
+                    # one snapshot for the whole read, as SQLite's deferred BEGIN gives
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 trans = conn.begin()
                 tx = Transaction(conn=conn, write=write)
                 if write:
@@ -903,7 +911,10 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
 
 def _db_message(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
-    return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0]
+    message = f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0]
+    if getattr(orig, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available (lock_timeout)
+        message = f"the registry database is locked by another writer ({message})"
+    return message
 
 
 # -- engine -------------------------------------------------------------------------------
@@ -915,6 +926,13 @@ def create_registry_engine(url: str | URL, busy_timeout_s: float = DEFAULT_BUSY_
         parsed = make_url(url)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types here
         raise InputError(f"invalid database URL {str(url)!r}: {exc}") from None
+    if parsed.drivername == "postgresql":  # psycopg 3 is the driver stylegate depends on
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        # writers wait for the revision lock as long as SQLite's busy timeout, then fail clearly
+        lock_ms = max(1, int(busy_timeout_s * 1000))
+        return create_engine(parsed, echo=echo, pool_pre_ping=True,
+                             connect_args={"options": f"-c lock_timeout={lock_ms}"})
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, echo=echo, pool_pre_ping=True)
 
