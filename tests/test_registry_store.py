@@ -302,3 +302,41 @@ def test_writers_queue_and_readers_proceed(db_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_an_older_schema_is_migrated_with_its_data(db_url: str) -> None:
+    """A database left at 0002 (artists and accounts, no claims yet) is brought up to date."""
+    from sqlalchemy import insert, select
+
+    from stylegate.registry import schema
+    from stylegate.registry.store import create_registry_engine
+
+    engine = create_registry_engine(db_url)
+    try:
+        assert mig.migrate(engine, mig.MIGRATIONS[:2]) == ["0001_initial", "0002_accounts"]
+        with engine.begin() as conn:
+            conn.execute(insert(schema.artists).values(
+                name="Old Timer", name_key="old timer", aliases=["O.T."], descriptors=["sepia"], consent="royalty",
+                royalty_rate=0.25, created_at="2024-01-01T00:00:00+00:00"))
+            conn.execute(text("INSERT INTO accounts (artist_id, token_hash, contact, verified, created_at) "
+                              "VALUES (1, :h, 'old@example.org', 1, '2024-01-01T00:00:00+00:00')"), {"h": "a" * 64})
+    finally:
+        engine.dispose()
+    s = RegistryStore.open(db_url)
+    try:
+        assert s.applied_migrations() == [name for name, _ in mig.MIGRATIONS]
+        (old,) = s.list_artists()
+        assert (old.name, old.aliases, old.descriptors, old.royalty_rate) == ("Old Timer", ("O.T.",), ("sepia",), 0.25)
+        with s.engine.connect() as conn:  # 0004's new column defaults to "not confirmed"
+            row = conn.execute(select(schema.accounts.c.verified, schema.accounts.c.contact_confirmed)).one()
+        assert tuple(row) == (1, 0)
+        with pytest.raises(DuplicateArtist, match="already claimed"):  # claims were built on open
+            s.add_artist("Someone", consent="credit", aliases=["o t"])
+        new = s.add_artist("New Comer", consent="credit")
+        assert new.id > old.id
+        with s.transaction() as tx:  # 0005's JSON column round-trips
+            (w,) = s.insert_works(tx, old.id, [_record(7)])
+        s.set_consent_signals({w.id: {"training_mining": "notAllowed", "status": "valid", "signer": None}})
+        assert s.consent_signals(old.id) == {w.id: {"training_mining": "notAllowed", "status": "valid", "signer": None}}
+    finally:
+        s.close()
