@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, insert, select, update
+from sqlalchemy import create_engine, delete, event, insert, inspect, select, update
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -209,7 +209,8 @@ class RegistryStore:
 
         ``url`` defaults to ``sqlite:///<home>/registry.db`` with ``home`` defaulting to
         ``$STYLEGATE_HOME`` (see :func:`default_home`). With ``create=False`` a SQLite file
-        that does not exist is refused instead of being created empty.
+        that does not exist is refused instead of being created empty, and so is a server
+        database (PostgreSQL) that holds no registry yet: only ``stylegate init`` creates one.
         """
         url = url if url is not None else default_url(home)
         if not create:
@@ -218,6 +219,11 @@ class RegistryStore:
                 raise StylegateError(f"the registry database {missing} does not exist (it is never recreated)")
         engine = create_registry_engine(url, busy_timeout_s, echo=echo)
         try:
+            if not create and engine.dialect.name != "sqlite" and not _has_registry(engine):
+                raise StylegateError(
+                    f"the registry database {engine.url.render_as_string(hide_password=True)} holds no stylegate "
+                    "registry (it is never recreated: run `stylegate init` to create one there)"
+                )
             migrate(engine, migrations)
         except SQLAlchemyError as exc:
             engine.dispose()
@@ -889,6 +895,12 @@ class RegistryStore:
             for row in t.conn.execute(q):
                 h.update(f"{int(row[0])}:{row[1]}:{int(row[2])}\n".encode("ascii"))
         return h.hexdigest()
+
+
+def _has_registry(engine: Engine) -> bool:
+    """Whether the database holds the registry's migration table (it was initialised)."""
+    with engine.connect() as conn:
+        return bool(inspect(conn).has_table(schema.schema_migrations.name))
 
 
 def _database_file(url: URL) -> Path | None:

@@ -340,3 +340,14 @@ def test_an_older_schema_is_migrated_with_its_data(db_url: str) -> None:
         assert s.consent_signals(old.id) == {w.id: {"training_mining": "notAllowed", "status": "valid", "signer": None}}
     finally:
         s.close()
+
+
+def test_without_create_a_database_never_initialised_is_refused(db_url: str) -> None:
+    with pytest.raises(StylegateError, match="never recreated"):
+        RegistryStore.open(db_url, create=False)  # a missing SQLite file, an empty PostgreSQL database
+    RegistryStore.open(db_url).close()  # `stylegate init` creates it
+    s = RegistryStore.open(db_url, create=False)
+    try:
+        assert s.applied_migrations() == [name for name, _ in mig.MIGRATIONS]
+    finally:
+        s.close()
