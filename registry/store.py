@@ -297,9 +297,12 @@ class RegistryStore:
             raise StylegateError(f"cannot connect to the registry database: {_db_message(exc)}") from exc
         try:
             try:
+                postgres = conn.dialect.name == "postgresql"
                 if write:
                     conn.execution_options(stylegate_write=True)
-                elif conn.dialect.name == "postgresql":
+                    if postgres:  # whatever the server's default: each statement after the lock sees every commit
+                        conn.execution_options(isolation_level="READ COMMITTED")
+                elif postgres:
                     # one snapshot for the whole read, as SQLite's deferred BEGIN gives
                     conn.execution_options(isolation_level="REPEATABLE READ")
                 trans = conn.begin()

@@ -152,3 +152,31 @@ def test_a_fresh_database_opened_by_several_processes_at_once_is_migrated_once(d
         for s in got:
             if isinstance(s, RegistryStore):
                 s.close()
+
+
+def test_a_read_transaction_sees_one_snapshot(db_url: str) -> None:
+    reader = RegistryStore.open(db_url)
+    writer = RegistryStore.open(db_url)
+    try:
+        writer.add_artist("Before", consent="credit")
+        with reader.transaction(write=False) as tx:
+            assert [a.name for a in reader.list_artists(tx=tx)] == ["Before"]
+            writer.add_artist("During", consent="credit")
+            assert reader.revision(tx=tx) == 1  # not the writer's commit made meanwhile
+            assert [a.name for a in reader.list_artists(tx=tx)] == ["Before"]
+        assert [a.name for a in reader.list_artists()] == ["Before", "During"] and reader.revision() == 2
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_plain_postgresql_url_uses_psycopg(pg_server) -> None:
+    url = pg_server.create_database()
+    try:
+        plain = url.replace("postgresql+psycopg://", "postgresql://")
+        with RegistryStore.open(plain) as s:
+            assert s.engine.url.drivername == "postgresql+psycopg"
+            s.add_artist("Plain", consent="credit")
+            assert [a.name for a in s.list_artists()] == ["Plain"]
+    finally:
+        pg_server.drop_database(url)
