@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -65,6 +66,7 @@ class PostgresServer:
     port: int
     user: pwd.struct_passwd | None
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _watchdog: subprocess.Popen | None = None
 
     @property
     def datadir(self) -> Path:
@@ -94,8 +96,19 @@ class PostgresServer:
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         server._run(str(bindir / "pg_ctl"), "-D", str(server.datadir), "-l", str(root / "server.log"),
                     "-o", opts, "-w", "-t", "60", "start")
+        server._watch()
         log.info("PostgreSQL test server on 127.0.0.1:%d (%s)", server.port, root)
         return server
+
+    def _watch(self) -> None:
+        """A watchdog that stops the server and removes its files if this process dies
+        without stopping it (killed by a timeout, say): no server outlives its test run."""
+        stop = shlex.join(self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate",
+                                    "-w", "stop"))
+        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+                  f"{stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))}")
+        self._watchdog = subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
@@ -119,6 +132,9 @@ class PostgresServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.terminate()
+            self._watchdog.wait(10)
         try:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
         except (RuntimeError, subprocess.TimeoutExpired):
