@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     insert,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection, Engine
 
@@ -186,6 +187,18 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+# Any fixed 64-bit number, the same in every stylegate: the key of the advisory lock.
+_PG_MIGRATION_LOCK = 0x5347_5245_4749_5354  # "SGREGIST"
+
+
+def _lock(conn: Connection) -> None:
+    """Serialise migrating processes: SQLite's ``BEGIN IMMEDIATE`` (the engine's begin hook)
+    already did; PostgreSQL takes a transaction-scoped advisory lock, so two processes opening
+    a fresh database at once neither race on ``CREATE TABLE`` nor apply a migration twice."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+
+
 def applied_migrations(conn: Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order applied."""
     rows = conn.execute(
@@ -205,6 +218,7 @@ def migrate(engine: Engine, migrations: Sequence[Migration] | None = None) -> li
     with engine.connect() as conn:
         conn.execution_options(stylegate_write=True)
         with conn.begin():
+            _lock(conn)
             schema.schema_migrations.create(conn, checkfirst=True)
             unknown = [n for n in applied_migrations(conn) if n not in set(names)]
     if unknown:
@@ -217,6 +231,7 @@ def migrate(engine: Engine, migrations: Sequence[Migration] | None = None) -> li
         with engine.connect() as conn:
             conn.execution_options(stylegate_write=True)
             with conn.begin():
+                _lock(conn)
                 done = set(applied_migrations(conn))
                 if name in done:
                     continue

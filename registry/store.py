@@ -2,8 +2,13 @@
 
 SQLite databases are opened in WAL mode with ``synchronous=FULL``, foreign keys on and a busy
 timeout; write transactions start with ``BEGIN IMMEDIATE`` so concurrent writers queue
-instead of failing halfway. Any other SQLAlchemy URL (PostgreSQL) works too: the queries are
-portable Core, and writers serialise on a ``SELECT ... FOR UPDATE`` of the revision row.
+instead of failing halfway. PostgreSQL (``postgresql://`` or ``postgresql+psycopg://``, the
+psycopg 3 driver) is tested too: the queries are portable Core; write transactions run at READ
+COMMITTED and serialise on a ``SELECT ... FOR UPDATE`` of the revision row, so every statement
+after that lock sees every earlier writer's commit (the revision counter and the name claims
+stay exact under concurrent writers); read-only transactions run at REPEATABLE READ, one
+snapshot like SQLite's; the busy timeout becomes ``lock_timeout``. Migrations serialise on a
+transaction-scoped advisory lock (see :mod:`.migrations`).
 
 Every committed change bumps a ``revision`` counter (caches key on it) and is announced to
 listeners added with :meth:`RegistryStore.add_listener` after the commit.
@@ -25,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, insert, select, update
+from sqlalchemy import create_engine, delete, event, insert, inspect, select, update
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -204,7 +209,8 @@ class RegistryStore:
 
         ``url`` defaults to ``sqlite:///<home>/registry.db`` with ``home`` defaulting to
         ``$STYLEGATE_HOME`` (see :func:`default_home`). With ``create=False`` a SQLite file
-        that does not exist is refused instead of being created empty.
+        that does not exist is refused instead of being created empty, and so is a server
+        database (PostgreSQL) that holds no registry yet: only ``stylegate init`` creates one.
         """
         url = url if url is not None else default_url(home)
         if not create:
@@ -213,6 +219,11 @@ class RegistryStore:
                 raise StylegateError(f"the registry database {missing} does not exist (it is never recreated)")
         engine = create_registry_engine(url, busy_timeout_s, echo=echo)
         try:
+            if not create and engine.dialect.name != "sqlite" and not _has_registry(engine):
+                raise StylegateError(
+                    f"the registry database {engine.url.render_as_string(hide_password=True)} holds no stylegate "
+                    "registry (it is never recreated: run `stylegate init` to create one there)"
+                )
             migrate(engine, migrations)
         except SQLAlchemyError as exc:
             engine.dispose()
@@ -286,8 +297,14 @@ class RegistryStore:
             raise StylegateError(f"cannot connect to the registry database: {_db_message(exc)}") from exc
         try:
             try:
+                postgres = conn.dialect.name == "postgresql"
                 if write:
                     conn.execution_options(stylegate_write=True)
+                    if postgres:  # whatever the server's default: each statement after the lock sees every commit
+                        conn.execution_options(isolation_level="READ COMMITTED")
+                elif postgres:
+                    # one snapshot for the whole read, as SQLite's deferred BEGIN gives
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 trans = conn.begin()
                 tx = Transaction(conn=conn, write=write)
                 if write:
@@ -883,6 +900,12 @@ class RegistryStore:
         return h.hexdigest()
 
 
+def _has_registry(engine: Engine) -> bool:
+    """Whether the database holds the registry's migration table (it was initialised)."""
+    with engine.connect() as conn:
+        return bool(inspect(conn).has_table(schema.schema_migrations.name))
+
+
 def _database_file(url: URL) -> Path | None:
     """The file of a SQLite URL (None for other backends and in-memory databases)."""
     if url.get_backend_name() != "sqlite":
@@ -903,7 +926,10 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
 
 def _db_message(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
-    return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0]
+    message = f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0]
+    if getattr(orig, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available (lock_timeout)
+        message = f"the registry database is locked by another writer ({message})"
+    return message
 
 
 # -- engine -------------------------------------------------------------------------------
@@ -915,6 +941,13 @@ def create_registry_engine(url: str | URL, busy_timeout_s: float = DEFAULT_BUSY_
         parsed = make_url(url)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types here
         raise InputError(f"invalid database URL {str(url)!r}: {exc}") from None
+    if parsed.drivername == "postgresql":  # psycopg 3 is the driver stylegate depends on
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        # writers wait for the revision lock as long as SQLite's busy timeout, then fail clearly
+        lock_ms = max(1, int(busy_timeout_s * 1000))
+        return create_engine(parsed, echo=echo, pool_pre_ping=True,
+                             connect_args={"options": f"-c lock_timeout={lock_ms}"})
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, echo=echo, pool_pre_ping=True)
 

@@ -104,3 +104,50 @@ def browser(chromium_path: str):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# ----------------------------------------------------------------- PostgreSQL
+# The registry suites run on SQLite and on a real PostgreSQL server (tests/pg_server.py),
+# started once per session. Without PostgreSQL's binaries the PostgreSQL variants skip, or
+# fail with STYLEGATE_REQUIRE_POSTGRES=1 (set by .ci/run).
+@pytest.fixture(scope="session")
+def pg_server():
+    from pg_server import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    message = None
+    if bindir is None:
+        message = ("no PostgreSQL server binaries (initdb): install Debian's postgresql package "
+                   "(apt-get install postgresql) or set STYLEGATE_PG_BINDIR")
+    else:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            message = "the psycopg driver is not installed (python -m pip install 'psycopg[binary]')"
+    if message is not None:
+        if os.environ.get("STYLEGATE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    assert bindir is not None
+    server = PostgresServer.start(bindir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, empty registry database URL on each backend: a SQLite file, or a new
+    PostgreSQL database on the session's server (dropped after the test)."""
+    if request.param == "sqlite":
+        from stylegate.registry.store import sqlite_url
+
+        yield sqlite_url(tmp_path / "registry.db")
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)

@@ -34,10 +34,14 @@ def dispute_policy(home: Path) -> None:
 
 
 @pytest.fixture()
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home with one artist; its registry on SQLite (in the home) or on PostgreSQL."""
+    if not db_url.startswith("sqlite"):
+        monkeypatch.setenv("STYLEGATE_DATABASE_URL", db_url)
     home = tmp_path / "home"
     assert sg(home, "init").exit_code == 0
     assert sg(home, "artists", "add", "Mira Okonkwo", "--alias", "The Teal Painter", "--consent", "royalty").exit_code == 0
+    assert (home / "registry.db").exists() == db_url.startswith("sqlite")  # the registry is where db_url says
     return home
 
 
@@ -118,8 +122,8 @@ def test_a_primary_name_cannot_be_granted_away(home: Path) -> None:
     assert sg(home, "artists", "resolve", str(dispute["id"]), "--reject").exit_code == 0
 
 
-def test_collisions_registered_before_the_rules_changed_become_disputes(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'r.db'}"
+def test_collisions_registered_before_the_rules_changed_become_disputes(db_url: str) -> None:
+    url = db_url
     with RegistryStore.open(url) as old:  # the registry's plain rules cannot see look-alike letters
         old.add_artist("Mira Okonkwo", consent="opt-out")
         old.add_artist("Tobiah Renn", consent="royalty", aliases=["Mir\u0430 Okonkwo", "Renn"])
@@ -133,9 +137,9 @@ def test_collisions_registered_before_the_rules_changed_become_disputes(tmp_path
         assert len(store.list_disputes()) == 1
 
 
-def test_a_key_function_that_finds_nothing_refuses_the_label(tmp_path: Path) -> None:
+def test_a_key_function_that_finds_nothing_refuses_the_label(db_url: str) -> None:
     rules = ClaimRules(keys=lambda label: (), version="nothing")
-    with RegistryStore.open(f"sqlite:///{tmp_path / 'r.db'}", claims=rules) as store:
+    with RegistryStore.open(db_url, claims=rules) as store:
         with pytest.raises(InputError, match="nothing the name screen can match"):
             store.add_artist("Anyone", consent="credit")
         assert store.list_artists() == []

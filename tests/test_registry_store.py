@@ -1,11 +1,14 @@
-"""Registry store: artists, works rows, migrations, SQLite settings, revision, events."""
+"""Registry store: artists, works rows, migrations, SQLite settings, revision, events.
+
+Each test taking ``db_url`` (tests/conftest.py) runs on SQLite and on a real PostgreSQL.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, StylegateError
 from stylegate.registry import migrations as mig
@@ -14,7 +17,14 @@ from stylegate.registry.store import RegistryStore, default_url, sqlite_url
 
 
 @pytest.fixture()
-def store(tmp_path: Path):
+def store(db_url: str):
+    s = RegistryStore.open(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def sqlite_store(tmp_path: Path):
     s = RegistryStore.open(sqlite_url(tmp_path / "registry.db"))
     yield s
     s.close()
@@ -166,8 +176,8 @@ def test_snapshot_hash(store: RegistryStore) -> None:
     assert store.snapshot_hash() == one
 
 
-def test_migrations_apply_once(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "r.db")
+def test_migrations_apply_once(db_url: str) -> None:
+    url = db_url
     s = RegistryStore.open(url)
     assert s.applied_migrations() == [name for name, _ in mig.MIGRATIONS]
     s.add_artist("Kay", consent="credit")
@@ -198,8 +208,8 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
         RegistryStore.open(url)
 
 
-def test_failing_migration_is_not_recorded(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "r.db")
+def test_failing_migration_is_not_recorded(db_url: str) -> None:
+    url = db_url
 
     def broken(conn) -> None:
         conn.execute(text("CREATE TABLE half_done (id INTEGER PRIMARY KEY)"))
@@ -210,13 +220,13 @@ def test_failing_migration_is_not_recorded(tmp_path: Path) -> None:
     s = RegistryStore.open(url)
     assert s.applied_migrations() == [name for name, _ in mig.MIGRATIONS]
     with s.engine.connect() as conn:
-        tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+        tables = set(inspect(conn).get_table_names())
     assert "half_done" not in tables  # DDL rolled back with the migration
     s.close()
 
 
-def test_sqlite_pragmas(store: RegistryStore) -> None:
-    with store.engine.connect() as conn:
+def test_sqlite_pragmas(sqlite_store: RegistryStore) -> None:
+    with sqlite_store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one().lower() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
         assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
@@ -276,8 +286,8 @@ def test_rolled_back_transaction_emits_nothing(store: RegistryStore) -> None:
     assert store.list_artists() == [] and events == [] and store.revision() == r0
 
 
-def test_writers_queue_and_readers_proceed(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "r.db")
+def test_writers_queue_and_readers_proceed(db_url: str) -> None:
+    url = db_url
     first = RegistryStore.open(url)
     second = RegistryStore.open(url, busy_timeout_s=0.05)
     try:
@@ -292,3 +302,52 @@ def test_writers_queue_and_readers_proceed(tmp_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_an_older_schema_is_migrated_with_its_data(db_url: str) -> None:
+    """A database left at 0002 (artists and accounts, no claims yet) is brought up to date."""
+    from sqlalchemy import insert, select
+
+    from stylegate.registry import schema
+    from stylegate.registry.store import create_registry_engine
+
+    engine = create_registry_engine(db_url)
+    try:
+        assert mig.migrate(engine, mig.MIGRATIONS[:2]) == ["0001_initial", "0002_accounts"]
+        with engine.begin() as conn:
+            conn.execute(insert(schema.artists).values(
+                name="Old Timer", name_key="old timer", aliases=["O.T."], descriptors=["sepia"], consent="royalty",
+                royalty_rate=0.25, created_at="2024-01-01T00:00:00+00:00"))
+            conn.execute(text("INSERT INTO accounts (artist_id, token_hash, contact, verified, created_at) "
+                              "VALUES (1, :h, 'old@example.org', 1, '2024-01-01T00:00:00+00:00')"), {"h": "a" * 64})
+    finally:
+        engine.dispose()
+    s = RegistryStore.open(db_url)
+    try:
+        assert s.applied_migrations() == [name for name, _ in mig.MIGRATIONS]
+        (old,) = s.list_artists()
+        assert (old.name, old.aliases, old.descriptors, old.royalty_rate) == ("Old Timer", ("O.T.",), ("sepia",), 0.25)
+        with s.engine.connect() as conn:  # 0004's new column defaults to "not confirmed"
+            row = conn.execute(select(schema.accounts.c.verified, schema.accounts.c.contact_confirmed)).one()
+        assert tuple(row) == (1, 0)
+        with pytest.raises(DuplicateArtist, match="already claimed"):  # claims were built on open
+            s.add_artist("Someone", consent="credit", aliases=["o t"])
+        new = s.add_artist("New Comer", consent="credit")
+        assert new.id > old.id
+        with s.transaction() as tx:  # 0005's JSON column round-trips
+            (w,) = s.insert_works(tx, old.id, [_record(7)])
+        s.set_consent_signals({w.id: {"training_mining": "notAllowed", "status": "valid", "signer": None}})
+        assert s.consent_signals(old.id) == {w.id: {"training_mining": "notAllowed", "status": "valid", "signer": None}}
+    finally:
+        s.close()
+
+
+def test_without_create_a_database_never_initialised_is_refused(db_url: str) -> None:
+    with pytest.raises(StylegateError, match="never recreated"):
+        RegistryStore.open(db_url, create=False)  # a missing SQLite file, an empty PostgreSQL database
+    RegistryStore.open(db_url).close()  # `stylegate init` creates it
+    s = RegistryStore.open(db_url, create=False)
+    try:
+        assert s.applied_migrations() == [name for name, _ in mig.MIGRATIONS]
+    finally:
+        s.close()
