@@ -377,3 +377,15 @@ def test_statements_from_real_styleworld_generations_verify_standalone(tmp_path:
         verdict = _standalone(tmp_path, Path(s["json"]), "--key", str(key_paths(root)[1]))
         assert verdict["ok"], verdict
     assert {s["artist"]["id"] for s in issued["statements"] if s["lines"]} == set(attributed)
+
+
+def test_bench_statements_issues_and_verifies_a_synthetic_log() -> None:
+    from typer.testing import CliRunner
+
+    from stylegate.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "statements", "--entries", "40", "--artists", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["statements"] == 2 and figures["standalone_ok"] and figures["workspace_ok"]
+    assert figures["lines"] >= 40 and figures["log_entries"] > 40

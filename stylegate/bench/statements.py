@@ -4,12 +4,11 @@ Builds a fresh home in a temporary folder with ``artists`` registered royalty an
 artists and ``entries`` attributed generations in November 2026, appended through the real
 audit log, then times ``issue_statements`` for the month, the standalone verifier on the
 largest statement, and the workspace verification (consistency proof and recount).
-Run it with ``python -m stylegate.bench.statements [--entries N] [--artists K] [--json]``.
+Run it with ``stylegate bench statements [--entries N] [--artists K] [--json]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import tempfile
@@ -74,23 +73,15 @@ def run_statements_bench(entries: int = 10_000, artists: int = 10) -> dict[str, 
         }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", type=int, default=10_000, help="attributed generations in the log")
-    parser.add_argument("--artists", type=int, default=10, help="royalty and credit artists")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    if args.entries < 1 or args.artists < 1:
-        parser.error("--entries and --artists must be at least 1")
-    result = run_statements_bench(args.entries, args.artists)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        width = max(len(k) for k in result)
-        for k, v in result.items():
-            print(f"{k:<{width}}  {v}")
-    return 0 if result["standalone_ok"] and result["workspace_ok"] else 1
+def print_statements_bench(result: dict[str, Any]) -> None:
+    from stylegate.output import table
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    table(f"royalty statements: {result['statements']} artists, {result['lines']:,} lines, "
+          f"{result['log_entries']:,} log entries", ["step", "seconds", "result"], [
+              ["issue every statement", result["issue_s"], f"{result['statements']} signed statements"],
+              ["standalone verify, largest", result["standalone_verify_s"],
+               f"{result['largest_statement_lines']:,} lines, {result['largest_statement_bytes']:,} bytes: "
+               + ("verified" if result["standalone_ok"] else "NOT VERIFIED")],
+              ["workspace verify (consistency, recount)", result["workspace_verify_s"],
+               "verified" if result["workspace_ok"] else "NOT VERIFIED"],
+          ])

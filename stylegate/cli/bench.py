@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stylegate.errors import InputError
+from stylegate.errors import InputError, StylegateError
 from stylegate.output import emit_json, message
 
 from ._common import JsonOpt, cli_state, handled
@@ -136,3 +136,22 @@ def bench_names(
         emit_json({"sizes": results})
     else:
         print_names_bench(results)
+
+
+@app.command("statements")
+@handled
+def bench_statements(
+    entries: int = typer.Option(10_000, "--entries", min=1, max=10_000_000, help="Attributed generations written to the log."),
+    artists: int = typer.Option(10, "--artists", min=1, max=10_000, help="Royalty and credit artists."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Issue and verify royalty statements over a synthetic audit log: issue time, verify times."""
+    from stylegate.bench.statements import print_statements_bench, run_statements_bench
+
+    result = run_statements_bench(entries, artists)
+    if as_json:
+        emit_json(result)
+    else:
+        print_statements_bench(result)
+    if not (result["standalone_ok"] and result["workspace_ok"]):
+        raise StylegateError("an issued statement did not verify")
