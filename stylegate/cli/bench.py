@@ -155,3 +155,20 @@ def bench_statements(
         print_statements_bench(result)
     if not (result["standalone_ok"] and result["workspace_ok"]):
         raise StylegateError("an issued statement did not verify")
+
+
+@app.command("bulk")
+@handled
+def bench_bulk(
+    items: int = typer.Option(10_000, "--items", min=1, max=10_000, help="Names and prompts in each bulk request."),
+    artists: int = typer.Option(1000, "--artists", min=30, max=1_000_000, help="Artists registered."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Bulk name lookup and bulk prompt check over HTTP on loopback: items per second."""
+    from stylegate.bench.bulk import print_bulk_bench, run_bulk_bench
+
+    results = run_bulk_bench(items=items, artists=artists, device=cli_state().device or "cpu")
+    if as_json:
+        emit_json(results)
+    else:
+        print_bulk_bench(results)

@@ -13,6 +13,14 @@ Who a request counts against:
   not starve each other. A 401 for that token withdraws the trust at once.
 - Sign-up, sign-in and confirmation mail are charged to the address in a second, tighter
   limiter as well (they create rows, sessions and mail).
+
+What a request costs: one token, taken by :class:`RateLimitMiddleware` before the body is
+read. The bulk routes (:data:`BULK_ROUTES`) cost **one token per item**: once the body is
+parsed, the handler calls :meth:`Limits.charge_items` for the other ``n - 1``, so 10,000 names
+cost what 10,000 single requests cost. The extra tokens are taken all at once or not at all
+(429 with ``Retry-After``: the seconds until the bucket holds them); a request of more items
+than the bucket can ever hold (its burst) is refused with 413, since waiting would not help.
+Bulk requests answer in JSON lines and may send a body of :func:`bulk_body_limit` bytes.
 """
 
 from __future__ import annotations
@@ -46,6 +54,9 @@ ACCOUNT_ROUTES = {("POST", "/v1/artists"), ("POST", "/signup"), ("POST", "/login
                   ("POST", "/dashboard/confirm-contact")}
 _RESEND = re.compile(r"^/v1/artists/\d+/contact/confirmation$")
 _UPLOADS = re.compile(r"^/v1/artists/\d+/works/?$")
+BULK_ROUTES = {("POST", "/v1/check/prompts"), ("POST", "/v1/lookup/names")}
+NDJSON = "application/x-ndjson"
+BULK_BODY_FACTOR = 64  # a bulk body may be 64 x the JSON cap: 4 MiB by default
 
 
 async def _json_error(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
@@ -72,8 +83,11 @@ class RateLimiter:
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> float:
-        """Spend one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """Spend ``cost`` tokens for ``key``, all or none: 0.0 if allowed, else the seconds until
+        that many are free (``math.inf`` when ``cost`` is more than the bucket ever holds)."""
+        if cost > self.burst:
+            return math.inf
         now = self.clock()
         with self._lock:
             b = self._buckets.get(key)
@@ -83,10 +97,10 @@ class RateLimiter:
                 b = self._buckets[key] = _Bucket(self.burst, now)
             b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
             b.stamp = now
-            if b.tokens >= 1.0:
-                b.tokens -= 1.0
+            if b.tokens >= cost:
+                b.tokens -= cost
                 return 0.0
-            return (1.0 - b.tokens) / self.rate
+            return (cost - b.tokens) / self.rate
 
 
 def _digest(token: str | bytes) -> str:
@@ -165,6 +179,20 @@ class Limits:
                 return wait
         return self.general.take(self.client_key(scope))
 
+    @property
+    def max_items(self) -> int:
+        """The most items one bulk request may hold: what a client's bucket holds at most."""
+        return int(self.general.burst)
+
+    def charge_items(self, scope: Scope, items: int) -> float:
+        """Spend the rest of what a bulk request of ``items`` costs (the middleware took one):
+        0.0 if allowed, else the seconds to wait, ``math.inf`` if it can never be allowed."""
+        if items > self.max_items:
+            return math.inf
+        if items <= 1:
+            return 0.0
+        return self.general.take(self.client_key(scope), float(items - 1))
+
 
 def is_account_route(method: str, path: str) -> bool:
     """Routes that create accounts, sessions or mail: the tighter per-address limit applies."""
@@ -192,9 +220,33 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
-def body_limit(settings: Settings, method: str, path: str) -> int:
+def wants_ndjson(accept: str | bytes | None) -> bool:
+    """Whether an ``Accept`` header asks for JSON lines (the bulk form of the bulk routes)."""
+    if accept is None:
+        return False
+    text = accept.decode("latin-1") if isinstance(accept, bytes) else accept
+    return any(part.split(";")[0].strip().lower() == NDJSON for part in text.split(","))
+
+
+def is_bulk(method: str, path: str, accept: str | bytes | None) -> bool:
+    """A bulk request: a bulk prompt check, or a name lookup that asks for JSON lines (a name
+    lookup answered as one JSON object keeps its 100 names and the small cap)."""
+    if (method, path) == ("POST", "/v1/check/prompts"):
+        return True
+    return (method, path) in BULK_ROUTES and wants_ndjson(accept)
+
+
+def bulk_body_limit(settings: Settings) -> int:
+    """The body cap of a bulk request: ``BULK_BODY_FACTOR`` x the JSON cap."""
+    return BULK_BODY_FACTOR * settings.max_request_bytes
+
+
+def body_limit(settings: Settings, method: str, path: str, accept: str | bytes | None = None) -> int:
     """The largest body a route needs: one image for an image check, the upload cap for
-    uploads, and the small JSON/form cap for everything else (whatever its content type)."""
+    uploads, the bulk cap for bulk requests (:func:`is_bulk`), and the small JSON/form cap for
+    everything else (whatever its content type)."""
+    if is_bulk(method, path, accept):
+        return bulk_body_limit(settings)
     if method == "POST" and path == "/v1/check/image":
         return settings.max_check_image_bytes
     if method == "POST" and (path.rstrip("/") == "/upload" or _UPLOADS.match(path)):
@@ -217,8 +269,9 @@ class BodySizeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit(self.settings, scope.get("method", ""), scope.get("path", ""))
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        headers = dict(scope.get("headers", []))
+        limit = body_limit(self.settings, scope.get("method", ""), scope.get("path", ""), headers.get(b"accept"))
+        declared = headers.get(b"content-length")
         if declared is not None:
             try:
                 too_big = int(declared) > limit

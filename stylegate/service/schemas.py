@@ -162,9 +162,30 @@ class DecisionOut(BaseModel):
     audit_seq: Optional[int]
 
 
+BULK_MAX_ITEMS = 10_000  # items in one bulk request (names or prompts)
+JSON_MAX_NAMES = 100  # names in a lookup answered as one JSON object
+
+
 class NameLookup(Strict):
     names: list[Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]] = Field(
-        min_length=1, max_length=100, description="1 to 100 names, each 1 to 2,000 characters, not blank")
+        min_length=1, max_length=BULK_MAX_ITEMS,
+        description="each 1 to 2,000 characters, not blank: 1 to 100 names for a JSON answer, up to 10,000 "
+                    "with `Accept: application/x-ndjson` (one result per line, in input order)")
+
+
+class PromptBatch(Strict):
+    # Each prompt is judged by the gate as a single check judges it: an unusable one is an error
+    # line in the answer, not a 422 for the whole request.
+    prompts: list[str] = Field(min_length=1, max_length=BULK_MAX_ITEMS,
+                               description="1 to 10,000 prompts, each checked and audited as POST /v1/check/prompt")
+
+
+class ItemError(BaseModel):
+    """A line of a bulk answer for an item that could not be checked."""
+
+    index: int = Field(description="the item's position in the request, from 0")
+    error: str
+    stopped: bool = Field(False, description="the service failed: no line follows")
 
 
 class CawgEntry(BaseModel):
