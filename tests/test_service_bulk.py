@@ -166,3 +166,16 @@ def test_more_items_than_the_bucket_holds_is_refused_at_once(limited: TestClient
     # a refusal costs one token, not eleven: nine remain
     assert limited.post("/v1/lookup/names", json={"names": ["a"] * 9}, headers=NDJSON).status_code == 200
     assert limited.post("/v1/lookup/names", json={"names": ["a"]}).status_code == 429
+
+
+# ------------------------------------------------------------------------------ over real HTTP
+@pytest.mark.slow
+def test_the_bulk_bench_streams_over_loopback() -> None:
+    """`stylegate bench bulk` in small: uvicorn on a loopback port, lines read as they stream."""
+    from stylegate.bench.bulk import run_bulk_bench
+
+    r = run_bulk_bench(items=40, artists=30)
+    assert r["names"]["lines"] == r["prompts"]["lines"] == 40
+    assert r["names"]["registered"] == 20  # every other name is a registered one, in upper case
+    assert r["prompts"]["errors"] == 0 and sum(r["prompts"]["actions"].values()) == 40
+    assert r["names"]["per_s"] > 0 and r["prompts"]["per_s"] > 0
