@@ -44,6 +44,7 @@ AUTO = "auto"
 AUTO_FLAT_MAX = 100_000  # Flat above this is past the 20 ms image-check p99 (`stylegate bench index`)
 IDENTITY_KEYS = ("model", "checkpoint_sha256", "dim")
 NORM_TOLERANCE = 1e-3
+TRAIN_PER_LIST = 40  # IVF training sample per list (FAISS warns below 39)
 RERANK_MIN_K = 10  # a re-ranked IVF-PQ index is searched for at least this many, then cut
 SINGLE_THREAD_BELOW = 20  # query batches smaller than FAISS's BLAS threshold run on one thread
 
@@ -409,7 +410,7 @@ class StyleIndex:
         self._choose_by_size(vec.shape[0])
         if not self._index.is_trained:
             try:
-                self._index.train(vec)
+                self._index.train(self._training_sample(vec))
             except RuntimeError as exc:
                 raise StylegateError(
                     f"cannot train FAISS index {self.factory!r} on {vec.shape[0]} vectors "
@@ -417,6 +418,20 @@ class StyleIndex:
                 ) from None
         self._index.add_with_ids(vec, id_arr)
         self.snapshot_hash = None
+
+    def _training_sample(self, vec: np.ndarray) -> np.ndarray:
+        """At most TRAIN_PER_LIST vectors per IVF list (seeded): k-means on all of a large
+        first batch costs hours and gains nothing measurable."""
+        try:
+            nlist = int(faiss.extract_index_ivf(self._index.index).nlist)
+        except RuntimeError:
+            return vec
+        limit = max(TRAIN_PER_LIST * nlist, 10_000)
+        if vec.shape[0] <= limit:
+            return vec
+        rows = np.sort(np.random.default_rng(0).choice(vec.shape[0], size=limit, replace=False))
+        log.info("training %s on %d of %d vectors", self.factory, limit, vec.shape[0])
+        return np.ascontiguousarray(vec[rows])
 
     def _choose_by_size(self, n_new: int) -> None:
         """An ``auto`` index filled for the first time: Flat up to the threshold, else IVF-PQ."""
