@@ -22,7 +22,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_home, description="where everything a run writes lives")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
-    index_factory: str = Field("IDMap2,Flat", description="FAISS index_factory string")
+    index_factory: str = Field(
+        "auto", description="FAISS index_factory string, or auto / auto:N: Flat up to N works (default 50000), "
+        "IVF-HNSW-PQ with exact re-rank above; chosen when the index is built, kept until `stylegate index rebuild`")
     device: str = Field("auto", description="auto|cpu|cuda|mps")
     clip_model: str | None = Field(None, description="open_clip model name; default: the StyleWorld CLIP")
     clip_pretrained: str | None = Field(None, description="open_clip pretrained tag or local checkpoint")

@@ -203,3 +203,78 @@ def test_checkpoint_restore() -> None:
     ix.remove([1])
     ix.restore(cp)
     assert sorted(ix.ids().tolist()) == [1, 2]
+
+
+# -- index chosen by size (index_factory = auto) ------------------------------------------
+
+def clustered(n: int, n_queries: int, dim: int = 64, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    from stylegate.bench.clustered import clustered_set
+
+    data = clustered_set(n, dim, n_queries, works_per_artist=20, seed=seed)
+    return data.base, data.queries
+
+
+AUTO_IDENT = {"model": "fake", "checkpoint_sha256": "a" * 64, "dim": 64}
+
+
+def test_auto_small_registry_builds_flat(tmp_path: Path) -> None:
+    ix = StyleIndex.create(DIM, IDENT, factory="auto")
+    ix.add(np.arange(1, 301), unit(300, 20))
+    assert ix.factory == "IDMap2,Flat" and ix.setting == "auto"
+    ix.save(tmp_path / "ix.faiss", "s")
+    meta = json.loads(sidecar_path(tmp_path / "ix.faiss").read_text())
+    assert meta["factory"] == "IDMap2,Flat" and meta["factory_setting"] == "auto"
+    assert si.parse_auto("auto") == si.AUTO_FLAT_MAX and si.parse_auto("auto:7") == 7
+    assert si.parse_auto("IDMap2,Flat") is None
+    with pytest.raises(InputError, match="auto:N"):
+        StyleIndex.create(DIM, IDENT, factory="auto:lots")
+
+
+def test_auto_above_threshold_builds_ivf_pq_with_exact_rerank(tmp_path: Path) -> None:
+    base, queries = clustered(3000, 100)
+    ids = np.arange(10, 3010, dtype=np.int64)
+    ix = StyleIndex.create(64, AUTO_IDENT, factory="auto:500")
+    ix.add(ids, base)  # 3000 > 500: chooses and trains the IVF variant on this batch
+    assert ix.factory.startswith("IDMap2,IVF") and "_HNSW32," in ix.factory and ix.factory.endswith(",RFlat")
+    assert ix.is_trained and ix.search_params and "nprobe=" in ix.search_params
+    truth = brute_force(base, ids, queries, 1)[:, 0]
+    scores, got = ix.search(queries, 1)
+    assert np.mean(got[:, 0] == truth) >= 0.97  # approximate, but re-ranked exactly
+    hit = got[:, 0] == truth
+    np.testing.assert_allclose(scores[hit, 0], np.max(queries @ base.T, axis=1)[hit], rtol=1e-5)
+    assert (ix.search(base[:50], 1)[1][:, 0] == ids[:50]).all()  # each work finds itself
+    np.testing.assert_allclose(ix.reconstruct([ids[7]])[0], base[7], rtol=1e-6)  # exact vectors kept
+
+    path = tmp_path / "ix.faiss"
+    ix.save(path, "snap")
+    meta = json.loads(sidecar_path(path).read_text())
+    assert meta["factory"] == ix.factory and meta["factory_setting"] == "auto:500"
+    back = StyleIndex.load(path, AUTO_IDENT)
+    assert back.factory == ix.factory and back.search_params == ix.search_params
+    assert np.array_equal(back.search(queries, 5)[1], ix.search(queries, 5)[1])
+
+    # withdrawing works: gone from results, the other ids still map to their vectors
+    gone = ids[[0, 1, 2]]
+    assert back.remove(gone) == 3 and len(back) == 2997 and int(gone[0]) not in back
+    found = back.search(base[:3], 10)[1]
+    assert not np.isin(found, gone).any()
+    assert (back.search(base[3:40], 1)[1][:, 0] == ids[3:40]).all()
+    back.save(path, "snap2")
+    again = StyleIndex.load(path, AUTO_IDENT)
+    assert len(again) == 2997 and again.factory == ix.factory
+
+    # a loaded index keeps its factory when it grows; only a rebuild chooses again
+    again.add([99_999], clustered(1, 1, seed=9)[0])
+    assert again.factory == ix.factory and len(again) == 2998
+
+
+def test_auto_choice_is_undone_by_restore() -> None:
+    base, _ = clustered(1200, 1)
+    ix = StyleIndex.create(64, AUTO_IDENT, factory="auto:100")
+    cp = ix.checkpoint()
+    ix.add(np.arange(1, 1201), base)
+    assert "IVF" in ix.factory
+    ix.restore(cp)
+    assert ix.factory == "IDMap2,Flat" and len(ix) == 0
+    ix.add([1, 2], base[:2])  # below the threshold after the undo: Flat
+    assert ix.factory == "IDMap2,Flat"

@@ -172,3 +172,29 @@ def bench_bulk(
         emit_json(results)
     else:
         print_bulk_bench(results)
+
+
+@app.command("index")
+@handled
+def bench_index(
+    sizes: str = typer.Option("100000,1000000", "--sizes", help="Comma-separated numbers of synthetic works (10^7 needs ~70 GB RAM)."),
+    queries: int = typer.Option(200, "--queries", min=10, max=100_000, help="Single queries per measurement."),
+    dim: int = typer.Option(512, "--dim", min=8, max=4096, help="Embedding dimension (a ViT-B CLIP's is 512)."),
+    threads: int = typer.Option(1, "--threads", min=1, max=256, help="FAISS (OpenMP) threads for building; queries run on one."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The style index at scale: build time, memory, recall@10 and single-query p50/p99 per candidate index."""
+    from stylegate.bench.index_scale import check_fits, print_index_scale, run_index_scale_bench
+
+    try:
+        counts = [int(part) for part in sizes.split(",") if part.strip()]
+    except ValueError:
+        raise InputError("--sizes takes comma-separated whole numbers, e.g. 100000,1000000") from None
+    if not counts or any(n < 1000 or n > 100_000_000 for n in counts):
+        raise InputError("--sizes: each size must be between 1,000 and 100,000,000")
+    check_fits(max(counts), dim)
+    results = run_index_scale_bench(counts, n_queries=queries, dim=dim, threads=threads, progress=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_index_scale(results)

@@ -1,0 +1,257 @@
+"""`stylegate bench index`: the style index at 10^5–10^7 clustered synthetic works.
+
+For each size and candidate index: build (train + add) time, index memory (the serialised
+bytes, what the index file holds and what loading it takes), recall@10 against exact
+search, and single-query p50/p99 (one query at a time, one thread, as the image check
+searches). Candidates:
+
+* ``flat``: ``IDMap2,Flat``, exact; the ground truth.
+* ``ivf-pq+rerank``: what ``index_factory = auto`` builds above its threshold
+  (:func:`stylegate.registry.style_index.scaled_factory`): IVF with an HNSW coarse
+  quantiser, PQ codes, and an exact re-rank of k_factor·k candidates from the original
+  vectors kept in RAM (``RFlat``).
+* ``ivf-pq+mmap-rerank``: the same trained IVF-PQ codes, with the re-rank reading the
+  original vectors from a memory-mapped file on disk: RAM holds only codes and ids.
+
+Figures are printed, never asserted. Sizes that do not fit this machine are extrapolated by
+the formulas in :func:`extrapolate`, printed with the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stylegate.bench.clustered import ClusteredSet, clustered_set, cosine_profile
+from stylegate.bench.timing import percentile_ms, time_each
+
+log = logging.getLogger(__name__)
+
+K = 10
+TARGETS = {"recall_at_10": 0.95, "p99_ms": 20.0, "memory_gb": 4.0}
+TARGET_SIZE = 10_000_000
+IDENT = {"model": "bench-index", "checkpoint_sha256": "-", "dim": 512}
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / K for f, t in zip(found, truth)]))
+
+
+def _single_queries(search: Callable[[np.ndarray], np.ndarray], queries: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    search(queries[0])  # warm up
+    rows = list(queries)
+    times = time_each(search, rows)
+    found = np.stack([search(q) for q in rows])
+    return found, times
+
+
+def _row(name: str, factory: str, n: int, build_s: float, memory: int, disk: int, found: np.ndarray,
+         truth: np.ndarray, times: list[float], params: str | None) -> dict[str, Any]:
+    return {
+        "index": name, "factory": factory, "params": params, "works": n,
+        "build_s": round(build_s, 2), "memory_bytes": memory, "disk_rerank_bytes": disk,
+        "recall_at_10": round(_recall(found, truth), 4),
+        "p50_ms": round(percentile_ms(times, 50), 3), "p99_ms": round(percentile_ms(times, 99), 3),
+    }
+
+
+def bench_size(data: ClusteredSet, *, sweep: bool = True) -> list[dict[str, Any]]:
+    """Every candidate on one data set; the Flat index's answers are the truth."""
+    import faiss
+
+    from stylegate.registry.style_index import StyleIndex, scaled_factory
+
+    n, dim = data.base.shape
+    ident = {**IDENT, "dim": dim}
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    rows: list[dict[str, Any]] = []
+
+    flat = StyleIndex.create(dim, ident, "IDMap2,Flat")
+    start = time.perf_counter()
+    flat.add(ids, data.base)
+    build = time.perf_counter() - start
+    truth = flat.search(data.queries, K)[1]
+    found, times = _single_queries(_top_k(flat), data.queries)
+    rows.append(_row("flat", flat.factory, n, build, len(faiss.serialize_index(flat.faiss_index)), 0, found, truth, times, None))
+    del flat
+
+    factory, params = scaled_factory(n, dim)
+    ivf = StyleIndex.create(dim, ident, factory, search_params=params)
+    start = time.perf_counter()
+    ivf.add(ids, data.base)
+    build = time.perf_counter() - start
+    found, times = _single_queries(_top_k(ivf), data.queries)
+    memory = len(faiss.serialize_index(ivf.faiss_index))
+    rows.append(_row("ivf-pq+rerank", factory, n, build, memory, 0, found, truth, times, params))
+    if sweep:
+        for alt in _sweep(params):
+            tuned = StyleIndex(ivf.faiss_index, factory=factory, identity=ident, search_params=alt)
+            found, times = _single_queries(_top_k(tuned), data.queries)
+            rows.append(_row("ivf-pq+rerank", factory, n, build, memory, 0, found, truth, times, alt))
+
+    rows.append(_mmap_rerank(ivf.faiss_index, data, truth, build, params))
+    return rows
+
+
+def _top_k(index: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """One query through the style index's own search (validation and threading included)."""
+    def search(q: np.ndarray) -> np.ndarray:
+        ids: np.ndarray = index.search(q, K)[1][0]
+        return ids
+    return search
+
+
+def _sweep(params: str) -> list[str]:
+    """The default search parameters with nprobe halved and doubled, and a deeper re-rank."""
+    kv = dict(p.split("=") for p in params.split(","))
+    nprobe = int(kv["nprobe"])
+    out = []
+    for probe, kf in ((max(1, nprobe // 2), 32), (nprobe, 16), (nprobe * 2, 64)):
+        alt = {**kv, "nprobe": str(probe), "quantizer_efSearch": str(max(64, 2 * probe)), "k_factor_rf": str(kf)}
+        out.append(",".join(f"{k}={v}" for k, v in alt.items()))
+    return out
+
+
+def _mmap_rerank(idmap: Any, data: ClusteredSet, truth: np.ndarray, build: float, params: str) -> dict[str, Any]:
+    """IVF-PQ codes in RAM; the exact re-rank reads the vectors from a memory-mapped file."""
+    import faiss
+
+    refine: Any = faiss.downcast_index(idmap.index)
+    codes: Any = faiss.downcast_index(refine.base_index)  # IVF-PQ; its ids are insertion rows
+    kv = dict(p.split("=") for p in params.split(","))
+    faiss.ParameterSpace().set_index_parameters(codes, f"nprobe={kv['nprobe']},quantizer_efSearch={kv['quantizer_efSearch']}")  # type: ignore[arg-type]
+    k_factor = int(kv["k_factor_rf"])
+    id_map = faiss.vector_to_array(idmap.id_map)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "vectors.f32"
+        data.base.tofile(path)
+        vectors = np.memmap(path, dtype=np.float32, mode="r", shape=data.base.shape)
+
+        def search(q: np.ndarray) -> np.ndarray:
+            _, cand = codes.search(q.reshape(1, -1), K * k_factor)
+            cand = cand[0][cand[0] >= 0]
+            scores = vectors[np.sort(cand)] @ q
+            best = np.sort(cand)[np.argsort(-scores)[:K]]
+            return id_map[best]
+
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            found, times = _single_queries(search, data.queries)
+        finally:
+            faiss.omp_set_num_threads(threads)
+        memory = len(faiss.serialize_index(codes)) + id_map.nbytes
+        return _row("ivf-pq+mmap-rerank", f"{refine.base_index.__class__.__name__} codes + mmap", data.base.shape[0],
+                    build, memory, int(path.stat().st_size), found, truth, times, params)
+
+
+def extrapolate(rows: Sequence[dict[str, Any]], target: int = TARGET_SIZE) -> list[dict[str, Any]]:
+    """Figures at ``target`` works from the largest measured size, by these formulas.
+
+    memory: flat and RFlat grow with n (n·dim·4 bytes of vectors, plus PQ codes and ids);
+    the mmap variant keeps n·(m + 8) bytes of codes and ids plus 8 bytes of id map in RAM.
+    So memory(target) = memory(n) · target / n for every candidate (the quantiser's
+    nlist·dim·4 bytes grows with √n and is ignored: it is under 0.1 % of the total).
+    latency: flat scans every vector, so p(target) = p(n) · target / n. The IVF variants
+    scan nprobe/nlist of the codes, a fixed fraction by :func:`scaled_factory`, so the code
+    scan grows with n too, while the re-rank (k·k_factor vectors) does not: an upper bound
+    is again p(target) ≤ p(n) · target / n. recall is assumed unchanged (the same fraction
+    of lists probed, the same re-rank depth): an assumption, not a measurement.
+    """
+    if not rows:
+        return []
+    largest = max(r["works"] for r in rows)
+    scale = target / largest
+    out = []
+    for r in rows:
+        if r["works"] != largest:
+            continue
+        out.append({
+            **r, "works": target, "extrapolated_from": largest,
+            "memory_bytes": int(r["memory_bytes"] * scale), "disk_rerank_bytes": int(r["disk_rerank_bytes"] * scale),
+            "p50_ms": round(r["p50_ms"] * scale, 3), "p99_ms": round(r["p99_ms"] * scale, 3), "build_s": round(r["build_s"] * scale, 1),
+        })
+    return out
+
+
+def targets_met(row: dict[str, Any]) -> dict[str, bool]:
+    return {
+        "recall_at_10": row["recall_at_10"] >= TARGETS["recall_at_10"],
+        "p99_ms": row["p99_ms"] <= TARGETS["p99_ms"],
+        "memory_gb": row["memory_bytes"] / 1e9 <= TARGETS["memory_gb"],
+    }
+
+
+def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int = 512, seed: int = 0,
+                          threads: int = 1, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure every candidate at each size; extrapolate to 10^7 when it was not measured."""
+    import faiss
+
+    faiss.omp_set_num_threads(max(1, threads))
+    results: dict[str, Any] = {"dim": dim, "queries": n_queries, "k": K, "threads": threads, "targets": TARGETS,
+                               "sizes": [], "rows": []}
+    for n in sizes:
+        if progress:
+            progress(f"generating {n:,} clustered works")
+        data = clustered_set(n, dim, n_queries, seed=seed)
+        results["sizes"].append({"works": n, "artists": data.n_artists, **cosine_profile(data)})
+        if progress:
+            progress(f"measuring {n:,} works")
+        results["rows"].extend(bench_size(data))
+        del data
+    if TARGET_SIZE not in sizes:
+        results["extrapolated"] = extrapolate(results["rows"])
+        results["formula"] = ("memory(1e7) = memory(n)·1e7/n; p(1e7) ≤ p(n)·1e7/n (flat and the IVF code scan "
+                              "grow with n, the re-rank does not); recall assumed unchanged")
+    for r in results["rows"] + results.get("extrapolated", []):
+        r["targets_met"] = targets_met(r)
+    return results
+
+
+def print_index_scale(results: dict[str, Any]) -> None:
+    from stylegate.output import table
+
+    for s in results["sizes"]:
+        print(f"{s['works']:,} works of {s['artists']:,} artists: same-artist cosine {s['same_artist_cosine']}, "
+              f"other-artist cosine {s['other_artist_cosine']}")
+
+    def fmt(r: dict[str, Any]) -> list[Any]:
+        met = r["targets_met"]
+        verdict = ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in met.items())
+        return [f"{r['works']:,}", r["index"], r["params"] or "", r["build_s"], f"{r['memory_bytes'] / 1e9:.3f}",
+                f"{r['disk_rerank_bytes'] / 1e9:.3f}", r["recall_at_10"], r["p50_ms"], r["p99_ms"], verdict]
+
+    head = ["works", "index", "search params", "build s", "RAM GB", "disk GB", "recall@10", "p50 ms", "p99 ms",
+            "targets (at 1e7: recall ≥ 0.95, p99 ≤ 20 ms, RAM ≤ 4 GB)"]
+    table(f"style index, {results['dim']}-d, k={results['k']}, {results['queries']} single queries, "
+          f"{results['threads']} FAISS thread(s)", head, [fmt(r) for r in results["rows"]])
+    if results.get("extrapolated"):
+        table("extrapolated to 10,000,000 works (not measured): " + results["formula"], head,
+              [fmt(r) for r in results["extrapolated"]])
+
+
+PEAK_COPIES = 3.2  # the vectors, the index's copy of them, its serialised bytes, and slack
+
+
+def check_fits(n: int, dim: int) -> None:
+    """Refuse a size whose vectors (about 3 copies at the peak) exceed this machine's memory."""
+    import os
+
+    from stylegate.errors import InputError
+
+    need = n * dim * 4 * PEAK_COPIES
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > have:
+        raise InputError(
+            f"{n:,} works × {dim} dims need about {need / 1e9:.1f} GB of memory at the peak; "
+            f"{have / 1e9:.1f} GB is free: measure a smaller size (the table extrapolates to 10^7)"
+        )
