@@ -49,6 +49,15 @@ def register_artist(home: Path, artist: world.StyleArtist, works: Path, n: int) 
     return result
 
 
+def cli_home(base: Path, artists: tuple[world.StyleArtist, ...], n: int = 4) -> Path:
+    """``base/home`` initialised by `stylegate init`, with ``artists`` registered with ``n`` works each."""
+    home = base / "home"
+    assert sg(home, "init").exit_code == 0
+    for artist in artists:
+        register_artist(home, artist, base / "works" / artist.name, n=n)
+    return home
+
+
 def snapshot(home: Path) -> dict:
     """Everything an import may touch: database rows, index bytes, stored files."""
     index = home / "index" / "style.faiss"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from test_cli import register_artist, sg
+from test_cli import cli_home, sg
 
 from stylegate.service.app import create_app
 from stylegate.settings import Settings
@@ -42,12 +42,7 @@ def png_bytes(image: Image.Image) -> bytes:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("parity")
-    home = base / "home"
-    assert sg(home, "init").exit_code == 0
-    for artist in (OPT_OUT, ROYALTY):
-        register_artist(home, artist, base / "works" / artist.name, n=4)
-    return home
+    return cli_home(tmp_path_factory.mktemp("parity"), (OPT_OUT, ROYALTY))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from test_cli import register_artist, sg
+from test_cli import cli_home, sg
 from test_cli_api_parity import cli_json, comparable
 
 from stylegate.operations.ingest import init_home
@@ -33,12 +33,7 @@ def lines(r: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("bulk")
-    home = base / "home"
-    assert sg(home, "init").exit_code == 0
-    for artist in (OPT_OUT, ROYALTY):
-        register_artist(home, artist, base / "works" / artist.name, n=4)
-    return home
+    return cli_home(tmp_path_factory.mktemp("bulk"), (OPT_OUT, ROYALTY))
 
 
 @pytest.fixture(scope="module")
