@@ -17,12 +17,10 @@ from PIL import Image
 from test_generator_pipelines import build_tiny_sd
 from typer.testing import CliRunner
 
-from stylegate.bench.fixtures import demo_artists, register_styleworld
+from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
 from stylegate.cli import app
 from stylegate.generator.gated import GatedGenerator
 from stylegate.governance.decision import Action
-from stylegate.operations.ingest import init_home
-from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
 
@@ -34,10 +32,7 @@ OPT_OUT = next(a for a in REGISTERED if a.consent == "opt-out")
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     base = tmp_path_factory.mktemp("inputs")
-    ws = Workspace(Settings(home=base / "home", device="cpu"))
-    ws.configure_threads()
-    init_home(ws)
-    register_styleworld(ws, base / "reference", per_artist=3, artists=REGISTERED)
+    ws, _ = new_styleworld_workspace(base, artists=REGISTERED, per_artist=3)
     return ws
 
 

@@ -19,17 +19,14 @@ import pytest
 import torch
 from PIL import Image
 
-from stylegate.bench.fixtures import demo_artists, register_styleworld
+from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
 from stylegate.generator.early_abort import PREVIEW_FROM_PIPELINE, PREVIEW_FROM_SCHEDULER, SchedulerTap, predict_x0
 from stylegate.generator.gated import GatedGenerator, PipelineCaps, first_image
 from stylegate.generator.loading import load_text_to_image
 from stylegate.governance.decision import Action
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.policy import default_policy_text, parse_policy
-from stylegate.operations.ingest import init_home
-from stylegate.settings import Settings
 from stylegate.styleworld import world
-from stylegate.workspace import Workspace
 
 torch.set_num_threads(1)
 
@@ -84,10 +81,7 @@ def tiny_sd_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> PolicyGate:
     base = tmp_path_factory.mktemp("gen-pipelines")
-    ws = Workspace(Settings(home=base / "home", device="cpu"))
-    ws.configure_threads()
-    init_home(ws)
-    register_styleworld(ws, base / "reference", per_artist=4, artists=REGISTERED)
+    ws, _ = new_styleworld_workspace(base, artists=REGISTERED, per_artist=4)
     return ws.gate()
 
 

@@ -10,16 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from stylegate.bench.fixtures import demo_artists, register_styleworld
+from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
 from stylegate.generator.early_abort import REJECTING, EarlyAbortConfig
 from stylegate.generator.gated import GatedGenerator, GenerationResult
 from stylegate.governance.decision import Action
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.policy import default_policy_text, parse_policy
-from stylegate.operations.ingest import init_home
-from stylegate.settings import Settings
 from stylegate.styleworld import world
-from stylegate.workspace import Workspace
 
 torch.set_num_threads(1)
 
@@ -33,10 +30,7 @@ UNCLAIMED = UNREGISTERED[0]
 @pytest.fixture(scope="module")
 def world_gate(tmp_path_factory: pytest.TempPathFactory) -> PolicyGate:
     base = tmp_path_factory.mktemp("genworld")
-    ws = Workspace(Settings(home=base / "home", device="cpu"))
-    ws.configure_threads()
-    init_home(ws)
-    register_styleworld(ws, base / "reference", artists=REGISTERED)
+    ws, _ = new_styleworld_workspace(base, artists=REGISTERED)
     return ws.gate()
 
 
