@@ -94,11 +94,12 @@ def run_scan(ws: Workspace, request: ScanRequest, on_part: PartHook | None = Non
     if part_size < 1:
         raise InputError("--part-size must be at least 1")
     drop_style = ws.settings.training_drop_style if request.drop_style is None else request.drop_style
-    out = _prepare_out(request.out)
-    previous = _read_manifest(out)
-    snapshot = workspace_snapshot(ws).to_dict()
+    snapshot = workspace_snapshot(ws).to_dict()  # a missing home or index fails here, before anything is written
+    _check_out(request.out)
+    previous = _read_manifest(request.out)
     until = previous.get("config", {}).get("until_seq") if previous and not request.restart else None
     plan, until = plan_scan(ws, request, part_size, until)
+    out = request.out
     if plan.total == 0:
         raise InputError("nothing to scan: the workspace has no written generations" if request.mode == "past-generations"
                          else "nothing to scan")
@@ -133,15 +134,13 @@ def run_scan(ws: Workspace, request: ScanRequest, on_part: PartHook | None = Non
 # -- the output folder -------------------------------------------------------------------------
 
 
-def _prepare_out(out: Path) -> Path:
+def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder")
     if out.is_dir() and not (out / MANIFEST).exists() and any(p.name not in OURS for p in out.iterdir()):
         raise InputError(f"--out {out} holds other files and no scan; give an empty or new folder")
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: the folder {out.parent} does not exist")
-    (out / "parts").mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def _read_manifest(out: Path) -> dict[str, Any] | None:

@@ -103,13 +103,14 @@ def run_parts(parts: Sequence[tuple[int, list[ImageRef]]], settings: Settings, e
 
     if not parts:
         return
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run INFO lines would drown the summary
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # the driver's own bar counts images
     ctx.execution_options.preserve_order = False
     items = [{"part": number, "refs": json.dumps([r.to_dict() for r in refs])} for number, refs in parts]
     width = min(options.width(), len(items))
     ds = ray.data.from_items(items, override_num_blocks=len(items))
-    ds = ds.map_batches(ScanUDF, batch_size=1, batch_format="numpy", concurrency=width, num_cpus=1,
+    ds = ds.map_batches(ScanUDF, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=width), num_cpus=1,
                         fn_constructor_kwargs={"settings": settings, "expected": expected, "mode": mode,
                                                "drop_style": drop_style})
     try:
