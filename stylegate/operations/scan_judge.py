@@ -173,16 +173,14 @@ class PartJudge:
             if row["error"] is not None or json.loads(row["decision"] or "{}").get("error"):
                 row.update(drop=True, drop_reason="unchecked")
                 continue
-            for e in json.loads(row["evidence"] or "[]"):
-                if e.get("consent") != "opt-out":
-                    continue
-                if e["kind"] == "near-duplicate":
-                    work_id = (e.get("detail") or {}).get("work_id")
-                    row.update(drop=True, drop_reason="near-duplicate", drop_artist_id=e["artist"]["id"], drop_work_id=work_id)
-                    break
-                if e["kind"] == "style" and self.drop_style:
-                    row.update(drop=True, drop_reason="style", drop_artist_id=e["artist"]["id"])
-                    break
+            opted_out = [e for e in json.loads(row["evidence"] or "[]") if e.get("consent") == "opt-out"]
+            copy = next((e for e in opted_out if e["kind"] == "near-duplicate"), None)
+            style = next((e for e in opted_out if e["kind"] == "style"), None)
+            if copy is not None:  # a copy is named as such even when its style matched too
+                row.update(drop=True, drop_reason="near-duplicate", drop_artist_id=copy["artist"]["id"],
+                           drop_work_id=(copy.get("detail") or {}).get("work_id"))
+            elif style is not None and self.drop_style:
+                row.update(drop=True, drop_reason="style", drop_artist_id=style["artist"]["id"])
 
 
 def _opted_out(artist: Any) -> bool:
