@@ -111,7 +111,7 @@ def run_scan(ws: Workspace, request: ScanRequest, on_part: PartHook | None = Non
     planned_s = time.perf_counter() - started
     pending = [(k, refs) for k, refs in enumerate(plan.parts) if str(k) not in manifest["done"]]
     resumed = len(plan.parts) - len(pending)
-    judged, scan_s, ray_s = _judge(ws, out, manifest, plan, pending, snapshot, request, drop_style, on_part)
+    judged, scan_s, ray_s, first = _judge(ws, out, manifest, plan, pending, snapshot, request, drop_style, on_part)
     write_start = time.perf_counter()
     table = _consolidate(out, len(plan.parts))
     summary = _summarise(ws, table, config, scan_id, out)
@@ -122,6 +122,7 @@ def run_scan(ws: Workspace, request: ScanRequest, on_part: PartHook | None = Non
     summary["timings"] = {
         "plan_s": round(planned_s, 3), "ray_start_s": round(ray_s, 3), "scan_s": round(scan_s, 3),
         "write_s": round(time.perf_counter() - write_start, 3), "total_s": round(time.perf_counter() - started, 3),
+        "first_row_s": None if first is None else round(first, 3),  # workers' start-up: embedder and registry view
         "images_judged": judged, "images_per_s": round(judged / scan_s, 2) if scan_s > 0 and judged else None,
         "parts_resumed": resumed, "parts_judged": len(pending),
     }
@@ -200,13 +201,13 @@ def _write_table(table: Any, path: Path) -> None:
 
 def _judge(ws: Workspace, out: Path, manifest: dict[str, Any], plan: ScanPlan, pending: list[tuple[int, list[Any]]],
            snapshot: dict[str, Any], request: ScanRequest, drop_style: bool,
-           on_part: PartHook | None) -> tuple[int, float, float]:
+           on_part: PartHook | None) -> tuple[int, float, float, float | None]:
     """Judge the pending parts on Ray, checkpointing each part when its last row arrives."""
     import pyarrow as pa
     from tqdm import tqdm
 
     if not pending:
-        return 0, 0.0, 0.0
+        return 0, 0.0, 0.0, None
     ray_start = time.perf_counter()
     started_ray = ensure_ray(request.engine)
     ray_s = time.perf_counter() - ray_start
@@ -214,6 +215,7 @@ def _judge(ws: Workspace, out: Path, manifest: dict[str, Any], plan: ScanPlan, p
     waiting: dict[int, list[dict[str, Any]]] = {}
     done_images = sum(len(plan.parts[int(k)]) for k in manifest["done"])
     judged = 0
+    first: float | None = None
     start = time.perf_counter()
     bar = tqdm(total=plan.total, initial=done_images, unit="img", desc="scan", disable=None if request.progress is None
                else not request.progress)
@@ -224,6 +226,8 @@ def _judge(ws: Workspace, out: Path, manifest: dict[str, Any], plan: ScanPlan, p
             rows.append(row)
             bar.update(1)
             judged += 1
+            if first is None:
+                first = time.perf_counter() - start
             if len(rows) < sizes[part]:
                 continue
             rows.sort(key=lambda r: r["row"])
@@ -237,7 +241,7 @@ def _judge(ws: Workspace, out: Path, manifest: dict[str, Any], plan: ScanPlan, p
         bar.close()
         if started_ray:
             stop_ray()
-    return judged, time.perf_counter() - start, ray_s
+    return judged, time.perf_counter() - start, ray_s, first
 
 
 def _consolidate(out: Path, parts: int) -> Any:
