@@ -69,8 +69,7 @@ class PartJudge:
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        self.ws = Workspace(settings)
-        self.ws.configure_threads()
+        self.ws = Workspace(settings)  # its embedder sets the CPU threads and leaves torch unimported (ONNX)
         self.mode = mode
         self.drop_style = drop_style
         self.expected = expected
