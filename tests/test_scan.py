@@ -99,8 +99,12 @@ def test_folder_scan_reports_a_corrupt_file_per_row_and_agrees_with_check_image(
     assert summary["snapshot"] == workspace_snapshot(world_ws).to_dict()
 
 
-def _tar_shard(path: Path, files: list[Path]) -> None:
+def _tar_shard(path: Path, files: list[Path], corrupt: str | None = None) -> None:
     with tarfile.open(path, "w") as tar:
+        if corrupt is not None:
+            info = tarfile.TarInfo(f"samples/{corrupt}.png")
+            info.size = 12
+            tar.addfile(info, io.BytesIO(b"\x89PNG broken!"))
         for f in files:
             tar.add(f, arcname=f"samples/{f.stem}.png")
             info = tarfile.TarInfo(f"samples/{f.stem}.json")
@@ -114,22 +118,24 @@ def test_parquet_and_webdataset_shards_are_judged_like_the_files(ray_local, worl
     expected = {f.stem: evidence_key(world_ws.gate().check_image(Image.open(f).convert("RGB")).to_dict()) for f in files}
     # one shard with the bytes (two row groups, Hugging Face's {bytes, path} struct), one with paths
     image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    with_bytes = pa.table({"id": [f.stem for f in files[:6]],
-                           "image": pa.array([{"bytes": f.read_bytes(), "path": f.name} for f in files[:6]], image_type)})
+    cells = [{"bytes": f.read_bytes(), "path": f.name} for f in files[:6]] + [{"bytes": b"\xff\xd8 not a jpeg", "path": "x"}]
+    with_bytes = pa.table({"id": [f.stem for f in files[:6]] + ["corrupt"], "image": pa.array(cells, image_type)})
     pq.write_table(with_bytes, tmp_path / "a.parquet", row_group_size=4)
     paths = [str(f) for f in files[6:]] + ["https://example.org/x.png", str(tmp_path / "gone.png")]
     pq.write_table(pa.table({"id": [f.stem for f in files[6:]] + ["remote", "gone"], "url": paths}), tmp_path / "b.parquet")
     scan(world_ws, tmp_path / "pq", tmp_path / "a.parquet", tmp_path / "b.parquet", part_size=3)
     rows = rows_by_id(tmp_path / "pq")
-    assert set(rows) == set(expected) | {"remote", "gone"}
+    assert set(rows) == set(expected) | {"remote", "gone", "corrupt"}
     assert "remote URL" in rows["remote"]["error"] and rows["gone"]["error"] and rows["gone"]["action"] is None
+    assert rows["corrupt"]["error"] and rows["corrupt"]["action"] is None
     assert {k: evidence_key(json.loads(rows[k]["decision"])) for k in expected} == expected
 
     _tar_shard(tmp_path / "shard-000.tar", files[:5])
-    _tar_shard(tmp_path / "shard-001.tar", files[5:])
+    _tar_shard(tmp_path / "shard-001.tar", files[5:], corrupt="bad")
     summary = scan(world_ws, tmp_path / "wds", str(tmp_path / "shard-{000..001}.tar"), part_size=4)
     rows = rows_by_id(tmp_path / "wds")
-    assert summary["source_kind"] == "webdataset"
+    assert summary["source_kind"] == "webdataset" and summary["errors"]["count"] == 1
+    assert rows.pop("samples/bad")["error"]
     assert {k.removeprefix("samples/"): evidence_key(json.loads(r["decision"])) for k, r in rows.items()} == expected
 
 
