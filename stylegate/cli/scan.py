@@ -62,7 +62,8 @@ def show_summary(s: dict[str, Any]) -> None:
               [[f"#{a['artist_id']} {a['name']}", a["consent"], a["images"],
                 ", ".join(f"{k} {v}" for k, v in sorted(a["by_action"].items()))] for a in s["artists"]])
     if "drops" in s:
-        table(f"To drop ({s['exclude']})", ["reason", "images"], sorted(s["drops"]["by_reason"].items()))
+        table("To drop", ["reason", "images"], sorted(s["drops"]["by_reason"].items()))
+        message(f"do-not-train list: {s['exclude']} ({s['drops']['count']} rows)")
     if "findings" in s:
         f = s["findings"]
         table(f"Findings ({len(f['appended'])} appended to the audit log)", ["finding", "images"], sorted(f["by_kind"].items()))
