@@ -221,6 +221,8 @@ class AttributionReport:
     until: str | None = None
     title: str = "Attribution and royalties"
     meta: dict[str, Any] = field(default_factory=dict)
+    # Retroactive re-audit findings in the range (``include_findings``); None: not asked for.
+    findings: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The table written to CSV / Parquet: :attr:`summary`."""
@@ -261,6 +263,7 @@ def build_attribution_report(
     period: str = "month",
     since: TimeBound = None,
     until: TimeBound = None,
+    include_findings: bool = False,
 ) -> AttributionReport:
     """Build the report from an :class:`AuditLog` (or its path, or entry dicts).
 
@@ -268,7 +271,8 @@ def build_attribution_report(
     an artist without one gets ``policy.attribution.default_royalty_rate``. ``since``/``until``
     (dates, datetimes or ISO strings; UTC) keep entries with ``since <= time < until``.
     Raises :class:`ReportError` (an AuditError and a ValueError) naming the entry when an allowed
-    generation's attribution shares do not sum to 1.
+    generation's attribution shares do not sum to 1. ``include_findings`` adds the range's
+    retroactive re-audit findings (``scan.finding`` entries, see :mod:`.findings`).
     """
     if period not in PERIODS:
         raise ReportError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
@@ -290,7 +294,14 @@ def build_attribution_report(
         since=to_iso(since),
         until=to_iso(until),
         meta={"policy_version": policy.version, "generations": len(entries)},
+        findings=_findings(source, since, until) if include_findings else None,
     )
+
+
+def _findings(source: EntrySource, since: TimeBound, until: TimeBound) -> pd.DataFrame:
+    from .findings import findings_frame
+
+    return findings_frame(source, since, until)
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:

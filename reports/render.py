@@ -219,6 +219,10 @@ def _attribution_sections(report: AttributionReport) -> list[str]:
                     + "</section>")
     sections.append("<section><h2>Decisions</h2>"
                     + html_table(report.decisions, f"Generations per {report.period} and decision") + "</section>")
+    if report.findings is not None:
+        sections.append('<section aria-label="Re-audit findings"><h2>Retroactive re-audit findings</h2>'
+                        + html_table(report.findings, "Past generations that a later scan found in a blocked style "
+                                                      "or owing new attribution") + "</section>")
     return sections
 
 

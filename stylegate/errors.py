@@ -162,3 +162,27 @@ class StatementNotFound(NotFound):
 
 class StatementInvalid(StylegateError):
     """An issued statement on disk no longer verifies (edited or damaged): nothing is paid on it."""
+
+
+# ------------------------------------------------------------ batch scans
+class ScanSourceError(InputError):
+    """A scan's source is missing, empty or not a folder, Parquet or WebDataset shard list (exit 2)."""
+
+
+class ScanSchemaError(ScanSourceError):
+    """A Parquet shard lacks the columns a scan reads (an id, and image bytes or a local path)."""
+
+
+class ScanResumeMismatch(InputError):
+    """The output folder holds another scan (other source, options or registry snapshot); use a
+    fresh ``--out`` or ``--restart`` (HTTP 409)."""
+
+    http_status = 409
+
+
+class ScanSnapshotChanged(StylegateError):
+    """The registry changed while a scan ran, so its rows would be judged against two snapshots."""
+
+
+class ScanEngineError(StylegateError):
+    """Ray is missing, cannot start, or a scan worker failed (not a per-image problem)."""

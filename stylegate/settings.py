@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     min_image_side: int = Field(8, ge=1, description="smallest width or height of a work or checked image")
     max_image_bytes: int = Field(50 * 1024 * 1024, ge=1)
 
+    # ---- batch scans (`stylegate scan`)
+    scan_part_size: int = Field(64, ge=1, description="images per scan part: one embedding batch, one checkpointed Parquet file")
+    training_drop_style: bool = Field(
+        True, description="do-not-train filtering also drops images in an opted-out artist's style, not only "
+        "their registered works and near-duplicates of them")
+
     # ---- the HTTP service (`stylegate serve`)
     host: str = Field("127.0.0.1", description="address `stylegate serve` listens on")
     port: int = Field(8000, ge=1, le=65535)

@@ -101,7 +101,7 @@ def test_help_is_instant_and_lists_commands() -> None:
 
 def test_help_loads_no_heavy_library() -> None:
     """Every command module is imported for `--help`; none may import a model or data library."""
-    heavy = ("torch", "open_clip", "faiss", "diffusers", "pandas")
+    heavy = ("torch", "open_clip", "faiss", "diffusers", "pandas", "ray")
     probe = f"import sys, stylegate.cli; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"

@@ -52,6 +52,11 @@ class AuditKind(str, Enum):
     # {artist id: attributed generations}, "last_seq": n, "corrects": statement id or null}. The
     # checkpoint signed next covers it, so every statement can prove the count it must list.
     STATEMENTS_ISSUED = "statements.issued"
+    # Appended by a retroactive re-audit (`stylegate scan --past-generations`) for each past
+    # generated image that now falls in a style the gate blocks, or now owes new attribution:
+    # {"scan_id", "image", "path", "generation_seq", "finding", "was_action", "action", "artists",
+    # "attribution", "evidence", "snapshot"}. Nothing in the generation's own entry changes.
+    SCAN_FINDING = "scan.finding"
 
     def __str__(self) -> str:
         return self.value

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from . import artists, audit, bench, calibrate, check, demo, generate, home, index, report, serve, statements, works
+from . import artists, audit, bench, calibrate, check, demo, generate, home, index, report, scan, serve, statements, works
 from ._common import DEVICES, CliState, choice, handled
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ app.add_typer(works.app, name="works")
 app.add_typer(index.app, name="index")
 app.add_typer(check.app, name="check")
 app.command("generate")(generate.generate)
+app.command("scan")(scan.scan)
 app.add_typer(audit.app, name="audit")
 app.add_typer(report.app, name="report")
 app.add_typer(statements.app, name="statements")

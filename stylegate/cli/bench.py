@@ -198,3 +198,28 @@ def bench_index(
         emit_json(results)
     else:
         print_index_scale(results)
+
+
+@app.command("scan")
+@handled
+def bench_scan(
+    images: int = typer.Option(1000, "--images", min=10, max=100_000, help="StyleWorld renders to scan."),
+    sample: int = typer.Option(200, "--sample", min=1, help="Images also checked one by one with `check image` (speed and agreement)."),
+    workers: str = typer.Option("", "--workers", help="Comma-separated worker counts (default: 1, 2 and every local CPU)."),
+    part_size: int = typer.Option(64, "--part-size", min=1, help="Images per scan part."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Images/s of `stylegate scan` on 1, 2 and all local workers against the `check image` loop, and decision agreement."""
+    from stylegate.bench.scan import print_scan_bench, run_scan_bench
+
+    try:
+        counts = [int(w) for w in workers.split(",") if w.strip()] or None
+    except ValueError:
+        raise InputError("--workers takes comma-separated whole numbers, e.g. 1,2") from None
+    if counts is not None and any(n < 1 for n in counts):
+        raise InputError("--workers: each count must be at least 1")
+    results = run_scan_bench(images, sample=min(sample, images), worker_counts=counts, part_size=part_size, progress=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_scan_bench(results)

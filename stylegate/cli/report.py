@@ -42,6 +42,7 @@ def report_attribution(
     period: str = typer.Option("month", "--period", **choice("--period", PERIODS), help="Period of each row."),
     fmt: str = typer.Option("html", "--format", **choice("--format", FORMATS), help="File format."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default attribution.FORMAT)."),
+    findings: bool = typer.Option(False, "--findings", help="Include retroactive re-audit findings (`stylegate scan --past-generations`)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Per artist and period: generations attributed, shares, royalties owed, blocks on their behalf."""
@@ -50,13 +51,17 @@ def report_attribution(
 
     ws = open_workspace()
     path = _report_out(out, "attribution", fmt)
-    report = _report_errors(lambda: build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store, period=period, since=since, until=until))
+    report = _report_errors(lambda: build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store, period=period,
+                                                             since=since, until=until, include_findings=findings))
     write_report(report, path, cast(Format, fmt))
-    totals = {"royalties": round(float(report.total_royalties), 6), "rows": len(report.summary), "path": str(path)}
+    totals: dict[str, Any] = {"royalties": round(float(report.total_royalties), 6), "rows": len(report.summary), "path": str(path)}
+    if report.findings is not None:
+        totals["findings"] = report.findings.to_dict(orient="records")
     if as_json:
         emit_json(totals)
     else:
-        message(f"wrote {path}: {totals['rows']} artist-period rows, royalties owed {totals['royalties']:.4f}")
+        message(f"wrote {path}: {totals['rows']} artist-period rows, royalties owed {totals['royalties']:.4f}"
+                + (f", {len(totals['findings'])} re-audit findings" if "findings" in totals else ""))
 
 
 @app.command("audit")
