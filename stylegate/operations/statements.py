@@ -358,17 +358,28 @@ def payouts(ws: Workspace, period: str, *, fmt: str = "csv", out: Path | None = 
 
 def artist_statements(ws: Workspace, artist_id: int) -> list[dict[str, Any]]:
     """The artist's issued statements, newest period first, each with the server-side verdict
-    (the standalone checks plus consistency with the log's latest checkpoint and the recount)."""
+    (the standalone checks plus consistency with the log's latest checkpoint and the recount),
+    remembered per file hash, closing checkpoint, key and latest checkpoint (verdict_cache.py)."""
+    from .audit import audit_public_key
+    from .verdict_cache import VERDICTS, verdict_key
+
+    key_path = audit_public_key(ws)
+    key = Path(key_path).read_bytes() if key_path is not None else None
+    latest = ws.audit.latest_checkpoint()
+    latest_note = latest.note if latest is not None else None
     rows: list[dict[str, Any]] = []
     for path in sorted(statements_root(ws).glob("*/*.json")):
         try:
-            doc = json.loads(path.read_text("utf-8"))
+            raw = path.read_bytes()
+            doc = json.loads(raw.decode("utf-8"))
             owner = int(doc["artist"]["id"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if owner != int(artist_id):
             continue
-        verdict = verify_statement(ws, doc).verdict
+        cache_key = verdict_key(str(ws.settings.home), raw, doc, key, latest_note)
+        verdict = VERDICTS.get_or_compute(
+            cache_key, lambda doc=doc: verify_statement(ws, doc, public_key_pem=key, later_checkpoint=latest_note).verdict)
         totals = doc.get("totals") or {}
         rows.append({
             "statement_id": str(doc.get("statement_id", "")), "period": doc.get("period") or {},
