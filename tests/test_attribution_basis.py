@@ -148,3 +148,27 @@ def test_the_opt_out_gate_still_blocks_an_image_in_an_opted_out_style(gate: Poli
     assert blocking and {e.artist.name for e in blocking} == {OPT_OUT.name}
     assert {e.kind for e in blocking} <= {EvidenceKind.STYLE, EvidenceKind.NEAR_DUPLICATE}
     assert result.attribution() == []
+
+
+def test_the_attribution_report_counts_unprompted_matches_unpaid(tmp_path: Path) -> None:
+    import stylegate
+    from stylegate.reports.attribution import build_attribution_report
+
+    ws = stylegate.open_workspace(tmp_path / "home", create=True, device="cpu")
+    ann = ws.store.add_artist("Ann Royal", consent="royalty", royalty_rate=0.5)
+    ref = {"id": ann.id, "name": ann.name}
+    cand = {"artist": ref, "consent": "royalty", "kind": "style", "score": 0.9, "threshold": 0.72, "weight": 1.25,
+            "paid": False}
+    paid = {"artist": ref, "share": 1.0, "consent": "royalty"}
+    seqs = []
+    for action, attribution, unprompted in (("allow", [], [cand]), ("allow", [], [cand]), ("attribute", [paid], []),
+                                            ("block", [], [cand])):
+        seqs.append(ws.audit.append("generate", DecisionRecord.from_decision(
+            {"action": action, "subject": "generation", "evidence": [], "attribution": attribution, "reasons": [],
+             "unprompted_style": unprompted}, prompt="a boat")))
+    report = build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store)
+    (row,) = report.totals().to_dict("records")
+    assert row["generations"] == 1 and row["unprompted_style"] == 2  # the blocked one wrote no image
+    assert row["royalties"] == pytest.approx(0.04 * 1.0 * 0.5)  # only the requested generation pays
+    assert list(report.unprompted["seq"]) == seqs[:2]
+    ws.audit.close()
