@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.governance.attribution import Basis
 
 # Issue #19, item 5.
 TARGETS = {"median_share": 0.9, "right_first": 0.95, "no_style_credited": 0.02}
@@ -61,11 +64,11 @@ def generation_row(case: Case, seed: int, result: Any, image_style: str | None =
     }
 
 
-def other_basis(basis: str) -> str:
+def other_basis(basis: str) -> Basis:
     return "observed" if basis == "requested" else "requested"
 
 
-def replay_shares(result: Any, *, floor: float, basis: str) -> list[tuple[str, float]]:
+def replay_shares(result: Any, *, floor: float, basis: Basis) -> list[tuple[str, float]]:
     """The generation's shares under ``basis``, from its recorded evidence: each kept image
     weighs the same, as in :meth:`GenerationResult.attribution` (unverified shares count)."""
     from stylegate.governance.attribution import attribute

@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -378,8 +379,7 @@ def artist_statements(ws: Workspace, artist_id: int) -> list[dict[str, Any]]:
         if owner != int(artist_id):
             continue
         cache_key = verdict_key(str(ws.settings.home), raw, doc, key, latest_note)
-        verdict = VERDICTS.get_or_compute(
-            cache_key, lambda doc=doc: verify_statement(ws, doc, public_key_pem=key, later_checkpoint=latest_note).verdict)
+        verdict = VERDICTS.get_or_compute(cache_key, partial(_server_verdict, ws, doc, key, latest_note))
         totals = doc.get("totals") or {}
         rows.append({
             "statement_id": str(doc.get("statement_id", "")), "period": doc.get("period") or {},
@@ -390,6 +390,10 @@ def artist_statements(ws: Workspace, artist_id: int) -> list[dict[str, Any]]:
         })
     rows.sort(key=lambda r: (str(r["period"].get("since", "")), str(r["issued_at"])), reverse=True)
     return rows
+
+
+def _server_verdict(ws: Workspace, doc: Mapping[str, Any], key: bytes | None, latest_note: str | None) -> dict[str, Any]:
+    return verify_statement(ws, doc, public_key_pem=key, later_checkpoint=latest_note).verdict
 
 
 def verifier_source() -> Path:

@@ -31,7 +31,8 @@ def _sha256(data: bytes | str | None) -> str | None:
 def verdict_key(home: str, raw: bytes, doc: Mapping[str, Any], public_key_pem: bytes | None,
                 latest_note: str | None) -> VerdictKey:
     """The cache key of one statement file's verdict (see the module doc)."""
-    checkpoint = doc.get("checkpoint") if isinstance(doc.get("checkpoint"), Mapping) else {}
+    found = doc.get("checkpoint")
+    checkpoint: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     return (home, _sha256(raw), str(checkpoint.get("size")), str(checkpoint.get("root")), _sha256(public_key_pem),
             _sha256(latest_note))
 
