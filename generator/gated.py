@@ -36,7 +36,7 @@ from stylegate.generator.early_abort import (
     PreviewMonitor,
     SchedulerTap,
 )
-from stylegate.governance.attribution import attribution_shares
+from stylegate.governance.attribution import attribute
 from stylegate.governance.decision import Action, Decision
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,6 +102,7 @@ class GatedImage:
     attribution: list = field(default_factory=list)
     image: Image.Image | None = None  # None when blocked
     attempt_log: list[Attempt] = field(default_factory=list)
+    unprompted: list = field(default_factory=list)  # UnpromptedCredit: image-only style matches, not paid
 
     @property
     def steps_planned(self) -> int:
@@ -126,6 +127,7 @@ class GatedImage:
             "attempts": self.attempts,
             "action": self.action.value,
             "attribution": [a.to_dict() for a in self.attribution],
+            **({"unprompted_style": [u.to_dict() for u in self.unprompted]} if self.unprompted else {}),
             "post_check": self.decision.to_dict(),
             "stage": self.stage,
             "steps_planned": self.steps_planned,
@@ -179,6 +181,24 @@ class GenerationResult:
                     entry["held"] = True
         return sorted(totals.values(), key=lambda e: (-e["share"], e["artist"]["id"]))
 
+    def unprompted_style(self) -> list[dict[str, Any]]:
+        """Artists whose style a kept image matched without the request asking for it (not
+        paid under ``attribution.basis = "requested"``): the strongest match per artist and
+        how many kept images had one."""
+        best: dict[int, dict[str, Any]] = {}
+        for im in self.images:
+            if im.image is None:
+                continue
+            for u in im.unprompted:
+                item = dict(u.to_dict(), images=1)
+                mine = best.get(u.artist.id)
+                if mine is not None:
+                    item["images"] = mine["images"] + 1
+                    if mine["weight"] >= item["weight"]:
+                        item = dict(mine, images=item["images"])
+                best[u.artist.id] = item
+        return sorted(best.values(), key=lambda e: (-e["weight"], e["artist"]["id"]))
+
     def steps_summary(self) -> dict[str, Any]:
         planned, run = self.steps_planned, self.steps_run
         return {
@@ -209,6 +229,7 @@ class GenerationResult:
             "action": self.action.value,
             "evidence": evidence,
             "attribution": self.attribution(),
+            "unprompted_style": self.unprompted_style(),
             "reasons": reasons,
             "policy_version": self.prompt_decision.policy_version,
             "embedder": self.prompt_decision.embedder,
@@ -220,6 +241,7 @@ class GenerationResult:
             "prompt": self.prompt,
             "action": self.action.value,
             "attribution": self.attribution(),
+            **({"unprompted_style": unprompted} if (unprompted := self.unprompted_style()) else {}),
             "prompt_check": self.prompt_decision.to_dict(),
             "used_prompt": self.used_prompt,
             "negative_prompt": self.negative_prompt,
@@ -523,12 +545,14 @@ class GatedGenerator:
             log_.append(record)
             if decision.action not in REJECTING:
                 action = Action.STEER if pre.action is Action.STEER or attempt > 1 else Action.ALLOW
-                attribution = attribution_shares(pre.evidence + inputs.evidence + decision.evidence,
-                                                 self.gate.policy.attribution.floor,
-                                                 self.gate.policy.verification.hold_unverified_shares)
-                if attribution and action is Action.ALLOW:
+                settings = self.gate.policy.attribution
+                credit = attribute(pre.evidence + inputs.evidence, decision.evidence, floor=settings.floor,
+                                   basis=settings.basis,
+                                   hold_unverified=self.gate.policy.verification.hold_unverified_shares)
+                if credit.shares and action is Action.ALLOW:
                     action = Action.ATTRIBUTE
-                return GatedImage(index, attempt_seed, attempt, action, decision, attribution, image, log_)
+                return GatedImage(index, attempt_seed, attempt, action, decision, credit.shares, image, log_,
+                                  unprompted=credit.unprompted)
             log.info(
                 "image %d attempt %d: %s says %s; steering away",
                 index, attempt, "preview" if record.stage == "preview" else "post-check", decision.action.value,

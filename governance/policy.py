@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stylegate.errors import PolicyError
+from stylegate.governance.attribution import Basis as AttributionBasis
 from stylegate.governance.decision import Action, EvidenceKind, kind_text
 from stylegate.governance.matching.thresholds import Calibration
 from stylegate.registry.models import Consent
@@ -91,6 +92,11 @@ class ConsentTable(_Strict):
 
 class AttributionSettings(_Strict):
     floor: float = Field(0.0, ge=0.0, le=1.0)
+    # What can credit an artist for a generation (governance/attribution.py): "requested" —
+    # evidence in the prompt or the input images; the output image's style only confirms and
+    # apportions, and an image-only match is recorded as an unpaid ``unprompted_style``
+    # candidate; "observed" — any evidence, the output image's style alone included.
+    basis: AttributionBasis = "requested"
     price_per_generation: float = Field(0.04, ge=0.0)
     default_royalty_rate: float = Field(0.10, ge=0.0, le=1.0)
 

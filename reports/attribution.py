@@ -4,8 +4,11 @@ One row per (allowed generation, attributed artist) for royalty and credit artis
 for a row is ``price_per_generation × share × rate`` where ``rate`` is the artist's
 ``royalty_rate`` (from the registry) or else the policy's ``default_royalty_rate``; credit artists
 are owed 0. Generations blocked because of opted-out artists are counted per opted-out artist
-named in the blocking evidence. :func:`build_attribution_report` aggregates both per artist and
-period (``day``, ``week``, ``month``).
+named in the blocking evidence. Generations whose output image matched a royalty or credit
+artist's style without the request asking for it (``unprompted_style`` candidates under
+``attribution.basis = "requested"``) are counted per artist too: shown, not paid.
+:func:`build_attribution_report` aggregates all three per artist and period (``day``,
+``week``, ``month``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "artist_rates",
     "attribution_rows",
     "blocked_rows",
+    "unprompted_rows",
     "build_attribution_report",
     "decision_counts",
     "summarize",
@@ -43,9 +47,10 @@ SHARE_TOLERANCE = 1e-4  # shares are stored rounded to 6 decimals
 
 ROW_COLUMNS = ["seq", "time", "decision", "artist_id", "artist_name", "consent", "share", "rate", "royalty", "held"]
 BLOCKED_COLUMNS = ["seq", "time", "artist_id", "artist_name"]
+UNPROMPTED_COLUMNS = ["seq", "time", "artist_id", "artist_name", "consent"]
 SUMMARY_COLUMNS = [
     "period", "artist_id", "artist_name", "consent", "generations", "share_sum", "royalties", "royalties_held",
-    "blocked_on_behalf",
+    "blocked_on_behalf", "unprompted_style",
 ]
 DECISION_COLUMNS = ["period", "decision", "count"]
 
@@ -154,6 +159,24 @@ def blocked_rows(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return _frame(rows, BLOCKED_COLUMNS)
 
 
+def unprompted_rows(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per (allowed generation, royalty/credit artist whose style its image matched
+    unrequested): recorded in the entry's ``unprompted_style``, not paid."""
+    rows: list[dict[str, Any]] = []
+    for entry, record in _generations(entries):
+        if record.action not in ALLOWED_DECISIONS:
+            continue
+        seen: dict[int, tuple[str, str]] = {}
+        for item in record.unprompted_style:
+            if item.consent in PAID_CONSENTS:
+                artist_id, name = _ref(item.artist, entry.seq)
+                seen.setdefault(artist_id, (name, item.consent))
+        for artist_id, (name, consent) in seen.items():
+            rows.append({"seq": entry.seq, "time": entry.time, "artist_id": artist_id, "artist_name": name,
+                         "consent": consent})
+    return _frame(rows, UNPROMPTED_COLUMNS)
+
+
 def decision_counts(entries: Iterable[Mapping[str, Any]], period: str = "month") -> pd.DataFrame:
     """Generations per period and decision."""
     rows = [{"time": entry.time, "decision": str(record.action)} for entry, record in _generations(entries)]
@@ -166,8 +189,10 @@ def decision_counts(entries: Iterable[Mapping[str, Any]], period: str = "month")
     return out[DECISION_COLUMNS]
 
 
-def summarize(rows: pd.DataFrame, blocked: pd.DataFrame, period: str = "month") -> pd.DataFrame:
-    """Per artist and period: generations attributed, share sum, royalties owed, blocked on behalf."""
+def summarize(rows: pd.DataFrame, blocked: pd.DataFrame, period: str = "month",
+              unprompted: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per artist and period: generations attributed, share sum, royalties owed, blocked on
+    behalf, and generations whose image matched the artist's style unrequested (not paid)."""
     if period not in PERIODS:
         raise ReportError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
     keys = ["period", "artist_id"]
@@ -183,21 +208,27 @@ def summarize(rows: pd.DataFrame, blocked: pd.DataFrame, period: str = "month") 
     if not blocked.empty:
         b = blocked.assign(period=period_labels(blocked["time"], period))
         parts.append(b.groupby(keys, sort=False).agg(blocked_on_behalf=("seq", "nunique")))
+    if unprompted is not None and not unprompted.empty:
+        u = unprompted.assign(period=period_labels(unprompted["time"], period))
+        parts.append(u.groupby(keys, sort=False).agg(unprompted_style=("seq", "nunique")))
     if not parts:
         return _frame([], SUMMARY_COLUMNS)
     out = pd.concat(parts, axis=1).reset_index()
-    for col in ("generations", "share_sum", "royalties", "royalties_held", "blocked_on_behalf"):
+    for col in ("generations", "share_sum", "royalties", "royalties_held", "blocked_on_behalf", "unprompted_style"):
         if col not in out:
             out[col] = 0
     # latest name and consent seen for each artist
     seen = [(int(r.seq), int(r.artist_id), str(r.artist_name), str(r.consent)) for r in rows.itertuples(index=False)]
     seen += [(int(r.seq), int(r.artist_id), str(r.artist_name), "opt-out") for r in blocked.itertuples(index=False)]
+    if unprompted is not None:
+        seen += [(int(r.seq), int(r.artist_id), str(r.artist_name), str(r.consent))
+                 for r in unprompted.itertuples(index=False)]
     names = {artist_id: (name, consent) for _, artist_id, name, consent in sorted(seen, key=lambda t: t[0])}
     out["artist_id"] = out["artist_id"].astype("int64")
     out["artist_name"] = [names[i][0] for i in out["artist_id"]]
     out["consent"] = [names[i][1] for i in out["artist_id"]]
     for col, kind in (("generations", "int64"), ("share_sum", "float64"), ("royalties", "float64"),
-                      ("royalties_held", "float64"), ("blocked_on_behalf", "int64")):
+                      ("royalties_held", "float64"), ("blocked_on_behalf", "int64"), ("unprompted_style", "int64")):
         out[col] = out[col].fillna(0).astype(kind)
     out["period"] = out["period"].astype("str")
     out["artist_name"] = out["artist_name"].astype("str")
@@ -223,6 +254,7 @@ class AttributionReport:
     meta: dict[str, Any] = field(default_factory=dict)
     # Retroactive re-audit findings in the range (``include_findings``); None: not asked for.
     findings: pd.DataFrame | None = None
+    unprompted: pd.DataFrame = field(default_factory=lambda: _frame([], UNPROMPTED_COLUMNS))
 
     def to_frame(self) -> pd.DataFrame:
         """The table written to CSV / Parquet: :attr:`summary`."""
@@ -236,7 +268,7 @@ class AttributionReport:
         g = s.groupby(["artist_id"], sort=True).agg(
             artist_name=("artist_name", "last"), consent=("consent", "last"), generations=("generations", "sum"),
             share_sum=("share_sum", "sum"), royalties=("royalties", "sum"), royalties_held=("royalties_held", "sum"),
-            blocked_on_behalf=("blocked_on_behalf", "sum"),
+            blocked_on_behalf=("blocked_on_behalf", "sum"), unprompted_style=("unprompted_style", "sum"),
         ).reset_index()
         return g
 
@@ -283,8 +315,9 @@ def build_attribution_report(
     rows = attribution_rows(entries, price_per_generation=price, default_royalty_rate=default_rate,
                             rates=artist_rates(registry))
     blocked = blocked_rows(entries)
+    unprompted = unprompted_rows(entries)
     return AttributionReport(
-        summary=summarize(rows, blocked, period),
+        summary=summarize(rows, blocked, period, unprompted),
         rows=rows,
         blocked=blocked,
         decisions=decision_counts(entries, period),
@@ -295,6 +328,7 @@ def build_attribution_report(
         until=to_iso(until),
         meta={"policy_version": policy.version, "generations": len(entries)},
         findings=_findings(source, since, until) if include_findings else None,
+        unprompted=unprompted,
     )
 
 
@@ -309,6 +343,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
         return pd.DataFrame(rows, columns=columns)
     dtypes = {
         "seq": "int64", "artist_id": "int64", "generations": "int64", "blocked_on_behalf": "int64", "count": "int64",
+        "unprompted_style": "int64",
         "share": "float64", "rate": "float64", "royalty": "float64", "held": "bool", "share_sum": "float64", "royalties": "float64",
     }
     return pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, "str")) for c in columns})

@@ -12,7 +12,7 @@ from PIL import Image
 
 from stylegate.bench.attribution_scoring import Case, generation_row, quantile, stability, summarise
 from stylegate.generator.gated import GatedImage, GenerationResult
-from stylegate.governance.attribution import attribution_shares
+from stylegate.governance.attribution import attribute, attribution_shares
 from stylegate.governance.decision import Action, ArtistRef, Decision, Evidence, EvidenceKind
 
 A, B, C = ArtistRef(1, "Ann Royal"), ArtistRef(2, "Ben Credit"), ArtistRef(3, "Cy Optout")
@@ -98,6 +98,38 @@ def test_summary_figures_targets_and_stability() -> None:
     assert margins["styled_other"] == {"n": 1, "min": 3.0, "p50": 3.0, "max": 3.0}
     assert margins["styled_right"]["n"] == 6 and margins["styled_right"]["max"] == 1.0
     assert margins["no_style_drift"]["n"] == 1 and margins["no_style_wrong"]["n"] == 0
+
+
+def _requested(prompt_ev: list[Evidence], image_ev: list[Evidence], prompt: str) -> GenerationResult:
+    """A generation as the gated generator builds it under ``attribution.basis = "requested"``."""
+    pre = Decision(subject="prompt", action=Action.ALLOW, evidence=prompt_ev)
+    result = GenerationResult(prompt=prompt, prompt_decision=pre)
+    credit = attribute(prompt_ev, image_ev, floor=0.0, basis="requested", hold_unverified=False)
+    post = Decision(subject="image", action=Action.ALLOW, evidence=image_ev)
+    action = Action.ATTRIBUTE if credit.shares else Action.ALLOW
+    result.images.append(GatedImage(0, 0, 1, action, post, credit.shares, Image.new("RGB", (8, 8)),
+                                    unprompted=credit.unprompted))
+    return result
+
+
+def test_rows_record_unpaid_candidates_and_the_other_basis_is_replayed() -> None:
+    named = _requested([_ev(A, EvidenceKind.NAME, 0.9, 0.6)], [_ev(B, EvidenceKind.STYLE, 0.6, 0.4)], "a boat by Ann Royal")
+    row = generation_row(Case("a boat by Ann Royal", "named", "boat", "Ann Royal"), 1, named, "Ann Royal", basis="requested")
+    assert row["credited"] == [("Ann Royal", 1.0)] and row["sources"] == {"Ann Royal": ["prompt:name"]}
+    assert row["unprompted"] == [("Ben Credit", 1.5)]
+    assert [(n, round(x, 6)) for n, x in row["alt_credited"]] == [("Ann Royal", 0.5), ("Ben Credit", 0.5)]  # 1.5 each
+    plain = _requested([], [_ev(B, EvidenceKind.STYLE, 0.6, 0.4)], "a picture of a boat")
+    prow = generation_row(Case("a picture of a boat", "plain", "boat", None), 1, plain, "Ben Credit", basis="requested")
+    assert prow["credited"] == [] and prow["alt_credited"] == [("Ben Credit", 1.0)]
+    clean = generation_row(Case("a picture of a cat", "plain", "cat", None), 1, _requested([], [], "a picture of a cat"),
+                           "Cy Optout", basis="requested")
+    out = summarise([row, prow, clean], frozenset({"Ann Royal", "Ben Credit"}))
+    assert out["no_style"]["credited_anyone"] == 0.0 and out["met"]["no_style_credited"] is True
+    assert out["alternative"]["no_style"]["credited_anyone"] == 0.5 and out["alternative"]["met"]["no_style_credited"] is False
+    assert out["alternative"]["styled"]["median_share"] == pytest.approx(0.5) and out["styled"]["median_share"] == 1.0
+    u = out["unprompted"]
+    assert u["no_style_with_candidate"] == 0.5 and u["no_style_candidate_is_image_style"] == 1.0
+    assert u["styled_with_candidate"] == 1.0
 
 
 def test_stability_of_single_seed_runs_is_unknown() -> None:

@@ -241,12 +241,35 @@ class AttributionItem:
         return dict(self.raw)
 
 
+@dataclass(frozen=True)
+class UnpromptedItem:
+    """An artist whose style the output image matched though the request did not ask for it:
+    recorded, not paid (``attribution.basis = "requested"``)."""
+
+    artist: ArtistRef
+    consent: str
+    kind: str
+    score: float | None
+    threshold: float | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UnpromptedItem:
+        d = data if isinstance(data, Mapping) else {}
+        return cls(artist=ArtistRef.from_value(d.get("artist")), consent=str(d.get("consent", "")),
+                   kind=str(d.get("kind", "")), score=_number(d.get("score")), threshold=_number(d.get("threshold")),
+                   raw=dict(d))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
 def _items(value: Any) -> list[Mapping[str, Any]]:
     return [v for v in value if isinstance(v, Mapping)] if isinstance(value, Sequence) and not isinstance(value, str) else []
 
 
 _RECORD_KEYS = frozenset({"decision", "subject", "evidence", "attribution", "reasons", "policy_hash", "model", "index",
-                          "steer", "error", "prompt", "prompt_sha256"})
+                          "steer", "error", "prompt", "prompt_sha256", "unprompted_style"})
 
 
 @dataclass(frozen=True)
@@ -255,7 +278,8 @@ class DecisionRecord:
 
     Stored keys: ``decision`` (the action), ``subject``, ``evidence``, ``attribution``,
     ``reasons``, ``policy_hash``, ``model`` (the embedder identity), ``index`` (style index
-    identity or null), then ``steer``/``error`` when present, ``prompt`` when given (the log adds
+    identity or null), then ``steer``/``error``/``unprompted_style`` (image-only style matches
+    recorded but not paid, governance/attribution.py) when present, ``prompt`` when given (the log adds
     ``prompt_sha256`` on append, and under ``prompt_mode="hash"`` keeps only that), and whatever
     else the front end recorded (``image``, ``provenance``, ``credentials``, ``source``,
     ``images``, ``seeds``…) in :attr:`extra`. :meth:`to_body` gives back exactly these keys.
@@ -273,6 +297,7 @@ class DecisionRecord:
     error: str | None = None
     prompt: str | None = None
     prompt_sha256: str | None = None
+    unprompted_style: tuple[UnpromptedItem, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -305,6 +330,7 @@ class DecisionRecord:
             steer=d.get("steer"),
             error=d.get("error"),
             prompt=prompt,
+            unprompted_style=tuple(UnpromptedItem.from_dict(u) for u in _items(d.get("unprompted_style"))),
             extra=dict(extra),
         )
 
@@ -326,6 +352,7 @@ class DecisionRecord:
             error=b.get("error"),
             prompt=b.get("prompt"),
             prompt_sha256=b.get("prompt_sha256"),
+            unprompted_style=tuple(UnpromptedItem.from_dict(u) for u in _items(b.get("unprompted_style"))),
             extra={k: v for k, v in b.items() if k not in _RECORD_KEYS},
         )
 
@@ -345,6 +372,8 @@ class DecisionRecord:
             body["steer"] = self.steer
         if self.error is not None:
             body["error"] = self.error
+        if self.unprompted_style:
+            body["unprompted_style"] = [u.to_dict() for u in self.unprompted_style]
         if self.prompt is not None:
             body["prompt"] = self.prompt
         if self.prompt_sha256 is not None:

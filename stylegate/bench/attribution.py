@@ -14,7 +14,10 @@ pipeline (pre-check, denoising with previews, post-check, attribution), with sev
   often the first-credited artist changes.
 
 The evidence behind each credit (prompt or image, name, description or style) is counted
-so that a missed target can be traced. Figures are printed, not asserted; the targets of
+so that a missed target can be traced. The generations run under the workspace policy's
+``attribution.basis``; the shares under the other basis are replayed from the same recorded
+evidence (the gate's actions do not depend on the basis), so one run measures both, and the
+image-only ``unprompted_style`` candidates recorded but not paid are counted. Figures are printed, not asserted; the targets of
 issue #19 are printed beside them.
 """
 
@@ -28,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stylegate.bench.attribution_scoring import Case, generation_row, summarise
+from stylegate.bench.attribution_scoring import Case, generation_row, other_basis, summarise
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ def run_attribution_bench(*, steps: int = 25, seeds: int = 3, subjects: int = 8,
         ws, _ = new_styleworld_workspace(Path(tmp), artists=registered)
         generator = GatedGenerator(ws.gate(), load_text_to_image(None, device="cpu"))
         floor = ws.gate().policy.attribution.floor
+        basis = ws.gate().policy.attribution.basis
         log("fitting the independent style classifier on renders …")
         styles = style_classifier.fit_default(n_seeds=12, sizes=(32,))
         attributed = frozenset(a.name for a in registered if a.consent in ATTRIBUTED)
@@ -83,7 +87,7 @@ def run_attribution_bench(*, steps: int = 25, seeds: int = 3, subjects: int = 8,
                 result = generator.generate(case.prompt, seed=seed, steps=steps)
                 image = next((im.image for im in result.images if im.image is not None), None)
                 seen = styles.predict([image])[0] if image is not None else None
-                rows.append(generation_row(case, seed, result, seen))
+                rows.append(generation_row(case, seed, result, seen, floor=floor, basis=basis))
                 logger.debug("%r seed %d: %s", case.prompt, seed, rows[-1]["credited"])
             if time.perf_counter() - tick > 15 or i == len(cases) - 1:
                 tick = time.perf_counter()
@@ -97,6 +101,8 @@ def run_attribution_bench(*, steps: int = 25, seeds: int = 3, subjects: int = 8,
         "seeds": seeds,
         "subjects": subjects,
         "attribution_floor": floor,
+        "attribution_basis": basis,
+        "alternative_basis": other_basis(basis),
         "seconds": round(time.perf_counter() - started, 1),
         "misses": [_brief(r) for r in rows if r["expected"] is not None and r["first"] != r["expected"]][:20],
         "no_style_credits": [_brief(r) for r in rows if r["expected"] is None and r["credited"]][:20],
@@ -124,8 +130,10 @@ def print_attribution_bench(results: dict[str, Any]) -> None:
     from stylegate.output import table
 
     s, ns, t, ok = results["styled"], results["no_style"], results["targets"], results["met"]
+    u = results["unprompted"]
     table(f"attribution on StyleWorld ({s['generations']} styled + {ns['generations']} no-style generations, "
-          f"{results['seeds']} seeds, {results['steps']} steps, {results['seconds']} s)",
+          f"{results['seeds']} seeds, {results['steps']} steps, {results['seconds']} s; "
+          f"attribution.basis = {results['attribution_basis']})",
           ["measure", "value", "target", ""], [
               ["share to the right artist, median", _num(s["median_share"]), f"≥ {t['median_share']}", _verdict(ok["median_share"])],
               ["share to the right artist, p10", _num(s["p10_share"]), "", ""],
@@ -137,7 +145,25 @@ def print_attribution_bench(results: dict[str, Any]) -> None:
               ["right share spread across seeds, median / max", f"{_num(s['share_spread_median'])} / {_num(s['share_spread_max'])}", "", ""],
               ["prompts whose first-credited artist changes with the seed", _pct(s["first_changes"]), "", ""],
               ["no-style prompts whose credit/no credit changes with the seed", _pct(ns["prompts_credit_changes"]), "", ""],
+              ["no-style generations with an unprompted_style candidate (recorded, not paid)",
+               _pct(u["no_style_with_candidate"]), "", ""],
+              ["  of those, the candidate is the image's real style (classifier)", _pct(u["no_style_candidate_is_image_style"]),
+               "", ""],
+              ["styled generations with an unprompted_style candidate (recorded, not paid)", _pct(u["styled_with_candidate"]),
+               "", ""],
           ])
+    alt = results["alternative"]
+    rows = []
+    for name, st, nst, mt in ((results["attribution_basis"], s, ns, ok),
+                              (f"{results['alternative_basis']} (replayed)", alt["styled"], alt["no_style"], alt["met"])):
+        rows.append([name, f"{_num(st['median_share'])} {_verdict(mt['median_share'])}",
+                     f"{_pct(st['right_first'])} {_verdict(mt['right_first'])}",
+                     _pct(st["other_artists_credited"]),
+                     f"{_pct(nst['credited_anyone'])} {_verdict(mt['no_style_credited'])}"])
+    table("the same generations under each attribution basis (the gate's actions do not depend on it; "
+          "the other basis is replayed from the recorded evidence)",
+          ["attribution.basis", "median share to the right artist", "right artist first",
+           "styled crediting another artist too", "no-style crediting anyone"], rows)
     table("the images' real style (independent StyleWorld style classifier), to tell attribution errors from drift",
           ["measure", "value"], [
               ["styled images really in the prompted artist's style", _pct(s["image_in_prompted_style"])],
@@ -170,7 +196,8 @@ def print_attribution_bench(results: dict[str, Any]) -> None:
     labels = {"styled_right": "styled prompts, the right artist", "styled_other": "styled prompts, another artist",
               "no_style_drift": "no-style prompts, the artist whose style the image has",
               "no_style_wrong": "no-style prompts, an artist whose style the image does not have"}
-    table("image style evidence behind credits (score / threshold; could a floor separate right from wrong?)",
+    table("image style evidence behind credits under basis observed (score / threshold; could a floor separate right "
+          "from wrong?)",
           ["credit", "n", "min", "median", "max"],
           [[labels[k], v["n"], _num(v["min"]), _num(v["p50"]), _num(v["max"])] for k, v in m.items()])
     if results["misses"]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.governance.attribution import Basis
 
 # Issue #19, item 5.
 TARGETS = {"median_share": 0.9, "right_first": 0.95, "no_style_credited": 0.02}
@@ -27,14 +30,21 @@ class Case:
     style_of: str | None = None  # the StyleWorld artist whose style it is (registered or not)
 
 
-def generation_row(case: Case, seed: int, result: Any, image_style: str | None = None) -> dict[str, Any]:
+def generation_row(case: Case, seed: int, result: Any, image_style: str | None = None, *,
+                   floor: float = 0.0, basis: str = "requested") -> dict[str, Any]:
     """One generation's figures from a :class:`GenerationResult` (or anything with the same
     ``action``, ``attribution()``, ``prompt_decision`` and ``images``). ``image_style``: the
-    artist an independent style classifier sees in the kept image (None: no image)."""
+    artist an independent style classifier sees in the kept image (None: no image).
+    ``basis`` is the attribution basis the generation ran under; the shares under the other
+    basis are replayed from the same evidence (``alt_credited``), since the gate's actions do
+    not depend on it."""
     shares = result.attribution()
     credited = [(e["artist"]["name"], float(e["share"])) for e in shares]
     right = next((share for name, share in credited if name == case.expected), 0.0)
-    evidence = _credit_evidence(result, {name for name, _ in credited})
+    unprompted_fn = getattr(result, "unprompted_style", None)
+    unprompted = [(u["artist"]["name"], float(u["weight"])) for u in unprompted_fn()] if unprompted_fn else []
+    alt = [(name, share) for name, share in replay_shares(result, floor=floor, basis=other_basis(basis))]
+    evidence = _credit_evidence(result, {name for name, _ in credited} | {name for name, _ in alt})
     return {
         "kind": case.kind,
         "subject": case.subject,
@@ -48,8 +58,30 @@ def generation_row(case: Case, seed: int, result: Any, image_style: str | None =
         "right_share": right,
         "image_style": image_style,
         "evidence": evidence,
-        "sources": {name: sorted(v) for name, v in evidence.items()},
+        "sources": {name: sorted(v) for name, v in evidence.items() if name in dict(credited)},
+        "unprompted": unprompted,
+        "alt_credited": alt,
     }
+
+
+def other_basis(basis: str) -> Basis:
+    return "observed" if basis == "requested" else "requested"
+
+
+def replay_shares(result: Any, *, floor: float, basis: Basis) -> list[tuple[str, float]]:
+    """The generation's shares under ``basis``, from its recorded evidence: each kept image
+    weighs the same, as in :meth:`GenerationResult.attribution` (unverified shares count)."""
+    from stylegate.governance.attribution import attribute
+
+    request = list(result.prompt_decision.evidence)
+    if getattr(result, "input_decision", None) is not None:
+        request += list(result.input_decision.evidence)
+    kept = [im for im in result.images if im.image is not None]
+    totals: dict[str, float] = {}
+    for im in kept:
+        for a in attribute(request, im.decision.evidence, floor=floor, basis=basis, hold_unverified=False).shares:
+            totals[a.artist.name] = totals.get(a.artist.name, 0.0) + a.share / len(kept)
+    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _credit_evidence(result: Any, credited: set[str]) -> dict[str, dict[str, float]]:
@@ -165,8 +197,9 @@ def source_counts(rows: Sequence[dict[str, Any]], *, right: bool) -> dict[str, i
 
 
 def image_style_margins(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Image style evidence (score over threshold) behind credits, split by whether the
-    credit is right: could any floor on image-only evidence tell the groups apart?"""
+    """Image style evidence (score over threshold) behind credits under either basis (so the
+    observed basis's, a superset), split by whether the credit is right: could any floor on
+    image-only evidence tell the groups apart?"""
     groups: dict[str, list[float]] = {"styled_right": [], "styled_other": [], "no_style_drift": [],
                                       "no_style_wrong": []}
     for r in rows:
@@ -202,6 +235,9 @@ def summarise(rows: Sequence[dict[str, Any]], attributed: frozenset[str] = froze
         per_artist.append(row)
     overall = styled_summary(styled)
     ns = no_style_summary(no_style, attributed)
+    alt_rows = [_as_alternative(r) for r in rows]
+    alt_styled = styled_summary([r for r in alt_rows if r["expected"] is not None])
+    alt_ns = no_style_summary([r for r in alt_rows if r["expected"] is None], attributed)
     ns_by_kind = {k: no_style_summary([r for r in no_style if r["kind"] == k], attributed)
                   for k in sorted({r["kind"] for r in no_style})}
     return {
@@ -216,8 +252,32 @@ def summarise(rows: Sequence[dict[str, Any]], attributed: frozenset[str] = froze
             "no_style": source_counts(no_style, right=False),
         },
         "image_style_margins": image_style_margins(rows),
+        "unprompted": unprompted_summary(rows),
+        "alternative": {"styled": alt_styled, "no_style": alt_ns, "met": met(alt_styled, alt_ns)},
         "targets": dict(TARGETS),
         "met": met(overall, ns),
+    }
+
+
+def _as_alternative(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as it would read under the other attribution basis."""
+    credited = row["alt_credited"]
+    right = next((share for name, share in credited if name == row["expected"]), 0.0)
+    return dict(row, credited=credited, first=credited[0][0] if credited else None, right_share=right)
+
+
+def unprompted_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Image-only style matches recorded but not paid: how often, and whether they name the
+    style the independent classifier sees in the image."""
+    styled = [r for r in rows if r["expected"] is not None]
+    no_style = [r for r in rows if r["expected"] is None]
+    with_candidate = [r for r in no_style if r["unprompted"]]
+    return {
+        "styled_with_candidate": _share([bool(r["unprompted"]) for r in styled]),
+        "no_style_with_candidate": _share([bool(r["unprompted"]) for r in no_style]),
+        "no_style_candidates": len(with_candidate),
+        "no_style_candidate_is_image_style": _share([r["unprompted"][0][0] == r["image_style"]
+                                                     for r in with_candidate if r["image_style"]]),
     }
 
 

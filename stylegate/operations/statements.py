@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -358,17 +359,27 @@ def payouts(ws: Workspace, period: str, *, fmt: str = "csv", out: Path | None = 
 
 def artist_statements(ws: Workspace, artist_id: int) -> list[dict[str, Any]]:
     """The artist's issued statements, newest period first, each with the server-side verdict
-    (the standalone checks plus consistency with the log's latest checkpoint and the recount)."""
+    (the standalone checks plus consistency with the log's latest checkpoint and the recount),
+    remembered per file hash, closing checkpoint, key and latest checkpoint (verdict_cache.py)."""
+    from .audit import audit_public_key
+    from .verdict_cache import VERDICTS, verdict_key
+
+    key_path = audit_public_key(ws)
+    key = Path(key_path).read_bytes() if key_path is not None else None
+    latest = ws.audit.latest_checkpoint()
+    latest_note = latest.note if latest is not None else None
     rows: list[dict[str, Any]] = []
     for path in sorted(statements_root(ws).glob("*/*.json")):
         try:
-            doc = json.loads(path.read_text("utf-8"))
+            raw = path.read_bytes()
+            doc = json.loads(raw.decode("utf-8"))
             owner = int(doc["artist"]["id"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if owner != int(artist_id):
             continue
-        verdict = verify_statement(ws, doc).verdict
+        cache_key = verdict_key(str(ws.settings.home), raw, doc, key, latest_note)
+        verdict = VERDICTS.get_or_compute(cache_key, partial(_server_verdict, ws, doc, key, latest_note))
         totals = doc.get("totals") or {}
         rows.append({
             "statement_id": str(doc.get("statement_id", "")), "period": doc.get("period") or {},
@@ -379,6 +390,10 @@ def artist_statements(ws: Workspace, artist_id: int) -> list[dict[str, Any]]:
         })
     rows.sort(key=lambda r: (str(r["period"].get("since", "")), str(r["issued_at"])), reverse=True)
     return rows
+
+
+def _server_verdict(ws: Workspace, doc: Mapping[str, Any], key: bytes | None, latest_note: str | None) -> dict[str, Any]:
+    return verify_statement(ws, doc, public_key_pem=key, later_checkpoint=latest_note).verdict
 
 
 def verifier_source() -> Path:

@@ -37,11 +37,13 @@ def artist_counts(ctx: ServiceContext, artist_id: int) -> dict[str, Any]:
     report = build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store)
     totals = report.totals()
     row = totals[totals["artist_id"] == artist_id] if not totals.empty else totals
-    out = {"generations": 0, "share_sum": 0.0, "royalties": 0.0, "blocked_on_behalf": 0}
+    out: dict[str, Any] = {"generations": 0, "share_sum": 0.0, "royalties": 0.0, "blocked_on_behalf": 0, "unprompted_style": 0}
     if not row.empty:
         r = row.iloc[0]
         out = {"generations": int(r["generations"]), "share_sum": float(r["share_sum"]),
-               "royalties": float(r["royalties"]), "blocked_on_behalf": int(r["blocked_on_behalf"])}
+               "royalties": float(r["royalties"]), "blocked_on_behalf": int(r["blocked_on_behalf"]),
+               "unprompted_style": int(r["unprompted_style"])}
+    out["attribution_basis"] = ws.policy.attribution.basis
     checks = (AuditEntry.from_dict(e).decision() for e in ws.audit.entries(kinds=[AuditKind.CHECK_PROMPT, AuditKind.CHECK_IMAGE]))
     out["checks_blocked"] = sum(
         1 for record in checks
