@@ -38,6 +38,7 @@ from sqlalchemy.pool import StaticPool
 from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, NotFound, StylegateError
 
 from . import schema
+from .changes import ChangeSet, change_rows, change_set
 from .claims import DISPUTE_STATUSES, ClaimRules, Dispute
 from .migrations import Migration, applied_migrations, migrate
 from .models import Artist, Consent, Work
@@ -190,6 +191,7 @@ class RegistryStore:
         self._listeners: list[Listener] = []
         self._file = _database_file(engine.url)
         self._file_id = _file_identity(self._file) if self._file is not None else None
+        self._change_log: bool | None = None  # whether the database has the change log (0006)
 
     # -- opening --------------------------------------------------------------------------
 
@@ -319,6 +321,8 @@ class RegistryStore:
                     conn.execute(
                         update(schema.meta).where(schema.meta.c.key == "revision").values(value=str(tx.revision))
                     )
+                    if self._has_change_log(conn):
+                        self._log_changes(conn, tx)
                 if write:
                     self._check_file()  # never acknowledge a change written into a deleted file
                 committing = True
@@ -376,6 +380,44 @@ class RegistryStore:
         if row is None:
             raise StylegateError("the registry database has no revision row; it is damaged")
         return int(row[0])
+
+    def _has_change_log(self, conn: Connection) -> bool:
+        """Whether the database holds the change log (a store opened with older migrations has none)."""
+        if self._change_log is None:
+            self._change_log = inspect(conn).has_table("registry_changes")
+        return self._change_log
+
+    @staticmethod
+    def _log_changes(conn: Connection, tx: Transaction) -> None:
+        """Record which artists this revision touched (see :mod:`.changes`), in its transaction."""
+        rows = {r for name, payload in tx.events for r in change_rows(name, payload)}
+        conn.execute(insert(schema.registry_changes), [
+            {"revision": tx.revision, "artist_id": artist_id, "kind": kind}
+            for artist_id, kind in sorted(rows, key=lambda r: (r[0] is None, r[0] or 0, r[1]))
+        ])
+
+    def changes_since(self, revision: int, limit: int = 10_000, tx: Transaction | None = None) -> ChangeSet | None:
+        """What changed after ``revision`` up to now, or None when the log cannot say.
+
+        None when ``revision`` predates the log (a database migrated since), is ahead of the
+        registry (another database), or more than ``limit`` rows follow it (a rebuild is
+        cheaper than applying them one by one).
+        """
+        with self._tx(tx, write=False) as t:
+            meta = dict(t.conn.execute(select(schema.meta.c.key, schema.meta.c.value)
+                                       .where(schema.meta.c.key.in_(("revision", "change_log_from")))).all())
+            now = int(meta.get("revision", 0))
+            start = meta.get("change_log_from")
+            if start is None or revision < int(start) or revision > now:
+                return None
+            if revision == now:
+                return change_set(revision, now, ())
+            c = schema.registry_changes.c
+            rows = t.conn.execute(select(c.artist_id, c.kind).where(c.revision > revision, c.revision <= now)
+                                  .order_by(c.id).limit(limit + 1)).all()
+        if len(rows) > limit:
+            return None
+        return change_set(revision, now, ((None if a is None else int(a), k) for a, k in rows))
 
     def revision(self, tx: Transaction | None = None) -> int:
         """The change counter: bumped by every committed registry change."""
