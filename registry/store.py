@@ -523,6 +523,26 @@ class RegistryStore:
         with self._tx(tx, write=False) as t:
             return self._get_artist(t.conn, ref)
 
+    def artists_by_id(self, ids: Iterable[int], tx: Transaction | None = None) -> dict[int, Artist]:
+        """The artists with these ids that exist (an id that does not is left out)."""
+        wanted = sorted({int(i) for i in ids})
+        out: dict[int, Artist] = {}
+        with self._tx(tx, write=False) as t:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                rows = t.conn.execute(self._artist_select().where(schema.artists.c.id.in_(wanted[i : i + _IN_CHUNK])))
+                out.update((int(r.id), self._artist(r)) for r in rows)
+        return out
+
+    def works_of(self, artist_ids: Iterable[int], tx: Transaction | None = None) -> list[Work]:
+        """The works of these artists, in id order."""
+        wanted = sorted({int(i) for i in artist_ids})
+        out: list[Work] = []
+        with self._tx(tx, write=False) as t:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                rows = t.conn.execute(select(schema.works).where(schema.works.c.artist_id.in_(wanted[i : i + _IN_CHUNK])))
+                out.extend(self._work(r) for r in rows)
+        return sorted(out, key=lambda w: w.id)
+
     def list_artists(self, tx: Transaction | None = None) -> list[Artist]:
         """All artists, in id order."""
         with self._tx(tx, write=False) as t:

@@ -90,3 +90,40 @@ def test_gate_cache_uses_a_rebuilt_index_at_once() -> None:
     cache.replace_index(rebuilt)  # type: ignore[arg-type]
     gate = cache.gate()
     assert gate is not old_gate and gate[2] is rebuilt and reg.loads == 1
+
+
+def test_a_running_gate_is_brought_forward_by_the_change_not_rebuilt(tmp_path: Path) -> None:
+    ws = Workspace(Settings(home=tmp_path / "home", device="cpu"))
+    init_home(ws)
+    gate = ws.gate()
+    other = Workspace(Settings(home=tmp_path / "home", device="cpu"))  # a second process writes
+    other.store.add_artist("Wren Halloway", consent=Consent.OPT_OUT, descriptors=("misty harbours at night",))
+    assert ws.gate() is gate and gate.check_prompt("a harbour by Wren Halloway").action is Action.BLOCK
+    other.store.update_artist("Wren Halloway", consent=Consent.CREDIT)
+    assert ws.gate().check_prompt("a harbour by Wren Halloway").action is not Action.BLOCK
+    other.store.remove_artist("Wren Halloway")
+    assert ws.gate() is gate and gate.check_prompt("a harbour by Wren Halloway").action is Action.ALLOW
+    assert (ws.gate_cache.rebuilds, ws.gate_cache.refreshes) == (1, 3)
+    assert gate.view.revision == ws.store.revision() and not gate.view.text_prototype_artists.size
+
+
+def test_gate_cache_rebuilds_when_the_refresh_cannot_or_fails() -> None:
+    reg = _Registry()
+    answers: list[object] = []
+
+    def refresh(gate: object, built_at: int) -> int | None:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    cache = GateCache(lambda: reg.revision, reg.load_index, reg.build_gate, refresh)  # type: ignore[arg-type]
+    first = cache.gate()
+    reg.revision, answers[:] = 1, [1]
+    assert cache.gate() is first and (reg.gates, cache.refreshes) == (1, 1)
+    reg.revision, answers[:] = 2, [None]  # the change log cannot answer
+    second = cache.gate()
+    assert second is not first and reg.gates == 2
+    reg.revision, answers[:] = 3, [RuntimeError("half applied")]
+    third = cache.gate()
+    assert third is not second and (reg.gates, cache.refreshes, cache.rebuilds) == (3, 1, 3)
