@@ -7,7 +7,9 @@ insertion, deletion, substitution or transposition of the query shares at least 
 deleted from both). Candidates are then verified with the optimal-string-alignment distance
 from rapidfuzz, so a transposition counts as one edit. Looking up a query costs
 ``len(query) + 1`` probes, binary searches in sorted hash arrays (``keyindex``), whatever
-the number of registered keys.
+the number of registered keys. The probes of keys and queries alike are hashed in
+vectorised batches without making the strings (``codehash``): a key added to a live index
+is hashed with the next lookup.
 """
 
 from __future__ import annotations
