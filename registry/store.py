@@ -53,6 +53,8 @@ DEFAULT_BUSY_TIMEOUT_S = 30.0
 _DIGITS = re.compile(r"[0-9]+")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _IN_CHUNK = 500
+CHANGE_LOG_KEEP = 100_000  # revisions of the change log kept (see RegistryStore._log_changes)
+CHANGE_LOG_PRUNE_EVERY = 1000
 
 
 class _Unset:
@@ -389,12 +391,22 @@ class RegistryStore:
 
     @staticmethod
     def _log_changes(conn: Connection, tx: Transaction) -> None:
-        """Record which artists this revision touched (see :mod:`.changes`), in its transaction."""
+        """Record which artists this revision touched (see :mod:`.changes`), in its transaction.
+
+        Every :data:`CHANGE_LOG_PRUNE_EVERY` revisions the rows older than the last
+        :data:`CHANGE_LOG_KEEP` revisions are dropped and the log's start moves up: a gate
+        that far behind rebuilds anyway.
+        """
         rows = {r for name, payload in tx.events for r in change_rows(name, payload)}
         conn.execute(insert(schema.registry_changes), [
             {"revision": tx.revision, "artist_id": artist_id, "kind": kind}
             for artist_id, kind in sorted(rows, key=lambda r: (r[0] is None, r[0] or 0, r[1]))
         ])
+        revision = tx.revision or 0
+        if revision % CHANGE_LOG_PRUNE_EVERY == 0 and revision > CHANGE_LOG_KEEP:
+            start = revision - CHANGE_LOG_KEEP
+            conn.execute(delete(schema.registry_changes).where(schema.registry_changes.c.revision <= start))
+            conn.execute(update(schema.meta).where(schema.meta.c.key == "change_log_from").values(value=str(start)))
 
     def changes_since(self, revision: int, limit: int = 10_000, tx: Transaction | None = None) -> ChangeSet | None:
         """What changed after ``revision`` up to now, or None when the log cannot say.

@@ -83,3 +83,19 @@ def test_an_existing_registry_starts_its_log_at_its_revision(db_url: str) -> Non
         c = s.add_artist("Third Person", consent=Consent.CREDIT)
         changes = s.changes_since(before)
         assert changes is not None and changes.artists == {c.id}
+
+
+def test_old_rows_are_pruned_and_the_log_start_moves_up(store: RegistryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stylegate.registry import store as store_module
+
+    monkeypatch.setattr(store_module, "CHANGE_LOG_KEEP", 3)
+    monkeypatch.setattr(store_module, "CHANGE_LOG_PRUNE_EVERY", 2)
+    for k in range(8):
+        store.add_artist(f"Artist Number{k}", consent=Consent.CREDIT)
+    now = store.revision()
+    with store.engine.connect() as conn:
+        oldest = conn.execute(text("SELECT min(revision) FROM registry_changes")).scalar()
+    assert oldest is not None and oldest > now - 4  # at most the last KEEP + PRUNE_EVERY revisions
+    assert store.changes_since(1) is None  # pruned: a gate that far behind rebuilds
+    recent = store.changes_since(now - 2)
+    assert recent is not None and len(recent.artists) == 2
