@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from stylegate.bench.refresh import measure_refresh
 
 
+@pytest.mark.slow
 def test_refresh_bench_sees_every_change_without_rebuilding() -> None:
     result = measure_refresh(300, changes=4)
     assert result["artists"] == 300 and result["changes"] == 4
