@@ -178,12 +178,35 @@ def _m0005_work_consent_signals(conn: Connection) -> None:
     md.tables["work_consent_signals"].create(conn)
 
 
+def _m0006_change_log(conn: Connection) -> None:
+    """Which artists each revision touched, so a running gate applies a change instead of rebuilding.
+
+    The log starts at the revision the database has now (``meta.change_log_from``): a gate
+    built at an older revision cannot be brought forward from it and rebuilds.
+    """
+    md = MetaData()
+    Table(
+        "registry_changes",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("revision", BigInteger, nullable=False, index=True),
+        Column("artist_id", Integer, nullable=True),  # no foreign key: a removed artist's change stays
+        Column("kind", String(16), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    md.tables["registry_changes"].create(conn)
+    meta = Table("meta", MetaData(), Column("key", String(64), primary_key=True), Column("value", Text))
+    revision = conn.execute(select(meta.c.value).where(meta.c.key == "revision")).scalar()
+    conn.execute(insert(meta).values(key="change_log_from", value=str(revision or 0)))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_accounts", _m0002_accounts),
     ("0003_name_claims", _m0003_name_claims),
     ("0004_sessions_and_contact_confirmation", _m0004_sessions_and_contact_confirmation),
     ("0005_work_consent_signals", _m0005_work_consent_signals),
+    ("0006_change_log", _m0006_change_log),
 ]
 
 

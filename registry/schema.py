@@ -144,3 +144,15 @@ work_consent_signals = Table(
     Column("work_id", Integer, ForeignKey("works.id", ondelete="CASCADE"), primary_key=True),
     Column("signal", JSON, nullable=False),
 )
+
+# 0006: the artists each revision touched (``kind``: artist | works | claim | all), written in
+# the transaction of the change; a running gate reads it to apply a change instead of rebuilding.
+registry_changes = Table(
+    "registry_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("revision", BigInteger, nullable=False, index=True),
+    Column("artist_id", Integer, nullable=True),
+    Column("kind", String(16), nullable=False),
+    sqlite_autoincrement=True,
+)

@@ -38,6 +38,7 @@ from sqlalchemy.pool import StaticPool
 from stylegate.errors import ArtistNotFound, DuplicateArtist, InputError, NotFound, StylegateError
 
 from . import schema
+from .changes import ChangeSet, change_rows, change_set
 from .claims import DISPUTE_STATUSES, ClaimRules, Dispute
 from .migrations import Migration, applied_migrations, migrate
 from .models import Artist, Consent, Work
@@ -52,6 +53,8 @@ DEFAULT_BUSY_TIMEOUT_S = 30.0
 _DIGITS = re.compile(r"[0-9]+")
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _IN_CHUNK = 500
+CHANGE_LOG_KEEP = 100_000  # revisions of the change log kept (see RegistryStore._log_changes)
+CHANGE_LOG_PRUNE_EVERY = 1000
 
 
 class _Unset:
@@ -190,6 +193,7 @@ class RegistryStore:
         self._listeners: list[Listener] = []
         self._file = _database_file(engine.url)
         self._file_id = _file_identity(self._file) if self._file is not None else None
+        self._change_log: bool | None = None  # whether the database has the change log (0006)
 
     # -- opening --------------------------------------------------------------------------
 
@@ -319,6 +323,8 @@ class RegistryStore:
                     conn.execute(
                         update(schema.meta).where(schema.meta.c.key == "revision").values(value=str(tx.revision))
                     )
+                    if self._has_change_log(conn):
+                        self._log_changes(conn, tx)
                 if write:
                     self._check_file()  # never acknowledge a change written into a deleted file
                 committing = True
@@ -376,6 +382,54 @@ class RegistryStore:
         if row is None:
             raise StylegateError("the registry database has no revision row; it is damaged")
         return int(row[0])
+
+    def _has_change_log(self, conn: Connection) -> bool:
+        """Whether the database holds the change log (a store opened with older migrations has none)."""
+        if self._change_log is None:
+            self._change_log = inspect(conn).has_table("registry_changes")
+        return self._change_log
+
+    @staticmethod
+    def _log_changes(conn: Connection, tx: Transaction) -> None:
+        """Record which artists this revision touched (see :mod:`.changes`), in its transaction.
+
+        Every :data:`CHANGE_LOG_PRUNE_EVERY` revisions the rows older than the last
+        :data:`CHANGE_LOG_KEEP` revisions are dropped and the log's start moves up: a gate
+        that far behind rebuilds anyway.
+        """
+        rows = {r for name, payload in tx.events for r in change_rows(name, payload)}
+        conn.execute(insert(schema.registry_changes), [
+            {"revision": tx.revision, "artist_id": artist_id, "kind": kind}
+            for artist_id, kind in sorted(rows, key=lambda r: (r[0] is None, r[0] or 0, r[1]))
+        ])
+        revision = tx.revision or 0
+        if revision % CHANGE_LOG_PRUNE_EVERY == 0 and revision > CHANGE_LOG_KEEP:
+            start = revision - CHANGE_LOG_KEEP
+            conn.execute(delete(schema.registry_changes).where(schema.registry_changes.c.revision <= start))
+            conn.execute(update(schema.meta).where(schema.meta.c.key == "change_log_from").values(value=str(start)))
+
+    def changes_since(self, revision: int, limit: int = 10_000, tx: Transaction | None = None) -> ChangeSet | None:
+        """What changed after ``revision`` up to now, or None when the log cannot say.
+
+        None when ``revision`` predates the log (a database migrated since), is ahead of the
+        registry (another database), or more than ``limit`` rows follow it (a rebuild is
+        cheaper than applying them one by one).
+        """
+        with self._tx(tx, write=False) as t:
+            meta = dict(t.conn.execute(select(schema.meta.c.key, schema.meta.c.value)
+                                       .where(schema.meta.c.key.in_(("revision", "change_log_from")))).all())
+            now = int(meta.get("revision", 0))
+            start = meta.get("change_log_from")
+            if start is None or revision < int(start) or revision > now:
+                return None
+            if revision == now:
+                return change_set(revision, now, ())
+            c = schema.registry_changes.c
+            rows = t.conn.execute(select(c.artist_id, c.kind).where(c.revision > revision, c.revision <= now)
+                                  .order_by(c.id).limit(limit + 1)).all()
+        if len(rows) > limit:
+            return None
+        return change_set(revision, now, ((None if a is None else int(a), k) for a, k in rows))
 
     def revision(self, tx: Transaction | None = None) -> int:
         """The change counter: bumped by every committed registry change."""
@@ -480,6 +534,26 @@ class RegistryStore:
         """An artist by id (an int, or a text of digits) or by exact name, case-insensitive."""
         with self._tx(tx, write=False) as t:
             return self._get_artist(t.conn, ref)
+
+    def artists_by_id(self, ids: Iterable[int], tx: Transaction | None = None) -> dict[int, Artist]:
+        """The artists with these ids that exist (an id that does not is left out)."""
+        wanted = sorted({int(i) for i in ids})
+        out: dict[int, Artist] = {}
+        with self._tx(tx, write=False) as t:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                rows = t.conn.execute(self._artist_select().where(schema.artists.c.id.in_(wanted[i : i + _IN_CHUNK])))
+                out.update((int(r.id), self._artist(r)) for r in rows)
+        return out
+
+    def works_of(self, artist_ids: Iterable[int], tx: Transaction | None = None) -> list[Work]:
+        """The works of these artists, in id order."""
+        wanted = sorted({int(i) for i in artist_ids})
+        out: list[Work] = []
+        with self._tx(tx, write=False) as t:
+            for i in range(0, len(wanted), _IN_CHUNK):
+                rows = t.conn.execute(select(schema.works).where(schema.works.c.artist_id.in_(wanted[i : i + _IN_CHUNK])))
+                out.extend(self._work(r) for r in rows)
+        return sorted(out, key=lambda w: w.id)
 
     def list_artists(self, tx: Transaction | None = None) -> list[Artist]:
         """All artists, in id order."""

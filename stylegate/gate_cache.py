@@ -1,9 +1,12 @@
 """The style index and the policy gate of one process, kept while the registry stays the same.
 
 A long-running process (the service, a notebook) must see a registry change made by any
-process on its next check. Both caches are therefore keyed by the registry revision: a gate
-built at an older revision is rebuilt, and the index it was built over is loaded again from
-disk (the writer saved a new one with its change).
+process on its next check. Both caches are therefore keyed by the registry revision. A gate
+built at an older revision is first brought forward by ``refresh_gate`` (the workspace
+applies the registry's change log to the gate's view: only the artists that changed), and
+rebuilt when that cannot be done (no refresher, the log cannot answer, too many changes, or
+the refresh failed); a rebuilt gate is built over the index loaded again from disk (the
+writer saved a new one with its change).
 """
 
 from __future__ import annotations
@@ -31,10 +34,16 @@ class GateCache:
         revision: Callable[[], int],
         load_index: Callable[[], StyleIndex],
         build_gate: Callable[[StyleIndex], PolicyGate],
+        refresh_gate: Callable[[PolicyGate, int], int | None] | None = None,
     ) -> None:
         self._revision = revision
         self._load_index = load_index
         self._build_gate = build_gate
+        # refresh_gate(gate, built_at) updates the gate in place and returns the revision it
+        # now reflects, or None when only a rebuild will do.
+        self._refresh_gate = refresh_gate
+        self.refreshes = 0  # gates brought forward by a change set
+        self.rebuilds = 0  # gates built (the first one included)
         self.index: StyleIndex | None = None  # None until loaded, and after invalidate_index()
         self.index_revision: int | None = None  # the registry revision the index was checked against
         self._gate: PolicyGate | None = None
@@ -71,8 +80,24 @@ class GateCache:
         revision = self._revision()
         if self._gate is not None and self._gate_revision == revision:
             return self._gate
+        if self._gate is not None and self._gate_revision is not None and self._refresh_gate is not None:
+            reached = self._refresh(self._gate, self._gate_revision)
+            if reached is not None:
+                self._gate_revision = reached
+                self.refreshes += 1
+                return self._gate
         if self._gate is not None:
             self.invalidate_index()  # another writer may have saved a new index
+        self._gate = None  # a gate a failed refresh left half-updated is never served
         gate = self._build_gate(self.current_index())
         self._gate, self._gate_revision = gate, revision
+        self.rebuilds += 1
         return gate
+
+    def _refresh(self, gate: PolicyGate, built_at: int) -> int | None:
+        assert self._refresh_gate is not None
+        try:
+            return self._refresh_gate(gate, built_at)
+        except Exception:  # noqa: BLE001 - the rebuild that follows either succeeds or raises itself
+            log.exception("applying the registry's changes to the running gate failed; rebuilding it")
+            return None

@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+# Change-log rows past which a running gate is rebuilt rather than brought forward.
+REFRESH_MAX_CHANGES = 2000
 
 
 class Workspace:
@@ -47,7 +49,8 @@ class Workspace:
         self.create = create
         self._home_checked = False
         self.sweep_report: SweepReport | None = None
-        self.gate_cache = GateCache(lambda: self.store.revision(), self._load_index, self._build_gate)
+        self.gate_cache = GateCache(lambda: self.store.revision(), self._load_index, self._build_gate,
+                                    self._refresh_gate)
 
     def require_home(self) -> None:
         """Fail closed on a missing, uninitialised or damaged home (checked once)."""
@@ -202,6 +205,26 @@ class Workspace:
         from stylegate.governance.gate import PolicyGate
 
         return PolicyGate(self.policy, self.embedder, self._build_view(index))
+
+    def _refresh_gate(self, gate: PolicyGate, built_at: int) -> int | None:
+        """Apply the registry's changes since ``built_at`` to ``gate``'s view (see ``view_delta``).
+
+        None (rebuild) when the change log cannot answer, names an unknown kind of change or
+        more than ``REFRESH_MAX_CHANGES`` rows.
+        """
+        from stylegate.governance.matching.view_delta import apply_changes
+
+        changes = self.store.changes_since(built_at, limit=REFRESH_MAX_CHANGES)
+        if changes is None or changes.everything:
+            return None
+        index = gate.view.index
+        if changes.works:
+            self.gate_cache.drop_stale_index()  # the writer saved the index with its change
+            index = self.gate_cache.current_index()
+        apply_changes(gate.view, self.store, changes, index, self._descriptor_vectors, self.settings.works_dir)
+        if not changes.works and self.gate_cache.index is index:
+            self.gate_cache.index_revision = changes.to_revision  # no work changed: the index is current
+        return changes.to_revision
 
     def registry_view(self) -> RegistryView:
         """The registry as the gate sees it, without a gate (calibration reads it even when the

@@ -145,7 +145,7 @@ def test_a_fresh_database_opened_by_several_processes_at_once_is_migrated_once(d
             assert s.applied_migrations() == names
         with got[0].engine.connect() as conn:
             rows = conn.execute(select(schema.meta.c.key, func.count()).group_by(schema.meta.c.key)).all()
-        assert dict(rows) == {"revision": 1, "claims_version": 1}
+        assert dict(rows) == {"revision": 1, "claims_version": 1, "change_log_from": 1}
         got[1].add_artist("Kay", consent="credit")
         assert [a.name for a in got[3].list_artists()] == ["Kay"]
     finally:

@@ -7,16 +7,20 @@ insertion, deletion, substitution or transposition of the query shares at least 
 deleted from both). Candidates are then verified with the optimal-string-alignment distance
 from rapidfuzz, so a transposition counts as one edit. Looking up a query costs
 ``len(query) + 1`` probes, binary searches in sorted hash arrays (``keyindex``), whatever
-the number of registered keys.
+the number of registered keys. The probes of keys and queries alike are hashed in
+vectorised batches without making the strings (``codehash``): a key added to a live index
+is hashed with the next lookup.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from typing import Any
 
 from rapidfuzz.distance import OSA
 
+from stylegate.governance.screening.codehash import hash_words
 from stylegate.governance.screening.keyindex import FiledKeys
 
 log = logging.getLogger(__name__)
@@ -28,12 +32,6 @@ MIN_FUZZY_LEN = 6
 def max_edits(key_len: int) -> int:
     """Edits allowed for a key of ``key_len`` characters (length-aware threshold)."""
     return 1 if key_len >= MIN_FUZZY_LEN else 0
-
-
-def _probes(word: str) -> Iterator[str]:
-    yield word
-    for i in range(len(word)):
-        yield word[:i] + word[i + 1 :]
 
 
 # Katakana spells a foreign name with the sounds Japanese has: one sound for "l" and "r"
@@ -52,12 +50,21 @@ def kana_skeleton(word: str) -> str:
     return "".join(c for k, c in enumerate(out) if k == 0 or c != out[k - 1])
 
 
-def _codes(key: str) -> Iterator[str]:
-    yield from _probes(key)
-    if key.isascii() and key.isalpha():
-        skeleton = kana_skeleton(key)
-        if len(skeleton) >= KANA_MIN_CONSONANTS:
-            yield "\x00" + skeleton
+_KANA_SALT = 0x6B616E61  # kana skeleton codes live apart from deletion codes
+
+
+def _bulk_codes(keys: list[str]) -> tuple[Any, Any]:
+    """Every key's deletion neighbourhood and (Latin keys) its kana skeleton, hashed in one batch."""
+    import numpy as np
+
+    owner, hashes = hash_words(keys, deletions=True)
+    latin = [(k, s) for k, key in enumerate(keys) if key.isascii() and key.isalpha()
+             and len(s := kana_skeleton(key)) >= KANA_MIN_CONSONANTS]
+    if not latin:
+        return owner, hashes
+    kana_owner, kana_hashes = hash_words([s for _, s in latin], salt=_KANA_SALT)
+    at = np.fromiter((k for k, _ in latin), dtype=np.int64, count=len(latin))
+    return np.concatenate([owner, at[kana_owner]]), np.concatenate([hashes, kana_hashes])
 
 
 class DeletionIndex(FiledKeys):
@@ -70,7 +77,7 @@ class DeletionIndex(FiledKeys):
     slack = 1  # a query within one edit of a key is at most one letter longer or shorter
 
     def __init__(self) -> None:
-        super().__init__(_codes)
+        super().__init__(bulk=_bulk_codes)
 
     def accepts(self, key: str) -> bool:
         """Keys too short to match fuzzily are refused (see :func:`max_edits`)."""
@@ -78,18 +85,19 @@ class DeletionIndex(FiledKeys):
 
     def search(self, query: str) -> list[tuple[str, int]]:
         """Keys within their allowed edits of ``query``, with the edit distance (never 0)."""
-        return _verify(query, self._index.candidates(_probes(query)))
+        return self.search_many([query])[query]
 
     def search_many(self, queries: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """:meth:`search` for several queries in one vectorised lookup."""
-        found = self._index.candidates_many({q: list(_probes(q)) for q in queries})
+        asked = list(dict.fromkeys(queries))
+        found = self._index.candidates_hashed(asked, *hash_words(asked, deletions=True))
         return {q: _verify(q, keys) for q, keys in found.items()}
 
     def search_kana(self, queries: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """Keys spelt the way each katakana reading (in Latin) is, with their edit distance."""
         skeletons = {q: kana_skeleton(q) for q in queries if q.isascii() and q.isalpha()}
-        asked = {q: ["\x00" + s] for q, s in skeletons.items() if len(s) >= KANA_MIN_CONSONANTS}
-        found = self._index.candidates_many(asked)
+        asked = [q for q, s in skeletons.items() if len(s) >= KANA_MIN_CONSONANTS]
+        found = self._index.candidates_hashed(asked, *hash_words([skeletons[q] for q in asked], salt=_KANA_SALT))
         return {
             q: [(k, d) for k in sorted(keys) if k != q and kana_skeleton(k) == skeletons[q]
                 and (d := OSA.distance(q, k)) <= len(k) // 2]

@@ -2,8 +2,9 @@
 
 A name's fuzzy, phonetic and inflection lookups all file a key under many short codes (its
 one-deletion neighbourhood, its sound codes, its stems): about forty codes a name. Held as
-Python dictionaries that costs several kilobytes a name. Here a code is held only as its
-64-bit hash in a sorted numpy array, next to a 32-bit slot naming the key:
+Python dictionaries that costs several kilobytes a name. Here a code is held only as a
+40-bit fingerprint of its hash (a bucket in a directory and 32 low bits) in a sorted numpy
+array, next to a 32-bit slot naming the key, eight bytes a code:
 
 - codes added in bulk (building the matcher) are appended to flat arrays and sorted once,
   on the first lookup;
@@ -28,22 +29,61 @@ log = logging.getLogger(__name__)
 _FOLD_MIN = 4096  # overlay entries before a fold is considered
 
 
+FP_BITS = 40  # bits of a code's hash that are kept (a collision only adds a candidate)
+_MIN_DIR_BITS = FP_BITS - 32  # the part below the bucket must fit 32 bits
+
+
+def _fp(hashes: Any) -> Any:
+    """The top :data:`FP_BITS` bits of int64 hashes, as non-negative int64."""
+    np = __import__("numpy")
+    return (hashes.view(np.uint64) >> np.uint64(64 - FP_BITS)).astype(np.int64)
+
+
+def _fp_int(h: int) -> int:
+    return (h % (1 << 64)) >> (64 - FP_BITS)
+
+
+def release_freed_memory() -> None:
+    """Give the heap freed by a bulk build back to the system (glibc only; elsewhere a no-op).
+
+    Sorting tens of millions of codes makes temporaries of hundreds of megabytes; glibc keeps
+    such freed memory in the process (its mmap threshold rises after the first large free),
+    so a built matcher would look several hundred megabytes larger than it is.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 class HashMultiMap:
-    """A multimap from int64 hashes to int32 values: sorted arrays, a pending buffer, an overlay."""
+    """A multimap from code hashes to int32 values: sorted arrays, a pending buffer, an overlay.
+
+    Each entry costs eight bytes: the code's hash is cut to :data:`FP_BITS` bits, whose top
+    bits pick a bucket in a directory (about four entries a bucket) and whose other bits are
+    held as a uint32 beside the int32 value. A lookup reads the directory entry of its bucket
+    and then the few entries in it: two or three cache misses, where a binary search over
+    tens of millions of hashes takes a dozen.
+    """
 
     def __init__(self) -> None:
         import numpy as np
 
         self._np = np
-        self._uniq = np.empty(0, dtype=np.int64)  # sorted distinct hashes
-        self._starts = np.zeros(1, dtype=np.int64)  # values of _uniq[k] are _values[_starts[k]:_starts[k + 1]]
+        self._low = np.empty(0, dtype=np.uint32)  # sorted within each bucket
         self._values = np.empty(0, dtype=np.int32)
-        self._dir = np.zeros(2, dtype=np.int64)  # bucket (top hash bits) → first index in _uniq
-        self._shift = 63
-        self._sign = np.uint64(1 << 63)  # flipping the sign bit orders unsigned top bits like the signed hashes
+        self._bits = _MIN_DIR_BITS
+        self._dir = np.zeros((1 << self._bits) + 1, dtype=np.int64)  # bucket → first entry
         self._pending_h = array("q")
         self._pending_v = array("i")
-        self._overlay: dict[int, list[int]] = {}
+        self._overlay: dict[int, list[int]] = {}  # fingerprint → values
         self._overlay_n = 0
 
     def __len__(self) -> int:
@@ -52,6 +92,12 @@ class HashMultiMap:
     def add(self, h: int, value: int) -> None:
         self._pending_h.append(h)
         self._pending_v.append(value)
+
+    def add_array(self, hashes: Any, values: Any) -> None:
+        """File ``values[k]`` under ``hashes[k]`` (numpy arrays of equal length)."""
+        np = self._np
+        self._pending_h.frombytes(np.ascontiguousarray(hashes, dtype=np.int64).tobytes())
+        self._pending_v.frombytes(np.ascontiguousarray(values, dtype=np.int32).tobytes())
 
     def add_many(self, hashes: Iterable[int], value: int) -> None:
         """File ``value`` under each of ``hashes`` (a repeated hash only repeats a candidate)."""
@@ -69,14 +115,15 @@ class HashMultiMap:
             return
         overlay = self._overlay
         for h, v in zip(self._pending_h, self._pending_v):
-            overlay.setdefault(h, []).append(v)
+            overlay.setdefault(_fp_int(h), []).append(v)
         self._overlay_n += pending
         self._pending_h = array("q")
         self._pending_v = array("i")
 
     def _fold(self) -> None:
         np = self._np
-        parts_h = [self._all_hashes(), np.frombuffer(self._pending_h, dtype=np.int64)]
+        big = len(self._pending_h) >= 1 << 20
+        parts_h = [self._all_fps(), _fp(np.frombuffer(self._pending_h, dtype=np.int64))]
         parts_v = [self._values, np.frombuffer(self._pending_v, dtype=np.int32)]
         if self._overlay:
             oh = array("q")
@@ -86,80 +133,81 @@ class HashMultiMap:
                 ov.extend(vs)
             parts_h.append(np.frombuffer(oh, dtype=np.int64))
             parts_v.append(np.frombuffer(ov, dtype=np.int32))
-        hashes = np.concatenate(parts_h)
-        values = np.concatenate(parts_v)
-        order = np.argsort(hashes, kind="stable")
-        self._set(hashes[order], values[order])
         self._pending_h = array("q")
         self._pending_v = array("i")
         self._overlay = {}
         self._overlay_n = 0
+        fps = np.concatenate(parts_h)
+        values = np.concatenate(parts_v)
+        del parts_h, parts_v
+        order = np.argsort(fps, kind="stable")
+        self._set(fps[order], values[order])
+        del fps, values, order
+        if big:
+            release_freed_memory()
 
     def keep(self, alive: Callable[[Any], Any]) -> None:
         """Drop every entry whose value ``alive`` (vectorised over the value array) refuses."""
         self._settle()
         self._fold()
         mask = alive(self._values)
-        self._set(self._all_hashes()[mask], self._values[mask])
+        self._set(self._all_fps()[mask], self._values[mask])
 
-    def _all_hashes(self) -> Any:
+    def _all_fps(self) -> Any:
+        """Every entry's fingerprint, rebuilt from its bucket and its low bits."""
         np = self._np
-        return np.repeat(self._uniq, np.diff(self._starts))
+        buckets = np.repeat(np.arange(len(self._dir) - 1, dtype=np.int64), np.diff(self._dir))
+        return (buckets << (FP_BITS - self._bits)) | self._low.astype(np.int64)
 
-    def _set(self, hashes: Any, values: Any) -> None:
-        """Hold sorted ``hashes`` as distinct hashes with value ranges, and index their top bits.
-
-        A lookup reads the directory entry of its bucket and then the few distinct hashes in
-        it (about four): two or three cache misses, where a binary search over tens of
-        millions of hashes takes a dozen.
-        """
+    def _set(self, fps: Any, values: Any) -> None:
+        """Hold sorted fingerprints ``fps`` as a directory of their top bits and their low bits."""
         np = self._np
-        n = len(hashes)
-        if n:
-            first = np.concatenate(([True], hashes[1:] != hashes[:-1]))
-            at = np.flatnonzero(first)
-            self._uniq = hashes[at]
-            self._starts = np.append(at, n).astype(np.int32 if n < 2**31 else np.int64)
-        else:
-            self._uniq = np.empty(0, dtype=np.int64)
-            self._starts = np.zeros(1, dtype=np.int64)
-        self._values = values
-        bits = max(1, int(np.ceil(np.log2(max(len(self._uniq), 1) / 4 + 1))))
-        self._shift = 64 - bits
-        buckets = ((self._uniq.view(np.uint64) ^ self._sign) >> np.uint64(self._shift)).astype(np.int64)
-        self._dir = np.searchsorted(buckets, np.arange((1 << bits) + 1, dtype=np.int64)).astype(
-            np.int32 if len(self._uniq) < 2**31 else np.int64
+        n = len(fps)
+        bits = min(FP_BITS, max(_MIN_DIR_BITS, int(np.ceil(np.log2(max(n, 1) / 4 + 1)))))
+        shift = FP_BITS - bits
+        self._bits = bits
+        self._low = (fps & ((1 << shift) - 1)).astype(np.uint32)
+        self._values = np.ascontiguousarray(values, dtype=np.int32)
+        self._dir = np.searchsorted(fps >> shift, np.arange((1 << bits) + 1, dtype=np.int64)).astype(
+            np.int32 if n < 2**31 else np.int64
         )
 
     def _lookup(self, q: Any) -> tuple[list[int], list[int], list[int]]:
-        """For int64 queries ``q``: (query index, first, end) of the value range of each found one."""
+        """For int64 hashes ``q``: (query index, first, end) of each entry filed under one."""
         np = self._np
-        if not len(self._uniq):
+        if not len(self._values):
             return [], [], []
-        bucket = ((q.view(np.uint64) ^ self._sign) >> np.uint64(self._shift)).astype(np.int64)
-        pos = self._dir[bucket]
+        shift = FP_BITS - self._bits
+        fq = _fp(q)
+        bucket = fq >> shift
+        want = fq & ((1 << shift) - 1)
+        pos = self._dir[bucket].astype(np.int64)
         end = self._dir[bucket + 1]
         active = np.flatnonzero(pos < end)
         found_q: list[Any] = []
-        found_u: list[Any] = []
-        uniq = self._uniq
+        found_p: list[Any] = []
+        low = self._low
         while len(active):
             p = pos[active]
-            here = uniq[p]
-            want = q[active]
-            hit = here == want
+            here = low[p].astype(np.int64)
+            w = want[active]
+            hit = here == w
             if hit.any():
                 found_q.append(active[hit])
-                found_u.append(p[hit])
-            # distinct hashes are sorted within a bucket: stop once past the query
-            go_on = (here < want) & (p + 1 < end[active])
+                found_p.append(p[hit])
+            # entries are sorted within a bucket: stop once past the query (equal ones are adjacent)
+            go_on = (here <= w) & (p + 1 < end[active])
             active = active[go_on]
             pos[active] += 1
         if not found_q:
             return [], [], []
-        fq = np.concatenate(found_q)
-        fu = np.concatenate(found_u)
-        return fq.tolist(), self._starts[fu].tolist(), self._starts[fu + 1].tolist()
+        qs = np.concatenate(found_q)
+        ps = np.concatenate(found_p)
+        return qs.tolist(), ps.tolist(), (ps + 1).tolist()
+
+    def overlay_get(self, h: int) -> list[int]:
+        """Values filed under hash ``h`` in the overlay (added since the last fold)."""
+        return self._overlay.get(_fp_int(h), [])
 
     def get_many(self, hashes: list[int]) -> list[int]:
         """Every value filed under any of ``hashes`` (possibly repeated)."""
@@ -172,19 +220,29 @@ class HashMultiMap:
             for _, lo, hi in zip(*self._lookup(q)):
                 out.extend(values[lo:hi].tolist())
         if self._overlay:
-            get = self._overlay.get
             for h in hashes:
-                held = get(h)
-                if held:
-                    out.extend(held)
+                out.extend(self.overlay_get(h))
         return out
 
 
-class CodeIndex:
-    """Keys filed under the codes ``codes(key)`` yields; reference counted, compact (see module doc)."""
+BulkCodes = Callable[[list[str]], tuple[Any, Any]]
 
-    def __init__(self, codes: Callable[[str], Iterable[str]]) -> None:
+
+class CodeIndex:
+    """Keys filed under the codes ``codes(key)`` yields; reference counted, compact (see module doc).
+
+    With ``bulk`` (keys → numpy (owner, hash) arrays, e.g. ``codehash.hash_words``) a key's
+    codes are not made when it is added but hashed in one vectorised batch with every other
+    key added since, on :meth:`settle` or the next lookup; such an index is asked with
+    :meth:`candidates_hashed`, the queries hashed by the same function.
+    """
+
+    def __init__(self, codes: Callable[[str], Iterable[str]] | None = None, bulk: BulkCodes | None = None) -> None:
+        if (codes is None) == (bulk is None):
+            raise ValueError("a code index takes either codes or bulk codes")
         self._codes = codes
+        self._bulk = bulk
+        self._unhashed: list[int] = []  # slots added whose codes are not hashed yet (bulk only)
         self._slot: dict[str, int] = {}  # live key → its slot
         self._refs: dict[str, int] = {}  # references beyond the first, for the few shared keys
         self._strs: list[str | None] = []  # slot → key (None once removed)
@@ -204,7 +262,23 @@ class CodeIndex:
         slot = len(self._strs)
         self._strs.append(key)
         self._slot[key] = slot
-        self._map.add_many(map(hash, self._codes(key)), slot)
+        if self._codes is not None:
+            self._map.add_many(map(hash, self._codes(key)), slot)
+        else:
+            self._unhashed.append(slot)
+
+    def _hash_pending(self) -> None:
+        """Hash the codes of the keys added since the last call, in one batch (bulk indexes)."""
+        if not self._unhashed:
+            return
+        assert self._bulk is not None
+        strs = self._strs
+        slots = [s for s in self._unhashed if strs[s] is not None]
+        self._unhashed = []
+        if slots:
+            np = self._map._np
+            owner, hashes = self._bulk([strs[s] for s in slots])  # type: ignore[misc]
+            self._map.add_array(hashes, np.asarray(slots, dtype=np.int32)[owner])
 
     def discard(self, key: str) -> None:
         refs = self._refs.get(key)
@@ -224,16 +298,44 @@ class CodeIndex:
 
     def _compact(self) -> None:
         """Forget removed keys' codes (amortised: after a quarter of the slots died)."""
+        self._hash_pending()
         np = self._map._np
         alive = np.fromiter((s is not None for s in self._strs), dtype=bool, count=len(self._strs))
         self._map.keep(lambda values: alive[values])
         self._dead = 0
 
     def settle(self) -> None:
+        self._hash_pending()
         self._map._settle()
+
+    def candidates_hashed(self, queries: list[str], owner: Any, hashes: Any) -> dict[str, set[str]]:
+        """Per query, the live keys filed under any of its code hashes (``hashes[k]`` belongs to
+        ``queries[owner[k]]``), in one vectorised lookup."""
+        out: dict[str, set[str]] = {q: set() for q in queries}
+        if not queries or not self._slot:
+            return out
+        self.settle()
+        m = self._map
+        strs = self._strs
+        values = m._values
+        owner_list = owner.tolist()
+        for k, lo, hi in zip(*m._lookup(hashes)):
+            target = out[queries[owner_list[k]]]
+            for slot in values[lo:hi].tolist():
+                key = strs[slot]
+                if key is not None:
+                    target.add(key)
+        if m._overlay:
+            for h, o in zip(hashes.tolist(), owner_list):
+                for slot in m.overlay_get(h):
+                    key = strs[slot]
+                    if key is not None:
+                        out[queries[o]].add(key)
+        return out
 
     def candidates(self, codes: Iterable[str]) -> set[str]:
         """Live keys filed under any of ``codes``."""
+        self._hash_pending()
         strs = self._strs
         out: set[str] = set()
         for slot in self._map.get_many([hash(c) for c in codes]):
@@ -266,9 +368,8 @@ class CodeIndex:
                 if key is not None:
                     target.add(key)
         if m._overlay:
-            get = m._overlay.get
             for h, q in zip(flat, owner):
-                for slot in get(h, ()):
+                for slot in m.overlay_get(h):
                     key = strs[slot]
                     if key is not None:
                         out[q].add(key)
@@ -286,8 +387,8 @@ class FiledKeys:
 
     slack = 0  # letters a matching query's length may differ from a key's
 
-    def __init__(self, codes: Callable[[str], Iterable[str]]) -> None:
-        self._index = CodeIndex(codes)
+    def __init__(self, codes: Callable[[str], Iterable[str]] | None = None, bulk: BulkCodes | None = None) -> None:
+        self._index = CodeIndex(codes, bulk)
         self.min_len = 0
         self.max_len = 0
 

@@ -6,7 +6,8 @@ several languages' sound patterns, with Cyrillic, Greek, Japanese, Chinese, Kore
 Arabic names mixed in. For each size the benchmark reports:
 
 - build time of the matcher and the process memory it adds (resident set size);
-- screening latency per prompt on one core (p50, p99, max) over ordinary prompts, a
+- screening latency per prompt on one core (p50, p99, max; wall clock, and the thread's
+  CPU time, which a shared machine's waiting does not inflate) over ordinary prompts, a
   quarter of which name a registered artist, some of them misspelt or in another script;
 - the time to add and to remove one artist in the built matcher (no rebuild).
 
@@ -112,9 +113,9 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     registered, spare = names[:n], names[n:]
     gc.collect()
     base = _rss_mb()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     matcher = NameMatcher(enumerate(registered, start=1))
-    build_s = time.perf_counter() - start
+    build_s, build_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     gc.collect()
     memory_mb = _rss_mb() - base
     # A long-lived gate freezes what it built: the cyclic collector then never walks the
@@ -124,6 +125,12 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     for p in prompts[:100]:
         matcher.find(p)
     samples = sorted(time_each(matcher.find, prompts))
+    cpu_samples = []  # the thread's CPU time per prompt: waiting for a shared core does not count
+    for p in prompts:
+        t0 = time.thread_time()
+        matcher.find(p)
+        cpu_samples.append(time.thread_time() - t0)
+    cpu_samples.sort()
     adds, removes = [], []
     for k, name in enumerate(spare):
         artist_id = n + 1 + k
@@ -136,12 +143,15 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     del matcher
     gc.unfreeze()
 
-    def pct(q: float) -> float:
-        return round(1000 * samples[min(len(samples) - 1, int(q * len(samples)))], 3)
+    def pct(q: float, of: list[float] = samples) -> float:
+        return round(1000 * of[min(len(of) - 1, int(q * len(of)))], 3)
 
     return {
         "names": n,
         "build_s": round(build_s, 2),
+        "build_cpu_s": round(build_cpu_s, 2),
+        "cpu_p50_ms": pct(0.50, cpu_samples),
+        "cpu_p99_ms": pct(0.99, cpu_samples),
         "memory_mb": round(memory_mb, 1),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
@@ -170,9 +180,11 @@ def print_names_bench(results: Sequence[dict[str, Any]]) -> None:
 
     table(
         "name matcher at scale (one core; targets at 1M names: build ≤ 10 s, memory ≤ 1 GB, p99 ≤ 1 ms, update ≤ 10 ms)",
-        ["names", "build s", "memory MB", "p50 ms", "p99 ms", "max ms", "add ms (max)", "remove ms (max)", "targets"],
+        ["names", "build s", "build CPU s", "memory MB", "p50 ms", "p99 ms", "p99 CPU ms", "max ms", "add ms (max)",
+         "remove ms (max)", "targets"],
         [
-            [f"{r['names']:,}", r["build_s"], r["memory_mb"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["add_ms"], r["remove_ms"],
+            [f"{r['names']:,}", r["build_s"], r["build_cpu_s"], r["memory_mb"], r["p50_ms"], r["p99_ms"], r["cpu_p99_ms"],
+             r["max_ms"], r["add_ms"], r["remove_ms"],
              ", ".join(f"{k} {mark(v)}" for k, v in (
                  ("build", r["build_s"] <= TARGET_BUILD_S), ("memory", r["memory_mb"] <= TARGET_MEMORY_MB),
                  ("p99", r["p99_ms"] <= TARGET_P99_MS),

@@ -120,10 +120,14 @@ def bench_redteam(
 @handled
 def bench_names(
     sizes: str = typer.Option("10000,100000,1000000", "--sizes", help="Comma-separated numbers of registered names."),
+    refresh_artists: int = typer.Option(
+        100_000, "--refresh-artists", min=0, max=1_000_000,
+        help="Artists in the registry for the refresh figure (a change seen by a running gate; 0: skip)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Name matcher at scale: build time, memory, p99 screening latency, add/remove time."""
+    """Name matcher at scale: build time, memory, p99 screening latency, add/remove time; refresh latency."""
     from stylegate.bench.names import print_names_bench, run_names_bench
+    from stylegate.bench.refresh import measure_refresh, print_refresh
 
     try:
         counts = [int(part) for part in sizes.split(",") if part.strip()]
@@ -132,10 +136,13 @@ def bench_names(
     if not counts or any(n < 1 or n > 5_000_000 for n in counts):
         raise typer.BadParameter("each size must be between 1 and 5,000,000")
     results = run_names_bench(counts, progress=message)
+    refresh = measure_refresh(refresh_artists, say=message) if refresh_artists else None
     if as_json:
-        emit_json({"sizes": results})
+        emit_json({"sizes": results, "refresh": refresh})
     else:
         print_names_bench(results)
+        if refresh is not None:
+            print_refresh(refresh)
 
 
 @app.command("statements")
