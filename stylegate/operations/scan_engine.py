@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stylegate.errors import ScanEngineError, ScanSnapshotChanged, StylegateError
 
@@ -23,6 +23,8 @@ from .scan_judge import COLUMNS, PartJudge
 from .scan_sources import ImageRef
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow
+
     from stylegate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,13 +111,13 @@ def run_parts(parts: Sequence[tuple[int, list[ImageRef]]], settings: Settings, e
     ctx.execution_options.preserve_order = False
     items = [{"part": number, "refs": json.dumps([r.to_dict() for r in refs])} for number, refs in parts]
     width = min(options.width(), len(items))
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
-    ds = ds.map_batches(ScanUDF, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=width), num_cpus=1,
+    source = ray.data.from_items(items, override_num_blocks=len(items))
+    ds = source.map_batches(ScanUDF, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=width), num_cpus=1,
                         fn_constructor_kwargs={"settings": settings, "expected": expected, "mode": mode,
                                                "drop_style": drop_style})
     try:
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            yield from batch.to_pylist()
+            yield from cast("pyarrow.Table", batch).to_pylist()  # batch_format="pyarrow" yields tables
     except Exception as exc:  # noqa: BLE001 - Ray wraps the worker's exception; unwrap ours
         raise _unwrap(exc) from None
 
