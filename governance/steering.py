@@ -15,7 +15,7 @@ it and keeps the rest:
    the threshold by a margin.
 
 The subject is never cut (the steer's promise is the subject without the style): the head
-word of the prompt's subject phrase, found by grammar and by the score (:func:`subject_spans`),
+word of the prompt's subject phrase, found by grammar and by the score (:func:`subject_readings`),
 stays, whatever a candidate that holds it scores. A long noun
 phrase is split before "of" ("a cat made | of teal dotted strokes"), so that its head is the
 subject's and not the material's; a colon ends a phrase as a comma does.
@@ -132,10 +132,32 @@ def _remove_description(
     prompt: str, spans: list[tuple[int, int]], removed: list[Removal], artist_id: int, score: ScoreFn,
     threshold: float, lv: Level, current: float,
 ) -> float:
+    """Remove descriptive phrases until the artist's score is under the level's target, never
+    the subject: the subject's words as both readings find them are kept first; when that
+    cannot get under the target, each reading alone is tried (the first that gets under wins,
+    else the rewrite that keeps both)."""
     target = threshold - lv.margin
     if current < target:
         return current
-    protected = subject_spans(prompt, score, artist_id)
+    first: tuple[list[tuple[int, int]], list[Removal], float] | None = None
+    for protected in subject_readings(prompt, score, artist_id):
+        s, r = list(spans), list(removed)
+        after = _remove_protected(prompt, s, r, artist_id, score, threshold, lv, current, protected)
+        if first is None:
+            first = (s, r, after)
+        if after < target:
+            first = (s, r, after)
+            break
+    assert first is not None  # subject_readings always gives at least one reading
+    spans[:], removed[:] = first[0], first[1]
+    return first[2]
+
+
+def _remove_protected(
+    prompt: str, spans: list[tuple[int, int]], removed: list[Removal], artist_id: int, score: ScoreFn,
+    threshold: float, lv: Level, current: float, protected: Sequence[tuple[int, int]],
+) -> float:
+    target = threshold - lv.margin
     candidates = [c for c in _candidates(prompt) if not _overlaps(c, protected)]
     if not candidates:
         return current
@@ -187,35 +209,47 @@ def _remove_modifiers(
 
 def _phrases(prompt: str) -> list[tuple[int, int, bool, bool]]:
     """The prompt's phrases as (start, end, opens with a preposition, opens with an article)."""
-    return [(p[0][0], p[-1][1], p[0][2].lower() in PHRASE_OPENERS, p[0][2].lower() in ARTICLES)
-            for p in _split_phrases(prompt)]
+    return [(p[0][0], p[-1][1], _opens_modifier(p), p[0][2].lower() in ARTICLES) for p in _split_phrases(prompt)]
+
+
+def subject_readings(prompt: str, score: ScoreFn | None = None, artist_id: int = 0) -> list[list[tuple[int, int]]]:
+    """Where the prompt's subject is, as spans of the words no rewrite may remove.
+
+    Two readings: by grammar, the head (last word) of the first noun phrase (one that opens
+    with neither a preposition nor "of") that opens with an article, else of the first noun
+    phrase; by ``score``, the head of the phrase that describes the artist least on its own
+    ("a white background, red blocks, boat" has no article before its subject). Returned:
+    both together first, then each alone (distinct readings only).
+    """
+    phrases = _split_phrases(prompt)
+    nouns = [i for i, p in enumerate(phrases) if not _opens_modifier(p)]
+    readings: list[list[tuple[int, int]]] = []
+    if nouns:
+        with_article = [i for i in nouns if phrases[i][0][2].lower() in ARTICLES]
+        readings.append([_head(phrases[with_article[0] if with_article else nouns[0]])])
+    scored = [i for i, p in enumerate(phrases) if p[0][2].lower() not in PHRASE_OPENERS]  # "of a cat" may be it
+    if score is not None and len(scored) > 1:
+        own = score([prompt[phrases[i][0][0] : phrases[i][-1][1]] for i in scored], artist_id)
+        by_score = [_head(phrases[scored[int(np.argmin(own))]])]
+        if not readings:
+            readings = [by_score]
+        elif by_score != readings[0]:
+            readings = [sorted(set(readings[0] + by_score)), readings[0], by_score]
+    return readings or [[]]
 
 
 def subject_spans(prompt: str, score: ScoreFn | None = None, artist_id: int = 0) -> list[tuple[int, int]]:
-    """Spans of the words that name the prompt's subject, which no rewrite removes.
+    """The subject's words under both readings of :func:`subject_readings`."""
+    return subject_readings(prompt, score, artist_id)[0]
 
-    The subject phrase is found two ways and both are kept: by grammar, the first noun
-    phrase (one that does not open with a preposition) that opens with an article, else the
-    first noun phrase; by ``score``, the noun phrase that describes the artist least on its
-    own ("cream paper, teal dots, lighthouse" has no article before its subject). Kept: the
-    head (last word) of each, and of an "of" phrase right after it ("a painting of a cat").
-    """
-    phrases = _split_phrases(prompt)
-    nouns = [i for i, p in enumerate(phrases) if p[0][2].lower() not in PHRASE_OPENERS and p[0][2].lower() != "of"]
-    if not nouns:
-        return []
-    with_article = [i for i in nouns if phrases[i][0][2].lower() in ARTICLES]
-    chosen = {with_article[0] if with_article else nouns[0]}
-    if score is not None and len(nouns) > 1:
-        own = score([prompt[phrases[i][0][0] : phrases[i][-1][1]] for i in nouns], artist_id)
-        chosen.add(nouns[int(np.argmin(own))])
-    heads = []
-    for i in sorted(chosen):
-        heads.append(phrases[i][-1])
-        following = phrases[i + 1] if i + 1 < len(phrases) else None
-        if following is not None and following[0][2].lower() == "of" and len(following) > 1:
-            heads.append(following[-1])
-    return [(w[0], w[1]) for w in heads]
+
+def _head(phrase: list[tuple[int, int, str]]) -> tuple[int, int]:
+    return phrase[-1][0], phrase[-1][1]
+
+
+def _opens_modifier(phrase: list[tuple[int, int, str]]) -> bool:
+    """A phrase that opens with a preposition, or with the "of" a long noun phrase was split at."""
+    return phrase[0][2].lower() in PHRASE_OPENERS or (phrase[0][2].lower() == "of" and len(phrase) > 1)
 
 
 def _overlaps(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> bool:
@@ -245,7 +279,7 @@ def _candidates(prompt: str) -> list[tuple[int, int]]:
     out: dict[tuple[int, int], None] = {}
     for phrase in _split_phrases(prompt):
         out[(phrase[0][0], phrase[-1][1])] = None
-        if phrase[0][2].lower() in PHRASE_OPENERS:
+        if _opens_modifier(phrase):
             body = phrase[1:]  # a modifying phrase: any run of its words
         else:
             body = phrase[:-1] if len(phrase) > 1 else []  # a noun phrase: keep its head
