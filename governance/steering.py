@@ -234,7 +234,7 @@ def subject_readings(prompt: str, score: ScoreFn | None = None, artist_id: int =
         if not readings:
             readings = [by_score]
         elif by_score != readings[0]:
-            readings = [sorted(set(readings[0] + by_score)), readings[0], by_score]
+            readings = [sorted(set(readings[0] + by_score)), by_score, readings[0]]
     return readings or [[]]
 
 

@@ -15,7 +15,8 @@ matter:
    its spread (found under a Gaussian window that follows the centroid, so stray marks far
    from the subject weigh little), and mirrored so that more mass is on the right (renders
    are flipped at random): position, size and handedness drop out.
-3. **Features.** The canonical map, a 4×4-cell HOG of it (8 signed orientations), its row
+3. **Features.** The canonical map, a 4×4-cell HOG of it (8 signed orientations, bins
+   centred on the axes), its row
    and column profiles and its occupancy at two levels on a 4×4 grid.
 
 Softmax regression on those features (the same fitting as :mod:`.style_classifier`),
@@ -98,7 +99,10 @@ def canonical(f: np.ndarray) -> np.ndarray:
 def _hog(m: np.ndarray, cells: int = 4) -> np.ndarray:
     gy, gx = np.gradient(m)
     magnitude = np.hypot(gx, gy)
-    bins = np.minimum((np.mod(np.arctan2(gy, gx), 2 * np.pi) / (2 * np.pi) * ORIENTATIONS).astype(int), ORIENTATIONS - 1)
+    # bins centred on the axes: a flat run's gradient is exactly horizontal or vertical, and at
+    # a bin's edge a rounding error would throw it into the opposite bin
+    turn = np.mod(np.arctan2(gy, gx) / (2 * np.pi) + 0.5 / ORIENTATIONS, 1.0)
+    bins = np.minimum((turn * ORIENTATIONS).astype(int), ORIENTATIONS - 1)
     n = m.shape[0]
     cell = np.minimum(np.arange(n) * cells // n, cells - 1)
     hist = np.zeros((cells, cells, ORIENTATIONS))
