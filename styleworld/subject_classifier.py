@@ -107,8 +107,8 @@ def _hog(m: np.ndarray, cells: int = 4) -> np.ndarray:
     cell = np.minimum(np.arange(n) * cells // n, cells - 1)
     hist = np.zeros((cells, cells, ORIENTATIONS))
     np.add.at(hist, (cell[:, None].repeat(n, 1), cell[None, :].repeat(n, 0), bins), magnitude)
-    hist = hist.reshape(cells * cells, ORIENTATIONS)
-    return (hist / (np.linalg.norm(hist, axis=1, keepdims=True) + 0.05)).ravel()
+    per_cell = hist.reshape(cells * cells, ORIENTATIONS)
+    return (per_cell / (np.linalg.norm(per_cell, axis=1, keepdims=True) + 0.05)).ravel()
 
 
 def features(img: Image.Image) -> np.ndarray:
