@@ -14,6 +14,12 @@ it and keeps the rest:
    strokes *lighthouse*") in place. The largest drop goes first, until the score is below
    the threshold by a margin.
 
+The subject is never cut (the steer's promise is the subject without the style): the head
+word of the prompt's subject phrase, found by grammar and by the score (:func:`subject_readings`),
+stays, whatever a candidate that holds it scores. A long noun
+phrase is split before "of" ("a cat made | of teal dotted strokes"), so that its head is the
+subject's and not the material's; a colon ends a phrase as a comma does.
+
 Each level of :func:`rewrite` removes more: a lower floor and a wider margin. What was
 removed, why and the scores before and after are returned, so the user sees the rewrite.
 """
@@ -36,7 +42,11 @@ featuring inspired im mit auf unter dans avec sur sous en con sobre bajo em com 
 """.split())
 # Function words that may be left dangling by a cut ("a boat in", "and red"): tidied away.
 _DANGLING = PHRASE_OPENERS | frozenset("a an the and or of by , ; as style styled manner after".split())
-_WORD = re.compile(r"[^\s,;]+")
+_WORD = re.compile(r"[^\s,;:]+")
+_BREAKS = (",", ";", ":")
+# A noun phrase of at least this many words is split before "of": "a cat made | of teal
+# strokes", while "a picture of a cat" stays one phrase whose head is the subject.
+OF_SPLIT_WORDS = 3
 MAX_RUN = 5  # longest run of words tried as one candidate inside a phrase
 # Articles that introduce the subject's noun phrase ("a boat", "un bateau", "ein Boot").
 ARTICLES = frozenset("a an the un une des le la les ein eine der die das el los las uma um o os il lo".split())
@@ -122,10 +132,33 @@ def _remove_description(
     prompt: str, spans: list[tuple[int, int]], removed: list[Removal], artist_id: int, score: ScoreFn,
     threshold: float, lv: Level, current: float,
 ) -> float:
+    """Remove descriptive phrases until the artist's score is under the level's target, never
+    the subject: the subject's words as both readings find them are kept first; when that
+    cannot get under the target, each reading alone is tried (the first that gets under wins,
+    else the rewrite that keeps both)."""
     target = threshold - lv.margin
     if current < target:
         return current
-    candidates = _candidates(prompt)
+    first: tuple[list[tuple[int, int]], list[Removal], float] | None = None
+    for protected in subject_readings(prompt, score, artist_id):
+        s, r = list(spans), list(removed)
+        after = _remove_protected(prompt, s, r, artist_id, score, threshold, lv, current, protected)
+        if first is None:
+            first = (s, r, after)
+        if after < target:
+            first = (s, r, after)
+            break
+    assert first is not None  # subject_readings always gives at least one reading
+    spans[:], removed[:] = first[0], first[1]
+    return first[2]
+
+
+def _remove_protected(
+    prompt: str, spans: list[tuple[int, int]], removed: list[Removal], artist_id: int, score: ScoreFn,
+    threshold: float, lv: Level, current: float, protected: Sequence[tuple[int, int]],
+) -> float:
+    target = threshold - lv.margin
+    candidates = [c for c in _candidates(prompt) if not _overlaps(c, protected)]
     if not candidates:
         return current
     alone = score([prompt[s:e] for s, e in candidates], artist_id)
@@ -143,11 +176,12 @@ def _remove_description(
         spans.append((start, end))
         removed.append(Removal(prompt[start:end], start, end, artist_id, EvidenceKind.DESCRIPTION, float(current - after[best])))
         current = float(after[best])
-    return _remove_modifiers(prompt, spans, removed, artist_id, score, current)
+    return _remove_modifiers(prompt, spans, removed, artist_id, score, current, protected)
 
 
 def _remove_modifiers(
     prompt: str, spans: list[tuple[int, int]], removed: list[Removal], artist_id: int, score: ScoreFn, current: float,
+    protected: Sequence[tuple[int, int]] = (),
 ) -> float:
     """Then the rest of the description: phrases that modify rather than name the subject
     ("on a black ground", a bare "strokes" after a comma) and still raise the artist's score.
@@ -158,7 +192,8 @@ def _remove_modifiers(
     while True:
         options = [
             (s, e) for s, e, opener, article in _phrases(prompt)
-            if (opener or not article) and not any(s < b and a < e for a, b in spans) and cut(prompt, [*spans, (s, e)])
+            if (opener or not article) and not any(s < b and a < e for a, b in spans) and not _overlaps((s, e), protected)
+            and cut(prompt, [*spans, (s, e)])
         ]
         if not options:
             return current
@@ -174,8 +209,51 @@ def _remove_modifiers(
 
 def _phrases(prompt: str) -> list[tuple[int, int, bool, bool]]:
     """The prompt's phrases as (start, end, opens with a preposition, opens with an article)."""
-    return [(p[0][0], p[-1][1], p[0][2].lower() in PHRASE_OPENERS, p[0][2].lower() in ARTICLES)
-            for p in _split_phrases(prompt)]
+    return [(p[0][0], p[-1][1], _opens_modifier(p), p[0][2].lower() in ARTICLES) for p in _split_phrases(prompt)]
+
+
+def subject_readings(prompt: str, score: ScoreFn | None = None, artist_id: int = 0) -> list[list[tuple[int, int]]]:
+    """Where the prompt's subject is, as spans of the words no rewrite may remove.
+
+    Two readings: by grammar, the head (last word) of the first noun phrase (one that opens
+    with neither a preposition nor "of") that opens with an article, else of the first noun
+    phrase; by ``score``, the head of the phrase that describes the artist least on its own
+    ("a white background, red blocks, boat" has no article before its subject). Returned:
+    both together first, then each alone (distinct readings only).
+    """
+    phrases = _split_phrases(prompt)
+    nouns = [i for i, p in enumerate(phrases) if not _opens_modifier(p)]
+    readings: list[list[tuple[int, int]]] = []
+    if nouns:
+        with_article = [i for i in nouns if phrases[i][0][2].lower() in ARTICLES]
+        readings.append([_head(phrases[with_article[0] if with_article else nouns[0]])])
+    scored = [i for i, p in enumerate(phrases) if p[0][2].lower() not in PHRASE_OPENERS]  # "of a cat" may be it
+    if score is not None and len(scored) > 1:
+        own = score([prompt[phrases[i][0][0] : phrases[i][-1][1]] for i in scored], artist_id)
+        by_score = [_head(phrases[scored[int(np.argmin(own))]])]
+        if not readings:
+            readings = [by_score]
+        elif by_score != readings[0]:
+            readings = [sorted(set(readings[0] + by_score)), by_score, readings[0]]
+    return readings or [[]]
+
+
+def subject_spans(prompt: str, score: ScoreFn | None = None, artist_id: int = 0) -> list[tuple[int, int]]:
+    """The subject's words under both readings of :func:`subject_readings`."""
+    return subject_readings(prompt, score, artist_id)[0]
+
+
+def _head(phrase: list[tuple[int, int, str]]) -> tuple[int, int]:
+    return phrase[-1][0], phrase[-1][1]
+
+
+def _opens_modifier(phrase: list[tuple[int, int, str]]) -> bool:
+    """A phrase that opens with a preposition, or with the "of" a long noun phrase was split at."""
+    return phrase[0][2].lower() in PHRASE_OPENERS or (phrase[0][2].lower() == "of" and len(phrase) > 1)
+
+
+def _overlaps(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> bool:
+    return any(span[0] < b and a < span[1] for a, b in others)
 
 
 def _split_phrases(prompt: str) -> list[list[tuple[int, int, str]]]:
@@ -183,11 +261,12 @@ def _split_phrases(prompt: str) -> list[list[tuple[int, int, str]]]:
     phrases: list[list[tuple[int, int, str]]] = []
     current: list[tuple[int, int, str]] = []
     for w in words:
-        if w[2].lower() in PHRASE_OPENERS and current:
+        lower = w[2].lower()
+        if current and (lower in PHRASE_OPENERS or (lower == "of" and len(current) >= OF_SPLIT_WORDS)):
             phrases.append(current)
             current = []
         current.append(w)
-        if prompt[w[1] : w[1] + 1] in (",", ";"):
+        if prompt[w[1] : w[1] + 1] in _BREAKS:
             phrases.append(current)
             current = []
     if current:
@@ -200,14 +279,14 @@ def _candidates(prompt: str) -> list[tuple[int, int]]:
     out: dict[tuple[int, int], None] = {}
     for phrase in _split_phrases(prompt):
         out[(phrase[0][0], phrase[-1][1])] = None
-        if phrase[0][2].lower() in PHRASE_OPENERS:
+        if _opens_modifier(phrase):
             body = phrase[1:]  # a modifying phrase: any run of its words
         else:
             body = phrase[:-1] if len(phrase) > 1 else []  # a noun phrase: keep its head
         for i in range(len(body)):
             for j in range(i, min(len(body), i + MAX_RUN)):
                 # runs start and end on words that carry meaning ("red mosaic", not "a red")
-                if body[i][2].lower().strip(",;") not in _DANGLING and body[j][2].lower().strip(",;") not in _DANGLING:
+                if body[i][2].lower().strip(",;:") not in _DANGLING and body[j][2].lower().strip(",;:") not in _DANGLING:
                     out[(body[i][0], body[j][1])] = None
     return list(out)
 
@@ -236,17 +315,17 @@ def tidy(text: str) -> str:
     """Collapse spaces and punctuation a cut left, and joiners with nothing to join."""
     joiners = "|".join(sorted((re.escape(w) for w in _DANGLING if w.isalpha()), key=len, reverse=True))
     openers = "|".join(sorted((re.escape(w) for w in _DANGLING - {"a", "an", "the"} if w.isalpha()), key=len, reverse=True))
-    before_break = re.compile(rf"(?i)\b(?:{joiners})\s*(?=[,;]|$)")
+    before_break = re.compile(rf"(?i)\b(?:{joiners})\s*(?=[,;:]|$)")
     after_break = re.compile(rf"(?i)(^)\s*(?:{openers})\b\s*")
     doubled = re.compile(rf"(?i)\b(?:{openers})\s+(?=(?:{openers})\b)")
     previous = None
     while previous != text:
         previous = text
         text = re.sub(r"\s+", " ", text).strip()
-        text = re.sub(r"\s+([,;.])", r"\1", text)
-        text = re.sub(r"([,;])(\s*[,;])+", r"\1", text)
+        text = re.sub(r"\s+([,;:.])", r"\1", text)
+        text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
         text = before_break.sub("", text)
         text = after_break.sub(lambda m: m.group(1) + " ", text)
         text = doubled.sub("", text)
-        text = text.strip(" ,;")
+        text = text.strip(" ,;:")
     return text

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stylegate.cli import app
-from stylegate.governance.steering import cut, rewrite, tidy
+from stylegate.governance.steering import cut, rewrite, subject_readings, tidy
 from stylegate.styleworld import world
 
 runner = CliRunner()
@@ -68,6 +68,38 @@ def test_higher_levels_remove_more() -> None:
     assert levels[-1].scores[1][1] <= levels[0].scores[1][1]
 
 
+@pytest.mark.parametrize("prompt, linked, subject", [
+    # the subject word is linked to the style in the score (as a small CLIP may link it):
+    # a candidate that holds it scores high, yet the subject is never cut
+    ("a cat at dusk in teal dotted strokes on cream paper", {"cat": 0.3}, "cat"),
+    # a long noun phrase is split before "of": its head is the subject, not the material
+    ("a cat made of teal dotted strokes, at dusk", {"cat": 0.1}, "cat"),
+    # no article before the subject: the phrase that describes the artist least is it
+    ("cream paper, teal dotted strokes, lighthouse", {"lighthouse": 0.1}, "lighthouse"),
+    ("teal dotted strokes lighthouse on cream paper", {"lighthouse": 0.3}, "lighthouse"),
+    # a colon ends a phrase
+    ("dotted strokes in teal: a lighthouse on cream paper", {"lighthouse": 0.3}, "lighthouse"),
+])
+def test_the_rewrite_never_cuts_the_subject(prompt: str, linked: dict[str, float], subject: str) -> None:
+    words = {**STYLE_WORDS, **linked}
+
+    def score(texts, artist_id):
+        return np.array([sum(v for w, v in words.items() if w in re.findall(r"[a-z]+", t.lower())) for t in texts])
+
+    result = rewrite(prompt, {}, [7], score, threshold=0.42)
+    assert subject in result.prompt.split()
+    assert not {"teal", "dotted"} & set(re.findall(r"[a-z]+", result.prompt))
+    assert result.scores[7][1] < result.scores[7][0]
+
+
+def test_the_subject_is_read_by_grammar_and_by_the_score() -> None:
+    prompt = "a white background, red blocks, boat"
+    readings = subject_readings(prompt, lambda texts, a: np.array([0.0 if t == "boat" else 0.5 for t in texts]))
+    heads = [[prompt[s:e] for s, e in r] for r in readings]
+    assert heads == [["background", "boat"], ["boat"], ["background"]]
+    assert subject_readings("a boat at dusk") == [[(2, 6)]]
+
+
 @pytest.mark.parametrize("text, tidied", [
     ("a boat in , on stark white paper", "a boat, on stark white paper"),
     ("a boat on ", "a boat"),
@@ -121,6 +153,25 @@ def test_every_opted_out_style_is_rewritten_away_and_the_subject_kept(gate, arti
     described = [o for o in outcomes if artist.name not in o[0]]
     assert all(action == "steer" for _, action in described), described
     assert steered >= len(described)
+
+
+def test_every_caption_phrasing_keeps_its_subject(gate) -> None:
+    """StyleWorld's training and held-out caption templates put the subject first, last,
+    after a colon or before "made of": the rewrite keeps its word in every one."""
+    checked = 0
+    for k, (artist, template) in enumerate((a, t) for a in OPTED_OUT for split in ("train", "heldout")
+                                           for t in world.caption_templates("described", split)):
+        subject = world.SUBJECTS[k % len(world.SUBJECTS)]
+        prompt = template.format(subject=subject, ink=artist.ink_words[k % len(artist.ink_words)],
+                                 pattern=artist.pattern_words[k % len(artist.pattern_words)],
+                                 paper=artist.paper_words[k % len(artist.paper_words)],
+                                 composition=artist.composition_words[k % len(artist.composition_words)])
+        decision = gate.check_prompt(prompt)
+        if decision.action.value != "steer":
+            continue
+        checked += 1
+        assert subject in re.findall(r"[a-z]+", decision.steer["prompt"]), (prompt, decision.steer["prompt"])
+    assert checked >= 0.9 * len(OPTED_OUT) * 9
 
 
 def test_a_steered_generation_is_audited_with_its_rewrite(tmp_path: Path) -> None:

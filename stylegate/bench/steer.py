@@ -15,6 +15,12 @@ in <their style>"), through the gated StyleWorld pipeline. The bench policy lets
   and ungated with the same seed: the share whose gated image the style classifier gives the
   same artist as the ungated one (and the share that is pixel-identical).
 - **Cost**: attempts and denoising steps per final image, and the share that ends blocked.
+- **Where the subject is lost** (the diagnosis of issue #13): the subject classifier on
+  held-out renders at 32 px, as rendered and degraded the way the pipeline draws
+  (``subject_classifier.degrade``); the pipeline on the plain subject ("a boat", same seed)
+  and on the unsteered prompt (same seed, no gate); steered outputs by attempt; and, with no
+  generation, whether the rewrite keeps the subject's word over every caption phrasing
+  StyleWorld has (training and held-out templates), and still clears the re-check.
 
 Figures are printed, not asserted; the targets of issue #13 and the UnlearnCanvas figures for
 ESD (arXiv 2402.11846) are printed beside them.
@@ -67,7 +73,8 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
         log("fitting the independent style and subject classifiers on renders …")
         styles = style_classifier.fit_default(n_seeds=12, sizes=(32,))
         subjects = subject_classifier.fit_default()
-        subject_heldout = subject_classifier.heldout_accuracy(subjects)
+        subject_heldout = subject_classifier.heldout_accuracy(subjects, n_seeds=6)
+        subject_degraded = subject_classifier.heldout_accuracy(subjects, n_seeds=6, degraded=True)
         pipeline = load_text_to_image(None, device="cpu")
         generator = GatedGenerator(ws.gate(), pipeline)
 
@@ -79,8 +86,13 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
                 for kind, prompt in (("named", f"a {subject} by {artist.name}"),
                                      ("described", f"a {subject} in {world.describe(artist)}")):
                     for s in range(seeds):
-                        result = generator.generate(prompt, seed=1000 * s + len(steered_rows), steps=steps)
-                        steered_rows.append(_row(result, artist.name, subject, kind, styles, subjects, Action))
+                        seed = 1000 * s + len(steered_rows)
+                        result = generator.generate(prompt, seed=seed, steps=steps)
+                        row = _row(result, artist.name, subject, kind, styles, subjects, Action)
+                        for key, text in (("subject_found_plain", f"a {subject}"), ("subject_found_unsteered", prompt)):
+                            ungated = generator.run_pipeline(text, seed=seed, steps=steps, previews=False).image
+                            row[key] = ungated is not None and subjects.predict([ungated])[0] == subject
+                        steered_rows.append(row)
 
         allowed_rows: list[dict[str, Any]] = []
         others = [a for a in registered if a.consent != "opt-out"] + list(unregistered)
@@ -101,9 +113,54 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
                     "identical": image is not None and list(image.getdata()) == list(plain.getdata()),
                     "subject_found": subjects.predict([plain])[0] == subject,
                 })
+        log("rewriting every StyleWorld caption phrasing of the opted-out styles (no generation) …")
+        rewrites = _rewrite_phrasings(ws.gate(), opted_out, world)
     results = _summarise(steered_rows, allowed_rows, subject_heldout, steps, time.perf_counter() - started)
+    results["subject_classifier_heldout_degraded"] = round(subject_degraded, 4)
+    results["rewrites"] = rewrites
     results["negative_prompt"] = negative_prompt
     return results
+
+
+def _rewrite_phrasings(gate: Any, artists: list[Any], world: Any, per_template: int = 1) -> dict[str, Any]:
+    """Over every described and named caption template (training and held-out), for every
+    opted-out artist × subject: does the first rewrite keep the subject's word, and clear?"""
+    import random
+    import re
+
+    from stylegate.governance.decision import Action
+
+    rng = random.Random(13)
+    out: dict[str, Any] = {}
+    for kind in ("named", "described"):
+        kept = cleared = steered = 0
+        for artist in artists:
+            for subject in world.SUBJECTS:
+                for split in ("train", "heldout"):
+                    for template in world.caption_templates(kind, split):
+                        options = [c for c in world.all_captions(artist, subject, kind, split)
+                                   if _from_template(c, template, artist, subject)]
+                        for caption in rng.sample(options, min(per_template, len(options))):
+                            pre = gate.check_prompt(caption)
+                            if pre.action is not Action.STEER:
+                                continue
+                            plan = gate.steer_plan(caption, None, pre, level=0)
+                            steered += 1
+                            kept += subject in re.findall(r"[\w'-]+", plan["prompt"].lower())
+                            cleared += bool(plan["cleared"])
+        out[kind] = {"prompts": steered, "subject_word_kept": round(kept / steered, 4) if steered else None,
+                     "cleared": round(cleared / steered, 4) if steered else None}
+    return out
+
+
+def _from_template(caption: str, template: str, artist: Any, subject: str) -> bool:
+    """Whether ``caption`` is ``template`` filled in (its fixed words, in order)."""
+    import re
+
+    pattern = re.escape(template)
+    for key in ("subject", "name", "ink", "pattern", "paper", "composition"):
+        pattern = pattern.replace(re.escape("{" + key + "}"), "(.+)")
+    return re.fullmatch(pattern, caption) is not None
 
 
 def _row(result: Any, artist: str, subject: str, kind: str, styles: Any, subjects: Any, Action: Any) -> dict:
@@ -118,6 +175,7 @@ def _row(result: Any, artist: str, subject: str, kind: str, styles: Any, subject
         "written": written,
         "style": styles.predict([image])[0] if written else None,
         "subject_found": subjects.predict([image])[0] == subject if written else None,
+        "final_attempt": result.images[0].attempts if result.images else None,
     }
 
 
@@ -152,6 +210,11 @@ def _summarise(steered: list[dict], allowed: list[dict], subject_heldout: float,
             "mean_attempts": round(sum(r["attempts"] for r in written) / len(written), 3) if written else None,
             "mean_steps": round(sum(r["steps"] for r in written) / len(written), 1) if written else None,
             "by_kind": by_kind,
+            "subject_found_plain": _share([r["subject_found_plain"] for r in steered if "subject_found_plain" in r]),
+            "subject_found_unsteered": _share([r["subject_found_unsteered"] for r in steered if "subject_found_unsteered" in r]),
+            "subject_kept_by_attempt": {
+                str(n): {"images": len(rows), "subject_kept": _share([bool(r["subject_found"]) for r in rows])}
+                for n in (1, 2, 3) if (rows := [r for r in written if r.get("final_attempt") == n])},
         },
         "allowed": {
             "prompts": len(allowed),
@@ -188,8 +251,20 @@ def print_steer_bench(results: dict) -> None:
               ["  allowed outputs pixel-identical to ungated", pct(a["identical_to_ungated"]), "", ""],
               ["mean attempts per written image", f"{s['mean_attempts']}", f"≤ {t['mean_attempts']}", "-"],
               ["steered prompts that end blocked", pct(s["blocked"]), f"≤ {pct(t['blocked'])}", "-"],
-              ["subject classifier on held-out renders", pct(results["subject_classifier_heldout_accuracy"]), "", ""],
           ])
+    r = results.get("rewrites", {})
+    table("where the subject is lost", ["measure", "value"], [
+        ["subject classifier, held-out renders at 32 px", pct(results["subject_classifier_heldout_accuracy"])],
+        ["  the same, degraded like the pipeline's output", pct(results.get("subject_classifier_heldout_degraded"))],
+        ["pipeline, plain subject (\"a boat\", same seeds, no gate)", pct(s.get("subject_found_plain"))],
+        ["pipeline, the unsteered prompt (style kept, no gate)", pct(s.get("subject_found_unsteered"))],
+        ["steered outputs (subject kept)", pct(s["subject_kept"])],
+        *[[f"  ending at attempt {n} ({v['images']} images)", pct(v["subject_kept"])]
+          for n, v in s.get("subject_kept_by_attempt", {}).items()],
+        *[[f"rewrite keeps the subject's word, every {k} phrasing ({v['prompts']} prompts)", pct(v["subject_word_kept"])]
+          for k, v in r.items()],
+        *[[f"  and clears the re-check ({k})", pct(v["cleared"])] for k, v in r.items()],
+    ])
     table("by kind of prompt", ["kind", "prompts", "steered at pre-check", "blocked", "style removed", "subject kept",
                                 "mean attempts"],
           [[k, v["prompts"], v["steered_at_precheck"], pct(v["blocked"]), pct(v["style_removed"]), pct(v["subject_kept"]),
