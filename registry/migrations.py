@@ -178,12 +178,27 @@ def _m0005_work_consent_signals(conn: Connection) -> None:
     md.tables["work_consent_signals"].create(conn)
 
 
+def _m0006_rate_buckets(conn: Connection) -> None:
+    """The service's token buckets, shared by every worker process (see ``registry/rate_buckets.py``)."""
+    md = MetaData()
+    Table(
+        "rate_buckets",
+        md,
+        Column("limiter", String(32), primary_key=True),
+        Column("key", String(80), primary_key=True),
+        Column("tokens", Float, nullable=False),
+        Column("stamp", Float, nullable=False),
+    )
+    md.tables["rate_buckets"].create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_accounts", _m0002_accounts),
     ("0003_name_claims", _m0003_name_claims),
     ("0004_sessions_and_contact_confirmation", _m0004_sessions_and_contact_confirmation),
     ("0005_work_consent_signals", _m0005_work_consent_signals),
+    ("0006_rate_buckets", _m0006_rate_buckets),
 ]
 
 

@@ -144,3 +144,14 @@ work_consent_signals = Table(
     Column("work_id", Integer, ForeignKey("works.id", ondelete="CASCADE"), primary_key=True),
     Column("signal", JSON, nullable=False),
 )
+
+# 0006: the service's token buckets (limiter name, client key): tokens left at ``stamp``
+# (seconds since the epoch), shared by every worker process over this database
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("limiter", String(32), primary_key=True),
+    Column("key", String(80), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("stamp", Float, nullable=False),
+)
