@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from starlette.exceptions import HTTPException
 
 from stylegate.errors import StylegateError
-
 from stylegate.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
