@@ -27,8 +27,13 @@ def serve(
     import uvicorn
 
     ws = open_workspace()
-    ws.require_home()  # refuse a missing or damaged home before binding the port
     settings = ws.settings
+    if workers > 1 and settings.rate_limit_store == "memory":
+        raise InputError(
+            f"--workers {workers} with STYLEGATE_RATE_LIMIT_STORE=memory would give each worker its own "
+            "rate limits (a client could send the limit once per worker): use database or auto"
+        )
+    ws.require_home()  # refuse a missing or damaged home before binding the port
     host, port = host or settings.host, port or settings.port
     if workers == 1:
         from stylegate.service.app import create_app
@@ -37,11 +42,6 @@ def serve(
         message(f"stylegate portal and API on http://{host}:{port} (home {settings.home})")
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
-    if settings.rate_limit_store == "memory":
-        raise InputError(
-            f"--workers {workers} with STYLEGATE_RATE_LIMIT_STORE=memory would give each worker its own "
-            "rate limits (a client could send the limit once per worker): use database or auto"
-        )
     # Each worker is a fresh process (uvicorn spawns them) that reads its settings from the
     # environment: hand it the home and device this command chose, and shared rate limits.
     state = cli_state()
