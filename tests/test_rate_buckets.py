@@ -84,3 +84,29 @@ def test_processes_spending_at_once_get_exactly_the_burst(engine, db_url: str) -
     for p in procs:
         p.join(60)
     assert sum(got) == 40, got  # 120 attempts, one bucket of 40, a token a minute
+
+
+def test_two_services_over_one_home_spend_one_bucket(db_url: str, tmp_path) -> None:
+    """Two apps (as two workers are) with the database store: single and bulk requests
+    through either one spend the same client's tokens."""
+    from fastapi.testclient import TestClient
+
+    from stylegate.operations.ingest import init_home
+    from stylegate.service.app import create_app
+    from stylegate.settings import Settings
+    from stylegate.workspace import Workspace
+
+    settings = Settings(home=tmp_path / "home", database_url=db_url, device="cpu", rate_limit_store="database",
+                        rate_limit_burst=6, rate_limit_per_minute=1)
+    init_home(Workspace(settings, create=True))
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        assert a.app.state.ctx.limits.shared
+        assert [a.post("/v1/check/prompt", json={"prompt": f"a house {i}"}).status_code for i in range(2)] == [200, 200]
+        r = b.post("/v1/lookup/names", json={"names": ["Nobody One", "Nobody Two", "Nobody Three"]},
+                   headers={"accept": "application/x-ndjson"})
+        assert r.status_code == 200, r.text  # three tokens: one left of six
+        assert a.post("/v1/check/prompt", json={"prompt": "a boat"}).status_code == 200  # the last one
+        refused = b.post("/v1/check/prompt", json={"prompt": "a tree"})
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert a.post("/v1/lookup/names", json={"names": ["Nobody One", "Nobody Two"]},
+                      headers={"accept": "application/x-ndjson"}).status_code == 429

@@ -15,7 +15,8 @@ connections opened together would all stay with one worker):
 
 Each kind reports requests/s, p50 and p99 latency, the number of 5xx answers, how many
 workers answered, and afterwards the audit log is verified and the home's consistency checked
-(registry rows, index and files). The rate limits are set high enough that nothing is refused.
+(registry rows, index and files), and the cost of the revision read every check makes is
+timed. The rate limits are set high enough that nothing is refused.
 
 Why an httpx script and not locust: httpx is already a dependency; locust brings gevent,
 whose monkey-patching does not mix with the asyncio client, and a closed loop of N requests
@@ -177,9 +178,24 @@ def _after(settings: Any) -> dict[str, Any]:
         verified = ws.audit.verify(audit_public_key(ws))
         consistency = check_consistency(ws)
         return {"audit_verify": verified.ok, "audit_entries": verified.entries, "consistent": consistency.ok,
-                "works": consistency.works, "indexed": consistency.indexed}
+                "works": consistency.works, "indexed": consistency.indexed,
+                "revision_read_us": _revision_read(ws.store)}
     finally:
         ws.store.close()
+
+
+def _revision_read(store: Any, n: int = 500) -> dict[str, float]:
+    """What the per-request freshness check costs: reading the registry revision, p50/p99 in µs."""
+    import numpy as np
+
+    store.revision()
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        store.revision()
+        times.append(time.perf_counter() - start)
+    p50, p99 = np.percentile(np.asarray(times) * 1e6, [50, 99])
+    return {"p50": round(float(p50), 1), "p99": round(float(p99), 1)}
 
 
 def bench_backend(backend: str, database_url: str | None, *, workers: int, concurrency: int, prompts: int,
@@ -298,6 +314,8 @@ def print_service_bench(results: dict[str, Any]) -> None:
         table(f"stylegate serve --workers {run['workers']} on {run['backend']}, {run['concurrency']} clients at once",
               ["requests", "n", "req/s", "p50 ms", "p99 ms", "5xx", "4xx", "workers"], rows)
         print(f"audit verify: {'OK' if run['audit_verify'] else 'FAILED'} ({run['audit_entries']} entries); "
-              f"home consistent: {'yes' if run['consistent'] else 'NO'} ({run['works']} works, {run['indexed']} indexed)")
+              f"home consistent: {'yes' if run['consistent'] else 'NO'} ({run['works']} works, {run['indexed']} indexed); "
+              f"the per-check revision read: p50 {run['revision_read_us']['p50']:.0f} µs, "
+              f"p99 {run['revision_read_us']['p99']:.0f} µs")
     for backend, reason in results["skipped"].items():
         print(f"{backend}: skipped ({reason})")
