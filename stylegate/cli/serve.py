@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -11,6 +11,9 @@ from stylegate.errors import InputError
 from stylegate.output import message
 
 from ._common import cli_state, handled, open_workspace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stylegate.settings import Settings
 
 MAX_WORKERS = 64
 
@@ -49,8 +52,27 @@ def serve(
     if state.device is not None:
         os.environ["STYLEGATE_DEVICE"] = state.device
     os.environ["STYLEGATE_RATE_LIMIT_STORE"] = "database"
-    ws.gate()  # fail before binding on an index that disagrees with the registry; warms the model caches
-    ws.store.close()
+    _preflight(settings)
     message(f"stylegate portal and API on http://{host}:{port} with {workers} workers (home {settings.home})")
     uvicorn.run("stylegate.service.app:create_worker_app", factory=True, host=host, port=port,
                 workers=workers, log_level="info")
+
+
+def _open_gate(settings: Settings) -> None:
+    from stylegate.workspace import Workspace
+
+    ws = Workspace(settings)
+    ws.gate()
+    ws.store.close()
+
+
+def _preflight(settings: Settings) -> None:
+    """Open the gate once before the port is bound: a home whose index disagrees with its
+    registry fails here, with its own message and exit code, and the workers find the model
+    caches (ONNX towers, anchors) written. It runs in a child process that exits afterwards,
+    so the supervisor does not keep a model in memory for the life of the service."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_open_gate, settings).result()
