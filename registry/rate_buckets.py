@@ -10,7 +10,8 @@ never spend the same token.
 The statement runs on an engine of its own, not the registry store's, so that it can be
 cheap: on SQLite the connection uses ``synchronous=NORMAL`` (in WAL mode a commit is not
 fsynced; a power cut may forget the last few spends, never corrupt the file), and on
-PostgreSQL ``synchronous_commit`` is off for these transactions. A rate limit may forget a
+PostgreSQL ``synchronous_commit`` is off on its connections and the statement runs in
+autocommit (one round trip: it is atomic by itself). A rate limit may forget a
 few requests in a crash; the registry itself keeps ``synchronous=FULL``.
 
 Time is the wall clock (seconds since the epoch) of the process that asks, so workers on
@@ -58,6 +59,11 @@ def open_bucket_engine(url: str | URL, busy_timeout_s: float = 10.0) -> Engine:
     from .store import create_registry_engine
 
     engine = create_registry_engine(url, busy_timeout_s)
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "connect")
+        def _async_commit(dbapi_conn: Any, _record: Any) -> None:  # once per connection, not per spend
+            dbapi_conn.execute("SET synchronous_commit TO off")
+            dbapi_conn.commit()
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _relaxed(dbapi_conn: Any, _record: Any) -> None:  # runs after the store's own connect hook
@@ -99,18 +105,28 @@ class SharedBuckets:
         now = self.clock()
         params = {"limiter": self.limiter, "key": key[:80], "now": now, "rate": self.rate,
                   "burst": self.burst, "cost": float(cost), "fresh": self.burst - cost}
+        prune = random.random() < 1.0 / PRUNE_EVERY
+        row = None
         try:
             engine = self.engine
             with engine.connect() as conn:
-                conn.execution_options(stylegate_write=True)  # SQLite: BEGIN IMMEDIATE
-                with conn.begin():
-                    if engine.dialect.name == "postgresql":
-                        conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                if engine.dialect.name == "postgresql":
+                    # the statement is atomic by itself: autocommit spares BEGIN and COMMIT round trips
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                     spent = conn.execute(_TAKE, params).first()
                     if spent is None:
                         row = conn.execute(_READ, params).first()
-                    if random.random() < 1.0 / PRUNE_EVERY:
+                    if prune:
                         conn.execute(_PRUNE, {"limiter": self.limiter, "before": now - self.burst / self.rate - 60.0})
+                else:
+                    conn.execution_options(stylegate_write=True)  # SQLite: BEGIN IMMEDIATE (a local file)
+                    with conn.begin():
+                        spent = conn.execute(_TAKE, params).first()
+                        if spent is None:
+                            row = conn.execute(_READ, params).first()
+                        if prune:
+                            conn.execute(_PRUNE, {"limiter": self.limiter,
+                                                  "before": now - self.burst / self.rate - 60.0})
         except SQLAlchemyError as exc:
             raise StylegateError(f"the shared rate limit could not be read: {type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0]}") from exc
