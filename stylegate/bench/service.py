@@ -94,7 +94,8 @@ class _Run:
         lat, codes = self.latency.get(kind, []), self.status.get(kind, [])
         p50, p99 = _percentiles(lat)
         return {"requests": len(lat), "seconds": round(elapsed, 3), "per_s": round(len(lat) / elapsed, 1) if elapsed else 0.0,
-                "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
+                "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "max_ms": round(1000 * max(lat), 1) if lat else 0.0,
+                "over_1s": sum(1 for t in lat if t > 1.0),
                 "ok": sum(1 for c in codes if c < 400), "4xx": sum(1 for c in codes if 400 <= c < 500),
                 "5xx": sum(1 for c in codes if c >= 500), "workers": len(self.workers.get(kind, set()))}
 
