@@ -306,14 +306,16 @@ def print_service_bench(results: dict[str, Any]) -> None:
         rows = []
         for kind in KINDS:
             r = run["kinds"][kind]
-            rows.append([kind, r["requests"], f"{r['per_s']:.1f}", f"{r['p50_ms']:.1f}" if kind != "mixed" else "",
-                         f"{r['p99_ms']:.1f}" if kind != "mixed" else "", r["5xx"], r["4xx"], r["workers"]])
-            if kind == "mixed":
+            own = kind != "mixed"
+            rows.append([kind, r["requests"], f"{r['per_s']:.1f}", f"{r['p50_ms']:.1f}" if own else "",
+                         f"{r['p99_ms']:.1f}" if own else "", f"{r['max_ms']:.1f}" if own else "",
+                         r["over_1s"] if own else "", r["5xx"], r["4xx"], r["workers"]])
+            if not own:
                 for sub, f in r["by_kind"].items():
                     rows.append([f"  mixed {sub}", f["requests"], "", f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}",
-                                 f["5xx"], f["4xx"], f["workers"]])
+                                 f"{f['max_ms']:.1f}", f["over_1s"], f["5xx"], f["4xx"], f["workers"]])
         table(f"stylegate serve --workers {run['workers']} on {run['backend']}, {run['concurrency']} clients at once",
-              ["requests", "n", "req/s", "p50 ms", "p99 ms", "5xx", "4xx", "workers"], rows)
+              ["requests", "n", "req/s", "p50 ms", "p99 ms", "max ms", "> 1 s", "5xx", "4xx", "workers"], rows)
         print(f"audit verify: {'OK' if run['audit_verify'] else 'FAILED'} ({run['audit_entries']} entries); "
               f"home consistent: {'yes' if run['consistent'] else 'NO'} ({run['works']} works, {run['indexed']} indexed); "
               f"the per-check revision read: p50 {run['revision_read_us']['p50']:.0f} µs, "

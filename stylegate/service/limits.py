@@ -260,7 +260,12 @@ class RateLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             try:
-                wait = self.limits.charge(scope)
+                if self.limits.shared:  # a database statement: keep the event loop free meanwhile
+                    from starlette.concurrency import run_in_threadpool
+
+                    wait = await run_in_threadpool(self.limits.charge, scope)
+                else:
+                    wait = self.limits.charge(scope)
             except StylegateError as exc:  # the shared buckets' database: fail closed, say why
                 log.error("rate limit unavailable on %s: %s", scope.get("path", ""), exc)
                 await _json_error(send, 503, "the rate limit is unavailable: try again later", {"Retry-After": "1"})
