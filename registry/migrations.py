@@ -200,6 +200,20 @@ def _m0006_change_log(conn: Connection) -> None:
     conn.execute(insert(meta).values(key="change_log_from", value=str(revision or 0)))
 
 
+def _m0007_rate_buckets(conn: Connection) -> None:
+    """The service's token buckets, shared by every worker process (see ``registry/rate_buckets.py``)."""
+    md = MetaData()
+    Table(
+        "rate_buckets",
+        md,
+        Column("limiter", String(32), primary_key=True),
+        Column("key", String(80), primary_key=True),
+        Column("tokens", Float, nullable=False),
+        Column("stamp", Float, nullable=False),
+    )
+    md.tables["rate_buckets"].create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_accounts", _m0002_accounts),
@@ -207,6 +221,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_sessions_and_contact_confirmation", _m0004_sessions_and_contact_confirmation),
     ("0005_work_consent_signals", _m0005_work_consent_signals),
     ("0006_change_log", _m0006_change_log),
+    ("0007_rate_buckets", _m0007_rate_buckets),
 ]
 
 

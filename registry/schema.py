@@ -156,3 +156,14 @@ registry_changes = Table(
     Column("kind", String(16), nullable=False),
     sqlite_autoincrement=True,
 )
+
+# 0007: the service's token buckets (limiter name, client key): tokens left at ``stamp``
+# (seconds since the epoch), shared by every worker process over this database
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("limiter", String(32), primary_key=True),
+    Column("key", String(80), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("stamp", Float, nullable=False),
+)

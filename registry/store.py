@@ -432,9 +432,25 @@ class RegistryStore:
         return change_set(revision, now, ((None if a is None else int(a), k) for a, k in rows))
 
     def revision(self, tx: Transaction | None = None) -> int:
-        """The change counter: bumped by every committed registry change."""
-        with self._tx(tx, write=False) as t:
-            row = t.conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "revision")).first()
+        """The change counter: bumped by every committed registry change.
+
+        Without ``tx`` this is the freshness check every gate use makes (once per request in
+        the service), so it is one statement: reading one row needs no snapshot, and on
+        PostgreSQL it runs in autocommit (no BEGIN and COMMIT round trips).
+        """
+        query = select(schema.meta.c.value).where(schema.meta.c.key == "revision")
+        if tx is not None:
+            with self._tx(tx, write=False) as t:
+                row = t.conn.execute(query).first()
+            return int(row[0]) if row else 0
+        self._check_file()
+        try:
+            with self._engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                row = conn.execute(query).first()
+        except SQLAlchemyError as exc:
+            raise StylegateError(f"cannot read the registry revision: {_db_message(exc)}") from exc
         return int(row[0]) if row else 0
 
     # -- artists --------------------------------------------------------------------------

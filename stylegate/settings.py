@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(None, description="bearer token for /v1/admin routes; unset: admin routes off")
     rate_limit_per_minute: int = Field(120, ge=1, description="requests per minute per client on the public API")
     rate_limit_burst: int = Field(30, ge=1, description="requests a client may send at once before the rate applies")
+    rate_limit_store: Literal["auto", "memory", "database"] = Field(
+        "auto", description="where the service keeps its token buckets: memory (one process), database (the "
+        "registry's rate_buckets table, shared by every worker and host), auto: memory for one worker, "
+        "database for `stylegate serve --workers N` with N > 1")
     max_request_bytes: int = Field(64 * 1024, ge=1024, description="largest JSON or form body (413 above)")
     max_upload_files: int = Field(20, ge=1, description="most files in one upload")
     secure_cookies: bool = Field(False, description="mark portal cookies Secure (set behind HTTPS)")

@@ -8,6 +8,7 @@ touch the registry stay fast.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # Change-log rows past which a running gate is rebuilt rather than brought forward.
 REFRESH_MAX_CHANGES = 2000
+INDEX_SETTLE_S = 3.0  # how long the index file and the registry may disagree while another process writes
 
 
 class Workspace:
@@ -183,13 +185,22 @@ class Workspace:
                     "run `stylegate index rebuild`"
                 )
             return StyleIndex.create(self.embedder.dim, identity, self.settings.index_factory)
-        index = StyleIndex.load(path, identity)
-        expected = self.store.snapshot_hash()
-        if index.snapshot_hash != expected:
-            from stylegate.registry.ingest import index_mismatch
+        # Another process (a worker of `serve --workers N`, `works add`) saves the index file just
+        # before it commits the rows: a file read in between, or a commit between reading the file
+        # and the database, disagrees for a moment. Read both again until they agree; a
+        # disagreement that outlasts INDEX_SETTLE_S is real.
+        deadline = time.monotonic() + INDEX_SETTLE_S
+        delay = 0.01
+        while True:
+            index = StyleIndex.load(path, identity)
+            if index.snapshot_hash == self.store.snapshot_hash():
+                return index
+            if time.monotonic() >= deadline:
+                from stylegate.registry.ingest import index_mismatch
 
-            raise index_mismatch(np.asarray(self.store.work_ids(), dtype=np.int64), np.sort(index.ids()))
-        return index
+                raise index_mismatch(np.asarray(self.store.work_ids(), dtype=np.int64), np.sort(index.ids()))
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
     def gate(self) -> PolicyGate:
         """The policy gate over the registry as it is now.

@@ -181,6 +181,37 @@ def bench_bulk(
         print_bulk_bench(results)
 
 
+@app.command("service")
+@handled
+def bench_service(
+    backends: str = typer.Option("sqlite,postgresql", "--backends",
+                                 help="Comma-separated databases: sqlite, postgresql (skipped when not installed)."),
+    workers: int = typer.Option(2, "--workers", min=1, max=16, help="Worker processes of `stylegate serve`."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, max=256, help="Requests in flight at once."),
+    prompts: int = typer.Option(400, "--prompts", min=4, max=100_000, help="Prompt checks sent."),
+    images: int = typer.Option(200, "--images", min=4, max=100_000, help="Image checks sent."),
+    uploads: int = typer.Option(40, "--uploads", min=4, max=10_000, help="Uploads sent (one new work each)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """A bounded load run against `serve --workers N` on loopback: req/s, p50/p99, 5xx, audit verify."""
+    from stylegate.bench.service import print_service_bench, run_service_bench
+
+    chosen = [b.strip() for b in backends.split(",") if b.strip()]
+    if not chosen or any(b not in ("sqlite", "postgresql") for b in chosen):
+        raise InputError(f"--backends takes sqlite and/or postgresql, comma-separated (got {backends!r})")
+    results = run_service_bench(chosen, workers=workers, concurrency=concurrency, prompts=prompts, images=images,
+                                uploads=uploads, log_line=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_service_bench(results)
+    bad = [r["backend"] for r in results["runs"]
+           if not r["audit_verify"] or not r["consistent"] or any(k["5xx"] for k in r["kinds"].values())]
+    if bad:
+        raise StylegateError(f"the service run on {', '.join(bad)} had 5xx answers, a failed audit verify "
+                             "or an inconsistent home (see the figures)")
+
+
 @app.command("index")
 @handled
 def bench_index(

@@ -7,8 +7,10 @@ log); ``stylegate serve`` runs it with uvicorn. OpenAPI is at ``/docs`` and ``/o
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -41,6 +43,33 @@ def _allowed_methods(request: Request) -> list[str]:
     routes = request.app.router.routes
     return [m for m in _METHODS
             if any(route.matches({**request.scope, "method": m})[0] is Match.FULL for route in routes)]
+
+
+class WorkerHeaderMiddleware:
+    """Names the worker process that answered (``X-Stylegate-Worker: <pid>``), so an operator
+    (and the tests of ``serve --workers N``) can tell the workers' answers apart."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.header = (b"x-stylegate-worker", str(os.getpid()).encode())
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def named(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, named)
+
+
+def create_worker_app() -> FastAPI:
+    """The app factory ``stylegate serve --workers N`` gives uvicorn: each worker process
+    builds its own app from the environment (``STYLEGATE_*``, set by the command)."""
+    return create_app(Settings())
 
 
 def create_app(settings: Settings | None = None, *, prepare: bool = True) -> FastAPI:
@@ -96,4 +125,5 @@ def create_app(settings: Settings | None = None, *, prepare: bool = True) -> Fas
     # so a flood of oversized bodies is rate-limited like any other
     app.add_middleware(BodySizeMiddleware, settings=ctx.settings)
     app.add_middleware(RateLimitMiddleware, limits=ctx.limits)
+    app.add_middleware(WorkerHeaderMiddleware)  # outermost: a 429 or 413 names its worker too
     return app

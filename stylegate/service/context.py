@@ -31,6 +31,8 @@ from .limits import Limits
 from .mail import Mailer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import Engine
+
     from stylegate.registry.accounts import AccountStore
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,16 @@ class ServiceContext:
         self.settings = settings or Settings()
         self.workspace = Workspace(self.settings)
         self.lock = threading.RLock()
-        self.limits = Limits(self.settings)
+        shared = self.settings.rate_limit_store == "database"  # "auto" is resolved by `stylegate serve`
+        self.limits = Limits(self.settings, shared=self._bucket_engine if shared else None)
         self.mailer = Mailer(self.settings)
+
+    def _bucket_engine(self) -> Engine:
+        """The engine of the shared token buckets, opened on the first charged request (the
+        registry store, opened at start-up, has migrated the database by then)."""
+        from stylegate.registry.rate_buckets import open_bucket_engine
+
+        return open_bucket_engine(self.settings.db_url)
 
     def now(self) -> datetime:
         """The current time for sessions and confirmation links (tests may replace it)."""

@@ -35,11 +35,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.exceptions import HTTPException
 
+from stylegate.errors import StylegateError
 from stylegate.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +149,55 @@ def _bearer(scope: Scope) -> bytes | None:
     return None
 
 
-class Limits:
-    """The service's rate limiters and the tokens trusted with a bucket of their own."""
+def _once(source: Engine | Callable[[], Engine]) -> Engine | Callable[[], Engine]:
+    """``source`` itself if it is an engine, else a function that opens it once (both limiters share it)."""
+    if not callable(source) or hasattr(source, "dialect"):
+        return source
+    opened: list[Engine] = []
+    lock = threading.Lock()
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
-        self.general = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, clock)
-        self.accounts = RateLimiter(settings.account_rate_limit_per_minute, settings.account_rate_limit_burst, clock)
+    def engine() -> Engine:
+        with lock:
+            if not opened:
+                opened.append(source())
+            return opened[0]
+
+    return engine
+
+
+class Bucket(Protocol):
+    """A rate limit: :class:`RateLimiter` (this process) or ``SharedBuckets`` (the database)."""
+
+    burst: float
+
+    def take(self, key: str, cost: float = 1.0) -> float: ...
+
+
+class Limits:
+    """The service's rate limiters and the tokens trusted with a bucket of their own.
+
+    With ``shared`` (an engine on the registry database, or a function that opens one; see
+    :mod:`stylegate.registry.rate_buckets`) the buckets live in the database, so every worker
+    process of ``stylegate serve --workers N`` spends from the same ones. Which tokens are
+    trusted stays per process: a token that authenticated through one worker is charged to
+    its address by another until it authenticates there too (never more than its limit).
+    """
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic,
+                 shared: Engine | Callable[[], Engine] | None = None) -> None:
+        self.general: Bucket
+        self.accounts: Bucket
+        if shared is None:
+            self.general = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst, clock)
+            self.accounts = RateLimiter(settings.account_rate_limit_per_minute, settings.account_rate_limit_burst, clock)
+        else:
+            from stylegate.registry.rate_buckets import SharedBuckets
+
+            shared = _once(shared)
+            self.general = SharedBuckets(shared, "general", settings.rate_limit_per_minute, settings.rate_limit_burst)
+            self.accounts = SharedBuckets(shared, "accounts", settings.account_rate_limit_per_minute,
+                                          settings.account_rate_limit_burst)
+        self.shared = shared is not None
         self.trusted = TrustedTokens(clock=clock)
 
     def trust(self, token: str) -> None:
@@ -212,7 +259,17 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            wait = self.limits.charge(scope)
+            try:
+                if self.limits.shared:  # a database statement: keep the event loop free meanwhile
+                    from starlette.concurrency import run_in_threadpool
+
+                    wait = await run_in_threadpool(self.limits.charge, scope)
+                else:
+                    wait = self.limits.charge(scope)
+            except StylegateError as exc:  # the shared buckets' database: fail closed, say why
+                log.error("rate limit unavailable on %s: %s", scope.get("path", ""), exc)
+                await _json_error(send, 503, "the rate limit is unavailable: try again later", {"Retry-After": "1"})
+                return
             if wait > 0:
                 seconds = str(math.ceil(wait))
                 await _json_error(send, 429, f"rate limit exceeded: try again in {seconds} s", {"Retry-After": seconds})
