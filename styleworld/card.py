@@ -333,7 +333,7 @@ def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list
         f"{tc['layers']} layers, {tc['heads']} heads), embedding dim {cfg['embed_dim']}; "
         f"{log.get('params', 0) / 1e6:.2f} M parameters.",
         f"- Checkpoint `weights/{name}.safetensors`, stored {log.get('dtype', 'float16')} (loaded as fp32), {_mb(size)}.",
-        f"- Same data, captions, loss and augmentation as `styleworld-clip` (the 12 original artists only; the",
+        "- Same data, captions, loss and augmentation as `styleworld-clip` (the 12 original artists only; the",
         f"  siblings are out of distribution for both), its own seed {log.get('seed')}: batch {log.get('batch')}, "
         f"{log.get('steps')} steps, lr {log.get('lr')},",
         f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} threads of the shared machine "

@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=128, help="training seeds per (artist, subject)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="seconds of training: the schedule runs on max(step share, time share) and ends at 1")
     p.add_argument("--fp16", action="store_true", help="store the checkpoint in fp16 (half the bytes; loads into fp32)")
     p.add_argument("--model", choices=SHIPPED_CLIPS, default=CLIP_MODEL_NAME, help="which shipped config to train")
     p.add_argument("--out", type=Path, default=None, help="checkpoint path (default: the shipped one of --model)")
@@ -150,18 +152,28 @@ def main(argv: list[str] | None = None) -> None:
                             lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
     warm = min(150, args.steps // 10)
 
+    def progress_at(step: int) -> float:
+        """How far through the schedule: by steps, or by the time budget when that runs out first."""
+        q = (step - warm) / max(1, args.steps - warm)
+        if args.time_limit:
+            q = max(q, (time.time() - t1) / args.time_limit)
+        return q
+
     def lr_at(step: int) -> float:
         if step < warm:
             return args.lr * (step + 1) / warm
-        q = (step - warm) / max(1, args.steps - warm)
-        return args.lr * 0.5 * (1 + math.cos(math.pi * q))
+        return args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_at(step))))
 
     mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)
     std = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
     history = []
     t1 = time.time()
     bar = tqdm(range(args.steps), desc="train clip", mininterval=5)
+    steps_run = 0
     for step in bar:
+        if step >= warm and progress_at(step) >= 1.0:
+            break
+        steps_run = step + 1
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         idx = rng.choice(len(data), size=args.batch, replace=False)
@@ -200,7 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file(sd, str(args.out), metadata={"model": name, "format": "pt"})
     info = {
-        "model": name, "params": n_params, "steps": args.steps, "batch": args.batch,
+        "model": name, "params": n_params, "steps": steps_run, "steps_planned": args.steps,
+        "time_limit": args.time_limit, "batch": args.batch,
         "lr": args.lr, "dtype": str(dtype).removeprefix("torch."), "train_seeds_per_pair": args.seeds, "images": len(data), "captions": len(bank.texts),
         "kind_probs": KIND_PROBS, "distractor_vocabulary": len(sampler.words), "invented_names": len(sampler.names),
         "seed": args.seed, "render_seconds": round(t_render, 1), "train_seconds": round(t_train, 1),
