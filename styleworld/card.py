@@ -255,8 +255,8 @@ def render_card() -> str:
     a("")
     a("```")
     a("python -m stylegate.styleworld.train_clip          # renders data, trains, writes weights/styleworld-clip.safetensors")
-    a("python -m stylegate.styleworld.train_clip --model styleworld-clip-s --steps 500 --batch 160 --lr 1.5e-3 \\")
-    a("    --seed 7 --fp16                                # the second, independent CLIP")
+    a("python -m stylegate.styleworld.train_clip --model styleworld-clip-s --steps 600 --time-limit 840 \\")
+    a("    --batch 160 --lr 1.5e-3 --seed 7 --fp16 --threads 1   # the second, independent CLIP")
     a("python -m stylegate.styleworld.train_diffusion     # needs the CLIP; writes weights/styleworld-pipeline/")
     a("python -m stylegate.styleworld.evaluate            # metrics.json, samples.png, MANIFEST.json")
     a("python -m stylegate.styleworld.evaluate --only clip --clip styleworld-clip-s")
@@ -335,8 +335,9 @@ def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list
         f"- Checkpoint `weights/{name}.safetensors`, stored {log.get('dtype', 'float16')} (loaded as fp32), {_mb(size)}.",
         "- Same data, captions, loss and augmentation as `styleworld-clip` (the 12 original artists only; the",
         f"  siblings are out of distribution for both), its own seed {log.get('seed')}: batch {log.get('batch')}, "
-        f"{log.get('steps')} steps, lr {log.get('lr')},",
-        f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} threads of the shared machine "
+        f"{log.get('steps')} steps (of {log.get('steps_planned')} planned; the cosine schedule ends at the "
+        f"{log.get('time_limit') or 0:.0f} s time limit), lr {log.get('lr')},",
+        f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} thread(s) of the shared machine "
         f"(log `weights/train_clip_log.{name}.json`).",
         f"- Use it: `STYLEGATE_CLIP_MODEL={name}` (the shipped config and checkpoint are found by name), then",
         "  `stylegate calibrate`. The ONNX towers export like the first CLIP's.",
