@@ -207,7 +207,7 @@ def bench_calibration(
                                   help="Comma-separated shipped StyleWorld CLIPs (styleworld-clip, styleworld-clip-s)."),
     splits: str = typer.Option("standard,sibling", "--splits", help="standard (12 artists), sibling (12 + 10 siblings)."),
     works: int = typer.Option(12, "--works", min=2, max=200, help="Registered training renders per artist."),
-    seeds: int = typer.Option(4, "--seeds", min=1, max=200, help="Held-out seeds per artist and subject (renders checked)."),
+    seeds: int = typer.Option(2, "--seeds", min=1, max=200, help="Held-out seeds per artist and subject (renders checked)."),
     far: float = typer.Option(None, "--far", min=0.0, max=1.0, help="Target FAR for calibrate (default: the policy's)."),
     scale: bool = typer.Option(False, "--scale/--no-scale", help="Also time calibrate on a synthetic workspace."),
     scale_artists: int = typer.Option(100, "--scale-artists", min=2, max=10_000),
@@ -238,7 +238,7 @@ def bench_neardup(
     works: int = typer.Option(12, "--works", min=2, max=200, help="Registered training renders per artist."),
     fresh_seeds: int = typer.Option(53, "--fresh-seeds", min=1, max=1000,
                                     help="Held-out seeds per artist and subject (12 x 8 x 53 = 5,088 fresh renders)."),
-    fit_seeds: int = typer.Option(24, "--fit-seeds", min=1, max=1000, help="Training seeds per pair for the fitted threshold."),
+    fit_seeds: int = typer.Option(8, "--fit-seeds", min=1, max=1000, help="Training seeds per pair for the fitted threshold."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Near-duplicate copies caught and fresh same-subject renders flagged, with enough renders to resolve 0.1%."""
