@@ -205,7 +205,8 @@ def bench_index(
 def bench_calibration(
     embedders: str = typer.Option("styleworld-clip,styleworld-clip-s", "--embedders",
                                   help="Comma-separated shipped StyleWorld CLIPs (styleworld-clip, styleworld-clip-s)."),
-    splits: str = typer.Option("standard,sibling", "--splits", help="standard (12 artists), sibling (12 + 10 siblings)."),
+    splits: str = typer.Option("standard,sibling", "--splits",
+                               help="standard (12 artists), sibling (12 + 10 siblings); none: only --scale."),
     works: int = typer.Option(12, "--works", min=2, max=200, help="Registered training renders per artist."),
     seeds: int = typer.Option(2, "--seeds", min=1, max=200, help="Held-out seeds per artist and subject (renders checked)."),
     far: float = typer.Option(None, "--far", min=0.0, max=1.0, help="Target FAR for calibrate (default: the policy's)."),
@@ -220,10 +221,12 @@ def bench_calibration(
 
     names = [e.strip() for e in embedders.split(",") if e.strip()]
     parts = [s.strip() for s in splits.split(",") if s.strip()]
+    if parts == ["none"] and scale:
+        parts = []
+    elif not parts or any(p not in SPLITS for p in parts):
+        raise InputError(f"--splits: choose from {', '.join(SPLITS)} (or none with --scale)")
     if not names or any(n not in SHIPPED_CLIPS for n in names):
         raise InputError(f"--embedders: choose from {', '.join(SHIPPED_CLIPS)}")
-    if not parts or any(p not in SPLITS for p in parts):
-        raise InputError(f"--splits: choose from {', '.join(SPLITS)}")
     results = run_calibration_bench(names, parts, works=works, seeds=seeds, far=far,
                                     scale=(scale_artists, scale_works) if scale else None, say=message)
     if as_json:
