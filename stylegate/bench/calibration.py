@@ -240,6 +240,11 @@ def _brief(r: dict[str, Any]) -> str:
             f"copies {n['copies_caught']:.2%}, fresh {n['fresh_flagged']:.3%}")
 
 
+def _rgb(rng: np.random.Generator) -> tuple[int, int, int]:
+    r, g, b = (int(c) for c in rng.integers(0, 256, 3))
+    return r, g, b
+
+
 def synthetic_artists(n: int, seed: int = 5) -> list[Any]:
     """``n`` artists with random palettes and random patterns, textures and compositions."""
     from stylegate.styleworld import world
@@ -249,7 +254,7 @@ def synthetic_artists(n: int, seed: int = 5) -> list[Any]:
     for i in range(n):
         pattern, texture = str(rng.choice(world.PATTERNS)), str(rng.choice(world.TEXTURES))
         comp = str(rng.choice(world.COMPOSITIONS))
-        paper, ink, accent = (tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(3))
+        paper, ink, accent = (_rgb(rng) for _ in range(3))
         out.append(replace(world.ARTISTS[i % len(world.ARTISTS)], name=f"Synthetic Artist {i:03d}", paper=paper, ink=ink,
                            accent=accent, pattern=pattern, texture=texture, composition=comp, rng_key=1000 + i,
                            descriptors=(f"{pattern} pattern", f"{texture} texture", f"{comp} composition")))
