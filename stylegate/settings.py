@@ -26,7 +26,8 @@ class Settings(BaseSettings):
         "auto", description="FAISS index_factory string, or auto / auto:N: Flat up to N works (default 50000), "
         "IVF-HNSW-PQ with exact re-rank above; chosen when the index is built, kept until `stylegate index rebuild`")
     device: str = Field("auto", description="auto|cpu|cuda|mps")
-    clip_model: str | None = Field(None, description="open_clip model name; default: the StyleWorld CLIP")
+    clip_model: str | None = Field(None, description="open_clip model name; default: the StyleWorld CLIP. "
+                                      "styleworld-clip or styleworld-clip-s alone (no pretrained, no config): the shipped one")
     clip_pretrained: str | None = Field(None, description="open_clip pretrained tag or local checkpoint")
     clip_model_config: Path | None = Field(None, description="JSON config for a custom open_clip model")
     embedder_backend: Literal["auto", "onnx", "torch"] = Field(

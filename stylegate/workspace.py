@@ -140,10 +140,13 @@ class Workspace:
         name: str
         pretrained: str | None
         config: Path | None
-        if s.clip_model is None:
-            from stylegate.styleworld.models import CLIP_CONFIG_PATH, CLIP_MODEL_NAME, clip_checkpoint_path
+        from stylegate.styleworld.models import CLIP_MODEL_NAME, SHIPPED_CLIPS, clip_checkpoint_path, clip_config_path
 
-            name, pretrained, config = CLIP_MODEL_NAME, str(clip_checkpoint_path()), CLIP_CONFIG_PATH
+        if s.clip_model is None or (s.clip_model in SHIPPED_CLIPS and s.clip_pretrained is None
+                                    and s.clip_model_config is None):
+            # A shipped StyleWorld CLIP named alone: its bundled config and checkpoint.
+            name = s.clip_model or CLIP_MODEL_NAME
+            pretrained, config = str(clip_checkpoint_path(name)), clip_config_path(name)
         else:
             name, pretrained, config = s.clip_model, s.clip_pretrained, s.clip_model_config
         return open_embedder(name, pretrained, device=s.device, model_config=config, backend=s.embedder_backend,

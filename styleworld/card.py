@@ -11,8 +11,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .models import CLIP_CONFIG_PATH, MANIFEST_PATH, PACKAGE_DIR, WEIGHTS_DIR
-from .world import ARTISTS, HELDOUT_SEED_START, SUBJECTS, caption_templates, describe
+from .models import (
+    CLIP_CONFIG_PATH,
+    CLIP_SMALL_MODEL_NAME,
+    MANIFEST_PATH,
+    PACKAGE_DIR,
+    WEIGHTS_DIR,
+    clip_config_path,
+    clip_train_log_path,
+)
+from .world import ARTISTS, HELDOUT_SEED_START, SIBLINGS, SUBJECTS, caption_templates, describe, differing_attributes, sibling_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +82,22 @@ def render_card() -> str:
     a("![renders](renders.png)")
     a("")
     a("`renders.png`: one row per artist (table order), one column per subject, seed 0, 64 px.")
+    a("")
+    a(f"**Siblings (a harder split).** `SIBLINGS` holds {len(SIBLINGS)} more artists, each the style of an original")
+    a("artist with exactly one attribute changed (`differing_attributes(sibling, sibling_of(sibling))`). They are")
+    a("not in `ARTISTS`: no shipped model was trained on them, the original artists' renders are unchanged")
+    a("(siblings draw from their own random streams, `rng_key`), and they exist to test the gate's thresholds")
+    a("on styles that differ from a registered one in one attribute only (`stylegate bench calibration`).")
+    a("")
+    a("| Sibling | Of | Changed | Style (`describe`) | Pattern | Texture | Composition |")
+    a("|---|---|---|---|---|---|---|")
+    for sib in SIBLINGS:
+        a(f"| {sib.name} | {sibling_of(sib).name} | {', '.join(differing_attributes(sib, sibling_of(sib)))} | "
+          f"{describe(sib)} | {sib.pattern} | {sib.texture} | {sib.composition} |")
+    a("")
+    a("![siblings](siblings.png)")
+    a("")
+    a("`siblings.png`: per sibling, its parent's row (seed 0) above its own.")
     a("")
     a("**Captions.** `captions(artist, subject, seed)` gives three kinds: `named` (\"a lighthouse by Mira")
     a("Okonkwo\"), `described` (style words, no name: \"a lighthouse in teal dotted strokes on cream paper\") and")
@@ -143,6 +167,7 @@ def render_card() -> str:
     a("The third descriptor of each artist (composition, e.g. \"a low horizon\") is shared by two artists on")
     a("purpose, so it is not an identifying descriptor on its own.")
     a("")
+    L.extend(_second_clip_section(metrics, files))
     a("## Tiny diffusion pipeline: `weights/styleworld-pipeline/`")
     a("")
     uc = dlog.get("unet_config", {})
@@ -234,8 +259,11 @@ def render_card() -> str:
     a("")
     a("```")
     a("python -m stylegate.styleworld.train_clip          # renders data, trains, writes weights/styleworld-clip.safetensors")
+    a("python -m stylegate.styleworld.train_clip --model styleworld-clip-s --steps 600 --time-limit 840 \\")
+    a("    --batch 160 --lr 1.5e-3 --seed 7 --fp16 --threads 1   # the second, independent CLIP")
     a("python -m stylegate.styleworld.train_diffusion     # needs the CLIP; writes weights/styleworld-pipeline/")
     a("python -m stylegate.styleworld.evaluate            # metrics.json, samples.png, MANIFEST.json")
+    a("python -m stylegate.styleworld.evaluate --only clip --clip styleworld-clip-s")
     a("python -m stylegate.styleworld.card                # this README (and renders.png)")
     a("```")
     a("")
@@ -290,6 +318,64 @@ def render_card() -> str:
     return "\n".join(L) + "\n"
 
 
+def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list[str]:
+    """The model card's section on ``styleworld-clip-s``, the second, independent embedder."""
+    name = CLIP_SMALL_MODEL_NAME
+    log = _load(clip_train_log_path(name))
+    cfg = json.loads(clip_config_path(name).read_text())
+    m = metrics.get(f"clip/{name}", {})
+    vc, tc = cfg["vision_cfg"], cfg["text_cfg"]
+    size = files.get(f"{name}.safetensors", {}).get("bytes", 0)
+    L = [
+        f"## Second tiny CLIP: `{name}`",
+        "",
+        "An independent embedder for testing calibration (issue 12): thresholds fitted for `styleworld-clip`",
+        "mean nothing here, and the gate refuses them until `stylegate calibrate` fits its own.",
+        "",
+        f"- open_clip config `styleworld/{name}.json`: ViT image tower ({vc['image_size']} px, **patch "
+        f"{vc['patch_size']}**, width {vc['width']}, {vc['layers']} layers), text transformer (width {tc['width']}, "
+        f"{tc['layers']} layers, {tc['heads']} heads), embedding dim {cfg['embed_dim']}; "
+        f"{log.get('params', 0) / 1e6:.2f} M parameters.",
+        f"- Checkpoint `weights/{name}.safetensors`, stored {log.get('dtype', 'float16')} (loaded as fp32), {_mb(size)}.",
+        "- Same data, captions, loss and augmentation as `styleworld-clip` (the 12 original artists only; the",
+        f"  siblings are out of distribution for both), its own seed {log.get('seed')}: batch {log.get('batch')}, "
+        f"{log.get('steps')} steps (of {log.get('steps_planned')} planned; the cosine schedule ends at the "
+        f"{log.get('time_limit') or 0:.0f} s time limit), lr {log.get('lr')},",
+        f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} thread(s) of the shared machine "
+        f"(log `weights/train_clip_log.{name}.json`).",
+        f"- Use it: `STYLEGATE_CLIP_MODEL={name}` (the shipped config and checkpoint are found by name), then",
+        "  `stylegate calibrate`. The ONNX towers export like the first CLIP's.",
+        "",
+    ]
+    if m:
+        L += ["| Measure (held out, as above) | Result | n |", "|---|---|---|",
+              f"| image -> artist top-1 | {_pct(m.get('image_to_artist_top1'))} | {m.get('image_to_artist_n', '')} |",
+              f"| image -> artist top-1, drawn at 32 px | {_pct(m.get('image32_to_artist_top1'))} | {m.get('image_to_artist_n', '')} |",
+              f"| \"by NAME\" text -> artist, held-out templates | {_pct(m.get('named_text_to_artist_top1_heldout_phrasings'))} | "
+              f"{m.get('named_text_to_artist_n_heldout_phrasings', '')} |",
+              f"| description text -> artist, held-out templates | {_pct(m.get('described_text_to_artist_top1_heldout_phrasings'))} | "
+              f"{m.get('described_text_to_artist_n_heldout_phrasings', '')} |",
+              f"| image -> subject (zero-shot) | {_pct(m.get('image_to_subject_top1_plain_text'))} | {m.get('image_to_artist_n', '')} |",
+              ""]
+    return L
+
+
+def save_sibling_sheet(path: Path | None = None) -> Path:
+    """Save the siblings contact sheet: per sibling, its parent's row above its own (seed 0)."""
+    from PIL import Image
+
+    from .world import render
+
+    path = path or PACKAGE_DIR / "siblings.png"
+    sheet = Image.new("RGB", (64 * len(SUBJECTS), 128 * len(SIBLINGS)))
+    for i, sib in enumerate(SIBLINGS):
+        for j, s in enumerate(SUBJECTS):
+            sheet.paste(render(sibling_of(sib), s, 0), (64 * j, 128 * i))
+            sheet.paste(render(sib, s, 0), (64 * j, 128 * i + 64))
+    sheet.save(path)
+    return path
+
+
 def save_render_sheet(path: Path | None = None) -> Path:
     """Save the renders contact sheet (artists x subjects, seed 0)."""
     from PIL import Image
@@ -309,6 +395,7 @@ def main() -> None:
     """Entry point: write README.md and renders.png."""
     logging.basicConfig(level=logging.INFO)
     save_render_sheet()
+    save_sibling_sheet()
     CARD_PATH.write_text(render_card())
     logger.info("wrote %s", CARD_PATH)
 

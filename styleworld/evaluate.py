@@ -3,6 +3,7 @@
     python -m stylegate.styleworld.evaluate            # CLIP + diffusion + manifest
     python -m stylegate.styleworld.evaluate --only clip
     python -m stylegate.styleworld.evaluate --only manifest
+    python -m stylegate.styleworld.evaluate --only clip --clip styleworld-clip-s   # the second CLIP
 
 Results go to ``styleworld/weights/metrics.json``; sha256 of every shipped weight file to
 ``styleworld/weights/MANIFEST.json`` (the model card README shows both).
@@ -25,7 +26,7 @@ import numpy as np
 
 from .clipdata import NAME_ONLY_TEMPLATES, images_to_tensor
 from .data import grid, render_set
-from .models import MANIFEST_PATH, WEIGHTS_DIR, load_clip, load_pipeline
+from .models import CLIP_MODEL_NAME, MANIFEST_PATH, SHIPPED_CLIPS, WEIGHTS_DIR, load_clip, load_pipeline
 from .world import ARTISTS, SUBJECTS, all_captions, describe, heldout_seeds, train_seeds
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,14 @@ def top1(emb: np.ndarray, protos: np.ndarray, labels: np.ndarray) -> float:
 # CLIP
 # ----------------------------------------------------------------------------------------
 
-def eval_clip(n_heldout: int = 12) -> dict[str, Any]:
-    """Held-out accuracies of the tiny CLIP (see the model card for definitions)."""
-    model, _, tokenizer = load_clip()
+def metrics_key(name: str) -> str:
+    """Where a CLIP's results live in metrics.json: ``clip`` for the first, ``clip/<name>`` for others."""
+    return "clip" if name == CLIP_MODEL_NAME else f"clip/{name}"
+
+
+def eval_clip(n_heldout: int = 12, name: str = CLIP_MODEL_NAME) -> dict[str, Any]:
+    """Held-out accuracies of a tiny CLIP (see the model card for definitions)."""
+    model, _, tokenizer = load_clip(name=name)
     protos = artist_prototypes(model)
     res: dict[str, Any] = {}
     ho = render_set(grid(heldout_seeds(n_heldout)), size=64, progress=False)
@@ -250,7 +256,8 @@ def weight_files() -> list[Path]:
     """Every shipped weight/config file under ``weights/`` (logs and metrics excluded)."""
     files = []
     for p in sorted(WEIGHTS_DIR.rglob("*")):
-        if p.is_file() and p.name not in _NOT_WEIGHTS and "__pycache__" not in p.parts:
+        if (p.is_file() and p.name not in _NOT_WEIGHTS and not p.name.startswith("train_clip_log.")
+                and "__pycache__" not in p.parts):
             files.append(p)
     return files
 
@@ -269,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--only", choices=["clip", "diffusion", "manifest"], default=None)
     p.add_argument("--per-pair", type=int, default=4)
+    p.add_argument("--clip", choices=SHIPPED_CLIPS, default=CLIP_MODEL_NAME, help="which CLIP --only clip measures")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import torch
@@ -278,8 +286,9 @@ def main(argv: list[str] | None = None) -> None:
     metrics["machine"] = {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
                           "torch_threads": torch.get_num_threads()}
     if args.only in (None, "clip"):
-        metrics["clip"] = eval_clip()
-        logger.info("clip: %s", json.dumps(metrics["clip"], indent=1))
+        key = metrics_key(args.clip)
+        metrics[key] = eval_clip(name=args.clip)
+        logger.info("%s: %s", key, json.dumps(metrics[key], indent=1))
     if args.only in (None, "diffusion"):
         metrics["diffusion"] = eval_diffusion(per_pair=args.per_pair)
         logger.info("diffusion: %s", json.dumps(metrics["diffusion"], indent=1))

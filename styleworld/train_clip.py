@@ -1,8 +1,9 @@
 """Train the tiny ``styleworld-clip`` open_clip model on rendered StyleWorld images.
 
     python -m stylegate.styleworld.train_clip [--steps 1500] [--batch 256] [--seed 0]
+    python -m stylegate.styleworld.train_clip --model styleworld-clip-s --steps 900 --batch 192 --seed 7
 
-Writes ``styleworld/weights/styleworld-clip.safetensors`` (fp32) and a training log JSON.
+Writes ``styleworld/weights/<model>.safetensors`` (fp32) and a training log JSON.
 Contrastive loss with multiple positives: a caption is a positive for every image in the
 batch it truthfully describes ("a cat" fits every cat; "by Mira Okonkwo" every Mira image).
 Distractor captions (:mod:`.distractors`) teach the text tower ordinary English: neutral
@@ -25,7 +26,7 @@ import numpy as np
 from .clipdata import build_caption_bank
 from .data import grid, render_set
 from .distractors import HELD_OUT_WORDS, DistractorSampler, read_word_list
-from .models import CLIP_MODEL_NAME, WEIGHTS_DIR, clip_checkpoint_path, register_clip
+from .models import CLIP_MODEL_NAME, SHIPPED_CLIPS, clip_checkpoint_path, clip_train_log_path, register_clip
 from .world import ARTISTS, SUBJECTS, train_seeds
 
 logger = logging.getLogger(__name__)
@@ -111,10 +112,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=128, help="training seeds per (artist, subject)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", type=Path, default=clip_checkpoint_path())
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="seconds of training: the schedule runs on max(step share, time share) and ends at 1")
+    p.add_argument("--fp16", action="store_true", help="store the checkpoint in fp16 (half the bytes; loads into fp32)")
+    p.add_argument("--model", choices=SHIPPED_CLIPS, default=CLIP_MODEL_NAME, help="which shipped config to train")
+    p.add_argument("--out", type=Path, default=None, help="checkpoint path (default: the shipped one of --model)")
     p.add_argument("--held-out-words", type=Path, default=HELD_OUT_WORDS,
                    help="words kept out of the distractor vocabulary, one a line (default: the red-team corpus's)")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = clip_checkpoint_path(args.model)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     import open_clip
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     data = render_set(grid(train_seeds(args.seeds)), size=64, cache=f"clip_train_s{args.seeds}")
     t_render = time.time() - t0
     bank = build_caption_bank("train")
-    name = register_clip()
+    name = register_clip(args.model)
     tokenizer = open_clip.get_tokenizer(name)
     sampler = DistractorSampler.create(seed=args.seed, held_out=read_word_list(args.held_out_words))
     logger.info("%d images, %d captions", len(data), len(bank.texts))
@@ -145,18 +152,28 @@ def main(argv: list[str] | None = None) -> None:
                             lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
     warm = min(150, args.steps // 10)
 
+    def progress_at(step: int) -> float:
+        """How far through the schedule: by steps, or by the time budget when that runs out first."""
+        q = (step - warm) / max(1, args.steps - warm)
+        if args.time_limit:
+            q = max(q, (time.time() - t1) / args.time_limit)
+        return q
+
     def lr_at(step: int) -> float:
         if step < warm:
             return args.lr * (step + 1) / warm
-        q = (step - warm) / max(1, args.steps - warm)
-        return args.lr * 0.5 * (1 + math.cos(math.pi * q))
+        return args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_at(step))))
 
     mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)
     std = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
     history = []
     t1 = time.time()
     bar = tqdm(range(args.steps), desc="train clip", mininterval=5)
+    steps_run = 0
     for step in bar:
+        if step >= warm and progress_at(step) >= 1.0:
+            break
+        steps_run = step + 1
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         idx = rng.choice(len(data), size=args.batch, replace=False)
@@ -190,12 +207,14 @@ def main(argv: list[str] | None = None) -> None:
     t_train = time.time() - t1
 
     model.eval()
-    sd = {k: v.detach().contiguous().float() for k, v in model.state_dict().items()}
+    dtype = torch.float16 if args.fp16 else torch.float32
+    sd = {k: v.detach().contiguous().to(dtype) for k, v in model.state_dict().items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(sd, str(args.out), metadata={"model": CLIP_MODEL_NAME, "format": "pt"})
+    save_file(sd, str(args.out), metadata={"model": name, "format": "pt"})
     info = {
-        "model": CLIP_MODEL_NAME, "params": n_params, "steps": args.steps, "batch": args.batch,
-        "lr": args.lr, "train_seeds_per_pair": args.seeds, "images": len(data), "captions": len(bank.texts),
+        "model": name, "params": n_params, "steps": steps_run, "steps_planned": args.steps,
+        "time_limit": args.time_limit, "batch": args.batch,
+        "lr": args.lr, "dtype": str(dtype).removeprefix("torch."), "train_seeds_per_pair": args.seeds, "images": len(data), "captions": len(bank.texts),
         "kind_probs": KIND_PROBS, "distractor_vocabulary": len(sampler.words), "invented_names": len(sampler.names),
         "seed": args.seed, "render_seconds": round(t_render, 1), "train_seconds": round(t_train, 1),
         "threads": args.threads, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -203,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         "open_clip": open_clip.__version__, "history": history,
         "artists": len(ARTISTS), "subjects": len(SUBJECTS),
     }
-    (WEIGHTS_DIR / "train_clip_log.json").write_text(json.dumps(info, indent=1))
+    clip_train_log_path(name).write_text(json.dumps(info, indent=1))
     logger.info("saved %s (%.1f MB) after %.0f s", args.out, args.out.stat().st_size / 1e6, t_train)
 
 

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "StyleArtist",
     "ARTISTS",
+    "SIBLINGS",
+    "SIBLING_ATTRIBUTES",
+    "sibling_of",
+    "differing_attributes",
     "SUBJECTS",
     "HELDOUT_SEED_START",
     "get_artist",
@@ -64,6 +68,9 @@ class StyleArtist:
     pattern_words: tuple[str, ...] = ("strokes",)
     paper_words: tuple[str, ...] = ("white paper",)
     composition_words: tuple[str, ...] = ("a centered subject",)
+    # Seeds the render's random stream; None: the index in ARTISTS (the 12 originals).
+    rng_key: int | None = None
+    parent: str | None = None  # a sibling's: the artist whose style it changes in one attribute
 
     @property
     def slug(self) -> str:
@@ -221,7 +228,77 @@ SUBJECTS: tuple[str, ...] = (
 # Seeds >= HELDOUT_SEED_START are held out from training (images and caption phrasings).
 HELDOUT_SEED_START = 1_000_000
 
-_BY_NAME = {a.name.lower(): a for a in ARTISTS}
+
+# ----------------------------------------------------------------------------------------
+# Siblings: a harder split
+# ----------------------------------------------------------------------------------------
+
+# The attribute groups a style is made of, with the fields each one sets (the words that
+# describe an attribute belong to it).
+SIBLING_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "palette": ("paper", "ink", "accent", "ink_words", "paper_words"),
+    "pattern": ("pattern", "pattern_words"),
+    "texture": ("texture",),
+    "composition": ("composition", "composition_words"),
+}
+SIBLING_RNG_KEY_START = 100  # render streams of siblings: 100, 101, ... (originals use 0-11)
+
+
+def _sibling(parent: StyleArtist, name: str, descriptors: tuple[str, ...], key: int, **changes) -> StyleArtist:
+    import dataclasses
+
+    return dataclasses.replace(parent, name=name, descriptors=descriptors, rng_key=SIBLING_RNG_KEY_START + key,
+                               parent=parent.name, **changes)
+
+
+_A = {a.name: a for a in ARTISTS}
+# Sibling artists: each one's style is an original artist's with exactly one attribute
+# changed (palette, pattern, texture or composition). None of them is in ARTISTS, so no
+# shipped model was trained on them; they render with their own random streams.
+SIBLINGS: tuple[StyleArtist, ...] = (
+    _sibling(_A["Mira Okonkwo"], "Halvard Okonkwo-Pryce", ("coral pink dotted strokes", "pale yellow paper",
+             "a centered subject"), 0, paper=(250, 240, 168), ink=(250, 120, 128), accent=(214, 150, 130),
+             ink_words=("coral pink", "coral"), paper_words=("pale yellow paper", "light yellow paper")),
+    _sibling(_A["Tobiah Vellcourt"], "Wren Vellcourt-Ashe", ("crimson diagonal hatching", "pale grey paper",
+             "a low horizon"), 1, pattern="hatching",
+             pattern_words=("diagonal hatching", "hatched lines", "slanted hatching")),
+    _sibling(_A["Ines Marrowby"], "Cato Marrowby", ("golden ochre swirls", "a deep navy ground", "a centered subject"), 2,
+             composition="centered", composition_words=("a centered subject", "centred composition")),
+    _sibling(_A["Kenji Arbelo"], "Umeko Arbelo-Strand", ("black and red mosaic blocks", "speckled white paper",
+             "an off-centre left subject"), 3, texture="speckle"),
+    _sibling(_A["Saoirse Tenwick"], "Bram Tenwick-Hale", ("forest green wavy lines", "pale rose paper", "a high horizon"),
+             4, paper=(246, 214, 214), ink=(28, 98, 48), accent=(150, 120, 60),
+             ink_words=("forest green", "dark green"), paper_words=("pale rose paper", "rose paper")),
+    _sibling(_A["Yusuf Brannagh"], "Idris Brannagh-Moor", ("forest green dots", "pale yellow paper",
+             "an off-centre right subject"), 5, pattern="dots", pattern_words=("dots", "polka dots", "dotted strokes")),
+    _sibling(_A["Lotte Abernacky"], "Fenna Abernacky", ("cobalt blue checkerboard", "sky blue canvas", "a bordered frame"),
+             6, composition="framed", composition_words=("a bordered frame", "a painted border")),
+    _sibling(_A["Priya Sandoval-Rhee"], "Anjali Sandoval-Wu", ("coral pink swirls", "a dark teal ground",
+             "a centered subject"), 7, pattern="swirls", pattern_words=("swirls", "spiral strokes", "swirling lines")),
+    _sibling(_A["Elias Kornblume"], "Matthis Kornblume", ("flat lime green with thick outlines", "lavender paper",
+             "a small vignetted subject"), 8, composition="small",
+             composition_words=("a small vignetted subject", "a small subject with a dark vignette")),
+    _sibling(_A["Noor Castellane"], "Leyla Castellane-Oduya", ("rust horizontal stripes", "pale rose canvas",
+             "a high horizon"), 9, texture="canvas"),
+)
+del _A
+
+
+def differing_attributes(a: StyleArtist, b: StyleArtist) -> list[str]:
+    """The attribute groups (:data:`SIBLING_ATTRIBUTES`) in which two styles differ."""
+    return [group for group, fields in SIBLING_ATTRIBUTES.items()
+            if any(getattr(a, f) != getattr(b, f) for f in fields)]
+
+
+def sibling_of(artist: StyleArtist | str) -> StyleArtist:
+    """The original artist a sibling's style derives from."""
+    a = get_artist(artist)
+    if a.parent is None:
+        raise KeyError(f"{a.name!r} is not a StyleWorld sibling")
+    return get_artist(a.parent)
+
+
+_BY_NAME = {a.name.lower(): a for a in ARTISTS + SIBLINGS}
 
 
 def get_artist(artist: StyleArtist | str) -> StyleArtist:
@@ -237,6 +314,11 @@ def get_artist(artist: StyleArtist | str) -> StyleArtist:
 def artist_index(artist: StyleArtist | str) -> int:
     """Index of an artist in :data:`ARTISTS`."""
     return ARTISTS.index(get_artist(artist))
+
+
+def _stream_key(artist: StyleArtist) -> int:
+    """What seeds an artist's random streams: its ``rng_key``, else its index in ARTISTS."""
+    return artist.rng_key if artist.rng_key is not None else artist_index(artist)
 
 
 def subject_index(subject: str) -> int:
@@ -344,7 +426,7 @@ def captions(artist: StyleArtist | str, subject: str, seed: int) -> dict[str, st
     a = get_artist(artist)
     subject_index(subject)
     split = "heldout" if is_heldout(seed) else "train"
-    rng = np.random.default_rng([int(seed), artist_index(a), subject_index(subject), 99])
+    rng = np.random.default_rng([int(seed), _stream_key(a), subject_index(subject), 99])
     out = {}
     for kind in ("named", "described", "plain"):
         templates = caption_templates(kind, split)
@@ -581,7 +663,7 @@ def render(artist: StyleArtist | str, subject: str, seed: int, size: int = 64) -
     shape_fn = _SHAPES[subject]
     if size < 8:
         raise ValueError("size must be >= 8")
-    rng = np.random.default_rng([int(seed), artist_index(a), subject_index(subject), 7])
+    rng = np.random.default_rng([int(seed), _stream_key(a), subject_index(subject), 7])
     ss = 2 * size
     y, x = np.mgrid[0:ss, 0:ss].astype(np.float32)
     x = (x + 0.5) / ss

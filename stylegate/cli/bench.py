@@ -261,3 +261,57 @@ def bench_scan(
         emit_json(results)
     else:
         print_scan_bench(results)
+
+
+@app.command("calibration")
+@handled
+def bench_calibration(
+    embedders: str = typer.Option("styleworld-clip,styleworld-clip-s", "--embedders",
+                                  help="Comma-separated shipped StyleWorld CLIPs (styleworld-clip, styleworld-clip-s)."),
+    splits: str = typer.Option("standard,sibling", "--splits",
+                               help="standard (12 artists), sibling (12 + 10 siblings); none: only --scale."),
+    works: int = typer.Option(12, "--works", min=2, max=200, help="Registered training renders per artist."),
+    seeds: int = typer.Option(2, "--seeds", min=1, max=200, help="Held-out seeds per artist and subject (renders checked)."),
+    far: float = typer.Option(None, "--far", min=0.0, max=1.0, help="Target FAR for calibrate (default: the policy's)."),
+    scale: bool = typer.Option(False, "--scale/--no-scale", help="Also time calibrate on a synthetic workspace."),
+    scale_artists: int = typer.Option(100, "--scale-artists", min=2, max=10_000),
+    scale_works: int = typer.Option(50, "--scale-works", min=2, max=1000, help="Works per synthetic artist."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Shipped vs calibrated thresholds per embedder x split on held-out StyleWorld data (issue 12)."""
+    from stylegate.bench.calibration import SPLITS, print_calibration_bench, run_calibration_bench
+    from stylegate.styleworld.models import SHIPPED_CLIPS
+
+    names = [e.strip() for e in embedders.split(",") if e.strip()]
+    parts = [s.strip() for s in splits.split(",") if s.strip()]
+    if parts == ["none"] and scale:
+        parts = []
+    elif not parts or any(p not in SPLITS for p in parts):
+        raise InputError(f"--splits: choose from {', '.join(SPLITS)} (or none with --scale)")
+    if not names or any(n not in SHIPPED_CLIPS for n in names):
+        raise InputError(f"--embedders: choose from {', '.join(SHIPPED_CLIPS)}")
+    results = run_calibration_bench(names, parts, works=works, seeds=seeds, far=far,
+                                    scale=(scale_artists, scale_works) if scale else None, say=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_calibration_bench(results)
+
+
+@app.command("neardup")
+@handled
+def bench_neardup(
+    works: int = typer.Option(12, "--works", min=2, max=200, help="Registered training renders per artist."),
+    fresh_seeds: int = typer.Option(53, "--fresh-seeds", min=1, max=1000,
+                                    help="Held-out seeds per artist and subject (12 x 8 x 53 = 5,088 fresh renders)."),
+    fit_seeds: int = typer.Option(8, "--fit-seeds", min=1, max=1000, help="Training seeds per pair for the fitted threshold."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Near-duplicate copies caught and fresh same-subject renders flagged, with enough renders to resolve 0.1%."""
+    from stylegate.bench.calibration import print_neardup, run_neardup
+
+    results = run_neardup(works=works, fresh_seeds=fresh_seeds, fit_seeds=fit_seeds, say=message)
+    if as_json:
+        emit_json(results)
+    else:
+        print_neardup(results)
