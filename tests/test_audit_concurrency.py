@@ -1,4 +1,5 @@
-"""Durability of the audit log: concurrent writers and writers killed with SIGKILL."""
+"""Durability of the audit log on both backends (SQLite, a real PostgreSQL server): concurrent
+writer processes and writers killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ def _writer(db: str, worker: int, count: int, out: str, start: multiprocessing.s
 
 
 @pytest.mark.timeout(120)
-def test_concurrent_processes_get_unique_contiguous_seqs(tmp_path: Path) -> None:
-    db = tmp_path / "audit.db"
+def test_concurrent_processes_get_unique_contiguous_seqs(audit_target, tmp_path: Path) -> None:
+    db = audit_target  # a SQLite file, or a real PostgreSQL database: appends serialise on the tree-state row
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
     outs = [tmp_path / f"w{w}.json" for w in range(WORKERS)]
@@ -77,8 +78,8 @@ def _acked(path: Path) -> list[tuple[int, int]]:
 
 
 @pytest.mark.timeout(120)
-def test_sigkill_mid_append_loses_no_acknowledged_entry(tmp_path: Path) -> None:
-    db, acks = tmp_path / "audit.db", tmp_path / "acks.txt"
+def test_sigkill_mid_append_loses_no_acknowledged_entry(audit_target, tmp_path: Path) -> None:
+    db, acks = audit_target, tmp_path / "acks.txt"
     AuditLog.open(db).close()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     for round_, extra in enumerate((40, 97, 151)):
