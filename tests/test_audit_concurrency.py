@@ -21,10 +21,19 @@ WORKERS = 4
 PER_WORKER = 500
 
 
+def _body(worker: int, i: int) -> dict:
+    """Every fifth check is blocked on behalf of artist ``worker + 1`` (for the counters)."""
+    blocked = i % 5 == 0
+    evidence = [{"kind": "name", "artist": {"id": worker + 1, "name": f"A{worker}"}, "consent": "opt-out",
+                 "score": 1.0, "threshold": 1.0, "action": "block"}] if blocked else []
+    return {"worker": worker, "i": i, "prompt": f"w{worker} p{i}", "decision": "block" if blocked else "allow",
+            "evidence": evidence}
+
+
 def _writer(db: str, worker: int, count: int, out: str, start: multiprocessing.synchronize.Event) -> None:
     start.wait(30)
     log = AuditLog.open(db)  # all at once, on a database none of them created yet
-    seqs = [log.append("check.prompt", {"worker": worker, "i": i, "prompt": f"w{worker} p{i}"}) for i in range(count)]
+    seqs = [log.append("check.prompt", _body(worker, i)) for i in range(count)]
     log.close()
     Path(out).write_text(json.dumps(seqs))
 
@@ -53,6 +62,9 @@ def test_concurrent_processes_get_unique_contiguous_seqs(audit_target, tmp_path:
                 assert log.entry(seqs[i])["body"]["worker"] == w and log.entry(seqs[i])["body"]["i"] == i
         log.checkpoint(signer)
         result = log.verify(signer.public_key)
+        # the counters were updated inside each append's transaction: none lost, none doubled
+        assert log.counters() == {w + 1: {"blocked_checks": PER_WORKER // 5} for w in range(WORKERS)}
+        assert log.recount().ok
     assert result.ok, result.problems
     assert result.entries == WORKERS * PER_WORKER and result.unsigned == 0
 

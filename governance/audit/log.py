@@ -455,7 +455,8 @@ class AuditLog:
                                     (int(artist_id),)).fetchall()
         out: dict[int, dict[str, int]] = {}
         for artist, name, value in rows:
-            out.setdefault(int(artist), {})[str(name)] = int(value)
+            if value:  # a voided generation can bring a counter back to zero
+                out.setdefault(int(artist), {})[str(name)] = int(value)
         return out
 
     def _recompute(self, conn: Backend) -> tuple[int, dict[tuple[int, str], int], list[int]]:
