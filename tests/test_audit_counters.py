@@ -158,3 +158,32 @@ def test_recount_names_a_damaged_counter_and_fixes_it(audit_target) -> None:
         fixed = log.recount(fix=True)
         assert fixed.fixed and len(fixed.mismatches) == 2
         assert log.counters() == EXPECTED and log.recount().ok
+
+
+def test_the_recount_command(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`stylegate audit recount` on a home whose registry (and so audit log) is on either database."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from stylegate.cli import app
+    from stylegate.settings import Settings
+
+    if not db_url.startswith("sqlite"):
+        monkeypatch.setenv("STYLEGATE_DATABASE_URL", db_url)
+    home = tmp_path / "home"
+    runner = CliRunner()
+    assert runner.invoke(app, ["--home", str(home), "init"]).exit_code == 0
+    target = Settings(home=home).audit_target
+    assert isinstance(target, Path) == db_url.startswith("sqlite")
+    with AuditLog.open(target) as log:
+        _mixed(log)
+    ok = runner.invoke(app, ["--home", str(home), "audit", "recount", "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["ok"] is True, ok.output
+    raw_sql(target, "UPDATE counters SET value = 0 WHERE artist_id = 4 AND name = 'blocked_checks'")
+    bad = runner.invoke(app, ["--home", str(home), "audit", "recount"])
+    assert bad.exit_code == 1 and "artist 4 blocked_checks: stored 0, recounted 2" in bad.output
+    fixed = runner.invoke(app, ["--home", str(home), "audit", "recount", "--fix", "--json"])
+    assert fixed.exit_code == 0 and json.loads(fixed.stdout)["fixed"] is True
+    assert runner.invoke(app, ["--home", str(home), "audit", "recount"]).exit_code == 0
+    assert runner.invoke(app, ["--home", str(home), "audit", "verify"]).exit_code == 0
