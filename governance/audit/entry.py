@@ -237,6 +237,8 @@ class AttributionItem:
 
 
 def _items(value: Any) -> list[Mapping[str, Any]]:
+    if type(value) is list:  # what json.loads gives: skip the slow ABC checks (reports read millions)
+        return [v for v in value if type(v) is dict or isinstance(v, Mapping)]
     return [v for v in value if isinstance(v, Mapping)] if isinstance(value, Sequence) and not isinstance(value, str) else []
 
 
