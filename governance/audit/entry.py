@@ -95,6 +95,28 @@ def canonical_json(obj: Any) -> str:
         raise AuditError(f"audit entry is not canonical JSON: {exc}") from exc
 
 
+_decoder: Any = None
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads(text)``, several times faster through msgspec for stored entries (reports and
+    recounts read millions); json.loads decides whatever msgspec refuses (integers beyond 64 bits)."""
+    global _decoder
+    if _decoder is None:
+        try:
+            import msgspec
+
+            _decoder = msgspec.json.Decoder()
+        except ImportError:  # pragma: no cover - msgspec is a dependency; stay correct without it
+            _decoder = False
+    if _decoder:
+        try:
+            return _decoder.decode(text)
+        except Exception:  # noqa: BLE001 - msgspec.DecodeError / ValidationError: let json.loads decide
+            pass
+    return json.loads(text)
+
+
 def leaf_bytes(entry: Mapping[str, Any]) -> bytes:
     """The Merkle leaf bytes of an entry: its canonical JSON in UTF-8."""
     return canonical_json(entry).encode("utf-8")

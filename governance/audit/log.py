@@ -56,6 +56,7 @@ from .entry import (
     DecisionRecord,
     TreeHead,
     canonical_json,
+    parse_json,
     sha256_text,
     utc_now,
 )
@@ -125,7 +126,7 @@ def _prepare_body(body: Body | None, mode: str) -> dict[str, Any]:
         body = body.to_body()
     if not isinstance(body, Mapping):
         raise AuditError(f"an audit body is a mapping, not {type(body).__name__}")
-    plain = json.loads(canonical_json(dict(body)))  # plain JSON types from here on
+    plain = parse_json(canonical_json(dict(body)))  # plain JSON types from here on
     return _redact(plain, mode)
 
 
@@ -401,7 +402,7 @@ class AuditLog:
             if pending and seq in pending:
                 return pending[seq]
             row = conn.execute("SELECT kind, entry FROM entries WHERE seq = ?", (seq,)).fetchone()
-            return (row[0], json.loads(row[1]).get("body") or {}) if row else None
+            return (row[0], parse_json(row[1]).get("body") or {}) if row else None
 
         def is_voided(seq: int) -> bool:
             return conn.execute("SELECT 1 FROM voided WHERE seq = ?", (seq,)).fetchone() is not None
@@ -424,7 +425,7 @@ class AuditLog:
         batch = self._counter_batch(conn)
         for seq, kind, text in conn.stream(
                 "SELECT seq, kind, entry FROM entries WHERE seq >= ? AND seq <= ? ORDER BY seq", (first, last)):
-            batch.add(int(seq), kind, json.loads(text).get("body") or {})
+            batch.add(int(seq), kind, parse_json(text).get("body") or {})
         self._save_counters(conn, batch)
         conn.execute("UPDATE tree_state SET counted = ? WHERE id = 1", (last,))
 
@@ -464,12 +465,12 @@ class AuditLog:
         generation up in the log)."""
         def lookup(seq: int) -> tuple[str, Mapping[str, Any]] | None:
             row = conn.execute("SELECT kind, entry FROM entries WHERE seq = ?", (seq,)).fetchone()
-            return (row[0], json.loads(row[1]).get("body") or {}) if row else None
+            return (row[0], parse_json(row[1]).get("body") or {}) if row else None
 
         batch = CounterBatch(lookup, lambda _seq: False)  # the batch remembers what it voided itself
         n = 0
         for seq, kind, text in conn.stream("SELECT seq, kind, entry FROM entries ORDER BY seq"):
-            batch.add(int(seq), kind, json.loads(text).get("body") or {})
+            batch.add(int(seq), kind, parse_json(text).get("body") or {})
             n += 1
         return n, {k: v for k, v in batch.deltas.items() if v}, batch.voided
 
@@ -631,7 +632,7 @@ class AuditLog:
                     (*args, last),
                 ).fetchall()
             for seq, text in rows:
-                yield json.loads(text)
+                yield parse_json(text)
                 last = seq
             if len(rows) < _BATCH:
                 return
