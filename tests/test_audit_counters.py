@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from audit_db import RawDB, raw_sql
 
-from stylegate.governance.audit import AuditLog, AuditKind, DecisionRecord
+from stylegate.governance.audit import AuditKind, AuditLog, DecisionRecord
 from stylegate.governance.policy import AttributionSettings, load_policy
 from stylegate.reports.attribution import build_attribution_report
 

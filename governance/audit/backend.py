@@ -200,6 +200,7 @@ class PostgresBackend:
     """The audit log in the ``stylegate_audit`` schema of a PostgreSQL database (psycopg 3)."""
 
     name = "postgresql"
+    errors: tuple[type[BaseException], ...] = ()
     for_update = " FOR UPDATE"
     _cursors = itertools.count(1)
 
@@ -236,21 +237,21 @@ class PostgresBackend:
         return bool(self._conn.info.transaction_status != 0)
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
-        return self._conn.execute(sql.replace("?", "%s"), tuple(args))  # type: ignore[call-overload,no-any-return]
+        return self._conn.execute(sql.replace("?", "%s"), tuple(args))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._conn.cursor() as cur:
-            cur.executemany(sql.replace("?", "%s"), rows)  # type: ignore[call-overload]
+            cur.executemany(sql.replace("?", "%s"), rows)
 
     def stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows through a server-side cursor, so a million entries never sit in memory at once."""
         with self._conn.cursor(name=f"audit_stream_{next(self._cursors)}") as cur:
             cur.itersize = _STREAM_BATCH
-            cur.execute(sql.replace("?", "%s"), tuple(args))  # type: ignore[call-overload]
+            cur.execute(sql.replace("?", "%s"), tuple(args))
             yield from cur
 
     def insert_id(self, sql: str, args: Sequence[Any]) -> int:
-        row = self._conn.execute(sql.replace("?", "%s") + " RETURNING id", tuple(args)).fetchone()  # type: ignore[call-overload]
+        row = self._conn.execute(sql.replace("?", "%s") + " RETURNING id", tuple(args)).fetchone()
         return int(row[0]) if row else 0
 
     def has_table(self, table: str) -> bool:
@@ -266,7 +267,7 @@ class PostgresBackend:
     def create_tables(self, ddl: str) -> None:
         self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
         for statement in _statements(ddl.format(int="BIGINT", serial="BIGSERIAL PRIMARY KEY")):
-            self._conn.execute(statement)  # type: ignore[call-overload]
+            self._conn.execute(statement)
 
     def schema_lock(self) -> None:
         """Serialise schema creation and migration across processes (CREATE … IF NOT EXISTS races)."""

@@ -64,7 +64,7 @@ def _generation_deltas(record: DecisionRecord) -> Deltas:
                 out[(artist, "royalty_held_micros" if item.held else "royalty_micros")] += micros
     elif record.action == "block":
         for artist in {ev.artist.id for ev in record.evidence if ev.consent == "opt-out" and ev.artist.id is not None}:
-            out[(artist, "blocked_generations")] += 1  # type: ignore[index]
+            out[(artist, "blocked_generations")] += 1
     return out
 
 

@@ -72,7 +72,7 @@ def synthetic_entries(n: int, n_artists: int = 1000, seed: int = 0) -> Iterator[
             people = [artist] + [_artist(rng, n_artists)[0] for _ in range(k - 1)]
             shares = [round(1.0 / k, 6)] * k
             shares[0] = round(1.0 - sum(shares[1:]), 6)
-            attribution = [{"artist": p, "share": s, "consent": "credit" if p["id"] % 3 == 2 else "royalty",
+            attribution: list[dict[str, Any]] = [{"artist": p, "share": s, "consent": "credit" if p["id"] % 3 == 2 else "royalty",
                             "held": False} for p, s in zip(people, shares) if p["id"] % 3 != 0]
             total = sum(a["share"] for a in attribution)
             for a in attribution:  # renormalise over the paid artists, as the gate does
@@ -98,11 +98,11 @@ def run_reports_bench(*, entries: int = 1_000_000, audit_url: str | None = None,
     database ``audit_url``, which must hold no audit log yet) and time the reads."""
     from tqdm import tqdm
 
+    from stylegate.bench.timing import latency_summary
     from stylegate.governance.audit import AuditLog
     from stylegate.governance.policy import load_policy
     from stylegate.reports.attribution import build_attribution_report
     from stylegate.reports.audit_summary import build_audit_summary
-    from stylegate.bench.timing import latency_summary
 
     with tempfile.TemporaryDirectory(prefix="stylegate-bench-reports-") as tmp:
         target: str | Path = audit_url or Path(tmp) / "audit.db"
