@@ -112,6 +112,7 @@ def run_reports_bench(*, entries: int = 1_000_000, audit_url: str | None = None,
             log(f"writing {entries:,} synthetic entries to {audit.location} ({audit.backend})")
             with tqdm(total=entries, unit="entry", disable=None) as bar:
                 write_s, _ = _timed(lambda: audit.append_many(synthetic_entries(entries, artists), progress=bar.update))
+            log(f"  written in {write_s:.1f} s ({entries / write_s:,.0f} entries/s)")
             policy = load_policy()
             samples = []
             for i in range(200):
@@ -119,12 +120,13 @@ def run_reports_bench(*, entries: int = 1_000_000, audit_url: str | None = None,
                 audit.counters(1 + (i * 7919) % artists)
                 samples.append(time.perf_counter() - start)
             timings: dict[str, Any] = {"dashboard_counters": latency_summary(samples)}
-            log("attribution report …")
+            log(f"  dashboard counters p50 {timings['dashboard_counters']['p50_ms']} ms")
             attribution_s, report = _timed(lambda: build_attribution_report(audit, policy=policy))
-            log("audit summary …")
+            log(f"  attribution report {attribution_s:.1f} s")
             summary_s, summary = _timed(lambda: build_audit_summary(audit))
-            log("recount …")
+            log(f"  audit summary {summary_s:.1f} s")
             recount_s, recount = _timed(audit.recount)
+            log(f"  recount {recount_s:.1f} s")
             verify_s, verified = _timed(audit.verify) if verify else (None, None)
             backend = audit.backend
     timings.update({
