@@ -345,3 +345,22 @@ def test_no_heavy_imports() -> None:
     code = "import sys, stylegate.governance.audit; print(any(m in sys.modules for m in ('torch', 'faiss', 'numpy')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_open_without_create_refuses_a_missing_log(db: Target) -> None:
+    """A home's log is never recreated silently (its acknowledged entries would be lost)."""
+    with pytest.raises(AuditError, match="no tables"):
+        AuditLog.open(db, create=False)
+    assert not isinstance(db, Path) or not db.exists()  # and it left no empty file behind
+    with AuditLog.open(db) as log:
+        log.append("check.prompt", {"prompt": "a cat"})
+    with AuditLog.open(db, create=False) as log:
+        assert len(log) == 1 and log.backend == ("sqlite" if isinstance(db, Path) else "postgresql")
+
+
+def test_an_unknown_database_url_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(AuditError, match="postgresql:// URL"):
+        AuditLog.open("mysql://db/audit")
+    with AuditLog.open(f"sqlite:///{tmp_path / 'by-url.db'}") as log:
+        assert log.append("check.prompt", {"prompt": "a cat"}) == 1
+    assert (tmp_path / "by-url.db").is_file()

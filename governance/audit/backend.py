@@ -277,8 +277,10 @@ class PostgresBackend:
         self._conn.close()
 
 
-def open_backend(target: str | os.PathLike[str], busy_timeout_s: float) -> SqliteBackend | PostgresBackend:
-    """A PostgreSQL backend for a ``postgresql://`` URL, else SQLite at the path ``target``."""
+def open_backend(target: str | os.PathLike[str], busy_timeout_s: float, *,
+                 create: bool = True) -> SqliteBackend | PostgresBackend:
+    """A PostgreSQL backend for a ``postgresql://`` URL, else SQLite at the path ``target``
+    (``create=False``: never create a missing file)."""
     if is_database_url(target):
         return PostgresBackend(str(target), busy_timeout_s)
     text = os.fspath(target)
@@ -286,4 +288,8 @@ def open_backend(target: str | os.PathLike[str], busy_timeout_s: float) -> Sqlit
         text = text[len("sqlite:///"):]
     if "://" in text:
         raise AuditError(f"the audit log is a SQLite file path or a postgresql:// URL, not {text!r}")
-    return SqliteBackend(Path(text).expanduser(), busy_timeout_s)
+    path = Path(text).expanduser()
+    if not create and not path.is_file():
+        raise AuditError(f"the audit log {path} has no tables (no such file); stylegate never recreates it, "
+                         "since its acknowledged entries would be lost: restore it from a backup, or run `stylegate init`")
+    return SqliteBackend(path, busy_timeout_s)

@@ -182,7 +182,7 @@ class AuditLog:
         """
         if prompt_mode not in ("full", "hash"):
             raise AuditError(f"prompt_mode must be 'full' or 'hash', not {prompt_mode!r}")
-        db = open_backend(target, busy_timeout_s)
+        db = open_backend(target, busy_timeout_s, create=create)
         try:
             cls._ensure_schema(db, create)
             audit_log = cls(db, prompt_mode)
