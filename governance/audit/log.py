@@ -30,6 +30,7 @@ copies of checkpoints elsewhere) to bound that window.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
@@ -609,22 +610,36 @@ class AuditLog:
         until: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Entries with ``start <= seq <= stop`` in order, optionally filtered by kind and by time
-        (ISO strings compared as stored, UTC: ``since <= time < until``). Reads in batches."""
-        where: list[str] = ["seq >= ?"]
-        args: list[Any] = [int(start)]
-        if stop is not None:
-            where.append("seq <= ?")
-            args.append(int(stop))
-        if kinds:
-            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            args.extend(str(k.value if isinstance(k, AuditKind) else k) for k in kinds)
+        (ISO strings compared as stored, UTC: ``since <= time < until``).
+
+        Reads in batches, each its own short read transaction, up to the log's size when the
+        call began (``stop`` defaults to it), so the result is a prefix of the log as it was
+        then. Several kinds are read one kind at a time through the ``(kind, seq)`` index and
+        merged by sequence number: one query over ``kind IN (…)`` would have to sort every
+        remaining row of those kinds for each batch (quadratic over a large log).
+        """
+        last = len(self) if stop is None else int(stop)
+        names = [str(k.value if isinstance(k, AuditKind) else k) for k in kinds] if kinds else [None]
+        streams = [self._stored(name, int(start), last, since, until) for name in dict.fromkeys(names)]
+        rows = streams[0] if len(streams) == 1 else heapq.merge(*streams)
+        for _seq, text in rows:
+            yield parse_json(text)
+
+    def _stored(self, kind: str | None, start: int, stop: int, since: str | None,
+                until: str | None) -> Iterator[tuple[int, str]]:
+        """``(seq, entry text)`` of one kind (or all) in ``start..stop``, in batches."""
+        where: list[str] = ["seq <= ?"]
+        args: list[Any] = [stop]
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
         if since is not None:
             where.append("time >= ?")
             args.append(since)
         if until is not None:
             where.append("time < ?")
             args.append(until)
-        last = int(start) - 1
+        last = start - 1
         while True:
             with self._tx(write=False) as conn:
                 rows = conn.execute(
@@ -632,7 +647,7 @@ class AuditLog:
                     (*args, last),
                 ).fetchall()
             for seq, text in rows:
-                yield parse_json(text)
+                yield int(seq), text
                 last = seq
             if len(rows) < _BATCH:
                 return
