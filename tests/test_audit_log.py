@@ -364,3 +364,19 @@ def test_an_unknown_database_url_is_refused(tmp_path: Path) -> None:
     with AuditLog.open(f"sqlite:///{tmp_path / 'by-url.db'}") as log:
         assert log.append("check.prompt", {"prompt": "a cat"}) == 1
     assert (tmp_path / "by-url.db").is_file()
+
+
+def test_entries_of_several_kinds_come_merged_in_order(db: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stylegate.governance.audit.log as audit_mod
+
+    monkeypatch.setattr(audit_mod, "_BATCH", 7)  # many batches per kind
+    kinds = ["check.prompt", "generate", "check.image", "registry.artist.added"]
+    with AuditLog.open(db) as log:
+        log.append_many([(kinds[i % 4], {"i": i}) for i in range(101)], batch=13)
+        both = [e["seq"] for e in log.entries(kinds=["generate", "check.prompt", "generate"])]
+        assert both == [s for s in range(1, 102) if (s - 1) % 4 in (0, 1)]
+        window = [e["seq"] for e in log.entries(10, 60, kinds=["check.image", "registry.artist.added"])]
+        assert window == [s for s in range(10, 61) if (s - 1) % 4 in (2, 3)]
+        assert [e["seq"] for e in log.entries()] == list(range(1, 102))
+        t = log.entry(50)["time"]
+        assert all(e["time"] >= t for e in log.entries(kinds=["generate", "check.image"], since=t))
