@@ -25,11 +25,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .entry import AuditKind, CorrectionRecord, DecisionRecord
+from .entry import AuditKind, CorrectionRecord, DecisionRecord, parse_json
 
-__all__ = ["ALLOWED_DECISIONS", "COUNTER_NAMES", "PAID_CONSENTS", "CounterBatch", "entry_deltas", "MICROS"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .backend import Backend
+
+__all__ = ["ALLOWED_DECISIONS", "COUNTER_NAMES", "PAID_CONSENTS", "CounterBatch", "MICROS", "batch_for", "count_range",
+           "entry_deltas", "recompute", "save"]
 
 ALLOWED_DECISIONS = ("allow", "attribute", "steer")
 PAID_CONSENTS = ("royalty", "credit")
@@ -122,3 +126,59 @@ class CounterBatch:
 
     def rows(self) -> list[tuple[int, str, int]]:
         return [(artist, name, value) for (artist, name), value in sorted(self.deltas.items()) if value]
+
+
+# -- storage: the ``counters`` and ``voided`` tables, inside the log's transactions -------------
+
+Pending = Mapping[int, tuple[str, Mapping[str, Any]]]
+
+
+def _stored_body(conn: Backend, seq: int) -> tuple[str, Mapping[str, Any]] | None:
+    row = conn.execute("SELECT kind, entry FROM entries WHERE seq = ?", (seq,)).fetchone()
+    return (row[0], parse_json(row[1]).get("body") or {}) if row else None
+
+
+def batch_for(conn: Backend, pending: Pending | None = None) -> CounterBatch:
+    """A batch that looks corrected generations up in ``pending`` (this transaction's new
+    entries, not inserted yet) or in the log, and voided ones in the ``voided`` table."""
+    def lookup(seq: int) -> tuple[str, Mapping[str, Any]] | None:
+        if pending and seq in pending:
+            return pending[seq]
+        return _stored_body(conn, seq)
+
+    def is_voided(seq: int) -> bool:
+        return conn.execute("SELECT 1 FROM voided WHERE seq = ?", (seq,)).fetchone() is not None
+
+    return CounterBatch(lookup, is_voided)
+
+
+def save(conn: Backend, batch: CounterBatch) -> None:
+    """Add a batch's changes to the stored counters."""
+    rows = batch.rows()
+    if rows:
+        conn.executemany(
+            "INSERT INTO counters (artist_id, name, value) VALUES (?, ?, ?) ON CONFLICT (artist_id, name) "
+            "DO UPDATE SET value = counters.value + excluded.value", rows)
+    if batch.voided:
+        conn.executemany("INSERT INTO voided (seq) VALUES (?) ON CONFLICT (seq) DO NOTHING", [(s,) for s in batch.voided])
+
+
+def count_range(conn: Backend, first: int, last: int) -> None:
+    """Add entries ``first..last`` to the counters and mark them counted (in a write transaction)."""
+    batch = batch_for(conn)
+    for seq, kind, text in conn.stream(
+            "SELECT seq, kind, entry FROM entries WHERE seq >= ? AND seq <= ? ORDER BY seq", (first, last)):
+        batch.add(int(seq), kind, parse_json(text).get("body") or {})
+    save(conn, batch)
+    conn.execute("UPDATE tree_state SET counted = ? WHERE id = 1", (last,))
+
+
+def recompute(conn: Backend) -> tuple[int, dict[tuple[int, str], int], list[int]]:
+    """Replay every entry through the rules, writing nothing: ``(entries, {(artist, counter):
+    value}, voided generations)``. Corrections look their generation up in the log."""
+    batch = CounterBatch(lambda seq: _stored_body(conn, seq), lambda _seq: False)  # it remembers its own voids
+    n = 0
+    for seq, kind, text in conn.stream("SELECT seq, kind, entry FROM entries ORDER BY seq"):
+        batch.add(int(seq), kind, parse_json(text).get("body") or {})
+        n += 1
+    return n, {k: v for k, v in batch.deltas.items() if v}, batch.voided

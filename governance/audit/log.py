@@ -45,10 +45,10 @@ from typing import Any, Literal, Union
 from stylegate.errors import AuditEntryNotFound, AuditError
 
 from . import checkpoints as notes
+from . import counters as counting
 from . import signing
 from .backend import _TABLES, COUNTER_TABLES, Backend, open_backend
 from .checkpoints import Checkpoint, note_origin, note_verifier
-from .counters import CounterBatch
 from .entry import (
     ENTRY_VERSION,
     ZERO_HASH,
@@ -363,7 +363,7 @@ class AuditLog:
         with self._tx(write=True) as conn:
             size, frontier, counted = self._state_counted(conn, lock=True)
             if counted < size:  # a writer without counters appended: bring them up to date first
-                self._count_range(conn, counted + 1, size)
+                counting.count_range(conn, counted + 1, size)
             if size == 0:
                 prev = ZERO_HASH
             else:
@@ -385,10 +385,10 @@ class AuditLog:
                 size, prev = seq, leaf.hex()
             conn.executemany(
                 "INSERT INTO entries (seq, time, kind, entry, leaf_hash, root_hash) VALUES (?, ?, ?, ?, ?, ?)", rows)
-            counter_batch = self._counter_batch(conn, bodies)
+            counter_batch = counting.batch_for(conn, bodies)
             for seq, (kind, payload) in bodies.items():
                 counter_batch.add(seq, kind, payload)
-            self._save_counters(conn, counter_batch)
+            counting.save(conn, counter_batch)
             conn.execute(
                 "UPDATE tree_state SET size = ?, frontier = ?, counted = ? WHERE id = 1",
                 (size, json.dumps([h.hex() for h in frontier]), size),
@@ -397,38 +397,6 @@ class AuditLog:
         return [r[0] for r in rows]
 
     # -- counters ---------------------------------------------------------------------------
-
-    def _counter_batch(self, conn: Backend, pending: Mapping[int, tuple[str, Mapping[str, Any]]] | None = None) -> CounterBatch:
-        def lookup(seq: int) -> tuple[str, Mapping[str, Any]] | None:
-            if pending and seq in pending:
-                return pending[seq]
-            row = conn.execute("SELECT kind, entry FROM entries WHERE seq = ?", (seq,)).fetchone()
-            return (row[0], parse_json(row[1]).get("body") or {}) if row else None
-
-        def is_voided(seq: int) -> bool:
-            return conn.execute("SELECT 1 FROM voided WHERE seq = ?", (seq,)).fetchone() is not None
-
-        return CounterBatch(lookup, is_voided)
-
-    @staticmethod
-    def _save_counters(conn: Backend, batch: CounterBatch) -> None:
-        rows = batch.rows()
-        if rows:
-            conn.executemany(
-                "INSERT INTO counters (artist_id, name, value) VALUES (?, ?, ?) ON CONFLICT (artist_id, name) "
-                "DO UPDATE SET value = counters.value + excluded.value", rows)
-        if batch.voided:
-            conn.executemany("INSERT INTO voided (seq) VALUES (?) ON CONFLICT (seq) DO NOTHING",
-                             [(s,) for s in batch.voided])
-
-    def _count_range(self, conn: Backend, first: int, last: int) -> None:
-        """Add entries ``first..last`` to the counters (inside a write transaction)."""
-        batch = self._counter_batch(conn)
-        for seq, kind, text in conn.stream(
-                "SELECT seq, kind, entry FROM entries WHERE seq >= ? AND seq <= ? ORDER BY seq", (first, last)):
-            batch.add(int(seq), kind, parse_json(text).get("body") or {})
-        self._save_counters(conn, batch)
-        conn.execute("UPDATE tree_state SET counted = ? WHERE id = 1", (last,))
 
     def _catch_up_counters(self) -> None:
         """Count entries appended without counters (a log made before them, or an older writer)."""
@@ -440,7 +408,7 @@ class AuditLog:
         with self._tx(write=True) as conn:
             size, _, counted = self._state_counted(conn, lock=True)
             if counted < size:
-                self._count_range(conn, counted + 1, size)
+                counting.count_range(conn, counted + 1, size)
 
     def counters(self, artist_id: int | None = None) -> dict[int, dict[str, int]]:
         """``{artist id: {counter: value}}`` (one artist's, or all), as of the last committed entry.
@@ -461,20 +429,6 @@ class AuditLog:
                 out.setdefault(int(artist), {})[str(name)] = int(value)
         return out
 
-    def _recompute(self, conn: Backend) -> tuple[int, dict[tuple[int, str], int], list[int]]:
-        """Replay every entry through the counter rules (reads only; corrections look their
-        generation up in the log)."""
-        def lookup(seq: int) -> tuple[str, Mapping[str, Any]] | None:
-            row = conn.execute("SELECT kind, entry FROM entries WHERE seq = ?", (seq,)).fetchone()
-            return (row[0], parse_json(row[1]).get("body") or {}) if row else None
-
-        batch = CounterBatch(lookup, lambda _seq: False)  # the batch remembers what it voided itself
-        n = 0
-        for seq, kind, text in conn.stream("SELECT seq, kind, entry FROM entries ORDER BY seq"):
-            batch.add(int(seq), kind, parse_json(text).get("body") or {})
-            n += 1
-        return n, {k: v for k, v in batch.deltas.items() if v}, batch.voided
-
     def recount(self, *, fix: bool = False) -> RecountResult:
         """Recompute the counters from the entries and compare them with the stored ones.
 
@@ -484,7 +438,7 @@ class AuditLog:
         """
         self._catch_up_counters()
         with self._tx(write=False) as conn:
-            n, recomputed, _ = self._recompute(conn)
+            n, recomputed, _ = counting.recompute(conn)
             stored = {(int(a), str(k)): int(v) for a, k, v in conn.execute("SELECT artist_id, name, value FROM counters")}
         mismatches = [
             {"artist_id": key[0], "counter": key[1], "stored": stored.get(key, 0), "recomputed": recomputed.get(key, 0)}
@@ -494,7 +448,7 @@ class AuditLog:
         if fix and mismatches:
             with self._tx(write=True) as conn:
                 size, _, _ = self._state_counted(conn, lock=True)
-                _, recomputed, voided = self._recompute(conn)
+                _, recomputed, voided = counting.recompute(conn)
                 conn.execute("DELETE FROM counters")
                 conn.execute("DELETE FROM voided")
                 conn.executemany("INSERT INTO counters (artist_id, name, value) VALUES (?, ?, ?)",
