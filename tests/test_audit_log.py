@@ -369,7 +369,7 @@ def test_an_unknown_database_url_is_refused(tmp_path: Path) -> None:
 def test_entries_of_several_kinds_come_merged_in_order(db: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     import stylegate.governance.audit.log as audit_mod
 
-    monkeypatch.setattr(audit_mod, "_BATCH", 7)  # many batches per kind
+    monkeypatch.setattr(audit_mod, "_WINDOW", 7)  # many windows per kind
     kinds = ["check.prompt", "generate", "check.image", "registry.artist.added"]
     with AuditLog.open(db) as log:
         log.append_many([(kinds[i % 4], {"i": i}) for i in range(101)], batch=13)

@@ -80,6 +80,7 @@ PROMPT_FIELDS = ("prompt", "negative_prompt")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
 _MAX_KIND = 64
 _BATCH = 1000
+_WINDOW = 2000  # sequence numbers per read transaction in entries()
 _BULK = 5000  # entries per transaction in append_many and in the counters' catch-up
 
 
@@ -566,11 +567,13 @@ class AuditLog:
         """Entries with ``start <= seq <= stop`` in order, optionally filtered by kind and by time
         (ISO strings compared as stored, UTC: ``since <= time < until``).
 
-        Reads in batches, each its own short read transaction, up to the log's size when the
-        call began (``stop`` defaults to it), so the result is a prefix of the log as it was
-        then. Several kinds are read one kind at a time through the ``(kind, seq)`` index and
-        merged by sequence number: one query over ``kind IN (…)`` would have to sort every
-        remaining row of those kinds for each batch (quadratic over a large log).
+        Reads in windows of ``_WINDOW`` sequence numbers, each its own short read transaction, up
+        to the log's size when the call began (``stop`` defaults to it), so the result is a
+        prefix of the log as it was then. Each window is a bounded range of the primary key or
+        of the ``(kind, seq)`` index, so the cost is linear in the log: a ``seq > last … LIMIT``
+        query lets the planner (PostgreSQL's without statistics, SQLite's for ``kind IN (…)``)
+        read and sort every remaining row for each batch. Several kinds are read one kind at a
+        time and merged by sequence number.
         """
         last = len(self) if stop is None else int(stop)
         names = [str(k.value if isinstance(k, AuditKind) else k) for k in kinds] if kinds else [None]
@@ -581,9 +584,9 @@ class AuditLog:
 
     def _stored(self, kind: str | None, start: int, stop: int, since: str | None,
                 until: str | None) -> Iterator[tuple[int, str]]:
-        """``(seq, entry text)`` of one kind (or all) in ``start..stop``, in batches."""
-        where: list[str] = ["seq <= ?"]
-        args: list[Any] = [stop]
+        """``(seq, entry text)`` of one kind (or all) in ``start..stop``, window by window."""
+        where: list[str] = ["seq > ?", "seq <= ?"]
+        args: list[Any] = []
         if kind is not None:
             where.append("kind = ?")
             args.append(kind)
@@ -593,18 +596,16 @@ class AuditLog:
         if until is not None:
             where.append("time < ?")
             args.append(until)
-        last = start - 1
-        while True:
+        low = start - 1
+        while low < stop:
+            high = min(low + _WINDOW, stop)
             with self._tx(write=False) as conn:
                 rows = conn.execute(
-                    f"SELECT seq, entry FROM entries WHERE {' AND '.join(where)} AND seq > ? ORDER BY seq LIMIT {_BATCH}",
-                    (*args, last),
+                    f"SELECT seq, entry FROM entries WHERE {' AND '.join(where)} ORDER BY seq", (low, high, *args),
                 ).fetchall()
             for seq, text in rows:
                 yield int(seq), text
-                last = seq
-            if len(rows) < _BATCH:
-                return
+            low = high
 
     def checkpoints(self) -> list[Checkpoint]:
         """Every stored checkpoint, oldest first (as stored: :meth:`verify` checks them)."""
