@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 
 from stylegate.errors import AuditError
 
@@ -187,7 +187,7 @@ class AuditEntry:
 # -- the decision record -----------------------------------------------------------------------
 
 
-def _is_map(value: Any) -> bool:
+def _is_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
     """``isinstance(value, Mapping)``, with the common case (a dict from JSON) first: the ABC
     check costs more than the rest of reading a record, and reports read millions."""
     return type(value) is dict or isinstance(value, Mapping)
