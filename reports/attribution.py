@@ -14,6 +14,7 @@ artist's style without the request asking for it (``unprompted_style`` candidate
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from stylegate.errors import ReportError
-from stylegate.governance.audit import AuditEntry, AuditKind, DecisionRecord
+from stylegate.governance.audit import AuditEntry, AuditKind, AuditLog, DecisionRecord
+from stylegate.governance.audit.counters import ALLOWED_DECISIONS, PAID_CONSENTS
 from stylegate.governance.audit.entry import ArtistRef, AttributionItem
 from stylegate.governance.policy import Policy, load_policy
 
@@ -41,8 +43,6 @@ __all__ = [
     "summarize",
 ]
 
-ALLOWED_DECISIONS = ("allow", "attribute", "steer")
-PAID_CONSENTS = ("royalty", "credit")
 SHARE_TOLERANCE = 1e-4  # shares are stored rounded to 6 decimals
 
 ROW_COLUMNS = ["seq", "time", "decision", "artist_id", "artist_name", "consent", "share", "rate", "royalty", "held"]
@@ -65,20 +65,30 @@ def artist_rates(source: Any) -> dict[int, float | None]:
     return {int(a.id): (None if a.royalty_rate is None else float(a.royalty_rate)) for a in artists}
 
 
+def _voided(source: EntrySource, since: TimeBound) -> set[Any]:
+    """Generations whose correction (at or after ``since``) says no image was written."""
+    void = set()
+    for e in iter_entries(source, kinds=[AuditKind.GENERATE_CORRECTION], since=since, until=None):
+        correction = AuditEntry.from_dict(e).correction()
+        if not correction.written:
+            void.add(correction.corrects)
+    return void
+
+
+def iter_generation_entries(source: EntrySource, since: TimeBound, until: TimeBound) -> Iterator[dict[str, Any]]:
+    """Generation entries with ``since <= time < until``, less those whose correction says no
+    image was written, streamed in order (a log of millions is never held in memory)."""
+    if not isinstance(source, (AuditLog, str, os.PathLike)):
+        source = list(source)  # read twice below
+    void = _voided(source, since)
+    for e in iter_entries(source, kinds=[AuditKind.GENERATE], since=since, until=until):
+        if e.get("seq") not in void:
+            yield e
+
+
 def _generation_entries(source: EntrySource, since: TimeBound, until: TimeBound) -> list[dict[str, Any]]:
     """Generation entries, less those whose correction says no image was written."""
-    kinds = [AuditKind.GENERATE, AuditKind.GENERATE_CORRECTION]
-    entries = list(iter_entries(source, kinds=kinds, since=since, until=None))
-    void = set()
-    for e in entries:
-        if e.get("kind") == AuditKind.GENERATE_CORRECTION:
-            correction = AuditEntry.from_dict(e).correction()
-            if not correction.written:
-                void.add(correction.corrects)
-    kept = [e for e in entries if e.get("kind") == AuditKind.GENERATE and e.get("seq") not in void]
-    if until is None:
-        return kept
-    return list(iter_entries(kept, kinds=[AuditKind.GENERATE], since=since, until=until))
+    return list(iter_generation_entries(source, since, until))
 
 
 def _generations(entries: Iterable[Mapping[str, Any]]) -> Iterator[tuple[AuditEntry, DecisionRecord]]:
@@ -115,74 +125,87 @@ def attribution_rows(
     rates: Mapping[int, float | None] | None = None,
 ) -> pd.DataFrame:
     """One row per (allowed generation, royalty/credit artist); validates that shares sum to 1."""
-    rates = rates or {}
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     for entry, record in _generations(entries):
-        if record.action not in ALLOWED_DECISIONS or not record.attribution:
-            continue
-        seq = entry.seq
-        _check_shares(seq, record.attribution)
-        for item in record.attribution:
-            consent = item.consent
-            if consent not in PAID_CONSENTS:
-                continue
-            artist_id, name = _ref(item.artist, seq)
-            share = float(item.share)
-            if consent == "royalty":
-                rate = rates.get(artist_id)
-                rate = float(default_royalty_rate) if rate is None else float(rate)
-            else:
-                rate = 0.0
-            rows.append({
-                "seq": seq, "time": entry.time, "decision": record.action,
-                "artist_id": artist_id, "artist_name": name, "consent": consent, "share": share,
-                "rate": rate, "royalty": float(price_per_generation) * share * rate,
-                # an unverified artist's share: recorded, held back from payment until verified
-                "held": item.held,
-            })
+        rows.extend(_attribution_items(entry, record, float(price_per_generation), float(default_royalty_rate),
+                                       rates or {}))
     return _frame(rows, ROW_COLUMNS)
+
+
+def _attribution_items(entry: AuditEntry, record: DecisionRecord, price: float, default_rate: float,
+                       rates: Mapping[int, float | None]) -> list[tuple[Any, ...]]:
+    """The ROW_COLUMNS tuples of one generation (none unless it was allowed with an attribution)."""
+    if record.action not in ALLOWED_DECISIONS or not record.attribution:
+        return []
+    seq = entry.seq
+    _check_shares(seq, record.attribution)
+    out = []
+    for item in record.attribution:
+        consent = item.consent
+        if consent not in PAID_CONSENTS:
+            continue
+        artist_id, name = _ref(item.artist, seq)
+        share = float(item.share)
+        if consent == "royalty":
+            rate = rates.get(artist_id)
+            rate = default_rate if rate is None else float(rate)
+        else:
+            rate = 0.0
+        # held: an unverified artist's share, recorded, held back from payment until verified
+        out.append((seq, entry.time, record.action, artist_id, name, consent, share, rate, price * share * rate,
+                    item.held))
+    return out
 
 
 def blocked_rows(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (blocked generation, opted-out artist in its evidence)."""
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     for entry, record in _generations(entries):
-        if record.action != "block":
-            continue
-        seen: dict[int, str] = {}
-        for ev in record.evidence:
-            if ev.consent == "opt-out":
-                artist_id, name = _ref(ev.artist, entry.seq)
-                seen.setdefault(artist_id, name)
-        for artist_id, name in seen.items():
-            rows.append({"seq": entry.seq, "time": entry.time, "artist_id": artist_id, "artist_name": name})
+        rows.extend(_blocked_items(entry, record))
     return _frame(rows, BLOCKED_COLUMNS)
+
+
+def _unprompted_items(entry: AuditEntry, record: DecisionRecord) -> list[tuple[Any, ...]]:
+    """The UNPROMPTED_COLUMNS tuples of one generation: each royalty/credit artist whose style its
+    allowed image matched unrequested (the entry's ``unprompted_style``; recorded, not paid)."""
+    if record.action not in ALLOWED_DECISIONS:
+        return []
+    seen: dict[int, tuple[str, str]] = {}
+    for item in record.unprompted_style:
+        if item.consent in PAID_CONSENTS:
+            artist_id, name = _ref(item.artist, entry.seq)
+            seen.setdefault(artist_id, (name, item.consent))
+    return [(entry.seq, entry.time, artist_id, name, consent) for artist_id, (name, consent) in seen.items()]
 
 
 def unprompted_rows(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (allowed generation, royalty/credit artist whose style its image matched
     unrequested): recorded in the entry's ``unprompted_style``, not paid."""
-    rows: list[dict[str, Any]] = []
-    for entry, record in _generations(entries):
-        if record.action not in ALLOWED_DECISIONS:
-            continue
-        seen: dict[int, tuple[str, str]] = {}
-        for item in record.unprompted_style:
-            if item.consent in PAID_CONSENTS:
-                artist_id, name = _ref(item.artist, entry.seq)
-                seen.setdefault(artist_id, (name, item.consent))
-        for artist_id, (name, consent) in seen.items():
-            rows.append({"seq": entry.seq, "time": entry.time, "artist_id": artist_id, "artist_name": name,
-                         "consent": consent})
-    return _frame(rows, UNPROMPTED_COLUMNS)
+    items = [item for entry, record in _generations(entries) for item in _unprompted_items(entry, record)]
+    return _frame(items, UNPROMPTED_COLUMNS)
+
+
+def _blocked_items(entry: AuditEntry, record: DecisionRecord) -> list[tuple[Any, ...]]:
+    """The BLOCKED_COLUMNS tuples of one generation (one per opted-out artist if it was blocked)."""
+    if record.action != "block":
+        return []
+    seen: dict[int, str] = {}
+    for ev in record.evidence:
+        if ev.consent == "opt-out":
+            artist_id, name = _ref(ev.artist, entry.seq)
+            seen.setdefault(artist_id, name)
+    return [(entry.seq, entry.time, artist_id, name) for artist_id, name in seen.items()]
 
 
 def decision_counts(entries: Iterable[Mapping[str, Any]], period: str = "month") -> pd.DataFrame:
     """Generations per period and decision."""
-    rows = [{"time": entry.time, "decision": str(record.action)} for entry, record in _generations(entries)]
+    return _decision_frame([(entry.time, str(record.action)) for entry, record in _generations(entries)], period)
+
+
+def _decision_frame(rows: list[tuple[str, str]], period: str) -> pd.DataFrame:
     if not rows:
         return _frame([], DECISION_COLUMNS)
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame.from_records(rows, columns=["time", "decision"])
     df["period"] = period_labels(df["time"], period)
     out = df.groupby(["period", "decision"], sort=True).size().reset_index(name="count")
     out["count"] = out["count"].astype("int64")
@@ -311,22 +334,29 @@ def build_attribution_report(
     policy = policy if policy is not None else load_policy()
     price = float(policy.attribution.price_per_generation)
     default_rate = float(policy.attribution.default_royalty_rate)
-    entries = _generation_entries(source, since, until)
-    rows = attribution_rows(entries, price_per_generation=price, default_royalty_rate=default_rate,
-                            rates=artist_rates(registry))
-    blocked = blocked_rows(entries)
-    unprompted = unprompted_rows(entries)
+    rates = artist_rates(registry)
+    paid: list[tuple[Any, ...]] = []
+    blocked_items: list[tuple[Any, ...]] = []
+    unprompted_items: list[tuple[Any, ...]] = []
+    decided: list[tuple[str, str]] = []
+    for entry, record in _generations(iter_generation_entries(source, since, until)):  # one pass, one parse each
+        paid.extend(_attribution_items(entry, record, price, default_rate, rates))
+        blocked_items.extend(_blocked_items(entry, record))
+        unprompted_items.extend(_unprompted_items(entry, record))
+        decided.append((entry.time, str(record.action)))
+    rows, blocked = _frame(paid, ROW_COLUMNS), _frame(blocked_items, BLOCKED_COLUMNS)
+    unprompted = _frame(unprompted_items, UNPROMPTED_COLUMNS)
     return AttributionReport(
         summary=summarize(rows, blocked, period, unprompted),
         rows=rows,
         blocked=blocked,
-        decisions=decision_counts(entries, period),
+        decisions=_decision_frame(decided, period),
         period=period,
         price_per_generation=price,
         default_royalty_rate=default_rate,
         since=to_iso(since),
         until=to_iso(until),
-        meta={"policy_version": policy.version, "generations": len(entries)},
+        meta={"policy_version": policy.version, "generations": len(decided)},
         findings=_findings(source, since, until) if include_findings else None,
         unprompted=unprompted,
     )
@@ -338,8 +368,10 @@ def _findings(source: EntrySource, since: TimeBound, until: TimeBound) -> pd.Dat
     return findings_frame(source, since, until)
 
 
-def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+def _frame(rows: Sequence[Mapping[str, Any] | tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
     if rows:
+        if isinstance(rows[0], tuple):
+            return pd.DataFrame.from_records(rows, columns=columns)
         return pd.DataFrame(rows, columns=columns)
     dtypes = {
         "seq": "int64", "artist_id": "int64", "generations": "int64", "blocked_on_behalf": "int64", "count": "int64",

@@ -7,7 +7,8 @@ Reads ``check.prompt``, ``check.image`` and ``generate`` entries. Write it with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from stylegate.errors import ReportError
-from stylegate.governance.audit import AuditEntry
+from stylegate.governance.audit import AuditEntry, DecisionRecord
 from stylegate.governance.audit.entry import DECISION_KINDS as AUDIT_DECISION_KINDS
 
 from ._source import EntrySource, TimeBound, iter_entries, to_iso
@@ -38,24 +39,30 @@ def _empty(columns: Sequence[str]) -> pd.DataFrame:
         "score", "threshold", "delta", "min", "max") or c.startswith("q") else "str")) for c in columns})
 
 
-def score_rows(entries: list[dict[str, Any]]) -> pd.DataFrame:
+def _score_items(entry: AuditEntry, record: DecisionRecord) -> list[tuple[Any, ...]]:
+    """The SCORE_COLUMNS tuples of one decision entry."""
+    out = []
+    for ev in record.evidence:
+        score, threshold = ev.score, ev.threshold
+        if score is None or threshold is None:
+            raise ReportError(f"audit entry {entry.seq}: evidence without a numeric score and threshold")
+        out.append((entry.seq, entry.time, entry.kind, str(record.action), ev.kind,
+                    -1 if ev.artist.id is None else ev.artist.id, ev.artist.name, ev.consent, score, threshold,
+                    score - threshold, ev.rule, ev.action))
+    return out
+
+
+def _score_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows, columns=SCORE_COLUMNS) if rows else _empty(SCORE_COLUMNS)
+
+
+def score_rows(entries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per piece of evidence: its score, threshold and ``delta = score − threshold``."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for raw in entries:
         entry = AuditEntry.from_dict(raw)
-        record = entry.decision()
-        for ev in record.evidence:
-            score, threshold = ev.score, ev.threshold
-            if score is None or threshold is None:
-                raise ReportError(f"audit entry {entry.seq}: evidence without a numeric score and threshold")
-            rows.append({
-                "seq": entry.seq, "time": entry.time, "entry_kind": entry.kind,
-                "decision": str(record.action), "evidence_kind": ev.kind,
-                "artist_id": -1 if ev.artist.id is None else ev.artist.id, "artist_name": ev.artist.name,
-                "consent": ev.consent, "score": score, "threshold": threshold,
-                "delta": score - threshold, "rule": ev.rule, "action": ev.action,
-            })
-    return pd.DataFrame(rows, columns=SCORE_COLUMNS) if rows else _empty(SCORE_COLUMNS)
+        rows.extend(_score_items(entry, entry.decision()))
+    return _score_frame(rows)
 
 
 def near_threshold_table(scores: pd.DataFrame, margin: float = 0.05) -> pd.DataFrame:
@@ -119,15 +126,21 @@ def build_audit_summary(
     """Summarise decision entries of ``kinds`` with ``since <= time < until`` (UTC)."""
     if not margin >= 0:
         raise ReportError(f"margin must be a non-negative number, not {margin!r}")
-    entries = list(iter_entries(source, kinds=list(kinds), since=since, until=until))
-    if entries:
-        parsed = [AuditEntry.from_dict(e) for e in entries]
-        dec = pd.DataFrame([{"entry_kind": e.kind, "decision": str(e.decision().action)} for e in parsed])
-        decisions = dec.groupby(["entry_kind", "decision"], sort=True).size().reset_index(name="count")
+    counts: Counter[tuple[str, str]] = Counter()
+    score_items: list[tuple[Any, ...]] = []
+    for raw in iter_entries(source, kinds=list(kinds), since=since, until=until):  # streamed, parsed once
+        entry = AuditEntry.from_dict(raw)
+        record = entry.decision()
+        counts[(entry.kind, str(record.action))] += 1
+        score_items.extend(_score_items(entry, record))
+    n = sum(counts.values())
+    if counts:
+        decisions = pd.DataFrame.from_records(
+            [(k, d, c) for (k, d), c in sorted(counts.items())], columns=["entry_kind", "decision", "count"])
         decisions["count"] = decisions["count"].astype("int64")
     else:
         decisions = _empty(["entry_kind", "decision", "count"])
-    scores = score_rows(entries)
+    scores = _score_frame(score_items)
     if scores.empty:
         by_evidence = _empty(["evidence_kind", "decision", "entries", "evidence"])
     else:
@@ -137,5 +150,5 @@ def build_audit_summary(
     return AuditSummary(
         decisions=decisions, by_evidence=by_evidence, near_threshold=near_threshold_table(scores, margin),
         scores=scores, margin=float(margin), since=to_iso(since), until=to_iso(until),
-        meta={"entries": len(entries)},
+        meta={"entries": n},
     )

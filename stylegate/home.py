@@ -29,6 +29,7 @@ class HomeState:
     marker: bool
     database: Path | None  # the SQLite registry file, None for an external database URL
     database_exists: bool
+    audit: Path | None  # the audit log's SQLite file, None when it lives in PostgreSQL
     audit_exists: bool
     index_exists: bool
     work_files: int
@@ -64,6 +65,12 @@ def _count_work_files(works_dir: Path, stop_after: int = 1_000) -> int:
     return count
 
 
+def _audit_exists(settings: Settings) -> bool:
+    """The SQLite audit file exists; a PostgreSQL log is checked when it opens (``create=False``)."""
+    path = settings.audit_sqlite_path
+    return path.is_file() if path is not None else True
+
+
 def inspect_home(settings: Settings) -> HomeState:
     home = settings.home
     db = sqlite_database_path(settings)
@@ -72,7 +79,8 @@ def inspect_home(settings: Settings) -> HomeState:
         marker=(home / MARKER).is_file(),
         database=db,
         database_exists=db.is_file() if db is not None else True,
-        audit_exists=(home / "audit.db").is_file(),
+        audit=settings.audit_sqlite_path,
+        audit_exists=_audit_exists(settings),
         index_exists=settings.index_path.is_file(),
         work_files=_count_work_files(settings.works_dir),
     )
@@ -107,7 +115,7 @@ def _require_databases(state: HomeState) -> None:
         )
     if not state.audit_exists:
         raise HomeError(
-            f"the audit log {state.home / 'audit.db'} is missing from the home {state.home}"
+            f"the audit log {state.audit} is missing from the home {state.home}"
             + _what_remains(state)
             + "; stylegate never recreates it, since its acknowledged entries would be lost: restore it from a backup"
         )

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_home, description="where everything a run writes lives")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
+    audit_url: str | None = Field(
+        None, description="where the audit log lives: a postgresql:// URL or a SQLite file path; default: the "
+        "registry database when database_url is PostgreSQL (schema stylegate_audit), else home/audit.db")
     index_factory: str = Field(
         "auto", description="FAISS index_factory string, or auto / auto:N: Flat up to N works (default 50000), "
         "IVF-HNSW-PQ with exact re-rank above; chosen when the index is built, kept until `stylegate index rebuild`")
@@ -115,6 +118,23 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'registry.db'}"
+
+    @property
+    def audit_target(self) -> str | Path:
+        """The audit log's location: a PostgreSQL URL, or the SQLite file."""
+        if self.audit_url:
+            return self.audit_url if "://" in self.audit_url else Path(self.audit_url).expanduser()
+        if self.database_url and self.database_url.split("://", 1)[0] in ("postgresql", "postgres", "postgresql+psycopg"):
+            return self.database_url
+        return self.home / "audit.db"
+
+    @property
+    def audit_sqlite_path(self) -> Path | None:
+        """The audit log's SQLite file, or None when it lives in PostgreSQL."""
+        target = self.audit_target
+        if isinstance(target, Path):
+            return target
+        return Path(target[len("sqlite:///"):]) if target.startswith("sqlite:///") else None
 
     @property
     def works_dir(self) -> Path:

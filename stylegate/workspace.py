@@ -108,10 +108,10 @@ class Workspace:
 
     @cached_property
     def audit(self) -> AuditLog:
-        from stylegate.governance.audit import AuditLog, default_audit_path
+        from stylegate.governance.audit import AuditLog
 
         self.require_home()
-        audit_log = AuditLog.open(default_audit_path(self.settings.home))
+        audit_log = AuditLog.open(self.settings.audit_target, create=self.create)
         self.outbox.replay(audit_log)
         return audit_log
 

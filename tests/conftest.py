@@ -151,3 +151,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path):
         yield url
     finally:
         server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_target(request: pytest.FixtureRequest, tmp_path: Path):
+    """Where a fresh audit log goes on each backend: a SQLite file path, or the URL of a new
+    PostgreSQL database on the session's server (the log's tables go in its stylegate_audit schema)."""
+    if request.param == "sqlite":
+        yield tmp_path / "audit.db"
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)

@@ -1,4 +1,5 @@
-"""Durability of the audit log: concurrent writers and writers killed with SIGKILL."""
+"""Durability of the audit log on both backends (SQLite, a real PostgreSQL server): concurrent
+writer processes and writers killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -20,17 +21,26 @@ WORKERS = 4
 PER_WORKER = 500
 
 
+def _body(worker: int, i: int) -> dict:
+    """Every fifth check is blocked on behalf of artist ``worker + 1`` (for the counters)."""
+    blocked = i % 5 == 0
+    evidence = [{"kind": "name", "artist": {"id": worker + 1, "name": f"A{worker}"}, "consent": "opt-out",
+                 "score": 1.0, "threshold": 1.0, "action": "block"}] if blocked else []
+    return {"worker": worker, "i": i, "prompt": f"w{worker} p{i}", "decision": "block" if blocked else "allow",
+            "evidence": evidence}
+
+
 def _writer(db: str, worker: int, count: int, out: str, start: multiprocessing.synchronize.Event) -> None:
     start.wait(30)
     log = AuditLog.open(db)  # all at once, on a database none of them created yet
-    seqs = [log.append("check.prompt", {"worker": worker, "i": i, "prompt": f"w{worker} p{i}"}) for i in range(count)]
+    seqs = [log.append("check.prompt", _body(worker, i)) for i in range(count)]
     log.close()
     Path(out).write_text(json.dumps(seqs))
 
 
 @pytest.mark.timeout(120)
-def test_concurrent_processes_get_unique_contiguous_seqs(tmp_path: Path) -> None:
-    db = tmp_path / "audit.db"
+def test_concurrent_processes_get_unique_contiguous_seqs(audit_target, tmp_path: Path) -> None:
+    db = audit_target  # a SQLite file, or a real PostgreSQL database: appends serialise on the tree-state row
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
     outs = [tmp_path / f"w{w}.json" for w in range(WORKERS)]
@@ -52,6 +62,9 @@ def test_concurrent_processes_get_unique_contiguous_seqs(tmp_path: Path) -> None
                 assert log.entry(seqs[i])["body"]["worker"] == w and log.entry(seqs[i])["body"]["i"] == i
         log.checkpoint(signer)
         result = log.verify(signer.public_key)
+        # the counters were updated inside each append's transaction: none lost, none doubled
+        assert log.counters() == {w + 1: {"blocked_checks": PER_WORKER // 5} for w in range(WORKERS)}
+        assert log.recount().ok
     assert result.ok, result.problems
     assert result.entries == WORKERS * PER_WORKER and result.unsigned == 0
 
@@ -77,8 +90,8 @@ def _acked(path: Path) -> list[tuple[int, int]]:
 
 
 @pytest.mark.timeout(120)
-def test_sigkill_mid_append_loses_no_acknowledged_entry(tmp_path: Path) -> None:
-    db, acks = tmp_path / "audit.db", tmp_path / "acks.txt"
+def test_sigkill_mid_append_loses_no_acknowledged_entry(audit_target, tmp_path: Path) -> None:
+    db, acks = audit_target, tmp_path / "acks.txt"
     AuditLog.open(db).close()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     for round_, extra in enumerate((40, 97, 151)):

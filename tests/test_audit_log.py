@@ -1,24 +1,25 @@
 """The audit log: appends, prompt modes, checkpoints, proofs, export, and tamper detection.
 
-Tampering is done the way an intruder would: straight into the SQLite file with sqlite3.
+Every test runs on both backends (a SQLite file, a real PostgreSQL database). Tampering is
+done the way an intruder would: straight into the database (tests/audit_db.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Union
 
 import pytest
+from audit_db import RawDB, raw_sql
 
 from stylegate.errors import AuditEntryNotFound, AuditError
 from stylegate.governance.audit import (
     AuditLog,
     DecisionRecord,
-    default_audit_path,
     verify_consistency,
     verify_entry_proof,
     verify_export,
@@ -36,9 +37,12 @@ def _fill(log: AuditLog, n: int, start: int = 0) -> None:
         log.append("check.prompt", {"prompt": f"a cat number {i}", "decision": "allow", "score": i / 7})
 
 
+Target = Union[str, Path]
+
+
 @pytest.fixture()
-def db(home: Path) -> Path:
-    return default_audit_path(home)
+def db(audit_target: Target) -> Target:
+    return audit_target
 
 
 @pytest.fixture()
@@ -46,14 +50,11 @@ def signer(home: Path) -> Signer:
     return load_or_create_signer(home)
 
 
-def _sql(db: Path, statement: str, *args: object) -> None:
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute(statement, args)
-    conn.close()
+def _sql(db: Target, statement: str, *args: object) -> None:
+    raw_sql(db, statement, *args)
 
 
-def _verify(db: Path, signer: Signer):
+def _verify(db: Target, signer: Signer):
     with AuditLog.open(db) as log:
         return log.verify(signer.public_key)
 
@@ -61,7 +62,7 @@ def _verify(db: Path, signer: Signer):
 # -- the happy path -------------------------------------------------------------------------
 
 
-def test_append_assigns_contiguous_seqs_and_chains(db: Path) -> None:
+def test_append_assigns_contiguous_seqs_and_chains(db: Target) -> None:
     with AuditLog.open(db) as log:
         assert len(log) == 0
         assert log.head().root == EMPTY_ROOT.hex()
@@ -92,7 +93,7 @@ def test_canonical_json_is_sorted_compact_utf8() -> None:
         canonical_json({"x": object()})
 
 
-def test_prompt_modes(db: Path) -> None:
+def test_prompt_modes(db: Target) -> None:
     with AuditLog.open(db, prompt_mode="hash") as log:
         log.append("check.prompt", {"prompt": "in the style of Ann Example", "steer": {"prompt": "a harbour"}})
         log.append("check.prompt", {"prompt": "a harbour at dusk"}, prompt_mode="full")
@@ -105,7 +106,7 @@ def test_prompt_modes(db: Path) -> None:
         AuditLog.open(db, prompt_mode="none")  # type: ignore[arg-type]
 
 
-def test_decision_body_and_kind_validation(db: Path) -> None:
+def test_decision_body_and_kind_validation(db: Target) -> None:
     artist = ArtistRef(3, "Ann Example")
     decision = Decision(
         subject="prompt",
@@ -134,7 +135,7 @@ def test_decision_body_and_kind_validation(db: Path) -> None:
         assert [e["kind"] for e in log.entries(kinds=["registry.artist.added"])] == ["registry.artist.added"]
 
 
-def test_checkpoint_prove_and_export(db: Path, signer: Signer, tmp_path: Path) -> None:
+def test_checkpoint_prove_and_export(db: Target, signer: Signer, tmp_path: Path) -> None:
     with AuditLog.open(db) as log:
         empty = log.checkpoint(signer)
         assert empty.size == 0 and empty.root == EMPTY_ROOT.hex()
@@ -181,7 +182,7 @@ def test_checkpoint_prove_and_export(db: Path, signer: Signer, tmp_path: Path) -
     assert not bad.ok and bad.first_bad_seq == 9
 
 
-def test_head_is_maintained_incrementally(db: Path) -> None:
+def test_head_is_maintained_incrementally(db: Target) -> None:
     with AuditLog.open(db) as log:
         frontier: list[bytes] = []
         for i in range(20):
@@ -194,7 +195,7 @@ def test_head_is_maintained_incrementally(db: Path) -> None:
 
 
 @pytest.fixture()
-def signed_log(db: Path, signer: Signer) -> Path:
+def signed_log(db: Target, signer: Signer) -> Target:
     """20 entries, a checkpoint at 15, 5 unsigned entries after it."""
     with AuditLog.open(db) as log:
         _fill(log, 15)
@@ -204,20 +205,20 @@ def signed_log(db: Path, signer: Signer) -> Path:
     return db
 
 
-def test_edit_is_named(signed_log: Path, signer: Signer) -> None:
+def test_edit_is_named(signed_log: Target, signer: Signer) -> None:
     _sql(signed_log, "UPDATE entries SET entry = replace(entry, '\"allow\"', '\"block\"') WHERE seq = 7")
     result = _verify(signed_log, signer)
     assert not result.ok and result.first_bad_seq == 7
     assert any("entry 7" in p for p in result.problems)
 
 
-def test_edit_after_the_checkpoint_is_named(signed_log: Path, signer: Signer) -> None:
+def test_edit_after_the_checkpoint_is_named(signed_log: Target, signer: Signer) -> None:
     _sql(signed_log, "UPDATE entries SET entry = replace(entry, 'number 18', 'number 99') WHERE seq = 19")
     assert _verify(signed_log, signer).first_bad_seq == 19
 
 
-def test_edit_with_recomputed_leaf_hash_is_named(signed_log: Path, signer: Signer) -> None:
-    conn = sqlite3.connect(signed_log)
+def test_edit_with_recomputed_leaf_hash_is_named(signed_log: Target, signer: Signer) -> None:
+    conn = RawDB(signed_log)
     text = conn.execute("SELECT entry FROM entries WHERE seq = 4").fetchone()[0]
     forged = text.replace("number 3", "number 0")
     with conn:
@@ -227,9 +228,9 @@ def test_edit_with_recomputed_leaf_hash_is_named(signed_log: Path, signer: Signe
     assert not result.ok and result.first_bad_seq == 4, result.problems
 
 
-def test_full_rewrite_is_caught_by_the_checkpoint(signed_log: Path, signer: Signer) -> None:
+def test_full_rewrite_is_caught_by_the_checkpoint(signed_log: Target, signer: Signer) -> None:
     """Rewrite entry 3 and recompute every stored hash after it: only the signature knows."""
-    conn = sqlite3.connect(signed_log)
+    conn = RawDB(signed_log)
     rows = conn.execute("SELECT seq, entry FROM entries ORDER BY seq").fetchall()
     frontier: list[bytes] = []
     prev = ZERO_HASH
@@ -255,20 +256,20 @@ def test_full_rewrite_is_caught_by_the_checkpoint(signed_log: Path, signer: Sign
     assert result.checkpoints == 0
 
 
-def test_deletion_is_named(signed_log: Path, signer: Signer) -> None:
+def test_deletion_is_named(signed_log: Target, signer: Signer) -> None:
     _sql(signed_log, "DELETE FROM entries WHERE seq = 9")
     result = _verify(signed_log, signer)
     assert not result.ok and result.first_bad_seq == 9
     assert any("entry 9 is missing" in p for p in result.problems)
 
 
-def test_deleting_the_first_entry_is_named(signed_log: Path, signer: Signer) -> None:
+def test_deleting_the_first_entry_is_named(signed_log: Target, signer: Signer) -> None:
     _sql(signed_log, "DELETE FROM entries WHERE seq = 1")
     assert _verify(signed_log, signer).first_bad_seq == 1
 
 
-def test_reordering_is_named(signed_log: Path, signer: Signer) -> None:
-    conn = sqlite3.connect(signed_log)
+def test_reordering_is_named(signed_log: Target, signer: Signer) -> None:
+    conn = RawDB(signed_log)
     with conn:  # swap entries 5 and 6 by renumbering their rows
         conn.execute("UPDATE entries SET seq = -5 WHERE seq = 5")
         conn.execute("UPDATE entries SET seq = 5 WHERE seq = 6")
@@ -278,9 +279,9 @@ def test_reordering_is_named(signed_log: Path, signer: Signer) -> None:
     assert not result.ok and result.first_bad_seq == 5
 
 
-def test_reordering_with_rewritten_numbers_is_named(signed_log: Path, signer: Signer) -> None:
+def test_reordering_with_rewritten_numbers_is_named(signed_log: Target, signer: Signer) -> None:
     """Swap the contents of 11 and 12, fix their seq fields and leaf hashes: the chain breaks."""
-    conn = sqlite3.connect(signed_log)
+    conn = RawDB(signed_log)
     a, b = (json.loads(conn.execute("SELECT entry FROM entries WHERE seq = ?", (s,)).fetchone()[0]) for s in (11, 12))
     a["seq"], b["seq"] = 12, 11
     with conn:
@@ -292,8 +293,8 @@ def test_reordering_with_rewritten_numbers_is_named(signed_log: Path, signer: Si
     assert not result.ok and result.first_bad_seq == 11, result.problems
 
 
-def test_truncation_below_a_checkpoint_is_named(signed_log: Path, signer: Signer) -> None:
-    conn = sqlite3.connect(signed_log)
+def test_truncation_below_a_checkpoint_is_named(signed_log: Target, signer: Signer) -> None:
+    conn = RawDB(signed_log)
     with conn:  # cut the tail and make the tree state agree, leaving only the signature to tell
         conn.execute("DELETE FROM entries WHERE seq > 12")
         frontier: list[bytes] = []
@@ -306,13 +307,13 @@ def test_truncation_below_a_checkpoint_is_named(signed_log: Path, signer: Signer
     assert any("truncated" in p for p in result.problems)
 
 
-def test_truncation_of_the_unsigned_tail_is_named(signed_log: Path, signer: Signer) -> None:
+def test_truncation_of_the_unsigned_tail_is_named(signed_log: Target, signer: Signer) -> None:
     _sql(signed_log, "DELETE FROM entries WHERE seq > 17")
     result = _verify(signed_log, signer)
     assert not result.ok and result.first_bad_seq == 18
 
 
-def test_forged_checkpoint_fails(signed_log: Path, signer: Signer) -> None:
+def test_forged_checkpoint_fails(signed_log: Target, signer: Signer) -> None:
     intruder = Signer.generate()
     with AuditLog.open(signed_log) as log:
         forged = log.checkpoint(intruder)  # a well-formed checkpoint by the wrong key
@@ -322,19 +323,19 @@ def test_forged_checkpoint_fails(signed_log: Path, signer: Signer) -> None:
     assert any(f"#{forged.id}" in p and "unknown_key" in p and intruder.key_id in p for p in result.problems)
 
 
-def test_altered_checkpoint_fails(signed_log: Path, signer: Signer) -> None:
+def test_altered_checkpoint_fails(signed_log: Target, signer: Signer) -> None:
     _sql(signed_log, "UPDATE checkpoints SET size = 20, root_hash = ? WHERE id = 1", "ab" * 32)
     result = _verify(signed_log, signer)
     assert not result.ok and any("#1" in p and "bad_size" in p for p in result.problems)
 
 
-def test_checkpoint_refuses_a_damaged_log(signed_log: Path, signer: Signer) -> None:
+def test_checkpoint_refuses_a_damaged_log(signed_log: Target, signer: Signer) -> None:
     _sql(signed_log, "UPDATE entries SET root_hash = ? WHERE seq = 15", "cd" * 32)
     with AuditLog.open(signed_log) as log, pytest.raises(AuditError, match="refusing to sign"):
         log.checkpoint(signer)
 
 
-def test_verify_without_a_key_reports_unchecked_checkpoints(signed_log: Path) -> None:
+def test_verify_without_a_key_reports_unchecked_checkpoints(signed_log: Target) -> None:
     with AuditLog.open(signed_log) as log:
         result = log.verify()
     assert not result.ok and result.first_bad_seq is None and "no public key" in result.problems[0]
@@ -344,3 +345,38 @@ def test_no_heavy_imports() -> None:
     code = "import sys, stylegate.governance.audit; print(any(m in sys.modules for m in ('torch', 'faiss', 'numpy')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_open_without_create_refuses_a_missing_log(db: Target) -> None:
+    """A home's log is never recreated silently (its acknowledged entries would be lost)."""
+    with pytest.raises(AuditError, match="no tables"):
+        AuditLog.open(db, create=False)
+    assert not isinstance(db, Path) or not db.exists()  # and it left no empty file behind
+    with AuditLog.open(db) as log:
+        log.append("check.prompt", {"prompt": "a cat"})
+    with AuditLog.open(db, create=False) as log:
+        assert len(log) == 1 and log.backend == ("sqlite" if isinstance(db, Path) else "postgresql")
+
+
+def test_an_unknown_database_url_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(AuditError, match="postgresql:// URL"):
+        AuditLog.open("mysql://db/audit")
+    with AuditLog.open(f"sqlite:///{tmp_path / 'by-url.db'}") as log:
+        assert log.append("check.prompt", {"prompt": "a cat"}) == 1
+    assert (tmp_path / "by-url.db").is_file()
+
+
+def test_entries_of_several_kinds_come_merged_in_order(db: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stylegate.governance.audit.log as audit_mod
+
+    monkeypatch.setattr(audit_mod, "_WINDOW", 7)  # many windows per kind
+    kinds = ["check.prompt", "generate", "check.image", "registry.artist.added"]
+    with AuditLog.open(db) as log:
+        log.append_many([(kinds[i % 4], {"i": i}) for i in range(101)], batch=13)
+        both = [e["seq"] for e in log.entries(kinds=["generate", "check.prompt", "generate"])]
+        assert both == [s for s in range(1, 102) if (s - 1) % 4 in (0, 1)]
+        window = [e["seq"] for e in log.entries(10, 60, kinds=["check.image", "registry.artist.added"])]
+        assert window == [s for s in range(10, 61) if (s - 1) % 4 in (2, 3)]
+        assert [e["seq"] for e in log.entries()] == list(range(1, 102))
+        t = log.entry(50)["time"]
+        assert all(e["time"] >= t for e in log.entries(kinds=["generate", "check.image"], since=t))

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from audit_db import raw_sql
 
 from stylegate.governance.audit import (
     AuditEntry,
@@ -44,8 +45,8 @@ def signer() -> Signer:
 
 
 @pytest.fixture()
-def log(tmp_path: Path):
-    with AuditLog.open(tmp_path / "audit.db") as lg:
+def log(audit_target):  # on both backends
+    with AuditLog.open(audit_target) as lg:
         for i in range(7):
             lg.append(AuditKind.CHECK_PROMPT, {"prompt": f"a cat {i}", "decision": "allow"})
         yield lg
@@ -175,9 +176,9 @@ def test_signature_failures_name_their_reason(signer: Signer) -> None:
     assert verify_signature(signer.public_key, b"message", sig[:63]).reason == Reason.MALFORMED
 
 
-def test_a_tampered_log_fails_with_a_reason_and_the_first_problem(log: AuditLog, signer: Signer) -> None:
+def test_a_tampered_log_fails_with_a_reason_and_the_first_problem(log: AuditLog, signer: Signer, audit_target) -> None:
     assert log.verify() and log.verify().reason == Reason.OK
-    log._conn.execute("UPDATE entries SET entry = replace(entry, 'a cat 4', 'a dog 4') WHERE seq = 5")
+    raw_sql(audit_target, "UPDATE entries SET entry = replace(entry, 'a cat 4', 'a dog 4') WHERE seq = 5")
     result = log.verify()
     assert not result and result.reason == Reason.TAMPERED and "entry 5" in result.detail
 
@@ -246,7 +247,7 @@ class _Refusing:
         raise OSError("disk full (injected)")
 
 
-def test_the_outbox_parks_what_the_log_refuses_and_replays_it(tmp_path: Path) -> None:
+def test_the_outbox_parks_what_the_log_refuses_and_replays_it(tmp_path: Path, audit_target) -> None:
     outbox = AuditOutbox(tmp_path)
     assert outbox.deliver(_Refusing(), "registry.artist.added", {"artist": {"id": 1}}) is None  # type: ignore[arg-type]
 
@@ -257,7 +258,7 @@ def test_the_outbox_parks_what_the_log_refuses_and_replays_it(tmp_path: Path) ->
     assert outbox.unaudited == ["registry.artist.added: disk full (injected)", "registry.works.added: locked"]
     assert [json.loads(ln)["kind"] for ln in outbox.path.read_text().splitlines()] == [
         "registry.artist.added", "registry.works.added"]
-    with AuditLog.open(tmp_path / "audit.db") as lg:
+    with AuditLog.open(audit_target) as lg:
         assert outbox.replay(lg) == 2 and not outbox.path.exists()
         first, second = lg.entries()
         assert first["body"]["artist"] == {"id": 1} and first["body"]["parked"]["error"] == "disk full (injected)"

@@ -42,6 +42,7 @@ def home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     assert sg(home, "init").exit_code == 0
     assert sg(home, "artists", "add", "Mira Okonkwo", "--alias", "The Teal Painter", "--consent", "royalty").exit_code == 0
     assert (home / "registry.db").exists() == db_url.startswith("sqlite")  # the registry is where db_url says
+    assert (home / "audit.db").exists() == db_url.startswith("sqlite")  # and the audit log goes with it
     return home
 
 

@@ -1,4 +1,4 @@
-"""The tamper-evident audit log: an append-only, hash-chained RFC 6962 Merkle log in SQLite.
+"""The tamper-evident audit log: an append-only, hash-chained RFC 6962 Merkle log in SQLite or PostgreSQL.
 
 Every prompt check, image check, generation and registry change becomes one entry (see
 :mod:`~stylegate.governance.audit.entry` for the entry envelope and the canonical leaf bytes).
@@ -7,12 +7,16 @@ Entries are leaves of an RFC 6962 Merkle tree (:mod:`~stylegate.governance.audit
 (:mod:`~stylegate.governance.audit.signing`) and :meth:`AuditLog.verify` recomputes everything
 (:mod:`~stylegate.governance.audit.verify`).
 
-Storage: its own SQLite file (by default ``<home>/audit.db``) in WAL mode with
-``synchronous=FULL``. An append allocates the next sequence number and inserts the entry, its
-leaf hash and the new tree head inside one ``BEGIN IMMEDIATE`` transaction, so concurrent
-processes get unique, contiguous numbers, and :meth:`AuditLog.append` returns only after the
-commit: an acknowledged entry survives a crash. The tree's frontier (the O(log n) roots of its
-perfect subtrees) is kept in the ``tree_state`` row, so an append never rereads the tree.
+Storage (:mod:`~stylegate.governance.audit.backend`): its own SQLite file (by default
+``<home>/audit.db``) in WAL mode with ``synchronous=FULL``, or the ``stylegate_audit`` schema of a
+PostgreSQL database. An append allocates the next sequence number and inserts the entry, its
+leaf hash and the new tree head inside one write transaction that holds the log's write lock
+(``BEGIN IMMEDIATE`` on SQLite, the ``tree_state`` row ``FOR UPDATE`` on PostgreSQL), so
+concurrent processes get unique, contiguous numbers, and :meth:`AuditLog.append` returns only
+after the commit: an acknowledged entry survives a crash. The tree's frontier (the O(log n)
+roots of its perfect subtrees) is kept in the ``tree_state`` row, so an append never rereads the
+tree. The same transaction updates the per-artist counters (:mod:`.counters`) that dashboards
+read instead of the log.
 
 What verification catches: an edited entry (its content no longer hashes to its stored leaf
 hash, its canonical form or its chain), a deleted or reordered entry (sequence numbers are
@@ -26,21 +30,24 @@ copies of checkpoints elsewhere) to bound that window.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
 import re
-import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
 from stylegate.errors import AuditEntryNotFound, AuditError
 
 from . import checkpoints as notes
+from . import counters as counting
 from . import signing
+from .backend import _TABLES, COUNTER_TABLES, Backend, open_backend
 from .checkpoints import Checkpoint, note_origin, note_verifier
 from .entry import (
     ENTRY_VERSION,
@@ -50,6 +57,7 @@ from .entry import (
     DecisionRecord,
     TreeHead,
     canonical_json,
+    parse_json,
     sha256_text,
     utc_now,
 )
@@ -58,7 +66,7 @@ from .merkle import EMPTY_ROOT, MerkleTree, frontier_push, frontier_root, leaf_h
 from .verdict import Reason
 from .verify import ChainChecker, Problems, VerifyResult, check_checkpoints, check_tree_state
 
-__all__ = ["AUDIT_DB_NAME", "AuditLog", "PromptMode", "default_audit_path"]
+__all__ = ["AUDIT_DB_NAME", "AuditLog", "PromptMode", "RecountResult", "default_audit_path"]
 
 log = logging.getLogger(__name__)
 
@@ -72,35 +80,9 @@ PROMPT_FIELDS = ("prompt", "negative_prompt")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
 _MAX_KIND = 64
 _BATCH = 1000
+_WINDOW = 2000  # sequence numbers per read transaction in entries()
+_BULK = 5000  # entries per transaction in append_many and in the counters' catch-up
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries (
-    seq INTEGER PRIMARY KEY,
-    time TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    entry TEXT NOT NULL,
-    leaf_hash TEXT NOT NULL,
-    root_hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_time ON entries (time);
-CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind, seq);
-CREATE TABLE IF NOT EXISTS tree_state (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    size INTEGER NOT NULL,
-    frontier TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    size INTEGER NOT NULL,
-    root_hash TEXT NOT NULL,
-    time TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    public_key TEXT NOT NULL,
-    signature TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT ''
-);
-"""
 
 
 def default_audit_path(home: str | os.PathLike[str]) -> Path:
@@ -146,7 +128,7 @@ def _prepare_body(body: Body | None, mode: str) -> dict[str, Any]:
         body = body.to_body()
     if not isinstance(body, Mapping):
         raise AuditError(f"an audit body is a mapping, not {type(body).__name__}")
-    plain = json.loads(canonical_json(dict(body)))  # plain JSON types from here on
+    plain = parse_json(canonical_json(dict(body)))  # plain JSON types from here on
     return _redact(plain, mode)
 
 
@@ -159,103 +141,134 @@ def _check_kind(kind: AuditKind | str) -> str:
     return str(kind)
 
 
-class AuditLog:
-    """An append-only audit log in one SQLite file. Thread-safe; open one per process."""
+@dataclass
+class RecountResult:
+    """What :meth:`AuditLog.recount` found: stored counters against a replay of the entries."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, prompt_mode: PromptMode) -> None:
-        self._conn = conn
-        self._path = path
+    entries: int
+    counters: int  # (artist, counter) pairs with a non-zero recomputed value
+    mismatches: list[dict[str, Any]] = field(default_factory=list)  # {artist_id, counter, stored, recomputed}
+    fixed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+class AuditLog:
+    """An append-only audit log in SQLite or PostgreSQL. Thread-safe; open one per process."""
+
+    def __init__(self, db: Backend, prompt_mode: PromptMode) -> None:
+        self._db = db
         self._lock = threading.RLock()
         self.prompt_mode: PromptMode = prompt_mode
 
     @classmethod
     def open(
         cls,
-        path: str | os.PathLike[str],
+        target: str | os.PathLike[str],
         *,
         prompt_mode: PromptMode = "full",
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        create: bool = True,
     ) -> AuditLog:
-        """Open (creating if needed) the log at ``path``.
+        """Open (creating if needed) the log at ``target``: a SQLite file path, or a
+        ``postgresql://`` URL (the tables go in that database's ``stylegate_audit`` schema).
 
         ``prompt_mode`` is the default for :meth:`append`: ``"full"`` records prompt text and its
         sha256, ``"hash"`` only the sha256. ``busy_timeout_s`` bounds the wait for other writers.
+        ``create=False`` refuses a database without the log's tables instead of creating them.
         """
         if prompt_mode not in ("full", "hash"):
             raise AuditError(f"prompt_mode must be 'full' or 'hash', not {prompt_mode!r}")
-        p = Path(path).expanduser()
+        db = open_backend(target, busy_timeout_s, create=create)
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(p), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
-            raise AuditError(f"cannot open the audit log {p}: {exc}") from exc
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                log.warning("audit log %s is in %s mode, not WAL", p, mode)
-            conn.execute("PRAGMA synchronous = FULL")
-            cls._ensure_schema(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise AuditError(f"cannot open the audit log {p}: {exc}") from exc
+            cls._ensure_schema(db, create)
+            audit_log = cls(db, prompt_mode)
+            audit_log._catch_up_counters()
+        except db.errors as exc:
+            db.close()
+            raise AuditError(f"cannot open the audit log {db.location}: {exc}") from exc
         except BaseException:
-            conn.close()
+            db.close()
             raise
-        return cls(conn, p, prompt_mode)
+        return audit_log
 
     @staticmethod
-    def _ensure_schema(conn: sqlite3.Connection) -> None:
+    def _ensure_schema(db: Backend, create: bool) -> None:
         def version() -> int | None:
-            try:
-                row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            except sqlite3.OperationalError:
+            if not db.has_table("meta"):
                 return None
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             return int(row[0]) if row else None
 
-        current = version()
-        if current is None:
-            conn.execute("BEGIN IMMEDIATE")
+        def ready() -> bool:  # the common case: nothing to create or migrate, no write lock needed
+            db.begin(write=False)
             try:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)", (utc_now(),))
-                conn.execute("INSERT OR IGNORE INTO tree_state (id, size, frontier) VALUES (1, 0, '[]')")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                return (version() == SCHEMA_VERSION and db.has_column("checkpoints", "note")
+                        and db.has_column("tree_state", "counted"))
+            finally:
+                db.rollback()
+
+        if ready():
+            return
+        db.begin(write=True)
+        try:
+            db.schema_lock()
             current = version()
-        if current != SCHEMA_VERSION:
-            raise AuditError(f"audit log schema {current} is not supported (this stylegate reads {SCHEMA_VERSION})")
-        AuditLog._add_note_column(conn)
+            if current is None:
+                if not create:
+                    raise AuditError(
+                        f"the audit log {db.location} has no tables; stylegate never recreates it, since its "
+                        "acknowledged entries would be lost: restore it from a backup, or run `stylegate init`")
+                db.create_tables(_TABLES)
+                db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO NOTHING",
+                           (str(SCHEMA_VERSION),))
+                db.execute("INSERT INTO meta (key, value) VALUES ('created', ?) ON CONFLICT (key) DO NOTHING",
+                           (utc_now(),))
+                db.execute("INSERT INTO tree_state (id, size, frontier) VALUES (1, 0, '[]') ON CONFLICT (id) DO NOTHING")
+                current = version()
+            if current != SCHEMA_VERSION:
+                raise AuditError(f"audit log schema {current} is not supported (this stylegate reads {SCHEMA_VERSION})")
+            AuditLog._migrate(db)
+            db.commit()
+        except BaseException:
+            if db.in_transaction():
+                db.rollback()
+            raise
 
     @staticmethod
-    def _add_note_column(conn: sqlite3.Connection) -> None:
-        """Logs made before C2SP checkpoints lack ``checkpoints.note``; add it (old rows keep '')."""
-        def has_note() -> bool:
-            return any(row[1] == "note" for row in conn.execute("PRAGMA table_info(checkpoints)"))
-
-        if has_note():
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if not has_note():
-                conn.execute("ALTER TABLE checkpoints ADD COLUMN note TEXT NOT NULL DEFAULT ''")
-                log.info("audit log: added the checkpoints.note column (C2SP signed notes)")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    def _migrate(db: Backend) -> None:
+        """Additive changes to logs made by earlier versions (inside the schema transaction)."""
+        if not db.has_column("checkpoints", "note"):  # logs made before C2SP checkpoints
+            db.execute("ALTER TABLE checkpoints ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+            log.info("audit log: added the checkpoints.note column (C2SP signed notes)")
+        if not db.has_column("tree_state", "counted"):  # logs made before per-artist counters
+            db.create_tables(COUNTER_TABLES)
+            db.execute("ALTER TABLE tree_state ADD COLUMN counted BIGINT NOT NULL DEFAULT 0")
+            log.info("audit log: added the per-artist counters (filled from the entries on open)")
 
     @property
     def path(self) -> Path:
-        return self._path
+        """The SQLite file (for a PostgreSQL log: its URL without the password, as a Path-like text)."""
+        return Path(self._db.location)
+
+    @property
+    def location(self) -> str:
+        """Where the log lives: a file path or a ``postgresql://`` URL without its password."""
+        return self._db.location
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.name
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._db.close()
 
     def __enter__(self) -> AuditLog:
         return self
@@ -266,39 +279,45 @@ class AuditLog:
     # -- transactions -----------------------------------------------------------------------
 
     @contextmanager
-    def _tx(self, write: bool) -> Iterator[sqlite3.Connection]:
-        """One transaction: ``BEGIN IMMEDIATE`` for writes, a consistent snapshot for reads."""
+    def _tx(self, write: bool) -> Iterator[Backend]:
+        """One transaction holding the write lock for writes, a consistent snapshot for reads."""
         with self._lock:
-            conn = self._conn
+            db = self._db
             try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.Error as exc:
-                raise AuditError(f"audit log {self._path} is unavailable: {exc}") from exc
+                db.begin(write)
+            except db.errors as exc:
+                raise AuditError(f"audit log {db.location} is unavailable: {exc}") from exc
             try:
-                yield conn
-                conn.execute("COMMIT")
+                yield db
+                db.commit()
             except BaseException as exc:
-                if conn.in_transaction:
+                if db.in_transaction():
                     try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:
+                        db.rollback()
+                    except db.errors:
                         log.exception("rollback failed")
-                if isinstance(exc, sqlite3.Error):
-                    raise AuditError(f"audit log {self._path}: {exc}") from exc
+                if isinstance(exc, db.errors):
+                    raise AuditError(f"audit log {db.location}: {exc}") from exc
                 raise
 
-    def _state(self, conn: sqlite3.Connection) -> tuple[int, list[bytes]]:
-        row = conn.execute("SELECT size, frontier FROM tree_state WHERE id = 1").fetchone()
+    def _state(self, conn: Backend, lock: bool = False) -> tuple[int, list[bytes]]:
+        size, frontier, _ = self._state_counted(conn, lock)
+        return size, frontier
+
+    def _state_counted(self, conn: Backend, lock: bool = False) -> tuple[int, list[bytes], int]:
+        """``(size, frontier, counted)``; ``lock`` takes the row lock (write transactions)."""
+        row = conn.execute(
+            "SELECT size, frontier, counted FROM tree_state WHERE id = 1" + (conn.for_update if lock else "")).fetchone()
         if row is None:
             raise AuditError("audit log tree state is missing; run `stylegate audit verify`")
-        size, raw = row
+        size, raw, counted = row
         try:
             frontier = [bytes.fromhex(h) for h in json.loads(raw)]
         except (ValueError, TypeError) as exc:
             raise AuditError(f"audit log tree state is damaged ({exc}); run `stylegate audit verify`") from None
         if not isinstance(size, int) or size < 0 or len(frontier) != bin(size).count("1"):
             raise AuditError("audit log tree state is damaged; run `stylegate audit verify`")
-        return size, frontier
+        return size, frontier, int(counted)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -308,11 +327,44 @@ class AuditLog:
         ``kind`` is an :class:`AuditKind` or a dotted lowercase name (``registry.artist.added``…);
         ``body`` a :class:`DecisionRecord`, a :class:`CorrectionRecord` or any JSON-serialisable mapping. Prompt fields (``prompt``, ``negative_prompt``, also inside
         ``steer``) gain a ``*_sha256``; with ``prompt_mode="hash"`` only the hash is kept.
+        The per-artist counters are updated in the same transaction.
         """
-        kind = _check_kind(kind)
-        payload = _prepare_body(body, prompt_mode or self.prompt_mode)
+        return self.append_many([(kind, body)], prompt_mode=prompt_mode)[0]
+
+    def append_many(
+        self,
+        items: Iterable[tuple[AuditKind | str, Body | None]],
+        *,
+        prompt_mode: PromptMode | None = None,
+        batch: int = _BULK,
+        progress: Any = None,
+    ) -> list[int]:
+        """Append ``(kind, body)`` items in order, ``batch`` per transaction (a bulk import);
+        returns their sequence numbers. Each committed batch is a valid, verifiable log prefix;
+        an item that fails validation stops the import before its batch is written.
+        ``progress(n)`` is called after each committed batch with its entry count."""
+        mode = prompt_mode or self.prompt_mode
+        seqs: list[int] = []
+        pending: list[tuple[str, dict[str, Any]]] = []
+        for kind, body in items:
+            pending.append((_check_kind(kind), _prepare_body(body, mode)))
+            if len(pending) >= batch:
+                seqs.extend(self._write(pending))
+                if progress is not None:
+                    progress(len(pending))
+                pending = []
+        if pending:
+            seqs.extend(self._write(pending))
+            if progress is not None:
+                progress(len(pending))
+        return seqs
+
+    def _write(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+        """Insert prepared entries in one write transaction (the caller validated them)."""
         with self._tx(write=True) as conn:
-            size, frontier = self._state(conn)
+            size, frontier, counted = self._state_counted(conn, lock=True)
+            if counted < size:  # a writer without counters appended: bring them up to date first
+                counting.count_range(conn, counted + 1, size)
             if size == 0:
                 prev = ZERO_HASH
             else:
@@ -320,22 +372,94 @@ class AuditLog:
                 if row is None:
                     raise AuditError(f"audit entry {size} is missing; run `stylegate audit verify`")
                 prev = row[0]
-            seq = size + 1
             time = utc_now()
-            entry = {"v": ENTRY_VERSION, "seq": seq, "time": time, "kind": kind, "prev": prev, "body": payload}
-            text = canonical_json(entry)
-            leaf = leaf_hash(text.encode("utf-8"))
-            frontier = frontier_push(frontier, size, leaf)
+            rows: list[tuple[int, str, str, str, str, str]] = []
+            bodies: dict[int, tuple[str, dict[str, Any]]] = {}
+            for kind, payload in items:
+                seq = size + 1
+                entry = {"v": ENTRY_VERSION, "seq": seq, "time": time, "kind": kind, "prev": prev, "body": payload}
+                text = canonical_json(entry)
+                leaf = leaf_hash(text.encode("utf-8"))
+                frontier = frontier_push(frontier, size, leaf)
+                rows.append((seq, time, kind, text, leaf.hex(), frontier_root(frontier).hex()))
+                bodies[seq] = (kind, payload)
+                size, prev = seq, leaf.hex()
+            conn.executemany(
+                "INSERT INTO entries (seq, time, kind, entry, leaf_hash, root_hash) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            counter_batch = counting.batch_for(conn, bodies)
+            for seq, (kind, payload) in bodies.items():
+                counter_batch.add(seq, kind, payload)
+            counting.save(conn, counter_batch)
             conn.execute(
-                "INSERT INTO entries (seq, time, kind, entry, leaf_hash, root_hash) VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, time, kind, text, leaf.hex(), frontier_root(frontier).hex()),
+                "UPDATE tree_state SET size = ?, frontier = ?, counted = ? WHERE id = 1",
+                (size, json.dumps([h.hex() for h in frontier]), size),
             )
-            conn.execute(
-                "UPDATE tree_state SET size = ?, frontier = ? WHERE id = 1",
-                (seq, json.dumps([h.hex() for h in frontier])),
-            )
-        log.debug("audit entry %d (%s) appended", seq, kind)
-        return seq
+        log.debug("audit entries %d..%d appended", rows[0][0], size)
+        return [r[0] for r in rows]
+
+    # -- counters ---------------------------------------------------------------------------
+
+    def _catch_up_counters(self) -> None:
+        """Count entries appended without counters (a log made before them, or an older writer)."""
+        with self._tx(write=False) as conn:
+            size, _, counted = self._state_counted(conn)
+        if counted >= size:
+            return
+        log.info("audit log %s: counting entries %d..%d for the per-artist counters", self.location, counted + 1, size)
+        with self._tx(write=True) as conn:
+            size, _, counted = self._state_counted(conn, lock=True)
+            if counted < size:
+                counting.count_range(conn, counted + 1, size)
+
+    def counters(self, artist_id: int | None = None) -> dict[int, dict[str, int]]:
+        """``{artist id: {counter: value}}`` (one artist's, or all), as of the last committed entry.
+
+        Reads the ``counters`` rows only: the cost does not grow with the log. Names and meanings
+        are in :mod:`~stylegate.governance.audit.counters`.
+        """
+        self._catch_up_counters()
+        with self._tx(write=False) as conn:
+            if artist_id is None:
+                rows = conn.execute("SELECT artist_id, name, value FROM counters").fetchall()
+            else:
+                rows = conn.execute("SELECT artist_id, name, value FROM counters WHERE artist_id = ?",
+                                    (int(artist_id),)).fetchall()
+        out: dict[int, dict[str, int]] = {}
+        for artist, name, value in rows:
+            if value:  # a voided generation can bring a counter back to zero
+                out.setdefault(int(artist), {})[str(name)] = int(value)
+        return out
+
+    def recount(self, *, fix: bool = False) -> RecountResult:
+        """Recompute the counters from the entries and compare them with the stored ones.
+
+        The comparison reads one snapshot (counters and entries commit together, so they agree
+        unless something outside stylegate edited them). ``fix=True`` then rewrites the counters
+        from a second replay under the write lock.
+        """
+        self._catch_up_counters()
+        with self._tx(write=False) as conn:
+            n, recomputed, _ = counting.recompute(conn)
+            stored = {(int(a), str(k)): int(v) for a, k, v in conn.execute("SELECT artist_id, name, value FROM counters")}
+        mismatches = [
+            {"artist_id": key[0], "counter": key[1], "stored": stored.get(key, 0), "recomputed": recomputed.get(key, 0)}
+            for key in sorted(set(stored) | set(recomputed)) if stored.get(key, 0) != recomputed.get(key, 0)
+        ]
+        result = RecountResult(entries=n, counters=len(recomputed), mismatches=mismatches)
+        if fix and mismatches:
+            with self._tx(write=True) as conn:
+                size, _, _ = self._state_counted(conn, lock=True)
+                _, recomputed, voided = counting.recompute(conn)
+                conn.execute("DELETE FROM counters")
+                conn.execute("DELETE FROM voided")
+                conn.executemany("INSERT INTO counters (artist_id, name, value) VALUES (?, ?, ?)",
+                                 [(a, k, v) for (a, k), v in sorted(recomputed.items())])
+                conn.executemany("INSERT INTO voided (seq) VALUES (?)", [(s,) for s in voided])
+                conn.execute("UPDATE tree_state SET counted = ? WHERE id = 1", (size,))
+            result.fixed = True
+            log.warning("audit log %s: %d counters differed from the entries and were rewritten",
+                        self.location, len(mismatches))
+        return result
 
     def checkpoint(self, signer: signing.Signer) -> Checkpoint:
         """Sign the current tree head (size, root, time) and store the checkpoint.
@@ -375,12 +499,11 @@ class AuditLog:
         signature = notes.parse_note(note).signatures[0].signature
         public = signing.public_key_raw(signer.public_key).hex()
         with self._tx(write=True) as conn:
-            cur = conn.execute(
+            cid = conn.insert_id(
                 "INSERT INTO checkpoints (size, root_hash, time, key_id, public_key, signature, note) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (size, root, time, signer.key_id, public, signature.hex(), note),
             )
-            cid = int(cur.lastrowid or 0)
         log.info("audit checkpoint #%d signed: size %d root %s", cid, size, root)
         return Checkpoint(cid, size, root, time, signer.key_id, public, signature.hex(), note)
 
@@ -442,33 +565,47 @@ class AuditLog:
         until: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Entries with ``start <= seq <= stop`` in order, optionally filtered by kind and by time
-        (ISO strings compared as stored, UTC: ``since <= time < until``). Reads in batches."""
-        where: list[str] = ["seq >= ?"]
-        args: list[Any] = [int(start)]
-        if stop is not None:
-            where.append("seq <= ?")
-            args.append(int(stop))
-        if kinds:
-            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            args.extend(str(k.value if isinstance(k, AuditKind) else k) for k in kinds)
+        (ISO strings compared as stored, UTC: ``since <= time < until``).
+
+        Reads in windows of ``_WINDOW`` sequence numbers, each its own short read transaction, up
+        to the log's size when the call began (``stop`` defaults to it), so the result is a
+        prefix of the log as it was then. Each window is a bounded range of the primary key or
+        of the ``(kind, seq)`` index, so the cost is linear in the log: a ``seq > last … LIMIT``
+        query lets the planner (PostgreSQL's without statistics, SQLite's for ``kind IN (…)``)
+        read and sort every remaining row for each batch. Several kinds are read one kind at a
+        time and merged by sequence number.
+        """
+        last = len(self) if stop is None else int(stop)
+        names = [str(k.value if isinstance(k, AuditKind) else k) for k in kinds] if kinds else [None]
+        streams = [self._stored(name, int(start), last, since, until) for name in dict.fromkeys(names)]
+        rows = streams[0] if len(streams) == 1 else heapq.merge(*streams)
+        for _seq, text in rows:
+            yield parse_json(text)
+
+    def _stored(self, kind: str | None, start: int, stop: int, since: str | None,
+                until: str | None) -> Iterator[tuple[int, str]]:
+        """``(seq, entry text)`` of one kind (or all) in ``start..stop``, window by window."""
+        where: list[str] = ["seq > ?", "seq <= ?"]
+        args: list[Any] = []
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
         if since is not None:
             where.append("time >= ?")
             args.append(since)
         if until is not None:
             where.append("time < ?")
             args.append(until)
-        last = int(start) - 1
-        while True:
+        low = start - 1
+        while low < stop:
+            high = min(low + _WINDOW, stop)
             with self._tx(write=False) as conn:
                 rows = conn.execute(
-                    f"SELECT seq, entry FROM entries WHERE {' AND '.join(where)} AND seq > ? ORDER BY seq LIMIT {_BATCH}",
-                    (*args, last),
+                    f"SELECT seq, entry FROM entries WHERE {' AND '.join(where)} ORDER BY seq", (low, high, *args),
                 ).fetchall()
             for seq, text in rows:
-                yield json.loads(text)
-                last = seq
-            if len(rows) < _BATCH:
-                return
+                yield int(seq), text
+            low = high
 
     def checkpoints(self) -> list[Checkpoint]:
         """Every stored checkpoint, oldest first (as stored: :meth:`verify` checks them)."""
@@ -480,22 +617,22 @@ class AuditLog:
             return self._latest_checkpoint(conn)
 
     @staticmethod
-    def _checkpoints(conn: sqlite3.Connection) -> list[Checkpoint]:
+    def _checkpoints(conn: Backend) -> list[Checkpoint]:
         rows = conn.execute(
             "SELECT id, size, root_hash, time, key_id, public_key, signature, note FROM checkpoints ORDER BY id"
         ).fetchall()
         return [Checkpoint(*row) for row in rows]
 
-    def _latest_checkpoint(self, conn: sqlite3.Connection) -> Checkpoint | None:
+    def _latest_checkpoint(self, conn: Backend) -> Checkpoint | None:
         row = conn.execute(
             "SELECT id, size, root_hash, time, key_id, public_key, signature, note FROM checkpoints "
             "ORDER BY size DESC, id DESC LIMIT 1"
         ).fetchone()
         return Checkpoint(*row) if row else None
 
-    def _leaf_hashes(self, conn: sqlite3.Connection, size: int) -> list[bytes]:
+    def _leaf_hashes(self, conn: Backend, size: int) -> list[bytes]:
         hashes: list[bytes] = []
-        for seq, h in conn.execute("SELECT seq, leaf_hash FROM entries WHERE seq <= ? ORDER BY seq", (size,)):
+        for seq, h in conn.stream("SELECT seq, leaf_hash FROM entries WHERE seq <= ? ORDER BY seq", (size,)):
             if seq != len(hashes) + 1:
                 raise AuditError(f"audit entry {len(hashes) + 1} is missing; run `stylegate audit verify`")
             hashes.append(bytes.fromhex(h))
@@ -595,7 +732,7 @@ class AuditLog:
             if not 0 <= n <= size:
                 raise AuditError(f"tree size {n} is outside 0..{size}")
             hashes = self._leaf_hashes(conn, n)
-            texts = [t for (t,) in conn.execute("SELECT entry FROM entries WHERE seq <= ? ORDER BY seq", (n,))]
+            texts = [t for (t,) in conn.stream("SELECT entry FROM entries WHERE seq <= ? ORDER BY seq", (n,))]
             latest = [c for c in self._checkpoints(conn) if c.size <= n]
         latest.sort(key=lambda c: (c.size, c.id))
         return export_log(Path(out), texts, hashes, latest[-1] if latest else None)
@@ -607,7 +744,7 @@ class AuditLog:
 
         ``public_key`` (a key, PEM bytes, a PEM file path or a :class:`~signing.Signer`) is the
         key checkpoints must be signed with; without one, any stored checkpoint is a problem.
-        Runs in O(n log n) over one consistent snapshot; appends wait only for SQLite's snapshot.
+        Runs in O(n log n) over one consistent snapshot; appends do not wait for it.
         """
         key = signing.load_public_key(public_key) if public_key is not None else None
         problems = Problems()
@@ -617,7 +754,7 @@ class AuditLog:
             wanted = {c.size for c in checkpoints}
             roots: dict[int, bytes] = {0: EMPTY_ROOT}
             head_reported = False
-            cursor = conn.execute("SELECT seq, time, kind, entry, leaf_hash, root_hash FROM entries ORDER BY seq")
+            cursor = conn.stream("SELECT seq, time, kind, entry, leaf_hash, root_hash FROM entries ORDER BY seq")
             for seq, time, kind, text, stored_leaf, stored_root in cursor:
                 seq, _leaf, obj = chain.add(seq, text, stored_leaf)
                 if obj is not None and (obj.get("kind") != kind or obj.get("time") != time):
@@ -634,7 +771,7 @@ class AuditLog:
         content_bad = problems.first_bad
         good, latest = check_checkpoints(checkpoints, key, roots, n, content_bad, problems)
         if problems:
-            log.warning("audit log %s failed verification: %s", self._path, "; ".join(problems.messages[:3]))
+            log.warning("audit log %s failed verification: %s", self.location, "; ".join(problems.messages[:3]))
         return VerifyResult(
             ok=not problems,
             entries=n,

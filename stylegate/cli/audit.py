@@ -104,3 +104,27 @@ def audit_export(out: Path = typer.Option(..., "--out", help="JSON-lines file to
         emit_json({"entries": count, "path": str(out)})
     else:
         message(f"exported {count} entries with proofs to {out}")
+
+
+@app.command("recount")
+@handled
+def audit_recount(
+    fix: bool = typer.Option(False, "--fix", help="Rewrite the counters from the entries when they differ."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Recompute the per-artist dashboard counters from every entry and report any mismatch.
+
+    Exit 0 when the stored counters equal the recount (or --fix rewrote them), 1 otherwise.
+    """
+    ws = open_workspace()
+    result = ws.audit.recount(fix=fix)
+    if as_json:
+        emit_json(result.to_dict())
+    elif result.ok:
+        message(f"counters OK: {result.counters} per-artist counters agree with {result.entries} entries")
+    else:
+        message(f"counters {'REWRITTEN' if result.fixed else 'DIFFER'}: {len(result.mismatches)} of them "
+                f"disagree with a recount of {result.entries} entries")
+        for m in result.mismatches[:50]:
+            message(f"  artist {m['artist_id']} {m['counter']}: stored {m['stored']}, recounted {m['recomputed']}")
+    raise typer.Exit(EXIT_OK if result.ok or result.fixed else EXIT_ERROR)

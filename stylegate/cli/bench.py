@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from stylegate.errors import InputError, StylegateError
@@ -315,3 +317,31 @@ def bench_neardup(
         emit_json(results)
     else:
         print_neardup(results)
+
+
+@app.command("reports")
+@handled
+def bench_reports(
+    entries: int = typer.Option(1_000_000, "--entries", min=1, max=20_000_000, help="Synthetic audit entries to write."),
+    audit_url: Optional[str] = typer.Option(
+        None, "--audit-url", help="An empty PostgreSQL database (postgresql://…) to write the log to; default: SQLite in a temp dir."),
+    artists: int = typer.Option(1000, "--artists", min=1, max=1_000_000, help="Artists the entries attribute and block."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Also time a full `audit verify` of the log."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Dashboard counters and reports over a large synthetic audit log: write rate, counter read
+    p50/p99, attribution report, audit summary, recount and verify times."""
+    from stylegate.bench.reports import print_reports_bench, run_reports_bench
+
+    if audit_url is not None and not audit_url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise InputError(f"--audit-url must be a postgresql:// URL, not {audit_url!r}")
+    try:
+        results = run_reports_bench(entries=entries, audit_url=audit_url, artists=artists, verify=verify, log=message)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if as_json:
+        emit_json(results)
+    else:
+        print_reports_bench(results)
+    if not results["recount_ok"] or results["verify_ok"] is False:
+        raise StylegateError("the synthetic log's counters or verification failed")

@@ -43,3 +43,34 @@ def audit_public_key(ws: Workspace) -> Any:
 
     public = key_paths(ws.settings.home)[1]
     return public if public.exists() else None
+
+
+def artist_counts(ws: Workspace, artist_id: int) -> dict[str, Any]:
+    """One artist's dashboard figures (all time) from the audit log's per-artist counters.
+
+    O(1) in the size of the log: the counters are kept by every append (see
+    :mod:`stylegate.governance.audit.counters`). Royalties owed are priced as the attribution
+    report prices them: ``price_per_generation × rate × payable share``, with the artist's
+    registry rate or the policy's default; held (unverified) shares are reported apart.
+    """
+    from stylegate.errors import ArtistNotFound
+    from stylegate.governance.audit.counters import MICROS
+
+    counts = ws.audit.counters(artist_id).get(int(artist_id), {})
+    attribution = ws.policy.attribution
+    try:
+        rate = ws.store.get_artist(artist_id).royalty_rate
+    except ArtistNotFound:
+        rate = None
+    rate = float(attribution.default_royalty_rate) if rate is None else float(rate)
+    price = float(attribution.price_per_generation)
+    return {
+        "generations": counts.get("generations", 0),
+        "share_sum": counts.get("share_micros", 0) / MICROS,
+        "royalties": price * rate * counts.get("royalty_micros", 0) / MICROS,
+        "royalties_held": price * rate * counts.get("royalty_held_micros", 0) / MICROS,
+        "blocked_on_behalf": counts.get("blocked_generations", 0),
+        "checks_blocked": counts.get("blocked_checks", 0),
+        "unprompted_style": counts.get("unprompted_style", 0),
+        "attribution_basis": attribution.basis,
+    }

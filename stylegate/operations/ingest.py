@@ -80,7 +80,7 @@ def init_home(ws: Workspace) -> dict:
         "database": settings.db_url,
         "index": str(settings.index_path),
         "policy": str(settings.home_policy_path),
-        "audit_log": str(audit_log.path),
+        "audit_log": audit_log.location,
         "signing_key": str(key_paths(home)[0]),
         "key_id": signer.key_id,
         "c2pa_certificate": str(c2pa_identity.chain),

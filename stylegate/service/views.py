@@ -29,23 +29,7 @@ def artist_out(ctx: ServiceContext, artist_id: int, *, private: bool = True) -> 
 
 
 def artist_counts(ctx: ServiceContext, artist_id: int) -> dict[str, Any]:
-    """Attribution and block counts for one artist, from the audit log (all time)."""
-    from stylegate.governance.audit import AuditEntry, AuditKind
-    from stylegate.reports.attribution import build_attribution_report
+    """Attribution and block counts for one artist (all time), from the audit log's counters."""
+    from stylegate.operations.audit import artist_counts as counts
 
-    ws = ctx.workspace
-    report = build_attribution_report(ws.audit, policy=ws.policy, registry=ws.store)
-    totals = report.totals()
-    row = totals[totals["artist_id"] == artist_id] if not totals.empty else totals
-    out: dict[str, Any] = {"generations": 0, "share_sum": 0.0, "royalties": 0.0, "blocked_on_behalf": 0, "unprompted_style": 0}
-    if not row.empty:
-        r = row.iloc[0]
-        out = {"generations": int(r["generations"]), "share_sum": float(r["share_sum"]),
-               "royalties": float(r["royalties"]), "blocked_on_behalf": int(r["blocked_on_behalf"]),
-               "unprompted_style": int(r["unprompted_style"])}
-    out["attribution_basis"] = ws.policy.attribution.basis
-    checks = (AuditEntry.from_dict(e).decision() for e in ws.audit.entries(kinds=[AuditKind.CHECK_PROMPT, AuditKind.CHECK_IMAGE]))
-    out["checks_blocked"] = sum(
-        1 for record in checks
-        if record.action == "block" and any(ev.artist.id == artist_id and ev.action == "block" for ev in record.evidence))
-    return out
+    return counts(ctx.workspace, artist_id)
