@@ -204,7 +204,8 @@ def obfuscation(prompt: str, start: int, end: int, label: str) -> str:
             return "mixed scripts (homoglyphs)"
         if any(c.isalpha() for c in word) and any(c.isdigit() or c in "@$!|+" for c in word.rstrip(_TRIM)):
             return "leetspeak"
-    pieces = [t.text for t in tokenize(raw)]
+    # Scripts written without spaces are read a character at a time: that is no disguise.
+    pieces = [t.text for t in tokenize(raw) if not is_unspaced(t.script)]
     initials = sum(len(t.text) == 1 for t in tokenize(label))
     if sum(len(p) == 1 for p in pieces) >= initials + 2:
         return "split letters"

@@ -41,6 +41,7 @@ an exact hit of another artist on the same words.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -600,6 +601,10 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
         if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
+        if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
+            common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
+        if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
+            common = _written_is_common(prompt[hit.start : hit.end], rules)  # Hebrew "רובין" (Robin)
     cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
@@ -612,6 +617,38 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     if cue is not None and cues.counts(cue, prompt, hit.start, hit.end):
         return explained
     return None
+
+
+def _inside_unspaced_run(prompt: str, start: int, end: int) -> bool:
+    """Whether the span is glued to letters of a script written without spaces on either side.
+
+    In such a run a lone surname cannot be told from a word of the run (word boundaries are
+    not written), so it needs context like a common word; a full name still stands alone.
+    """
+    from stylegate.governance.screening.scripts import script_of
+
+    def glued(a: int, b: int) -> bool:
+        return 0 <= a < len(prompt) and 0 <= b < len(prompt) and all(
+            prompt[k].isalpha() or unicodedata.category(prompt[k]).startswith("M") for k in (a, b)
+        ) and is_unspaced(script_of(prompt[a])) and is_unspaced(script_of(prompt[b]))
+
+    return glued(start - 1, start) or glued(end - 1, end)
+
+
+def _written_is_common(span: str, rules: NameRules) -> bool:
+    """Whether a word of the span, as written in its own script, is common in some language.
+
+    A surname matched through a transliteration is rated by its Latin key, which says
+    nothing about the word the prompt holds: "רובין" is Hebrew for "Robin", "हुसैन" a
+    frequent Hindi name, though their Latin keys are rare.
+    """
+    from stylegate.governance.screening.canonical import canonical_word
+
+    for word in span.split():
+        key = canonical_word(word)
+        if key and (frequency.zipf(key) >= rules.common_zipf or lexicon.is_common(key)):
+            return True
+    return False
 
 
 def _is_common(key: str, rules: NameRules) -> bool:
