@@ -23,7 +23,10 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
                 alias of six or more letters without initials, in a window holding at least
                 one token that is not a common English word (score ``1 - edits / len(key)``);
 ``phonetic``    two (or, for long names, up to one per five letters) edits away from a name
-                of ten or more letters that sounds the same (see ``screening.phonetic``).
+                of ten or more letters that sounds the same (see ``screening.phonetic``);
+``variant``     the given name exactly, then a romanisation variant of the surname ("Arkhip
+                Kuinji", "Хелене Шерфбек"): up to 40% of the surname's letters edited (rule
+                ``phonetic``; see :meth:`NameMatcher._variants`).
 
 A hit's *rule* (``full-name``, ``single``, ``surname``, ``inflection``, ``fuzzy``,
 ``phonetic``) and whether the matched word is common decide, through :class:`NameRules`
@@ -75,6 +78,9 @@ _KANA = frozenset({"KATAKANA", "HIRAGANA"})
 INFLECTION_SCORE = 0.9
 MIN_SURNAME_LEN = 5
 MIN_SHORT_SURNAME_LEN = 3
+MIN_VARIANT_LEN = 5  # surnames shorter than this have no romanisation variants matched
+VARIANT_SHARE = 0.4  # at most this share of a surname's letters edited in a variant
+MAX_VARIANT_OWNERS = 32  # a given name this common says too little about whose surname follows
 _STRONG = frozenset({"exact", "reversed", "possessive"})
 AS_WRITTEN = "as written"
 TRANSLITERATION = "transliteration"
@@ -492,7 +498,47 @@ class NameMatcher:
                         continue
                     if e.fuzzy and not (e.single and prose):
                         hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
+        if self._given:
+            self._variants(hits, prompt, tokens, texts, via)
         return hits
+
+    def _variants(self, hits: list[NameHit], prompt: str, tokens: list[Token], texts: list[str], via: str) -> None:
+        """A registered given name next to a romanisation variant of the same artist's surname.
+
+        "Arkhip Kuinji" (Kuindzhi), "Хелене Шерфбек" read as "helene sherfbek" (Schjerfbeck):
+        transliteration systems disagree by more than the fuzzy rule's one edit, but only
+        next to the given name written exactly. Bounded: the surname has
+        :data:`MIN_VARIANT_LEN` or more letters and the same first letter, at most
+        :data:`VARIANT_SHARE` of its letters are edited, the word in the prompt is not a
+        common word itself, and a given name shared by more than :data:`MAX_VARIANT_OWNERS`
+        artists is skipped. Costs one dict lookup per token when no given name is present.
+        """
+        from rapidfuzz.distance import Levenshtein
+
+        given = self._given
+        for k in range(len(tokens) - 1):
+            owners = given.get(texts[k])
+            if owners is None:
+                continue
+            owned = (owners,) if isinstance(owners, int) else owners
+            word = texts[k + 1]
+            if (len(owned) > MAX_VARIANT_OWNERS or len(word) < MIN_VARIANT_LEN - 1
+                    or prompt[tokens[k].end : tokens[k + 1].start].strip() or word in self._keys
+                    or lexicon.is_common(word) or frequency.zipf(word) >= DEFAULT_RULES.common_zipf):
+                continue
+            for artist_id in owned:
+                for label_id in _filed(self._artist_labels.get(artist_id)):
+                    label = self._label_text[label_id] or ""
+                    for op in _ops(label):
+                        if op[0] != "surname" or len(op[1]) < MIN_VARIANT_LEN or op[1][0] != word[0] or op[1] == word:
+                            continue
+                        limit = int(VARIANT_SHARE * len(op[1]))
+                        edits = Levenshtein.distance(word, op[1], score_cutoff=limit)
+                        if edits <= limit:
+                            hits.append(NameHit(
+                                artist_id, label, tokens[k].start, tokens[k + 1].end, 1.0 - edits / len(op[1]),
+                                "variant", "phonetic", via, edits=edits,
+                            ))
 
     def _surname(
         self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
