@@ -39,12 +39,13 @@ STRONG_BEFORE = (
 )
 WEAK_BEFORE = (
     "by", "after", "like", "von", "nach", "par", "de", "d'", "por", "di", "da", "av", "door", "af",
-    "od", "от", "від", "από", "του", "της", "من",
+    "od", "от", "від", "από", "του", "της", "من", "podle", "według",
 )
 # Phrases written after a name (glued or spaced), casefolded.
 STRONG_AFTER = (
     "style", "styled", "styles", "esque", "inspired", "aesthetic", "stil", "stijl", "stile", "estilo",
-    "styl", "stylu", "стиль", "стилю", "στυλ", "tarzı", "tarzında",
+    "styl", "stylu", "стиль", "стилю", "στυλ", "tarzı", "tarzında", "tyyliin", "tyyliä", "tyylinen",
+    "stílusában", "stílusú", "stílusa",
     "की शैली", "शैली", "风格", "風格", "画风", "畫風", "風", "风", "スタイル", "画風", "タッチ", "っぽい",
     "스타일", "화풍", "풍",
 )

@@ -473,6 +473,9 @@ class NameMatcher:
             self._surname(hits, joined, prose, prompt, tokens, i, j, via)
             if i == j:
                 self._inflected(hits, joined, prompt, tokens, i, via, stems)
+            elif j == i + 1 and prompt[tokens[i].end : tokens[j].start] == "-":
+                # A hyphenated surname declines on its last part: "Gallen-Kallelan" (Gallen-Kallela).
+                self._inflected(hits, joined, prompt, tokens, i, via, stems, last=j)
             if words_in > fuzzy_tokens:
                 continue
             # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
@@ -565,10 +568,11 @@ class NameMatcher:
 
     def _inflected(
         self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str,
-        filed: dict[str, set[str]] | None = None,
+        filed: dict[str, set[str]] | None = None, last: int | None = None,
     ) -> None:
         if len(self._inflect) == 0 or lexicon.is_word(token) or token in self._keys:
             return
+        j = i if last is None else last
         found = self._inflect.search(token, filed=filed)
         if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
             for key in self._inflect.search(token, same_length=True, filed=filed):
@@ -577,15 +581,19 @@ class NameMatcher:
                     prompt, tokens[i - 1], tokens[i], self._given_of(owner[0])
                 ):
                     found.append(key)
-        if found and frequency.zipf(token) >= DEFAULT_RULES.common_zipf:
-            return  # the inflected form is an ordinary word itself ("monetary")
+        # The inflected form is an ordinary word itself ("monetary", Czech "buriana"): a
+        # common-word hit, standing only next to a style cue ("podle Buriana").
+        ordinary = bool(found) and frequency.zipf(token) >= DEFAULT_RULES.common_zipf
+        before = len(hits)
         for key in found:
             for e in self._entries(key):
                 if e.single:
                     source = via if via != AS_WRITTEN else e.via
-                    hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[i].end, INFLECTION_SCORE,
+                    hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[j].end, INFLECTION_SCORE,
                                         "inflection", "inflection", source, key=key))
-            self._surname(hits, key, False, prompt, tokens, i, i, via, "inflection", INFLECTION_SCORE)
+            self._surname(hits, key, False, prompt, tokens, i, j, via, "inflection", INFLECTION_SCORE)
+        if ordinary:
+            hits[before:] = [replace(h, common=True) for h in hits[before:]]
 
 
 
