@@ -24,6 +24,8 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
                 one token that is not a common English word (score ``1 - edits / len(key)``);
 ``phonetic``    two (or, for long names, up to one per five letters) edits away from a name
                 of ten or more letters that sounds the same (see ``screening.phonetic``);
+``given``       a rare given name of one artist alone, next to a strong style cue only ("in
+                the style of Junji"; rule ``given``, see :meth:`NameMatcher._given_alone`);
 ``variant``     the given name exactly, then a romanisation variant of the surname ("Arkhip
                 Kuinji", "Хелене Шерфбек"): up to 40% of the surname's letters edited (rule
                 ``phonetic``; see :meth:`NameMatcher._variants`).
@@ -80,7 +82,10 @@ MIN_SURNAME_LEN = 5
 MIN_SHORT_SURNAME_LEN = 3
 MIN_VARIANT_LEN = 5  # surnames shorter than this have no romanisation variants matched
 VARIANT_SHARE = 0.4  # at most this share of a surname's letters edited in a variant
-MAX_VARIANT_OWNERS = 32  # a given name this common says too little about whose surname follows
+MAX_VARIANT_OWNERS = 32
+MIN_GIVEN_LEN = 4  # a given name alone, shorter than this, is matched by nobody
+GIVEN_MAX_ZIPF = 2.0  # a given name alone must be rarer than this in every screened language
+GIVEN_SCORE = 0.8  # a given name this common says too little about whose surname follows
 _STRONG = frozenset({"exact", "reversed", "possessive"})
 AS_WRITTEN = "as written"
 TRANSLITERATION = "transliteration"
@@ -95,7 +100,7 @@ class NameHit:
     end: int
     score: float = 1.0
     how: str = "exact"
-    rule: str = "full-name"  # full-name | single | surname | inflection | fuzzy | phonetic
+    rule: str = "full-name"  # full-name | single | surname | inflection | fuzzy | phonetic | given
     via: str = AS_WRITTEN  # as written | transliteration | look-alike
     common: bool = False  # the matched word is a common word, brand, place or surname
     cue: str = ""  # the style cue next to it ("in the style of", "#", "風"), if any
@@ -471,6 +476,8 @@ class NameMatcher:
                         hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
                 self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
             self._surname(hits, joined, prose, prompt, tokens, i, j, via)
+            if i == j and joined in self._given:
+                self._given_alone(hits, joined, tokens[i], via)
             if i == j:
                 self._inflected(hits, joined, prompt, tokens, i, via, stems)
             elif j == i + 1 and prompt[tokens[i].end : tokens[j].start] == "-":
@@ -542,6 +549,24 @@ class NameMatcher:
                                 artist_id, label, tokens[k].start, tokens[k + 1].end, 1.0 - edits / len(op[1]),
                                 "variant", "phonetic", via, edits=edits,
                             ))
+
+    def _given_alone(self, hits: list[NameHit], key: str, token: Token, via: str) -> None:
+        """A rare given name of one artist on its own ("in the style of Junji"): rule ``given``.
+
+        It stands only next to a strong style cue (see :func:`_explain`), and only when it
+        is rare in ordinary text of every screened language (wordfreq), so "Frida", "Ivan"
+        or "Greg" never match alone; a given name shared by artists matches nobody.
+        """
+        owners = self._given.get(key)
+        if not isinstance(owners, int) or len(key) < MIN_GIVEN_LEN or key in self._keys or key in self._surnames:
+            return
+        if lexicon.is_word(key) or lexicon.is_common(key) or frequency.zipf(key) >= GIVEN_MAX_ZIPF:
+            return
+        for label_id in _filed(self._artist_labels.get(owners)):
+            label = self._label_text[label_id] or ""
+            if any(op[0] == "given" and op[1] == key for op in _ops(label)):
+                hits.append(NameHit(owners, label, token.start, token.end, GIVEN_SCORE, "given", "given", via, key=key))
+                return
 
     def _surname(
         self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
@@ -644,6 +669,9 @@ def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool
 
 def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     """The hit with its context attached, or None when its rule needs context and has none."""
+    if hit.rule == "given":  # a given name alone: a strong style cue, whatever the policy
+        strong = cues.style_cue(prompt, hit.start, hit.end)
+        return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
     common = hit.common
     if hit.rule in ("single", "surname", "inflection", "fuzzy", "phonetic"):
         whole, _ = _label_keys(hit.matched)
