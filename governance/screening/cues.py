@@ -75,6 +75,32 @@ def place_after(prompt: str, end: int) -> str:
     return word if word.casefold().rstrip(".") in PLACE_AFTER else ""
 
 
+# Businesses and buildings named after their owner ("Larsson's bakery", "Miller's pub"): a
+# possessive followed by one of them is an owner's name, not a style, so it is no cue.
+ESTABLISHMENTS = frozenset({
+    "bakery", "shop", "store", "market", "restaurant", "cafe", "café", "diner", "bar", "pub", "tavern", "inn",
+    "hotel", "motel", "garage", "workshop", "farm", "ranch", "pharmacy", "clinic", "salon", "barbershop",
+    "butcher", "deli", "grocery", "bistro", "brewery", "winery", "factory", "bookshop", "bookstore", "boutique", "bakeri", "bageri", "konditori", "bäckerei", "laden",
+    "panadería", "boulangerie",
+})
+
+
+def establishment_after(prompt: str, end: int) -> str:
+    """The business noun right after a possessive name ("bakery" in "Larsson's bakery"), or ""."""
+    rest = prompt[end:]
+    for mark in _POSSESSIVE:
+        if rest.startswith(mark):
+            rest = rest[len(mark) :]
+            break
+    rest = rest.lstrip(" \t")
+    word = ""
+    for ch in rest:
+        if not (ch.isalpha() or _is_mark(ch)):
+            break
+        word += ch
+    return word if word.casefold() in ESTABLISHMENTS else ""
+
+
 def _is_mark(ch: str) -> bool:
     return unicodedata.category(ch).startswith("M")
 

@@ -690,6 +690,8 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
+    if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):
+        cue = None  # "Larsson's bakery" is the baker's: no style there
     hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
     if not rules.needs_context(hit.rule, common, hit.via):
