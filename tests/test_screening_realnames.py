@@ -25,8 +25,9 @@ NOT_MET = {"cross-script"}
 
 
 # The fresh split (tests/realnames/fresh/), written before the last round of rule changes:
-# the honest generalisation figure. Measured below target there (before that round):
-NOT_MET_FRESH = {"cross-script": "73.7% (14/19): Hangul, Hebrew, Arabic and katakana spellings of Latin-registered names"}
+# the honest generalisation figure. Measured below target there (after that round; before
+# it: cross-script 73.7%, all attacks 94.7%, false positives 10.7%):
+NOT_MET_FRESH = {"cross-script": "78.9% (15/19): Hangul, Hebrew, Arabic and katakana spellings of Latin-registered names"}
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +76,12 @@ def test_fresh_each_attack_category_is_caught_90_percent(fresh_tallies: dict[str
     assert fresh_tallies[category].rate >= rn.CATEGORY_TARGET, fresh_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 94.7% (125/132) of fresh attacks caught")
+@pytest.mark.xfail(strict=True, reason="below target: 96.2% (127/132) of fresh attacks caught")
 def test_fresh_all_attacks_together_are_caught_97_percent(fresh_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 10.7% (6/56) fresh benign prompts flagged")
+@pytest.mark.xfail(strict=True, reason="above target: 3.6% (2/56) fresh benign prompts flagged: 'Maxim Gorky', 'de raza'")
 def test_fresh_benign_prompts_stay_under_one_percent(fresh_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
@@ -98,12 +99,11 @@ def test_each_attack_category_is_caught_90_percent(tallies: dict[str, Tally], ca
     assert tallies[category].rate >= rn.CATEGORY_TARGET, tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 96% of attacks caught (97% development, 91% held out)")
 def test_all_attacks_together_are_caught_97_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 1.9% (0.8% development, 6.3% held out): uncommon surnames as brands")
+@pytest.mark.xfail(strict=True, reason="above target: 1.2% (2/161: 0.8% development, 3.1% held out): 'Moebius strip', 'a repin stitch'")
 def test_benign_prompts_stay_under_one_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
