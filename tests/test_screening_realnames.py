@@ -24,10 +24,22 @@ BENIGN_CATEGORIES = ("benign-word", "benign-brand-place", "benign-other-person",
 NOT_MET = {"cross-script"}
 
 
+# The fresh split (tests/realnames/fresh/), written before the last round of rule changes:
+# the honest generalisation figure. Measured below target there (after that round; before
+# it: cross-script 73.7%, all attacks 94.7%, false positives 10.7%):
+NOT_MET_FRESH = {"cross-script": "78.9% (15/19): Hangul, Hebrew, Arabic and katakana spellings of Latin-registered names"}
+
+
 @pytest.fixture(scope="module")
 def tallies() -> dict[str, Tally]:
     matcher, names = rn.build_matcher(rn.load_artists())
     return rn.lexical_tallies(rn.load_prompts(split="all"), matcher, names)
+
+
+@pytest.fixture(scope="module")
+def fresh_tallies() -> dict[str, Tally]:
+    matcher, names = rn.build_matcher(rn.load_artists() + rn.load_artists(rn.fresh_folder()))
+    return rn.lexical_tallies(rn.load_prompts(split="fresh"), matcher, names)
 
 
 def test_corpus_covers_many_scripts_categories_and_both_splits() -> None:
@@ -43,6 +55,41 @@ def test_corpus_covers_many_scripts_categories_and_both_splits() -> None:
     assert {"CYRILLIC", "GREEK", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "ARABIC", "DEVANAGARI"} <= scripts
 
 
+def test_fresh_set_covers_new_scripts_and_every_category() -> None:
+    main = {a.name for a in rn.load_artists()}
+    fresh = rn.load_artists(rn.fresh_folder())
+    prompts = rn.load_prompts(split="fresh")
+    assert len(fresh) >= 30 and not main & {a.name for a in fresh}
+    assert len(prompts) >= 150 and {e.attack for e in prompts} == set(ATTACK_CATEGORIES + BENIGN_CATEGORIES)
+    registered = {a.name for a in fresh}
+    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
+    scripts = {t.script for e in prompts for t in tokenize(e.text)} - {LATIN}
+    assert {"CYRILLIC", "GREEK", "ARABIC", "HEBREW", "THAI", "DEVANAGARI", "GEORGIAN", "ARMENIAN"} <= scripts
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH[c]}"))
+     if c in NOT_MET_FRESH else c for c in ATTACK_CATEGORIES],
+)
+def test_fresh_each_attack_category_is_caught_90_percent(fresh_tallies: dict[str, Tally], category: str) -> None:
+    assert fresh_tallies[category].rate >= rn.CATEGORY_TARGET, fresh_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 96.2% (127/132) of fresh attacks caught")
+def test_fresh_all_attacks_together_are_caught_97_percent(fresh_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+@pytest.mark.xfail(strict=True, reason="above target: 3.6% (2/56) fresh benign prompts flagged: 'Maxim Gorky', 'de raza'")
+def test_fresh_benign_prompts_stay_under_one_percent(fresh_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+def test_fresh_attacks_flag_no_artist_they_do_not_name(fresh_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in fresh_tallies.items() if t.extra} == {}
+
+
 @pytest.mark.parametrize(
     "category",
     [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="below target")) if c in NOT_MET else c
@@ -52,12 +99,11 @@ def test_each_attack_category_is_caught_90_percent(tallies: dict[str, Tally], ca
     assert tallies[category].rate >= rn.CATEGORY_TARGET, tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 96% of attacks caught (97% development, 91% held out)")
 def test_all_attacks_together_are_caught_97_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 1.9% (0.8% development, 6.3% held out): uncommon surnames as brands")
+@pytest.mark.xfail(strict=True, reason="above target: 1.2% (2/161: 0.8% development, 3.1% held out): 'Moebius strip', 'a repin stitch'")
 def test_benign_prompts_stay_under_one_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
@@ -71,7 +117,8 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_both_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_all_three_splits(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
-    assert "dev split" in out and "holdout split" in out and "cross-script" in out and "benign false positives" in out
+    assert "dev split" in out and "holdout split" in out and "fresh split" in out
+    assert "cross-script" in out and "benign false positives" in out

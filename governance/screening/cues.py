@@ -39,12 +39,13 @@ STRONG_BEFORE = (
 )
 WEAK_BEFORE = (
     "by", "after", "like", "von", "nach", "par", "de", "d'", "por", "di", "da", "av", "door", "af",
-    "od", "от", "від", "από", "του", "της", "من",
+    "od", "от", "від", "από", "του", "της", "من", "podle", "według",
 )
 # Phrases written after a name (glued or spaced), casefolded.
 STRONG_AFTER = (
     "style", "styled", "styles", "esque", "inspired", "aesthetic", "stil", "stijl", "stile", "estilo",
-    "styl", "stylu", "стиль", "стилю", "στυλ", "tarzı", "tarzında",
+    "styl", "stylu", "стиль", "стилю", "στυλ", "tarzı", "tarzında", "tyyliin", "tyyliä", "tyylinen",
+    "stílusában", "stílusú", "stílusa",
     "की शैली", "शैली", "风格", "風格", "画风", "畫風", "風", "风", "スタイル", "画風", "タッチ", "っぽい",
     "스타일", "화풍", "풍",
 )
@@ -72,6 +73,32 @@ def place_after(prompt: str, end: int) -> str:
         if is_unspaced(script_of(ch)) and word.casefold() in PLACE_AFTER:
             return word
     return word if word.casefold().rstrip(".") in PLACE_AFTER else ""
+
+
+# Businesses and buildings named after their owner ("Larsson's bakery", "Miller's pub"): a
+# possessive followed by one of them is an owner's name, not a style, so it is no cue.
+ESTABLISHMENTS = frozenset({
+    "bakery", "shop", "store", "market", "restaurant", "cafe", "café", "diner", "bar", "pub", "tavern", "inn",
+    "hotel", "motel", "garage", "workshop", "farm", "ranch", "pharmacy", "clinic", "salon", "barbershop",
+    "butcher", "deli", "grocery", "bistro", "brewery", "winery", "factory", "bookshop", "bookstore", "boutique", "bakeri", "bageri", "konditori", "bäckerei", "laden",
+    "panadería", "boulangerie",
+})
+
+
+def establishment_after(prompt: str, end: int) -> str:
+    """The business noun right after a possessive name ("bakery" in "Larsson's bakery"), or ""."""
+    rest = prompt[end:]
+    for mark in _POSSESSIVE:
+        if rest.startswith(mark):
+            rest = rest[len(mark) :]
+            break
+    rest = rest.lstrip(" \t")
+    word = ""
+    for ch in rest:
+        if not (ch.isalpha() or _is_mark(ch)):
+            break
+        word += ch
+    return word if word.casefold() in ESTABLISHMENTS else ""
 
 
 def _is_mark(ch: str) -> bool:
@@ -204,7 +231,8 @@ def obfuscation(prompt: str, start: int, end: int, label: str) -> str:
             return "mixed scripts (homoglyphs)"
         if any(c.isalpha() for c in word) and any(c.isdigit() or c in "@$!|+" for c in word.rstrip(_TRIM)):
             return "leetspeak"
-    pieces = [t.text for t in tokenize(raw)]
+    # Scripts written without spaces are read a character at a time: that is no disguise.
+    pieces = [t.text for t in tokenize(raw) if not is_unspaced(t.script)]
     initials = sum(len(t.text) == 1 for t in tokenize(label))
     if sum(len(p) == 1 for p in pieces) >= initials + 2:
         return "split letters"

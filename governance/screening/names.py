@@ -23,7 +23,12 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
                 alias of six or more letters without initials, in a window holding at least
                 one token that is not a common English word (score ``1 - edits / len(key)``);
 ``phonetic``    two (or, for long names, up to one per five letters) edits away from a name
-                of ten or more letters that sounds the same (see ``screening.phonetic``).
+                of ten or more letters that sounds the same (see ``screening.phonetic``);
+``given``       a rare given name of one artist alone, next to a strong style cue only ("in
+                the style of Junji"; rule ``given``, see :meth:`NameMatcher._given_alone`);
+``variant``     the given name exactly, then a romanisation variant of the surname ("Arkhip
+                Kuinji", "Хелене Шерфбек"): up to 40% of the surname's letters edited (rule
+                ``phonetic``; see :meth:`NameMatcher._variants`).
 
 A hit's *rule* (``full-name``, ``single``, ``surname``, ``inflection``, ``fuzzy``,
 ``phonetic``) and whether the matched word is common decide, through :class:`NameRules`
@@ -41,6 +46,7 @@ an exact hit of another artist on the same words.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -74,6 +80,12 @@ _KANA = frozenset({"KATAKANA", "HIRAGANA"})
 INFLECTION_SCORE = 0.9
 MIN_SURNAME_LEN = 5
 MIN_SHORT_SURNAME_LEN = 3
+MIN_VARIANT_LEN = 5  # surnames shorter than this have no romanisation variants matched
+VARIANT_SHARE = 0.4  # at most this share of a surname's letters edited in a variant
+MAX_VARIANT_OWNERS = 32
+MIN_GIVEN_LEN = 4  # a given name alone, shorter than this, is matched by nobody
+GIVEN_MAX_ZIPF = 2.0  # a given name alone must be rarer than this in every screened language
+GIVEN_SCORE = 0.8  # a given name this common says too little about whose surname follows
 _STRONG = frozenset({"exact", "reversed", "possessive"})
 AS_WRITTEN = "as written"
 TRANSLITERATION = "transliteration"
@@ -88,7 +100,7 @@ class NameHit:
     end: int
     score: float = 1.0
     how: str = "exact"
-    rule: str = "full-name"  # full-name | single | surname | inflection | fuzzy | phonetic
+    rule: str = "full-name"  # full-name | single | surname | inflection | fuzzy | phonetic | given
     via: str = AS_WRITTEN  # as written | transliteration | look-alike
     common: bool = False  # the matched word is a common word, brand, place or surname
     cue: str = ""  # the style cue next to it ("in the style of", "#", "風"), if any
@@ -464,8 +476,13 @@ class NameMatcher:
                         hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
                 self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
             self._surname(hits, joined, prose, prompt, tokens, i, j, via)
+            if i == j and joined in self._given:
+                self._given_alone(hits, joined, tokens[i], via)
             if i == j:
                 self._inflected(hits, joined, prompt, tokens, i, via, stems)
+            elif j == i + 1 and prompt[tokens[i].end : tokens[j].start] == "-":
+                # A hyphenated surname declines on its last part: "Gallen-Kallelan" (Gallen-Kallela).
+                self._inflected(hits, joined, prompt, tokens, i, via, stems, last=j)
             if words_in > fuzzy_tokens:
                 continue
             # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
@@ -491,7 +508,65 @@ class NameMatcher:
                         continue
                     if e.fuzzy and not (e.single and prose):
                         hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
+        if self._given:
+            self._variants(hits, prompt, tokens, texts, via)
         return hits
+
+    def _variants(self, hits: list[NameHit], prompt: str, tokens: list[Token], texts: list[str], via: str) -> None:
+        """A registered given name next to a romanisation variant of the same artist's surname.
+
+        "Arkhip Kuinji" (Kuindzhi), "Хелене Шерфбек" read as "helene sherfbek" (Schjerfbeck):
+        transliteration systems disagree by more than the fuzzy rule's one edit, but only
+        next to the given name written exactly. Bounded: the surname has
+        :data:`MIN_VARIANT_LEN` or more letters and the same first letter, at most
+        :data:`VARIANT_SHARE` of its letters are edited, the word in the prompt is not a
+        common word itself, and a given name shared by more than :data:`MAX_VARIANT_OWNERS`
+        artists is skipped. Costs one dict lookup per token when no given name is present.
+        """
+        from rapidfuzz.distance import Levenshtein
+
+        given = self._given
+        for k in range(len(tokens) - 1):
+            owners = given.get(texts[k])
+            if owners is None:
+                continue
+            owned = (owners,) if isinstance(owners, int) else owners
+            word = texts[k + 1]
+            if (len(owned) > MAX_VARIANT_OWNERS or len(word) < MIN_VARIANT_LEN - 1
+                    or prompt[tokens[k].end : tokens[k + 1].start].strip() or word in self._keys
+                    or lexicon.is_common(word) or frequency.zipf(word) >= DEFAULT_RULES.common_zipf):
+                continue
+            for artist_id in owned:
+                for label_id in _filed(self._artist_labels.get(artist_id)):
+                    label = self._label_text[label_id] or ""
+                    for op in _ops(label):
+                        if op[0] != "surname" or len(op[1]) < MIN_VARIANT_LEN or op[1][0] != word[0] or op[1] == word:
+                            continue
+                        limit = int(VARIANT_SHARE * len(op[1]))
+                        edits = Levenshtein.distance(word, op[1], score_cutoff=limit)
+                        if edits <= limit:
+                            hits.append(NameHit(
+                                artist_id, label, tokens[k].start, tokens[k + 1].end, 1.0 - edits / len(op[1]),
+                                "variant", "phonetic", via, edits=edits,
+                            ))
+
+    def _given_alone(self, hits: list[NameHit], key: str, token: Token, via: str) -> None:
+        """A rare given name of one artist on its own ("in the style of Junji"): rule ``given``.
+
+        It stands only next to a strong style cue (see :func:`_explain`), and only when it
+        is rare in ordinary text of every screened language (wordfreq), so "Frida", "Ivan"
+        or "Greg" never match alone; a given name shared by artists matches nobody.
+        """
+        owners = self._given.get(key)
+        if not isinstance(owners, int) or len(key) < MIN_GIVEN_LEN or key in self._keys or key in self._surnames:
+            return
+        if lexicon.is_word(key) or lexicon.is_common(key) or frequency.zipf(key) >= GIVEN_MAX_ZIPF:
+            return
+        for label_id in _filed(self._artist_labels.get(owners)):
+            label = self._label_text[label_id] or ""
+            if any(op[0] == "given" and op[1] == key for op in _ops(label)):
+                hits.append(NameHit(owners, label, token.start, token.end, GIVEN_SCORE, "given", "given", via, key=key))
+                return
 
     def _surname(
         self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
@@ -518,10 +593,11 @@ class NameMatcher:
 
     def _inflected(
         self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str,
-        filed: dict[str, set[str]] | None = None,
+        filed: dict[str, set[str]] | None = None, last: int | None = None,
     ) -> None:
         if len(self._inflect) == 0 or lexicon.is_word(token) or token in self._keys:
             return
+        j = i if last is None else last
         found = self._inflect.search(token, filed=filed)
         if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
             for key in self._inflect.search(token, same_length=True, filed=filed):
@@ -530,15 +606,19 @@ class NameMatcher:
                     prompt, tokens[i - 1], tokens[i], self._given_of(owner[0])
                 ):
                     found.append(key)
-        if found and frequency.zipf(token) >= DEFAULT_RULES.common_zipf:
-            return  # the inflected form is an ordinary word itself ("monetary")
+        # The inflected form is an ordinary word itself ("monetary", Czech "buriana"): a
+        # common-word hit, standing only next to a style cue ("podle Buriana").
+        ordinary = bool(found) and frequency.zipf(token) >= DEFAULT_RULES.common_zipf
+        before = len(hits)
         for key in found:
             for e in self._entries(key):
                 if e.single:
                     source = via if via != AS_WRITTEN else e.via
-                    hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[i].end, INFLECTION_SCORE,
+                    hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[j].end, INFLECTION_SCORE,
                                         "inflection", "inflection", source, key=key))
-            self._surname(hits, key, False, prompt, tokens, i, i, via, "inflection", INFLECTION_SCORE)
+            self._surname(hits, key, False, prompt, tokens, i, j, via, "inflection", INFLECTION_SCORE)
+        if ordinary:
+            hits[before:] = [replace(h, common=True) for h in hits[before:]]
 
 
 
@@ -589,6 +669,9 @@ def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool
 
 def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     """The hit with its context attached, or None when its rule needs context and has none."""
+    if hit.rule == "given":  # a given name alone: a strong style cue, whatever the policy
+        strong = cues.style_cue(prompt, hit.start, hit.end)
+        return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
     common = hit.common
     if hit.rule in ("single", "surname", "inflection", "fuzzy", "phonetic"):
         whole, _ = _label_keys(hit.matched)
@@ -600,9 +683,15 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
         if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
+        if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
+            common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
+        if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
+            common = _written_is_common(prompt[hit.start : hit.end], rules)  # Hebrew "רובין" (Robin)
     cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
+    if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):
+        cue = None  # "Larsson's bakery" is the baker's: no style there
     hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
     if not rules.needs_context(hit.rule, common, hit.via):
@@ -612,6 +701,38 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     if cue is not None and cues.counts(cue, prompt, hit.start, hit.end):
         return explained
     return None
+
+
+def _inside_unspaced_run(prompt: str, start: int, end: int) -> bool:
+    """Whether the span is glued to letters of a script written without spaces on either side.
+
+    In such a run a lone surname cannot be told from a word of the run (word boundaries are
+    not written), so it needs context like a common word; a full name still stands alone.
+    """
+    from stylegate.governance.screening.scripts import script_of
+
+    def glued(a: int, b: int) -> bool:
+        return 0 <= a < len(prompt) and 0 <= b < len(prompt) and all(
+            prompt[k].isalpha() or unicodedata.category(prompt[k]).startswith("M") for k in (a, b)
+        ) and is_unspaced(script_of(prompt[a])) and is_unspaced(script_of(prompt[b]))
+
+    return glued(start - 1, start) or glued(end - 1, end)
+
+
+def _written_is_common(span: str, rules: NameRules) -> bool:
+    """Whether a word of the span, as written in its own script, is common in some language.
+
+    A surname matched through a transliteration is rated by its Latin key, which says
+    nothing about the word the prompt holds: "רובין" is Hebrew for "Robin", "हुसैन" a
+    frequent Hindi name, though their Latin keys are rare.
+    """
+    from stylegate.governance.screening.canonical import canonical_word
+
+    for word in span.split():
+        key = canonical_word(word)
+        if key and (frequency.zipf(key) >= rules.common_zipf or lexicon.is_common(key)):
+            return True
+    return False
 
 
 def _is_common(key: str, rules: NameRules) -> bool:

@@ -7,6 +7,9 @@ misspelt, glued to CJK text, disguised, a common-word surname next to a style cu
 benign prompts where parts of those names are ordinary words, brands, places or other
 people. Every fifth prompt is held out (:data:`HOLDOUT_EVERY`): tuning looks at the
 development split only, and the held-out split is reported beside it as a check.
+``tests/realnames/fresh/`` is a third split ("fresh"), written before a round of rule
+changes and never tuned on: more artists and prompts from thinly covered scripts, screened
+with the artists of both folders registered together.
 
 Figures are printed by ``stylegate bench redteam``; the targets are asserted by
 ``tests/test_screening_realnames.py``.
@@ -31,8 +34,15 @@ OVERALL_TARGET = 0.97  # all attacks together
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
+SPLITS = ("dev", "holdout", "fresh")
+
+
 def default_folder() -> Path:
     return Path(__file__).resolve().parents[2] / "tests" / "realnames"
+
+
+def fresh_folder(folder: Path | None = None) -> Path:
+    return (folder or default_folder()) / "fresh"
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,11 @@ def load_artists(folder: Path | None = None) -> list[RealArtist]:
 
 
 def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
-    """Prompts of ``split`` ("dev", "holdout" or "all") as corpus entries."""
-    if split not in ("dev", "holdout", "all"):
+    """Prompts of ``split`` ("dev", "holdout", "all" of the main file, or "fresh") as corpus entries."""
+    if split not in ("dev", "holdout", "all", "fresh"):
         raise ValueError(f"unknown split {split!r}")
+    if split == "fresh":
+        folder, split = fresh_folder(folder), "all"
     out: list[CorpusEntry] = []
     index = 0
     for line in ((folder or default_folder()) / "prompts.txt").read_text(encoding="utf-8").splitlines():
@@ -99,16 +111,24 @@ def run_realnames(folder: Path | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"artists": len(artists)}
     for split in ("dev", "holdout"):
         out[split] = report(lexical_tallies(load_prompts(folder, split), matcher, names))
+    if (fresh_folder(folder) / "prompts.txt").exists():
+        both = artists + load_artists(fresh_folder(folder))
+        matcher, names = build_matcher(both)
+        out["fresh_artists"] = len(both)
+        out["fresh"] = report(lexical_tallies(load_prompts(folder, "fresh"), matcher, names))
     return out
 
 
 def print_realnames(results: dict[str, Any]) -> None:
     from stylegate.output import table
 
-    for split in ("dev", "holdout"):
+    for split in SPLITS:
+        if split not in results:
+            continue
         part = results[split]
+        n_artists = results["fresh_artists"] if split == "fresh" else results["artists"]
         table(
-            f"real-names corpus ({split} split), {results['artists']} real artists registered, lexical screen",
+            f"real-names corpus ({split} split), {n_artists} real artists registered, lexical screen",
             ["category", "prompts", "flagged", "rate", "target", ""],
             [[r["attack"], r["prompts"], r["flagged"], f"{r['rate']:.1%}", r["target"],
               "" if r["met"] is None else ("met" if r["met"] else "NOT met")] for r in part["rows"]],
