@@ -188,7 +188,7 @@ def test_a_tampered_log_fails_with_a_reason_and_the_first_problem(log: AuditLog,
 
 def test_audit_kinds_are_stored_as_their_plain_text(log: AuditLog) -> None:
     assert [k.value for k in AuditKind] == ["check.prompt", "check.image", "generate", "generate.correction",
-                                            "policy.calibrated", "statements.issued"]
+                                            "policy.calibrated", "statements.issued", "scan.finding"]
     seq = log.append(AuditKind.GENERATE, {"decision": "allow"})
     stored = log.entry(seq)
     assert stored["kind"] == "generate" and type(stored["kind"]) is str
