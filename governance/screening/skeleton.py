@@ -1,0 +1,339 @@
+"""Cross-script matching on a phonetic consonant skeleton (rule ``skeleton``).
+
+A Latin name written in another script loses what that script cannot write: Japanese and
+Korean have one sound for "l" and "r" and put a vowel after every consonant ("Romero
+Britto" is 로메로 브리토, "lo-me-lo beu-li-to"); Hebrew and Arabic drop most vowels and
+merge b/p, v/w/f ("Shirin Neshat" is שירין נשאט, "syryn ns't"); Korean merges voicing
+(k/g, t/d, p/b); every script has its own spelling of "sh", "ch", "ts". Read back
+through anyascii, such a word keeps the *consonant classes* of the name, so both sides are
+reduced to a skeleton of classes:
+
+    P  b p f v w(not before a vowel) ph    T  t d th dh       K  k g q c(hard) kh gh ck x=KS
+    S  s z c(soft) j sh ch zh ts tz sch     R  r l              M  m     N  n
+
+Vowels, "h", "y" and glides are dropped, repeats collapse within a word, and a word that
+starts with a vowel (or an alef/ayin) starts with ``V``. A few letters are read the way
+names are written in their script before anyascii: Arabic ث and ذ as "s" and "z" (their
+Persian, Turkish and Urdu reading) and a medial Arabic و or Hebrew ו as a vowel.
+
+The rule is bounded so that short skeletons do not match everything:
+
+- it compares the **whole name**: the joined skeleton of a window of adjacent words
+  (separated by spaces, middle dots or hyphens only), in the name's order or reversed
+  (surname first, as the exact rule also accepts), with at most one edit on skeletons of
+  :data:`ONE_EDIT_LEN` or more symbols and none below;
+- a name is indexed only when it has two or more words and a skeleton of
+  :data:`MIN_NAME_LEN` or more symbols, or one word of :data:`MIN_SINGLE_LEN` or more;
+- prompt words of a non-Latin script (not Han ideographs, whose reading depends on the
+  language) are compared with names registered in Latin or another script; Latin prompt
+  words are compared only with names registered in a non-Latin script ("Ilja Kuwschinow"
+  against "Илья Кувшинов"), and only windows of two or more uncommon words;
+- a hit below :data:`STANDS_ALONE_LEN` symbols stands only next to a style cue (see
+  ``names._explain``).
+
+Codes are 64-bit hashes of each skeleton and its one-deletion neighbourhood in a
+``keyindex.HashMultiMap`` (eight bytes a code), keyed to the label id; candidates are
+verified with the Levenshtein distance, and a removed label (its text gone from the
+matcher) is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from stylegate.governance.screening import cues, lexicon
+from stylegate.governance.screening.canonical import Token
+from stylegate.governance.screening.scripts import COMMON, LATIN, UNSPACED, script_of
+
+log = logging.getLogger(__name__)
+
+MIN_NAME_LEN = 4  # skeleton symbols of a multi-word name before it is indexed
+MIN_SINGLE_LEN = 7  # skeleton symbols of a one-word name before it is indexed
+ONE_EDIT_LEN = 6  # skeletons this long match with one edit, shorter ones only exactly
+STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
+MAX_WORDS = 4  # words in a window (a name of more words is matched by its first four)
+SKELETON_SCORE = 0.8
+
+_NATIVE_SALT = 0x736B6E61  # codes of names written in a non-Latin script (probed by Latin words)
+_LATIN_SALT = 0x736B6C61  # codes of names written in Latin (probed by non-Latin words)
+# Han ideographs (the Latin reading depends on the language) and scripts written without
+# spaces, where a run of letters is many words (Thai, Lao, Khmer, …); kana and Hangul stay.
+_EXCLUDED = UNSPACED - {"KATAKANA", "HIRAGANA", "HANGUL"}
+_UNSPACED_KEPT = frozenset({"KATAKANA", "HIRAGANA"})  # one run may hold a whole name ("ミヤザキハヤオ")
+_SEPARATORS = frozenset(" \t・·‧･゠=-‐")
+_VOWELS = frozenset("aeiou")
+_CLASSES = {
+    "b": "P", "p": "P", "f": "P", "v": "P", "t": "T", "d": "T", "k": "K", "g": "K", "q": "K",
+    "s": "S", "z": "S", "r": "R", "l": "R", "m": "M", "n": "N",
+}
+_DIGRAPHS = re.compile(r"tsch|dzh|sch|tch|ch|sh|zh|ts|tz|cz|sz|dz|ph|kh|gh|th|dh|ck|qu|x|c[eiy]?|j|w")
+_DIGRAPH_CLASS = {
+    "tsch": "S", "dzh": "S", "sch": "S", "tch": "S", "ch": "S", "sh": "S", "zh": "S", "ts": "S", "tz": "S",
+    "cz": "S", "sz": "S", "dz": "S", "ph": "P", "kh": "K", "gh": "K", "th": "T", "dh": "T", "ck": "K",
+    "qu": "K", "x": "KS", "c": "K",
+}
+# Read before anyascii: Arabic ث ذ as in Persian, Turkish and Urdu names.
+_ARABIC_PRE = str.maketrans({"ث": "س", "ذ": "ز", "ظ": "ز"})
+
+
+@lru_cache(maxsize=1)
+def _cue_words() -> frozenset[str]:
+    """Every word of the style cues ("в стиле", "بأسلوب", "스타일"): never a part of a name."""
+    phrases = cues.STRONG_BEFORE + cues.WEAK_BEFORE + cues.STRONG_AFTER
+    return frozenset(w.casefold() for p in phrases for w in p.split())
+
+
+def word_skeleton(latin: str) -> str:
+    """The consonant-class skeleton of one romanised word (see the module doc)."""
+    word = latin.lower()
+    start_vowel = bool(word) and (word[0] in _VOWELS or word[0] in "'`")
+    word = "".join(c for c in word if "a" <= c <= "z")
+    out: list[str] = ["V"] if start_vowel else []
+    k = 0
+    n = len(word)
+    while k < n:
+        m = _DIGRAPHS.match(word, k)
+        if m is not None:
+            g = m.group()
+            if g.startswith("c") and len(g) == 2 and g != "ch" and g != "ck" and g != "cz":
+                out.append("S")  # a soft c ("ce", "ci", "cy"); the vowel is read next
+                k += 1
+                continue
+            if g == "j":  # after a consonant a glide ("Ilja", "Marija"), else a sibilant
+                if not (k > 0 and word[k - 1] not in _VOWELS):
+                    out.append("S")
+                k += 1
+                continue
+            if g == "w":  # before a vowel a glide ("Edward"), else a labial ("Kuwschinow")
+                if not (k + 1 < n and word[k + 1] in _VOWELS):
+                    out.append("P")
+                k += 1
+                continue
+            out.extend(_DIGRAPH_CLASS[g])
+            k += len(g)
+            continue
+        cls = _CLASSES.get(word[k])
+        if cls is not None:
+            out.append(cls)
+        k += 1
+    return "".join(c for i, c in enumerate(out) if i == 0 or c != out[i - 1])
+
+
+@lru_cache(maxsize=65536)
+def romanise(word: str, script: str) -> str:
+    """A word of ``script`` in Latin letters (anyascii), with the readings of the module doc."""
+    from anyascii import anyascii
+
+    if script == LATIN:
+        return anyascii(word).lower()
+    if script == "ARABIC":
+        word = word.translate(_ARABIC_PRE)
+        return "".join("u" if (c == "و" and k > 0) else anyascii(c) for k, c in enumerate(word)).lower()
+    if script == "HEBREW":
+        out = []
+        for k, c in enumerate(word):
+            if c == "ו" and k > 0 and "ו" not in word[k - 1 : k + 2].replace(c, "", 1):
+                out.append("o")  # a single medial vav is a vowel; a doubled one is "v"
+            else:
+                out.append(anyascii(c))
+        return "".join(out).lower()
+    return anyascii(word).lower()
+
+
+def _label_words(label: str) -> tuple[list[str], str] | None:
+    """The words of a label and its script ("LATIN" or the other one), or None to skip it."""
+    scripts = {script_of(c) for c in label} - {COMMON}
+    if not scripts or scripts & _EXCLUDED or len(scripts) > 1:
+        return None
+    (script,) = scripts
+    words = [w for w in re.split(r"[\s\-‐・·.,'’]+", label) if w]
+    return words, script
+
+
+@lru_cache(maxsize=65536)
+def label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
+    """(script, the joined skeletons of its orders, words) of a label; no skeletons when too short."""
+    found = _label_words(label)
+    if found is None:
+        return "", (), 0
+    words, script = found
+    parts = [word_skeleton(romanise(w, script)) for w in words]
+    parts = [p for p in parts if p]
+    if not parts:
+        return script, (), 0
+    joined = "".join(parts)
+    if len(parts) == 1:
+        return script, ((joined,) if len(joined) >= MIN_SINGLE_LEN else ()), 1
+    if len(joined) < MIN_NAME_LEN:
+        return script, (), len(parts)
+    orders = dict.fromkeys([joined, "".join(reversed(parts))])
+    return script, tuple(orders), len(parts)
+
+
+def allowed_edits(length: int) -> int:
+    return 1 if length >= ONE_EDIT_LEN else 0
+
+
+@dataclass(frozen=True)
+class SkeletonMatch:
+    label_id: int
+    start: int
+    end: int
+    edits: int
+    reading: str  # the romanised words of the prompt
+    skeleton: str  # the prompt's skeleton that matched
+    key: str  # the registered name's skeleton
+
+
+class _Word:
+    __slots__ = ("start", "end", "script", "text")
+
+    def __init__(self, start: int, end: int, script: str, text: str) -> None:
+        self.start, self.end, self.script, self.text = start, end, script, text
+
+
+class SkeletonIndex:
+    """Skeleton codes of registered labels, two maps: names in Latin, names in other scripts."""
+
+    def __init__(self) -> None:
+        from stylegate.governance.screening.keyindex import HashMultiMap
+
+        self._latin = HashMultiMap()
+        self._native = HashMultiMap()
+        self._pending: list[tuple[int, str]] = []
+        self._max_len = 0
+
+    def add(self, label_id: int, label: str) -> None:
+        """File a label (hashed in bulk on the next lookup or :meth:`settle`)."""
+        self._pending.append((label_id, label))
+
+    def settle(self) -> None:
+        """Hash the pending labels' skeletons and their one-deletion neighbourhoods."""
+        if not self._pending:
+            return
+        import numpy as np
+
+        from stylegate.governance.screening.codehash import hash_words
+
+        for target, salt, latin in ((self._latin, _LATIN_SALT, True), (self._native, _NATIVE_SALT, False)):
+            keys: list[str] = []
+            ids: list[int] = []
+            for label_id, label in self._pending:
+                script, skeletons, _ = label_skeletons(label)
+                if not skeletons or (script == LATIN) != latin:
+                    continue
+                for s in skeletons:
+                    keys.append(s)
+                    ids.append(label_id)
+                    self._max_len = max(self._max_len, len(s))
+            if keys:
+                owner, hashes = hash_words(keys, deletions=True, salt=salt)
+                target.add_array(hashes, np.asarray(ids, dtype=np.int32)[owner])
+        self._pending = []
+
+    def find(self, prompt: str, tokens: Sequence[Token], labels: Sequence[str | None]) -> list[SkeletonMatch]:
+        """Windows of prompt words whose skeleton is a registered name's (see the module doc)."""
+        self.settle()
+        has_native = len(self._native) > 0
+        if not has_native and not any(t.script != LATIN for t in tokens):
+            return []
+        words = _words(prompt, tokens, has_native)
+        if not words:
+            return []
+        windows: list[tuple[int, int, str, str, bool]] = []  # first, last word, skeleton, reading, latin
+        for i, first in enumerate(words):
+            parts: list[str] = []
+            reading: list[str] = []
+            for j in range(i, min(len(words), i + MAX_WORDS)):
+                w = words[j]
+                if j > i and (w.script != first.script or not _separated(prompt, words[j - 1].end, w.start)):
+                    break
+                latin = romanise(w.text, w.script)
+                parts.append(word_skeleton(latin))
+                reading.append(latin)
+                joined = "".join(parts)
+                if len(joined) > self._max_len + 1:
+                    break
+                if first.script == LATIN and j == i:
+                    continue  # a Latin word alone is never read as a name in another script
+                if len(joined) >= MIN_NAME_LEN:
+                    windows.append((i, j, joined, " ".join(reading), first.script == LATIN))
+        if not windows:
+            return []
+        from stylegate.governance.screening.codehash import hash_words
+
+        out: list[SkeletonMatch] = []
+        for latin_side in (False, True):
+            asked = [w for w in windows if w[4] == latin_side]
+            if not asked:
+                continue
+            target, salt = (self._native, _NATIVE_SALT) if latin_side else (self._latin, _LATIN_SALT)
+            if not len(target):
+                continue
+            owner, hashes = hash_words([w[2] for w in asked], deletions=True, salt=salt)
+            candidates = set(target.get_many(hashes.tolist()))
+            if candidates:
+                out.extend(_verify(asked, words, candidates, labels))
+        return out
+
+
+def _verify(
+    windows: list[tuple[int, int, str, str, bool]], words: list[_Word], candidates: set[int],
+    labels: Sequence[str | None],
+) -> list[SkeletonMatch]:
+    from rapidfuzz.distance import Levenshtein
+
+    out = []
+    for label_id in candidates:
+        label = labels[label_id] if 0 <= label_id < len(labels) else None
+        if label is None:
+            continue  # removed since it was filed
+        script, keys, n_words = label_skeletons(label)
+        for i, j, skeleton, reading, _ in windows:
+            n = j - i + 1
+            # The whole name, word for word; a run of kana may hold several words of it.
+            if n != n_words and not (n < n_words and words[i].script in _UNSPACED_KEPT):
+                continue
+            if words[i].script == script:
+                continue  # the same script is the other rules' job
+            for key in keys:
+                limit = allowed_edits(len(key))
+                d = Levenshtein.distance(skeleton, key, score_cutoff=limit)
+                if d <= limit:
+                    out.append(SkeletonMatch(label_id, words[i].start, words[j].end, d, reading, skeleton, key))
+                    break
+    return out
+
+
+def _separated(prompt: str, end: int, start: int) -> bool:
+    """Whether only spaces, middle dots or hyphens stand between two words (and something does)."""
+    gap = prompt[end:start]
+    return bool(gap) and all(c in _SEPARATORS for c in gap)
+
+
+def _words(prompt: str, tokens: Sequence[Token], latin_words: bool) -> list[_Word]:
+    """Prompt words for the rule: runs of one non-Latin script, and uncommon Latin words."""
+    out: list[_Word] = []
+    for t in tokens:
+        script = t.script
+        if script in _EXCLUDED:
+            continue
+        if script == LATIN:
+            if not latin_words:
+                continue
+            text = prompt[t.start : t.end]
+            if len(t.text) < 2 or not text.isalpha() or lexicon.is_word(t.text) or lexicon.is_common(t.text):
+                continue
+        prev = out[-1] if out else None
+        if prev is not None and prev.script == script and prev.end == t.start and script != LATIN:
+            prev.end = t.end  # adjacent characters of a script written without spaces: one word
+            prev.text = prompt[prev.start : prev.end]
+            continue
+        out.append(_Word(t.start, t.end, script, prompt[t.start : t.end]))
+    cue_words = _cue_words()
+    # A one-letter word ("в") or a word of a style cue ("стиле", "스타일") is no part of a name.
+    return [w for w in out if len(romanise(w.text, w.script)) > 1 and w.text.casefold() not in cue_words]
