@@ -66,18 +66,25 @@ _EXCLUDED = UNSPACED - {"KATAKANA", "HIRAGANA", "HANGUL"}
 _UNSPACED_KEPT = frozenset({"KATAKANA", "HIRAGANA"})  # one run may hold a whole name ("ミヤザキハヤオ")
 _SEPARATORS = frozenset(" \t・·‧･゠=-‐")
 _VOWELS = frozenset("aeiou")
-_CLASSES = {
-    "b": "P", "p": "P", "f": "P", "v": "P", "t": "T", "d": "T", "k": "K", "g": "K", "q": "K",
-    "s": "S", "z": "S", "r": "R", "l": "R", "m": "M", "n": "N",
+# Context first (regex, C speed): a soft c is "s", a "j" after a consonant and a "w" before a
+# vowel are glides; then digraphs become one stand-in letter, then letters become classes.
+_SOFT_C = re.compile(r"c(?=[eiy])")
+_GLIDE_J = re.compile(r"(?<=[b-df-hj-np-tv-z])j")
+_GLIDE_W = re.compile(r"w(?=[aeiou])")
+_DIGRAPHS = re.compile(r"tsch|dzh|sch|tch|ch|sh|zh|ts|tz|cz|sz|dz|ph|kh|gh|th|dh|ck|qu|x")
+_DIGRAPH_LETTER = {
+    "tsch": "s", "dzh": "s", "sch": "s", "tch": "s", "ch": "s", "sh": "s", "zh": "s", "ts": "s", "tz": "s",
+    "cz": "s", "sz": "s", "dz": "s", "ph": "f", "kh": "k", "gh": "k", "th": "t", "dh": "d", "ck": "k",
+    "qu": "k", "x": "ks",
 }
-_DIGRAPHS = re.compile(r"tsch|dzh|sch|tch|ch|sh|zh|ts|tz|cz|sz|dz|ph|kh|gh|th|dh|ck|qu|x|c[eiy]?|j|w")
-_DIGRAPH_CLASS = {
-    "tsch": "S", "dzh": "S", "sch": "S", "tch": "S", "ch": "S", "sh": "S", "zh": "S", "ts": "S", "tz": "S",
-    "cz": "S", "sz": "S", "dz": "S", "ph": "P", "kh": "K", "gh": "K", "th": "T", "dh": "T", "ck": "K",
-    "qu": "K", "x": "KS", "c": "K",
-}
-# Read before anyascii: Arabic ث ذ as in Persian, Turkish and Urdu names.
+_CLASS_OF = str.maketrans(
+    {**{c: None for c in "aeiouhy"}, "b": "P", "p": "P", "f": "P", "v": "P", "w": "P", "t": "T", "d": "T",
+     "k": "K", "g": "K", "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R", "l": "R", "m": "M", "n": "N"}
+)
+# Read before anyascii: Arabic ث ذ ظ as in Persian, Turkish and Urdu names.
 _ARABIC_PRE = str.maketrans({"ث": "س", "ذ": "ز", "ظ": "ز"})
+_REPEAT = re.compile(r"(.)\1+")
+_NOT_LETTER = re.compile(r"[^a-z]+")
 
 
 @lru_cache(maxsize=1)
@@ -87,45 +94,23 @@ def _cue_words() -> frozenset[str]:
     return frozenset(w.casefold() for p in phrases for w in p.split())
 
 
+@lru_cache(maxsize=16384)
 def word_skeleton(latin: str) -> str:
     """The consonant-class skeleton of one romanised word (see the module doc)."""
     word = latin.lower()
     start_vowel = bool(word) and (word[0] in _VOWELS or word[0] in "'`")
-    word = "".join(c for c in word if "a" <= c <= "z")
-    out: list[str] = ["V"] if start_vowel else []
-    k = 0
-    n = len(word)
-    while k < n:
-        m = _DIGRAPHS.match(word, k)
-        if m is not None:
-            g = m.group()
-            if g.startswith("c") and len(g) == 2 and g != "ch" and g != "ck" and g != "cz":
-                out.append("S")  # a soft c ("ce", "ci", "cy"); the vowel is read next
-                k += 1
-                continue
-            if g == "j":  # after a consonant a glide ("Ilja", "Marija"), else a sibilant
-                if not (k > 0 and word[k - 1] not in _VOWELS):
-                    out.append("S")
-                k += 1
-                continue
-            if g == "w":  # before a vowel a glide ("Edward"), else a labial ("Kuwschinow")
-                if not (k + 1 < n and word[k + 1] in _VOWELS):
-                    out.append("P")
-                k += 1
-                continue
-            out.extend(_DIGRAPH_CLASS[g])
-            k += len(g)
-            continue
-        cls = _CLASSES.get(word[k])
-        if cls is not None:
-            out.append(cls)
-        k += 1
-    return "".join(c for i, c in enumerate(out) if i == 0 or c != out[i - 1])
+    word = _NOT_LETTER.sub("", word)
+    word = _GLIDE_W.sub("y", _GLIDE_J.sub("y", _SOFT_C.sub("s", word)))
+    word = _DIGRAPHS.sub(lambda m: _DIGRAPH_LETTER[m.group()], word)
+    skeleton = _REPEAT.sub(r"\1", word.translate(_CLASS_OF))
+    return "V" + skeleton if start_vowel else skeleton
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def romanise(word: str, script: str) -> str:
     """A word of ``script`` in Latin letters (anyascii), with the readings of the module doc."""
+    if word.isascii():
+        return word.lower()
     from anyascii import anyascii
 
     if script == LATIN:
@@ -146,7 +131,7 @@ def romanise(word: str, script: str) -> str:
 
 def _label_words(label: str) -> tuple[list[str], str] | None:
     """The words of a label and its script ("LATIN" or the other one), or None to skip it."""
-    scripts = {script_of(c) for c in label} - {COMMON}
+    scripts = {LATIN} if label.isascii() else {script_of(c) for c in label} - {COMMON}
     if not scripts or scripts & _EXCLUDED or len(scripts) > 1:
         return None
     (script,) = scripts
@@ -154,8 +139,13 @@ def _label_words(label: str) -> tuple[list[str], str] | None:
     return words, script
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
+    """(script, the joined skeletons of its orders, words) of a label (cached for verifying)."""
+    return _label_skeletons(label)
+
+
+def _label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
     """(script, the joined skeletons of its orders, words) of a label; no skeletons when too short."""
     found = _label_words(label)
     if found is None:
@@ -206,6 +196,7 @@ class SkeletonIndex:
         self._native = HashMultiMap()
         self._pending: list[tuple[int, str]] = []
         self._max_len = 0
+        self._native_lens: set[int] = set()  # skeleton lengths of names in other scripts
 
     def add(self, label_id: int, label: str) -> None:
         """File a label (hashed in bulk on the next lookup or :meth:`settle`)."""
@@ -219,18 +210,21 @@ class SkeletonIndex:
 
         from stylegate.governance.screening.codehash import hash_words
 
-        for target, salt, latin in ((self._latin, _LATIN_SALT, True), (self._native, _NATIVE_SALT, False)):
-            keys: list[str] = []
-            ids: list[int] = []
-            for label_id, label in self._pending:
-                script, skeletons, _ = label_skeletons(label)
-                if not skeletons or (script == LATIN) != latin:
-                    continue
-                for s in skeletons:
-                    keys.append(s)
-                    ids.append(label_id)
-                    self._max_len = max(self._max_len, len(s))
+        filed: dict[bool, tuple[list[str], list[int]]] = {True: ([], []), False: ([], [])}
+        for label_id, label in self._pending:
+            script, skeletons, _ = _label_skeletons(label)
+            if not skeletons:
+                continue
+            keys, ids = filed[script == LATIN]
+            for sk in skeletons:
+                keys.append(sk)
+                ids.append(label_id)
+                self._max_len = max(self._max_len, len(sk))
+                if script != LATIN:
+                    self._native_lens.add(len(sk))
+        for latin, (keys, ids) in filed.items():
             if keys:
+                target, salt = (self._latin, _LATIN_SALT) if latin else (self._native, _NATIVE_SALT)
                 owner, hashes = hash_words(keys, deletions=True, salt=salt)
                 target.add_array(hashes, np.asarray(ids, dtype=np.int32)[owner])
         self._pending = []
@@ -260,6 +254,8 @@ class SkeletonIndex:
                     break
                 if first.script == LATIN and j == i:
                     continue  # a Latin word alone is never read as a name in another script
+                if first.script == LATIN and not self._native_lens & {len(joined) - 1, len(joined), len(joined) + 1}:
+                    continue  # no name in another script is within an edit of this length
                 if len(joined) >= MIN_NAME_LEN:
                     windows.append((i, j, joined, " ".join(reading), first.script == LATIN))
         if not windows:
@@ -326,8 +322,8 @@ def _words(prompt: str, tokens: Sequence[Token], latin_words: bool) -> list[_Wor
             if not latin_words:
                 continue
             text = prompt[t.start : t.end]
-            if len(t.text) < 2 or not text.isalpha() or lexicon.is_word(t.text) or lexicon.is_common(t.text):
-                continue
+            if len(t.text) < 2 or not text.isalpha() or lexicon.is_common(t.text):
+                continue  # a common English word is no part of a name written in another script
         prev = out[-1] if out else None
         if prev is not None and prev.script == script and prev.end == t.start and script != LATIN:
             prev.end = t.end  # adjacent characters of a script written without spaces: one word
