@@ -69,8 +69,8 @@ from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
-from stylegate.governance.screening.skeleton import STANDS_ALONE_LEN as SKELETON_ALONE_LEN
 from stylegate.governance.screening.skeleton import SKELETON_SCORE, SkeletonIndex
+from stylegate.governance.screening.skeleton import STANDS_ALONE_LEN as SKELETON_ALONE_LEN
 
 log = logging.getLogger(__name__)
 
