@@ -99,3 +99,12 @@ def test_each_scripts_known_losses_share_a_skeleton(a: str, b: str) -> None:
 @pytest.mark.parametrize("a, b", [("romero", "ramirez"), ("klee", "kiss"), ("paul", "peter")])
 def test_different_consonants_keep_different_skeletons(a: str, b: str) -> None:
     assert word_skeleton(a) != word_skeleton(b)
+
+
+def test_the_policy_can_require_a_cue_for_the_rule(matcher: NameMatcher) -> None:
+    from stylegate.governance.policy import NameSettings
+
+    strict = NameSettings(context_required=["skeleton"]).rules()
+    assert [h for h in matcher.find("מארק שאגאל, כפר בלילה", rules=strict) if h.rule == "skeleton"] == []
+    cued = [h for h in matcher.find("a village at night in the style of מארק שאגאל", rules=strict) if h.rule == "skeleton"]
+    assert [h.artist_id for h in cued] == [2] and cued[0].cue

@@ -695,9 +695,10 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
         return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
     if hit.rule == "skeleton":  # a short skeleton is weak evidence: a style cue, whatever the policy
         cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
-        if len(hit.skeleton) < SKELETON_ALONE_LEN and (cue is None or not cues.counts(cue, prompt, hit.start, hit.end)):
+        cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end)
+        if not cued and (len(hit.skeleton) < SKELETON_ALONE_LEN or rules.needs_context("skeleton", False, hit.via)):
             return None
-        return replace(hit, cue=cue.text if cue else "", obfuscation=cues.obfuscation(prompt, hit.start, hit.end, hit.matched))
+        return replace(hit, cue=cue.text if cue else "")
     common = hit.common
     if hit.rule in ("single", "surname", "inflection", "fuzzy", "phonetic"):
         whole, _ = _label_keys(hit.matched)
