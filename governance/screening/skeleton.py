@@ -31,10 +31,12 @@ The rule is bounded so that short skeletons do not match everything:
 - a hit below :data:`STANDS_ALONE_LEN` symbols stands only next to a style cue (see
   ``names._explain``).
 
-Codes are 64-bit hashes of each skeleton and its one-deletion neighbourhood in a
-``keyindex.HashMultiMap`` (eight bytes a code), keyed to the label id; candidates are
-verified with the Levenshtein distance, and a removed label (its text gone from the
-matcher) is skipped.
+A skeleton has eight symbols, so up to :data:`MAX_SKELETON_LEN` of them pack exactly into
+one int64, four bits each: no hashing. Each name's packed skeleton and its one-deletion
+neighbourhood sit in a sorted array beside the label id (:class:`SkeletonCodes`, twelve
+bytes a code); a prompt window probes its own neighbourhood with one ``searchsorted``, so
+one substitution, insertion or deletion is found. Candidates are verified with the
+Levenshtein distance, and a removed label (its text gone from the matcher) is skipped.
 """
 
 from __future__ import annotations
@@ -58,8 +60,6 @@ STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
 MAX_WORDS = 4  # words in a window (a name of more words is matched by its first four)
 SKELETON_SCORE = 0.8
 
-_NATIVE_SALT = 0x736B6E61  # codes of names written in a non-Latin script (probed by Latin words)
-_LATIN_SALT = 0x736B6C61  # codes of names written in Latin (probed by non-Latin words)
 # Han ideographs (the Latin reading depends on the language) and scripts written without
 # spaces, where a run of letters is many words (Thai, Lao, Khmer, …); kana and Hangul stay.
 _EXCLUDED = UNSPACED - {"KATAKANA", "HIRAGANA", "HANGUL"}
@@ -156,6 +156,8 @@ def _label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
     if not parts:
         return script, (), 0
     joined = "".join(parts)
+    if len(joined) > MAX_SKELETON_LEN:
+        return script, (), len(parts)
     if len(parts) == 1:
         return script, ((joined,) if len(joined) >= MIN_SINGLE_LEN else ()), 1
     if len(joined) < MIN_NAME_LEN:
@@ -186,30 +188,107 @@ class _Word:
         self.start, self.end, self.script, self.text = start, end, script, text
 
 
+_SYMBOLS = "PTKSRMNV"
+_NIBBLE = str.maketrans({c: str(k + 1) for k, c in enumerate(_SYMBOLS)})
+MAX_SKELETON_LEN = 15  # symbols packed four bits each into one int64 (longer names are not indexed)
+_FOLD_MIN = 4096
+
+
+def pack(skeleton: str) -> int:
+    """A skeleton as an int, four bits a symbol (last symbol lowest): exact, no hashing."""
+    return int(skeleton.translate(_NIBBLE), 16)
+
+
+def neighbourhood(code: int, length: int) -> list[int]:
+    """The packed skeleton and every packed skeleton one symbol shorter (one deletion)."""
+    out = [code]
+    for j in range(length):
+        low = code & ((1 << 4 * j) - 1)
+        out.append((code >> 4 * (j + 1)) << 4 * j | low)
+    return out
+
+
+class SkeletonCodes:
+    """Packed skeletons and their one-deletion neighbourhoods → label ids.
+
+    Twelve bytes a code in two sorted numpy arrays (built in bulk, vectorised), with a small
+    dictionary overlay for labels added on a live matcher, folded in once it grows. A query
+    of a few dozen codes is one ``searchsorted``.
+    """
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._np = np
+        self._codes = np.empty(0, dtype=np.int64)
+        self._ids = np.empty(0, dtype=np.int32)
+        self._overlay: dict[int, list[int]] = {}
+        self._overlay_n = 0
+
+    def __len__(self) -> int:
+        return len(self._codes) + self._overlay_n
+
+    def add_bulk(self, skeletons: list[str], ids: list[int]) -> None:
+        np = self._np
+        if len(skeletons) < 64 and self._overlay_n + len(skeletons) < max(_FOLD_MIN, len(self._codes) // 8):
+            for sk, label_id in zip(skeletons, ids):
+                for c in neighbourhood(pack(sk), len(sk)):
+                    self._overlay.setdefault(c, []).append(label_id)
+                    self._overlay_n += 1
+            return
+        codes = np.fromiter(map(pack, skeletons), dtype=np.int64, count=len(skeletons))
+        lens = np.fromiter(map(len, skeletons), dtype=np.int64, count=len(skeletons))
+        label_ids = np.asarray(ids, dtype=np.int32)
+        parts_c, parts_i = [self._codes, codes], [self._ids, label_ids]
+        for j in range(int(lens.max())):
+            keep = lens > j
+            c = codes[keep]
+            low = c & ((1 << (4 * j)) - 1)
+            parts_c.append(((c >> (4 * (j + 1))) << (4 * j)) | low)
+            parts_i.append(label_ids[keep])
+        if self._overlay:
+            parts_c.append(np.fromiter((c for c, v in self._overlay.items() for _ in v), dtype=np.int64))
+            parts_i.append(np.fromiter((i for v in self._overlay.values() for i in v), dtype=np.int32))
+            self._overlay, self._overlay_n = {}, 0
+        all_c, all_i = np.concatenate(parts_c), np.concatenate(parts_i)
+        order = np.argsort(all_c, kind="stable")
+        self._codes, self._ids = all_c[order], all_i[order]
+
+    def get(self, codes: list[int]) -> set[int]:
+        """Label ids filed under any of ``codes``."""
+        out: set[int] = set()
+        if len(self._codes):
+            np = self._np
+            q = np.asarray(codes, dtype=np.int64)
+            lo = np.searchsorted(self._codes, q, "left")
+            hi = np.searchsorted(self._codes, q, "right")
+            for a, b in zip(lo.tolist(), hi.tolist()):
+                if b > a:
+                    out.update(self._ids[a:b].tolist())
+        if self._overlay:
+            for c in codes:
+                out.update(self._overlay.get(c, ()))
+        return out
+
+
 class SkeletonIndex:
     """Skeleton codes of registered labels, two maps: names in Latin, names in other scripts."""
 
     def __init__(self) -> None:
-        from stylegate.governance.screening.keyindex import HashMultiMap
-
-        self._latin = HashMultiMap()
-        self._native = HashMultiMap()
+        self._latin = SkeletonCodes()
+        self._native = SkeletonCodes()
         self._pending: list[tuple[int, str]] = []
         self._max_len = 0
         self._native_lens: set[int] = set()  # skeleton lengths of names in other scripts
 
     def add(self, label_id: int, label: str) -> None:
-        """File a label (hashed in bulk on the next lookup or :meth:`settle`)."""
+        """File a label (packed in bulk on the next lookup or :meth:`settle`)."""
         self._pending.append((label_id, label))
 
     def settle(self) -> None:
-        """Hash the pending labels' skeletons and their one-deletion neighbourhoods."""
+        """Pack the pending labels' skeletons and their one-deletion neighbourhoods."""
         if not self._pending:
             return
-        import numpy as np
-
-        from stylegate.governance.screening.codehash import hash_words
-
         filed: dict[bool, tuple[list[str], list[int]]] = {True: ([], []), False: ([], [])}
         for label_id, label in self._pending:
             script, skeletons, _ = _label_skeletons(label)
@@ -224,9 +303,7 @@ class SkeletonIndex:
                     self._native_lens.add(len(sk))
         for latin, (keys, ids) in filed.items():
             if keys:
-                target, salt = (self._latin, _LATIN_SALT) if latin else (self._native, _NATIVE_SALT)
-                owner, hashes = hash_words(keys, deletions=True, salt=salt)
-                target.add_array(hashes, np.asarray(ids, dtype=np.int32)[owner])
+                (self._latin if latin else self._native).add_bulk(keys, ids)
         self._pending = []
 
     def find(self, prompt: str, tokens: Sequence[Token], labels: Sequence[str | None]) -> list[SkeletonMatch]:
@@ -256,22 +333,18 @@ class SkeletonIndex:
                     continue  # a Latin word alone is never read as a name in another script
                 if first.script == LATIN and not self._native_lens & {len(joined) - 1, len(joined), len(joined) + 1}:
                     continue  # no name in another script is within an edit of this length
-                if len(joined) >= MIN_NAME_LEN:
+                if MIN_NAME_LEN <= len(joined) <= MAX_SKELETON_LEN:
                     windows.append((i, j, joined, " ".join(reading), first.script == LATIN))
         if not windows:
             return []
-        from stylegate.governance.screening.codehash import hash_words
-
         out: list[SkeletonMatch] = []
         for latin_side in (False, True):
             asked = [w for w in windows if w[4] == latin_side]
-            if not asked:
+            target = self._native if latin_side else self._latin
+            if not asked or not len(target):
                 continue
-            target, salt = (self._native, _NATIVE_SALT) if latin_side else (self._latin, _LATIN_SALT)
-            if not len(target):
-                continue
-            owner, hashes = hash_words([w[2] for w in asked], deletions=True, salt=salt)
-            candidates = set(target.get_many(hashes.tolist()))
+            codes = [c for w in asked for c in neighbourhood(pack(w[2]), len(w[2]))]
+            candidates = target.get(codes)
             if candidates:
                 out.extend(_verify(asked, words, candidates, labels))
         return out
