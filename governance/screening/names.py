@@ -28,10 +28,13 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
                 the style of Junji"; rule ``given``, see :meth:`NameMatcher._given_alone`);
 ``variant``     the given name exactly, then a romanisation variant of the surname ("Arkhip
                 Kuinji", "Хелене Шерфбек"): up to 40% of the surname's letters edited (rule
-                ``phonetic``; see :meth:`NameMatcher._variants`).
+                ``phonetic``; see :meth:`NameMatcher._variants`);
+``skeleton``    a whole multi-word name written in another script, on the consonant classes
+                its transliteration keeps ("로메로 브리토", "שירין נשאט" for Latin-registered
+                names; rule ``skeleton``, see ``screening.skeleton``; 0.8 less per edit).
 
 A hit's *rule* (``full-name``, ``single``, ``surname``, ``inflection``, ``fuzzy``,
-``phonetic``) and whether the matched word is common decide, through :class:`NameRules`
+``phonetic``, ``skeleton``) and whether the matched word is common decide, through :class:`NameRules`
 (the policy's ``[names]``), whether it needs context: a style cue or an obfuscation (see
 ``screening.cues``). A full multi-word name stands alone; by default a one-word name or a
 surname that is a common word ("Queen", "Nielsen") needs context.
