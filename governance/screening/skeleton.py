@@ -253,6 +253,11 @@ class SkeletonCodes:
         all_c, all_i = np.concatenate(parts_c), np.concatenate(parts_i)
         order = np.argsort(all_c, kind="stable")
         self._codes, self._ids = all_c[order], all_i[order]
+        if len(order) >= 1 << 20:
+            from stylegate.governance.screening.keyindex import release_freed_memory
+
+            del all_c, all_i, order, parts_c, parts_i
+            release_freed_memory()  # the sort's temporaries, given back (see keyindex)
 
     def get(self, codes: list[int]) -> set[int]:
         """Label ids filed under any of ``codes``."""
