@@ -29,7 +29,10 @@ The rule is bounded so that short skeletons do not match everything:
   words are compared only with names registered in a non-Latin script ("Ilja Kuwschinow"
   against "Илья Кувшинов"), and only windows of two or more uncommon words;
 - a hit below :data:`STANDS_ALONE_LEN` symbols stands only next to a style cue (see
-  ``names._explain``).
+  ``names._explain``);
+- a window whose skeleton (with its one-edit neighbourhood) is shared by more than
+  :data:`MAX_CANDIDATES` registered names matches none: in a large registry a short
+  skeleton says nothing about whose name it is, and verifying them all would cost.
 
 A skeleton has eight symbols, so up to :data:`MAX_SKELETON_LEN` of them pack exactly into
 one int64, four bits each: no hashing. Each name's packed skeleton and its one-deletion
@@ -59,6 +62,7 @@ ONE_EDIT_LEN = 6  # skeletons this long match with one edit, shorter ones only e
 STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
 MAX_WORDS = 4  # words in a window (a name of more words is matched by its first four)
 SKELETON_SCORE = 0.8
+MAX_CANDIDATES = 16  # a window whose skeleton neighbourhood holds more names matches none of them
 
 # Han ideographs (the Latin reading depends on the language) and scripts written without
 # spaces, where a run of letters is many words (Thai, Lao, Khmer, …); kana and Hangul stay.
@@ -259,20 +263,32 @@ class SkeletonCodes:
             del all_c, all_i, order, parts_c, parts_i
             release_freed_memory()  # the sort's temporaries, given back (see keyindex)
 
-    def get(self, codes: list[int]) -> set[int]:
-        """Label ids filed under any of ``codes``."""
-        out: set[int] = set()
-        if len(self._codes):
-            np = self._np
-            q = np.asarray(codes, dtype=np.int64)
-            lo = np.searchsorted(self._codes, q, "left")
-            hi = np.searchsorted(self._codes, q, "right")
-            for a, b in zip(lo.tolist(), hi.tolist()):
+    def get_grouped(self, groups: list[list[int]], limit: int) -> list[set[int] | None]:
+        """Label ids filed under each group of codes; None for a group filed under more than ``limit``."""
+        np = self._np
+        flat = [c for g in groups for c in g]
+        ranges: list[tuple[int, int]] = []
+        if len(self._codes) and flat:
+            q = np.asarray(flat, dtype=np.int64)
+            lo = np.searchsorted(self._codes, q, "left").tolist()
+            hi = np.searchsorted(self._codes, q, "right").tolist()
+            ranges = list(zip(lo, hi))
+        out: list[set[int] | None] = []
+        at = 0
+        for g in groups:
+            spans = ranges[at : at + len(g)]
+            at += len(g)
+            if sum(b - a for a, b in spans) > limit * (MAX_SKELETON_LEN + 1):
+                out.append(None)  # more entries than ``limit`` names can file under one neighbourhood
+                continue
+            found: set[int] = set()
+            for a, b in spans:
                 if b > a:
-                    out.update(self._ids[a:b].tolist())
-        if self._overlay:
-            for c in codes:
-                out.update(self._overlay.get(c, ()))
+                    found.update(self._ids[a:b].tolist())
+            if self._overlay:
+                for c in g:
+                    found.update(self._overlay.get(c, ()))
+            out.append(found if len(found) <= limit else None)
         return out
 
 
@@ -348,10 +364,10 @@ class SkeletonIndex:
             target = self._native if latin_side else self._latin
             if not asked or not len(target):
                 continue
-            codes = [c for w in asked for c in neighbourhood(pack(w[2]), len(w[2]))]
-            candidates = target.get(codes)
-            if candidates:
-                out.extend(_verify(asked, words, candidates, labels))
+            groups = [neighbourhood(pack(w[2]), len(w[2])) for w in asked]
+            for window, candidates in zip(asked, target.get_grouped(groups, MAX_CANDIDATES)):
+                if candidates:  # None: a skeleton shared by that many names tells nothing
+                    out.extend(_verify([window], words, candidates, labels))
         return out
 
 
