@@ -108,3 +108,13 @@ def test_the_policy_can_require_a_cue_for_the_rule(matcher: NameMatcher) -> None
     assert [h for h in matcher.find("מארק שאגאל, כפר בלילה", rules=strict) if h.rule == "skeleton"] == []
     cued = [h for h in matcher.find("a village at night in the style of מארק שאגאל", rules=strict) if h.rule == "skeleton"]
     assert [h.artist_id for h in cued] == [2] and cued[0].cue
+
+
+def test_a_skeleton_shared_by_many_names_matches_none() -> None:
+    vowels = "aeiou"
+    crowd = [(k, f"P{a}bl{b} P{c}k{d}ss{a}") for k, (a, b, c, d) in enumerate(
+        (a, b, c, d) for a in vowels for b in vowels for c in vowels[:2] for d in vowels[:1]
+    )]  # fifty names, one consonant skeleton
+    one = NameMatcher([crowd[0]])
+    assert skeleton_hits(one, "파블로 피카소 스타일의 기타")  # alone, it is matched
+    assert skeleton_hits(NameMatcher(crowd), "파블로 피카소 스타일의 기타") == []
