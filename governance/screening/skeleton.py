@@ -34,7 +34,7 @@ The rule is bounded so that short skeletons do not match everything:
   :data:`MAX_CANDIDATES` registered names matches none: in a large registry a short
   skeleton says nothing about whose name it is, and verifying them all would cost.
 
-A skeleton has eight symbols, so up to :data:`MAX_SKELETON_LEN` of them pack exactly into
+The skeleton alphabet has eight symbols, so up to :data:`MAX_SKELETON_LEN` of them pack exactly into
 one int64, four bits each: no hashing. Each name's packed skeleton and its one-deletion
 neighbourhood sit in a sorted array beside the label id (:class:`SkeletonCodes`, twelve
 bytes a code); a prompt window probes its own neighbourhood with one ``searchsorted``, so
@@ -60,7 +60,7 @@ MIN_NAME_LEN = 4  # skeleton symbols of a multi-word name before it is indexed
 MIN_SINGLE_LEN = 7  # skeleton symbols of a one-word name before it is indexed
 ONE_EDIT_LEN = 6  # skeletons this long match with one edit, shorter ones only exactly
 STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
-MAX_WORDS = 4  # words in a window (a name of more words is matched by its first four)
+MAX_WORDS = 4  # words in a window (names of more words are left to the other rules)
 SKELETON_SCORE = 0.8
 MAX_CANDIDATES = 16  # a window whose skeleton neighbourhood holds more names matches none of them
 
@@ -160,7 +160,7 @@ def _label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
     if not parts:
         return script, (), 0
     joined = "".join(parts)
-    if len(joined) > MAX_SKELETON_LEN:
+    if len(joined) > MAX_SKELETON_LEN or len(parts) > MAX_WORDS:
         return script, (), len(parts)
     if len(parts) == 1:
         return script, ((joined,) if len(joined) >= MIN_SINGLE_LEN else ()), 1
