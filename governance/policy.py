@@ -149,7 +149,7 @@ class VerificationSettings(_Strict):
 NameContextKey = Literal[
     "full-name", "single", "surname", "inflection", "fuzzy", "phonetic",
     "common-full-name", "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic",
-    "transliteration",
+    "transliteration", "skeleton",
 ]
 
 

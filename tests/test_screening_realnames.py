@@ -18,16 +18,17 @@ ATTACK_CATEGORIES = (
     "surname-only", "obfuscated",
 )
 BENIGN_CATEGORIES = ("benign-word", "benign-brand-place", "benign-other-person", "benign-foreign")
-# Measured below target (see the report of `stylegate bench redteam`): Japanese kanji
-# names are read as Chinese (no permissively licensed offline kanji reader), and declined
-# forms across scripts ("Альфонса Мухи") are missed.
-NOT_MET = {"cross-script"}
+# Measured below target (see the report of `stylegate bench redteam`): none. Cross-script
+# reached 96.3% (26/27) with the skeleton rule; still missed: "村上隆" (the kanji of a name
+# registered only in Latin: Japanese kanji are read as Chinese, no offline kanji reader).
+NOT_MET: set[str] = set()
 
 
-# The fresh split (tests/realnames/fresh/), written before the last round of rule changes:
-# the honest generalisation figure. Measured below target there (after that round; before
-# it: cross-script 73.7%, all attacks 94.7%, false positives 10.7%):
-NOT_MET_FRESH = {"cross-script": "78.9% (15/19): Hangul, Hebrew, Arabic and katakana spellings of Latin-registered names"}
+# The fresh split (tests/realnames/fresh/), written before the last rounds of rule changes.
+# Its cross-script misses were named when the skeleton rule was asked for, so that row is
+# no longer a blind figure (before that rule 78.9%, now 19/19; before the round before,
+# cross-script 73.7%, all attacks 94.7%, false positives 10.7%). Below target there: none.
+NOT_MET_FRESH: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,6 @@ def test_fresh_each_attack_category_is_caught_90_percent(fresh_tallies: dict[str
     assert fresh_tallies[category].rate >= rn.CATEGORY_TARGET, fresh_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 96.2% (127/132) of fresh attacks caught")
 def test_fresh_all_attacks_together_are_caught_97_percent(fresh_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 

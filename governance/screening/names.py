@@ -28,10 +28,13 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
                 the style of Junji"; rule ``given``, see :meth:`NameMatcher._given_alone`);
 ``variant``     the given name exactly, then a romanisation variant of the surname ("Arkhip
                 Kuinji", "Хелене Шерфбек"): up to 40% of the surname's letters edited (rule
-                ``phonetic``; see :meth:`NameMatcher._variants`).
+                ``phonetic``; see :meth:`NameMatcher._variants`);
+``skeleton``    a whole multi-word name written in another script, on the consonant classes
+                its transliteration keeps ("로메로 브리토", "שירין נשאט" for Latin-registered
+                names; rule ``skeleton``, see ``screening.skeleton``; 0.8 less per edit).
 
 A hit's *rule* (``full-name``, ``single``, ``surname``, ``inflection``, ``fuzzy``,
-``phonetic``) and whether the matched word is common decide, through :class:`NameRules`
+``phonetic``, ``skeleton``) and whether the matched word is common decide, through :class:`NameRules`
 (the policy's ``[names]``), whether it needs context: a style cue or an obfuscation (see
 ``screening.cues``). A full multi-word name stands alone; by default a one-word name or a
 surname that is a common word ("Queen", "Nielsen") needs context.
@@ -69,6 +72,8 @@ from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
+from stylegate.governance.screening.skeleton import SKELETON_SCORE, SkeletonIndex
+from stylegate.governance.screening.skeleton import STANDS_ALONE_LEN as SKELETON_ALONE_LEN
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +112,8 @@ class NameHit:
     obfuscation: str = ""  # how the span was disguised ("leetspeak", "split letters"), if at all
     edits: int = 0  # edit distance for fuzzy and phonetic hits
     key: str = ""  # the canonical key that matched (a surname, a one-word name), for its commonness
+    reading: str = ""  # rule skeleton: the prompt's words in Latin letters
+    skeleton: str = ""  # rule skeleton: their consonant skeleton
 
     def describe(self) -> str:
         """The rule and its evidence in one line: "name:surname (common word; cue 'w stylu')"."""
@@ -134,6 +141,9 @@ class NameHit:
             out["obfuscation"] = self.obfuscation
         if self.edits:
             out["edits"] = self.edits
+        if self.skeleton:
+            out["transliteration"] = self.reading
+            out["skeleton"] = self.skeleton
         return out
 
 
@@ -195,6 +205,7 @@ class NameMatcher:
         self._fuzzy = DeletionIndex()
         self._phonetic = PhoneticIndex()
         self._inflect = InflectionIndex()
+        self._skeletons = SkeletonIndex()  # cross-script whole names (``screening.skeleton``)
         self._surnames: dict[str, int | dict[int, int]] = {}  # key → label id << 1 | two-word name (per artist when shared)
         self._given: dict[str, int | set[int]] = {}  # first tokens of multi-word names → artist(s)
         self._label_artist: list[int] = []  # label id → artist
@@ -211,6 +222,7 @@ class NameMatcher:
         self._fuzzy.settle()
         self._phonetic.settle()
         self._inflect.settle()
+        self._skeletons.settle()
 
     # ------------------------------------------------------------- registry
     def add(self, artist_id: int, label: str) -> None:
@@ -227,6 +239,7 @@ class NameMatcher:
         self._label_artist.append(artist_id)
         self._label_text.append(label)
         _file(self._artist_labels, artist_id, label_id)
+        self._skeletons.add(label_id, label)  # --- skeleton hook (a removed label is skipped by its text)
         for op in ops:
             kind = op[0]
             if kind == "key":
@@ -379,12 +392,23 @@ class NameMatcher:
         hits: list[NameHit] = []
         for stream, via in streams:
             hits.extend(self._find_in(prompt, stream, via))
+        hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
         for hit in hits:
             explained = _explain(hit, prompt, rules)
             if explained is not None:
                 kept.append(explained)
         return _best(kept)
+
+    def _skeleton_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
+        """Whole names written in another script, on their consonant skeleton (``screening.skeleton``)."""
+        out = []
+        for m in self._skeletons.find(prompt, tokens, self._label_text):
+            label = self._label_text[m.label_id] or ""
+            score = SKELETON_SCORE * (1.0 - m.edits / max(len(m.key), 1))
+            out.append(NameHit(self._label_artist[m.label_id], label, m.start, m.end, score, "skeleton", "skeleton",
+                               TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
+        return out
 
     def _find_in(self, prompt: str, tokens: list[Token], via: str) -> list[NameHit]:
         words = lexicon.frequencies()
@@ -672,6 +696,12 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     if hit.rule == "given":  # a given name alone: a strong style cue, whatever the policy
         strong = cues.style_cue(prompt, hit.start, hit.end)
         return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
+    if hit.rule == "skeleton":  # a short skeleton is weak evidence: a style cue, whatever the policy
+        cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
+        cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end)
+        if not cued and (len(hit.skeleton) < SKELETON_ALONE_LEN or rules.needs_context("skeleton", False, hit.via)):
+            return None
+        return replace(hit, cue=cue.text if cue else "")
     common = hit.common
     if hit.rule in ("single", "surname", "inflection", "fuzzy", "phonetic"):
         whole, _ = _label_keys(hit.matched)

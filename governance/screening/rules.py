@@ -6,7 +6,9 @@ Every name hit has a *rule* (see :mod:`stylegate.governance.screening.names`): `
 languages is at least ``common_zipf``, or it is a common English word) the rule is also
 read with a ``common-`` prefix. A hit whose rule, or ``transliteration`` for hits found
 through another script, is listed in ``context_required`` stands only next to a style cue
-or on an obfuscated spelling.
+or on an obfuscated spelling. ``skeleton`` (a whole name in another script matched on its
+consonant skeleton, ``screening.skeleton``) can be listed too; a short skeleton needs a cue
+whatever the policy.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 RULES = ("full-name", "single", "surname", "inflection", "fuzzy", "phonetic")
-CONTEXT_KEYS = RULES + tuple(f"common-{r}" for r in RULES) + ("transliteration",)
+CONTEXT_KEYS = RULES + tuple(f"common-{r}" for r in RULES) + ("transliteration", "skeleton")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,429 @@
+"""Cross-script matching on a phonetic consonant skeleton (rule ``skeleton``).
+
+A Latin name written in another script loses what that script cannot write: Japanese and
+Korean have one sound for "l" and "r" and put a vowel after every consonant ("Romero
+Britto" is 로메로 브리토, "lo-me-lo beu-li-to"); Hebrew and Arabic drop most vowels and
+merge b/p, v/w/f ("Shirin Neshat" is שירין נשאט, "syryn ns't"); Korean merges voicing
+(k/g, t/d, p/b); every script has its own spelling of "sh", "ch", "ts". Read back
+through anyascii, such a word keeps the *consonant classes* of the name, so both sides are
+reduced to a skeleton of classes:
+
+    P  b p f v w(not before a vowel) ph    T  t d th dh       K  k g q c(hard) kh gh ck x=KS
+    S  s z c(soft) j sh ch zh ts tz sch     R  r l              M  m     N  n
+
+Vowels, "h", "y" and glides are dropped, repeats collapse within a word, and a word that
+starts with a vowel (or an alef/ayin) starts with ``V``. A few letters are read the way
+names are written in their script before anyascii: Arabic ث and ذ as "s" and "z" (their
+Persian, Turkish and Urdu reading) and a medial Arabic و or Hebrew ו as a vowel.
+
+The rule is bounded so that short skeletons do not match everything:
+
+- it compares the **whole name**: the joined skeleton of a window of adjacent words
+  (separated by spaces, middle dots or hyphens only), in the name's order or reversed
+  (surname first, as the exact rule also accepts), with at most one edit on skeletons of
+  :data:`ONE_EDIT_LEN` or more symbols and none below;
+- a name is indexed only when it has two or more words and a skeleton of
+  :data:`MIN_NAME_LEN` or more symbols, or one word of :data:`MIN_SINGLE_LEN` or more;
+- prompt words of a non-Latin script (not Han ideographs, whose reading depends on the
+  language) are compared with names registered in Latin or another script; Latin prompt
+  words are compared only with names registered in a non-Latin script ("Ilja Kuwschinow"
+  against "Илья Кувшинов"), and only windows of two or more uncommon words;
+- a hit below :data:`STANDS_ALONE_LEN` symbols stands only next to a style cue (see
+  ``names._explain``);
+- a window whose skeleton (with its one-edit neighbourhood) is shared by more than
+  :data:`MAX_CANDIDATES` registered names matches none: in a large registry a short
+  skeleton says nothing about whose name it is, and verifying them all would cost.
+
+The skeleton alphabet has eight symbols, so up to :data:`MAX_SKELETON_LEN` of them pack exactly into
+one int64, four bits each: no hashing. Each name's packed skeleton and its one-deletion
+neighbourhood sit in a sorted array beside the label id (:class:`SkeletonCodes`, twelve
+bytes a code); a prompt window probes its own neighbourhood with one ``searchsorted``, so
+one substitution, insertion or deletion is found. Candidates are verified with the
+Levenshtein distance, and a removed label (its text gone from the matcher) is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from stylegate.governance.screening import cues, lexicon
+from stylegate.governance.screening.canonical import Token
+from stylegate.governance.screening.scripts import COMMON, LATIN, UNSPACED, script_of
+
+log = logging.getLogger(__name__)
+
+MIN_NAME_LEN = 4  # skeleton symbols of a multi-word name before it is indexed
+MIN_SINGLE_LEN = 7  # skeleton symbols of a one-word name before it is indexed
+ONE_EDIT_LEN = 6  # skeletons this long match with one edit, shorter ones only exactly
+STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
+MAX_WORDS = 4  # words in a window (names of more words are left to the other rules)
+SKELETON_SCORE = 0.8
+MAX_CANDIDATES = 16  # a window whose skeleton neighbourhood holds more names matches none of them
+
+# Han ideographs (the Latin reading depends on the language) and scripts written without
+# spaces, where a run of letters is many words (Thai, Lao, Khmer, …); kana and Hangul stay.
+_EXCLUDED = UNSPACED - {"KATAKANA", "HIRAGANA", "HANGUL"}
+_UNSPACED_KEPT = frozenset({"KATAKANA", "HIRAGANA"})  # one run may hold a whole name ("ミヤザキハヤオ")
+_SEPARATORS = frozenset(" \t・·‧･゠=-‐")
+_VOWELS = frozenset("aeiou")
+# Context first (regex, C speed): a soft c is "s", a "j" after a consonant and a "w" before a
+# vowel are glides; then digraphs become one stand-in letter, then letters become classes.
+_SOFT_C = re.compile(r"c(?=[eiy])")
+_GLIDE_J = re.compile(r"(?<=[b-df-hj-np-tv-z])j")
+_GLIDE_W = re.compile(r"w(?=[aeiou])")
+_DIGRAPHS = re.compile(r"tsch|dzh|sch|tch|ch|sh|zh|ts|tz|cz|sz|dz|ph|kh|gh|th|dh|ck|qu|x")
+_DIGRAPH_LETTER = {
+    "tsch": "s", "dzh": "s", "sch": "s", "tch": "s", "ch": "s", "sh": "s", "zh": "s", "ts": "s", "tz": "s",
+    "cz": "s", "sz": "s", "dz": "s", "ph": "f", "kh": "k", "gh": "k", "th": "t", "dh": "d", "ck": "k",
+    "qu": "k", "x": "ks",
+}
+_CLASS_OF = str.maketrans(
+    {**{c: None for c in "aeiouhy"}, "b": "P", "p": "P", "f": "P", "v": "P", "w": "P", "t": "T", "d": "T",
+     "k": "K", "g": "K", "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R", "l": "R", "m": "M", "n": "N"}
+)
+# Read before anyascii: Arabic ث ذ ظ as in Persian, Turkish and Urdu names.
+_ARABIC_PRE = str.maketrans({"ث": "س", "ذ": "ز", "ظ": "ز"})
+_REPEAT = re.compile(r"(.)\1+")
+_NOT_LETTER = re.compile(r"[^a-z]+")
+
+
+@lru_cache(maxsize=1)
+def _cue_words() -> frozenset[str]:
+    """Every word of the style cues ("в стиле", "بأسلوب", "스타일"): never a part of a name."""
+    phrases = cues.STRONG_BEFORE + cues.WEAK_BEFORE + cues.STRONG_AFTER
+    return frozenset(w.casefold() for p in phrases for w in p.split())
+
+
+@lru_cache(maxsize=16384)
+def word_skeleton(latin: str) -> str:
+    """The consonant-class skeleton of one romanised word (see the module doc)."""
+    word = latin.lower()
+    start_vowel = bool(word) and (word[0] in _VOWELS or word[0] in "'`")
+    word = _NOT_LETTER.sub("", word)
+    word = _GLIDE_W.sub("y", _GLIDE_J.sub("y", _SOFT_C.sub("s", word)))
+    word = _DIGRAPHS.sub(lambda m: _DIGRAPH_LETTER[m.group()], word)
+    skeleton = _REPEAT.sub(r"\1", word.translate(_CLASS_OF))
+    return "V" + skeleton if start_vowel else skeleton
+
+
+@lru_cache(maxsize=16384)
+def romanise(word: str, script: str) -> str:
+    """A word of ``script`` in Latin letters (anyascii), with the readings of the module doc."""
+    if word.isascii():
+        return word.lower()
+    from anyascii import anyascii
+
+    if script == LATIN:
+        return anyascii(word).lower()
+    if script == "ARABIC":
+        word = word.translate(_ARABIC_PRE)
+        return "".join("u" if (c == "و" and k > 0) else anyascii(c) for k, c in enumerate(word)).lower()
+    if script == "HEBREW":
+        out = []
+        for k, c in enumerate(word):
+            if c == "ו" and k > 0 and "ו" not in word[k - 1 : k + 2].replace(c, "", 1):
+                out.append("o")  # a single medial vav is a vowel; a doubled one is "v"
+            else:
+                out.append(anyascii(c))
+        return "".join(out).lower()
+    return anyascii(word).lower()
+
+
+def _label_words(label: str) -> tuple[list[str], str] | None:
+    """The words of a label and its script ("LATIN" or the other one), or None to skip it."""
+    scripts = {LATIN} if label.isascii() else {script_of(c) for c in label} - {COMMON}
+    if not scripts or scripts & _EXCLUDED or len(scripts) > 1:
+        return None
+    (script,) = scripts
+    words = [w for w in re.split(r"[\s\-‐・·.,'’]+", label) if w]
+    return words, script
+
+
+@lru_cache(maxsize=4096)
+def label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
+    """(script, the joined skeletons of its orders, words) of a label (cached for verifying)."""
+    return _label_skeletons(label)
+
+
+def _label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
+    """(script, the joined skeletons of its orders, words) of a label; no skeletons when too short."""
+    found = _label_words(label)
+    if found is None:
+        return "", (), 0
+    words, script = found
+    parts = [word_skeleton(romanise(w, script)) for w in words]
+    parts = [p for p in parts if p]
+    if not parts:
+        return script, (), 0
+    joined = "".join(parts)
+    if len(joined) > MAX_SKELETON_LEN or len(parts) > MAX_WORDS:
+        return script, (), len(parts)
+    if len(parts) == 1:
+        return script, ((joined,) if len(joined) >= MIN_SINGLE_LEN else ()), 1
+    if len(joined) < MIN_NAME_LEN:
+        return script, (), len(parts)
+    orders = dict.fromkeys([joined, "".join(reversed(parts))])
+    return script, tuple(orders), len(parts)
+
+
+def allowed_edits(length: int) -> int:
+    return 1 if length >= ONE_EDIT_LEN else 0
+
+
+@dataclass(frozen=True)
+class SkeletonMatch:
+    label_id: int
+    start: int
+    end: int
+    edits: int
+    reading: str  # the romanised words of the prompt
+    skeleton: str  # the prompt's skeleton that matched
+    key: str  # the registered name's skeleton
+
+
+class _Word:
+    __slots__ = ("start", "end", "script", "text")
+
+    def __init__(self, start: int, end: int, script: str, text: str) -> None:
+        self.start, self.end, self.script, self.text = start, end, script, text
+
+
+_SYMBOLS = "PTKSRMNV"
+_NIBBLE = str.maketrans({c: str(k + 1) for k, c in enumerate(_SYMBOLS)})
+MAX_SKELETON_LEN = 15  # symbols packed four bits each into one int64 (longer names are not indexed)
+_FOLD_MIN = 4096
+
+
+def pack(skeleton: str) -> int:
+    """A skeleton as an int, four bits a symbol (last symbol lowest): exact, no hashing."""
+    return int(skeleton.translate(_NIBBLE), 16)
+
+
+def neighbourhood(code: int, length: int) -> list[int]:
+    """The packed skeleton and every packed skeleton one symbol shorter (one deletion)."""
+    out = [code]
+    for j in range(length):
+        low = code & ((1 << 4 * j) - 1)
+        out.append((code >> 4 * (j + 1)) << 4 * j | low)
+    return out
+
+
+class SkeletonCodes:
+    """Packed skeletons and their one-deletion neighbourhoods → label ids.
+
+    Twelve bytes a code in two sorted numpy arrays (built in bulk, vectorised), with a small
+    dictionary overlay for labels added on a live matcher, folded in once it grows. A query
+    of a few dozen codes is one ``searchsorted``.
+    """
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._np = np
+        self._codes = np.empty(0, dtype=np.int64)
+        self._ids = np.empty(0, dtype=np.int32)
+        self._overlay: dict[int, list[int]] = {}
+        self._overlay_n = 0
+
+    def __len__(self) -> int:
+        return len(self._codes) + self._overlay_n
+
+    def add_bulk(self, skeletons: list[str], ids: list[int]) -> None:
+        np = self._np
+        if len(skeletons) < 64 and self._overlay_n + len(skeletons) < max(_FOLD_MIN, len(self._codes) // 8):
+            for sk, label_id in zip(skeletons, ids):
+                for c in neighbourhood(pack(sk), len(sk)):
+                    self._overlay.setdefault(c, []).append(label_id)
+                    self._overlay_n += 1
+            return
+        codes = np.fromiter(map(pack, skeletons), dtype=np.int64, count=len(skeletons))
+        lens = np.fromiter(map(len, skeletons), dtype=np.int64, count=len(skeletons))
+        label_ids = np.asarray(ids, dtype=np.int32)
+        parts_c, parts_i = [self._codes, codes], [self._ids, label_ids]
+        for j in range(int(lens.max())):
+            keep = lens > j
+            c = codes[keep]
+            low = c & ((1 << (4 * j)) - 1)
+            parts_c.append(((c >> (4 * (j + 1))) << (4 * j)) | low)
+            parts_i.append(label_ids[keep])
+        if self._overlay:
+            parts_c.append(np.fromiter((c for c, v in self._overlay.items() for _ in v), dtype=np.int64))
+            parts_i.append(np.fromiter((i for v in self._overlay.values() for i in v), dtype=np.int32))
+            self._overlay, self._overlay_n = {}, 0
+        all_c, all_i = np.concatenate(parts_c), np.concatenate(parts_i)
+        order = np.argsort(all_c, kind="stable")
+        self._codes, self._ids = all_c[order], all_i[order]
+        if len(order) >= 1 << 20:
+            from stylegate.governance.screening.keyindex import release_freed_memory
+
+            del all_c, all_i, order, parts_c, parts_i
+            release_freed_memory()  # the sort's temporaries, given back (see keyindex)
+
+    def get_grouped(self, groups: list[list[int]], limit: int) -> list[set[int] | None]:
+        """Label ids filed under each group of codes; None for a group filed under more than ``limit``."""
+        np = self._np
+        flat = [c for g in groups for c in g]
+        ranges: list[tuple[int, int]] = []
+        if len(self._codes) and flat:
+            q = np.asarray(flat, dtype=np.int64)
+            lo = np.searchsorted(self._codes, q, "left").tolist()
+            hi = np.searchsorted(self._codes, q, "right").tolist()
+            ranges = list(zip(lo, hi))
+        out: list[set[int] | None] = []
+        at = 0
+        for g in groups:
+            spans = ranges[at : at + len(g)]
+            at += len(g)
+            if sum(b - a for a, b in spans) > limit * (MAX_SKELETON_LEN + 1):
+                out.append(None)  # more entries than ``limit`` names can file under one neighbourhood
+                continue
+            found: set[int] = set()
+            for a, b in spans:
+                if b > a:
+                    found.update(self._ids[a:b].tolist())
+            if self._overlay:
+                for c in g:
+                    found.update(self._overlay.get(c, ()))
+            out.append(found if len(found) <= limit else None)
+        return out
+
+
+class SkeletonIndex:
+    """Skeleton codes of registered labels, two maps: names in Latin, names in other scripts."""
+
+    def __init__(self) -> None:
+        self._latin = SkeletonCodes()
+        self._native = SkeletonCodes()
+        self._pending: list[tuple[int, str]] = []
+        self._max_len = 0
+        self._native_lens: set[int] = set()  # skeleton lengths of names in other scripts
+
+    def add(self, label_id: int, label: str) -> None:
+        """File a label (packed in bulk on the next lookup or :meth:`settle`)."""
+        self._pending.append((label_id, label))
+
+    def settle(self) -> None:
+        """Pack the pending labels' skeletons and their one-deletion neighbourhoods."""
+        if not self._pending:
+            return
+        filed: dict[bool, tuple[list[str], list[int]]] = {True: ([], []), False: ([], [])}
+        for label_id, label in self._pending:
+            script, skeletons, _ = _label_skeletons(label)
+            if not skeletons:
+                continue
+            keys, ids = filed[script == LATIN]
+            for sk in skeletons:
+                keys.append(sk)
+                ids.append(label_id)
+                self._max_len = max(self._max_len, len(sk))
+                if script != LATIN:
+                    self._native_lens.add(len(sk))
+        for latin, (keys, ids) in filed.items():
+            if keys:
+                (self._latin if latin else self._native).add_bulk(keys, ids)
+        self._pending = []
+
+    def find(self, prompt: str, tokens: Sequence[Token], labels: Sequence[str | None]) -> list[SkeletonMatch]:
+        """Windows of prompt words whose skeleton is a registered name's (see the module doc)."""
+        self.settle()
+        has_native = len(self._native) > 0
+        if not has_native and not any(t.script != LATIN for t in tokens):
+            return []
+        words = _words(prompt, tokens, has_native)
+        if not words:
+            return []
+        windows: list[tuple[int, int, str, str, bool]] = []  # first, last word, skeleton, reading, latin
+        for i, first in enumerate(words):
+            parts: list[str] = []
+            reading: list[str] = []
+            for j in range(i, min(len(words), i + MAX_WORDS)):
+                w = words[j]
+                if j > i and (w.script != first.script or not _separated(prompt, words[j - 1].end, w.start)):
+                    break
+                latin = romanise(w.text, w.script)
+                parts.append(word_skeleton(latin))
+                reading.append(latin)
+                joined = "".join(parts)
+                if len(joined) > self._max_len + 1:
+                    break
+                if first.script == LATIN and j == i:
+                    continue  # a Latin word alone is never read as a name in another script
+                if first.script == LATIN and not self._native_lens & {len(joined) - 1, len(joined), len(joined) + 1}:
+                    continue  # no name in another script is within an edit of this length
+                if MIN_NAME_LEN <= len(joined) <= MAX_SKELETON_LEN:
+                    windows.append((i, j, joined, " ".join(reading), first.script == LATIN))
+        if not windows:
+            return []
+        out: list[SkeletonMatch] = []
+        for latin_side in (False, True):
+            asked = [w for w in windows if w[4] == latin_side]
+            target = self._native if latin_side else self._latin
+            if not asked or not len(target):
+                continue
+            groups = [neighbourhood(pack(w[2]), len(w[2])) for w in asked]
+            for window, candidates in zip(asked, target.get_grouped(groups, MAX_CANDIDATES)):
+                if candidates:  # None: a skeleton shared by that many names tells nothing
+                    out.extend(_verify([window], words, candidates, labels))
+        return out
+
+
+def _verify(
+    windows: list[tuple[int, int, str, str, bool]], words: list[_Word], candidates: set[int],
+    labels: Sequence[str | None],
+) -> list[SkeletonMatch]:
+    from rapidfuzz.distance import Levenshtein
+
+    out = []
+    for label_id in candidates:
+        label = labels[label_id] if 0 <= label_id < len(labels) else None
+        if label is None:
+            continue  # removed since it was filed
+        script, keys, n_words = label_skeletons(label)
+        for i, j, skeleton, reading, _ in windows:
+            n = j - i + 1
+            # The whole name, word for word; a run of kana may hold several words of it.
+            if n != n_words and not (n < n_words and words[i].script in _UNSPACED_KEPT):
+                continue
+            if words[i].script == script:
+                continue  # the same script is the other rules' job
+            for key in keys:
+                limit = allowed_edits(len(key))
+                d = Levenshtein.distance(skeleton, key, score_cutoff=limit)
+                if d <= limit:
+                    out.append(SkeletonMatch(label_id, words[i].start, words[j].end, d, reading, skeleton, key))
+                    break
+    return out
+
+
+def _separated(prompt: str, end: int, start: int) -> bool:
+    """Whether only spaces, middle dots or hyphens stand between two words (and something does)."""
+    gap = prompt[end:start]
+    return bool(gap) and all(c in _SEPARATORS for c in gap)
+
+
+def _words(prompt: str, tokens: Sequence[Token], latin_words: bool) -> list[_Word]:
+    """Prompt words for the rule: runs of one non-Latin script, and uncommon Latin words."""
+    out: list[_Word] = []
+    for t in tokens:
+        script = t.script
+        if script in _EXCLUDED:
+            continue
+        if script == LATIN:
+            if not latin_words:
+                continue
+            text = prompt[t.start : t.end]
+            if len(t.text) < 2 or not text.isalpha() or lexicon.is_common(t.text):
+                continue  # a common English word is no part of a name written in another script
+        prev = out[-1] if out else None
+        if prev is not None and prev.script == script and prev.end == t.start and script != LATIN:
+            prev.end = t.end  # adjacent characters of a script written without spaces: one word
+            prev.text = prompt[prev.start : prev.end]
+            continue
+        out.append(_Word(t.start, t.end, script, prompt[t.start : t.end]))
+    cue_words = _cue_words()
+    # A one-letter word ("в") or a word of a style cue ("стиле", "스타일") is no part of a name.
+    return [w for w in out if len(romanise(w.text, w.script)) > 1 and w.text.casefold() not in cue_words]
