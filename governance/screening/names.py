@@ -46,6 +46,7 @@ an exact hit of another artist on the same words.
 from __future__ import annotations
 
 import logging
+import threading
 import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -202,9 +203,58 @@ class NameMatcher:
         self._artist_labels: dict[int, int | list[int]] = {}  # artist → label id(s)
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
+        # While the constructor registers ``entries``, the keys of the fuzzy, phonetic and
+        # inflection indexes are only listed here; a background thread files them once the
+        # exact tables are built (see :meth:`wait_built`).
+        self._deferred: tuple[list[str], list[str], list[str]] | None = ([], [], [])
+        self._builder: threading.Thread | None = None
+        self._build_error: BaseException | None = None
+        words: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}  # this build's word cache
         for artist_id, label in entries:
-            self.add(artist_id, label)
-        self._settle()
+            self._add(artist_id, label, _build_ops(label, words))
+        del words
+        deferred, self._deferred = self._deferred, None
+        if any(deferred):
+            self._builder = threading.Thread(
+                target=self._build_deferred, args=(deferred,), name="name-matcher-indexes", daemon=True
+            )
+            self._builder.start()
+
+    def _build_deferred(self, deferred: tuple[list[str], list[str], list[str]]) -> None:
+        """File the listed keys in the fuzzy, phonetic and inflection indexes, then sort them."""
+        try:
+            fuzzy, phonetic, inflect = deferred
+            for key in fuzzy:
+                self._fuzzy.add(key)
+            for key in phonetic:
+                self._phonetic.add(key)
+            for key in inflect:
+                self._inflect.add(key)
+            deferred[0].clear()
+            deferred[1].clear()
+            deferred[2].clear()
+            self._settle()
+        except BaseException as e:  # re-raised by wait_built: a matcher missing its indexes never screens
+            self._build_error = e
+
+    def wait_built(self) -> None:
+        """Block until the fuzzy, phonetic and inflection indexes are built.
+
+        The exact tables are ready when the constructor returns; every lookup, addition and
+        removal waits here first, so no prompt is ever screened by a partly built matcher.
+        """
+        builder = self._builder
+        if builder is not None:
+            builder.join()
+            self._builder = None
+            log.debug("name matcher indexes built")
+        if self._build_error is not None:
+            raise self._build_error
+
+    @property
+    def fully_built(self) -> bool:
+        """Whether the background build of the secondary indexes has finished."""
+        return self._builder is None or not self._builder.is_alive()
 
     def _settle(self) -> None:
         """Sort the bulk of what was added into the compact indexes (see ``keyindex``)."""
@@ -219,7 +269,10 @@ class NameMatcher:
         A label with no usable key is skipped with a warning (the registry refuses such
         labels up front through ``screening.claims.claim_keys``).
         """
-        ops = _ops(label)
+        self.wait_built()
+        self._add(artist_id, label, _ops(label))
+
+    def _add(self, artist_id: int, label: str, ops: tuple[tuple, ...]) -> None:
         if not ops:
             log.warning("name %r of artist %s has no canonical form; it cannot be matched", label, artist_id)
             return
@@ -234,9 +287,15 @@ class NameMatcher:
                 self._max_tokens = max(self._max_tokens, n_tokens)
                 self._register(key, artist_id, label_id, how, single, fuzzy, possessive, via, parts)
             elif kind == "phonetic":
-                self._phonetic.add(op[1])
+                if self._deferred is not None:
+                    self._deferred[1].append(op[1])
+                else:
+                    self._phonetic.add(op[1])
             elif kind == "inflect":
-                self._inflect.add(op[1])
+                if self._deferred is not None:
+                    self._deferred[2].append(op[1])
+                else:
+                    self._inflect.add(op[1])
             elif kind == "given":
                 owners = self._given.get(op[1])
                 if owners is None:
@@ -266,13 +325,19 @@ class NameMatcher:
     ) -> None:
         if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in _filed(self._keys.get(key))):
             return
-        if fuzzy and not self._fuzzy.add(key):
+        if fuzzy and self._deferred is not None:
+            if self._fuzzy.accepts(key):
+                self._deferred[0].append(key)
+            else:
+                fuzzy = False
+        elif fuzzy and not self._fuzzy.add(key):
             fuzzy = False
         _file(self._keys, key, _pack(label_id, how, single, fuzzy, possessive, via, parts))
         self._max_key_len = max(self._max_key_len, len(key))
 
     def remove(self, artist_id: int) -> None:
         """Forget every name, alias and surname of ``artist_id`` (derived again from its labels)."""
+        self.wait_built()
         held = self._artist_labels.pop(artist_id, None)
         if held is None:
             return
@@ -363,6 +428,7 @@ class NameMatcher:
         ``tokens`` are ``tokenize(prompt)`` when the caller has them; ``rules`` (the policy's
         ``[names]``) say which rules need a style cue or an obfuscation.
         """
+        self.wait_built()
         tokens = tokenize(prompt) if tokens is None else tokens
         if not tokens or not self._keys:
             return []
@@ -633,14 +699,48 @@ def _ops(label: str) -> tuple[tuple, ...]:
     if not tokens:
         return ()
     key = tuple(t.text for t in tokens)
-    unspaced = all(is_unspaced(t.script) for t in tokens)
+    scripts = tuple(t.script for t in tokens)
+    latin = key if all(s == LATIN for s in scripts) else tuple(t.text for t in latin_tokens(tokens))
+    return _ops_of(label, key, scripts, latin)
+
+
+_WordForms = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _build_ops(label: str, words: dict[str, _WordForms]) -> tuple[tuple, ...]:
+    """:func:`_ops` of ``label``, each space-separated word canonicalised once per build.
+
+    Registries repeat given names and surnames massively; ``words`` (the build's cache:
+    word → token texts, scripts, Latin reading) makes each distinct word cost one
+    canonicalisation. A space always separates tokens and no token rule looks across one,
+    so the tokens of a label are its words' tokens in order.
+    """
+    key: tuple[str, ...] = ()
+    scripts: tuple[str, ...] = ()
+    latin: tuple[str, ...] = ()
+    for word in label.split(" "):
+        forms = words.get(word)
+        if forms is None:
+            tokens = name_tokens(word)
+            texts = tuple(t.text for t in tokens)
+            kinds = tuple(t.script for t in tokens)
+            read = texts if all(s == LATIN for s in kinds) else tuple(t.text for t in latin_tokens(tokens))
+            forms = words[word] = (texts, kinds, read)
+        key += forms[0]
+        scripts += forms[1]
+        latin += forms[2]
+    if not key:
+        return ()
+    return _ops_of(label, key, scripts, latin)
+
+
+def _ops_of(label: str, key: tuple[str, ...], scripts: tuple[str, ...], latin: tuple[str, ...]) -> tuple[tuple, ...]:
+    unspaced = all(is_unspaced(s) for s in scripts)
     last = _last_word_stands_alone(label)
     ops: list[tuple] = []
     _key_ops(ops, key, AS_WRITTEN, unspaced, last)
-    if not all(t.script == LATIN for t in tokens):
-        latin = tuple(t.text for t in latin_tokens(tokens))
-        if latin and latin != key:
-            _key_ops(ops, latin, TRANSLITERATION, False, last)
+    if latin and latin != key:
+        _key_ops(ops, latin, TRANSLITERATION, False, last)
     return tuple(ops)
 
 
