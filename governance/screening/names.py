@@ -48,7 +48,7 @@ from __future__ import annotations
 import logging
 import threading
 import unicodedata
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
@@ -62,6 +62,7 @@ from stylegate.governance.screening.canonical import (
     name_key,
     name_tokens,
     other_latin_tokens,
+    plain_word_key,
     tokenize,
 )
 from stylegate.governance.screening.fuzzy import DeletionIndex
@@ -443,8 +444,9 @@ class NameMatcher:
             if other is not None:
                 streams.append((other, TRANSLITERATION))
         hits: list[NameHit] = []
+        memo: dict[str, dict] = {}  # the streams of one prompt share most windows: each is looked up once
         for stream, via in streams:
-            hits.extend(self._find_in(prompt, stream, via))
+            hits.extend(self._find_in(prompt, stream, via, memo))
         kept = []
         for hit in hits:
             explained = _explain(hit, prompt, rules)
@@ -452,7 +454,7 @@ class NameMatcher:
                 kept.append(explained)
         return _best(kept)
 
-    def _find_in(self, prompt: str, tokens: list[Token], via: str) -> list[NameHit]:
+    def _find_in(self, prompt: str, tokens: list[Token], via: str, memo: dict[str, dict] | None = None) -> list[NameHit]:
         words = lexicon.frequencies()
         texts = [t.text for t in tokens]
         is_word = [t in words for t in texts]
@@ -466,6 +468,7 @@ class NameMatcher:
             for k in range(1, len(tokens))
         ]
         entries_of, fuzzy, phonetic = self._entries, self._fuzzy, self._phonetic
+        keys, surnames = self._keys, self._surnames
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
@@ -508,10 +511,14 @@ class NameMatcher:
                 to_search.add(joined)
             if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
                 to_sound.add(joined)
-        searched = fuzzy.search_many(to_search) if to_search else {}
-        stems = self._inflect.stems_filed(
-            t for t in texts if not lexicon.is_word(t) and t not in self._keys
-        ) if len(self._inflect) else {}
+        memo = {} if memo is None else memo
+        searched = _looked_up(memo.setdefault("fuzzy", {}), to_search, fuzzy.search_many)
+        stems: dict[str, set[str]] = memo.setdefault("stems", {})
+        stemmed = memo.setdefault("stemmed", {})
+        unstemmed = [t for t in dict.fromkeys(texts) if t not in stemmed]
+        if unstemmed and len(self._inflect):
+            stemmed.update(dict.fromkeys(unstemmed))
+            stems.update(self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and t not in self._keys))
         kana: dict[str, list[tuple[str, int]]] = {}
         if via == TRANSLITERATION:  # katakana readings of foreign names (see ``fuzzy.kana_skeleton``)
             # Whole katakana words only: a window starts and ends where a run of kana does.
@@ -523,25 +530,30 @@ class NameMatcher:
                 if all(in_kana[w[0] : w[1] + 1]) and not run_on[w[0]] and not run_on[w[1] + 1]
             }
             kana = fuzzy.search_kana(spelt) if spelt else {}
-        sounded = phonetic.search_many(to_sound) if to_sound else {}
+        sounded = _looked_up(memo.setdefault("sound", {}), to_sound, phonetic.search_many)
 
         for i, j, joined, prose, all_common, words_in, lone_letter in windows:
             start, end = tokens[i].start, tokens[j].end
-            entries = entries_of(joined)
-            if entries:
+            # Prefilter: a window is looked up, or handed to the surname rule, only when its
+            # text (or, for a possessive, its text less the "s") is a key or a surname at all.
+            if joined in keys:
                 found = False
-                for e in entries:
+                for e in entries_of(joined):
                     if not (e.single and prose):
                         hit(e, start, end, 1.0, e.how, "single" if e.single else "full-name")
                         found = True
                 if found:
                     continue
             if joined[-1] == "s" and len(joined) > 4:
-                for e in entries_of(joined[:-1]):
-                    if e.possessive and not (e.single and prose):
-                        hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
-                self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
-            self._surname(hits, joined, prose, prompt, tokens, i, j, via)
+                stem = joined[:-1]
+                if stem in keys:
+                    for e in entries_of(stem):
+                        if e.possessive and not (e.single and prose):
+                            hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
+                if stem in surnames:
+                    self._surname(hits, stem, prose, prompt, tokens, i, j, via, possessive=True)
+            if joined in surnames:
+                self._surname(hits, joined, prose, prompt, tokens, i, j, via)
             if i == j and joined in self._given:
                 self._given_alone(hits, joined, tokens[i], via)
             if i == j:
@@ -688,6 +700,16 @@ class NameMatcher:
 
 
 
+def _looked_up(
+    memo: dict[str, list[tuple[str, int]]], queries: set[str], search: Callable[[list[str]], dict[str, list[tuple[str, int]]]],
+) -> dict[str, list[tuple[str, int]]]:
+    """``search(queries)``, asking only for the queries no earlier stream of the prompt asked."""
+    new = [q for q in queries if q not in memo]
+    if new:
+        memo.update(search(new))
+    return {q: memo.get(q, []) for q in queries}
+
+
 @lru_cache(maxsize=8192)
 def _ops(label: str) -> tuple[tuple, ...]:
     """What registering ``label`` files, in order; replayed to remove it.
@@ -720,7 +742,9 @@ def _build_ops(label: str, words: dict[str, _WordForms]) -> tuple[tuple, ...]:
     latin: tuple[str, ...] = ()
     for word in label.split(" "):
         forms = words.get(word)
-        if forms is None:
+        if forms is None and (plain := plain_word_key(word)) is not None:
+            forms = words[word] = ((plain,), (LATIN,), (plain,))
+        elif forms is None:
             tokens = name_tokens(word)
             texts = tuple(t.text for t in tokens)
             kinds = tuple(t.script for t in tokens)
