@@ -209,7 +209,7 @@ class NameMatcher:
         # exact tables are built (see :meth:`wait_built`).
         self._deferred: tuple[list[str], list[str], list[str]] | None = ([], [], [])
         self._builder: threading.Thread | None = None
-        self._build_error: BaseException | None = None
+        self._build_error: Exception | None = None
         words: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}  # this build's word cache
         for artist_id, label in entries:
             self._add(artist_id, label, _build_ops(label, words))
@@ -235,7 +235,7 @@ class NameMatcher:
             deferred[1].clear()
             deferred[2].clear()
             self._settle()
-        except BaseException as e:  # re-raised by wait_built: a matcher missing its indexes never screens
+        except Exception as e:  # noqa: BLE001 -- re-raised by wait_built: a matcher missing its indexes never screens
             self._build_error = e
 
     def wait_built(self) -> None:
