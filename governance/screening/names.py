@@ -324,7 +324,8 @@ class NameMatcher:
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
         via: str, parts: int,
     ) -> None:
-        if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in _filed(self._keys.get(key))):
+        held = self._keys.get(key)
+        if held is not None and any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in _filed(held)):
             return
         if fuzzy and self._deferred is not None:
             if self._fuzzy.accepts(key):
