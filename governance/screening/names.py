@@ -735,17 +735,22 @@ def _build_ops(label: str, words: dict[str, _WordForms]) -> tuple[tuple, ...]:
 
     Registries repeat given names and surnames massively; ``words`` (the build's cache:
     word → token texts, scripts, Latin reading) makes each distinct word cost one
-    canonicalisation. A space always separates tokens and no token rule looks across one,
-    so the tokens of a label are its words' tokens in order.
+    canonicalisation, and a plain ASCII word is read without the tokenizer at all. A space
+    always separates tokens and no token rule looks across one, so the tokens of a label
+    are its words' tokens in order.
     """
     key: tuple[str, ...] = ()
     scripts: tuple[str, ...] = ()
     latin: tuple[str, ...] = ()
     for word in label.split(" "):
+        plain = plain_word_key(word)
+        if plain is not None:  # the common case, read directly (a cache entry would cost more)
+            key += (plain,)
+            scripts += (LATIN,)
+            latin += (plain,)
+            continue
         forms = words.get(word)
-        if forms is None and (plain := plain_word_key(word)) is not None:
-            forms = words[word] = ((plain,), (LATIN,), (plain,))
-        elif forms is None:
+        if forms is None:
             tokens = name_tokens(word)
             texts = tuple(t.text for t in tokens)
             kinds = tuple(t.script for t in tokens)
