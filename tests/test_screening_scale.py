@@ -62,10 +62,11 @@ def test_deletion_index_survives_folds_and_compaction() -> None:
 
 
 def test_a_bulk_build_agrees_with_one_made_name_by_name() -> None:
-    """The constructor's shortcuts (a per-build word cache, secondary indexes filed in a
-    background thread) decide exactly as adding each name on its own does."""
+    """The constructor's shortcuts (a per-build word cache, the fuzzy, phonetic and
+    inflection indexes filed on first use) decide exactly as adding each name on its own does."""
     names = synthetic_names(600, seed=11) + ["Greg Rutkowski", "Simon Stalenhag", "Kuvshinova", "Aivazovsky Ivan"]
     bulk = NameMatcher(enumerate(names, start=1))
+    assert not bulk.fully_built  # the secondary indexes wait for their first use
     single = NameMatcher()
     for k, name in enumerate(names, start=1):
         single.add(k, name)
