@@ -62,3 +62,31 @@ def test_spans_point_at_the_obfuscated_original() -> None:
     text = "a cat by M\u200bira Оkonkwо, at dusk"
     tokens = tokenize(text)
     assert [text[t.start : t.end] for t in tokens][3:5] == ["M\u200bira", "Оkonkwо"]
+
+
+def test_the_build_word_cache_files_what_each_name_files_on_its_own() -> None:
+    """``_build_ops`` reads a label word by word through a cache; it must file exactly what
+    canonicalising the whole label does, in every script and spelling trick."""
+    import json
+    from pathlib import Path
+
+    from stylegate.governance.screening.names import _build_ops, _ops
+
+    labels = ["SimonStalenhag", "S1m0n St@lenhag", "Мірα Okonkwo", "宮崎駿", "宮崎 駿", "Hilma af Klint",
+              "Кувшинова Илья", "Μ. Okonkwo", "Jean-Michel Basquiat", "simon\u200bstalenhag x", "O'Keeffe Georgia",
+              "Ａｎｎ Ｓｍｉｔｈ", "McDonald Ann", "Anneke  van der Molen", " Ann"]
+    root = Path(__file__).parent / "realnames"
+    for path in (root / "artists.json", root / "fresh" / "artists.json"):
+        def walk(x: object) -> None:
+            if isinstance(x, str):
+                labels.append(x)
+            elif isinstance(x, list):
+                for y in x:
+                    walk(y)
+            elif isinstance(x, dict):
+                for y in x.values():
+                    walk(y)
+        walk(json.loads(path.read_text(encoding="utf-8")))
+    words: dict = {}
+    for label in labels + labels:  # the second pass reads every word from the cache
+        assert _build_ops(label, words) == _ops(label), label

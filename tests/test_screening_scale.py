@@ -59,3 +59,23 @@ def test_deletion_index_survives_folds_and_compaction() -> None:
     for key in list(gone)[:300]:
         assert key not in {k for k, _ in index.search(key + "q")}
     assert len(index) == len(keys) - len(gone)
+
+
+def test_a_bulk_build_agrees_with_one_made_name_by_name() -> None:
+    """The constructor's shortcuts (a per-build word cache, the fuzzy, phonetic and
+    inflection indexes filed on first use) decide exactly as adding each name on its own does."""
+    names = synthetic_names(600, seed=11) + ["Greg Rutkowski", "Simon Stalenhag", "Kuvshinova", "Aivazovsky Ivan"]
+    bulk = NameMatcher(enumerate(names, start=1))
+    assert not bulk.fully_built  # the secondary indexes wait for their first use
+    single = NameMatcher()
+    for k, name in enumerate(names, start=1):
+        single.add(k, name)
+    rng = random.Random(13)
+    prompts = ["w stylu Rutkowskiego", "by Stalenhags", "Aiwasowsky Ivan painting", "портрет в стиле Кувшиновой"]
+    for name in rng.sample(names, 80):
+        cut = rng.randrange(1, len(name) - 1)
+        prompts += [f"in the style of {name}", f"art by {name[:cut] + name[cut + 1:]}"]
+    bulk_hits, single_hits = _found(bulk, prompts), _found(single, prompts)
+    assert bulk.fully_built
+    assert bulk_hits == single_hits
+    assert {how for hits in bulk_hits for _, how, *_ in hits} >= {"exact", "fuzzy", "inflection"}

@@ -170,6 +170,17 @@ def skeleton_tokens(text: str) -> list[Token]:
     return tokens
 
 
+def plain_word_key(word: str) -> str | None:
+    """The one token of a plain word (ASCII letters only, no camelCase), else None.
+
+    :func:`tokenize` reads such a word as exactly this token; a registry build takes this
+    shortcut for most words of most names.
+    """
+    if word.isascii() and word.isalpha() and not _CAMEL.search(word):
+        return word.lower().translate(_KEY_FOLD)
+    return None
+
+
 def fold_key(word: str) -> str:
     """Key-fold a canonical lower-case word: ambiguous shapes share one letter ("l" reads "i")."""
     return word.translate(_KEY_FOLD)

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
@@ -64,6 +64,7 @@ from stylegate.governance.screening.canonical import (
     name_key,
     name_tokens,
     other_latin_tokens,
+    plain_word_key,
     tokenize,
 )
 from stylegate.governance.screening.fuzzy import DeletionIndex
@@ -213,9 +214,45 @@ class NameMatcher:
         self._artist_labels: dict[int, int | list[int]] = {}  # artist → label id(s)
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
+        # While the constructor registers ``entries``, the keys of the fuzzy, phonetic and
+        # inflection indexes are only listed here; they are filed on first use (see
+        # :meth:`ensure_built`), so the exact tables are ready first.
+        self._deferred: tuple[list[str], list[str], list[str]] | None = ([], [], [])
+        self._unbuilt: tuple[list[str], list[str], list[str]] | None = None
+        words: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}  # this build's word cache
         for artist_id, label in entries:
-            self.add(artist_id, label)
+            self._add(artist_id, label, _build_ops(label, words))
+        del words
+        deferred, self._deferred = self._deferred, None
+        if any(deferred):
+            self._unbuilt = deferred
+
+    def ensure_built(self) -> None:
+        """Build the fuzzy, phonetic and inflection indexes if the constructor left them unbuilt.
+
+        The exact tables are ready when the constructor returns; every lookup, addition and
+        removal calls this first, so no prompt is ever screened by a partly built matcher.
+        A caller that wants the first prompt fast calls it right after construction. (A
+        background thread was tried: with the GIL it saved no time, and its own malloc arena
+        added 4 to 80 MB.)
+        """
+        unbuilt, self._unbuilt = self._unbuilt, None
+        if unbuilt is None:
+            return
+        fuzzy, phonetic, inflect = unbuilt
+        for key in fuzzy:
+            self._fuzzy.add(key)
+        for key in phonetic:
+            self._phonetic.add(key)
+        for key in inflect:
+            self._inflect.add(key)
+        del fuzzy, phonetic, inflect, unbuilt
         self._settle()
+
+    @property
+    def fully_built(self) -> bool:
+        """Whether the fuzzy, phonetic and inflection indexes are built."""
+        return self._unbuilt is None
 
     def _settle(self) -> None:
         """Sort the bulk of what was added into the compact indexes (see ``keyindex``)."""
@@ -231,7 +268,10 @@ class NameMatcher:
         A label with no usable key is skipped with a warning (the registry refuses such
         labels up front through ``screening.claims.claim_keys``).
         """
-        ops = _ops(label)
+        self.ensure_built()
+        self._add(artist_id, label, _ops(label))
+
+    def _add(self, artist_id: int, label: str, ops: tuple[tuple, ...]) -> None:
         if not ops:
             log.warning("name %r of artist %s has no canonical form; it cannot be matched", label, artist_id)
             return
@@ -247,9 +287,15 @@ class NameMatcher:
                 self._max_tokens = max(self._max_tokens, n_tokens)
                 self._register(key, artist_id, label_id, how, single, fuzzy, possessive, via, parts)
             elif kind == "phonetic":
-                self._phonetic.add(op[1])
+                if self._deferred is not None:
+                    self._deferred[1].append(op[1])
+                else:
+                    self._phonetic.add(op[1])
             elif kind == "inflect":
-                self._inflect.add(op[1])
+                if self._deferred is not None:
+                    self._deferred[2].append(op[1])
+                else:
+                    self._inflect.add(op[1])
             elif kind == "given":
                 owners = self._given.get(op[1])
                 if owners is None:
@@ -277,15 +323,22 @@ class NameMatcher:
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
         via: str, parts: int,
     ) -> None:
-        if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in _filed(self._keys.get(key))):
+        held = self._keys.get(key)
+        if held is not None and any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in _filed(held)):
             return
-        if fuzzy and not self._fuzzy.add(key):
+        if fuzzy and self._deferred is not None:
+            if self._fuzzy.accepts(key):
+                self._deferred[0].append(key)
+            else:
+                fuzzy = False
+        elif fuzzy and not self._fuzzy.add(key):
             fuzzy = False
         _file(self._keys, key, _pack(label_id, how, single, fuzzy, possessive, via, parts))
         self._max_key_len = max(self._max_key_len, len(key))
 
     def remove(self, artist_id: int) -> None:
         """Forget every name, alias and surname of ``artist_id`` (derived again from its labels)."""
+        self.ensure_built()
         held = self._artist_labels.pop(artist_id, None)
         if held is None:
             return
@@ -376,6 +429,7 @@ class NameMatcher:
         ``tokens`` are ``tokenize(prompt)`` when the caller has them; ``rules`` (the policy's
         ``[names]``) say which rules need a style cue or an obfuscation.
         """
+        self.ensure_built()
         tokens = tokenize(prompt) if tokens is None else tokens
         if not tokens or not self._keys:
             return []
@@ -390,8 +444,9 @@ class NameMatcher:
             if other is not None:
                 streams.append((other, TRANSLITERATION))
         hits: list[NameHit] = []
+        memo: dict[str, dict] = {}  # the streams of one prompt share most windows: each is looked up once
         for stream, via in streams:
-            hits.extend(self._find_in(prompt, stream, via))
+            hits.extend(self._find_in(prompt, stream, via, memo))
         hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
         for hit in hits:
@@ -410,7 +465,7 @@ class NameMatcher:
                                TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
         return out
 
-    def _find_in(self, prompt: str, tokens: list[Token], via: str) -> list[NameHit]:
+    def _find_in(self, prompt: str, tokens: list[Token], via: str, memo: dict[str, dict] | None = None) -> list[NameHit]:
         words = lexicon.frequencies()
         texts = [t.text for t in tokens]
         is_word = [t in words for t in texts]
@@ -424,6 +479,7 @@ class NameMatcher:
             for k in range(1, len(tokens))
         ]
         entries_of, fuzzy, phonetic = self._entries, self._fuzzy, self._phonetic
+        keys, surnames = self._keys, self._surnames
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
@@ -466,10 +522,14 @@ class NameMatcher:
                 to_search.add(joined)
             if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
                 to_sound.add(joined)
-        searched = fuzzy.search_many(to_search) if to_search else {}
-        stems = self._inflect.stems_filed(
-            t for t in texts if not lexicon.is_word(t) and t not in self._keys
-        ) if len(self._inflect) else {}
+        memo = {} if memo is None else memo
+        searched = _looked_up(memo.setdefault("fuzzy", {}), to_search, fuzzy.search_many)
+        stems: dict[str, set[str]] = memo.setdefault("stems", {})
+        stemmed = memo.setdefault("stemmed", {})
+        unstemmed = [t for t in dict.fromkeys(texts) if t not in stemmed]
+        if unstemmed and len(self._inflect):
+            stemmed.update(dict.fromkeys(unstemmed))
+            stems.update(self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and t not in self._keys))
         kana: dict[str, list[tuple[str, int]]] = {}
         if via == TRANSLITERATION:  # katakana readings of foreign names (see ``fuzzy.kana_skeleton``)
             # Whole katakana words only: a window starts and ends where a run of kana does.
@@ -481,25 +541,30 @@ class NameMatcher:
                 if all(in_kana[w[0] : w[1] + 1]) and not run_on[w[0]] and not run_on[w[1] + 1]
             }
             kana = fuzzy.search_kana(spelt) if spelt else {}
-        sounded = phonetic.search_many(to_sound) if to_sound else {}
+        sounded = _looked_up(memo.setdefault("sound", {}), to_sound, phonetic.search_many)
 
         for i, j, joined, prose, all_common, words_in, lone_letter in windows:
             start, end = tokens[i].start, tokens[j].end
-            entries = entries_of(joined)
-            if entries:
+            # Prefilter: a window is looked up, or handed to the surname rule, only when its
+            # text (or, for a possessive, its text less the "s") is a key or a surname at all.
+            if joined in keys:
                 found = False
-                for e in entries:
+                for e in entries_of(joined):
                     if not (e.single and prose):
                         hit(e, start, end, 1.0, e.how, "single" if e.single else "full-name")
                         found = True
                 if found:
                     continue
             if joined[-1] == "s" and len(joined) > 4:
-                for e in entries_of(joined[:-1]):
-                    if e.possessive and not (e.single and prose):
-                        hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
-                self._surname(hits, joined[:-1], prose, prompt, tokens, i, j, via, possessive=True)
-            self._surname(hits, joined, prose, prompt, tokens, i, j, via)
+                stem = joined[:-1]
+                if stem in keys:
+                    for e in entries_of(stem):
+                        if e.possessive and not (e.single and prose):
+                            hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
+                if stem in surnames:
+                    self._surname(hits, stem, prose, prompt, tokens, i, j, via, possessive=True)
+            if joined in surnames:
+                self._surname(hits, joined, prose, prompt, tokens, i, j, via)
             if i == j and joined in self._given:
                 self._given_alone(hits, joined, tokens[i], via)
             if i == j:
@@ -646,6 +711,16 @@ class NameMatcher:
 
 
 
+def _looked_up(
+    memo: dict[str, list[tuple[str, int]]], queries: set[str], search: Callable[[list[str]], dict[str, list[tuple[str, int]]]],
+) -> dict[str, list[tuple[str, int]]]:
+    """``search(queries)``, asking only for the queries no earlier stream of the prompt asked."""
+    new = [q for q in queries if q not in memo]
+    if new:
+        memo.update(search(new))
+    return {q: memo.get(q, []) for q in queries}
+
+
 @lru_cache(maxsize=8192)
 def _ops(label: str) -> tuple[tuple, ...]:
     """What registering ``label`` files, in order; replayed to remove it.
@@ -657,14 +732,55 @@ def _ops(label: str) -> tuple[tuple, ...]:
     if not tokens:
         return ()
     key = tuple(t.text for t in tokens)
-    unspaced = all(is_unspaced(t.script) for t in tokens)
+    scripts = tuple(t.script for t in tokens)
+    latin = key if all(s == LATIN for s in scripts) else tuple(t.text for t in latin_tokens(tokens))
+    return _ops_of(label, key, scripts, latin)
+
+
+_WordForms = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _build_ops(label: str, words: dict[str, _WordForms]) -> tuple[tuple, ...]:
+    """:func:`_ops` of ``label``, each space-separated word canonicalised once per build.
+
+    Registries repeat given names and surnames massively; ``words`` (the build's cache:
+    word → token texts, scripts, Latin reading) makes each distinct word cost one
+    canonicalisation, and a plain ASCII word is read without the tokenizer at all. A space
+    always separates tokens and no token rule looks across one, so the tokens of a label
+    are its words' tokens in order.
+    """
+    key: tuple[str, ...] = ()
+    scripts: tuple[str, ...] = ()
+    latin: tuple[str, ...] = ()
+    for word in label.split(" "):
+        plain = plain_word_key(word)
+        if plain is not None:  # the common case, read directly (a cache entry would cost more)
+            key += (plain,)
+            scripts += (LATIN,)
+            latin += (plain,)
+            continue
+        forms = words.get(word)
+        if forms is None:
+            tokens = name_tokens(word)
+            texts = tuple(t.text for t in tokens)
+            kinds = tuple(t.script for t in tokens)
+            read = texts if all(s == LATIN for s in kinds) else tuple(t.text for t in latin_tokens(tokens))
+            forms = words[word] = (texts, kinds, read)
+        key += forms[0]
+        scripts += forms[1]
+        latin += forms[2]
+    if not key:
+        return ()
+    return _ops_of(label, key, scripts, latin)
+
+
+def _ops_of(label: str, key: tuple[str, ...], scripts: tuple[str, ...], latin: tuple[str, ...]) -> tuple[tuple, ...]:
+    unspaced = all(is_unspaced(s) for s in scripts)
     last = _last_word_stands_alone(label)
     ops: list[tuple] = []
     _key_ops(ops, key, AS_WRITTEN, unspaced, last)
-    if not all(t.script == LATIN for t in tokens):
-        latin = tuple(t.text for t in latin_tokens(tokens))
-        if latin and latin != key:
-            _key_ops(ops, latin, TRANSLITERATION, False, last)
+    if latin and latin != key:
+        _key_ops(ops, latin, TRANSLITERATION, False, last)
     return tuple(ops)
 
 

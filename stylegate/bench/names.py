@@ -5,7 +5,10 @@ systems, so the registry looks like a real one: mostly Latin "Given Surname" nam
 several languages' sound patterns, with Cyrillic, Greek, Japanese, Chinese, Korean and
 Arabic names mixed in. For each size the benchmark reports:
 
-- build time of the matcher and the process memory it adds (resident set size);
+- build time of the matcher, twice: until its exact tables are ready (the constructor
+  returns) and until the fuzzy, phonetic and inflection indexes, built on first use
+  (``NameMatcher.ensure_built``, which every lookup calls), are done too; and the process
+  memory it adds (resident set size, once fully built);
 - screening latency per prompt on one core (p50, p99, max; wall clock, and the thread's
   CPU time, which a shared machine's waiting does not inflate) over ordinary prompts, a
   quarter of which name a registered artist, some of them misspelt or in another script;
@@ -115,6 +118,8 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     base = _rss_mb()
     start, cpu_start = time.perf_counter(), time.process_time()
     matcher = NameMatcher(enumerate(registered, start=1))
+    ready_s, ready_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    matcher.ensure_built()
     build_s, build_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     gc.collect()
     memory_mb = _rss_mb() - base
@@ -148,6 +153,8 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
 
     return {
         "names": n,
+        "ready_s": round(ready_s, 2),
+        "ready_cpu_s": round(ready_cpu_s, 2),
         "build_s": round(build_s, 2),
         "build_cpu_s": round(build_cpu_s, 2),
         "cpu_p50_ms": pct(0.50, cpu_samples),
@@ -179,11 +186,12 @@ def print_names_bench(results: Sequence[dict[str, Any]]) -> None:
         return "met" if ok else "NOT met"
 
     table(
-        "name matcher at scale (one core; targets at 1M names: build ≤ 10 s, memory ≤ 1 GB, p99 ≤ 1 ms, update ≤ 10 ms)",
-        ["names", "build s", "build CPU s", "memory MB", "p50 ms", "p99 ms", "p99 CPU ms", "max ms", "add ms (max)",
+        "name matcher at scale (one core; targets at 1M names: build ≤ 10 s, memory ≤ 1 GB, p99 ≤ 1 ms, update ≤ 10 ms;"
+        " 'exact ready' = the constructor returned, 'built' = the fuzzy, phonetic and inflection indexes too)",
+        ["names", "exact ready s", "exact ready CPU s", "built s", "built CPU s", "memory MB", "p50 ms", "p99 ms", "p99 CPU ms", "max ms", "add ms (max)",
          "remove ms (max)", "targets"],
         [
-            [f"{r['names']:,}", r["build_s"], r["build_cpu_s"], r["memory_mb"], r["p50_ms"], r["p99_ms"], r["cpu_p99_ms"],
+            [f"{r['names']:,}", r["ready_s"], r["ready_cpu_s"], r["build_s"], r["build_cpu_s"], r["memory_mb"], r["p50_ms"], r["p99_ms"], r["cpu_p99_ms"],
              r["max_ms"], r["add_ms"], r["remove_ms"],
              ", ".join(f"{k} {mark(v)}" for k, v in (
                  ("build", r["build_s"] <= TARGET_BUILD_S), ("memory", r["memory_mb"] <= TARGET_MEMORY_MB),
