@@ -700,7 +700,8 @@ def test_prompt_decision_has_the_same_shape_as_the_cli(client: TestClient, setti
     verify(client, artist_id)
     prompt = f"a lighthouse by {KENJI.name}"
     api = check_prompt(client, prompt)
-    cli = CliRunner().invoke(cli_app, ["--home", str(settings.home), "check", "prompt", prompt, "--json"])
+    env = {"STYLEGATE_DATABASE_URL": settings.database_url} if settings.database_url else {}
+    cli = CliRunner().invoke(cli_app, ["--home", str(settings.home), "check", "prompt", prompt, "--json"], env=env)
     assert cli.exit_code == 3, cli.output
     shell = json.loads(cli.stdout.strip().splitlines()[-1])
     assert {"action", "evidence", "attribution", "audit_seq"} <= set(api)
