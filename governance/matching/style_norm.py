@@ -109,7 +109,9 @@ def _segment_top_sums(sims: np.ndarray, owner: np.ndarray, n_own: np.ndarray, to
         return out
     counts = n_own[owner]
     small = counts <= top_m  # all of the artist's works count: a plain mean, summed by owner
-    if small.any():
+    if small.all():
+        out += np.bincount(owner, weights=sims.sum(axis=0, dtype=np.float64) / counts, minlength=size)[:size]
+    elif small.any():
         col = sims[:, small].sum(axis=0, dtype=np.float64) / counts[small]
         out += np.bincount(owner[small], weights=col, minlength=size)[:size]
     big = np.flatnonzero(~small)
@@ -169,19 +171,37 @@ class StyleNormState:
 
     @classmethod
     def build(cls, artist_works: dict[int, tuple[np.ndarray, np.ndarray]], top_m: int,
-              dim: int, chunk: int = 1024) -> StyleNormState:
-        """The state of a full computation (the same sums :func:`style_norms` takes)."""
+              dim: int, chunk: int = 256) -> StyleNormState:
+        """The state of all artists' works (the sums :func:`style_norms` takes, vectorised:
+        each chunk of works against every stored work, summed per artist by owner, then each
+        work's term against its own artist taken out again)."""
         state = cls(dim, top_m)
-        ids, imp_sum, gen, n_own = _full_sums(artist_works, top_m, chunk)
+        ids = sorted(a for a, (w, _) in artist_works.items() if len(w) > 0)
         if not ids:
             return state
+        counts = np.array([len(artist_works[a][0]) for a in ids], np.int64)
         state.vectors = np.concatenate([artist_works[a][1] for a in ids]).astype(np.float32).reshape(-1, dim)
-        state.owner = np.concatenate([np.full(n, a, np.int64) for a, n in zip(ids, n_own, strict=True)])
-        bounds = np.cumsum(np.r_[0, n_own])
+        state.owner = np.repeat(np.array(ids, np.int64), counts)
+        bounds = np.cumsum(np.r_[0, counts])
         state.slots = {a: np.arange(bounds[j], bounds[j + 1]) for j, a in enumerate(ids)}
-        state._grow(max(ids) + 1)
+        size = max(ids) + 1
+        state._grow(size)
         at = np.array(ids, np.int64)
-        state.imp_sum[at], state.gen[at], state.n_own[at] = imp_sum, gen, n_own
+        state.n_own[at] = counts
+        for start in range(0, len(state.owner), chunk):
+            sims = state.vectors[start:start + chunk] @ state.vectors.T
+            state.imp_sum += _segment_top_sums(sims, state.owner, state.n_own, top_m, size)
+        # each work's own term: with at most top_m works, the mean of all own works (its sum
+        # over the artist's works is |sum of the works|^2 / n); with more, computed per artist
+        sums = np.add.reduceat(state.vectors.astype(np.float64), bounds[:-1], axis=0)
+        own = (sums * sums).sum(axis=1) / counts
+        for j in np.flatnonzero(counts >= 2):
+            a = ids[j]
+            if counts[j] > top_m:
+                block = state.vectors[state.slots[a]]
+                own[j] = float(_top_mean(block @ block.T, top_m).sum(dtype=np.float64))
+            state.gen[a] = state._genuine(a)
+        state.imp_sum[at] -= own
         return state
 
     def update(self, artist_id: int, vectors: np.ndarray | None) -> None:
@@ -205,17 +225,17 @@ class StyleNormState:
         self.slots[artist_id] = slots
         self.n_own[artist_id] = len(slots)
         self.imp_sum += self._terms(vectors, artist_id, len(self.imp_sum))  # its new works' terms
-        others = np.flatnonzero((self.owner >= 0) & (self.owner != artist_id))
-        if others.size:  # its own sum: every other artist's works against its works
-            sims = self.vectors[others] @ vectors.T
+        others = (self.owner >= 0) & (self.owner != artist_id)
+        if others.any():  # its own sum: every other artist's works against its works
+            sims = (vectors @ self.vectors.T)[:, others].T
             self.imp_sum[artist_id] = float(_top_mean(sims, self.top_m).sum(dtype=np.float64))
         self.gen[artist_id] = self._genuine(artist_id)
 
     def _terms(self, queries: np.ndarray, exclude: int, size: int) -> np.ndarray:
         """Each artist's style-score sum over ``queries`` (``exclude``'s own entry left at 0)."""
-        live = np.flatnonzero(self.owner >= 0)
-        live = live[self.owner[live] != exclude]
-        out = _segment_top_sums(queries @ self.vectors[live].T, self.owner[live], self.n_own, self.top_m, size)
+        live = (self.owner >= 0) & (self.owner != exclude)
+        sims = (queries @ self.vectors.T)[:, live]  # free slots are zero rows: cheaper to skip after
+        out = _segment_top_sums(sims, self.owner[live], self.n_own, self.top_m, size)
         out[exclude] = 0.0
         return out
 
