@@ -91,7 +91,7 @@ def catch_up(index: StyleIndex, index_path: str | os.PathLike[str], target: str)
         return False
     if start == target:
         return True
-    chain = []
+    chain: list[tuple[str, dict[str, np.ndarray]]] = []
     at = target
     while at != start:
         if len(chain) >= MAX_CHAIN:
