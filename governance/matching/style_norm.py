@@ -205,39 +205,40 @@ class StyleNormState:
         return state
 
     def update(self, artist_id: int, vectors: np.ndarray | None) -> None:
-        """Artist ``artist_id``'s works are now ``vectors`` (None or empty: it has none)."""
-        size = max(len(self.imp_sum), artist_id + 1)
-        self._grow(size)
+        """Artist ``artist_id``'s works are now ``vectors`` (None or empty: it has none).
+
+        One product of the artist's old and new works with every stored work gives all three
+        changes: the old works' terms leave every other artist's sum, the new works' terms
+        enter it, and the artist's own sum is the other works against its new works.
+        """
+        self._grow(max(len(self.imp_sum), artist_id + 1))
+        size = len(self.imp_sum)
+        dim = self.vectors.shape[1]
+        new = np.zeros((0, dim), np.float32) if vectors is None else np.asarray(vectors, np.float32).reshape(-1, dim)
         old = self.slots.pop(artist_id, None)
-        if old is not None:  # its old works' terms leave every other artist's sum
-            self.imp_sum -= self._terms(self.vectors[old], artist_id, len(self.imp_sum))
+        old_vectors = self.vectors[old] if old is not None else np.zeros((0, dim), np.float32)
+        others = (self.owner >= 0) & (self.owner != artist_id)
+        sims = (np.concatenate([old_vectors, new]) @ self.vectors.T)[:, others]
+        owners = self.owner[others]
+        k = len(old_vectors)
+        if k:
+            self.imp_sum -= _segment_top_sums(sims[:k], owners, self.n_own, self.top_m, size)
+        if len(new):
+            self.imp_sum += _segment_top_sums(sims[k:], owners, self.n_own, self.top_m, size)
+        self.imp_sum[artist_id] = (float(_top_mean(sims[k:].T, self.top_m).sum(dtype=np.float64))
+                                   if len(new) and sims.shape[1] else 0.0)
+        if old is not None:
             self.owner[old] = -1
             self._free.extend(int(i) for i in old)
-            self.n_own[artist_id] = 0
-        self.imp_sum[artist_id] = 0.0
+        self.n_own[artist_id] = len(new)
         self.gen[artist_id] = 0.0
-        if vectors is None or len(vectors) == 0:
+        if not len(new):
             return
-        vectors = np.asarray(vectors, np.float32).reshape(len(vectors), self.vectors.shape[1])
-        slots = self._take(len(vectors))
-        self.vectors[slots] = vectors
+        slots = self._take(len(new))
+        self.vectors[slots] = new
         self.owner[slots] = artist_id
         self.slots[artist_id] = slots
-        self.n_own[artist_id] = len(slots)
-        self.imp_sum += self._terms(vectors, artist_id, len(self.imp_sum))  # its new works' terms
-        others = (self.owner >= 0) & (self.owner != artist_id)
-        if others.any():  # its own sum: every other artist's works against its works
-            sims = (vectors @ self.vectors.T)[:, others].T
-            self.imp_sum[artist_id] = float(_top_mean(sims, self.top_m).sum(dtype=np.float64))
         self.gen[artist_id] = self._genuine(artist_id)
-
-    def _terms(self, queries: np.ndarray, exclude: int, size: int) -> np.ndarray:
-        """Each artist's style-score sum over ``queries`` (``exclude``'s own entry left at 0)."""
-        live = (self.owner >= 0) & (self.owner != exclude)
-        sims = (queries @ self.vectors.T)[:, live]  # free slots are zero rows: cheaper to skip after
-        out = _segment_top_sums(sims, self.owner[live], self.n_own, self.top_m, size)
-        out[exclude] = 0.0
-        return out
 
     def _take(self, n: int) -> np.ndarray:
         taken = [self._free.pop() for _ in range(min(n, len(self._free)))]

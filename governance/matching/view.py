@@ -85,7 +85,10 @@ def build_artist_works(
     work_ids = np.array(sorted(work_artist), dtype=np.int64)
     vectors = index.reconstruct(work_ids)
     owners = np.array([work_artist[int(w)] for w in work_ids], dtype=np.int64)
-    return {int(a): (work_ids[owners == a], vectors[owners == a]) for a in np.unique(owners)}
+    order = np.argsort(owners, kind="stable")  # grouped by artist, work ids ascending within
+    artists, starts = np.unique(owners[order], return_index=True)
+    groups = np.split(order, starts[1:])
+    return {int(a): (work_ids[rows], vectors[rows]) for a, rows in zip(artists, groups, strict=True)}
 
 
 def build_prototypes(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], dim: int) -> tuple[np.ndarray, np.ndarray]:

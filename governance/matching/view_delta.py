@@ -89,7 +89,10 @@ def _apply_artist(view: RegistryView, artist_id: int, after: Artist | None,
 def _apply_works(view: RegistryView, store: RegistryStore, artist_ids: list[int], index: StyleIndex | None,
                  works_dir: Path | None) -> None:
     touched = set(artist_ids)
-    gone = [w for w, a in view.work_artist.items() if a in touched]
+    if view.artist_works:  # held for every work of the view (the index had vectors): no scan
+        gone = [int(w) for a in artist_ids if a in view.artist_works for w in view.artist_works[a][0]]
+    else:
+        gone = [w for w, a in view.work_artist.items() if a in touched]
     for work_id in gone:
         del view.work_artist[work_id]
         view.work_files.pop(work_id, None)
