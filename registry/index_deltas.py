@@ -3,7 +3,7 @@
 A writer that adds or withdraws works saves the whole index file (``StyleIndex.save``); every
 other process would then read the whole file again (at 100,000 works, tens of milliseconds
 plus the checks). Before saving, the writer also writes a small delta next to it,
-``<index>.deltas/<to snapshot>.npz``: the snapshot it started from, the ids it removed, the
+``<index>.delta.<to snapshot>.npz``: the snapshot it started from, the ids it removed, the
 ids and vectors it added, and the count and sha256 of the sorted ids it ended with.
 
 A reader whose loaded index is at snapshot ``S0`` while the sidecar says ``Sn`` follows the
@@ -20,7 +20,6 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +33,10 @@ KEEP = 64  # deltas kept on disk: a reader further behind than this reloads the 
 MAX_CHAIN = 16  # deltas a reader applies at once before loading the file is cheaper
 
 
-def deltas_dir(index_path: str | os.PathLike[str]) -> Path:
-    return Path(f"{index_path}.deltas")
+def delta_files(index_path: str | os.PathLike[str]) -> list[Path]:
+    """The deltas kept next to the index at ``index_path``, oldest first."""
+    path = Path(index_path)
+    return sorted(path.parent.glob(f"{path.name}.delta.*.npz"), key=lambda p: p.stat().st_mtime_ns)
 
 
 def ids_digest(index: StyleIndex) -> str:
@@ -43,10 +44,12 @@ def ids_digest(index: StyleIndex) -> str:
     return hashlib.sha256(np.sort(index.ids()).astype(np.int64).tobytes()).hexdigest()
 
 
-def _file(index_path: str | os.PathLike[str], snapshot: str) -> Path:
+def delta_path(index_path: str | os.PathLike[str], snapshot: str) -> Path:
+    """Where the delta that ends at ``snapshot`` is kept (in the index's folder, so the
+    writer's file backup undoes it with the index when the change fails)."""
     if not snapshot or not all(c in "0123456789abcdef" for c in snapshot):
         raise ValueError(f"not a snapshot hash: {snapshot!r}")
-    return deltas_dir(index_path) / f"{snapshot}.npz"
+    return Path(f"{index_path}.delta.{snapshot}.npz")
 
 
 def write_delta(index_path: str | os.PathLike[str], index: StyleIndex, from_snapshot: str | None,
@@ -63,20 +66,14 @@ def write_delta(index_path: str | os.PathLike[str], index: StyleIndex, from_snap
              added_ids=np.asarray(added_ids, np.int64),
              added_vectors=np.asarray(added_vectors, np.float32).reshape(len(added_ids), index.dim),
              count=np.array(len(index)), ids_sha256=np.array(ids_digest(index)))
-    folder = deltas_dir(index_path)
-    folder.mkdir(exist_ok=True)
-    atomic_write_bytes(_file(index_path, to_snapshot), buf.getvalue())
-    _prune(folder)
+    atomic_write_bytes(delta_path(index_path, to_snapshot), buf.getvalue())
+    for old in delta_files(index_path)[:-KEEP]:
+        old.unlink(missing_ok=True)
 
 
 def clear_deltas(index_path: str | os.PathLike[str]) -> None:
     """Forget every delta (after a rebuild: its content does not follow from them)."""
-    shutil.rmtree(deltas_dir(index_path), ignore_errors=True)
-
-
-def _prune(folder: Path) -> None:
-    files = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)
-    for old in files[:-KEEP]:
+    for old in delta_files(index_path):
         old.unlink(missing_ok=True)
 
 
@@ -97,7 +94,7 @@ def catch_up(index: StyleIndex, index_path: str | os.PathLike[str], target: str)
         if len(chain) >= MAX_CHAIN:
             return False
         try:
-            with np.load(_file(index_path, at), allow_pickle=False) as data:
+            with np.load(delta_path(index_path, at), allow_pickle=False) as data:
                 step = {k: data[k] for k in data.files}
         except (OSError, ValueError, KeyError) as exc:
             log.debug("no usable index delta for snapshot %s (%s)", at[:12], exc)

@@ -36,7 +36,7 @@ from PIL import Image
 from stylegate.errors import IndexMismatch, InputError, InvalidWork, StylegateError, UnregisteredVectors
 
 from ._fs import FileBackup
-from .index_deltas import clear_deltas, write_delta
+from .index_deltas import clear_deltas, delta_path, write_delta
 from .models import Artist, ImportResult, Work
 from .store import RegistryStore, Transaction
 from .style_index import DEFAULT_FACTORY, StyleIndex, sidecar_path
@@ -189,9 +189,10 @@ def _save_index(undo: _Undo, snapshot: str, removed: Sequence[int] = (), added_i
     instead of reading the file again (:mod:`~stylegate.registry.index_deltas`)."""
     before = undo.checkpoint.snapshot_hash if undo.checkpoint is not None else None
     vectors = np.zeros((0, undo.index.dim), np.float32) if added_vectors is None else added_vectors
+    # the delta is backed up with the index: a failed change leaves none behind
+    undo.backup = FileBackup([undo.index_path, sidecar_path(undo.index_path), delta_path(undo.index_path, snapshot)])
     write_delta(undo.index_path, undo.index, before, snapshot, np.asarray(removed, np.int64),
                 np.asarray(added_ids, np.int64), vectors)
-    undo.backup = FileBackup([undo.index_path, sidecar_path(undo.index_path)])
     undo.index.save(undo.index_path, snapshot)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylegate.registry.index_deltas import MAX_CHAIN, catch_up, clear_deltas, deltas_dir, write_delta
+from stylegate.registry.index_deltas import MAX_CHAIN, catch_up, clear_deltas, delta_files, write_delta
 from stylegate.registry.style_index import StyleIndex
 
 DIM = 8
@@ -93,7 +93,7 @@ def test_a_missing_delta_a_cleared_folder_or_a_long_chain_answers_false(tmp_path
     writer.change(rnd)
     writer.change(rnd)
     target = StyleIndex.read_sidecar(writer.path)["snapshot_hash"]
-    first = sorted(deltas_dir(writer.path).glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)[0]
+    first = delta_files(writer.path)[0]
     first.unlink()  # the delta of the first of the two changes
     assert not catch_up(reader, writer.path, target)
 
