@@ -36,6 +36,7 @@ from PIL import Image
 from stylegate.errors import IndexMismatch, InputError, InvalidWork, StylegateError, UnregisteredVectors
 
 from ._fs import FileBackup
+from .index_deltas import clear_deltas, delta_path, write_delta
 from .models import Artist, ImportResult, Work
 from .store import RegistryStore, Transaction
 from .style_index import DEFAULT_FACTORY, StyleIndex, sidecar_path
@@ -182,8 +183,16 @@ class _Undo:
         self.checkpoint = None
 
 
-def _save_index(undo: _Undo, snapshot: str) -> None:
-    undo.backup = FileBackup([undo.index_path, sidecar_path(undo.index_path)])
+def _save_index(undo: _Undo, snapshot: str, removed: Sequence[int] = (), added_ids: Sequence[int] = (),
+                added_vectors: np.ndarray | None = None) -> None:
+    """Save the changed index, after the delta that lets running readers apply the change
+    instead of reading the file again (:mod:`~stylegate.registry.index_deltas`)."""
+    before = undo.checkpoint.snapshot_hash if undo.checkpoint is not None else None
+    vectors = np.zeros((0, undo.index.dim), np.float32) if added_vectors is None else added_vectors
+    # the delta is backed up with the index: a failed change leaves none behind
+    undo.backup = FileBackup([undo.index_path, sidecar_path(undo.index_path), delta_path(undo.index_path, snapshot)])
+    write_delta(undo.index_path, undo.index, before, snapshot, np.asarray(removed, np.int64),
+                np.asarray(added_ids, np.int64), vectors)
     undo.index.save(undo.index_path, snapshot)
 
 
@@ -307,8 +316,9 @@ class WorkIngest:
                 ]
                 added = store.insert_works(tx, artist.id, records)
                 undo.checkpoint = index.checkpoint()
-                index.add(np.array([w.id for w in added], dtype=np.int64), all_vectors)
-                _save_index(undo, store.snapshot_hash(tx=tx))
+                added_ids = [w.id for w in added]
+                index.add(np.array(added_ids, dtype=np.int64), all_vectors)
+                _save_index(undo, store.snapshot_hash(tx=tx), added_ids=added_ids, added_vectors=all_vectors)
         except BaseException:
             _keep_registered_files(store, undo.staged)
             undo.run()
@@ -342,7 +352,7 @@ class WorkIngest:
                 removed = store.delete_works(tx, ids)
                 undo.checkpoint = undo.index.checkpoint()
                 undo.index.remove(np.array(ids, dtype=np.int64))
-                _save_index(undo, store.snapshot_hash(tx=tx))
+                _save_index(undo, store.snapshot_hash(tx=tx), removed=ids)
         except BaseException:
             undo.run()
             raise
@@ -362,7 +372,7 @@ class WorkIngest:
                 if removed:  # the works snapshot changes only if there were works
                     undo.checkpoint = undo.index.checkpoint()
                     undo.index.remove(np.array([w.id for w in removed], dtype=np.int64))
-                    _save_index(undo, store.snapshot_hash(tx=tx))
+                    _save_index(undo, store.snapshot_hash(tx=tx), removed=[w.id for w in removed])
         except BaseException:
             undo.run()
             raise
@@ -420,6 +430,7 @@ class WorkIngest:
                         "the registry changed during the rebuild; run `stylegate index rebuild` again"
                     )
                 backup = FileBackup([self.index_path, sidecar_path(self.index_path)])
+                clear_deltas(self.index_path)  # a rebuilt index does not follow from them: readers reload
                 index.save(self.index_path, snapshot)
         except BaseException:
             if backup is not None:

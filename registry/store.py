@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, insert, inspect, select, update
+from sqlalchemy import create_engine, delete, event, func, insert, inspect, select, update
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -897,6 +897,11 @@ class RegistryStore:
                 for row in t.conn.execute(select(schema.works).where(schema.works.c.sha256.in_(chunk))):
                     found[row.sha256] = self._work(row)
         return found
+
+    def count_works(self, tx: Transaction | None = None) -> int:
+        """How many works are registered."""
+        with self._tx(tx, write=False) as t:
+            return int(t.conn.execute(select(func.count()).select_from(schema.works)).scalar() or 0)
 
     def work_ids(self, tx: Transaction | None = None) -> list[int]:
         """Ids of all works, ascending."""

@@ -534,8 +534,7 @@ class StyleIndex:
     def reconstruct(self, ids: Any) -> np.ndarray:
         """The stored vectors (n, dim) for the given work ids (KeyError for unknown ids)."""
         id_arr = self._check_ids(ids)
-        known = set(self.ids().tolist())
-        missing = [i for i in id_arr.tolist() if i not in known]
+        missing = id_arr[~np.isin(id_arr, self.ids())].tolist()
         if missing:
             raise KeyError(f"work ids not in the index: {missing[:10]}")
         try:

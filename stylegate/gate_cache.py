@@ -44,6 +44,7 @@ class GateCache:
         self._refresh_gate = refresh_gate
         self.refreshes = 0  # gates brought forward by a change set
         self.rebuilds = 0  # gates built (the first one included)
+        self.index_loads = 0  # index files read (a works change caught up by its delta reads none)
         self.index: StyleIndex | None = None  # None until loaded, and after invalidate_index()
         self.index_revision: int | None = None  # the registry revision the index was checked against
         self._gate: PolicyGate | None = None
@@ -55,6 +56,7 @@ class GateCache:
             revision = self._revision()
             self.index = self._load_index()
             self.index_revision = revision
+            self.index_loads += 1
         return self.index
 
     def invalidate_index(self) -> None:

@@ -233,12 +233,33 @@ class Workspace:
             return None
         index = gate.view.index
         if changes.works:
-            self.gate_cache.drop_stale_index()  # the writer saved the index with its change
-            index = self.gate_cache.current_index()
+            index = self._caught_up_index(index, changes.to_revision)
         apply_changes(gate.view, self.store, changes, index, self._descriptor_vectors, self.settings.works_dir)
         if not changes.works and self.gate_cache.index is index:
             self.gate_cache.index_revision = changes.to_revision  # no work changed: the index is current
         return changes.to_revision
+
+    def _caught_up_index(self, index: StyleIndex | None, revision: int) -> StyleIndex:
+        """The loaded index brought to the saved file's snapshot by the writers' deltas
+        (:mod:`~stylegate.registry.index_deltas`), or the file loaded again when they cannot."""
+        from stylegate.errors import IndexMismatch
+        from stylegate.registry.index_deltas import catch_up
+        from stylegate.registry.style_index import StyleIndex
+
+        cache = self.gate_cache
+        if index is not None and cache.index is index:
+            path = self.settings.index_path
+            try:
+                target = StyleIndex.read_sidecar(path).get("snapshot_hash")
+            except IndexMismatch:
+                target = None
+            # the count guards against a file ahead of (or behind) the committed rows
+            if isinstance(target, str) and catch_up(index, path, target) and len(index) == self.store.count_works():
+                cache.index_revision = revision
+                return index
+            log.debug("the style index deltas cannot bring the loaded index forward; loading the file")
+        cache.invalidate_index()  # the writer saved the index with its change
+        return cache.current_index()
 
     def registry_view(self) -> RegistryView:
         """The registry as the gate sees it, without a gate (calibration reads it even when the

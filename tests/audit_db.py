@@ -13,14 +13,18 @@ from stylegate.governance.audit.backend import PG_SCHEMA, _psycopg_conninfo, is_
 class RawDB:
     """A DB-API connection with ``?`` placeholders on both backends; ``with`` commits."""
 
-    def __init__(self, target: str | Path) -> None:
+    def __init__(self, target: str | Path, schema: str | None = PG_SCHEMA) -> None:
+        """``schema``: the PostgreSQL search path (the audit log's schema; None for the registry's
+        tables in the default one). A SQLite ``target`` is a file path or a ``sqlite:///`` URL."""
         self.pg = is_database_url(target)
         if self.pg:
             import psycopg
 
-            self._conn: Any = psycopg.connect(_psycopg_conninfo(str(target)), options=f"-c search_path={PG_SCHEMA}")
+            options = f"-c search_path={schema}" if schema else ""
+            self._conn: Any = psycopg.connect(_psycopg_conninfo(str(target)), options=options)
         else:
-            self._conn = sqlite3.connect(target)
+            path = str(target)
+            self._conn = sqlite3.connect(path.removeprefix("sqlite:///") if path.startswith("sqlite:///") else path)
 
     def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
         return self._conn.execute(sql.replace("?", "%s") if self.pg else sql, tuple(args))
@@ -33,6 +37,15 @@ class RawDB:
             self._conn.commit()
         else:
             self._conn.rollback()
+
+    def tables(self) -> list[str]:
+        """The tables of the connection's schema (the registry's, or the audit log's)."""
+        if self.pg:
+            rows = self.execute("select table_name from information_schema.tables "
+                                "where table_schema = current_schema() and table_type = 'BASE TABLE'")
+        else:
+            rows = self.execute("select name from sqlite_master where type = 'table'")
+        return [r[0] for r in rows]
 
     def close(self) -> None:
         self._conn.close()

@@ -12,7 +12,6 @@ import itertools
 import json
 import re
 import secrets
-import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_db import RawDB
 from fastapi.testclient import TestClient
 
 from stylegate.governance.policy import default_policy_text
@@ -53,13 +53,19 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture()
-def serve(tmp_path: Path) -> Iterator:
-    """``serve(**settings)``: a started app over a fresh home, as a TestClient (closed afterwards)."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    """``serve(**settings)``: a started app over a fresh home, as a TestClient (closed afterwards);
+    its registry (and audit log) on SQLite, or in a fresh PostgreSQL database."""
     opened: list[TestClient] = []
+    databases: list[str] = []
+    server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
 
     def start(**overrides: Any) -> TestClient:
         overrides.setdefault("home", tmp_path / ("home" if not opened else f"home-{len(opened)}"))
+        if server is not None and "database_url" not in overrides:
+            databases.append(server.create_database())
+            overrides["database_url"] = databases[-1]
         client = TestClient(create_app(initialised(settings_for(tmp_path, **overrides))), client=("127.0.0.1", 50000))
         client.__enter__()
         opened.append(client)
@@ -68,6 +74,9 @@ def serve(tmp_path: Path) -> Iterator:
     yield start
     for client in opened:
         client.__exit__(None, None, None)
+    for url in databases:
+        assert server is not None
+        server.drop_database(url)
 
 
 def other_address(client: TestClient, host: str) -> TestClient:
@@ -117,8 +126,11 @@ def artist_count(client: TestClient) -> int:
 
 
 def db_rows(settings: Settings, sql: str, *args: object) -> list[tuple]:
-    with sqlite3.connect(settings.home / "registry.db") as db:
-        return db.execute(sql, args).fetchall()
+    db = RawDB(settings.db_url, schema=None)
+    try:
+        return [tuple(row) for row in db.execute(sql, args).fetchall()]
+    finally:
+        db.close()
 
 
 # ------------------------------------------------------------------------------ hostile sign-ups

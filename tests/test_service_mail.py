@@ -10,7 +10,6 @@ import email
 import email.policy
 import re
 import socket
-import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from audit_db import RawDB
 from fastapi.testclient import TestClient
 
 from stylegate.operations.ingest import init_home
@@ -76,15 +76,21 @@ def smtp() -> Iterator[SmtpServer]:
     server.controller.stop()
 
 
-@pytest.fixture()
-def serve(tmp_path: Path) -> Iterator:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def serve(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    """``serve(**settings)``: a started app over a fresh home (SQLite, or a fresh PostgreSQL database)."""
     opened: list[TestClient] = []
+    databases: list[str] = []
+    server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
 
     def start(**overrides: Any) -> TestClient:
         values: dict[str, Any] = {"home": tmp_path / f"home-{len(opened)}", "admin_token": None, "device": "cpu",
                                       "cpu_threads": 1, "rate_limit_per_minute": UNLIMITED, "rate_limit_burst": UNLIMITED,
                                       "account_rate_limit_per_minute": UNLIMITED, "account_rate_limit_burst": UNLIMITED,
                                       "public_url": PUBLIC_URL}
+        if server is not None:
+            databases.append(server.create_database())
+            values["database_url"] = databases[-1]
         values.update(overrides)
         client = TestClient(create_app(initialised(Settings(**values))))
         client.__enter__()
@@ -94,6 +100,9 @@ def serve(tmp_path: Path) -> Iterator:
     yield start
     for client in opened:
         client.__exit__(None, None, None)
+    for url in databases:
+        assert server is not None
+        server.drop_database(url)
 
 
 def mail_settings(server: SmtpServer) -> dict[str, Any]:
@@ -140,11 +149,15 @@ def test_sign_up_mails_a_single_use_link_that_confirms_the_contact(smtp: SmtpSer
     link = smtp.inbox.link()
     token = link.split("token=", 1)[1]
     # only the token's hash is stored
-    home = client.app.state.ctx.settings.home
-    with sqlite3.connect(home / "registry.db") as db:
+    settings = client.app.state.ctx.settings
+    db = RawDB(settings.db_url, schema=None)
+    try:
         stored = db.execute("select token_hash, contact from contact_confirmations").fetchall()
+    finally:
+        db.close()
     assert len(stored) == 1 and stored[0][1] == "mailed@example.org" and token not in stored[0][0]
-    assert token.encode() not in (home / "registry.db").read_bytes()
+    for path in settings.home.glob("*.db*"):  # on SQLite, nor anywhere in the raw files
+        assert token.encode() not in path.read_bytes(), path
 
     assert me(client, data["token"])["contact_confirmed"] is False
     r = follow(client, link)

@@ -11,7 +11,7 @@ from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.decision import EvidenceKind
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.matching.scores import STYLE_TOP_M
-from stylegate.governance.matching.style_norm import style_norms
+from stylegate.governance.matching.style_norm import StyleNormState, style_norms
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
 from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
@@ -40,6 +40,48 @@ def test_norms_are_the_impostor_and_leave_one_out_means() -> None:
         assert norms[a].impostors == len(others)
         assert norms[a].normalise(norms[a].genuine) == pytest.approx(1.0)
     assert style_norms({0: works[0]}, STYLE_TOP_M) == {}  # alone in the registry
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_updated_state_equals_norms_computed_from_scratch(seed: int) -> None:
+    """Random works changes (add, withdraw, replace, clear; few works and more than the top M)
+    applied to the state one artist at a time give the norms a full computation gives."""
+    rng = np.random.default_rng(seed)
+    dim = 8
+    centres = rng.normal(size=(12, dim))
+    works: dict[int, tuple[np.ndarray, np.ndarray]] = {
+        a: (np.arange(int(n)), _unit(rng, int(n), centres[a], 0.5)) for a, n in enumerate(rng.integers(1, 7, size=6))}
+    state = StyleNormState.build(works, STYLE_TOP_M, dim)
+    compared = 0
+    for step in range(40):
+        artist = int(rng.integers(0, 12))
+        held = works.get(artist, (np.zeros(0), np.zeros((0, dim), np.float32)))[1]
+        move = rng.choice(["add", "withdraw", "clear"], p=[0.6, 0.3, 0.1])
+        if move == "add":
+            held = np.concatenate([held, _unit(rng, int(rng.integers(1, 5)), centres[artist], 0.5)])
+        elif move == "withdraw" and len(held):
+            held = np.delete(held, int(rng.integers(0, len(held))), axis=0)
+        else:
+            held = held[:0]
+        if len(held):
+            works[artist] = (np.arange(len(held)), held)
+        else:
+            works.pop(artist, None)
+        state.update(artist, held)
+        expected = style_norms(works, STYLE_TOP_M)
+        got = state.norms()
+        assert sorted(got) == sorted(expected), step
+        for a, norm in expected.items():
+            assert (got[a].works, got[a].impostors) == (norm.works, norm.impostors)
+            assert got[a].impostor == pytest.approx(norm.impostor, abs=1e-5)
+            assert got[a].genuine == pytest.approx(norm.genuine, abs=1e-5)
+        built = StyleNormState.build(works, STYLE_TOP_M, dim, chunk=3).norms()
+        assert set(built) == set(expected)
+        for a, norm in expected.items():
+            assert built[a].impostor == pytest.approx(norm.impostor, abs=1e-5)
+            assert built[a].genuine == pytest.approx(norm.genuine, abs=1e-5)
+        compared += len(expected)
+    assert compared > 40  # the sequences keep artists with norms to compare
 
 
 def _held_out_flags(ws: Workspace, gate: PolicyGate, artists: list[world.StyleArtist]) -> tuple[float, float, set[str]]:

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from stylegate.errors import DuplicateArtist, InputError
+from stylegate.governance.matching.scores import STYLE_TOP_M
+from stylegate.governance.matching.style_norm import style_norms
 from stylegate.governance.matching.view import RegistryView, build_view
 from stylegate.governance.matching.view_delta import apply_changes, set_row
 from stylegate.registry.models import Artist, Consent
@@ -68,9 +70,15 @@ def _same(incremental: RegistryView, fresh: RegistryView, prompts: list[str]) ->
     for artist_id, (ids, vectors) in fresh.artist_works.items():
         assert incremental.artist_works[artist_id][0].tolist() == ids.tolist()
         np.testing.assert_array_equal(incremental.artist_works[artist_id][1], vectors)
-    assert incremental.style_norms.keys() == fresh.style_norms.keys()
-    for artist_id, norm in fresh.style_norms.items():
-        assert incremental.style_norms[artist_id] == pytest.approx(norm)
+    assert sorted(incremental.style_norms) == sorted(fresh.style_norms)
+    reference = style_norms(fresh.artist_works, STYLE_TOP_M)  # the norms computed from scratch
+    assert sorted(reference) == sorted(fresh.style_norms)
+    for artist_id, norm in reference.items():
+        for view in (incremental, fresh):
+            got = view.style_norms[artist_id]
+            assert (got.works, got.impostors) == (norm.works, norm.impostors)
+            assert got.impostor == pytest.approx(norm.impostor, abs=1e-5)
+            assert got.genuine == pytest.approx(norm.genuine, abs=1e-5)
     for prompt in prompts:
         assert incremental.names.find(prompt) == fresh.names.find(prompt), prompt
 

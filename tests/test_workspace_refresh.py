@@ -141,7 +141,13 @@ def _assert_same_view(running: object, fresh: object) -> None:
     assert a.text_prototype_artists.tolist() == b.text_prototype_artists.tolist()  # type: ignore[attr-defined]
     # descriptors embedded one artist at a time, or in one batch: the same up to float rounding
     np.testing.assert_allclose(a.text_prototypes, b.text_prototypes, atol=1e-5)  # type: ignore[attr-defined]
-    assert a.style_norms.keys() == b.style_norms.keys()  # type: ignore[attr-defined]
+    assert sorted(a.style_norms) == sorted(b.style_norms)  # type: ignore[attr-defined]
+    for artist_id, norm in b.style_norms.items():  # type: ignore[attr-defined]
+        got = a.style_norms[artist_id]  # type: ignore[attr-defined]
+        assert abs(got.impostor - norm.impostor) < 1e-5 and abs(got.genuine - norm.genuine) < 1e-5
+    ids = np.sort(b.index.ids())  # type: ignore[attr-defined]
+    assert np.sort(a.index.ids()).tolist() == ids.tolist()  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(a.index.reconstruct(ids), b.index.reconstruct(ids))  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow
@@ -152,13 +158,16 @@ def test_works_uploaded_and_withdrawn_by_another_process_reach_the_running_gate(
 
     ws, _ = new_styleworld_workspace(tmp_path, artists=world.ARTISTS[:2], per_artist=3)
     gate = ws.gate()
+    loaded = ws.gate_cache.index
     other = Workspace(Settings(home=tmp_path / "home", device="cpu"))
     register_styleworld(other, tmp_path / "more", per_artist=3, artists=world.ARTISTS[2:3])
     assert ws.gate() is gate and ws.gate_cache.refreshes == 1
+    # the loaded index was brought forward by the writer's delta, not read from the file again
+    assert ws.gate_cache.index is loaded and gate.view.index is loaded
     _assert_same_view(gate.view, Workspace(Settings(home=tmp_path / "home", device="cpu")).registry_view())
     newcomer = other.store.get_artist(world.ARTISTS[2].name)
     remove_works(other, [w.id for w in other.store.list_works(newcomer.id)][:1])
-    assert ws.gate() is gate
+    assert ws.gate() is gate and ws.gate_cache.index is loaded
     _assert_same_view(gate.view, Workspace(Settings(home=tmp_path / "home", device="cpu")).registry_view())
     remove_artist(other, world.ARTISTS[0].name)
     assert ws.gate() is gate and ws.gate_cache.rebuilds == 1

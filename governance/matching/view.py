@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from stylegate.registry.models import Artist
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.embedder import ClipEmbedder
-    from stylegate.governance.matching.style_norm import StyleNorm
+    from stylegate.governance.matching.style_norm import StyleNorm, StyleNormState
     from stylegate.registry.store import RegistryStore
     from stylegate.registry.style_index import StyleIndex
 
@@ -44,7 +44,9 @@ class RegistryView:
     # Unit text vector of ordinary prompts: the description score's baseline (see neutral.py).
     neutral_anchor: np.ndarray | None = None
     # Per-artist impostor/genuine means of the style score (see style_norm.py).
-    style_norms: dict[int, StyleNorm] = field(default_factory=dict)
+    style_norms: Mapping[int, StyleNorm] = field(default_factory=dict)
+    # What the norms are made of, so a works change updates them (built on the first one).
+    norm_state: StyleNormState | None = field(default=None, repr=False)
     _signatures: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     revision: int = 0
 
@@ -83,7 +85,10 @@ def build_artist_works(
     work_ids = np.array(sorted(work_artist), dtype=np.int64)
     vectors = index.reconstruct(work_ids)
     owners = np.array([work_artist[int(w)] for w in work_ids], dtype=np.int64)
-    return {int(a): (work_ids[owners == a], vectors[owners == a]) for a in np.unique(owners)}
+    order = np.argsort(owners, kind="stable")  # grouped by artist, work ids ascending within
+    artists, starts = np.unique(owners[order], return_index=True)
+    groups = np.split(order, starts[1:])
+    return {int(a): (work_ids[rows], vectors[rows]) for a, rows in zip(artists, groups, strict=True)}
 
 
 def build_prototypes(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -179,9 +184,10 @@ def build_view(
         view.artist_works = build_artist_works(work_artist, index)
         view.prototype_artists, view.prototypes = build_prototypes(view.artist_works, index.dim)
         from stylegate.governance.matching.scores import STYLE_TOP_M
-        from stylegate.governance.matching.style_norm import style_norms
+        from stylegate.governance.matching.style_norm import StyleNormState
 
-        view.style_norms = style_norms(view.artist_works, STYLE_TOP_M)
+        view.norm_state = StyleNormState.build(view.artist_works, STYLE_TOP_M, index.dim)
+        view.style_norms = view.norm_state.norms()
     if descriptor_vectors is not None:
         view.text_prototype_artists, view.text_prototypes = text_prototypes(*descriptor_vectors(artists))
     log.debug("registry view at revision %d: %d artists, %d works", view.revision, len(artists), len(work_artist))

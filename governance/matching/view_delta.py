@@ -10,7 +10,9 @@ names (``registry.changes``):
   (only when its descriptors changed);
 - ``works`` changes: the artist's works, their files, its works prototype (its vectors read
   back from ``index``, which already holds the change) and the style norms, which compare
-  every artist's works with every other's and are therefore computed again.
+  every artist's works with every other's: ``StyleNormState.update`` moves the changed
+  artist's terms in every other artist's sums (one product of its works with all stored
+  works) instead of comparing everyone with everyone again.
 
 The result equals :func:`~stylegate.governance.matching.view.build_view` at the new
 revision (``tests/test_view_delta.py`` checks this against random change sequences). The
@@ -87,7 +89,10 @@ def _apply_artist(view: RegistryView, artist_id: int, after: Artist | None,
 def _apply_works(view: RegistryView, store: RegistryStore, artist_ids: list[int], index: StyleIndex | None,
                  works_dir: Path | None) -> None:
     touched = set(artist_ids)
-    gone = [w for w, a in view.work_artist.items() if a in touched]
+    if view.artist_works:  # held for every work of the view (the index had vectors): no scan
+        gone = [int(w) for a in artist_ids if a in view.artist_works for w in view.artist_works[a][0]]
+    else:
+        gone = [w for w, a in view.work_artist.items() if a in touched]
     for work_id in gone:
         del view.work_artist[work_id]
         view.work_files.pop(work_id, None)
@@ -119,11 +124,19 @@ def _apply_works(view: RegistryView, store: RegistryStore, artist_ids: list[int]
             mean = held[1].mean(axis=0).astype(np.float32)
             row = mean / np.float32(max(float(np.linalg.norm(mean)), 1e-12))
         view.prototype_artists, view.prototypes = set_row(view.prototype_artists, view.prototypes, artist_id, row)
-    # The norms compare each artist's works with everyone else's: any works change moves them all.
+    # The norms compare each artist's works with everyone else's: the state takes the changed
+    # artists' old works' terms out of every other artist's sums and puts the new ones in.
     from stylegate.governance.matching.scores import STYLE_TOP_M
-    from stylegate.governance.matching.style_norm import style_norms
+    from stylegate.governance.matching.style_norm import StyleNormState
 
-    view.style_norms = style_norms(view.artist_works, STYLE_TOP_M)
+    state = view.norm_state
+    if state is None or state.vectors.shape[1] != dim:
+        state = view.norm_state = StyleNormState.build(view.artist_works, STYLE_TOP_M, dim)
+    else:
+        for artist_id in artist_ids:
+            held = view.artist_works.get(artist_id)
+            state.update(artist_id, None if held is None else held[1])
+    view.style_norms = state.norms()
 
 
 def set_row(ids: np.ndarray, rows: np.ndarray, artist_id: int, row: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

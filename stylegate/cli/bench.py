@@ -125,6 +125,9 @@ def bench_names(
     refresh_artists: int = typer.Option(
         100_000, "--refresh-artists", min=0, max=1_000_000,
         help="Artists in the registry for the refresh figure (a change seen by a running gate; 0: skip)."),
+    refresh_works: bool = typer.Option(
+        True, "--refresh-works/--no-refresh-works",
+        help="Give every refresh artist a work and time works added and withdrawn by another workspace."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Name matcher at scale: build time, memory, p99 screening latency, add/remove time; refresh latency."""
@@ -138,7 +141,7 @@ def bench_names(
     if not counts or any(n < 1 or n > 5_000_000 for n in counts):
         raise typer.BadParameter("each size must be between 1 and 5,000,000")
     results = run_names_bench(counts, progress=message)
-    refresh = measure_refresh(refresh_artists, say=message) if refresh_artists else None
+    refresh = measure_refresh(refresh_artists, say=message, works=refresh_works) if refresh_artists else None
     if as_json:
         emit_json({"sizes": results, "refresh": refresh})
     else:

@@ -17,8 +17,10 @@ from stylegate.registry.schema import ALIAS_MAX, CONTACT_MAX, DESCRIPTOR_MAX, NA
 
 ConsentValue = Literal["opt-out", "royalty", "credit"]
 
-# Ids in paths: positive and within SQLite's INTEGER (a larger one would fail in the driver)
-MAX_ID = 2**63 - 1
+# Ids in paths: positive and within the id columns' range on both backends: the registry's ids
+# are ``Integer``, 32-bit on PostgreSQL (a larger id failed there in the driver, a 503 instead
+# of a 404), and SQLite's autoincrement never mints one past it in practice.
+MAX_ID = 2**31 - 1
 ArtistId = Annotated[int, Path(ge=1, le=MAX_ID, description="the artist's id")]
 WorkId = Annotated[int, Path(ge=1, le=MAX_ID, description="the work's id")]
 
