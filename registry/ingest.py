@@ -38,7 +38,7 @@ from stylegate.errors import IndexMismatch, InputError, InvalidWork, StylegateEr
 from ._fs import FileBackup
 from .models import Artist, ImportResult, Work
 from .store import RegistryStore, Transaction
-from .style_index import DEFAULT_FACTORY, StyleIndex, sidecar_path
+from .style_index import DEFAULT_FACTORY, StyleIndex, index_files, sidecar_path
 from .validation import IMAGE_EXTENSIONS, ValidatedImage, WorkLimits, read_limited, to_rgb, validate_work
 from .works import StagedFiles, delete_work_file, read_work_bytes, store_work_bytes
 
@@ -183,7 +183,7 @@ class _Undo:
 
 
 def _save_index(undo: _Undo, snapshot: str) -> None:
-    undo.backup = FileBackup([undo.index_path, sidecar_path(undo.index_path)])
+    undo.backup = FileBackup(index_files(undo.index_path))
     undo.index.save(undo.index_path, snapshot)
 
 
@@ -419,7 +419,7 @@ class WorkIngest:
                     raise StylegateError(
                         "the registry changed during the rebuild; run `stylegate index rebuild` again"
                     )
-                backup = FileBackup([self.index_path, sidecar_path(self.index_path)])
+                backup = FileBackup(index_files(self.index_path))
                 index.save(self.index_path, snapshot)
         except BaseException:
             if backup is not None:
