@@ -25,6 +25,7 @@ cosine threshold ``style_cosine`` and says so in the evidence.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,7 @@ def _top_mean(block: np.ndarray, m: int) -> np.ndarray:
     return -np.partition(-block, m - 1, axis=1)[:, :m].mean(axis=1)
 
 
-def style_norms(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], top_m: int,
+def style_norms(artist_works: Mapping[int, tuple[np.ndarray, np.ndarray]], top_m: int,
                 chunk: int = 1024) -> dict[int, StyleNorm]:
     """Each eligible artist's impostor and genuine means (see the module docstring)."""
     ids = sorted(a for a, (w, _) in artist_works.items() if len(w) > 0)
