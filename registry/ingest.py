@@ -38,7 +38,7 @@ from stylegate.errors import IndexMismatch, InputError, InvalidWork, StylegateEr
 from ._fs import FileBackup
 from .models import Artist, ImportResult, Work
 from .store import RegistryStore, Transaction
-from .style_index import DEFAULT_FACTORY, StyleIndex, index_files, sidecar_path
+from .style_index import DEFAULT_FACTORY, StyleIndex, index_files
 from .validation import IMAGE_EXTENSIONS, ValidatedImage, WorkLimits, read_limited, to_rgb, validate_work
 from .works import StagedFiles, delete_work_file, read_work_bytes, store_work_bytes
 

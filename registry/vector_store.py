@@ -29,6 +29,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -46,6 +47,13 @@ MAGIC = b"SGVEC1\x00\x00"
 
 def _header(dim: int, token: bytes) -> bytes:
     return (MAGIC + token).ljust(dim * 4, b"\x00")
+
+
+def _write_rows(fh: IO[bytes], rows: np.ndarray) -> None:
+    """Write float32 rows in chunks (no full bytes copy of a large array)."""
+    for start in range(0, rows.shape[0], COPY_CHUNK_ROWS):
+        block = np.ascontiguousarray(rows[start:start + COPY_CHUNK_ROWS], dtype="<f4")
+        fh.write(memoryview(block).cast("B"))
 
 
 def read_token(data: Path, dim: int) -> str | None:
@@ -249,7 +257,7 @@ class VectorStore:
                 end = fh.seek(0, os.SEEK_END)
                 first = -(-end // row_bytes) - 1  # data rows, past any partial row a failed save left
                 fh.seek((first + 1) * row_bytes)
-                fh.write(np.ascontiguousarray(self._pending, dtype="<f4").tobytes())
+                _write_rows(fh, self._pending)
                 fh.flush()
                 os.fsync(fh.fileno())
             gap = np.full(first - len(self._row_ids), -1, np.int64)
@@ -259,8 +267,8 @@ class VectorStore:
             with atomic_file(data) as fh:
                 fh.write(_header(self.dim, secrets.token_bytes(16)))
                 for start in range(0, live.size, COPY_CHUNK_ROWS):
-                    fh.write(np.ascontiguousarray(self._base[live[start:start + COPY_CHUNK_ROWS]], dtype="<f4").tobytes())
-                fh.write(np.ascontiguousarray(self._pending, dtype="<f4").tobytes())
+                    _write_rows(fh, np.asarray(self._base[live[start:start + COPY_CHUNK_ROWS]]))
+                _write_rows(fh, self._pending)
             row_ids = np.concatenate([self._row_ids[live], self._pending_ids])
             if compact:
                 log.info("compacted style index vectors %s: dropped %d dead rows", data, dead)

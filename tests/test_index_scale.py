@@ -33,7 +33,7 @@ def test_bench_measures_every_candidate_and_extrapolates() -> None:
     results = run_index_scale_bench([5000], n_queries=40, dim=64)
     rows = results["rows"]
     by_name = {r["index"]: r for r in rows if r["params"] == rows[1]["params"] or r["index"] == "flat"}
-    assert set(by_name) == {"flat", "ivf-pq+rerank", "ivf-pq+mmap-rerank"}
+    assert set(by_name) == {"flat", "ivf-pq+rerank", "ivf-pq+mmap-rerank", "in-product (auto)"}
     assert by_name["flat"]["recall_at_10"] == 1.0
     assert by_name["ivf-pq+rerank"]["factory"].startswith("IDMap2,IVF")
     for r in rows:
@@ -43,6 +43,12 @@ def test_bench_measures_every_candidate_and_extrapolates() -> None:
     mm = by_name["ivf-pq+mmap-rerank"]
     assert mm["memory_bytes"] < by_name["flat"]["memory_bytes"] / 4
     assert mm["disk_rerank_bytes"] == 5000 * 64 * 4
+    # the product's own path: IVF codes re-ranked from the mapped file, per-artist works on demand
+    prod = by_name["in-product (auto)"]
+    assert prod["factory"].endswith(",RMmap") and prod["memory_bytes"] < by_name["flat"]["memory_bytes"] / 4
+    assert prod["disk_rerank_bytes"] >= 5000 * 64 * 4
+    assert 0 < prod["check_p50_ms"] <= prod["check_p99_ms"] and prod["check_p50_ms"] >= prod["p50_ms"]
+    assert prod["best_artist_agreement"] >= 0.9 and prod["best_score_max_abs_diff"] < 1e-4
     ext = results["extrapolated"]
     assert ext and all(r["works"] == TARGET_SIZE and r["extrapolated_from"] == 5000 for r in ext)
     flat_ext = next(r for r in ext if r["index"] == "flat")

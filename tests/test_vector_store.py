@@ -131,12 +131,11 @@ def test_restore_after_a_save_then_saving_again(tmp_path: Path) -> None:
 
 
 def test_view_reads_artist_works_on_demand_with_the_same_scores(tmp_path: Path) -> None:
+    from stylegate.bench.clustered import clustered_set
     from stylegate.governance.matching.artist_works import OnDemandArtistWorks
     from stylegate.governance.matching.scores import match_image
     from stylegate.governance.matching.view import RegistryView, build_artist_works, build_prototypes
     from stylegate.governance.screening.names import NameMatcher
-
-    from stylegate.bench.clustered import clustered_set
 
     data = clustered_set(3000, DIM, 60, works_per_artist=20, seed=8)
     ids = np.arange(1, 3001, dtype=np.int64)
