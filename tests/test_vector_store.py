@@ -160,3 +160,23 @@ def test_view_reads_artist_works_on_demand_with_the_same_scores(tmp_path: Path) 
         shared = set(best_a) & set(best_b)
         assert shared and all(best_a[x] == best_b[x] for x in shared)  # exact per-artist scores
         assert max(best_a, key=best_a.__getitem__) == max(best_b, key=best_b.__getitem__)
+
+
+def test_recovery_puts_back_the_row_map_a_killed_save_replaced(tmp_path: Path) -> None:
+    from stylegate.recovery import _restore_index_backup
+    from stylegate.registry._fs import FileBackup
+    from stylegate.registry.style_index import index_files
+
+    ix, ids, base = mmap_index()
+    path = tmp_path / "ix.faiss"
+    ix.save(path, "snap1")
+    FileBackup(index_files(path))  # what the ingest takes before it saves; the kill leaves it
+    extra, _ = clustered(3, seed=13)
+    ix.add([1, 2, 3], extra)
+    ix._vectors.save(path)  # type: ignore[union-attr]  # killed after the row map, before the index
+    with pytest.raises(IndexMismatch):
+        StyleIndex.load(path, IDENT)
+    assert _restore_index_backup(path, "snap1")
+    back = StyleIndex.load(path, IDENT)
+    assert len(back) == ids.size and 1 not in back
+    np.testing.assert_array_equal(back.reconstruct(ids[:5]), base[:5])
