@@ -336,7 +336,8 @@ class StyleIndex:
                 problems.append(f"{index.ntotal} vectors but the sidecar says {meta.get('count')!r}")
         vectors = None
         if mmap and not problems:
-            side = meta.get("vectors") if isinstance(meta.get("vectors"), dict) else {}
+            side_meta = meta.get("vectors")
+            side: dict[str, Any] = side_meta if isinstance(side_meta, dict) else {}
             vectors = VectorStore.open(path, int(index.d), side.get("rowmap_sha256"), side.get("token"))
             if len(vectors) != int(index.ntotal):
                 problems.append(f"{index.ntotal} vectors in the index but {len(vectors)} in its vectors file")
@@ -383,8 +384,9 @@ class StyleIndex:
         return bool(self._index.is_trained)
 
     @property
-    def faiss_index(self) -> faiss.IndexIDMap2:
-        """The underlying FAISS index (read-only use, please)."""
+    def faiss_index(self) -> faiss.Index:
+        """The underlying FAISS index (read-only use, please): an IndexIDMap2, or the bare IVF
+        index of the :data:`MMAP_RERANK` variant."""
         return self._index
 
     def __len__(self) -> int:
@@ -394,7 +396,7 @@ class StyleIndex:
         """Work ids in the index (int64, in storage order)."""
         if self._vectors is not None:
             return self._vectors.live_ids()
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+        return faiss.vector_to_array(_idmap2(self._index).id_map).astype(np.int64, copy=False)
 
     @property
     def memory_mapped(self) -> bool:
@@ -506,7 +508,7 @@ class StyleIndex:
         """At most TRAIN_PER_LIST vectors per IVF list (seeded): k-means on all of a large
         first batch costs hours and gains nothing measurable."""
         try:
-            nlist = int(faiss.extract_index_ivf(self._index if self._vectors is not None else self._index.index).nlist)
+            nlist = int(faiss.extract_index_ivf(self._index if self._vectors is not None else _idmap2(self._index).index).nlist)
         except RuntimeError:
             return vec
         limit = max(TRAIN_PER_LIST * nlist, 10_000)
@@ -551,7 +553,7 @@ class StyleIndex:
         n = int(gone.sum())
         if n == 0:
             return 0
-        inner = faiss.downcast_index(self._index.index)
+        inner = faiss.downcast_index(_idmap2(self._index).index)
         if isinstance(inner, faiss.IndexFlatCodes):
             # Flat-coded storage compacts its ids on removal, which IndexIDMap2 relies on.
             removed = int(self._index.remove_ids(faiss.IDSelectorBatch(id_arr)))

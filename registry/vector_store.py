@@ -53,7 +53,7 @@ def _write_rows(fh: IO[bytes], rows: np.ndarray) -> None:
     """Write float32 rows in chunks (no full bytes copy of a large array)."""
     for start in range(0, rows.shape[0], COPY_CHUNK_ROWS):
         block = np.ascontiguousarray(rows[start:start + COPY_CHUNK_ROWS], dtype="<f4")
-        fh.write(memoryview(block).cast("B"))
+        fh.write(block.data.cast("B"))
 
 
 def read_token(data: Path, dim: int) -> str | None:
