@@ -64,11 +64,14 @@ def _row(name: str, factory: str, n: int, build_s: float, memory: int, disk: int
     }
 
 
-def bench_size(data: ClusteredSet, *, sweep: bool = True) -> list[dict[str, Any]]:
-    """Every candidate on one data set; the Flat index's answers are the truth."""
+CANDIDATES = ("flat", "ivf-pq+rerank", "ivf-pq+mmap-rerank", "in-product")
+
+
+def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[str] = CANDIDATES) -> list[dict[str, Any]]:
+    """The candidates on one data set; the Flat index's answers are the truth (always built)."""
     import faiss
 
-    from stylegate.registry.style_index import StyleIndex, scaled_factory
+    from stylegate.registry.style_index import StyleIndex
 
     n, dim = data.base.shape
     ident = {**IDENT, "dim": dim}
@@ -80,9 +83,30 @@ def bench_size(data: ClusteredSet, *, sweep: bool = True) -> list[dict[str, Any]
     flat.add(ids, data.base)
     build = time.perf_counter() - start
     truth = flat.search(data.queries, K)[1]
-    found, times = _single_queries(_top_k(flat), data.queries)
-    rows.append(_row("flat", flat.factory, n, build, len(faiss.serialize_index(flat.faiss_index)), 0, found, truth, times, None))
+    if "flat" in candidates:
+        found, times = _single_queries(_top_k(flat), data.queries)
+        rows.append(_row("flat", flat.factory, n, build, len(faiss.serialize_index(flat.faiss_index)), 0, found, truth,
+                         times, None))
     del flat
+    if "ivf-pq+rerank" in candidates or "ivf-pq+mmap-rerank" in candidates:
+        rows.extend(_ram_rerank_rows(data, truth, ids, sweep, "ivf-pq+mmap-rerank" in candidates))
+    if "in-product" in candidates:
+        from stylegate.bench.index_product import bench_in_product
+
+        rows.append(bench_in_product(data, truth, _recall))
+    return rows
+
+
+def _ram_rerank_rows(data: ClusteredSet, truth: np.ndarray, ids: np.ndarray, sweep: bool,
+                     with_mmap: bool) -> list[dict[str, Any]]:
+    """The RFlat (vectors in RAM) index and its sweep, and the same codes re-ranked from a file."""
+    import faiss
+
+    from stylegate.registry.style_index import StyleIndex, scaled_factory
+
+    n, dim = data.base.shape
+    ident = {**IDENT, "dim": dim}
+    rows: list[dict[str, Any]] = []
 
     factory, params = scaled_factory(n, dim)
     ivf = StyleIndex.create(dim, ident, factory, search_params=params)
@@ -98,13 +122,8 @@ def bench_size(data: ClusteredSet, *, sweep: bool = True) -> list[dict[str, Any]
             found, times = _single_queries(_top_k(tuned), data.queries)
             rows.append(_row("ivf-pq+rerank", factory, n, build, memory, 0, found, truth, times, alt))
 
-    rows.append(_mmap_rerank(ivf.faiss_index, data, truth, build, params))
-    del ivf
-    if sweep:
-        del tuned  # it shares the IVF index: both gone before the product's own build
-    from stylegate.bench.index_product import bench_in_product
-
-    rows.append(bench_in_product(data, truth, _recall))
+    if with_mmap:
+        rows.append(_mmap_rerank(ivf.faiss_index, data, truth, build, params))
     return rows
 
 
@@ -215,7 +234,8 @@ def targets_met(row: dict[str, Any]) -> dict[str, bool]:
 
 
 def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int = 512, seed: int = 0,
-                          threads: int = 1, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                          threads: int = 1, progress: Callable[[str], None] | None = None,
+                          candidates: Sequence[str] = CANDIDATES) -> dict[str, Any]:
     """Measure every candidate at each size; extrapolate to 10^7 when it was not measured."""
     import faiss
 
@@ -229,7 +249,7 @@ def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int =
         results["sizes"].append({"works": n, "artists": data.n_artists, **cosine_profile(data)})
         if progress:
             progress(f"measuring {n:,} works")
-        results["rows"].extend(bench_size(data))
+        results["rows"].extend(bench_size(data, candidates=candidates))
         del data
     if TARGET_SIZE not in sizes:
         results["extrapolated"] = extrapolate(results["rows"])
