@@ -56,6 +56,11 @@ def test_bench_measures_every_candidate_and_extrapolates() -> None:
     assert "1e7" in results["formula"]
 
 
+def test_only_the_chosen_candidates_are_measured() -> None:
+    rows = run_index_scale_bench([3000], n_queries=20, dim=32, candidates=["in-product"])["rows"]
+    assert [r["index"] for r in rows] == ["in-product (auto)"] and rows[0]["factory"].endswith(",RMmap")
+
+
 def test_extrapolate_of_nothing_is_nothing() -> None:
     assert extrapolate([]) == []
 
@@ -65,7 +70,8 @@ def test_too_big_a_size_is_refused_with_a_reason() -> None:
         check_fits(10**12, 512)
 
 
-@pytest.mark.parametrize("args,needle", [(["--sizes", "ten"], "comma-separated"), (["--sizes", "10"], "between"), (["--sizes", "1000000000000"], "between")])
+@pytest.mark.parametrize("args,needle", [(["--sizes", "ten"], "comma-separated"), (["--sizes", "10"], "between"), (["--sizes", "1000000000000"], "between"),
+                                       (["--only", "flat,hnsw"], "unknown candidate")])
 def test_cli_bad_sizes_exit_2(args: list[str], needle: str) -> None:
     out = subprocess.run([sys.executable, "-m", "stylegate", "bench", "index", *args], capture_output=True, text=True)
     assert out.returncode == 2 and needle in out.stderr
