@@ -39,7 +39,7 @@ from ._fs import FileBackup
 from .index_deltas import clear_deltas, delta_path, write_delta
 from .models import Artist, ImportResult, Work
 from .store import RegistryStore, Transaction
-from .style_index import DEFAULT_FACTORY, StyleIndex, sidecar_path
+from .style_index import DEFAULT_FACTORY, StyleIndex, index_files
 from .validation import IMAGE_EXTENSIONS, ValidatedImage, WorkLimits, read_limited, to_rgb, validate_work
 from .works import StagedFiles, delete_work_file, read_work_bytes, store_work_bytes
 
@@ -190,7 +190,7 @@ def _save_index(undo: _Undo, snapshot: str, removed: Sequence[int] = (), added_i
     before = undo.checkpoint.snapshot_hash if undo.checkpoint is not None else None
     vectors = np.zeros((0, undo.index.dim), np.float32) if added_vectors is None else added_vectors
     # the delta is backed up with the index: a failed change leaves none behind
-    undo.backup = FileBackup([undo.index_path, sidecar_path(undo.index_path), delta_path(undo.index_path, snapshot)])
+    undo.backup = FileBackup([*index_files(undo.index_path), delta_path(undo.index_path, snapshot)])
     write_delta(undo.index_path, undo.index, before, snapshot, np.asarray(removed, np.int64),
                 np.asarray(added_ids, np.int64), vectors)
     undo.index.save(undo.index_path, snapshot)
@@ -429,7 +429,7 @@ class WorkIngest:
                     raise StylegateError(
                         "the registry changed during the rebuild; run `stylegate index rebuild` again"
                     )
-                backup = FileBackup([self.index_path, sidecar_path(self.index_path)])
+                backup = FileBackup(index_files(self.index_path))
                 clear_deltas(self.index_path)  # a rebuilt index does not follow from them: readers reload
                 index.save(self.index_path, snapshot)
         except BaseException:

@@ -13,7 +13,10 @@ the one expected, or whose files are damaged or disagree with each other.
 The factory ``"auto"`` (or ``"auto:N"``) chooses by size when the index is first filled:
 Flat up to ``N`` works (default :data:`AUTO_FLAT_MAX`), above it IVF with an HNSW coarse
 quantiser, PQ codes and an exact re-rank of the candidates from the original vectors
-(:func:`scaled_factory`). The choice is recorded in the sidecar; a saved index keeps its
+(:func:`scaled_factory`), which stay on disk in a memory-mapped vectors file beside the
+index (:mod:`.vector_store`, factory suffix :data:`MMAP_RERANK`). That variant is a bare IVF
+index holding work ids itself, so withdrawal is FAISS's ``remove_ids`` (the vectors file marks
+the rows dead and compacts later) instead of a rebuild. The choice is recorded in the sidecar; a saved index keeps its
 factory when loaded and grown, and only a rebuild (a new ``create`` filled in one ``add``)
 chooses again.
 """
@@ -35,6 +38,7 @@ import numpy as np
 from stylegate.errors import IndexMismatch, InputError, StylegateError, VectorError
 
 from ._fs import atomic_write_bytes
+from .vector_store import StoreState, VectorStore, rowmap_path, vectors_path
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,8 @@ IDENTITY_KEYS = ("model", "checkpoint_sha256", "dim")
 NORM_TOLERANCE = 1e-3
 TRAIN_PER_LIST = 40  # IVF training sample per list (FAISS warns below 39)
 RERANK_MIN_K = 10  # a re-ranked IVF-PQ index is searched for at least this many, then cut
+MMAP_RERANK = "RMmap"  # factory suffix: PQ codes in RAM, exact re-rank from the mmap'd vectors file
+DEFAULT_K_FACTOR = 32  # re-rank depth (candidates per result) when the parameters do not say
 SINGLE_THREAD_BELOW = 20  # query batches smaller than FAISS's BLAS threshold run on one thread
 
 
@@ -93,14 +99,24 @@ def parse_auto(factory: str) -> int | None:
     return int(raw)
 
 
-def scaled_factory(n_works: int, dim: int) -> tuple[str, str]:
+def index_files(path: str | os.PathLike[str]) -> list[Path]:
+    """Every file a saved index may consist of (for backups): index, sidecar, vectors, row map."""
+    return [Path(path), sidecar_path(path), vectors_path(path), rowmap_path(path)]
+
+
+def is_mmap(factory: str) -> bool:
+    return factory.strip().endswith("," + MMAP_RERANK)
+
+
+def scaled_factory(n_works: int, dim: int, *, mmap: bool = False) -> tuple[str, str]:
     """The IVF-HNSW-PQ factory with exact re-rank for ``n_works``, and its search parameters.
 
     nlist is the power of two nearest 4·sqrt(n), no more than n/39 (FAISS's points per
     centroid). Codes are 4-bit fast-scan PQ with dim/4 sub-quantisers (64 bytes a vector at
     512-d): 8-bit PQ took 100 s to train on 20,000 vectors on one core, fast-scan 1 s.
     ``RFlat`` keeps the original vectors and re-ranks ``k_factor_rf`` × k PQ candidates
-    exactly, so scores and ``reconstruct`` stay exact.
+    exactly, so scores and ``reconstruct`` stay exact. With ``mmap`` the suffix is
+    :data:`MMAP_RERANK` instead: the same codes, re-ranked from the vectors file on disk.
     """
     n = max(int(n_works), 1)
     nlist = 1 << max(0, round(float(np.log2(max(4.0 * np.sqrt(n), 1.0)))))
@@ -108,15 +124,32 @@ def scaled_factory(n_works: int, dim: int) -> tuple[str, str]:
         nlist //= 2
     m = next((m for m in (dim // 4, dim // 2, dim) if m >= 2 and dim % m == 0 and m % 2 == 0), dim)
     nprobe = min(nlist, max(16, nlist // 32))
-    factory = f"IDMap2,IVF{nlist}_HNSW32,PQ{m}x4fs,RFlat"
-    params = f"nprobe={nprobe},quantizer_efSearch={max(64, 2 * nprobe)},k_factor_rf=32"
+    factory = f"IVF{nlist}_HNSW32,PQ{m}x4fs,{MMAP_RERANK}" if mmap else f"IDMap2,IVF{nlist}_HNSW32,PQ{m}x4fs,RFlat"
+    params = f"nprobe={nprobe},quantizer_efSearch={max(64, 2 * nprobe)},k_factor_rf={DEFAULT_K_FACTOR}"
     return factory, params
 
 
-def _build(dim: int, factory: str) -> faiss.IndexIDMap2:
-    """An empty IndexIDMap2 for ``factory`` (an ``IDMap`` prefix is upgraded to ``IDMap2``)."""
+def _build_mmap(dim: int, factory: str) -> faiss.Index:
+    """An empty bare IVF index for an ``...,RMmap`` factory (it stores work ids itself)."""
+    spec = factory.strip()[: -len("," + MMAP_RERANK)]
+    if spec.startswith(("IDMap", "IDMap2")):
+        raise InputError(f"FAISS factory string {factory!r}: an {MMAP_RERANK} index keeps its own ids; leave IDMap out")
+    try:
+        index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+        faiss.extract_index_ivf(index)
+    except RuntimeError as exc:
+        raise InputError(f"invalid FAISS factory string {factory!r} (an {MMAP_RERANK} index must be IVF): "
+                         f"{str(exc).splitlines()[-1]}") from None
+    return index
+
+
+def _build(dim: int, factory: str) -> faiss.Index:
+    """An empty IndexIDMap2 for ``factory`` (an ``IDMap`` prefix is upgraded to ``IDMap2``),
+    or a bare IVF index for an :data:`MMAP_RERANK` factory."""
     if not isinstance(factory, str) or not factory.strip():
         raise InputError("the FAISS factory string is empty")
+    if is_mmap(factory):
+        return _build_mmap(dim, factory)
     spec = factory.strip()
     if spec.startswith("IDMap,"):
         spec = spec[len("IDMap,"):]
@@ -161,6 +194,7 @@ class Checkpoint:
     factory: str = DEFAULT_FACTORY
     search_params: str | None = None
     auto_flat_max: int | None = None
+    vectors: StoreState | None = None
 
 
 class StyleIndex:
@@ -172,7 +206,7 @@ class StyleIndex:
 
     def __init__(
         self,
-        index: faiss.IndexIDMap2,
+        index: faiss.Index,
         *,
         factory: str,
         identity: dict[str, Any],
@@ -180,8 +214,13 @@ class StyleIndex:
         snapshot_hash: str | None = None,
         setting: str | None = None,
         auto_flat_max: int | None = None,
+        vectors: VectorStore | None = None,
     ) -> None:
         self._index = index
+        if is_mmap(factory) and vectors is None:
+            vectors = VectorStore(int(index.d))
+        self._vectors = vectors if is_mmap(factory) else None
+        self._k_factor = DEFAULT_K_FACTOR
         self.factory = factory
         self.setting = setting or factory  # what was asked for: a FAISS string or auto[:N]
         self.auto_flat_max = auto_flat_max  # set while an empty auto index may still choose
@@ -279,8 +318,14 @@ class StyleIndex:
             index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         except (RuntimeError, ValueError) as exc:
             raise IndexMismatch(f"style index {path} is corrupt ({str(exc).splitlines()[-1]}); run `stylegate index rebuild`") from None
+        factory = meta.get("factory")
+        if not isinstance(factory, str):
+            raise IndexMismatch(f"style index {path} does not record its factory string; run `stylegate index rebuild`")
+        mmap = is_mmap(factory)
         problems = []
-        if not isinstance(index, faiss.IndexIDMap2):
+        if mmap and isinstance(index, faiss.IndexIDMap):
+            problems.append(f"an {MMAP_RERANK} index wrapped in an id map ({type(index).__name__})")
+        elif not mmap and not isinstance(index, faiss.IndexIDMap2):
             problems.append(f"not an IndexIDMap2 ({type(index).__name__})")
         else:
             if index.metric_type != faiss.METRIC_INNER_PRODUCT:
@@ -289,25 +334,36 @@ class StyleIndex:
                 problems.append(f"dimension {index.d} differs from sidecar {meta.get('dim')!r}")
             if int(index.ntotal) != meta.get("count"):
                 problems.append(f"{index.ntotal} vectors but the sidecar says {meta.get('count')!r}")
+        vectors = None
+        if mmap and not problems:
+            side_meta = meta.get("vectors")
+            side: dict[str, Any] = side_meta if isinstance(side_meta, dict) else {}
+            vectors = VectorStore.open(path, int(index.d), side.get("rowmap_sha256"), side.get("token"))
+            if len(vectors) != int(index.ntotal):
+                problems.append(f"{index.ntotal} vectors in the index but {len(vectors)} in its vectors file")
         if problems:
             raise IndexMismatch(f"style index {path}: {'; '.join(problems)}; run `stylegate index rebuild`")
-        factory = meta.get("factory")
-        if not isinstance(factory, str):
-            raise IndexMismatch(f"style index {path} does not record its factory string; run `stylegate index rebuild`")
         snapshot = meta.get("snapshot_hash")
         setting = meta.get("factory_setting")
         return cls(
-            _idmap2(index),
+            index if mmap else _idmap2(index),
             factory=factory,
             identity=expected,
             search_params=meta.get("search_params") or None,
             snapshot_hash=snapshot if isinstance(snapshot, str) else None,
             setting=setting if isinstance(setting, str) else None,
+            vectors=vectors,
         )
 
     @staticmethod
     def stored_ids(path: str | os.PathLike[str]) -> np.ndarray | None:
         """The work ids in an index file, whatever embedder built it; None if it is unreadable."""
+        try:
+            meta = StyleIndex.read_sidecar(path)
+        except IndexMismatch:
+            meta = {}
+        if isinstance(meta.get("factory"), str) and is_mmap(meta["factory"]):
+            return VectorStore.stored_ids(path)
         try:
             data = Path(path).read_bytes()
             index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
@@ -328,8 +384,9 @@ class StyleIndex:
         return bool(self._index.is_trained)
 
     @property
-    def faiss_index(self) -> faiss.IndexIDMap2:
-        """The underlying FAISS index (read-only use, please)."""
+    def faiss_index(self) -> faiss.Index:
+        """The underlying FAISS index (read-only use, please): an IndexIDMap2, or the bare IVF
+        index of the :data:`MMAP_RERANK` variant."""
         return self._index
 
     def __len__(self) -> int:
@@ -337,10 +394,24 @@ class StyleIndex:
 
     def ids(self) -> np.ndarray:
         """Work ids in the index (int64, in storage order)."""
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+        if self._vectors is not None:
+            return self._vectors.live_ids()
+        return faiss.vector_to_array(_idmap2(self._index).id_map).astype(np.int64, copy=False)
+
+    @property
+    def memory_mapped(self) -> bool:
+        """True when the vectors live in the memory-mapped file (read on demand), not in RAM."""
+        return self._vectors is not None
+
+    def resident_bytes(self) -> int:
+        """What the index keeps in RAM: its FAISS bytes plus, for the mmap variant, the row maps."""
+        extra = self._vectors.resident_bytes() if self._vectors is not None else 0
+        return len(faiss.serialize_index(self._index)) + extra
 
     def __contains__(self, work_id: object) -> bool:
         try:
+            if self._vectors is not None:
+                return bool(self._vectors.contains(np.array([int(work_id)]))[0])  # type: ignore[call-overload]
             return int(work_id) in set(self.ids().tolist())  # type: ignore[call-overload]
         except (TypeError, ValueError):
             return False
@@ -387,6 +458,17 @@ class StyleIndex:
         return arr
 
     def _apply_params(self, params: str) -> None:
+        if self._vectors is not None:  # the re-rank depth is ours, not a FAISS parameter
+            parts = [p.strip() for p in params.split(",") if p.strip()]
+            depth = [p for p in parts if p.startswith("k_factor_rf=")]
+            for p in depth:
+                raw = p.split("=", 1)[1]
+                if not raw.isdigit() or int(raw) < 1:
+                    raise InputError(f"invalid FAISS search parameters {params!r}: k_factor_rf must be a positive integer")
+                self._k_factor = int(raw)
+            params = ",".join(p for p in parts if p not in depth)
+            if not params:
+                return
         try:
             faiss.ParameterSpace().set_index_parameters(self._index, params)  # type: ignore[arg-type]
         except RuntimeError as exc:
@@ -404,7 +486,8 @@ class StyleIndex:
             return
         if np.unique(id_arr).size != id_arr.size:
             raise VectorError("duplicate ids in one add")
-        present = np.intersect1d(id_arr, self.ids())
+        present = (id_arr[self._vectors.contains(id_arr)] if self._vectors is not None
+                   else np.intersect1d(id_arr, self.ids()))
         if present.size:
             raise VectorError(f"ids already in the index: {present[:10].tolist()}")
         self._choose_by_size(vec.shape[0])
@@ -417,13 +500,15 @@ class StyleIndex:
                     f"({str(exc).splitlines()[-1]}); add more works at once or use a Flat index"
                 ) from None
         self._index.add_with_ids(vec, id_arr)
+        if self._vectors is not None:
+            self._vectors.add(id_arr, vec)
         self.snapshot_hash = None
 
     def _training_sample(self, vec: np.ndarray) -> np.ndarray:
         """At most TRAIN_PER_LIST vectors per IVF list (seeded): k-means on all of a large
         first batch costs hours and gains nothing measurable."""
         try:
-            nlist = int(faiss.extract_index_ivf(self._index.index).nlist)
+            nlist = int(faiss.extract_index_ivf(self._index if self._vectors is not None else _idmap2(self._index).index).nlist)
         except RuntimeError:
             return vec
         limit = max(TRAIN_PER_LIST * nlist, 10_000)
@@ -439,8 +524,9 @@ class StyleIndex:
         if threshold is None:
             return
         if len(self) == 0 and n_new > threshold:
-            factory, params = scaled_factory(n_new, self.dim)
+            factory, params = scaled_factory(n_new, self.dim, mmap=True)
             self._index = _build(self.dim, factory)
+            self._vectors = VectorStore(self.dim)
             self.factory = factory
             self.search_params = self.search_params or params
             self._apply_params(self.search_params)
@@ -452,12 +538,22 @@ class StyleIndex:
         id_arr = self._check_ids(ids)
         if id_arr.size == 0 or len(self) == 0:
             return 0
+        if self._vectors is not None:
+            # the bare IVF index holds the work ids itself: FAISS removes them in place
+            present = np.unique(id_arr[self._vectors.contains(id_arr)])
+            if present.size == 0:
+                return 0
+            removed = int(self._index.remove_ids(faiss.IDSelectorBatch(present)))
+            if removed != self._vectors.remove(present):
+                raise StylegateError(f"style index {self.factory!r} and its vectors file disagree after removal")
+            self.snapshot_hash = None
+            return removed
         current = self.ids()
         gone = np.isin(current, id_arr)
         n = int(gone.sum())
         if n == 0:
             return 0
-        inner = faiss.downcast_index(self._index.index)
+        inner = faiss.downcast_index(_idmap2(self._index).index)
         if isinstance(inner, faiss.IndexFlatCodes):
             # Flat-coded storage compacts its ids on removal, which IndexIDMap2 relies on.
             removed = int(self._index.remove_ids(faiss.IDSelectorBatch(id_arr)))
@@ -480,12 +576,20 @@ class StyleIndex:
     def checkpoint(self) -> Checkpoint:
         """A copy of the current state for :meth:`restore` (memory: one index copy)."""
         return Checkpoint(
-            faiss.clone_index(self._index), self.snapshot_hash, self.factory, self.search_params, self.auto_flat_max
+            faiss.clone_index(self._index), self.snapshot_hash, self.factory, self.search_params, self.auto_flat_max,
+            self._vectors.state() if self._vectors is not None else None,
         )
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Return to a state taken with :meth:`checkpoint`."""
-        self._index = _idmap2(faiss.clone_index(checkpoint.index))
+        clone = faiss.clone_index(checkpoint.index)
+        if checkpoint.vectors is not None:
+            self._index = clone
+            self._vectors = VectorStore(int(clone.d))
+            self._vectors.restore(checkpoint.vectors)
+        else:
+            self._index = _idmap2(clone)
+            self._vectors = None
         self.snapshot_hash = checkpoint.snapshot_hash
         self.factory, self.search_params = checkpoint.factory, checkpoint.search_params
         self.auto_flat_max = checkpoint.auto_flat_max
@@ -510,6 +614,8 @@ class StyleIndex:
             return scores[:, :want], ids[:, :want]
         if n == 0 or len(self) == 0:
             return np.full((n, int(k)), -np.inf, dtype=np.float32), np.full((n, int(k)), -1, dtype=np.int64)
+        if self._vectors is not None:
+            return self._search_rerank(q, want)
         if n < SINGLE_THREAD_BELOW:
             # FAISS scans a few queries without BLAS; spreading such a scan over OpenMP
             # threads costs more than it saves (about 10x slower on 2 busy cores).
@@ -525,7 +631,37 @@ class StyleIndex:
         scores = np.where(ids < 0, -np.inf, scores).astype(np.float32, copy=False)
         return scores, ids
 
+    def _faiss_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if q.shape[0] >= SINGLE_THREAD_BELOW:
+            scores, ids = self._index.search(q, k)
+            return scores, ids
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self._index.search(q, k)
+        finally:
+            faiss.omp_set_num_threads(threads)
+        return scores, ids
+
+    def _search_rerank(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """PQ candidates (k·k_factor of them), re-ranked exactly from the vectors file."""
+        assert self._vectors is not None
+        _, cand = self._faiss_search(q, max(k, RERANK_MIN_K) * self._k_factor)
+        out_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
+        out_i = np.full((q.shape[0], k), -1, dtype=np.int64)
+        for row in range(q.shape[0]):
+            ids = cand[row][cand[row] >= 0].astype(np.int64)
+            if ids.size == 0:
+                continue
+            exact = self._vectors.get(ids) @ q[row]
+            best = np.argsort(-exact, kind="stable")[:k]
+            out_s[row, : best.size] = exact[best]
+            out_i[row, : best.size] = ids[best]
+        return out_s, out_i
+
     def _reconstruct_raw(self, ids: np.ndarray) -> np.ndarray:
+        if self._vectors is not None:
+            return self._vectors.get(ids)
         out = np.empty((ids.size, self.dim), dtype=np.float32)
         for row, work_id in enumerate(ids.tolist()):
             out[row] = self._index.reconstruct(int(work_id))
@@ -534,6 +670,8 @@ class StyleIndex:
     def reconstruct(self, ids: Any) -> np.ndarray:
         """The stored vectors (n, dim) for the given work ids (KeyError for unknown ids)."""
         id_arr = self._check_ids(ids)
+        if self._vectors is not None:
+            return self._vectors.get(id_arr)  # KeyError names the unknown ids
         missing = id_arr[~np.isin(id_arr, self.ids())].tolist()
         if missing:
             raise KeyError(f"work ids not in the index: {missing[:10]}")
@@ -546,9 +684,10 @@ class StyleIndex:
 
     # -- persistence --------------------------------------------------------------------
 
-    def metadata(self, snapshot_hash: str | None, index_sha256: str) -> dict[str, Any]:
+    def metadata(self, snapshot_hash: str | None, index_sha256: str,
+                 vectors: tuple[str, str] | None = None) -> dict[str, Any]:
         """The sidecar content for the current state."""
-        return {
+        meta = {
             "format_version": FORMAT_VERSION,
             "factory": self.factory,
             "factory_setting": self.setting,
@@ -561,6 +700,10 @@ class StyleIndex:
             "index_sha256": index_sha256,
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if vectors is not None:
+            meta["vectors"] = {"files": [".vectors", ".vectors.rows.npy"], "dtype": "float32",
+                               "rowmap_sha256": vectors[0], "token": vectors[1]}
+        return meta
 
     def save(self, path: str | os.PathLike[str], snapshot_hash: str | None) -> None:
         """Write the index and its sidecar atomically (temp file, fsync, ``os.replace``).
@@ -570,8 +713,10 @@ class StyleIndex:
         except that a crash between the two renames leaves a pair that :meth:`load` refuses.
         """
         path = Path(path)
+        # the vectors first: their row map is what the sidecar written last vouches for
+        saved = self._vectors.save(path) if self._vectors is not None else None
         data = faiss.serialize_index(self._index).tobytes()
-        meta = self.metadata(snapshot_hash, hashlib.sha256(data).hexdigest())
+        meta = self.metadata(snapshot_hash, hashlib.sha256(data).hexdigest(), saved)
         atomic_write_bytes(path, data)
         atomic_write_bytes(sidecar_path(path), (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8"))
         self.snapshot_hash = snapshot_hash

@@ -122,7 +122,7 @@ def _restore_index_backup(index_path: Path, snapshot: str) -> bool:
     """Put back the backup pair that matches the database, if the live pair does not."""
     sidecar = index_path.with_name(index_path.name + ".json")
     if _pair_matches(index_path, sidecar, snapshot):
-        return False
+        return _repair_live_vectors(index_path, sidecar)
     folder = index_path.parent
     for backup_sidecar in sorted(folder.glob(f".{sidecar.name}.*.bak")):
         token = backup_sidecar.name[len(sidecar.name) + 2 : -len(".bak")]
@@ -130,9 +130,42 @@ def _restore_index_backup(index_path: Path, snapshot: str) -> bool:
         if backup_index.exists() and _pair_matches(backup_index, backup_sidecar, snapshot):
             os.replace(backup_index, index_path)
             os.replace(backup_sidecar, sidecar)
+            _restore_vector_backups(index_path, token)
             log.warning("restored the style index that a killed import was replacing (backup %s)", token)
             return True
     return False
+
+
+def _repair_live_vectors(index_path: Path, sidecar: Path) -> bool:
+    """A kill after the vectors' row map was replaced but before the index: put the backed-up
+    row map (and vectors file) that the live sidecar names back."""
+    import hashlib
+
+    from stylegate.registry.vector_store import rowmap_path
+
+    try:
+        want = (json.loads(sidecar.read_text("utf-8")).get("vectors") or {}).get("rowmap_sha256")
+    except (OSError, ValueError, AttributeError):
+        return False
+    live = rowmap_path(index_path)
+    if not want or (live.exists() and hashlib.sha256(live.read_bytes()).hexdigest() == want):
+        return False
+    for backup in sorted(live.parent.glob(f".{live.name}.*.bak")):
+        if hashlib.sha256(backup.read_bytes()).hexdigest() == want:
+            _restore_vector_backups(index_path, backup.name[len(live.name) + 2 : -len(".bak")])
+            log.warning("restored the style index vectors map that a killed import was replacing")
+            return True
+    return False
+
+
+def _restore_vector_backups(index_path: Path, token: str) -> None:
+    """The vectors file and row map backed up with the same token go back with their index."""
+    from stylegate.registry.vector_store import rowmap_path, vectors_path
+
+    for live in (vectors_path(index_path), rowmap_path(index_path)):
+        backup = live.with_name(f".{live.name}.{token}.bak")
+        if backup.exists():
+            os.replace(backup, live)
 
 
 @dataclass

@@ -230,12 +230,19 @@ def test_auto_small_registry_builds_flat(tmp_path: Path) -> None:
         StyleIndex.create(DIM, IDENT, factory="auto:lots")
 
 
-def test_auto_above_threshold_builds_ivf_pq_with_exact_rerank(tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting", ["auto:500", "ram-rerank"])
+def test_auto_above_threshold_builds_ivf_pq_with_exact_rerank(tmp_path: Path, setting: str) -> None:
     base, queries = clustered(3000, 100)
     ids = np.arange(10, 3010, dtype=np.int64)
-    ix = StyleIndex.create(64, AUTO_IDENT, factory="auto:500")
+    factory = setting if setting.startswith("auto") else si.scaled_factory(3000, 64)[0]
+    params = None if setting.startswith("auto") else si.scaled_factory(3000, 64)[1]
+    ix = StyleIndex.create(64, AUTO_IDENT, factory=factory, search_params=params)
     ix.add(ids, base)  # 3000 > 500: chooses and trains the IVF variant on this batch
-    assert ix.factory.startswith("IDMap2,IVF") and "_HNSW32," in ix.factory and ix.factory.endswith(",RFlat")
+    if setting.startswith("auto"):  # auto re-ranks from the memory-mapped vectors file
+        assert ix.factory.startswith("IVF") and "_HNSW32," in ix.factory and ix.factory.endswith(",RMmap")
+        assert ix.memory_mapped
+    else:
+        assert ix.factory.startswith("IDMap2,IVF") and ix.factory.endswith(",RFlat") and not ix.memory_mapped
     assert ix.is_trained and ix.search_params and "nprobe=" in ix.search_params
     truth = brute_force(base, ids, queries, 1)[:, 0]
     scores, got = ix.search(queries, 1)
@@ -248,8 +255,9 @@ def test_auto_above_threshold_builds_ivf_pq_with_exact_rerank(tmp_path: Path) ->
     path = tmp_path / "ix.faiss"
     ix.save(path, "snap")
     meta = json.loads(sidecar_path(path).read_text())
-    assert meta["factory"] == ix.factory and meta["factory_setting"] == "auto:500"
+    assert meta["factory"] == ix.factory and meta["factory_setting"] == factory
     back = StyleIndex.load(path, AUTO_IDENT)
+    assert back.memory_mapped == ix.memory_mapped
     assert back.factory == ix.factory and back.search_params == ix.search_params
     assert np.array_equal(back.search(queries, 5)[1], ix.search(queries, 5)[1])
 

@@ -55,7 +55,7 @@ def _top_mean(block: np.ndarray, m: int) -> np.ndarray:
     return -np.partition(-block, m - 1, axis=1)[:, :m].mean(axis=1)
 
 
-def _full_sums(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], top_m: int, chunk: int
+def _full_sums(artist_works: Mapping[int, tuple[np.ndarray, np.ndarray]], top_m: int, chunk: int
                ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
     """The artists with works, their impostor sums, genuine means and work counts."""
     ids = sorted(a for a, (w, _) in artist_works.items() if len(w) > 0)
@@ -82,7 +82,7 @@ def _full_sums(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], top_m: in
     return ids, imp_sum, gen, np.diff(bounds).astype(np.int64)
 
 
-def style_norms(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], top_m: int,
+def style_norms(artist_works: Mapping[int, tuple[np.ndarray, np.ndarray]], top_m: int,
                 chunk: int = 1024) -> dict[int, StyleNorm]:
     """Each eligible artist's impostor and genuine means (see the module docstring)."""
     ids, imp_sum, gen, n_own = _full_sums(artist_works, top_m, chunk)

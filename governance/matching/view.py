@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,8 +37,9 @@ class RegistryView:
     # Text-modality prototype per artist: normalised mean of its descriptor text vectors.
     text_prototype_artists: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     text_prototypes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
-    # Each artist's work ids and vectors (rows aligned), for exact per-artist style scores.
-    artist_works: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Each artist's work ids and vectors (rows aligned), for exact per-artist style scores: a
+    # dict in RAM, or read on demand from a memory-mapped index (see artist_works.py).
+    artist_works: MutableMapping[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # Stored work files, read on demand to confirm near-duplicates at the pixel level.
     work_files: dict[int, Path] = field(default_factory=dict)
     # Unit text vector of ordinary prompts: the description score's baseline (see neutral.py).
@@ -78,20 +79,29 @@ def build_names(artists: list[Artist]) -> NameMatcher:
 
 def build_artist_works(
     work_artist: dict[int, int], index: StyleIndex
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Each artist's work ids and their vectors, read back from the index."""
+) -> MutableMapping[int, tuple[np.ndarray, np.ndarray]]:
+    """Each artist's work ids and their vectors, read back from the index.
+
+    A memory-mapped index (above the Flat threshold) gives an :class:`OnDemandArtistWorks`
+    that holds the ids and reads the vectors from the index's file at each lookup.
+    """
     if not work_artist or len(index) == 0:
         return {}
     work_ids = np.array(sorted(work_artist), dtype=np.int64)
-    vectors = index.reconstruct(work_ids)
     owners = np.array([work_artist[int(w)] for w in work_ids], dtype=np.int64)
     order = np.argsort(owners, kind="stable")  # grouped by artist, work ids ascending within
     artists, starts = np.unique(owners[order], return_index=True)
     groups = np.split(order, starts[1:])
+    if index.memory_mapped:
+        from stylegate.governance.matching.artist_works import OnDemandArtistWorks
+
+        return OnDemandArtistWorks(index, {int(a): work_ids[rows] for a, rows in zip(artists, groups, strict=True)})
+    vectors = index.reconstruct(work_ids)
     return {int(a): (work_ids[rows], vectors[rows]) for a, rows in zip(artists, groups, strict=True)}
 
 
-def build_prototypes(artist_works: dict[int, tuple[np.ndarray, np.ndarray]], dim: int) -> tuple[np.ndarray, np.ndarray]:
+def build_prototypes(artist_works: MutableMapping[int, tuple[np.ndarray, np.ndarray]],
+                     dim: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-artist normalised mean of the artist's work vectors."""
     if not artist_works:
         return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)

@@ -105,6 +105,8 @@ def _apply_works(view: RegistryView, store: RegistryStore, artist_ids: list[int]
     view.index = index
     if index is None:
         return
+    if hasattr(view.artist_works, "rebind"):  # on-demand works read from the index now current
+        view.artist_works.rebind(index)
     if len(index) == 0:  # the full build reads no works from an empty index
         view.artist_works = {}
     else:

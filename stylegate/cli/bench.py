@@ -224,10 +224,17 @@ def bench_index(
     queries: int = typer.Option(200, "--queries", min=10, max=100_000, help="Single queries per measurement."),
     dim: int = typer.Option(512, "--dim", min=8, max=4096, help="Embedding dimension (a ViT-B CLIP's is 512)."),
     threads: int = typer.Option(1, "--threads", min=1, max=256, help="FAISS (OpenMP) threads for building; queries run on one."),
+    only: str = typer.Option("", "--only", help="Comma-separated candidates to measure (flat, ivf-pq+rerank, "
+                             "ivf-pq+mmap-rerank, in-product; default all; Flat is always built as the truth)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """The style index at scale: build time, memory, recall@10 and single-query p50/p99 per candidate index."""
-    from stylegate.bench.index_scale import check_fits, print_index_scale, run_index_scale_bench
+    from stylegate.bench.index_scale import CANDIDATES, check_fits, print_index_scale, run_index_scale_bench
+
+    chosen = [c.strip() for c in only.split(",") if c.strip()] or list(CANDIDATES)
+    unknown = sorted(set(chosen) - set(CANDIDATES))
+    if unknown:
+        raise InputError(f"--only: unknown candidate(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}")
 
     try:
         counts = [int(part) for part in sizes.split(",") if part.strip()]
@@ -236,7 +243,8 @@ def bench_index(
     if not counts or any(n < 1000 or n > 100_000_000 for n in counts):
         raise InputError("--sizes: each size must be between 1,000 and 100,000,000")
     check_fits(max(counts), dim)
-    results = run_index_scale_bench(counts, n_queries=queries, dim=dim, threads=threads, progress=message)
+    results = run_index_scale_bench(counts, n_queries=queries, dim=dim, threads=threads, progress=message,
+                                    candidates=chosen)
     if as_json:
         emit_json(results)
     else:
