@@ -131,8 +131,12 @@ class DescriptionDetector:
         if not gate.semantic_prompts():
             return []
         query = gate.text_vectors([subject.text])[0]
+        # No artist's threshold is below the lowest that applies to anyone: scores under it
+        # cannot fire, so only artists at or above it become records (O(1) objects per prompt).
+        floor = min([gate.policy.thresholds.description,
+                     *(t.threshold for t in gate.policy.calibration.per_artist if t.kind == kind_text(self.kind))])
         out = []
-        for item in description_scores(query, gate.view):
+        for item in description_scores(query, gate.view, floor=floor):
             threshold, why = self.threshold(gate, item.artist_id)
             if item.score >= threshold:
                 out.append(Finding(item.artist_id, item.score, threshold, item.rule, {**item.detail, "threshold_rule": why}))

@@ -25,7 +25,7 @@ class ArtistScore:
     detail: dict
 
 
-def description_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScore]:
+def description_scores(query: np.ndarray, view: RegistryView, floor: float | None = None) -> list[ArtistScore]:
     """How well a prompt's text vector describes each artist's style.
 
     The score averages two cosines: with the artist's works prototype (text → image, what
@@ -35,22 +35,44 @@ def description_scores(query: np.ndarray, view: RegistryView) -> list[ArtistScor
     only one of the two is scored on that one. When the view has a neutral anchor, the
     prompt's cosine with it is subtracted (see :mod:`stylegate.governance.neutral`): ordinary words score near
     zero instead of sharing the common direction of every prototype.
+
+    Scores are computed for every artist at once; only artists scoring at least ``floor``
+    (all of them when None) are returned, so a gate over 100,000 artists builds a handful
+    of records per prompt instead of one per artist. Order: the works prototypes' artists,
+    then artists with descriptors only.
     """
     q = query.astype(np.float32)
     baseline = float(view.neutral_anchor @ q) if view.neutral_anchor is not None else 0.0
-    parts: dict[int, dict[str, float]] = {}
-    if view.prototypes.size:
-        for artist_id, sim in zip(view.prototype_artists, view.prototypes @ q):
-            parts.setdefault(int(artist_id), {})["works"] = float(sim)
-    if view.text_prototypes.size:
-        for artist_id, sim in zip(view.text_prototype_artists, view.text_prototypes @ q):
-            parts.setdefault(int(artist_id), {})["descriptors"] = float(sim)
-    detail = {"neutral": round(baseline, 4)} if view.neutral_anchor is not None else {}
-    return [
-        ArtistScore(artist_id, float(np.mean(list(p.values()))) - baseline, "style-prototype:" + "+".join(sorted(p)),
-                    {**{k: round(v, 4) for k, v in p.items()}, **detail})
-        for artist_id, p in parts.items()
-    ]
+    works_ids = np.asarray(view.prototype_artists, dtype=np.int64) if view.prototypes.size else np.zeros(0, np.int64)
+    text_ids = (np.asarray(view.text_prototype_artists, dtype=np.int64) if view.text_prototypes.size
+                else np.zeros(0, np.int64))
+    works_sims = (view.prototypes @ q).astype(np.float64) if works_ids.size else np.zeros(0)
+    text_sims = (view.text_prototypes @ q).astype(np.float64) if text_ids.size else np.zeros(0)
+    ids = np.concatenate([works_ids, text_ids[~np.isin(text_ids, works_ids)]])
+    if not ids.size:
+        return []
+    order = np.argsort(ids, kind="stable")
+    w_pos = order[np.searchsorted(ids[order], works_ids)]
+    t_pos = order[np.searchsorted(ids[order], text_ids)]
+    total = np.zeros(len(ids))
+    count = np.zeros(len(ids))
+    work_sim = np.full(len(ids), np.nan)
+    text_sim = np.full(len(ids), np.nan)
+    total[w_pos] += works_sims
+    count[w_pos] += 1
+    work_sim[w_pos] = works_sims
+    total[t_pos] += text_sims
+    count[t_pos] += 1
+    text_sim[t_pos] = text_sims
+    scores = total / count - baseline
+    keep = np.arange(len(ids)) if floor is None else np.flatnonzero(scores >= floor)
+    neutral = {"neutral": round(baseline, 4)} if view.neutral_anchor is not None else {}
+    out = []
+    for i in keep.tolist():
+        parts = {name: float(v[i]) for name, v in (("works", work_sim), ("descriptors", text_sim)) if not np.isnan(v[i])}
+        out.append(ArtistScore(int(ids[i]), float(scores[i]), "style-prototype:" + "+".join(sorted(parts)),
+                               {**{k: round(v, 4) for k, v in parts.items()}, **neutral}))
+    return out
 
 
 def artist_description_scores(queries: np.ndarray, view: RegistryView, artist_id: int) -> np.ndarray:
