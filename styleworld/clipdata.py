@@ -56,23 +56,24 @@ def style_only_phrases(artist_idx: int, roster: Sequence[StyleArtist] = ARTISTS)
     """
     a = roster[artist_idx]
 
-    def sharing(pred) -> list[int]:
-        return [j for j, b in enumerate(roster) if pred(b)]
+    def sharing(**words: str) -> list[int]:
+        """The roster artists whose word lists (field -> word) all contain the given words."""
+        return [j for j, b in enumerate(roster) if all(w in getattr(b, f) for f, w in words.items())]
 
     out: list[tuple[str, list[int]]] = []
     for ink in a.ink_words:
         for pat in a.pattern_words:
-            out.append((f"{ink} {pat}", sharing(lambda b: ink in b.ink_words and pat in b.pattern_words)))
+            out.append((f"{ink} {pat}", sharing(ink_words=ink, pattern_words=pat)))
             paper0 = a.paper_words[0]
-            out.append((f"{ink} {pat} on {paper0}", sharing(
-                lambda b: ink in b.ink_words and pat in b.pattern_words and paper0 in b.paper_words)))
+            out.append((f"{ink} {pat} on {paper0}", sharing(ink_words=ink, pattern_words=pat, paper_words=paper0)))
     for paper in a.paper_words:
-        out.append((paper, sharing(lambda b: paper in b.paper_words)))
-    out.append((describe(a), sharing(lambda b: describe(b) == describe(a))))
+        out.append((paper, sharing(paper_words=paper)))
+    canonical = describe(a)
+    out.append((canonical, [j for j, b in enumerate(roster) if describe(b) == canonical]))
     for d in a.descriptors:
-        out.append((d, sharing(lambda b: d in b.descriptors)))
+        out.append((d, sharing(descriptors=d)))
     for comp in a.composition_words:  # composition phrases can be shared between artists
-        out.append((comp, sharing(lambda b: comp in b.composition_words)))
+        out.append((comp, sharing(composition_words=comp)))
     return out
 
 

@@ -125,25 +125,25 @@ def match_image(
             for w, _ in view.signature_index().search(signature, signature_pool):
                 if w not in in_pool:
                     # its CLIP cosine for the evidence: exact, from the artist's stored vectors
-                    cosine = cosines.get(w)
-                    if cosine is None and w in view.work_artist and view.work_artist[w] in view.artist_works:
+                    clip_cos = cosines.get(w)
+                    if clip_cos is None and w in view.work_artist and view.work_artist[w] in view.artist_works:
                         ids, vecs = view.artist_works[view.work_artist[w]]
                         hit = np.flatnonzero(ids == w)
-                        cosine = float(vecs[hit[0]] @ query[0]) if hit.size else None
-                    pool.append((w, cosine))
+                        clip_cos = float(vecs[hit[0]] @ query[0]) if hit.size else None
+                    pool.append((w, clip_cos))
                     in_pool.add(w)
                     by_signature.add(w)
         signatures = {w: s for w, _ in pool if (s := view.work_signature(w)) is not None}
         ranked = sorted(((prefilter_score(signature, signatures[w]), w, c) for w, c in pool
                          if w in signatures and w in view.work_artist), reverse=True)
-        for _, work_id, cosine in ranked[:NEAR_DUPLICATE_CANDIDATES]:
+        for _, work_id, cos in ranked[:NEAR_DUPLICATE_CANDIDATES]:
             stored = signatures[work_id]
             artist_id = view.work_artist[work_id]
             fit = align(signature, stored)
             if artist_id not in dupes or fit.score > dupes[artist_id].score:
                 dupes[artist_id] = ArtistScore(
                     artist_id, fit.score, "pixel correlation with a stored work after registration (crop/scale/shift)",
-                    {"work_id": work_id, "clip_cosine": None if cosine is None else round(cosine, 4),
+                    {"work_id": work_id, "clip_cosine": None if cos is None else round(cos, 4),
                      "candidate_from": "signature index" if work_id in by_signature else "clip",
                      "alignment": fit.detail()},
                 )

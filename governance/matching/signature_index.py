@@ -35,7 +35,7 @@ _ANCHORS = (0.0, 0.5, 1.0)  # where a smaller window sits within the slack, per 
 
 
 def _axis_windows(n: int) -> list[tuple[int, int]]:
-    out = []
+    out: list[tuple[int, int]] = []
     for s in WINDOW_SCALES:
         length = int(round(n * s))
         slack = n - length
