@@ -96,16 +96,19 @@ class SignatureIndex:
         code = query_code(signature)
         if not code.any():
             return []
-        # Enough windows to cover k works even when the best ones belong to few works.
-        n = min(self.index.ntotal, k * self.windows_per_work)
-        scores, rows = self.index.search(code.reshape(1, -1), n)
-        best: dict[int, float] = {}
-        for row, score in zip(rows[0], scores[0]):
-            if row < 0:
-                continue
-            work_id = int(self.owners[row])
-            if work_id not in best:
-                best[work_id] = float(score)
-                if len(best) == k:
-                    break
+        # A work's windows rank together: 16 rows per work asked for usually cover k works;
+        # if not, every row that could (k works' worth of windows).
+        for n in (min(self.index.ntotal, 16 * k), min(self.index.ntotal, k * self.windows_per_work)):
+            scores, rows = self.index.search(code.reshape(1, -1), n)
+            best: dict[int, float] = {}
+            for row, score in zip(rows[0].tolist(), scores[0].tolist()):
+                if row < 0:
+                    continue
+                work_id = int(self.owners[row])
+                if work_id not in best:
+                    best[work_id] = float(score)
+                    if len(best) == k:
+                        return list(best.items())
+            if n == self.index.ntotal:
+                break
         return list(best.items())
