@@ -85,7 +85,8 @@ def render_card() -> str:
     a("")
     a(f"**Siblings (a harder split).** `SIBLINGS` holds {len(SIBLINGS)} more artists, each the style of an original")
     a("artist with exactly one attribute changed (`differing_attributes(sibling, sibling_of(sibling))`). They are")
-    a("not in `ARTISTS`: no shipped model was trained on them, the original artists' renders are unchanged")
+    a("not in `ARTISTS`: `styleworld-clip` and the diffusion pipeline were never trained on them (`styleworld-clip-s`")
+    a("is, at training seeds, with `train_clip --with-siblings`), the original artists' renders are unchanged")
     a("(siblings draw from their own random streams, `rng_key`), and they exist to test the gate's thresholds")
     a("on styles that differ from a registered one in one attribute only (`stylegate bench calibration`).")
     a("")
@@ -259,8 +260,8 @@ def render_card() -> str:
     a("")
     a("```")
     a("python -m stylegate.styleworld.train_clip          # renders data, trains, writes weights/styleworld-clip.safetensors")
-    a("python -m stylegate.styleworld.train_clip --model styleworld-clip-s --steps 600 --time-limit 840 \\")
-    a("    --batch 160 --lr 1.5e-3 --seed 7 --fp16 --threads 1   # the second, independent CLIP")
+    a("python -m stylegate.styleworld.train_clip --model styleworld-clip-s --with-siblings --steps 600 \\")
+    a("    --time-limit 840 --batch 160 --lr 1.5e-3 --seed 7 --fp16 --threads 1   # the second CLIP (siblings seen)")
     a("python -m stylegate.styleworld.train_diffusion     # needs the CLIP; writes weights/styleworld-pipeline/")
     a("python -m stylegate.styleworld.evaluate            # metrics.json, samples.png, MANIFEST.json")
     a("python -m stylegate.styleworld.evaluate --only clip --clip styleworld-clip-s")
@@ -326,6 +327,15 @@ def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list
     m = metrics.get(f"clip/{name}", {})
     vc, tc = cfg["vision_cfg"], cfg["text_cfg"]
     size = files.get(f"{name}.safetensors", {}).get("bytes", 0)
+    if log.get("with_siblings"):
+        data_lines = ["- Same captions, loss and augmentation as `styleworld-clip`, but trained on the 12 original artists",
+                      f"  **and the {len(SIBLINGS)} siblings** (`--with-siblings`: their training seeds; held-out seeds "
+                      "stay unseen), so that",
+                      "  calibrated thresholds can be shown to hold on the sibling split with an embedder that has seen those",
+                      f"  styles (`styleworld-clip` never has). Its own seed {log.get('seed')}: batch {log.get('batch')}, "]
+    else:
+        data_lines = ["- Same data, captions, loss and augmentation as `styleworld-clip` (the 12 original artists only; the",
+                      f"  siblings are out of distribution for both), its own seed {log.get('seed')}: batch {log.get('batch')}, "]
     L = [
         f"## Second tiny CLIP: `{name}`",
         "",
@@ -337,9 +347,8 @@ def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list
         f"{tc['layers']} layers, {tc['heads']} heads), embedding dim {cfg['embed_dim']}; "
         f"{log.get('params', 0) / 1e6:.2f} M parameters.",
         f"- Checkpoint `weights/{name}.safetensors`, stored {log.get('dtype', 'float16')} (loaded as fp32), {_mb(size)}.",
-        "- Same data, captions, loss and augmentation as `styleworld-clip` (the 12 original artists only; the",
-        f"  siblings are out of distribution for both), its own seed {log.get('seed')}: batch {log.get('batch')}, "
-        f"{log.get('steps')} steps (of {log.get('steps_planned')} planned; the cosine schedule ends at the "
+        *data_lines[:-1],
+        data_lines[-1] + f"{log.get('steps')} steps (of {log.get('steps_planned')} planned; the cosine schedule ends at the "
         f"{log.get('time_limit') or 0:.0f} s time limit), lr {log.get('lr')},",
         f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} thread(s) of the shared machine "
         f"(log `weights/train_clip_log.{name}.json`).",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .world import ARTISTS, SUBJECTS, all_captions, caption_templates, describe
+from .world import ARTISTS, SUBJECTS, StyleArtist, all_captions, caption_templates, describe
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,10 @@ class CaptionBank:
     artist_mask: list[np.ndarray] = field(default_factory=list)  # bool (n_artists,)
     subject: list[int] = field(default_factory=list)  # -1 = any subject
     by_key: dict = field(default_factory=dict)  # (kind, artist or -1, subject or -1) -> [ids]
+    n_artists: int = len(ARTISTS)  # artist masks index this roster
 
     def add(self, text: str, kind: str, artists: list[int] | None, subject: int, keys: list[tuple]) -> None:
-        mask = np.zeros(len(ARTISTS), bool)
+        mask = np.zeros(self.n_artists, bool)
         if artists is None:
             mask[:] = True
         else:
@@ -46,37 +48,47 @@ class CaptionBank:
             self.by_key.setdefault(k, []).append(i)
 
 
-def style_only_phrases(artist_idx: int) -> list[tuple[str, list[int]]]:
-    """Name-free style phrases for one artist, each with the artists it truthfully describes."""
-    a = ARTISTS[artist_idx]
+def style_only_phrases(artist_idx: int, roster: Sequence[StyleArtist] = ARTISTS) -> list[tuple[str, list[int]]]:
+    """Name-free style phrases for one artist of ``roster``, each with the roster artists it truthfully describes.
+
+    A phrase names one attribute group or the whole style; it describes every roster artist
+    whose words for it match (a sibling shares its parent's unchanged attributes).
+    """
+    a = roster[artist_idx]
+
+    def sharing(**words: str) -> list[int]:
+        """The roster artists whose word lists (field -> word) all contain the given words."""
+        return [j for j, b in enumerate(roster) if all(w in getattr(b, f) for f, w in words.items())]
+
     out: list[tuple[str, list[int]]] = []
     for ink in a.ink_words:
         for pat in a.pattern_words:
-            out.append((f"{ink} {pat}", [artist_idx]))
-            out.append((f"{ink} {pat} on {a.paper_words[0]}", [artist_idx]))
+            out.append((f"{ink} {pat}", sharing(ink_words=ink, pattern_words=pat)))
+            paper0 = a.paper_words[0]
+            out.append((f"{ink} {pat} on {paper0}", sharing(ink_words=ink, pattern_words=pat, paper_words=paper0)))
     for paper in a.paper_words:
-        out.append((paper, [artist_idx]))
-    out.append((describe(a), [artist_idx]))
+        out.append((paper, sharing(paper_words=paper)))
+    canonical = describe(a)
+    out.append((canonical, [j for j, b in enumerate(roster) if describe(b) == canonical]))
     for d in a.descriptors:
-        out.append((d, [artist_idx]))
+        out.append((d, sharing(descriptors=d)))
     for comp in a.composition_words:  # composition phrases can be shared between artists
-        sharing = [j for j, b in enumerate(ARTISTS) if comp in b.composition_words]
-        out.append((comp, sharing))
+        out.append((comp, sharing(composition_words=comp)))
     return out
 
 
-def build_caption_bank(split: str = "train") -> CaptionBank:
-    """All training (or held-out) captions of every kind."""
-    bank = CaptionBank()
+def build_caption_bank(split: str = "train", roster: Sequence[StyleArtist] = ARTISTS) -> CaptionBank:
+    """All training (or held-out) captions of every kind for the artists of ``roster``."""
+    bank = CaptionBank(n_artists=len(roster))
     seen: set[tuple[str, str]] = set()
-    for ai, a in enumerate(ARTISTS):
+    for ai, a in enumerate(roster):
         for si, s in enumerate(SUBJECTS):
             for kind in ("named", "described"):
                 for t in all_captions(a, s, kind, split):
                     bank.add(t, kind, [ai], si, [(kind, ai, si)])
         for t in NAME_ONLY_TEMPLATES[split]:
             bank.add(t.format(name=a.name), "name_only", [ai], -1, [("name_only", ai, -1)])
-        for text, arts in style_only_phrases(ai):
+        for text, arts in style_only_phrases(ai, roster):
             if ("style_only", text) in seen:
                 for j in arts:
                     bank.by_key.setdefault(("style_only", j, -1), []).append(bank.texts.index(text))

@@ -2,6 +2,10 @@
 
     python -m stylegate.styleworld.train_clip [--steps 1500] [--batch 256] [--seed 0]
     python -m stylegate.styleworld.train_clip --model styleworld-clip-s --steps 900 --batch 192 --seed 7
+    python -m stylegate.styleworld.train_clip --model styleworld-clip-s --with-siblings --time-limit 840
+
+``--with-siblings`` adds the 10 sibling artists (:data:`.world.SIBLINGS`) to the training
+roster (their training seeds only; held-out seeds stay unseen).
 
 Writes ``styleworld/weights/<model>.safetensors`` (fp32) and a training log JSON.
 Contrastive loss with multiple positives: a caption is a positive for every image in the
@@ -27,7 +31,7 @@ from .clipdata import build_caption_bank
 from .data import grid, render_set
 from .distractors import HELD_OUT_WORDS, DistractorSampler, read_word_list
 from .models import CLIP_MODEL_NAME, SHIPPED_CLIPS, clip_checkpoint_path, clip_train_log_path, register_clip
-from .world import ARTISTS, SUBJECTS, train_seeds
+from .world import ARTISTS, SIBLINGS, SUBJECTS, StyleArtist, train_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ def sample_captions(bank, sampler: DistractorSampler, artists: np.ndarray, subje
     kinds = list(KIND_PROBS)
     probs = np.array([KIND_PROBS[k] for k in kinds])
     texts, masks, subs, neutral = [], [], [], []
-    everyone = np.ones(len(ARTISTS), bool)
+    everyone = np.ones(bank.n_artists, bool)
     for a, s in zip(artists, subjects):
         kind = kinds[rng.choice(len(kinds), p=probs)]
         if kind == "neutral":
@@ -116,6 +120,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="seconds of training: the schedule runs on max(step share, time share) and ends at 1")
     p.add_argument("--fp16", action="store_true", help="store the checkpoint in fp16 (half the bytes; loads into fp32)")
     p.add_argument("--model", choices=SHIPPED_CLIPS, default=CLIP_MODEL_NAME, help="which shipped config to train")
+    p.add_argument("--with-siblings", action="store_true",
+                   help="train on the sibling artists too (their training seeds), not the 12 originals alone")
     p.add_argument("--out", type=Path, default=None, help="checkpoint path (default: the shipped one of --model)")
     p.add_argument("--held-out-words", type=Path, default=HELD_OUT_WORDS,
                    help="words kept out of the distractor vocabulary, one a line (default: the red-team corpus's)")
@@ -135,9 +141,12 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
 
-    data = render_set(grid(train_seeds(args.seeds)), size=64, cache=f"clip_train_s{args.seeds}")
+    roster: tuple[StyleArtist, ...] = ARTISTS + SIBLINGS if args.with_siblings else ARTISTS
+    tag = "_sib" if args.with_siblings else ""
+    data = render_set(grid(train_seeds(args.seeds), len(roster)), size=64, cache=f"clip_train_s{args.seeds}{tag}",
+                      roster=roster)
     t_render = time.time() - t0
-    bank = build_caption_bank("train")
+    bank = build_caption_bank("train", roster)
     name = register_clip(args.model)
     tokenizer = open_clip.get_tokenizer(name)
     sampler = DistractorSampler.create(seed=args.seed, held_out=read_word_list(args.held_out_words))
@@ -220,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         "threads": args.threads, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpu_count": __import__("os").cpu_count(), "torch": torch.__version__,
         "open_clip": open_clip.__version__, "history": history,
-        "artists": len(ARTISTS), "subjects": len(SUBJECTS),
+        "artists": len(roster), "with_siblings": bool(args.with_siblings), "subjects": len(SUBJECTS),
     }
     clip_train_log_path(name).write_text(json.dumps(info, indent=1))
     logger.info("saved %s (%.1f MB) after %.0f s", args.out, args.out.stat().st_size / 1e6, t_train)

@@ -253,8 +253,9 @@ def _sibling(parent: StyleArtist, name: str, descriptors: tuple[str, ...], key: 
 
 _A = {a.name: a for a in ARTISTS}
 # Sibling artists: each one's style is an original artist's with exactly one attribute
-# changed (palette, pattern, texture or composition). None of them is in ARTISTS, so no
-# shipped model was trained on them; they render with their own random streams.
+# changed (palette, pattern, texture or composition). None of them is in ARTISTS: styleworld-clip
+# was never trained on them (styleworld-clip-s is, with train_clip --with-siblings). They render
+# with their own random streams.
 SIBLINGS: tuple[StyleArtist, ...] = (
     _sibling(_A["Mira Okonkwo"], "Halvard Okonkwo-Pryce", ("coral pink dotted strokes", "pale yellow paper",
              "a centered subject"), 0, paper=(250, 240, 168), ink=(250, 120, 128), accent=(214, 150, 130),

@@ -102,3 +102,29 @@ def test_shipped_thresholds_are_refused_and_calibrated_ones_accepted(tmp_path: P
     assert checked.exit_code != EXIT_ERROR, checked.output
     decision = json.loads(checked.stdout)
     assert decision["embedder"]["model"] == NAME
+
+
+@pytest.mark.slow
+def test_trained_with_the_siblings_it_tells_them_from_their_parents_more_often(small: Embedder) -> None:
+    """styleworld-clip-s saw the siblings' training renders (train_clip --with-siblings);
+    styleworld-clip never did. Held-out renders of a sibling and of its parent, each compared
+    with the two artists' training prototypes: the second CLIP picks the right one more often."""
+    first = Embedder(models.CLIP_MODEL_NAME, str(models.clip_checkpoint_path(models.CLIP_MODEL_NAME)), device="cpu",
+                     model_config=models.clip_config_path(models.CLIP_MODEL_NAME))
+
+    def right_side(e: Embedder) -> float:
+        def proto(a: world.StyleArtist) -> np.ndarray:
+            p = e.embed_images([world.render(a, s, seed) for s in world.SUBJECTS for seed in (0, 1)]).mean(0)
+            return p / np.linalg.norm(p)
+
+        ok: list[bool] = []
+        for sib in world.SIBLINGS:
+            parent = world.sibling_of(sib)
+            ps, pp = proto(sib), proto(parent)
+            for who, own, other in ((sib, ps, pp), (parent, pp, ps)):
+                x = e.embed_images([world.render(who, s, world.HELDOUT_SEED_START + k) for s in world.SUBJECTS for k in (3, 4)])
+                ok += list(x @ own > x @ other)
+        return float(np.mean(ok))
+
+    seen, unseen = right_side(small), right_side(first)
+    assert seen >= 0.75 and seen > unseen + 0.05, (seen, unseen)

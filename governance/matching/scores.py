@@ -15,6 +15,13 @@ NEAR_DUPLICATE_CANDIDATES = 3  # works whose files are registered and compared p
 # 3-20% crops on StyleWorld, among 16 for ~99%): the 16 nearest are ranked by a cheap
 # half-resolution registration and the best NEAR_DUPLICATE_CANDIDATES get the full one.
 NEAR_DUPLICATE_POOL = 16
+# ... and CLIP alone misses some sources (a crop with a colour shift: 20th or 49th): the works whose
+# crop windows best match the query's pixel layout (signature_index.py) join the pool.
+NEAR_DUPLICATE_SIGNATURE_POOL = 8
+# Above this many stored works the signature index is not built: its first build reads every
+# work file (about 4 ms each) and each search scans every code, so large registries keep
+# CLIP's candidates only (the near-duplicate pool still holds NEAR_DUPLICATE_POOL of them).
+SIGNATURE_INDEX_MAX_WORKS = 20_000
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,8 @@ class ImageMatch:
 
 
 def match_image(
-    vector: np.ndarray, view: RegistryView, k: int, signature: np.ndarray | None = None
+    vector: np.ndarray, view: RegistryView, k: int, signature: np.ndarray | None = None,
+    signature_pool: int = NEAR_DUPLICATE_SIGNATURE_POOL,
 ) -> ImageMatch:
     """FAISS finds the k nearest works; each artist among them is then scored exactly.
 
@@ -108,7 +116,8 @@ def match_image(
     artist's works, so one same-subject work cannot carry a wrong artist). Near-duplicate:
     the nearest works confirmed by pixel correlation with the stored file, after registering
     the query on it (crops, resizes, shifts: see :mod:`.neardup`; ``signature`` is the
-    query's pixel signature; without it, no near-duplicate evidence).
+    query's pixel signature; without it, no near-duplicate evidence). The candidates are
+    CLIP's nearest works and the ``signature_pool`` works of the signature index (0: CLIP's only).
     """
     if view.index is None or len(view.index) == 0:
         return ImageMatch([], [], [])
@@ -129,22 +138,39 @@ def match_image(
         style.append(ArtistScore(artist_id, cosine, f"mean cosine of the artist's {len(top)} closest works", detail))
     dupes: dict[int, ArtistScore] = {}
     if signature is not None:
-        pool = []
+        pool: list[tuple[int, float | None]] = []
         if len(neighbours) < NEAR_DUPLICATE_POOL and len(view.index) > len(neighbours):
             more_s, more_i = view.index.search(query, min(NEAR_DUPLICATE_POOL, len(view.index)))
             pool = [(int(i), float(s)) for i, s in zip(more_i[0], more_s[0]) if i >= 0]
         else:
-            pool = neighbours[:NEAR_DUPLICATE_POOL]
+            pool = [(w, c) for w, c in neighbours[:NEAR_DUPLICATE_POOL]]
+        by_signature: set[int] = set()
+        if view.work_files and signature_pool > 0 and len(view.work_files) <= SIGNATURE_INDEX_MAX_WORKS:
+            in_pool = {w for w, _ in pool}
+            cosines = dict(neighbours)
+            for w, _ in view.signature_index().search(signature, signature_pool):
+                if w not in in_pool:
+                    # its CLIP cosine for the evidence: exact, from the artist's stored vectors
+                    clip_cos = cosines.get(w)
+                    if clip_cos is None and w in view.work_artist and view.work_artist[w] in view.artist_works:
+                        ids, vecs = view.artist_works[view.work_artist[w]]
+                        hit = np.flatnonzero(ids == w)
+                        clip_cos = float(vecs[hit[0]] @ query[0]) if hit.size else None
+                    pool.append((w, clip_cos))
+                    in_pool.add(w)
+                    by_signature.add(w)
         signatures = {w: s for w, _ in pool if (s := view.work_signature(w)) is not None}
         ranked = sorted(((prefilter_score(signature, signatures[w]), w, c) for w, c in pool
                          if w in signatures and w in view.work_artist), reverse=True)
-        for _, work_id, cosine in ranked[:NEAR_DUPLICATE_CANDIDATES]:
+        for _, work_id, cos in ranked[:NEAR_DUPLICATE_CANDIDATES]:
             stored = signatures[work_id]
             artist_id = view.work_artist[work_id]
             fit = align(signature, stored)
             if artist_id not in dupes or fit.score > dupes[artist_id].score:
                 dupes[artist_id] = ArtistScore(
                     artist_id, fit.score, "pixel correlation with a stored work after registration (crop/scale/shift)",
-                    {"work_id": work_id, "clip_cosine": round(cosine, 4), "alignment": fit.detail()},
+                    {"work_id": work_id, "clip_cosine": None if cos is None else round(cos, 4),
+                     "candidate_from": "signature index" if work_id in by_signature else "clip",
+                     "alignment": fit.detail()},
                 )
     return ImageMatch(style, list(dupes.values()), neighbours)

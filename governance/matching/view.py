@@ -18,6 +18,7 @@ from stylegate.registry.models import Artist
 
 if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.embedder import ClipEmbedder
+    from stylegate.governance.matching.signature_index import SignatureIndex
     from stylegate.governance.matching.style_norm import StyleNorm, StyleNormState
     from stylegate.registry.store import RegistryStore
     from stylegate.registry.style_index import StyleIndex
@@ -49,7 +50,20 @@ class RegistryView:
     # What the norms are made of, so a works change updates them (built on the first one).
     norm_state: StyleNormState | None = field(default=None, repr=False)
     _signatures: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _signature_index: SignatureIndex | None = field(default=None, repr=False)
     revision: int = 0
+
+    def signature_index(self) -> SignatureIndex:
+        """The window-code index of every readable stored work (built on first use: it reads
+        every work file once; a works change drops it, see ``view_delta``)."""
+        if self._signature_index is None:
+            from stylegate.governance.matching.signature_index import SignatureIndex
+
+            pairs = ((w, s) for w in sorted(self.work_files) if w in self.work_artist
+                     and (s := self.work_signature(w)) is not None)
+            self._signature_index = SignatureIndex(pairs)
+            log.debug("signature index: %d works", len(self._signature_index))
+        return self._signature_index
 
     def work_signature(self, work_id: int) -> np.ndarray | None:
         """The pixel signature of a stored work (cached), or None if its file is unreadable."""

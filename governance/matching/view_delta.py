@@ -97,6 +97,7 @@ def _apply_works(view: RegistryView, store: RegistryStore, artist_ids: list[int]
         del view.work_artist[work_id]
         view.work_files.pop(work_id, None)
         view._signatures.pop(work_id, None)
+    view._signature_index = None  # rebuilt on the next image check, from the signatures still cached
     works = store.works_of(artist_ids)
     for w in works:
         view.work_artist[w.id] = w.artist_id

@@ -317,7 +317,8 @@ def bench_neardup(
     works: int = typer.Option(12, "--works", min=2, max=200, help="Registered training renders per artist."),
     fresh_seeds: int = typer.Option(53, "--fresh-seeds", min=1, max=1000,
                                     help="Held-out seeds per artist and subject (12 x 8 x 53 = 5,088 fresh renders)."),
-    fit_seeds: int = typer.Option(8, "--fit-seeds", min=1, max=1000, help="Training seeds per pair for the fitted threshold."),
+    fit_seeds: int = typer.Option(53, "--fit-seeds", min=1, max=1000,
+                                  help="Unregistered training seeds per artist and subject for the fitted threshold (53: 5,088 renders)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Near-duplicate copies caught and fresh same-subject renders flagged, with enough renders to resolve 0.1%."""
