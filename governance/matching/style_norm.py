@@ -170,7 +170,7 @@ class StyleNormState:
         self.n_own = np.zeros(0, np.int64)
 
     @classmethod
-    def build(cls, artist_works: dict[int, tuple[np.ndarray, np.ndarray]], top_m: int,
+    def build(cls, artist_works: Mapping[int, tuple[np.ndarray, np.ndarray]], top_m: int,
               dim: int, chunk: int = 256) -> StyleNormState:
         """The state of all artists' works (the sums :func:`style_norms` takes, vectorised:
         each chunk of works against every stored work, summed per artist by owner, then each
