@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -136,6 +138,17 @@ def pg_server():
         server.stop()
 
 
+@contextmanager
+def _fresh_pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new database on the session's PostgreSQL server, dropped afterwards."""
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path):
     """A fresh, empty registry database URL on each backend: a SQLite file, or a new
@@ -145,12 +158,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path):
 
         yield sqlite_url(tmp_path / "registry.db")
         return
-    server = request.getfixturevalue("pg_server")
-    url = server.create_database()
-    try:
+    with _fresh_pg_database(request) as url:
         yield url
-    finally:
-        server.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -160,9 +169,5 @@ def audit_target(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         yield tmp_path / "audit.db"
         return
-    server = request.getfixturevalue("pg_server")
-    url = server.create_database()
-    try:
+    with _fresh_pg_database(request) as url:
         yield url
-    finally:
-        server.drop_database(url)
