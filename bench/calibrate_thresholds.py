@@ -22,7 +22,6 @@ Run: nice -n 10 python bench/calibrate_thresholds.py [--works 12] [--scale --art
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 import time
@@ -137,57 +136,15 @@ def accuracy(works: int, far: float) -> None:
 
 
 def scale(n_artists: int, per_artist: int) -> None:
-    from stylegate.cli.calibrate import run_calibration
-    from stylegate.registry.models import Consent
-    from stylegate.settings import Settings
-    from stylegate.styleworld import world
-    from stylegate.workspace import Workspace
+    """The timing of ``stylegate bench calibration --scale`` (one implementation for both)."""
+    from stylegate.bench.calibration import run_scale
 
-    rng = np.random.default_rng(5)
-    synthetic = {}
-    original_index = world.artist_index
-
-    def artist_index(a):  # synthetic artists get their own seed stream
-        return synthetic.get(a.name, None) if not isinstance(a, str) and a.name in synthetic else original_index(a)
-
-    world.artist_index = artist_index
-    comps = ("centered", "low", "high", "large", "left", "right", "small", "framed")
-    with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace(Settings(home=Path(tmp) / "home", device="cpu"))
-        ws.configure_threads()
-        from stylegate.operations.ingest import init_home
-
-        init_home(ws)
-        t0 = time.perf_counter()
-        for i in range(n_artists):
-            base = world.ARTISTS[i % len(world.ARTISTS)]
-            pattern = str(rng.choice(world.PATTERNS))
-            texture = str(rng.choice(world.TEXTURES))
-            comp = str(rng.choice(comps))
-            colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(3)]
-            a = dataclasses.replace(base, name=f"Synthetic Artist {i:03d}", paper=colours[0], ink=colours[1],
-                                    accent=colours[2], pattern=pattern, texture=texture, composition=comp,
-                                    descriptors=(f"{pattern} pattern", f"{texture} texture", f"{comp} composition"))
-            synthetic[a.name] = 100 + i
-            ws.store.add_artist(a.name, consent=Consent.OPT_OUT, descriptors=a.descriptors)
-            folder = Path(tmp) / "ref" / f"{i:03d}"
-            folder.mkdir(parents=True)
-            for k in range(per_artist):
-                world.render(a, world.SUBJECTS[k % len(world.SUBJECTS)], k).save(folder / f"{k}.png")
-            from stylegate.operations.ingest import add_works
-
-            add_works(ws, a.name, [folder])
-        print(f"built {n_artists} artists x {per_artist} works in {time.perf_counter() - t0:.0f} s")
-        t0 = time.perf_counter()
-        result = run_calibration(ws, None, fit=True)
-        seconds = time.perf_counter() - t0
-        for kind, fit in result.fits.items():
-            s = fit.summary()
-            print(f"  {kind:14s} threshold {fit.threshold:.4f} FAR {s['far_overall']} FRR {s['frr_overall']} "
-                  f"per-artist {len(fit.per_artist)} ({fit.positives.size} positives, {fit.negatives.size} negatives)")
-        print(f"calibrate on {n_artists} artists / {n_artists * per_artist} works: {seconds:.1f} s "
-              f"(target ≤ 300 s on 2 cores: {'met' if seconds <= 300 else 'NOT met'})")
-    world.artist_index = original_index
+    result = run_scale(n_artists, per_artist, say=print)
+    for kind, fit in result["kinds"].items():
+        print(f"  {kind:14s} threshold {fit['threshold']:.4f} FAR {fit['far']} FRR {fit['frr']}")
+    seconds = result["calibrate_seconds"]
+    print(f"calibrate on {n_artists} artists / {result['works']} works: {seconds:.1f} s "
+          f"(target ≤ 300 s on 2 cores: {'met' if result['met'] else 'NOT met'})")
 
 
 def main() -> None:

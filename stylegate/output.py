@@ -14,6 +14,14 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def show(results: Any, as_json: bool, printer: Callable[[Any], None]) -> None:
+    """``results`` as one JSON object (``--json``), else through ``printer``'s tables."""
+    if as_json:
+        emit_json(results)
+    else:
+        printer(results)
+
+
 def message(text: str) -> None:
     sys.stderr.write(text + "\n")
     sys.stderr.flush()

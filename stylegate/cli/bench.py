@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from stylegate.errors import InputError, StylegateError
-from stylegate.output import emit_json, message
+from stylegate.output import emit_json, message, show
 
 from ._common import JsonOpt, cli_state, handled
 
@@ -53,10 +53,7 @@ def bench_generate(
     from stylegate.bench.generate import print_generation_bench, run_generation_bench
 
     results = run_generation_bench(steps=steps, n_prompts=prompts, log=message)
-    if as_json:
-        emit_json(results)
-    else:
-        print_generation_bench(results)
+    show(results, as_json, print_generation_bench)
 
 
 @app.command("steer")
@@ -73,10 +70,7 @@ def bench_steer(
     if negative_prompt not in ("always", "retry", "never"):
         raise InputError(f"--negative-prompt must be always, retry or never (got {negative_prompt!r})")
     results = run_steer_bench(steps=steps, seeds=seeds, negative_prompt=negative_prompt, log=message)
-    if as_json:
-        emit_json(results)
-    else:
-        print_steer_bench(results)
+    show(results, as_json, print_steer_bench)
 
 
 @app.command("attribution")
@@ -91,10 +85,7 @@ def bench_attribution(
     from stylegate.bench.attribution import print_attribution_bench, run_attribution_bench
 
     results = run_attribution_bench(steps=steps, seeds=seeds, subjects=subjects, log=message)
-    if as_json:
-        emit_json(results)
-    else:
-        print_attribution_bench(results)
+    show(results, as_json, print_attribution_bench)
 
 
 @app.command("redteam")
@@ -161,10 +152,7 @@ def bench_statements(
     from stylegate.bench.statements import print_statements_bench, run_statements_bench
 
     result = run_statements_bench(entries, artists)
-    if as_json:
-        emit_json(result)
-    else:
-        print_statements_bench(result)
+    show(result, as_json, print_statements_bench)
     if not (result["standalone_ok"] and result["workspace_ok"]):
         raise StylegateError("an issued statement did not verify")
 
@@ -180,10 +168,7 @@ def bench_bulk(
     from stylegate.bench.bulk import print_bulk_bench, run_bulk_bench
 
     results = run_bulk_bench(items=items, artists=artists, device=cli_state().device or "cpu")
-    if as_json:
-        emit_json(results)
-    else:
-        print_bulk_bench(results)
+    show(results, as_json, print_bulk_bench)
 
 
 @app.command("service")
@@ -206,10 +191,7 @@ def bench_service(
         raise InputError(f"--backends takes sqlite and/or postgresql, comma-separated (got {backends!r})")
     results = run_service_bench(chosen, workers=workers, concurrency=concurrency, prompts=prompts, images=images,
                                 uploads=uploads, log_line=message)
-    if as_json:
-        emit_json(results)
-    else:
-        print_service_bench(results)
+    show(results, as_json, print_service_bench)
     bad = [r["backend"] for r in results["runs"]
            if not r["audit_verify"] or not r["consistent"] or any(k["5xx"] for k in r["kinds"].values())]
     if bad:
@@ -245,10 +227,7 @@ def bench_index(
     check_fits(max(counts), dim)
     results = run_index_scale_bench(counts, n_queries=queries, dim=dim, threads=threads, progress=message,
                                     candidates=chosen)
-    if as_json:
-        emit_json(results)
-    else:
-        print_index_scale(results)
+    show(results, as_json, print_index_scale)
 
 
 @app.command("scan")
@@ -270,10 +249,7 @@ def bench_scan(
     if counts is not None and any(n < 1 for n in counts):
         raise InputError("--workers: each count must be at least 1")
     results = run_scan_bench(images, sample=min(sample, images), worker_counts=counts, part_size=part_size, progress=message)
-    if as_json:
-        emit_json(results)
-    else:
-        print_scan_bench(results)
+    show(results, as_json, print_scan_bench)
 
 
 @app.command("calibration")
@@ -305,10 +281,7 @@ def bench_calibration(
         raise InputError(f"--embedders: choose from {', '.join(SHIPPED_CLIPS)}")
     results = run_calibration_bench(names, parts, works=works, seeds=seeds, far=far,
                                     scale=(scale_artists, scale_works) if scale else None, say=message)
-    if as_json:
-        emit_json(results)
-    else:
-        print_calibration_bench(results)
+    show(results, as_json, print_calibration_bench)
 
 
 @app.command("neardup")
@@ -325,10 +298,7 @@ def bench_neardup(
     from stylegate.bench.calibration import print_neardup, run_neardup
 
     results = run_neardup(works=works, fresh_seeds=fresh_seeds, fit_seeds=fit_seeds, say=message)
-    if as_json:
-        emit_json(results)
-    else:
-        print_neardup(results)
+    show(results, as_json, print_neardup)
 
 
 @app.command("reports")
@@ -351,9 +321,6 @@ def bench_reports(
         results = run_reports_bench(entries=entries, audit_url=audit_url, artists=artists, verify=verify, log=message)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    if as_json:
-        emit_json(results)
-    else:
-        print_reports_bench(results)
+    show(results, as_json, print_reports_bench)
     if not results["recount_ok"] or results["verify_ok"] is False:
         raise StylegateError("the synthetic log's counters or verification failed")
