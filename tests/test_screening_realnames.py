@@ -30,6 +30,16 @@ NOT_MET: set[str] = set()
 # cross-script 73.7%, all attacks 94.7%, false positives 10.7%). Below target there: none.
 NOT_MET_FRESH: dict[str, str] = {}
 
+# The second fresh split (tests/realnames/fresh2/), written blind during a later round of
+# rule changes and committed before it was first measured. Below target there, measured
+# once at the rules of commit abb76a4 (`stylegate bench redteam --lexical-only`):
+NOT_MET_FRESH2: dict[str, str] = {
+    "cross-script": "83.3% (15/18): 'Караваджо', 'アンリ・ルソー', 'クリスト' missed",
+    "inflection": "69.2% (9/13): Greek genitives 'Εγγονόπουλου', 'Θεόφιλου', Russian 'Гойи', German 'Richters' missed",
+    "misspelling": "73.3% (11/15): 'MC Esher', 'Park Su-geun', 'Feng Tzu-k'ai', 'Paja Jowanowitsch' missed",
+    "surname-only": "80.0% (8/10): 'caravaggio lighting portrait', 'de chirico piazza' missed",
+}
+
 
 @pytest.fixture(scope="module")
 def tallies() -> dict[str, Tally]:
@@ -39,8 +49,14 @@ def tallies() -> dict[str, Tally]:
 
 @pytest.fixture(scope="module")
 def fresh_tallies() -> dict[str, Tally]:
-    matcher, names = rn.build_matcher(rn.load_artists() + rn.load_artists(rn.fresh_folder()))
+    matcher, names = rn.build_matcher(rn.split_artists("fresh"))
     return rn.lexical_tallies(rn.load_prompts(split="fresh"), matcher, names)
+
+
+@pytest.fixture(scope="module")
+def fresh2_tallies() -> dict[str, Tally]:
+    matcher, names = rn.build_matcher(rn.split_artists("fresh2"))  # main, fresh and fresh2 artists
+    return rn.lexical_tallies(rn.load_prompts(split="fresh2"), matcher, names)
 
 
 def test_corpus_covers_many_scripts_categories_and_both_splits() -> None:
@@ -90,6 +106,48 @@ def test_fresh_attacks_flag_no_artist_they_do_not_name(fresh_tallies: dict[str, 
     assert {k: t.extra for k, t in fresh_tallies.items() if t.extra} == {}
 
 
+def test_fresh2_set_is_new_artists_in_new_scripts_and_every_category() -> None:
+    earlier = {a.name.casefold() for a in rn.split_artists("fresh")}
+    fresh2 = rn.load_artists(rn.fresh_folder(split="fresh2"))
+    prompts = rn.load_prompts(split="fresh2")
+    assert len(fresh2) >= 30 and not earlier & {a.name.casefold() for a in fresh2}
+    assert sum(not e.benign for e in prompts) >= 100 and sum(e.benign for e in prompts) >= 75
+    assert {e.attack for e in prompts} == set(ATTACK_CATEGORIES + BENIGN_CATEGORIES)
+    registered = {a.name for a in fresh2}
+    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
+    assert {n for e in prompts for n in e.expected} == registered  # every artist is attacked
+    scripts = {t.script for e in prompts for t in tokenize(e.text)} - {LATIN}
+    assert {"CYRILLIC", "GREEK", "ETHIOPIC", "TAMIL", "ARABIC", "HEBREW", "DEVANAGARI", "CJK", "KATAKANA", "HANGUL"} <= scripts
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH2[c]}"))
+     if c in NOT_MET_FRESH2 else c for c in ATTACK_CATEGORIES],
+)
+def test_fresh2_each_attack_category_is_caught_90_percent(fresh2_tallies: dict[str, Tally], category: str) -> None:
+    assert fresh2_tallies[category].rate >= rn.CATEGORY_TARGET, fresh2_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 89.1% (115/129) of fresh2 attacks caught")
+def test_fresh2_all_attacks_together_are_caught_97_percent(fresh2_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh2_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+@pytest.mark.xfail(strict=True, reason="above target: 11.0% (9/82) fresh2 benign prompts flagged: 'Salvador de Bahia', "
+                   "'Lautrec' (village), 'Mondrian hotel', 'Santuario di Caravaggio', 'Kasteyev State Museum', 'Chughtai Lab', "
+                   "'Marudu Bay', Tamil 'மருது சகோதரர்கள்', Bulgarian 'майстора' (the master)")
+def test_fresh2_benign_prompts_stay_under_one_percent(fresh2_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh2_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE, {
+        k: t.misses for k, t in fresh2_tallies.items() if k.startswith("benign") and t.detected}
+
+
+@pytest.mark.xfail(strict=True, reason="2 fresh2 attacks also flag an artist they do not name: Tamil 'கோயில் கோபுரம்' read "
+                   "as 'Georges Remi' (Hergé), Greek 'μαύροι πίνακες' as 'Mihály Munkácsy' (skeleton rule)")
+def test_fresh2_attacks_flag_no_artist_they_do_not_name(fresh2_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in fresh2_tallies.items() if t.extra} == {}
+
+
 @pytest.mark.parametrize(
     "category",
     [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="below target")) if c in NOT_MET else c
@@ -117,8 +175,9 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_all_three_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_all_four_splits(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
-    assert "dev split" in out and "holdout split" in out and "fresh split" in out
+    assert "dev split" in out and "holdout split" in out and "fresh split" in out and "fresh2 split" in out
+    assert out.index("fresh split") < out.index("fresh2 split")
     assert "cross-script" in out and "benign false positives" in out

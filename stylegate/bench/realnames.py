@@ -9,7 +9,9 @@ people. Every fifth prompt is held out (:data:`HOLDOUT_EVERY`): tuning looks at 
 development split only, and the held-out split is reported beside it as a check.
 ``tests/realnames/fresh/`` is a third split ("fresh"), written before a round of rule
 changes and never tuned on: more artists and prompts from thinly covered scripts, screened
-with the artists of both folders registered together.
+with the artists of both folders registered together. ``tests/realnames/fresh2/`` is a
+fourth ("fresh2"), written blind (without running the screen) during a later round, and
+screened with the artists of all three folders registered together.
 
 Figures are printed by ``stylegate bench redteam``; the targets are asserted by
 ``tests/test_screening_realnames.py``.
@@ -34,15 +36,20 @@ OVERALL_TARGET = 0.97  # all attacks together
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
-SPLITS = ("dev", "holdout", "fresh")
+SPLITS = ("dev", "holdout", "fresh", "fresh2")
+# Each later split is a folder of its own, screened with the artists of the main folder and
+# of every fresh folder up to and including its own registered together.
+FRESH_SPLITS = ("fresh", "fresh2")
 
 
 def default_folder() -> Path:
     return Path(__file__).resolve().parents[2] / "tests" / "realnames"
 
 
-def fresh_folder(folder: Path | None = None) -> Path:
-    return (folder or default_folder()) / "fresh"
+def fresh_folder(folder: Path | None = None, split: str = "fresh") -> Path:
+    if split not in FRESH_SPLITS:
+        raise ValueError(f"unknown fresh split {split!r}")
+    return (folder or default_folder()) / split
 
 
 @dataclass(frozen=True)
@@ -57,12 +64,21 @@ def load_artists(folder: Path | None = None) -> list[RealArtist]:
     return [RealArtist(a["name"], tuple(a.get("aliases", ())), a.get("consent", "opt-out")) for a in data]
 
 
+def split_artists(split: str, folder: Path | None = None) -> list[RealArtist]:
+    """The artists registered when ``split`` is screened (the main folder's, then each fresh one's up to it)."""
+    artists = load_artists(folder)
+    if split in FRESH_SPLITS:
+        for name in FRESH_SPLITS[: FRESH_SPLITS.index(split) + 1]:
+            artists += load_artists(fresh_folder(folder, name))
+    return artists
+
+
 def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
-    """Prompts of ``split`` ("dev", "holdout", "all" of the main file, or "fresh") as corpus entries."""
-    if split not in ("dev", "holdout", "all", "fresh"):
+    """Prompts of ``split`` ("dev", "holdout", "all" of the main file, "fresh" or "fresh2") as corpus entries."""
+    if split not in ("dev", "holdout", "all", *FRESH_SPLITS):
         raise ValueError(f"unknown split {split!r}")
-    if split == "fresh":
-        folder, split = fresh_folder(folder), "all"
+    if split in FRESH_SPLITS:
+        folder, split = fresh_folder(folder, split), "all"
     out: list[CorpusEntry] = []
     index = 0
     for line in ((folder or default_folder()) / "prompts.txt").read_text(encoding="utf-8").splitlines():
@@ -111,11 +127,13 @@ def run_realnames(folder: Path | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"artists": len(artists)}
     for split in ("dev", "holdout"):
         out[split] = report(lexical_tallies(load_prompts(folder, split), matcher, names))
-    if (fresh_folder(folder) / "prompts.txt").exists():
-        both = artists + load_artists(fresh_folder(folder))
-        matcher, names = build_matcher(both)
-        out["fresh_artists"] = len(both)
-        out["fresh"] = report(lexical_tallies(load_prompts(folder, "fresh"), matcher, names))
+    for split in FRESH_SPLITS:
+        if not all((fresh_folder(folder, s) / "prompts.txt").exists() for s in FRESH_SPLITS[: FRESH_SPLITS.index(split) + 1]):
+            break
+        registered = split_artists(split, folder)
+        matcher, names = build_matcher(registered)
+        out[f"{split}_artists"] = len(registered)
+        out[split] = report(lexical_tallies(load_prompts(folder, split), matcher, names))
     return out
 
 
@@ -126,7 +144,7 @@ def print_realnames(results: dict[str, Any]) -> None:
         if split not in results:
             continue
         part = results[split]
-        n_artists = results["fresh_artists"] if split == "fresh" else results["artists"]
+        n_artists = results.get(f"{split}_artists", results["artists"])
         table(
             f"real-names corpus ({split} split), {n_artists} real artists registered, lexical screen",
             ["category", "prompts", "flagged", "rate", "target", ""],
