@@ -182,6 +182,8 @@ def align(query: np.ndarray, stored: np.ndarray) -> Alignment:
     """Register ``query`` on ``stored`` (two signatures) and correlate them."""
     if query.shape != stored.shape or query.ndim != 2:
         raise ValueError(f"signatures of different shapes: {query.shape} and {stored.shape}")
+    if not (np.isfinite(query).all() and np.isfinite(stored).all()):
+        raise ValueError("a signature holds NaN or infinite values")
     if float(query.std()) < 1e-3 or float(stored.std()) < 1e-3:
         return NO_ALIGNMENT  # a flat image carries no layout to compare
     coarse, params = _coarse(query, stored)
