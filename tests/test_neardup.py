@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylegate.governance.matching.neardup import align, pixel_signature, pixel_similarity, thumbnail_similarity
+from stylegate.governance.matching import neardup
+from stylegate.governance.matching.calibration import _transform
+from stylegate.governance.matching.neardup import (
+    FOOTPRINT_TOLERANCE,
+    SIGNATURE_SIZE,
+    align,
+    overshoot,
+    pixel_signature,
+    pixel_similarity,
+    thumbnail_similarity,
+)
 from stylegate.governance.policy import load_policy
 from stylegate.styleworld import world
 
@@ -58,3 +68,56 @@ def test_flat_images_and_mismatched_signatures() -> None:
     assert align(flat, pixel_signature(world.render(world.ARTISTS[0], "cat", 1))).score == -1.0
     with pytest.raises(ValueError):
         align(flat, flat[:32, :32])
+
+
+# ---- the registration's transform must be one a copy can have (round 4)
+def _overshoot(fit) -> float:
+    return overshoot(np.array([fit.scale_x, fit.scale_y, fit.shift_x, fit.shift_y]), SIGNATURE_SIZE)
+
+
+@pytest.mark.parametrize("how", ["resize", "jpeg", "colour", "crop", "crop+colour", "resize+crop+jpeg"])
+def test_a_transformed_copy_registers_inside_its_source(how: str) -> None:
+    rng = np.random.default_rng(41)
+    for artist, subject, seed in [(world.ARTISTS[9], "boat", 2), (world.ARTISTS[2], "tree", 8), (world.ARTISTS[10], "flower", 5)]:
+        original = world.render(artist, subject, seed)
+        fit = align(pixel_signature(_transform(original, how, rng)), pixel_signature(original))
+        assert fit.score >= SHIPPED, (artist.name, how, fit)
+        assert _overshoot(fit) <= FOOTPRINT_TOLERANCE, (artist.name, how, fit)
+
+
+@pytest.mark.parametrize("box", [(0, 0, 55, 57), (9, 7, 64, 64), (0, 6, 64, 58)])
+def test_a_crop_along_the_picture_edges_is_still_a_copy(box: tuple[int, int, int, int]) -> None:
+    original = world.render(world.ARTISTS[9], "cat", 6)  # rings on smooth paper: the hardest case
+    fit = align(pixel_signature(original.crop(box).resize((64, 64), Image.BICUBIC)), pixel_signature(original))
+    assert fit.score >= SHIPPED and _overshoot(fit) <= FOOTPRINT_TOLERANCE, fit
+
+
+# Fresh held-out renders that `stylegate bench neardup` flagged against a registered training
+# render of the same artist and subject (rings and swirls centred on the subject: the pattern
+# moves with it, so a subject placed within a pixel of a stored work's looks copied).
+FLAGGED_FRESH = [("Priya Sandoval-Rhee", "boat", 1_000_002, 2), ("Ines Marrowby", "tree", 1_000_014, 8),
+                 ("Ines Marrowby", "tree", 1_000_037, 0), ("Priya Sandoval-Rhee", "tree", 1_000_034, 9)]
+
+
+@pytest.mark.parametrize(("artist", "subject", "fresh", "stored"), FLAGGED_FRESH)
+def test_a_fresh_render_that_needs_the_frame_moved_is_not_a_copy(
+    artist: str, subject: str, fresh: int, stored: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    query = pixel_signature(world.render(artist, subject, fresh))
+    work = pixel_signature(world.render(artist, subject, stored))
+    fit = align(query, work)
+    assert fit.score < SHIPPED and _overshoot(fit) <= FOOTPRINT_TOLERANCE, fit
+    # what let it through before: a registration whose frame leaves the stored work by ~1 px
+    monkeypatch.setattr(neardup, "FOOTPRINT_TOLERANCE", 1.0)
+    loose = align(query, work)
+    assert loose.score >= SHIPPED and _overshoot(loose) > FOOTPRINT_TOLERANCE, loose
+
+
+def test_signatures_with_nan_or_of_another_rank_are_refused() -> None:
+    sig = pixel_signature(world.render(world.ARTISTS[0], "cat", 1))
+    broken = sig.copy()
+    broken[10, 10] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        align(broken, sig)
+    with pytest.raises(ValueError, match="shapes"):
+        align(np.stack([sig, sig, sig], axis=-1), np.stack([sig, sig, sig], axis=-1))
