@@ -52,6 +52,7 @@ TRAIN_PER_LIST = 40  # IVF training sample per list (FAISS warns below 39)
 RERANK_MIN_K = 10  # a re-ranked IVF-PQ index is searched for at least this many, then cut
 MMAP_RERANK = "RMmap"  # factory suffix: PQ codes in RAM, exact re-rank from the mmap'd vectors file
 DEFAULT_K_FACTOR = 32  # re-rank depth (candidates per result) when the parameters do not say
+PRESENT_LOOKUPS = 256  # ids up to which membership is looked up one by one (an add of a few works)
 SINGLE_THREAD_BELOW = 20  # query batches smaller than FAISS's BLAS threshold run on one thread
 
 
@@ -486,8 +487,7 @@ class StyleIndex:
             return
         if np.unique(id_arr).size != id_arr.size:
             raise VectorError("duplicate ids in one add")
-        present = (id_arr[self._vectors.contains(id_arr)] if self._vectors is not None
-                   else np.intersect1d(id_arr, self.ids()))
+        present = self._present(id_arr)
         if present.size:
             raise VectorError(f"ids already in the index: {present[:10].tolist()}")
         self._choose_by_size(vec.shape[0])
@@ -503,6 +503,24 @@ class StyleIndex:
         if self._vectors is not None:
             self._vectors.add(id_arr, vec)
         self.snapshot_hash = None
+
+    def _present(self, id_arr: np.ndarray) -> np.ndarray:
+        """Which of ``id_arr`` the index holds. A few ids in a flat-coded index are looked up
+        one by one in the id map (a running gate adding one artist's works must not scan
+        every id); many, or another index kind, are matched against all ids."""
+        if self._vectors is not None:
+            return id_arr[self._vectors.contains(id_arr)]
+        if id_arr.size <= PRESENT_LOOKUPS and isinstance(
+                faiss.downcast_index(_idmap2(self._index).index), faiss.IndexFlatCodes):
+            found = []
+            for work_id in id_arr.tolist():
+                try:
+                    self._index.reconstruct(work_id)  # IndexIDMap2: its reverse map, or "not found"
+                except RuntimeError:
+                    continue
+                found.append(work_id)
+            return np.array(found, dtype=np.int64)
+        return id_arr[np.isin(id_arr, self.ids())]
 
     def _training_sample(self, vec: np.ndarray) -> np.ndarray:
         """At most TRAIN_PER_LIST vectors per IVF list (seeded): k-means on all of a large
@@ -672,7 +690,7 @@ class StyleIndex:
         id_arr = self._check_ids(ids)
         if self._vectors is not None:
             return self._vectors.get(id_arr)  # KeyError names the unknown ids
-        missing = id_arr[~np.isin(id_arr, self.ids())].tolist()
+        missing = np.setdiff1d(id_arr, self._present(id_arr)).tolist()
         if missing:
             raise KeyError(f"work ids not in the index: {missing[:10]}")
         try:
