@@ -167,7 +167,11 @@ class StyleNormState:
 
     def __init__(self, dim: int, top_m: int) -> None:
         self.top_m = top_m
-        self.vectors = np.zeros((0, dim), np.float32)  # one row per stored work (a slot)
+        self.dim = dim
+        # one row per stored work (a slot), in blocks: new slots come in a new block, so a
+        # change never copies the rows already stored
+        self._blocks: list[np.ndarray] = []
+        self._starts = np.zeros(0, np.int64)  # the first slot of each block
         self.owner = np.zeros(0, np.int64)  # the slot's artist, -1 when free
         self.slots: dict[int, np.ndarray] = {}
         self._free: list[int] = []
@@ -190,13 +194,14 @@ class StyleNormState:
         if not ids:
             return state
         counts = np.array([len(artist_works[a][0]) for a in ids], np.int64)
-        state.vectors = np.concatenate([artist_works[a][1] for a in ids]).astype(np.float32).reshape(-1, dim)
+        vectors = np.concatenate([artist_works[a][1] for a in ids]).astype(np.float32).reshape(-1, dim)
+        state._blocks, state._starts = [vectors], np.zeros(1, np.int64)
         state.owner = np.repeat(np.array(ids, np.int64), counts)
         bounds = np.cumsum(np.r_[0, counts])
         state.slots = {a: np.arange(bounds[j], bounds[j + 1]) for j, a in enumerate(ids)}
         state._grow(max(ids) + 1)
         state.n_own[np.array(ids, np.int64)] = counts
-        state.total = state.vectors.sum(axis=0, dtype=np.float64)
+        state.total = vectors.sum(axis=0, dtype=np.float64)
         state.n_works = len(state.owner)
         for j in np.flatnonzero(counts >= 2):
             state.gen[ids[j]] = state._genuine(ids[j])
@@ -205,9 +210,9 @@ class StyleNormState:
             state.large_sum = dict.fromkeys(large, 0.0)
             cols, local, local_counts, order = state._large_columns()
             sums = np.zeros(len(order))
-            block = state.vectors[cols]
+            block = vectors[cols]
             for start in range(0, len(state.owner), chunk):
-                sims = state.vectors[start:start + chunk] @ block.T
+                sims = vectors[start:start + chunk] @ block.T
                 sums += _segment_top_sums(sims, local, local_counts, top_m, len(order))
             for k, a in enumerate(order):  # each large artist's own works' terms out again
                 own = block[local == k]
@@ -218,10 +223,10 @@ class StyleNormState:
     def update(self, artist_id: int, vectors: np.ndarray | None) -> None:
         """Artist ``artist_id``'s works are now ``vectors`` (None or empty: it has none)."""
         self._grow(artist_id + 1)
-        dim = self.vectors.shape[1]
+        dim = self.dim
         new = np.zeros((0, dim), np.float32) if vectors is None else np.asarray(vectors, np.float32).reshape(-1, dim)
         old = self.slots.pop(artist_id, None)
-        old_vectors = self.vectors[old] if old is not None else np.zeros((0, dim), np.float32)
+        old_vectors = self.rows(old) if old is not None else np.zeros((0, dim), np.float32)
         was_large = artist_id in self.large_sum
         self.large_sum.pop(artist_id, None)
         if was_large:
@@ -229,7 +234,7 @@ class StyleNormState:
         if self.large_sum and (len(old_vectors) or len(new)):
             # the other large artists: the old works' terms out of their sums, the new ones in
             cols, local, local_counts, order = self._large_columns()
-            sims = np.concatenate([old_vectors, new]) @ self.vectors[cols].T
+            sims = np.concatenate([old_vectors, new]) @ self.rows(cols).T
             k = len(old_vectors)
             delta = np.zeros(len(order))
             if k:
@@ -249,13 +254,13 @@ class StyleNormState:
         if not len(new):
             return
         slots = self._take(len(new))
-        self.vectors[slots] = new
+        self._set_rows(slots, new)
         self.owner[slots] = artist_id
         self.slots[artist_id] = slots
         self.gen[artist_id] = self._genuine(artist_id)
         if len(new) > self.top_m:  # its own sum: every other stored work against its works
             others = (self.owner >= 0) & (self.owner != artist_id)
-            sims = (new @ self.vectors.T)[:, others]
+            sims = np.concatenate([new @ block.T for block in self._blocks], axis=1)[:, others]
             self.large_sum[artist_id] = float(_top_mean(sims.T, self.top_m).sum(dtype=np.float64)) if sims.size else 0.0
             self._large_cols = None
 
@@ -270,13 +275,34 @@ class StyleNormState:
             self._large_cols = (cols, local, counts, order)
         return self._large_cols
 
+    def rows(self, slots: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``slots`` (a copy)."""
+        slots = np.asarray(slots, np.int64)
+        if not slots.size:
+            return np.zeros((0, self.dim), np.float32)
+        which = np.searchsorted(self._starts, slots, side="right") - 1
+        if which[0] == which[-1] and (which == which[0]).all():
+            return self._blocks[int(which[0])][slots - self._starts[which[0]]]
+        out = np.empty((len(slots), self.dim), np.float32)
+        for b in np.unique(which):
+            at = which == b
+            out[at] = self._blocks[int(b)][slots[at] - self._starts[b]]
+        return out
+
+    def _set_rows(self, slots: np.ndarray, vectors: np.ndarray) -> None:
+        which = np.searchsorted(self._starts, slots, side="right") - 1
+        for b in np.unique(which):
+            at = which == b
+            self._blocks[int(b)][slots[at] - self._starts[b]] = vectors[at]
+
     def _take(self, n: int) -> np.ndarray:
         taken = [self._free.pop() for _ in range(min(n, len(self._free)))]
         missing = n - len(taken)
         if missing:
             start = len(self.owner)
             grow = max(missing, start // 4, 16)  # amortised: slots are added in blocks
-            self.vectors = np.concatenate([self.vectors, np.zeros((grow, self.vectors.shape[1]), np.float32)])
+            self._blocks.append(np.zeros((grow, self.dim), np.float32))
+            self._starts = np.r_[self._starts, start].astype(np.int64)
             self.owner = np.r_[self.owner, np.full(grow, -1, np.int64)]
             taken += list(range(start, start + missing))
             self._free.extend(range(start + grow - 1, start + missing - 1, -1))
@@ -290,7 +316,7 @@ class StyleNormState:
         slots = self.slots.get(artist_id)
         if slots is None:
             return 0.0
-        own = self.vectors[slots].sum(axis=0, dtype=np.float64)
+        own = self.rows(slots).sum(axis=0, dtype=np.float64)
         return float((self.total - own) @ own) / len(slots)
 
     def _artists_with_works(self) -> int:
@@ -328,7 +354,7 @@ class StyleNormState:
             self.n_own = np.r_[self.n_own, np.zeros(pad, np.int64)]
 
     def _genuine(self, artist_id: int) -> float:
-        own = self.vectors[self.slots[artist_id]]
+        own = self.rows(self.slots[artist_id])
         if len(own) < 2:
             return 0.0
         sims = own @ own.T

@@ -133,7 +133,7 @@ def _apply_works(view: RegistryView, store: RegistryStore, artist_ids: list[int]
     from stylegate.governance.matching.style_norm import StyleNormState
 
     state = view.norm_state
-    if state is None or state.vectors.shape[1] != dim:
+    if state is None or state.dim != dim:
         state = view.norm_state = StyleNormState.build(view.artist_works, STYLE_TOP_M, dim)
     else:
         for artist_id in artist_ids:
