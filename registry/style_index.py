@@ -52,6 +52,7 @@ TRAIN_PER_LIST = 40  # IVF training sample per list (FAISS warns below 39)
 RERANK_MIN_K = 10  # a re-ranked IVF-PQ index is searched for at least this many, then cut
 MMAP_RERANK = "RMmap"  # factory suffix: PQ codes in RAM, exact re-rank from the mmap'd vectors file
 DEFAULT_K_FACTOR = 32  # re-rank depth (candidates per result) when the parameters do not say
+HEADROOM_BYTES = 64 << 20  # codes reserved past a loaded flat index's end (see _reserve_headroom)
 PRESENT_LOOKUPS = 256  # ids up to which membership is looked up one by one (an add of a few works)
 SINGLE_THREAD_BELOW = 20  # query batches smaller than FAISS's BLAS threshold run on one thread
 
@@ -174,6 +175,26 @@ def _idmap2(index: faiss.Index) -> faiss.IndexIDMap2:
     if not isinstance(index, faiss.IndexIDMap2):
         raise IndexMismatch(f"expected an IndexIDMap2, got {type(index).__name__}")
     return index
+
+
+def _reserve_headroom(index: faiss.IndexIDMap2) -> None:
+    """Room for more vectors in a loaded flat index's arrays (grown and shrunk again: the
+    capacity stays), so the first works added to a running gate after a load do not copy every
+    stored code (a loaded array is exactly full). At most ``HEADROOM_BYTES`` of codes."""
+    try:
+        inner = faiss.downcast_index(index.index)
+        if not isinstance(inner, faiss.IndexFlatCodes) or not inner.codes.is_owned:
+            return
+        n, size = int(inner.ntotal), int(inner.code_size)
+        extra = min(n // 4, HEADROOM_BYTES // max(size, 1))
+        if extra <= 0:
+            return
+        inner.codes.resize((n + extra) * size)
+        inner.codes.resize(n * size)
+        index.id_map.resize(n + extra)
+        index.id_map.resize(n)
+    except (AttributeError, RuntimeError, TypeError):  # another FAISS build: only the first add is slower
+        log.debug("cannot reserve room in the loaded index's arrays", exc_info=True)
 
 
 def _prepare_inner(index: faiss.IndexIDMap2) -> None:
@@ -346,6 +367,8 @@ class StyleIndex:
             raise IndexMismatch(f"style index {path}: {'; '.join(problems)}; run `stylegate index rebuild`")
         snapshot = meta.get("snapshot_hash")
         setting = meta.get("factory_setting")
+        if not mmap:
+            _reserve_headroom(_idmap2(index))
         return cls(
             index if mmap else _idmap2(index),
             factory=factory,

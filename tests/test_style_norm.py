@@ -121,3 +121,16 @@ def test_one_normalised_threshold_holds_at_4_and_12_works_where_the_cosine_one_f
         cosine_wrong[works] = _held_out_flags(ws, cosine, artists)
     # the cosine threshold that suits 4 works flags wrong artists at 12 (or misses at 4)
     assert cosine_wrong[12][1] > 0.1 or cosine_wrong[4][0] > 0.05, cosine_wrong
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 5, 32, 40])
+def test_column_top_means_are_each_columns_best_m_mean(rows: int) -> None:
+    """The running-maximum merge (few rows) and the partition (many) both give, per column, the
+    mean of its best min(M, rows) values, ties and negative values included."""
+    from stylegate.governance.matching.style_norm import _column_top_means
+
+    rng = np.random.default_rng(rows)
+    sims = np.round(rng.normal(size=(rows, 50)), 1).astype(np.float32)  # rounded: ties occur
+    m = min(STYLE_TOP_M, rows)
+    expected = np.sort(sims, axis=0)[::-1][:m].astype(np.float64).mean(axis=0)
+    assert _column_top_means(sims, STYLE_TOP_M) == pytest.approx(expected, abs=1e-6)

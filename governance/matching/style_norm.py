@@ -55,6 +55,26 @@ def _top_mean(block: np.ndarray, m: int) -> np.ndarray:
     return -np.partition(-block, m - 1, axis=1)[:, :m].mean(axis=1)
 
 
+def _column_top_means(sims: np.ndarray, m: int) -> np.ndarray:
+    """The mean of each column's best ``min(m, rows)`` values (float64). For a few rows, the
+    best ``m`` of each column are kept in ``m`` running arrays (a merge, row by row, of
+    contiguous element-wise max and min): ``np.partition`` along a short axis costs a call per
+    column."""
+    rows = sims.shape[0]
+    m = min(m, rows)
+    if rows > 32 or m == 0:
+        return _top_mean(sims.T, m).astype(np.float64) if m else np.zeros(sims.shape[1])
+    best = [np.full(sims.shape[1], -np.inf, sims.dtype) for _ in range(m)]  # best[0] >= best[1] >= ...
+    for x in sims:
+        for k in range(m - 1, 0, -1):
+            np.maximum(best[k], np.minimum(best[k - 1], x), out=best[k])
+        np.maximum(best[0], x, out=best[0])
+    out = np.zeros(sims.shape[1])
+    for level in best:
+        out += level
+    return out / m
+
+
 def _full_sums(artist_works: Mapping[int, tuple[np.ndarray, np.ndarray]], top_m: int, chunk: int
                ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
     """The artists with works, their impostor sums, genuine means and work counts."""
@@ -197,12 +217,14 @@ class StyleNormState:
         vectors = np.concatenate([artist_works[a][1] for a in ids]).astype(np.float32).reshape(-1, dim)
         state._blocks, state._starts = [vectors], np.zeros(1, np.int64)
         state.owner = np.repeat(np.array(ids, np.int64), counts)
+        # free slots for the works changes to come, so the first ones allocate nothing
+        state._add_block(max(16, len(vectors) // 16))
         bounds = np.cumsum(np.r_[0, counts])
         state.slots = {a: np.arange(bounds[j], bounds[j + 1]) for j, a in enumerate(ids)}
         state._grow(max(ids) + 1)
         state.n_own[np.array(ids, np.int64)] = counts
         state.total = vectors.sum(axis=0, dtype=np.float64)
-        state.n_works = len(state.owner)
+        state.n_works = len(vectors)
         for j in np.flatnonzero(counts >= 2):
             state.gen[ids[j]] = state._genuine(ids[j])
         large = [a for a, n in zip(ids, counts) if n > top_m]
@@ -211,7 +233,7 @@ class StyleNormState:
             cols, local, local_counts, order = state._large_columns()
             sums = np.zeros(len(order))
             block = vectors[cols]
-            for start in range(0, len(state.owner), chunk):
+            for start in range(0, len(vectors), chunk):
                 sims = vectors[start:start + chunk] @ block.T
                 sums += _segment_top_sums(sims, local, local_counts, top_m, len(order))
             for k, a in enumerate(order):  # each large artist's own works' terms out again
@@ -258,10 +280,11 @@ class StyleNormState:
         self.owner[slots] = artist_id
         self.slots[artist_id] = slots
         self.gen[artist_id] = self._genuine(artist_id)
-        if len(new) > self.top_m:  # its own sum: every other stored work against its works
+        if len(new) > self.top_m:
+            # its own sum: every other stored work against its works (one pass over them all)
             others = (self.owner >= 0) & (self.owner != artist_id)
-            sims = np.concatenate([new @ block.T for block in self._blocks], axis=1)[:, others]
-            self.large_sum[artist_id] = float(_top_mean(sims.T, self.top_m).sum(dtype=np.float64)) if sims.size else 0.0
+            sims = np.concatenate([new @ block.T for block in self._blocks], axis=1)
+            self.large_sum[artist_id] = float(_column_top_means(sims, self.top_m) @ others)
             self._large_cols = None
 
     def _large_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -300,13 +323,17 @@ class StyleNormState:
         missing = n - len(taken)
         if missing:
             start = len(self.owner)
-            grow = max(missing, start // 4, 16)  # amortised: slots are added in blocks
-            self._blocks.append(np.zeros((grow, self.dim), np.float32))
-            self._starts = np.r_[self._starts, start].astype(np.int64)
-            self.owner = np.r_[self.owner, np.full(grow, -1, np.int64)]
-            taken += list(range(start, start + missing))
-            self._free.extend(range(start + grow - 1, start + missing - 1, -1))
+            self._add_block(max(missing, start // 4, 16))  # amortised: slots are added in blocks
+            taken += [self._free.pop() for _ in range(missing)]
         return np.array(sorted(taken), np.int64)
+
+    def _add_block(self, size: int) -> None:
+        """``size`` free slots more, in a new block (the stored rows are not copied)."""
+        start = len(self.owner)
+        self._blocks.append(np.zeros((size, self.dim), np.float32))
+        self._starts = np.r_[self._starts, start].astype(np.int64)
+        self.owner = np.r_[self.owner, np.full(size, -1, np.int64)]
+        self._free.extend(range(start + size - 1, start - 1, -1))  # popped lowest first
 
     def impostor_sum(self, artist_id: int) -> float:
         """The sum, over every other artist's stored works, of the work's style score against
