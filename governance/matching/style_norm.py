@@ -236,7 +236,7 @@ class StyleNormState:
             for start in range(0, len(vectors), chunk):
                 sims = vectors[start:start + chunk] @ block.T
                 sums += _segment_top_sums(sims, local, local_counts, top_m, len(order))
-            for k, a in enumerate(order):  # each large artist's own works' terms out again
+            for k in range(len(order)):  # each large artist's own works' terms out again
                 own = block[local == k]
                 sums[k] -= float(_top_mean(own @ own.T, top_m).sum(dtype=np.float64))
             state.large_sum = {a: float(sums[k]) for k, a in enumerate(order)}
