@@ -52,6 +52,8 @@ TRAIN_PER_LIST = 40  # IVF training sample per list (FAISS warns below 39)
 RERANK_MIN_K = 10  # a re-ranked IVF-PQ index is searched for at least this many, then cut
 MMAP_RERANK = "RMmap"  # factory suffix: PQ codes in RAM, exact re-rank from the mmap'd vectors file
 DEFAULT_K_FACTOR = 32  # re-rank depth (candidates per result) when the parameters do not say
+HEADROOM_BYTES = 64 << 20  # codes reserved past a loaded flat index's end (see _reserve_headroom)
+PRESENT_LOOKUPS = 256  # ids up to which membership is looked up one by one (an add of a few works)
 SINGLE_THREAD_BELOW = 20  # query batches smaller than FAISS's BLAS threshold run on one thread
 
 
@@ -173,6 +175,26 @@ def _idmap2(index: faiss.Index) -> faiss.IndexIDMap2:
     if not isinstance(index, faiss.IndexIDMap2):
         raise IndexMismatch(f"expected an IndexIDMap2, got {type(index).__name__}")
     return index
+
+
+def _reserve_headroom(index: faiss.IndexIDMap2) -> None:
+    """Room for more vectors in a loaded flat index's arrays (grown and shrunk again: the
+    capacity stays), so the first works added to a running gate after a load do not copy every
+    stored code (a loaded array is exactly full). At most ``HEADROOM_BYTES`` of codes."""
+    try:
+        inner = faiss.downcast_index(index.index)
+        if not isinstance(inner, faiss.IndexFlatCodes) or not inner.codes.is_owned:
+            return
+        n, size = int(inner.ntotal), int(inner.code_size)
+        extra = min(n // 4, HEADROOM_BYTES // max(size, 1))
+        if extra <= 0:
+            return
+        inner.codes.resize((n + extra) * size)
+        inner.codes.resize(n * size)
+        index.id_map.resize(n + extra)
+        index.id_map.resize(n)
+    except (AttributeError, RuntimeError, TypeError):  # another FAISS build: only the first add is slower
+        log.debug("cannot reserve room in the loaded index's arrays", exc_info=True)
 
 
 def _prepare_inner(index: faiss.IndexIDMap2) -> None:
@@ -345,6 +367,8 @@ class StyleIndex:
             raise IndexMismatch(f"style index {path}: {'; '.join(problems)}; run `stylegate index rebuild`")
         snapshot = meta.get("snapshot_hash")
         setting = meta.get("factory_setting")
+        if not mmap:
+            _reserve_headroom(_idmap2(index))
         return cls(
             index if mmap else _idmap2(index),
             factory=factory,
@@ -486,8 +510,7 @@ class StyleIndex:
             return
         if np.unique(id_arr).size != id_arr.size:
             raise VectorError("duplicate ids in one add")
-        present = (id_arr[self._vectors.contains(id_arr)] if self._vectors is not None
-                   else np.intersect1d(id_arr, self.ids()))
+        present = self._present(id_arr)
         if present.size:
             raise VectorError(f"ids already in the index: {present[:10].tolist()}")
         self._choose_by_size(vec.shape[0])
@@ -503,6 +526,24 @@ class StyleIndex:
         if self._vectors is not None:
             self._vectors.add(id_arr, vec)
         self.snapshot_hash = None
+
+    def _present(self, id_arr: np.ndarray) -> np.ndarray:
+        """Which of ``id_arr`` the index holds. A few ids in a flat-coded index are looked up
+        one by one in the id map (a running gate adding one artist's works must not scan
+        every id); many, or another index kind, are matched against all ids."""
+        if self._vectors is not None:
+            return id_arr[self._vectors.contains(id_arr)]
+        if id_arr.size <= PRESENT_LOOKUPS and isinstance(
+                faiss.downcast_index(_idmap2(self._index).index), faiss.IndexFlatCodes):
+            found = []
+            for work_id in id_arr.tolist():
+                try:
+                    self._index.reconstruct(work_id)  # IndexIDMap2: its reverse map, or "not found"
+                except RuntimeError:
+                    continue
+                found.append(work_id)
+            return np.array(found, dtype=np.int64)
+        return id_arr[np.isin(id_arr, self.ids())]
 
     def _training_sample(self, vec: np.ndarray) -> np.ndarray:
         """At most TRAIN_PER_LIST vectors per IVF list (seeded): k-means on all of a large
@@ -672,7 +713,7 @@ class StyleIndex:
         id_arr = self._check_ids(ids)
         if self._vectors is not None:
             return self._vectors.get(id_arr)  # KeyError names the unknown ids
-        missing = id_arr[~np.isin(id_arr, self.ids())].tolist()
+        missing = np.setdiff1d(id_arr, self._present(id_arr)).tolist()
         if missing:
             raise KeyError(f"work ids not in the index: {missing[:10]}")
         try:

@@ -51,7 +51,13 @@ def _append_at(log: AuditLog, monkeypatch, when: str, kind: str, body: dict) -> 
 
 @pytest.fixture()
 def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    lg = AuditLog.open(tmp_path / "audit.db")
+    lg = fill_log(AuditLog.open(tmp_path / "audit.db"), monkeypatch)
+    yield lg
+    lg.close()
+
+
+def fill_log(lg: AuditLog, monkeypatch: pytest.MonkeyPatch) -> AuditLog:
+    """The reports' audit log: nine entries in January and February 2024 (see the seq comments)."""
     a = lambda when, kind, body: _append_at(lg, monkeypatch, when, kind, body)  # noqa: E731
     split = [_attr(ADA, 0.6, "royalty"), _attr(BO, 0.4, "royalty")]
     a("2024-01-01T10:00:00.000000+00:00", "generate",                                   # seq 1 (Monday)
@@ -72,8 +78,7 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                                _ev("style", ADA, "royalty", 0.9, 0.6, "attribute")]))
     a("2024-02-04T08:00:00.000000+00:00", "generate", _body("allow"))                  # seq 8: nobody attributed
     a("2024-02-05T08:00:00.000000+00:00", "registry.artist.added", {"artist": ADA})    # seq 9: ignored
-    yield lg
-    lg.close()
+    return lg
 
 
 def _by_artist(df: pd.DataFrame) -> dict[int, dict]:

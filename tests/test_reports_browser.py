@@ -8,11 +8,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_reports import RATES, _policy, log  # noqa: F401  (the audit-log fixture)
+from test_reports import RATES, _policy, fill_log
 
 from stylegate.reports.attribution import build_attribution_report
 from stylegate.reports.audit_summary import build_audit_summary
 from stylegate.reports.render import write_report
+
+
+@pytest.fixture()
+def log(audit_target, monkeypatch: pytest.MonkeyPatch):
+    """The reports' audit log, on SQLite and on PostgreSQL (the reports read it from either)."""
+    from stylegate.governance.audit import AuditLog
+
+    lg = fill_log(AuditLog.open(audit_target, create=True), monkeypatch)
+    yield lg
+    lg.close()
 
 
 def _open_offline(browser, path: Path):

@@ -34,8 +34,19 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, base_url: str, home: Path, proc: subprocess.Popen, log_path: Path) -> None:
+    def __init__(self, base_url: str, home: Path, proc: subprocess.Popen, log_path: Path,
+                 env: dict[str, str]) -> None:
         self.base_url, self.home, self.proc, self.log_path = base_url, home, proc, log_path
+        self.env = env  # what the server runs with (a CLI call on its home needs the same database)
+
+    @property
+    def database_url(self) -> str | None:
+        return self.env.get("STYLEGATE_DATABASE_URL")
+
+    @property
+    def audit_target(self) -> str | Path:
+        """The server's audit log: its PostgreSQL database, or the home's SQLite file."""
+        return self.database_url or self.home / "audit.db"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -48,12 +59,15 @@ BROWSER_ADMIN = "browser-test-admin-token"
 
 
 @pytest.fixture()
-def live_server(tmp_path: Path):
-    """``stylegate serve`` on a free port over a fresh home; stopped with SIGTERM afterwards."""
+def live_server(tmp_path: Path, db_url: str):
+    """``stylegate serve`` on a free port over a fresh home, on its SQLite files or a fresh
+    PostgreSQL database; stopped with SIGTERM afterwards."""
     home = tmp_path / "home"
     port = _free_port()
     log_path = tmp_path / "server.log"
-    env = {k: v for k, v in os.environ.items() if k != "STYLEGATE_HOME"}
+    env = {k: v for k, v in os.environ.items() if k not in ("STYLEGATE_HOME", "STYLEGATE_DATABASE_URL")}
+    if not db_url.startswith("sqlite"):
+        env["STYLEGATE_DATABASE_URL"] = db_url
     env.setdefault("STYLEGATE_DEVICE", "cpu")
     env["STYLEGATE_ADMIN_TOKEN"] = BROWSER_ADMIN
     # only `stylegate init` creates a home; the server opens it
@@ -64,7 +78,7 @@ def live_server(tmp_path: Path):
         proc = subprocess.Popen(
             [sys.executable, "-m", "stylegate", "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-    server = LiveServer(f"http://127.0.0.1:{port}", home, proc, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", home, proc, log_path, env)
     try:
         deadline = time.monotonic() + STARTUP_LIMIT_S
         while True:

@@ -4,7 +4,9 @@ limit one token per item, with the bulk body cap. A real app over a real home (T
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +33,47 @@ def lines(r: Any) -> list[dict[str, Any]]:
     return [json.loads(line) for line in r.text.splitlines()]
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cli_home(tmp_path_factory.mktemp("bulk"), (OPT_OUT, ROYALTY))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The registry (and audit log) database of the module's home: None for the home's SQLite
+    files, or a new database on the session's PostgreSQL server (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
+
+
+@contextlib.contextmanager
+def database_env(database: str | None) -> Iterator[None]:
+    """The CLI (and a ``Settings()`` read from the environment) on ``database``."""
+    with pytest.MonkeyPatch.context() as mp:
+        if database is not None:
+            mp.setenv("STYLEGATE_DATABASE_URL", database)
+        yield
 
 
 @pytest.fixture(scope="module")
-def client(home: Path):
-    s = Settings(home=home, device="cpu", cpu_threads=1, max_request_bytes=MAX_REQUEST_BYTES,
+def home(tmp_path_factory: pytest.TempPathFactory, database: str | None) -> Path:
+    with database_env(database):
+        return cli_home(tmp_path_factory.mktemp("bulk"), (OPT_OUT, ROYALTY))
+
+
+@pytest.fixture(autouse=True)
+def _cli_on_the_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test on the module's home runs its CLI calls on the home's database."""
+    database = request.getfixturevalue("database") if "home" in request.fixturenames else None
+    with database_env(database):
+        yield
+
+
+@pytest.fixture(scope="module")
+def client(home: Path, database: str | None):
+    s = Settings(home=home, database_url=database, device="cpu", cpu_threads=1, max_request_bytes=MAX_REQUEST_BYTES,
                  rate_limit_per_minute=1_000_000, rate_limit_burst=100_000)
     with TestClient(create_app(s)) as c:
         yield c
@@ -91,7 +126,8 @@ def test_a_bulk_body_over_the_bulk_cap_is_413(client: TestClient) -> None:
 
 
 # ------------------------------------------------------------------------------ prompts
-def test_bulk_prompts_are_each_the_single_check_and_audited(home: Path, client: TestClient) -> None:
+def test_bulk_prompts_are_each_the_single_check_and_audited(home: Path, client: TestClient,
+                                                           request: pytest.FixtureRequest) -> None:
     prompts = ["a quiet harbour at dawn", f"a lighthouse by {OPT_OUT.name}", "   ", "x" * 5000,
                f"a tree by {ROYALTY.name}"]
     got = lines(client.post("/v1/check/prompts", json={"prompts": prompts}))
@@ -104,7 +140,8 @@ def test_bulk_prompts_are_each_the_single_check_and_audited(home: Path, client: 
         assert comparable(got[i]) == comparable(single)
     seqs = [got[i]["audit_seq"] for i in (0, 1, 4)]
     assert seqs[0] < seqs[1] < seqs[2]
-    ws = Workspace(Settings(home=home, device="cpu"))
+    ws = Workspace(Settings(home=home, device="cpu"))  # on the module's database (the environment)
+    assert ws.settings.database_url == request.getfixturevalue("database")
     entries = [ws.audit.entry(seq) for seq in seqs]
     assert [e["body"]["source"]["index"] for e in entries] == [0, 1, 4]
     assert {e["body"]["source"]["api"] for e in entries} == {"/v1/check/prompts"}
@@ -134,9 +171,12 @@ def test_openapi_documents_the_bulk_routes(client: TestClient) -> None:
 
 # ------------------------------------------------------------------------------ rate limit by items
 @pytest.fixture()
-def limited(tmp_path: Path):
-    """A burst of 10 tokens, one a minute after that."""
-    s = Settings(home=tmp_path / "home", device="cpu", cpu_threads=1, rate_limit_per_minute=1, rate_limit_burst=10)
+def limited(tmp_path: Path, db_url: str):
+    """A burst of 10 tokens, one a minute after that: in memory on SQLite (one process), in the
+    database's shared buckets (what `serve --workers N` uses) on PostgreSQL."""
+    pg = not db_url.startswith("sqlite")
+    s = Settings(home=tmp_path / "home", database_url=db_url if pg else None, device="cpu", cpu_threads=1,
+                 rate_limit_per_minute=1, rate_limit_burst=10, rate_limit_store="database" if pg else "auto")
     init_home(Workspace(s))
     with TestClient(create_app(s)) as c:
         yield c

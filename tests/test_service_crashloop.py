@@ -40,9 +40,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env() -> dict[str, str]:
+def _env(database: str | None = None) -> dict[str, str]:
+    """The server's and the CLI's environment: the home's SQLite files, or ``database``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STYLEGATE_")}
     env.update(STYLEGATE_DEVICE="cpu", STYLEGATE_RATE_LIMIT_BURST="1000000", STYLEGATE_RATE_LIMIT_PER_MINUTE="1000000")
+    if database is not None:
+        env["STYLEGATE_DATABASE_URL"] = database
     return env
 
 
@@ -53,14 +56,14 @@ class StartFailed(Exception):
 class Server:
     """One ``stylegate serve`` process over ``home``."""
 
-    def __init__(self, home: Path, log_path: Path) -> None:
+    def __init__(self, home: Path, log_path: Path, database: str | None = None) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "stylegate", "--home", str(home), "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=home.parent)
+                 "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=_env(database), cwd=home.parent)
         self._wait_ready()
 
     def log(self) -> str:
@@ -137,10 +140,10 @@ class Burst:
                     return
 
 
-def restart(home: Path, log_path: Path) -> Server:
+def restart(home: Path, log_path: Path, database: str | None = None) -> Server:
     """Start the server again over ``home``: opening the home recovers from the killed import
     (the index it was replacing is put back), so no operator step is needed."""
-    return Server(home, log_path)
+    return Server(home, log_path, database)
 
 
 def _registered(base_url: str, artist_id: int, token: str) -> dict[str, int]:
@@ -149,13 +152,15 @@ def _registered(base_url: str, artist_id: int, token: str) -> dict[str, int]:
     return {w["sha256"]: w["id"] for w in r.json()}
 
 
-def test_sigkill_mid_upload_loses_no_acknowledged_change(tmp_path: Path) -> None:
+def test_sigkill_mid_upload_loses_no_acknowledged_change(tmp_path: Path, db_url: str) -> None:
+    """On the home's SQLite files, and with the registry and audit log on PostgreSQL."""
+    database = None if db_url.startswith("sqlite") else db_url
     home = tmp_path / "home"
     log_path = tmp_path / "server.log"
     init = subprocess.run([sys.executable, "-m", "stylegate", "--home", str(home), "init"], capture_output=True,
-                          text=True, env=_env(), timeout=300, check=False)
+                          text=True, env=_env(database), timeout=300, check=False)
     assert init.returncode == 0, init.stdout + init.stderr  # only `stylegate init` creates a home
-    server = Server(home, log_path)
+    server = Server(home, log_path, database)
     r = httpx.post(server.base_url + "/v1/artists",
                    json={"name": "Crash Loop Artist", "consent": "opt-out", "contact": "crash@example.org"}, timeout=60)
     assert r.status_code == 201, r.text
@@ -175,7 +180,7 @@ def test_sigkill_mid_upload_loses_no_acknowledged_change(tmp_path: Path) -> None
         assert burst.refused == [], burst.refused
         acknowledged += burst.acknowledged
         unanswered += burst.unanswered
-        server = restart(home, tmp_path / f"server-{round_no + 1}.log")
+        server = restart(home, tmp_path / f"server-{round_no + 1}.log", database)
 
     try:
         registered = _registered(server.base_url, artist_id, token)
@@ -189,21 +194,21 @@ def test_sigkill_mid_upload_loses_no_acknowledged_change(tmp_path: Path) -> None
 
     # files a killed import had stored without a row are reported; `doctor --repair` removes them
     repair = subprocess.run([sys.executable, "-m", "stylegate", "--home", str(home), "doctor", "--repair"],
-                            capture_output=True, text=True, env=_env(), timeout=300, check=False)
+                            capture_output=True, text=True, env=_env(database), timeout=300, check=False)
     assert repair.returncode == 0, repair.stdout + repair.stderr
-    _check_home_agrees(home, registered)
+    _check_home_agrees(home, registered, database)
     print(f"crash loop: {len(acknowledged)} uploads acknowledged, {len(unanswered)} unanswered, "
           f"{ROUNDS} restarts with no operator step")
     verify = subprocess.run([sys.executable, "-m", "stylegate", "--home", str(home), "audit", "verify"],
-                            capture_output=True, text=True, env=_env(), timeout=300, check=False)
+                            capture_output=True, text=True, env=_env(database), timeout=300, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def _check_home_agrees(home: Path, registered: dict[str, int]) -> None:
+def _check_home_agrees(home: Path, registered: dict[str, int], database: str | None) -> None:
     """The registry's works, the style index's ids and the stored files agree."""
     from stylegate.workspace import Workspace
 
-    settings = Settings(home=home, device="cpu", cpu_threads=1)
+    settings = Settings(home=home, database_url=database, device="cpu", cpu_threads=1)
     ws = Workspace(settings)
     works = ws.store.list_works()
     assert {w.sha256: w.id for w in works} == registered

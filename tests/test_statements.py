@@ -42,6 +42,11 @@ def _attr(artist: Any, share: float) -> dict[str, Any]:
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A real home: artists in the registry, generations in the audit log in November 2026."""
+    return statements_home(tmp_path, monkeypatch)
+
+
+def statements_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The ``home`` fixture's home, on the database the environment names (SQLite by default)."""
     root = tmp_path / "home"
     ws = stylegate.open_workspace(root, create=True, device="cpu")
     ada = ws.store.add_artist("Ada Royal", consent="royalty", royalty_rate=0.2)

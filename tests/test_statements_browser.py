@@ -7,8 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_reports_browser import _open_offline
-from test_statements import _issue, home  # noqa: F401  (the home fixture)
+from test_statements import _issue, statements_home
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> dict[str, Any]:
+    """The statements' home on SQLite, and on PostgreSQL (the CLI reads the URL from the environment)."""
+    if not db_url.startswith("sqlite"):
+        monkeypatch.setenv("STYLEGATE_DATABASE_URL", db_url)
+    return statements_home(tmp_path, monkeypatch)
 
 
 def test_statement_page_renders_in_chromium(home: dict[str, Any], browser: Any, artifacts_dir: Path) -> None:  # noqa: F811

@@ -28,7 +28,7 @@ def test_dashboard_lists_statements_with_downloads_and_verification(
     artist, token = me.json()["artist"], me.json()["token"]
     assert api.patch(f"/v1/admin/artists/{artist['id']}", json={"verified": True},
                      headers={"Authorization": f"Bearer {BROWSER_ADMIN}"}).status_code == 200
-    log = AuditLog.open(live_server.home / "audit.db")  # two attributed generations in November 2026
+    log = AuditLog.open(live_server.audit_target)  # two attributed generations in November 2026
     attribution = [{"artist": {"id": artist["id"], "name": artist["name"]}, "share": 1.0, "consent": "royalty"}]
     for day in ("03", "04"):
         monkeypatch.setattr(audit_mod, "utc_now", lambda day=day: f"2026-11-{day}T10:00:00.000000+00:00")
@@ -36,7 +36,8 @@ def test_dashboard_lists_statements_with_downloads_and_verification(
     monkeypatch.undo()
     log.close()
     issue = subprocess.run([sys.executable, "-m", "stylegate", "--home", str(live_server.home), "statements", "issue",
-                            "--period", "2026-11", "--json"], capture_output=True, text=True, timeout=300)
+                            "--period", "2026-11", "--json"], capture_output=True, text=True, timeout=300,
+                           env=live_server.env)
     assert issue.returncode == 0, issue.stderr
     mine = next(s for s in json.loads(issue.stdout)["statements"] if s["artist"]["id"] == artist["id"])
 

@@ -11,7 +11,7 @@ from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.decision import EvidenceKind
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.matching.scores import STYLE_TOP_M
-from stylegate.governance.matching.style_norm import StyleNormState, style_norms
+from stylegate.governance.matching.style_norm import StyleNormState, _full_sums, style_norms
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
 from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
@@ -121,3 +121,45 @@ def test_one_normalised_threshold_holds_at_4_and_12_works_where_the_cosine_one_f
         cosine_wrong[works] = _held_out_flags(ws, cosine, artists)
     # the cosine threshold that suits 4 works flags wrong artists at 12 (or misses at 4)
     assert cosine_wrong[12][1] > 0.1 or cosine_wrong[4][0] > 0.05, cosine_wrong
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 5, 32, 40])
+def test_column_top_means_are_each_columns_best_m_mean(rows: int) -> None:
+    """The running-maximum merge (few rows) and the partition (many) both give, per column, the
+    mean of its best min(M, rows) values, ties and negative values included."""
+    from stylegate.governance.matching.style_norm import _column_top_means
+
+    rng = np.random.default_rng(rows)
+    sims = np.round(rng.normal(size=(rows, 50)), 1).astype(np.float32)  # rounded: ties occur
+    m = min(STYLE_TOP_M, rows)
+    expected = np.sort(sims, axis=0)[::-1][:m].astype(np.float64).mean(axis=0)
+    assert _column_top_means(sims, STYLE_TOP_M) == pytest.approx(expected, abs=1e-6)
+
+
+def test_an_artist_crossing_the_top_m_keeps_norms_equal_to_a_full_computation() -> None:
+    """One artist grows from one work past STYLE_TOP_M and back to none, next to artists with
+    few works (closed-form impostor sums) and with many (summed ones), in a state that had to
+    add slot blocks on the way: after each step every norm equals the full computation."""
+    rng = np.random.default_rng(7)
+    dim = 16
+    centres = rng.normal(size=(6, dim))
+    works = {a: (np.arange(n), _unit(rng, n, centres[a], 0.4)) for a, n in ((1, 2), (2, 3), (3, 6), (4, 9))}
+    state = StyleNormState.build(works, STYLE_TOP_M, dim)
+    grown = _unit(rng, 40, centres[5], 0.4)  # more than the slots reserved at build
+    for n in (1, STYLE_TOP_M, STYLE_TOP_M + 1, 40, STYLE_TOP_M, 0):
+        if n:
+            works[5] = (np.arange(n), grown[:n])
+        else:
+            works.pop(5)
+        state.update(5, grown[:n])
+        ids, imp_sum, _, _ = _full_sums(works, STYLE_TOP_M, chunk=5)
+        for j, a in enumerate(ids):  # closed-form (few works) and summed (many) impostor sums
+            assert state.impostor_sum(a) == pytest.approx(imp_sum[j], abs=1e-4), (n, a)
+        expected = style_norms(works, STYLE_TOP_M)
+        got = state.norms()
+        assert set(got) == set(expected) and len(got) == len(expected), n
+        assert len(expected) >= 2, n
+        for a, norm in expected.items():
+            assert (got[a].works, got[a].impostors) == (norm.works, norm.impostors)
+            assert got[a].impostor == pytest.approx(norm.impostor, abs=1e-5), (n, a)
+            assert got[a].genuine == pytest.approx(norm.genuine, abs=1e-5), (n, a)

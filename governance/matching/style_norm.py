@@ -55,6 +55,26 @@ def _top_mean(block: np.ndarray, m: int) -> np.ndarray:
     return -np.partition(-block, m - 1, axis=1)[:, :m].mean(axis=1)
 
 
+def _column_top_means(sims: np.ndarray, m: int) -> np.ndarray:
+    """The mean of each column's best ``min(m, rows)`` values (float64). For a few rows, the
+    best ``m`` of each column are kept in ``m`` running arrays (a merge, row by row, of
+    contiguous element-wise max and min): ``np.partition`` along a short axis costs a call per
+    column."""
+    rows = sims.shape[0]
+    m = min(m, rows)
+    if rows > 32 or m == 0:
+        return _top_mean(sims.T, m).astype(np.float64) if m else np.zeros(sims.shape[1])
+    best = [np.full(sims.shape[1], -np.inf, sims.dtype) for _ in range(m)]  # best[0] >= best[1] >= ...
+    for x in sims:
+        for k in range(m - 1, 0, -1):
+            np.maximum(best[k], np.minimum(best[k - 1], x), out=best[k])
+        np.maximum(best[0], x, out=best[0])
+    out = np.zeros(sims.shape[1])
+    for level in best:
+        out += level
+    return out / m
+
+
 def _full_sums(artist_works: Mapping[int, tuple[np.ndarray, np.ndarray]], top_m: int, chunk: int
                ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
     """The artists with works, their impostor sums, genuine means and work counts."""
@@ -129,104 +149,125 @@ def _segment_top_sums(sims: np.ndarray, owner: np.ndarray, n_own: np.ndarray, to
 
 
 class StyleNorms(Mapping[int, StyleNorm]):
-    """The norms of a :class:`StyleNormState`, read from its arrays on access (building 100,000
-    ``StyleNorm`` objects after every change would cost more than the change)."""
+    """The norms of a :class:`StyleNormState`, each computed from the state when it is read
+    (an image check reads the norms of its few candidates; building 100,000 ``StyleNorm``
+    objects, or even every artist's impostor mean, after every change would cost more than
+    the change). Iterating or counting computes them all."""
 
     def __init__(self, state: StyleNormState) -> None:
         self._state = state
-        self._eligible = state.eligible()
-        self._total = int(state.n_own.sum())
 
     def __getitem__(self, artist_id: int) -> StyleNorm:
-        if not (0 <= artist_id < len(self._eligible)) or not self._eligible[artist_id]:
+        if not isinstance(artist_id, (int, np.integer)) or not self._state.is_eligible(int(artist_id)):
             raise KeyError(artist_id)
-        return self._state.norm(artist_id, self._total)
+        return self._state.norm(int(artist_id))
 
     def __iter__(self) -> Iterator[int]:
-        return (int(a) for a in np.flatnonzero(self._eligible))
+        return (int(a) for a in np.flatnonzero(self._state.eligible()))
 
     def __len__(self) -> int:
-        return int(self._eligible.sum())
+        return int(self._state.eligible().sum())
 
 
 class StyleNormState:
-    """What the style norms are made of, kept so that one artist's works change updates them.
+    """What the style norms are made of, kept so that one artist's works change updates them
+    at the cost of the change, not of the registry.
 
-    ``imp_sum[a]`` is the sum, over every other artist's works, of the work's style score
-    against ``a``; a works change of artist ``c`` takes the old works' terms out of every
-    other artist's sum and puts the new ones in (one product of ``c``'s works with all
-    stored works), and computes ``c``'s own sum and genuine mean again. Arrays are indexed by
-    artist id. The result equals :func:`style_norms` within float rounding.
+    An artist ``a`` with at most ``top_m`` works scores every stored work ``w`` by the plain
+    mean of ``w`` with its works, so its impostor sum over the other artists' works is
+    ``(T - S_a) . S_a / n_a`` (``T`` the sum of all stored work vectors, ``S_a`` the sum of
+    ``a``'s): the state keeps ``T`` and computes that when the norm is read. Only artists with
+    more than ``top_m`` works ("large" ones: the best M of their works depend on the query)
+    keep a summed impostor term, which a works change of another artist moves by the changed
+    works' terms against the large artists' works alone, and which a large artist's own
+    change computes again against every stored work. A change therefore costs
+    O(changed works x (dim + works of large artists)), plus O(stored works) when the changed
+    artist is large. The result equals :func:`style_norms` within float rounding.
     """
 
     def __init__(self, dim: int, top_m: int) -> None:
         self.top_m = top_m
-        self.vectors = np.zeros((0, dim), np.float32)  # one row per stored work (a slot)
+        self.dim = dim
+        # one row per stored work (a slot), in blocks: new slots come in a new block, so a
+        # change never copies the rows already stored
+        self._blocks: list[np.ndarray] = []
+        self._starts = np.zeros(0, np.int64)  # the first slot of each block
         self.owner = np.zeros(0, np.int64)  # the slot's artist, -1 when free
         self.slots: dict[int, np.ndarray] = {}
         self._free: list[int] = []
-        self.imp_sum = np.zeros(0)
-        self.gen = np.zeros(0)
+        self.total = np.zeros(dim)  # T: the sum of every stored work vector (float64)
+        self.n_works = 0
+        self.large_sum: dict[int, float] = {}  # impostor sums of the artists with > top_m works
+        self._large_cols: tuple[np.ndarray, np.ndarray, np.ndarray, list[int]] | None = None
+        self.gen = np.zeros(0)  # by artist id (capacity grows in blocks)
         self.n_own = np.zeros(0, np.int64)
 
     @classmethod
     def build(cls, artist_works: Mapping[int, tuple[np.ndarray, np.ndarray]], top_m: int,
               dim: int, chunk: int = 256) -> StyleNormState:
-        """The state of all artists' works (the sums :func:`style_norms` takes, vectorised:
-        each chunk of works against every stored work, summed per artist by owner, then each
-        work's term against its own artist taken out again)."""
+        """The state of all artists' works: the sum of all works, each artist's genuine mean,
+        and the large artists' impostor sums (each chunk of works against the large artists'
+        works, summed per artist by owner, then each work's term against its own artist taken
+        out again)."""
         state = cls(dim, top_m)
         ids = sorted(a for a, (w, _) in artist_works.items() if len(w) > 0)
         if not ids:
             return state
         counts = np.array([len(artist_works[a][0]) for a in ids], np.int64)
-        state.vectors = np.concatenate([artist_works[a][1] for a in ids]).astype(np.float32).reshape(-1, dim)
+        vectors = np.concatenate([artist_works[a][1] for a in ids]).astype(np.float32).reshape(-1, dim)
+        state._blocks, state._starts = [vectors], np.zeros(1, np.int64)
         state.owner = np.repeat(np.array(ids, np.int64), counts)
+        # free slots for the works changes to come, so the first ones allocate nothing
+        state._add_block(max(16, len(vectors) // 16))
         bounds = np.cumsum(np.r_[0, counts])
         state.slots = {a: np.arange(bounds[j], bounds[j + 1]) for j, a in enumerate(ids)}
-        size = max(ids) + 1
-        state._grow(size)
-        at = np.array(ids, np.int64)
-        state.n_own[at] = counts
-        for start in range(0, len(state.owner), chunk):
-            sims = state.vectors[start:start + chunk] @ state.vectors.T
-            state.imp_sum += _segment_top_sums(sims, state.owner, state.n_own, top_m, size)
-        # each work's own term: with at most top_m works, the mean of all own works (its sum
-        # over the artist's works is |sum of the works|^2 / n); with more, computed per artist
-        sums = np.add.reduceat(state.vectors.astype(np.float64), bounds[:-1], axis=0)
-        own = (sums * sums).sum(axis=1) / counts
+        state._grow(max(ids) + 1)
+        state.n_own[np.array(ids, np.int64)] = counts
+        state.total = vectors.sum(axis=0, dtype=np.float64)
+        state.n_works = len(vectors)
         for j in np.flatnonzero(counts >= 2):
-            a = ids[j]
-            if counts[j] > top_m:
-                block = state.vectors[state.slots[a]]
-                own[j] = float(_top_mean(block @ block.T, top_m).sum(dtype=np.float64))
-            state.gen[a] = state._genuine(a)
-        state.imp_sum[at] -= own
+            state.gen[ids[j]] = state._genuine(ids[j])
+        large = [a for a, n in zip(ids, counts) if n > top_m]
+        if large:
+            state.large_sum = dict.fromkeys(large, 0.0)
+            cols, local, local_counts, order = state._large_columns()
+            sums = np.zeros(len(order))
+            block = vectors[cols]
+            for start in range(0, len(vectors), chunk):
+                sims = vectors[start:start + chunk] @ block.T
+                sums += _segment_top_sums(sims, local, local_counts, top_m, len(order))
+            for k in range(len(order)):  # each large artist's own works' terms out again
+                own = block[local == k]
+                sums[k] -= float(_top_mean(own @ own.T, top_m).sum(dtype=np.float64))
+            state.large_sum = {a: float(sums[k]) for k, a in enumerate(order)}
         return state
 
     def update(self, artist_id: int, vectors: np.ndarray | None) -> None:
-        """Artist ``artist_id``'s works are now ``vectors`` (None or empty: it has none).
-
-        One product of the artist's old and new works with every stored work gives all three
-        changes: the old works' terms leave every other artist's sum, the new works' terms
-        enter it, and the artist's own sum is the other works against its new works.
-        """
-        self._grow(max(len(self.imp_sum), artist_id + 1))
-        size = len(self.imp_sum)
-        dim = self.vectors.shape[1]
+        """Artist ``artist_id``'s works are now ``vectors`` (None or empty: it has none)."""
+        self._grow(artist_id + 1)
+        dim = self.dim
         new = np.zeros((0, dim), np.float32) if vectors is None else np.asarray(vectors, np.float32).reshape(-1, dim)
         old = self.slots.pop(artist_id, None)
-        old_vectors = self.vectors[old] if old is not None else np.zeros((0, dim), np.float32)
-        others = (self.owner >= 0) & (self.owner != artist_id)
-        sims = (np.concatenate([old_vectors, new]) @ self.vectors.T)[:, others]
-        owners = self.owner[others]
-        k = len(old_vectors)
-        if k:
-            self.imp_sum -= _segment_top_sums(sims[:k], owners, self.n_own, self.top_m, size)
-        if len(new):
-            self.imp_sum += _segment_top_sums(sims[k:], owners, self.n_own, self.top_m, size)
-        self.imp_sum[artist_id] = (float(_top_mean(sims[k:].T, self.top_m).sum(dtype=np.float64))
-                                   if len(new) and sims.shape[1] else 0.0)
+        old_vectors = self.rows(old) if old is not None else np.zeros((0, dim), np.float32)
+        was_large = artist_id in self.large_sum
+        self.large_sum.pop(artist_id, None)
+        if was_large:
+            self._large_cols = None
+        if self.large_sum and (len(old_vectors) or len(new)):
+            # the other large artists: the old works' terms out of their sums, the new ones in
+            cols, local, local_counts, order = self._large_columns()
+            sims = np.concatenate([old_vectors, new]) @ self.rows(cols).T
+            k = len(old_vectors)
+            delta = np.zeros(len(order))
+            if k:
+                delta -= _segment_top_sums(sims[:k], local, local_counts, self.top_m, len(order))
+            if len(new):
+                delta += _segment_top_sums(sims[k:], local, local_counts, self.top_m, len(order))
+            for j, a in enumerate(order):
+                self.large_sum[a] += float(delta[j])
+        self.total -= old_vectors.sum(axis=0, dtype=np.float64)
+        self.total += new.sum(axis=0, dtype=np.float64)
+        self.n_works += len(new) - len(old_vectors)
         if old is not None:
             self.owner[old] = -1
             self._free.extend(int(i) for i in old)
@@ -235,50 +276,112 @@ class StyleNormState:
         if not len(new):
             return
         slots = self._take(len(new))
-        self.vectors[slots] = new
+        self._set_rows(slots, new)
         self.owner[slots] = artist_id
         self.slots[artist_id] = slots
         self.gen[artist_id] = self._genuine(artist_id)
+        if len(new) > self.top_m:
+            # its own sum: every other stored work against its works (one pass over them all)
+            others = (self.owner >= 0) & (self.owner != artist_id)
+            sims = np.concatenate([new @ block.T for block in self._blocks], axis=1)
+            self.large_sum[artist_id] = float(_column_top_means(sims, self.top_m) @ others)
+            self._large_cols = None
+
+    def _large_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """The slots of the large artists' works, each slot's artist as an index into the
+        returned order, the artists' work counts, and the artists (cached until one changes)."""
+        if self._large_cols is None:
+            order = sorted(self.large_sum)
+            cols = np.concatenate([self.slots[a] for a in order]) if order else np.zeros(0, np.int64)
+            local = np.repeat(np.arange(len(order)), [len(self.slots[a]) for a in order]).astype(np.int64)
+            counts = np.array([len(self.slots[a]) for a in order], np.int64)
+            self._large_cols = (cols, local, counts, order)
+        return self._large_cols
+
+    def rows(self, slots: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``slots`` (a copy)."""
+        slots = np.asarray(slots, np.int64)
+        if not slots.size:
+            return np.zeros((0, self.dim), np.float32)
+        which = np.searchsorted(self._starts, slots, side="right") - 1
+        if which[0] == which[-1] and (which == which[0]).all():
+            return self._blocks[int(which[0])][slots - self._starts[which[0]]]
+        out = np.empty((len(slots), self.dim), np.float32)
+        for b in np.unique(which):
+            at = which == b
+            out[at] = self._blocks[int(b)][slots[at] - self._starts[b]]
+        return out
+
+    def _set_rows(self, slots: np.ndarray, vectors: np.ndarray) -> None:
+        which = np.searchsorted(self._starts, slots, side="right") - 1
+        for b in np.unique(which):
+            at = which == b
+            self._blocks[int(b)][slots[at] - self._starts[b]] = vectors[at]
 
     def _take(self, n: int) -> np.ndarray:
         taken = [self._free.pop() for _ in range(min(n, len(self._free)))]
         missing = n - len(taken)
         if missing:
             start = len(self.owner)
-            grow = max(missing, start // 4, 16)  # amortised: slots are added in blocks
-            self.vectors = np.concatenate([self.vectors, np.zeros((grow, self.vectors.shape[1]), np.float32)])
-            self.owner = np.r_[self.owner, np.full(grow, -1, np.int64)]
-            taken += list(range(start, start + missing))
-            self._free.extend(range(start + grow - 1, start + missing - 1, -1))
+            self._add_block(max(missing, start // 4, 16))  # amortised: slots are added in blocks
+            taken += [self._free.pop() for _ in range(missing)]
         return np.array(sorted(taken), np.int64)
 
-    def eligible(self) -> np.ndarray:
-        """Which artist ids have a norm (see the module docstring)."""
-        with_works = self.n_own > 0
-        if int(with_works.sum()) < 2:
-            return np.zeros(len(self.n_own), bool)
-        total = int(self.n_own.sum())
-        n_imp = np.maximum(total - self.n_own, 1)
-        return (self.n_own >= 2) & (self.gen - self.imp_sum / n_imp >= MIN_GAP)
+    def _add_block(self, size: int) -> None:
+        """``size`` free slots more, in a new block (the stored rows are not copied)."""
+        start = len(self.owner)
+        self._blocks.append(np.zeros((size, self.dim), np.float32))
+        self._starts = np.r_[self._starts, start].astype(np.int64)
+        self.owner = np.r_[self.owner, np.full(size, -1, np.int64)]
+        self._free.extend(range(start + size - 1, start - 1, -1))  # popped lowest first
 
-    def norm(self, artist_id: int, total: int) -> StyleNorm:
-        """``artist_id``'s norm, with ``total`` works stored in all."""
-        n_imp = total - int(self.n_own[artist_id])
-        return StyleNorm(float(self.imp_sum[artist_id] / n_imp), float(self.gen[artist_id]),
+    def impostor_sum(self, artist_id: int) -> float:
+        """The sum, over every other artist's stored works, of the work's style score against
+        ``artist_id`` (see the class docstring)."""
+        if artist_id in self.large_sum:
+            return self.large_sum[artist_id]
+        slots = self.slots.get(artist_id)
+        if slots is None:
+            return 0.0
+        own = self.rows(slots).sum(axis=0, dtype=np.float64)
+        return float((self.total - own) @ own) / len(slots)
+
+    def _artists_with_works(self) -> int:
+        return len(self.slots)
+
+    def is_eligible(self, artist_id: int) -> bool:
+        """Whether ``artist_id`` has a norm (see the module docstring)."""
+        if not 0 <= artist_id < len(self.n_own) or self.n_own[artist_id] < 2 or self._artists_with_works() < 2:
+            return False
+        n_imp = self.n_works - int(self.n_own[artist_id])
+        return bool(self.gen[artist_id] - self.impostor_sum(artist_id) / n_imp >= MIN_GAP)
+
+    def eligible(self) -> np.ndarray:
+        """Which artist ids have a norm, every artist at once (for iterating the norms)."""
+        out = np.zeros(len(self.n_own), bool)
+        for a in np.flatnonzero(self.n_own >= 2):
+            out[a] = self.is_eligible(int(a))
+        return out
+
+    def norm(self, artist_id: int) -> StyleNorm:
+        """``artist_id``'s norm."""
+        n_imp = self.n_works - int(self.n_own[artist_id])
+        return StyleNorm(float(self.impostor_sum(artist_id) / n_imp), float(self.gen[artist_id]),
                          int(self.n_own[artist_id]), n_imp)
 
     def norms(self) -> StyleNorms:
         return StyleNorms(self)
 
     def _grow(self, size: int) -> None:
-        if size > len(self.imp_sum):
-            pad = size - len(self.imp_sum)
-            self.imp_sum = np.r_[self.imp_sum, np.zeros(pad)]
+        """Room for artist ids below ``size`` (in blocks: registering artists one by one
+        must not copy the arrays each time)."""
+        if size > len(self.n_own):
+            pad = max(size, 2 * len(self.n_own), 16) - len(self.n_own)
             self.gen = np.r_[self.gen, np.zeros(pad)]
             self.n_own = np.r_[self.n_own, np.zeros(pad, np.int64)]
 
     def _genuine(self, artist_id: int) -> float:
-        own = self.vectors[self.slots[artist_id]]
+        own = self.rows(self.slots[artist_id])
         if len(own) < 2:
             return 0.0
         sims = own @ own.T

@@ -10,9 +10,10 @@ names (``registry.changes``):
   (only when its descriptors changed);
 - ``works`` changes: the artist's works, their files, its works prototype (its vectors read
   back from ``index``, which already holds the change) and the style norms, which compare
-  every artist's works with every other's: ``StyleNormState.update`` moves the changed
-  artist's terms in every other artist's sums (one product of its works with all stored
-  works) instead of comparing everyone with everyone again.
+  every artist's works with every other's: ``StyleNormState.update`` keeps the sum of all
+  stored works (an artist with at most ``STYLE_TOP_M`` works reads its impostor sum from it)
+  and moves the changed works' terms in the few summed ones (artists with more works), instead
+  of comparing everyone with everyone again.
 
 The result equals :func:`~stylegate.governance.matching.view.build_view` at the new
 revision (``tests/test_view_delta.py`` checks this against random change sequences). The
@@ -127,13 +128,13 @@ def _apply_works(view: RegistryView, store: RegistryStore, artist_ids: list[int]
             mean = held[1].mean(axis=0).astype(np.float32)
             row = mean / np.float32(max(float(np.linalg.norm(mean)), 1e-12))
         view.prototype_artists, view.prototypes = set_row(view.prototype_artists, view.prototypes, artist_id, row)
-    # The norms compare each artist's works with everyone else's: the state takes the changed
-    # artists' old works' terms out of every other artist's sums and puts the new ones in.
+    # The norms compare each artist's works with everyone else's: the state updates the sum of
+    # all works and the summed terms of the artists with more than STYLE_TOP_M works.
     from stylegate.governance.matching.scores import STYLE_TOP_M
     from stylegate.governance.matching.style_norm import StyleNormState
 
     state = view.norm_state
-    if state is None or state.vectors.shape[1] != dim:
+    if state is None or state.dim != dim:
         state = view.norm_state = StyleNormState.build(view.artist_works, STYLE_TOP_M, dim)
     else:
         for artist_id in artist_ids:
