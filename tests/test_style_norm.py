@@ -42,6 +42,20 @@ def test_norms_are_the_impostor_and_leave_one_out_means() -> None:
     assert style_norms({0: works[0]}, STYLE_TOP_M) == {}  # alone in the registry
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_an_artist_with_two_or_three_tight_works_has_a_norm(n: int) -> None:
+    """With no more works than the top M, the leave-one-out mean is over the n - 1 other works
+    (a work compared with itself must not enter it as minus infinity)."""
+    rng = np.random.default_rng(n)
+    centres = rng.normal(size=(2, 16))
+    works = {0: (np.arange(n), _unit(rng, n, centres[0], 0.05)), 1: (np.arange(10, 16), _unit(rng, 6, centres[1], 0.05))}
+    own = works[0][1]
+    loo = np.mean([np.delete(own @ own[i], i).mean() for i in range(n)])
+    for norms in (style_norms(works, STYLE_TOP_M), StyleNormState.build(works, STYLE_TOP_M, 16).norms()):
+        assert 0 in norms
+        assert norms[0].genuine == pytest.approx(loo, abs=1e-5)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_updated_state_equals_norms_computed_from_scratch(seed: int) -> None:
     """Random works changes (add, withdraw, replace, clear; few works and more than the top M)

@@ -91,7 +91,7 @@ def _full_sums(artist_works: Mapping[int, tuple[np.ndarray, np.ndarray]], top_m:
         if len(own) >= 2:  # leave-one-out: a work is never its own neighbour
             sims = own @ own.T
             np.fill_diagonal(sims, -np.inf)
-            gen[j] = float(_top_mean(sims, top_m).mean())
+            gen[j] = float(_top_mean(sims, min(top_m, len(own) - 1)).mean())  # the diagonal never counts
     for start in range(0, len(vectors), chunk):
         sims = vectors[start:start + chunk] @ vectors.T
         rows_owner = owner[start:start + chunk]
@@ -386,4 +386,4 @@ class StyleNormState:
             return 0.0
         sims = own @ own.T
         np.fill_diagonal(sims, -np.inf)  # leave-one-out: a work is never its own neighbour
-        return float(_top_mean(sims, self.top_m).mean())
+        return float(_top_mean(sims, min(self.top_m, len(own) - 1)).mean())  # the diagonal never counts
