@@ -55,7 +55,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
-from stylegate.governance.screening import cues, frequency, lexicon, places
+from stylegate.governance.screening import cues, frequency, givennames, lexicon, places
 from stylegate.governance.screening.canonical import (
     Token,
     latin_key,
@@ -814,7 +814,7 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
         return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
     if hit.rule == "skeleton":  # a short skeleton is weak evidence: a style cue, whatever the policy
         cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
-        cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end)
+        cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf)
         if not cued and (len(hit.skeleton) < SKELETON_ALONE_LEN or rules.needs_context("skeleton", False, hit.via)):
             return None
         return replace(hit, cue=cue.text if cue else "")
@@ -829,6 +829,8 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
         if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
+        if hit.rule in ("single", "surname", "inflection") and cues.attributive(prompt, hit.start, hit.end):
+            common = True  # "a Möbius strip", "the Munch Museum": a modifier, a brand or an eponym
         if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
@@ -844,7 +846,7 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
         return explained
     if hidden:
         return explained
-    if cue is not None and cues.counts(cue, prompt, hit.start, hit.end):
+    if cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf):
         return explained
     return None
 
@@ -954,13 +956,22 @@ def _given_form(prompt: str, before: Token, first: Token, given: list[str]) -> b
 
 
 def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = ()) -> bool:  # type: ignore[assignment]
-    """Whether the word before a surname is a capitalised given name of another person."""
+    """Whether the word before a surname is a capitalised given name of another person.
+
+    An uncommon capitalised word ("Chinedu Okonkwo"), or a common word that is a frequent
+    given name ("Maxim Gorky"), unless it spells one of the artist's own given names.
+    """
     gap = prompt[before.end : first.start]
     if gap.strip():  # punctuation between them: "painting, Okonkwo"
         return False
-    if _given_form(prompt, before, first, list(given)):
+    if _given_form(prompt, before, first, list(given)) or not prompt[before.start : before.start + 1].isupper():
         return False
-    return prompt[before.start : before.start + 1].isupper() and not lexicon.is_common(before.text)
+    if givennames.is_variant(before.text, list(given)):
+        return False  # "Vasily Kandinsky" for a registered "Wassily Kandinsky"
+    if not lexicon.is_common(before.text):
+        return True
+    # A common word that is also a frequent given name ("Maxim Gorky"; see ``screening.givennames``).
+    return givennames.another_persons_given_name(before.text, list(given), frequency.zipf(before.text))
 
 
 def _best(hits: list[NameHit]) -> list[NameHit]:
