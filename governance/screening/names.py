@@ -423,11 +423,15 @@ class NameMatcher:
         return len(self._keys)
 
     # ------------------------------------------------------------- matching
-    def find(self, prompt: str, tokens: list[Token] | None = None, rules: NameRules | None = None) -> list[NameHit]:
+    def find(
+        self, prompt: str, tokens: list[Token] | None = None, rules: NameRules | None = None,
+        suppressed: list[tuple[NameHit, str]] | None = None,
+    ) -> list[NameHit]:
         """Every name hit in ``prompt``, in order of position (see the module doc for rules).
 
         ``tokens`` are ``tokenize(prompt)`` when the caller has them; ``rules`` (the policy's
-        ``[names]``) say which rules need a style cue or an obfuscation.
+        ``[names]``) say which rules need a style cue or an obfuscation. A ``suppressed`` list
+        receives each candidate that needed context and had none, with the reason.
         """
         self.ensure_built()
         tokens = tokenize(prompt) if tokens is None else tokens
@@ -450,9 +454,12 @@ class NameMatcher:
         hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
         for hit in hits:
-            explained = _explain(hit, prompt, rules)
+            why: list[str] | None = [] if suppressed is not None else None
+            explained = _explain(hit, prompt, rules, why)
             if explained is not None:
                 kept.append(explained)
+            elif suppressed is not None:
+                suppressed.append((hit, "; ".join(why or ["needs a style cue"])))
         return _best(kept)
 
     def _skeleton_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
@@ -675,6 +682,7 @@ class NameMatcher:
             if _given_form(prompt, tokens[i - 1], tokens[i], given):
                 start = tokens[i - 1].start  # "Grega Rutkowskiego": the declined given name belongs to it
             elif _someone_else(prompt, tokens[i - 1], tokens[i], given):
+                log.debug("surname %r after %r: another person's name, not %s", key, tokens[i - 1].text, label)
                 return
         rule = "surname" if how == "surname" else "inflection"
         hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
@@ -807,8 +815,12 @@ def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool
         ops.append(("inflect", surname))
 
 
-def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
-    """The hit with its context attached, or None when its rule needs context and has none."""
+def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None = None) -> NameHit | None:
+    """The hit with its context attached, or None when its rule needs context and has none.
+
+    ``why``, when given, receives the reasons a hit was dropped (see ``NameMatcher.find``).
+    """
+    why = [] if why is None else why
     if hit.rule == "given":  # a given name alone: a strong style cue, whatever the policy
         strong = cues.style_cue(prompt, hit.start, hit.end)
         return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
@@ -829,8 +841,10 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
         if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
-        if hit.rule in ("single", "surname", "inflection") and cues.attributive(prompt, hit.start, hit.end):
+        modified = cues.attributive(prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
+        if modified:
             common = True  # "a Möbius strip", "the Munch Museum": a modifier, a brand or an eponym
+            why.append(f"a modifier of {modified!r} after an article")
         if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
@@ -848,6 +862,11 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
         return explained
     if cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf):
         return explained
+    if common and not modified:
+        why.append("a common word, brand, place or short surname")
+    lang = cues.binds_ordinary_word(cue, prompt, hit.start, hit.end, rules.common_zipf) if cue is not None else ""
+    why.append(f"weak cue {cue.text!r} before an ordinary word of {lang!r}" if lang else
+               f"cue {cue.text!r} does not count here" if cue is not None else "no style cue, no obfuscation")
     return None
 
 
