@@ -269,7 +269,7 @@ _CLOSED = frozenset({
     "under", "near", "behind", "above", "below", "beside", "between", "without", "about", "like", "as", "is",
     "was", "are", "were", "be", "has", "had", "have", "that", "which", "who", "whose", "this", "these", "those",
     "und", "oder", "aber", "von", "mit", "im", "am", "auf", "aus", "für", "ist", "war", "nach", "bei", "unter",
-    "über", "vor", "hinter", "neben", "zu", "zum", "zur", "en", "of", "op", "met", "uit", "voor", "naar", "bij",
+    "über", "vor", "hinter", "neben", "zu", "zum", "zur", "en", "op", "met", "uit", "voor", "naar", "bij",
     "och", "og", "eller", "med", "på", "av", "til", "till", "fra", "från", "är", "er", "som",
 })
 

@@ -820,6 +820,7 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
 
     ``why``, when given, receives the reasons a hit was dropped (see ``NameMatcher.find``).
     """
+    wanted = why is not None
     why = [] if why is None else why
     if hit.rule == "given":  # a given name alone: a strong style cue, whatever the policy
         strong = cues.style_cue(prompt, hit.start, hit.end)
@@ -862,11 +863,16 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
         return explained
     if cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf):
         return explained
+    if not wanted:
+        return None
     if common and not modified:
         why.append("a common word, brand, place or short surname")
-    lang = cues.binds_ordinary_word(cue, prompt, hit.start, hit.end, rules.common_zipf) if cue is not None else ""
-    why.append(f"weak cue {cue.text!r} before an ordinary word of {lang!r}" if lang else
-               f"cue {cue.text!r} does not count here" if cue is not None else "no style cue, no obfuscation")
+    if cue is None:
+        why.append("no style cue, no obfuscation")
+    else:
+        lang = cues.binds_ordinary_word(cue, prompt, hit.start, hit.end, rules.common_zipf)
+        why.append(f"weak cue {cue.text!r} before an ordinary word of {lang!r}" if lang else
+                   f"cue {cue.text!r} does not count here")
     return None
 
 
