@@ -15,8 +15,9 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
 ``possessive``  followed by an "s": "Stalenhag's", "Stalenhags" (1.0);
 ``surname``     the surname alone ("by Stalenhag") when it is owned by one artist and
                 nobody's given name, and five or more letters; skipped right after another
-                capitalised, uncommon word, which reads as someone else with that surname
-                ("Chinedu Okonkwo") (0.9);
+                capitalised, uncommon word or another person's frequent given name, which
+                reads as someone else with that surname ("Chinedu Okonkwo", "Maxim Gorky";
+                see ``screening.givennames``) (0.9);
 ``inflection``  a case ending on a one-word name or surname: "Rutkowskiego", "Кувшиновой"
                 (see ``screening.inflection``; 0.9);
 ``fuzzy``       one insertion, deletion, substitution or transposition away from a name or
