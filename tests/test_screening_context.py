@@ -128,3 +128,26 @@ def test_romance_articles_do_not_make_a_modifier() -> None:
 def test_a_suppressed_hit_says_why_when_no_cue_at_all(matcher: NameMatcher) -> None:
     ((hit, why),) = dropped(matcher, "the Church of England")
     assert hit.artist_id == 5 and "no style cue" in why
+
+
+# ------------------------------------------- the given-name table and its cache
+def test_the_given_names_are_read_from_the_cache_file(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    cache = tmp_path / "given.tsv"
+    cache.write_text("zorbatch\t7\nnot a line\n", encoding="utf-8")
+    monkeypatch.setenv("STYLEGATE_NAMES_CACHE", str(cache))
+    givennames._ranks.cache_clear()
+    try:
+        assert givennames.rank("zorbatch") == 7 and not givennames.is_given_name("jasper")
+    finally:
+        monkeypatch.delenv("STYLEGATE_NAMES_CACHE")
+        givennames._ranks.cache_clear()
+    assert givennames.is_given_name("jasper")
+
+
+@pytest.mark.slow
+def test_the_cache_is_extracted_from_names_dataset(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "given.tsv"
+    count = givennames.extract(out)
+    ranks = dict(line.split("\t") for line in out.read_text(encoding="utf-8").splitlines())
+    assert count == len(ranks) > 10_000
+    assert int(ranks["jasper"]) <= givennames.MAX_RANK and "kandinsky" not in ranks
