@@ -111,6 +111,11 @@ def _ranks() -> dict[str, int]:
     return out
 
 
+def load() -> None:
+    """Read the given names now (they are otherwise read on first use; the first time, a few seconds)."""
+    _ranks()
+
+
 def rank(key: str) -> int | None:
     """Best popularity rank of a canonical given name over the countries, or None when not frequent."""
     return _ranks().get(key)
