@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from stylegate.governance.screening import cues, givennames, language
+from stylegate.governance.screening.canonical import canonical_word
 from stylegate.governance.screening.names import NameHit, NameMatcher
 
 ARTISTS = [
@@ -101,17 +102,63 @@ def test_a_word_common_only_in_another_language_keeps_the_cue(matcher: NameMatch
 
 
 # ------------------------------------------- (c) a name between an article and a noun
-def test_a_name_between_an_article_and_a_noun_is_a_modifier(matcher: NameMatcher) -> None:
-    ((hit, why),) = dropped(matcher, "the Mondrian hotel lobby at night")
-    assert hit.artist_id == 1 and "modifier of 'hotel'" in why
+# Only a word that names other people or things too is read as a modifier there. The
+# artists below were chosen by the data, not by a corpus: "Hirst" and "Koons" are surnames
+# in names-dataset but rare words; "Chagall", "Magritte", "Rothko", "Mondrian" and
+# "Kandinsky" are nobody else's name in names-dataset, no city, and below Zipf 3 everywhere.
+OTHERS = [(11, "Damien Hirst"), (12, "Jeff Koons")]
+DISTINCT = [(21, "Marc Chagall"), (22, "René Magritte"), (23, "Mark Rothko")]
+
+
+@pytest.fixture(scope="module")
+def attributive_matcher() -> NameMatcher:
+    return NameMatcher(ARTISTS + OTHERS + DISTINCT)
+
+
+def test_a_name_that_is_other_peoples_too_between_an_article_and_a_noun_is_a_modifier(
+    attributive_matcher: NameMatcher,
+) -> None:
+    assert givennames.is_persons_name(canonical_word("Hirst")) and givennames.is_persons_name(canonical_word("Koons"))
+    for prompt, artist in (("the Hirst family at a barbecue", 11), ("a Koons household in Ohio", 12)):
+        ((hit, why),) = dropped(attributive_matcher, prompt)
+        assert hit.artist_id == artist and "modifier of" in why and "other people's name" in why
     assert cues.attributive("ein Schiele Museum in Wien", 4, 11) == "Museum"
+
+
+def test_a_name_that_names_nobody_else_before_a_noun_is_the_artist(attributive_matcher: NameMatcher) -> None:
+    for word in ("Chagall", "Magritte", "Rothko", "Mondrian", "Kandinsky"):
+        assert not givennames.is_persons_name(canonical_word(word))
+    assert found(attributive_matcher, "a Chagall village under a violet sky") == [21]
+    assert found(attributive_matcher, "a Magritte apple hiding a face") == [22]
+    assert found(attributive_matcher, "the Rothko colour fields on a hotel wall") == [23]
+    assert found(attributive_matcher, "a Mondrian dress on a runway") == [1]
+    assert found(attributive_matcher, "a Kandinsky composition of circles") == [4]
+    assert found(attributive_matcher, "the Hirst family, in the style of Hirst") == [11]  # a cue still counts
+
+
+def test_a_common_word_needs_a_cue_in_attributive_position_too(attributive_matcher: NameMatcher) -> None:
+    # "Klein" is a German word (Zipf 5.3) and a frequent surname: "a Klein bottle" is topology.
+    ((hit, why),) = dropped(attributive_matcher, "a Klein bottle made of glass")
+    assert hit.artist_id == 2 and "ordinary word" in why
+
+
+def test_the_person_names_file_is_searched_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "names.txt"
+    keys = sorted(k.encode() for k in ("hirst", "koons", "möbius", "a", "zz", "müller", "klein"))
+    path.write_bytes(b"".join(k + b"\n" for k in keys))
+    found_keys = givennames.SortedKeys(path)
+    for key in ("hirst", "koons", "möbius", "a", "zz", "müller", "klein"):
+        assert key in found_keys
+    for key in ("", "hirs", "hirstt", "b", "zzz", "mobius", "kandinsky", "a\nb"):
+        assert key not in found_keys
+    (tmp_path / "empty.txt").write_bytes(b"")
+    assert "hirst" not in givennames.SortedKeys(tmp_path / "empty.txt")
 
 
 def test_a_work_or_a_phrase_head_after_the_name_still_names_the_artist(matcher: NameMatcher) -> None:
     assert found(matcher, "a Mondrian painting on a white wall") == [1]  # a noun for a work of art
     assert found(matcher, "a Mondrian in the museum") == [1]  # the name heads its phrase
     assert found(matcher, "a dress, Mondrian style") == [1]
-    assert found(matcher, "a Mondrian hotel, in the style of Mondrian") == [1]
 
 
 def test_without_an_article_a_lone_surname_before_a_noun_still_fires(matcher: NameMatcher) -> None:
@@ -151,3 +198,13 @@ def test_the_cache_is_extracted_from_names_dataset(tmp_path) -> None:  # type: i
     ranks = dict(line.split("\t") for line in out.read_text(encoding="utf-8").splitlines())
     assert count == len(ranks) > 10_000
     assert int(ranks["jasper"]) <= givennames.MAX_RANK and "kandinsky" not in ranks
+
+
+@pytest.mark.slow
+def test_the_person_names_are_extracted_from_names_dataset(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "names.txt"
+    count = givennames.extract_names(out)
+    lines = out.read_bytes().splitlines()
+    assert count == len(lines) > 1_000_000 and lines == sorted(lines)
+    names = givennames.SortedKeys(out)
+    assert "hirst" in names and "jasper" in names and "kandinsky" not in names and "hokusai" not in names

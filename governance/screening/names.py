@@ -59,6 +59,7 @@ from typing import NamedTuple, TypeVar
 from stylegate.governance.screening import cues, frequency, givennames, lexicon, places
 from stylegate.governance.screening.canonical import (
     Token,
+    canonical_word,
     latin_key,
     latin_tokens,
     look_alike_tokens,
@@ -86,6 +87,11 @@ KANA_SCORE = 0.8
 _KANA = frozenset({"KATAKANA", "HIRAGANA"})
 INFLECTION_SCORE = 0.9
 MIN_SURNAME_LEN = 5
+# A name's word at least this common in some screened language (Zipf, wordfreq's small lists,
+# whose floor it is) is an ordinary word for the attributive rule, whatever the policy's
+# ``common_zipf``. Lower is no use: famous artists' own names sit at Zipf 1.6-2.9 in the
+# large lists ("Hokusai" 2.4, "Mondrian" 2.5, "Kandinsky" 2.9), with "Möbius" (2.9) among them.
+ATTRIBUTIVE_MIN_ZIPF = 3.0
 MIN_SHORT_SURNAME_LEN = 3
 MIN_VARIANT_LEN = 5  # surnames shorter than this have no romanisation variants matched
 VARIANT_SHARE = 0.4  # at most this share of a surname's letters edited in a variant
@@ -844,9 +850,12 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
         if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
         modified = cues.attributive(prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
-        if modified:
-            common = True  # "a Möbius strip", "the Munch Museum": a modifier, a brand or an eponym
-            why.append(f"a modifier of {modified!r} after an article")
+        other = _names_another(hit, prompt) if modified else ""
+        if other:
+            common = True  # "a Möbius strip", "the Hirst family": a modifier, a brand or an eponym
+            why.append(f"a modifier of {modified!r} after an article, and {other}")
+        else:
+            modified = ""  # "a Kandinsky composition": a name that names nobody else is the artist's
         if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
@@ -907,6 +916,27 @@ def _written_is_common(span: str, rules: NameRules) -> bool:
         if key and (frequency.zipf(key) >= rules.common_zipf or lexicon.is_common(key)):
             return True
     return False
+
+
+def _names_another(hit: NameHit, prompt: str) -> str:
+    """What else the word of a one-word name or lone surname names, or "" when nothing is known.
+
+    Its key (as registered, and as written when not declined) is an ordinary word (Zipf at
+    least :data:`ATTRIBUTIVE_MIN_ZIPF` in a screened language), a city, or somebody's first
+    name or surname in names-dataset (any rank; ``screening.givennames``). A name that is
+    none of these ("Kandinsky", "Hokusai") before a noun is the artist's: "a Hokusai wave".
+    """
+    keys = [hit.key] if hit.key else list(_label_keys(hit.matched)[0])
+    if hit.rule != "inflection":
+        keys.append(canonical_word(prompt[hit.start : hit.end]))
+    for key in dict.fromkeys(k for k in keys if k):
+        if frequency.zipf(key) >= ATTRIBUTIVE_MIN_ZIPF or lexicon.is_common(key):
+            return f"{key!r} is an ordinary word"
+        if places.is_place(key):
+            return f"{key!r} is a place"
+        if givennames.is_persons_name(key):
+            return f"{key!r} is other people's name too (names-dataset)"
+    return ""
 
 
 def _is_common(key: str, rules: NameRules) -> bool:
