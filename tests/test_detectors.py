@@ -113,5 +113,6 @@ def test_the_name_detector_logs_a_dropped_candidate_and_why_at_debug_level(caplo
 
     gate = _gate()
     with caplog.at_level(logging.DEBUG, logger="stylegate.governance.detectors"):
-        assert NameDetector().detect(gate, PromptSubject("the Stalenhag hotel lobby")) == []
+        # "Okonkwo" is other people's surname too (names-dataset): before a noun, a modifier.
+        assert NameDetector().detect(gate, PromptSubject("the Okonkwo hotel lobby")) == []
     assert any("not counted" in r.getMessage() and "modifier of 'hotel'" in r.getMessage() for r in caplog.records)
