@@ -99,8 +99,12 @@ class NameDetector:
 
     def detect(self, gate: PolicyGate, subject: PromptSubject) -> list[Finding]:
         threshold = gate.policy.thresholds.name
-        hits = [h for h in gate.view.names.find(subject.text, tokenize(subject.text), gate.policy.names.rules())
-                if h.score >= threshold]
+        # At debug level the candidates that needed context and had none are logged with why.
+        dropped: list[tuple[NameHit, str]] | None = [] if log.isEnabledFor(logging.DEBUG) else None
+        found = gate.view.names.find(subject.text, tokenize(subject.text), gate.policy.names.rules(), dropped)
+        for hit, why in dropped or ():
+            log.debug("name candidate %r (%s) not counted: %s", subject.text[hit.start : hit.end], hit.matched, why)
+        hits = [h for h in found if h.score >= threshold]
         subject.name_hits = hits
         strongest: dict[int, NameHit] = {}
         for hit in hits:

@@ -104,3 +104,15 @@ def test_a_gate_can_be_built_with_only_some_detectors() -> None:
     gate = PolicyGate(parse_policy(_policy_with_signature()), None, view, detectors=[SignatureDetector()])
     decision = gate.check_prompt("a lighthouse by Simon Stalenhag")
     assert decision.action is Action.ALLOW and decision.evidence == []
+
+
+def test_the_name_detector_logs_a_dropped_candidate_and_why_at_debug_level(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from stylegate.governance.detectors import NameDetector
+
+    gate = _gate()
+    with caplog.at_level(logging.DEBUG, logger="stylegate.governance.detectors"):
+        # "Okonkwo" is other people's surname too (names-dataset): before a noun, a modifier.
+        assert NameDetector().detect(gate, PromptSubject("the Okonkwo hotel lobby")) == []
+    assert any("not counted" in r.getMessage() and "modifier of 'hotel'" in r.getMessage() for r in caplog.records)

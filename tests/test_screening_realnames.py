@@ -97,7 +97,6 @@ def test_fresh_all_attacks_together_are_caught_97_percent(fresh_tallies: dict[st
     assert rn.report(fresh_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 3.6% (2/56) fresh benign prompts flagged: 'Maxim Gorky', 'de raza'")
 def test_fresh_benign_prompts_stay_under_one_percent(fresh_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
@@ -161,9 +160,15 @@ def test_all_attacks_together_are_caught_97_percent(tallies: dict[str, Tally]) -
     assert rn.report(tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 1.2% (2/161: 0.8% development, 3.1% held out): 'Moebius strip', 'a repin stitch'")
 def test_benign_prompts_stay_under_one_percent(tallies: dict[str, Tally]) -> None:
     assert rn.report(tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+@pytest.mark.parametrize("split", ["dev", "holdout"])
+def test_benign_prompts_stay_under_one_percent_in_each_split(split: str) -> None:
+    matcher, names = rn.build_matcher(rn.load_artists())
+    tallied = rn.lexical_tallies(rn.load_prompts(split=split), matcher, names)
+    assert rn.report(tallied)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
 
 def test_benign_prompts_stay_under_five_percent(tallies: dict[str, Tally]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stylegate.governance.screening.scripts import COMMON, is_unspaced, script_of
 
@@ -181,13 +182,122 @@ def tag_list_cue(prompt: str, start: int, end: int) -> Cue | None:
     return Cue(site, True) if whole and site else None
 
 
-def counts(cue: Cue, prompt: str, start: int, end: int) -> bool:
-    """Whether ``cue`` makes a common word next to it a name (see the module doc)."""
+def counts(cue: Cue, prompt: str, start: int, end: int, min_zipf: float = 3.0) -> bool:
+    """Whether ``cue`` makes a common word next to it a name (see the module doc).
+
+    A weak cue before a word written in lower case in a prompt without capitals counts
+    unless the word is an ordinary word of the cue's language (see :func:`binds_ordinary_word`).
+    """
     if cue.strong:
         return True
     if cue.possessive:
         return _first_letter_upper(prompt, start, end)
-    return capitalised(prompt, start, end)
+    if not capitalised(prompt, start, end):
+        return False
+    return _first_letter_upper(prompt, start, end) or not binds_ordinary_word(cue, prompt, start, end, min_zipf)
+
+
+def binds_ordinary_word(cue: Cue, prompt: str, start: int, end: int, min_zipf: float = 3.0) -> str:
+    """The language in which a weak cue reads as a plain preposition before an ordinary word, or "".
+
+    "un perro de raza" (a pedigree dog): "de" is Spanish "of" as much as "by", and "raza"
+    (breed) is a common Spanish word (Zipf >= ``min_zipf`` in Spanish). The language is the
+    one of the cue's languages that best covers the prompt's other words
+    (``screening.language``). An art noun in the two words before the cue ("un cuadro de
+    raza", "a painting by heart") makes the cue a style cue again.
+    """
+    from stylegate.governance.screening import language
+
+    if cue.strong or cue.possessive:
+        return ""
+    before = prompt[:start].casefold().rstrip(_TRIM)
+    if not before.endswith(cue.text):
+        return ""
+    head = before[: len(before) - len(cue.text)].split()
+    if any(is_art_noun(w) for w in head[-2:]):
+        return ""
+    others = [w.strip(_TRIM) for w in (prompt[:start] + " " + prompt[end:]).split()]
+    langs = language.best_languages([w for w in others if w.casefold() != cue.text], language.cue_languages(cue.text))
+    return language.ordinary_in(prompt[start:end].strip(_TRIM), langs, min_zipf)
+
+
+# Nouns for a picture or a work of art, in the screened languages: next to one, a weak cue
+# is about who made the work ("un cuadro de Raza"), and a name before one names its maker
+# ("a Banksy mural"). Compared on canonical keys (case and accents folded).
+ART_NOUNS = (
+    "painting", "paintings", "portrait", "drawing", "sketch", "illustration", "artwork", "art", "print", "etching",
+    "engraving", "woodcut", "woodblock", "lithograph", "mural", "fresco", "watercolor", "watercolour", "canvas",
+    "comic", "comics", "manga", "sculpture", "stencil", "picture", "masterpiece",
+    "cuadro", "pintura", "retrato", "dibujo", "ilustración", "grabado", "acuarela", "obra", "arte", "boceto", "lienzo",
+    "tableau", "peinture", "dessin", "gravure", "aquarelle", "fresque", "oeuvre", "esquisse", "toile",
+    "quadro", "desenho", "ilustração", "gravura", "aquarela", "tela", "dipinto", "pittura", "ritratto", "disegno",
+    "illustrazione", "incisione", "acquerello", "affresco", "opera",
+    "gemälde", "bild", "zeichnung", "porträt", "holzschnitt", "radierung", "aquarell", "kunstwerk",
+    "schilderij", "tekening", "portret", "illustratie", "målning", "maleri", "teckning", "tegning", "porträtt",
+    "portrett", "obraz", "rysunek", "ilustracja", "kresba", "portrét", "картина", "портрет", "рисунок",
+    "иллюстрация", "гравюра", "малюнок", "πίνακας", "πορτρέτο", "لوحة",
+)
+
+
+@lru_cache(maxsize=1)
+def _art_keys() -> frozenset[str]:
+    from stylegate.governance.screening.canonical import canonical_word
+
+    return frozenset(k for k in (canonical_word(w) for w in ART_NOUNS) if k)
+
+
+def is_art_noun(word: str) -> bool:
+    """Whether ``word`` (any case, accents or punctuation around it) names a picture or work of art."""
+    from stylegate.governance.screening.canonical import canonical_word
+
+    return canonical_word(word.strip(_TRIM)) in _art_keys()
+
+
+# Articles of the languages that put a noun's modifiers before it (English, German, Dutch,
+# the Nordic languages): between one and a noun, a name is a modifier ("a Möbius strip",
+# "a Kawasaki motorcycle", "the Munch Museum"), a brand or a thing named after someone. In
+# the Romance languages a name after an article is the head noun ("un Sorolla" is a
+# painting by Sorolla), so their articles are not listed.
+DETERMINERS = frozenset({
+    "a", "an", "the", "ein", "eine", "einen", "einem", "einer", "eines", "der", "die", "das", "den", "dem", "des",
+    "een", "het", "en", "ett", "et", "ei", "det",
+})
+# Closed-class words after a name: the name is then the head of its phrase ("a Moebius in
+# the desert" is a work by Moebius), not a modifier.
+_CLOSED = frozenset({
+    "and", "or", "but", "nor", "of", "in", "on", "at", "by", "for", "with", "from", "to", "into", "onto", "over",
+    "under", "near", "behind", "above", "below", "beside", "between", "without", "about", "like", "as", "is",
+    "was", "are", "were", "be", "has", "had", "have", "that", "which", "who", "whose", "this", "these", "those",
+    "und", "oder", "aber", "von", "mit", "im", "am", "auf", "aus", "für", "ist", "war", "nach", "bei", "unter",
+    "über", "vor", "hinter", "neben", "zu", "zum", "zur", "en", "op", "met", "uit", "voor", "naar", "bij",
+    "och", "og", "eller", "med", "på", "av", "til", "till", "fra", "från", "är", "er", "som",
+})
+
+
+def attributive(prompt: str, start: int, end: int) -> str:
+    """The noun a name modifies between an article and it ("strip" in "a Möbius strip"), or "".
+
+    Only words separated by spaces count (punctuation ends the phrase), and a noun for a
+    work of art is no modifier's head: "a Banksy mural" names the mural's maker.
+    """
+    head = prompt[:start]
+    words = head.split()
+    if not words or not head[-1:].isspace() or words[-1].casefold() not in DETERMINERS:
+        return ""
+    rest = prompt[end:]
+    if not rest[:1].isspace() and not rest.startswith("-"):
+        return ""  # glued letters, or punctuation: no phrase continues
+    word = ""
+    for ch in rest.lstrip(" \t-"):
+        if not (ch.isalpha() or _is_mark(ch)):
+            break
+        word += ch
+    if not word or word.casefold() in _CLOSED or is_art_noun(word):
+        return ""
+    tail = rest.lstrip(" \t-")[len(word) :]
+    if tail[:1] and (tail[0].isalnum() or tail[0] in "'’"):
+        return ""  # "a Moebius's ..." or a word running on into digits
+    return word
 
 
 def _first_letter_upper(prompt: str, start: int, end: int) -> bool:

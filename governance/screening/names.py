@@ -15,8 +15,9 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
 ``possessive``  followed by an "s": "Stalenhag's", "Stalenhags" (1.0);
 ``surname``     the surname alone ("by Stalenhag") when it is owned by one artist and
                 nobody's given name, and five or more letters; skipped right after another
-                capitalised, uncommon word, which reads as someone else with that surname
-                ("Chinedu Okonkwo") (0.9);
+                capitalised, uncommon word or another person's frequent given name, which
+                reads as someone else with that surname ("Chinedu Okonkwo", "Maxim Gorky";
+                see ``screening.givennames``) (0.9);
 ``inflection``  a case ending on a one-word name or surname: "Rutkowskiego", "Кувшиновой"
                 (see ``screening.inflection``; 0.9);
 ``fuzzy``       one insertion, deletion, substitution or transposition away from a name or
@@ -55,9 +56,10 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
-from stylegate.governance.screening import cues, frequency, lexicon, places
+from stylegate.governance.screening import cues, frequency, givennames, lexicon, places
 from stylegate.governance.screening.canonical import (
     Token,
+    canonical_word,
     latin_key,
     latin_tokens,
     look_alike_tokens,
@@ -85,6 +87,11 @@ KANA_SCORE = 0.8
 _KANA = frozenset({"KATAKANA", "HIRAGANA"})
 INFLECTION_SCORE = 0.9
 MIN_SURNAME_LEN = 5
+# A name's word at least this common in some screened language (Zipf, wordfreq's small lists,
+# whose floor it is) is an ordinary word for the attributive rule, whatever the policy's
+# ``common_zipf``. Lower is no use: famous artists' own names sit at Zipf 1.6-2.9 in the
+# large lists ("Hokusai" 2.4, "Mondrian" 2.5, "Kandinsky" 2.9), with "Möbius" (2.9) among them.
+ATTRIBUTIVE_MIN_ZIPF = 3.0
 MIN_SHORT_SURNAME_LEN = 3
 MIN_VARIANT_LEN = 5  # surnames shorter than this have no romanisation variants matched
 VARIANT_SHARE = 0.4  # at most this share of a surname's letters edited in a variant
@@ -423,11 +430,15 @@ class NameMatcher:
         return len(self._keys)
 
     # ------------------------------------------------------------- matching
-    def find(self, prompt: str, tokens: list[Token] | None = None, rules: NameRules | None = None) -> list[NameHit]:
+    def find(
+        self, prompt: str, tokens: list[Token] | None = None, rules: NameRules | None = None,
+        suppressed: list[tuple[NameHit, str]] | None = None,
+    ) -> list[NameHit]:
         """Every name hit in ``prompt``, in order of position (see the module doc for rules).
 
         ``tokens`` are ``tokenize(prompt)`` when the caller has them; ``rules`` (the policy's
-        ``[names]``) say which rules need a style cue or an obfuscation.
+        ``[names]``) say which rules need a style cue or an obfuscation. A ``suppressed`` list
+        receives each candidate that needed context and had none, with the reason.
         """
         self.ensure_built()
         tokens = tokenize(prompt) if tokens is None else tokens
@@ -450,9 +461,12 @@ class NameMatcher:
         hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
         for hit in hits:
-            explained = _explain(hit, prompt, rules)
+            why: list[str] | None = [] if suppressed is not None else None
+            explained = _explain(hit, prompt, rules, why)
             if explained is not None:
                 kept.append(explained)
+            elif suppressed is not None:
+                suppressed.append((hit, "; ".join(why or ["needs a style cue"])))
         return _best(kept)
 
     def _skeleton_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
@@ -675,6 +689,7 @@ class NameMatcher:
             if _given_form(prompt, tokens[i - 1], tokens[i], given):
                 start = tokens[i - 1].start  # "Grega Rutkowskiego": the declined given name belongs to it
             elif _someone_else(prompt, tokens[i - 1], tokens[i], given):
+                log.debug("surname %r after %r: another person's name, not %s", key, tokens[i - 1].text, label)
                 return
         rule = "surname" if how == "surname" else "inflection"
         hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
@@ -807,14 +822,19 @@ def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool
         ops.append(("inflect", surname))
 
 
-def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
-    """The hit with its context attached, or None when its rule needs context and has none."""
+def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None = None) -> NameHit | None:
+    """The hit with its context attached, or None when its rule needs context and has none.
+
+    ``why``, when given, receives the reasons a hit was dropped (see ``NameMatcher.find``).
+    """
+    wanted = why is not None
+    why = [] if why is None else why
     if hit.rule == "given":  # a given name alone: a strong style cue, whatever the policy
         strong = cues.style_cue(prompt, hit.start, hit.end)
         return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
     if hit.rule == "skeleton":  # a short skeleton is weak evidence: a style cue, whatever the policy
         cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
-        cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end)
+        cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf)
         if not cued and (len(hit.skeleton) < SKELETON_ALONE_LEN or rules.needs_context("skeleton", False, hit.via)):
             return None
         return replace(hit, cue=cue.text if cue else "")
@@ -829,6 +849,13 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
         if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
+        modified = cues.attributive(prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
+        other = _names_another(hit, prompt) if modified else ""
+        if other:
+            common = True  # "a Möbius strip", "the Hirst family": a modifier, a brand or an eponym
+            why.append(f"a modifier of {modified!r} after an article, and {other}")
+        else:
+            modified = ""  # "a Kandinsky composition": a name that names nobody else is the artist's
         if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
@@ -844,8 +871,18 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
         return explained
     if hidden:
         return explained
-    if cue is not None and cues.counts(cue, prompt, hit.start, hit.end):
+    if cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf):
         return explained
+    if not wanted:
+        return None
+    if common and not modified:
+        why.append("a common word, brand, place or short surname")
+    if cue is None:
+        why.append("no style cue, no obfuscation")
+    else:
+        lang = cues.binds_ordinary_word(cue, prompt, hit.start, hit.end, rules.common_zipf)
+        why.append(f"weak cue {cue.text!r} before an ordinary word of {lang!r}" if lang else
+                   f"cue {cue.text!r} does not count here")
     return None
 
 
@@ -879,6 +916,27 @@ def _written_is_common(span: str, rules: NameRules) -> bool:
         if key and (frequency.zipf(key) >= rules.common_zipf or lexicon.is_common(key)):
             return True
     return False
+
+
+def _names_another(hit: NameHit, prompt: str) -> str:
+    """What else the word of a one-word name or lone surname names, or "" when nothing is known.
+
+    Its key (as registered, and as written when not declined) is an ordinary word (Zipf at
+    least :data:`ATTRIBUTIVE_MIN_ZIPF` in a screened language), a city, or somebody's first
+    name or surname in names-dataset (any rank; ``screening.givennames``). A name that is
+    none of these ("Kandinsky", "Hokusai") before a noun is the artist's: "a Hokusai wave".
+    """
+    keys = [hit.key] if hit.key else list(_label_keys(hit.matched)[0])
+    if hit.rule != "inflection":
+        keys.append(canonical_word(prompt[hit.start : hit.end]))
+    for key in dict.fromkeys(k for k in keys if k):
+        if frequency.zipf(key) >= ATTRIBUTIVE_MIN_ZIPF or lexicon.is_common(key):
+            return f"{key!r} is an ordinary word"
+        if places.is_place(key):
+            return f"{key!r} is a place"
+        if givennames.is_persons_name(key):
+            return f"{key!r} is other people's name too (names-dataset)"
+    return ""
 
 
 def _is_common(key: str, rules: NameRules) -> bool:
@@ -954,13 +1012,22 @@ def _given_form(prompt: str, before: Token, first: Token, given: list[str]) -> b
 
 
 def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = ()) -> bool:  # type: ignore[assignment]
-    """Whether the word before a surname is a capitalised given name of another person."""
+    """Whether the word before a surname is a capitalised given name of another person.
+
+    An uncommon capitalised word ("Chinedu Okonkwo"), or a common word that is a frequent
+    given name ("Maxim Gorky"), unless it spells one of the artist's own given names.
+    """
     gap = prompt[before.end : first.start]
     if gap.strip():  # punctuation between them: "painting, Okonkwo"
         return False
-    if _given_form(prompt, before, first, list(given)):
+    if _given_form(prompt, before, first, list(given)) or not prompt[before.start : before.start + 1].isupper():
         return False
-    return prompt[before.start : before.start + 1].isupper() and not lexicon.is_common(before.text)
+    if givennames.is_variant(before.text, list(given)):
+        return False  # "Vasily Kandinsky" for a registered "Wassily Kandinsky"
+    if not lexicon.is_common(before.text):
+        return True
+    # A common word that is also a frequent given name ("Maxim Gorky"; see ``screening.givennames``).
+    return givennames.another_persons_given_name(before.text, list(given), frequency.zipf(before.text))
 
 
 def _best(hits: list[NameHit]) -> list[NameHit]:

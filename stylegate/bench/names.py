@@ -106,11 +106,12 @@ def _rss_mb() -> float:
 
 def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     """Build, memory, latency and update figures for ``n`` registered names."""
-    from stylegate.governance.screening import frequency, lexicon, places
+    from stylegate.governance.screening import frequency, givennames, lexicon, places
     from stylegate.governance.screening.names import NameMatcher
 
     lexicon.frequencies()
     frequency.load()
+    givennames.load()
     places.is_place("x")  # the shared tables are loaded before the baseline
     names = synthetic_names(n + 20, seed)
     registered, spare = names[:n], names[n:]
