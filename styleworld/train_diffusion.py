@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--init-from", type=Path, default=None,
                    help="continue from the UNet of an existing pipeline folder (fine-tuning run)")
     p.add_argument("--time-limit", type=float, default=1500, help="stop after this many seconds (0 = none)")
+    p.add_argument("--plain-share", type=float, default=None,
+                   help=f"share of captions that are plain subject prompts (default {KIND_PROBS['plain']:.2f}; the "
+                        "other kinds keep their proportions): more weight on drawing the subject")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -180,6 +183,12 @@ def main(argv: list[str] | None = None) -> None:
 
     kinds = list(KIND_PROBS)
     kprobs = np.array([KIND_PROBS[k] for k in kinds])
+    if args.plain_share is not None:
+        if not 0.0 <= args.plain_share < 1.0:
+            p.error("--plain-share must be in [0, 1)")
+        plain = kinds.index("plain")
+        rest = np.delete(kprobs, plain)
+        kprobs = np.insert(rest / rest.sum() * (1.0 - args.plain_share), plain, args.plain_share)
     history = []
     t1 = time.time()
     steps_done = 0
@@ -244,11 +253,15 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__, "history": history, "unet_config": unet_config(64, 64),
         "artists": len(ARTISTS), "subjects": len(SUBJECTS),
         "init_from": str(args.init_from) if args.init_from else None,
+        "kind_probs": dict(zip(kinds, [round(float(x), 4) for x in kprobs])),
     }
     import diffusers
 
     info["diffusers"] = diffusers.__version__
-    (WEIGHTS_DIR / "train_diffusion_log.json").write_text(json.dumps(info, indent=1))
+    # the shipped log describes the shipped weights; a run written elsewhere logs beside its folder
+    shipped = args.out.resolve() == pipeline_path().resolve()
+    log_path = WEIGHTS_DIR / "train_diffusion_log.json" if shipped else args.out.with_name(args.out.name + "_log.json")
+    log_path.write_text(json.dumps(info, indent=1))
     logger.info("saved pipeline to %s after %.0f s of training", args.out, t_train)
 
 
