@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
 from stylegate.generator.gated import CANDIDATE_SEED_STRIDE, GatedGenerator
