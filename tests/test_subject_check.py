@@ -86,7 +86,7 @@ def test_the_gates_clip_finds_the_subject_in_a_render_of_it_and_names_the_rival_
 # ------------------------------------------------------------ through the generator
 def test_a_steered_output_without_its_subject_gets_another_candidate(gate: PolicyGate) -> None:
     pipe = SeededRenders(lambda seed: (FREE, "cat" if seed == 7 else "boat"))
-    result = GatedGenerator(gate, pipe).generate(PROMPT, seed=7, steps=4)
+    result = GatedGenerator(_with(gate, subject_candidates=3), pipe).generate(PROMPT, seed=7, steps=4)
     assert result.prompt_decision.action is Action.STEER and result.used_prompt.startswith("a boat")
     (im,) = result.images
     assert result.action is Action.STEER and im.image is not None
@@ -116,7 +116,7 @@ def test_never_found_keeps_the_candidate_that_shows_it_best_after_the_budget(gat
 
 def test_a_candidate_in_the_opted_out_style_ends_the_attempt_and_the_retry_pushes_harder(gate: PolicyGate) -> None:
     pipe = SeededRenders(lambda seed: (OPT_OUT, "boat") if seed == 7 else (FREE, "boat"))
-    (im,) = GatedGenerator(gate, pipe).generate(PROMPT, seed=7, steps=4).images
+    (im,) = GatedGenerator(_with(gate, subject_candidates=3), pipe).generate(PROMPT, seed=7, steps=4).images
     first, second = im.attempt_log
     assert first.action is Action.BLOCK and first.subject is None  # rejected: not scored for the subject
     assert second.attempt == 2 and second.candidate == 0 and second.negative_prompt  # a new attempt, pushed away
