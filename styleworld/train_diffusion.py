@@ -38,6 +38,19 @@ MIN_SNR_GAMMA = 5.0
 PIPELINE_FILE = "pipeline_styleworld"
 
 
+def kind_probs(plain_share: float | None = None) -> np.ndarray:
+    """Caption-kind probabilities in :data:`KIND_PROBS` order; ``plain_share`` sets the plain
+    kind's share and scales the others to keep their proportions."""
+    probs = np.array(list(KIND_PROBS.values()), dtype=np.float64)
+    if plain_share is None:
+        return probs
+    if not 0.0 <= plain_share < 1.0:
+        raise ValueError(f"--plain-share must be in [0, 1) (got {plain_share})")
+    plain = list(KIND_PROBS).index("plain")
+    rest = np.delete(probs, plain)
+    return np.insert(rest / rest.sum() * (1.0 - plain_share), plain, plain_share)
+
+
 def unet_config(text_width: int, embed_dim: int) -> dict:
     """The UNet2DConditionModel configuration (pixel space, 32x32 RGB)."""
     return dict(
@@ -182,13 +195,10 @@ def main(argv: list[str] | None = None) -> None:
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * q)))
 
     kinds = list(KIND_PROBS)
-    kprobs = np.array([KIND_PROBS[k] for k in kinds])
-    if args.plain_share is not None:
-        if not 0.0 <= args.plain_share < 1.0:
-            p.error("--plain-share must be in [0, 1)")
-        plain = kinds.index("plain")
-        rest = np.delete(kprobs, plain)
-        kprobs = np.insert(rest / rest.sum() * (1.0 - args.plain_share), plain, args.plain_share)
+    try:
+        kprobs = kind_probs(args.plain_share)
+    except ValueError as exc:
+        p.error(str(exc))
     history = []
     t1 = time.time()
     steps_done = 0

@@ -121,3 +121,16 @@ def test_a_candidate_in_the_opted_out_style_ends_the_attempt_and_the_retry_pushe
     assert first.action is Action.BLOCK and first.subject is None  # rejected: not scored for the subject
     assert second.attempt == 2 and second.candidate == 0 and second.negative_prompt  # a new attempt, pushed away
     assert im.image is not None and im.attempts == 2
+
+
+# ------------------------------------------------- more weight on the subject in training
+def test_plain_share_reweights_the_caption_kinds_and_keeps_the_others_proportions() -> None:
+    from stylegate.styleworld.train_diffusion import KIND_PROBS, kind_probs
+
+    kinds = list(KIND_PROBS)
+    base, more = kind_probs(), kind_probs(0.3)
+    assert more.sum() == pytest.approx(1.0) and more[kinds.index("plain")] == pytest.approx(0.3)
+    others = [i for i, k in enumerate(kinds) if k != "plain"]
+    assert np.allclose(more[others] / more[others].sum(), base[others] / base[others].sum())
+    with pytest.raises(ValueError, match="plain-share"):
+        kind_probs(1.0)
