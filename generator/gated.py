@@ -10,6 +10,12 @@ points (:mod:`stylegate.generator.early_abort`); a preview the image check rejec
 interrupts the run, and the attempt counts as blocked: the generator goes on to the steer
 retry as it would after a post-check block, without spending the remaining steps.
 
+A steered output must also keep the subject: the gate's own CLIP checks it
+(:mod:`stylegate.governance.subject_check`). While an attempt's output passes the post-check
+but does not show the subject, the attempt samples another candidate (a new seed, the same
+prompt), up to ``steering.subject_candidates``, and keeps the passing candidate that shows it
+best; a candidate the post-check rejects ends the attempt, and the retry pushes harder.
+
 Any diffusers text-to-image pipeline works: the generator reads its ``__call__`` signature
 and passes only what it accepts. A pipeline without ``negative_prompt`` cannot be steered
 by negative prompt, one without ``callback_on_step_end`` cannot abort early; both still run
@@ -38,6 +44,7 @@ from stylegate.generator.early_abort import (
 )
 from stylegate.governance.attribution import attribute
 from stylegate.governance.decision import Action, Decision
+from stylegate.governance.subject_check import SubjectCheck, SubjectScore
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -69,6 +76,8 @@ class Attempt:
     preview_error: str | None = None
     seconds: float = 0.0
     prompt: str | None = None  # the prompt this attempt generated from (a retry may rewrite more)
+    candidate: int = 0  # which of the attempt's candidates (new seeds while the subject is not found)
+    subject: dict[str, Any] | None = None  # the subject check of this output (steered prompts)
 
     @property
     def steps_saved(self) -> int:
@@ -89,6 +98,8 @@ class Attempt:
             "previews": [p.to_dict() for p in self.previews],
             **({"preview_error": self.preview_error} if self.preview_error else {}),
             "seconds": round(self.seconds, 4),
+            "candidate": self.candidate,
+            **({"subject": self.subject} if self.subject is not None else {}),
         }
 
 
@@ -113,6 +124,11 @@ class GatedImage:
         return sum(a.steps_run for a in self.attempt_log)
 
     @property
+    def samples(self) -> int:
+        """Pipeline runs behind this image: every attempt's candidates."""
+        return len(self.attempt_log)
+
+    @property
     def aborted_attempts(self) -> int:
         return sum(1 for a in self.attempt_log if a.aborted_at is not None)
 
@@ -132,6 +148,7 @@ class GatedImage:
             "stage": self.stage,
             "steps_planned": self.steps_planned,
             "steps_run": self.steps_run,
+            "samples": self.samples,
             "aborted_attempts": self.aborted_attempts,
             "attempt_log": [a.to_dict() for a in self.attempt_log],
         }
@@ -362,6 +379,9 @@ def _array_to_pil(value: Any, *, batched: bool) -> Image.Image:
 
 
 # ------------------------------------------------------------- generator
+CANDIDATE_SEED_STRIDE = 7_919  # seed of an attempt's candidate c: the attempt's seed + c * this
+
+
 def steered_prompt(prompt: str, pre: Decision) -> tuple[str, str | None]:
     """The prompt and negative prompt to generate with after the pre-check ``pre``:
     the rewrite and the pushed-away styles when it steers, else the prompt unchanged."""
@@ -507,55 +527,50 @@ class GatedGenerator:
         guidance = self.guidance_scale
         log_: list[Attempt] = []
         decision: Decision | None = None
+        steered = pre.action is Action.STEER
+        subject = self._subject_check(prompt) if steered else None
         for attempt in range(1, max_attempts + 1):
             attempt_seed = seed + 1_000_003 * (attempt - 1)
             negative = ", ".join(negatives) or None
-            started = time.perf_counter()
-            run = self.run_pipeline(prompt, seed=attempt_seed, steps=steps, negative_prompt=negative, guidance_scale=guidance,
-                                    inputs=inputs.images)
-            image, monitor = run.image, run.monitor
-            record = Attempt(
-                attempt=attempt,
-                seed=attempt_seed,
-                guidance_scale=guidance if self.caps.accepts("guidance_scale") else None,
-                negative_prompt=negative if self.caps.negative_prompt else None,
-                steps_planned=run.steps_planned,
-                steps_run=run.steps_run,
-                stage="output",
-                action=Action.ALLOW,
-                previews=list(monitor.previews) if monitor else [],
-                preview_error=monitor.error if monitor else None,
-                prompt=prompt,
-            )
-            preview_seconds = monitor.preview_seconds if monitor is not None else 0.0
-            timings["previews"] += preview_seconds
-            timings["pipeline"] += run.seconds - preview_seconds
-            if monitor is not None and monitor.abort_decision is not None:
-                record.stage = "preview"
-                record.aborted_at = monitor.aborted_at
-                decision = _preview_decision(monitor.abort_decision, monitor.aborted_at, run.steps_planned)
-            else:
-                if image is None:  # only an early-aborted run has no image, and it has a preview decision
-                    raise RuntimeError("the pipeline run was interrupted without a preview decision")
+            if subject is not None and subject.prompt != prompt:  # a retry that rewrote more
+                subject = self._subject_check(prompt)
+            candidates = self.gate.policy.steering.subject_candidates if subject is not None else 1
+            kept: tuple[float, Attempt, Image.Image, Decision] | None = None
+            for c in range(candidates):
+                record, image, decision = self._sample(prompt, attempt, attempt_seed + CANDIDATE_SEED_STRIDE * c, steps,
+                                                       negative, guidance, inputs, timings)
+                record.candidate = c
+                log_.append(record)
+                if decision.action in REJECTING or image is None:
+                    break  # in the style: no more seeds at this push, the retry pushes harder
+                if subject is None:
+                    kept = (0.0, record, image, decision)
+                    break
                 checked = time.perf_counter()
-                decision = self.gate.check_image(image)
-                timings["post_check"] += time.perf_counter() - checked
-            record.action = decision.action
-            record.seconds = time.perf_counter() - started
-            log_.append(record)
-            if decision.action not in REJECTING:
-                action = Action.STEER if pre.action is Action.STEER or attempt > 1 else Action.ALLOW
+                found = self._score_subject(subject, image)
+                timings["subject_check"] = timings.get("subject_check", 0.0) + time.perf_counter() - checked
+                record.subject = found.to_dict() if found is not None else None
+                margin = found.margin if found is not None else float("inf")
+                if kept is None or margin > kept[0]:
+                    kept = (margin, record, image, decision)
+                if found is None or found.found:
+                    break
+            if kept is not None:
+                _, record, image, decision = kept
+                action = Action.STEER if steered or attempt > 1 else Action.ALLOW
                 settings = self.gate.policy.attribution
                 credit = attribute(pre.evidence + inputs.evidence, decision.evidence, floor=settings.floor,
                                    basis=settings.basis,
                                    hold_unverified=self.gate.policy.verification.hold_unverified_shares)
                 if credit.shares and action is Action.ALLOW:
                     action = Action.ATTRIBUTE
-                return GatedImage(index, attempt_seed, attempt, action, decision, credit.shares, image, log_,
+                return GatedImage(index, record.seed, attempt, action, decision, credit.shares, image, log_,
                                   unprompted=credit.unprompted)
+            if decision is None:  # unreachable: candidates >= 1
+                raise RuntimeError("no generation attempt was made")
             log.info(
                 "image %d attempt %d: %s says %s; steering away",
-                index, attempt, "preview" if record.stage == "preview" else "post-check", decision.action.value,
+                index, attempt, "preview" if log_[-1].stage == "preview" else "post-check", decision.action.value,
             )
             for ev in decision.evidence:
                 if ev.action in REJECTING:
@@ -563,7 +578,7 @@ class GatedGenerator:
                     for term in (artist.name, *artist.descriptors):
                         if term not in negatives:
                             negatives.append(term)
-            if pre.action is Action.STEER and original is not None:
+            if steered and original is not None:
                 # the next attempt changes more than the seed: a rewrite that removes more,
                 # and (unless the policy says never) a push away from the style
                 plan = self.gate.steer_plan(original, None, pre, level=attempt)
@@ -577,6 +592,63 @@ class GatedGenerator:
         if decision is None:  # unreachable: max_attempts >= 1
             raise RuntimeError("no generation attempt was made")
         return GatedImage(index, attempt_seed, max_attempts, Action.BLOCK, decision, [], None, log_)
+
+    def _sample(
+        self, prompt: str, attempt: int, seed: int, steps: int, negative: str | None, guidance: float,
+        inputs: _CheckedInputs, timings: dict[str, float],
+    ) -> tuple[Attempt, Image.Image | None, Decision]:
+        """One pipeline run and its check (the preview's, if it stopped the run early)."""
+        started = time.perf_counter()
+        run = self.run_pipeline(prompt, seed=seed, steps=steps, negative_prompt=negative, guidance_scale=guidance,
+                                inputs=inputs.images)
+        image, monitor = run.image, run.monitor
+        record = Attempt(
+            attempt=attempt,
+            seed=seed,
+            guidance_scale=guidance if self.caps.accepts("guidance_scale") else None,
+            negative_prompt=negative if self.caps.negative_prompt else None,
+            steps_planned=run.steps_planned,
+            steps_run=run.steps_run,
+            stage="output",
+            action=Action.ALLOW,
+            previews=list(monitor.previews) if monitor else [],
+            preview_error=monitor.error if monitor else None,
+            prompt=prompt,
+        )
+        preview_seconds = monitor.preview_seconds if monitor is not None else 0.0
+        timings["previews"] += preview_seconds
+        timings["pipeline"] += run.seconds - preview_seconds
+        if monitor is not None and monitor.abort_decision is not None:
+            record.stage = "preview"
+            record.aborted_at = monitor.aborted_at
+            decision = _preview_decision(monitor.abort_decision, monitor.aborted_at, run.steps_planned)
+        else:
+            if image is None:  # only an early-aborted run has no image, and it has a preview decision
+                raise RuntimeError("the pipeline run was interrupted without a preview decision")
+            checked = time.perf_counter()
+            decision = self.gate.check_image(image)
+            timings["post_check"] += time.perf_counter() - checked
+        record.action = decision.action
+        record.seconds = time.perf_counter() - started
+        return record, image, decision
+
+    def _subject_check(self, prompt: str) -> SubjectCheck | None:
+        """The subject test for a steered prompt; None (no test, one candidate) when the policy
+        asks for one candidate, there is no embedder, or no subject word can be read."""
+        steering = self.gate.policy.steering
+        if steering.subject_candidates <= 1 or self.gate.embedder is None:
+            return None
+        try:
+            return SubjectCheck(prompt, self.gate.text_vectors, steering.subject_vocabulary, steering.subject_margin)
+        except ValueError as exc:  # a quality check, not a safety one: generation goes on without it
+            log.warning("no subject check for %r: %s", prompt, exc)
+            return None
+
+    def _score_subject(self, check: SubjectCheck, image: Image.Image) -> SubjectScore | None:
+        embedder = self.gate.embedder
+        if embedder is None:
+            return None
+        return check.score(embedder.embed_images([image])[0])
 
     def run_pipeline(
         self,

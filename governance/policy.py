@@ -119,6 +119,17 @@ class SteeringSettings(_Strict):
     # artist's name, descriptors and the removed phrases): on every attempt ("always"), only
     # on retries after the output still landed in the style ("retry"), or "never".
     negative_prompt: Literal["always", "retry", "never"] = "retry"
+    # A steered output must also show the prompt's subject, judged by the gate's own CLIP
+    # (governance/subject_check.py): each attempt samples up to this many candidates (new
+    # seeds), stops at the first that passes the post-check and shows the subject, else keeps
+    # the passing one that shows it best. 1 (the default) turns the check off: on the StyleWorld
+    # pipeline 3 kept one more subject in 47 for 41% more denoising steps (`stylegate bench steer`).
+    subject_candidates: int = Field(1, ge=1, le=16)
+    # The nouns a subject is contrasted with (None: the bundled governance/subject_nouns.txt).
+    subject_vocabulary: list[str] | None = None
+    # The subject is found when the output's cosine with the prompt beats its best cosine with
+    # a contrast prompt by more than this.
+    subject_margin: float = Field(0.0, ge=-1.0, le=1.0)
 
 
 class PromptSettings(_Strict):

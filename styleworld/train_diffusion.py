@@ -38,6 +38,19 @@ MIN_SNR_GAMMA = 5.0
 PIPELINE_FILE = "pipeline_styleworld"
 
 
+def kind_probs(plain_share: float | None = None) -> np.ndarray:
+    """Caption-kind probabilities in :data:`KIND_PROBS` order; ``plain_share`` sets the plain
+    kind's share and scales the others to keep their proportions."""
+    probs = np.array(list(KIND_PROBS.values()), dtype=np.float64)
+    if plain_share is None:
+        return probs
+    if not 0.0 <= plain_share < 1.0:
+        raise ValueError(f"--plain-share must be in [0, 1) (got {plain_share})")
+    plain = list(KIND_PROBS).index("plain")
+    rest = np.delete(probs, plain)
+    return np.insert(rest / rest.sum() * (1.0 - plain_share), plain, plain_share)
+
+
 def unet_config(text_width: int, embed_dim: int) -> dict:
     """The UNet2DConditionModel configuration (pixel space, 32x32 RGB)."""
     return dict(
@@ -103,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--init-from", type=Path, default=None,
                    help="continue from the UNet of an existing pipeline folder (fine-tuning run)")
     p.add_argument("--time-limit", type=float, default=1500, help="stop after this many seconds (0 = none)")
+    p.add_argument("--plain-share", type=float, default=None,
+                   help=f"share of captions that are plain subject prompts (default {KIND_PROBS['plain']:.2f}; the "
+                        "other kinds keep their proportions): more weight on drawing the subject")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -179,7 +195,10 @@ def main(argv: list[str] | None = None) -> None:
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * q)))
 
     kinds = list(KIND_PROBS)
-    kprobs = np.array([KIND_PROBS[k] for k in kinds])
+    try:
+        kprobs = kind_probs(args.plain_share)
+    except ValueError as exc:
+        p.error(str(exc))
     history = []
     t1 = time.time()
     steps_done = 0
@@ -244,11 +263,15 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__, "history": history, "unet_config": unet_config(64, 64),
         "artists": len(ARTISTS), "subjects": len(SUBJECTS),
         "init_from": str(args.init_from) if args.init_from else None,
+        "kind_probs": dict(zip(kinds, [round(float(x), 4) for x in kprobs])),
     }
     import diffusers
 
     info["diffusers"] = diffusers.__version__
-    (WEIGHTS_DIR / "train_diffusion_log.json").write_text(json.dumps(info, indent=1))
+    # the shipped log describes the shipped weights; a run written elsewhere logs beside its folder
+    shipped = args.out.resolve() == pipeline_path().resolve()
+    log_path = WEIGHTS_DIR / "train_diffusion_log.json" if shipped else args.out.with_name(args.out.name + "_log.json")
+    log_path.write_text(json.dumps(info, indent=1))
     logger.info("saved pipeline to %s after %.0f s of training", args.out, t_train)
 
 

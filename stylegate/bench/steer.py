@@ -29,6 +29,7 @@ ESD (arXiv 2402.11846) are printed beside them.
 from __future__ import annotations
 
 import platform
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,19 +43,26 @@ TARGETS = {"style_removed": 0.98, "subject_kept": 0.90, "other_styles_kept": 0.9
 UNLEARNCANVAS_ESD = {"unlearning_accuracy": 0.986, "in_domain_retain": 0.810, "cross_domain_retain": 0.940}
 
 
-def _bench_policy(home: Path, negative_prompt: str) -> None:
-    """The home's policy, with an opted-out name steering instead of blocking."""
+def _bench_policy(home: Path, negative_prompt: str, candidates: int | None = None) -> None:
+    """The home's policy, with an opted-out name steering instead of blocking (and, when
+    given, another number of subject candidates per attempt)."""
     policy = home / "policy.toml"
     text = policy.read_text("utf-8")
     section = text.index("[consent.opt-out]")
     head, tail = text[:section], text[section:]
     text = head + tail.replace('name = "block"', 'name = "steer"', 1)
     text = text.replace('negative_prompt = "retry"', f'negative_prompt = "{negative_prompt}"', 1)
+    if candidates is not None:
+        text, n = re.subn(r"(?m)^subject_candidates = \d+$", f"subject_candidates = {candidates}", text, count=1)
+        if n != 1:
+            raise RuntimeError("the policy has no subject_candidates line to set")
     policy.write_text(text, "utf-8")
 
 
-def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "retry",
-                    log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "retry", subjects: int | None = None,
+                    candidates: int | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """``subjects``: the first N StyleWorld subjects only (a reduced run); ``candidates``:
+    subject candidates per attempt instead of the shipped policy's."""
     from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
@@ -68,37 +76,39 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
         home = Path(tmp)
         registered, unregistered = demo_artists()
         ws, _ = new_styleworld_workspace(home, artists=registered)
-        _bench_policy(ws.settings.home, negative_prompt)
+        _bench_policy(ws.settings.home, negative_prompt, candidates)
         ws = Workspace(Settings(home=home / "home", device="cpu"))  # reopen with the bench policy
         log("fitting the independent style and subject classifiers on renders …")
         styles = style_classifier.fit_default(n_seeds=12, sizes=(32,))
-        subjects = subject_classifier.fit_default()
-        subject_heldout = subject_classifier.heldout_accuracy(subjects, n_seeds=6)
-        subject_degraded = subject_classifier.heldout_accuracy(subjects, n_seeds=6, degraded=True)
+        judge = subject_classifier.fit_default()
+        names = list(world.SUBJECTS[:subjects] if subjects else world.SUBJECTS)
+        subject_heldout = subject_classifier.heldout_accuracy(judge, n_seeds=6)
+        subject_degraded = subject_classifier.heldout_accuracy(judge, n_seeds=6, degraded=True)
         pipeline = load_text_to_image(None, device="cpu")
         generator = GatedGenerator(ws.gate(), pipeline)
 
         steered_rows: list[dict[str, Any]] = []
         opted_out = [a for a in registered if a.consent == "opt-out"]
-        log(f"steering {len(opted_out)} opted-out artists × {len(world.SUBJECTS)} subjects × named/described …")
+        log(f"steering {len(opted_out)} opted-out artists × {len(names)} subjects × named/described …")
         for artist in opted_out:
-            for subject in world.SUBJECTS:
+            for subject in names:
                 for kind, prompt in (("named", f"a {subject} by {artist.name}"),
                                      ("described", f"a {subject} in {world.describe(artist)}")):
                     for s in range(seeds):
                         seed = 1000 * s + len(steered_rows)
                         result = generator.generate(prompt, seed=seed, steps=steps)
-                        row = _row(result, artist.name, subject, kind, styles, subjects, Action)
+                        row = _row(result, artist.name, subject, kind, styles, judge, Action)
+                        row["subject_found_first_candidate"] = _first_candidate(generator, result, subject, steps, judge)
                         for key, text in (("subject_found_plain", f"a {subject}"), ("subject_found_unsteered", prompt)):
                             ungated = generator.run_pipeline(text, seed=seed, steps=steps, previews=False).image
-                            row[key] = ungated is not None and subjects.predict([ungated])[0] == subject
+                            row[key] = ungated is not None and judge.predict([ungated])[0] == subject
                         steered_rows.append(row)
 
         allowed_rows: list[dict[str, Any]] = []
         others = [a for a in registered if a.consent != "opt-out"] + list(unregistered)
-        log(f"allowed prompts: {len(others)} artists × {len(world.SUBJECTS)} subjects, gated and ungated …")
+        log(f"allowed prompts: {len(others)} artists × {len(names)} subjects, gated and ungated …")
         for artist in others:
-            for subject in world.SUBJECTS:
+            for subject in names:
                 prompt = (f"a {subject} by {artist.name}" if artist in registered
                           else f"a {subject} in {world.describe(artist)}")
                 seed = 5000 + len(allowed_rows)
@@ -111,15 +121,34 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
                     "artist": artist.name, "subject": subject, "action": gated.action.value,
                     "same_style": image is not None and styles.predict([image])[0] == styles.predict([plain])[0],
                     "identical": image is not None and list(image.getdata()) == list(plain.getdata()),
-                    "subject_found": subjects.predict([plain])[0] == subject,
+                    "subject_found": judge.predict([plain])[0] == subject,
                 })
         log("rewriting every StyleWorld caption phrasing of the opted-out styles (no generation) …")
         rewrites = _rewrite_phrasings(ws.gate(), opted_out, world)
+        used_candidates = ws.policy.steering.subject_candidates
     results = _summarise(steered_rows, allowed_rows, subject_heldout, steps, time.perf_counter() - started)
     results["subject_classifier_heldout_degraded"] = round(subject_degraded, 4)
     results["rewrites"] = rewrites
     results["negative_prompt"] = negative_prompt
+    results["subject_candidates"] = used_candidates
+    results["subjects"] = names
     return results
+
+
+def _first_candidate(generator: Any, result: Any, subject: str, steps: int, judge: Any) -> bool | None:
+    """Whether the written image's attempt would have shown the subject with no subject check:
+    its first candidate (which passed the post-check, or the attempt would have ended there),
+    drawn again from the same seed and prompt. None when nothing was written."""
+    kept = next((im for im in result.images if im.image is not None), None)
+    if kept is None or result.action.value == "block":
+        return None
+    record = next(a for a in kept.attempt_log if a.seed == kept.seed and a.attempt == kept.attempts)
+    if record.candidate == 0:
+        return bool(judge.predict([kept.image])[0] == subject)
+    first = next(a for a in kept.attempt_log if a.attempt == kept.attempts and a.candidate == 0)
+    image = generator.run_pipeline(first.prompt, seed=first.seed, steps=steps, negative_prompt=first.negative_prompt,
+                                   guidance_scale=first.guidance_scale, previews=False).image
+    return image is not None and bool(judge.predict([image])[0] == subject)
 
 
 def _rewrite_phrasings(gate: Any, artists: list[Any], world: Any, per_template: int = 1) -> dict[str, Any]:
@@ -171,6 +200,7 @@ def _row(result: Any, artist: str, subject: str, kind: str, styles: Any, subject
         "prompt_action": result.prompt_decision.action.value,
         "used_prompt": result.used_prompt,
         "attempts": sum(im.attempts for im in result.images),
+        "samples": sum(im.samples for im in result.images),
         "steps": result.steps_run,
         "written": written,
         "style": styles.predict([image])[0] if written else None,
@@ -209,6 +239,9 @@ def _summarise(steered: list[dict], allowed: list[dict], subject_heldout: float,
             "subject_kept": _share([bool(r["subject_found"]) for r in written]),
             "mean_attempts": round(sum(r["attempts"] for r in written) / len(written), 3) if written else None,
             "mean_steps": round(sum(r["steps"] for r in written) / len(written), 1) if written else None,
+            "mean_samples": round(sum(r["samples"] for r in written) / len(written), 3) if written else None,
+            "subject_kept_first_candidate": _share([bool(r["subject_found_first_candidate"]) for r in written
+                                                    if r.get("subject_found_first_candidate") is not None]),
             "by_kind": by_kind,
             "subject_found_plain": _share([r["subject_found_plain"] for r in steered if "subject_found_plain" in r]),
             "subject_found_unsteered": _share([r["subject_found_unsteered"] for r in steered if "subject_found_unsteered" in r]),
@@ -245,11 +278,16 @@ def print_steer_bench(results: dict) -> None:
               ["style removed (independent style classifier)", pct(s["style_removed"]), f"≥ {pct(t['style_removed'])}",
                pct(results["unlearncanvas_esd"]["unlearning_accuracy"]) + " (unlearning acc.)"],
               ["subject kept (independent subject classifier)", pct(s["subject_kept"]), f"≥ {pct(t['subject_kept'])}", "-"],
+              ["  the same without the subject check (each attempt's first candidate)",
+               pct(s.get("subject_kept_first_candidate")), "", ""],
               ["  the same on allowed prompts (the pipeline's ceiling)", pct(a["subject_found_ungated"]), "", ""],
               ["other styles kept (gated = ungated style)", pct(a["other_styles_kept"]), f"≥ {pct(t['other_styles_kept'])}",
                pct(results["unlearncanvas_esd"]["in_domain_retain"]) + " (in-domain retain)"],
               ["  allowed outputs pixel-identical to ungated", pct(a["identical_to_ungated"]), "", ""],
               ["mean attempts per written image", f"{s['mean_attempts']}", f"≤ {t['mean_attempts']}", "-"],
+              [f"  pipeline runs per written image (≤ {results.get('subject_candidates')} subject candidates an attempt)",
+               f"{s.get('mean_samples')}", "", ""],
+              ["  denoising steps per written image", f"{s.get('mean_steps')}", "", ""],
               ["steered prompts that end blocked", pct(s["blocked"]), f"≤ {pct(t['blocked'])}", "-"],
           ])
     r = results.get("rewrites", {})

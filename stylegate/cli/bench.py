@@ -62,6 +62,9 @@ def bench_steer(
     steps: int = typer.Option(25, "--steps", min=2, max=200, help="Denoising steps per image."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=8, help="Seeds per steered prompt."),
     negative_prompt: str = typer.Option("retry", "--negative-prompt", help="always | retry | never (the policy setting)."),
+    subjects: int = typer.Option(0, "--subjects", min=0, max=8, help="Only the first N StyleWorld subjects (0: all 8)."),
+    candidates: int = typer.Option(0, "--candidates", min=0, max=16,
+                                   help="Subject candidates per attempt (0: the policy's; 1: no subject check)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Steering as an unlearning benchmark: style removed, subject kept, other styles kept."""
@@ -69,7 +72,8 @@ def bench_steer(
 
     if negative_prompt not in ("always", "retry", "never"):
         raise InputError(f"--negative-prompt must be always, retry or never (got {negative_prompt!r})")
-    results = run_steer_bench(steps=steps, seeds=seeds, negative_prompt=negative_prompt, log=message)
+    results = run_steer_bench(steps=steps, seeds=seeds, negative_prompt=negative_prompt, subjects=subjects or None,
+                              candidates=candidates or None, log=message)
     show(results, as_json, print_steer_bench)
 
 
