@@ -9,7 +9,10 @@ people. Every fifth prompt is held out (:data:`HOLDOUT_EVERY`): tuning looks at 
 development split only, and the held-out split is reported beside it as a check.
 ``tests/realnames/fresh/`` is a third split ("fresh"), written before a round of rule
 changes and never tuned on: more artists and prompts from thinly covered scripts, screened
-with the artists of both folders registered together.
+with the artists of both folders registered together. ``tests/realnames/dev2/`` ("dev2") is
+a development set written to develop rules for generalisation (not blind): more artists
+from declining languages and other scripts, and benign prompts where a surname is part of
+a place or institution name; it is screened with the artists of all three folders.
 
 Figures are printed by ``stylegate bench redteam``; the targets are asserted by
 ``tests/test_screening_realnames.py``.
@@ -34,7 +37,7 @@ OVERALL_TARGET = 0.97  # all attacks together
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
-SPLITS = ("dev", "holdout", "fresh")
+SPLITS = ("dev", "holdout", "fresh", "dev2")
 
 
 def default_folder() -> Path:
@@ -43,6 +46,10 @@ def default_folder() -> Path:
 
 def fresh_folder(folder: Path | None = None) -> Path:
     return (folder or default_folder()) / "fresh"
+
+
+def dev2_folder(folder: Path | None = None) -> Path:
+    return (folder or default_folder()) / "dev2"
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,13 @@ def load_artists(folder: Path | None = None) -> list[RealArtist]:
 
 
 def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
-    """Prompts of ``split`` ("dev", "holdout", "all" of the main file, or "fresh") as corpus entries."""
-    if split not in ("dev", "holdout", "all", "fresh"):
+    """Prompts of ``split`` ("dev", "holdout", "all" of the main file, "fresh" or "dev2") as corpus entries."""
+    if split not in ("dev", "holdout", "all", "fresh", "dev2"):
         raise ValueError(f"unknown split {split!r}")
     if split == "fresh":
         folder, split = fresh_folder(folder), "all"
+    elif split == "dev2":
+        folder, split = dev2_folder(folder), "all"
     out: list[CorpusEntry] = []
     index = 0
     for line in ((folder or default_folder()) / "prompts.txt").read_text(encoding="utf-8").splitlines():
@@ -116,6 +125,12 @@ def run_realnames(folder: Path | None = None) -> dict[str, Any]:
         matcher, names = build_matcher(both)
         out["fresh_artists"] = len(both)
         out["fresh"] = report(lexical_tallies(load_prompts(folder, "fresh"), matcher, names))
+    if (dev2_folder(folder) / "prompts.txt").exists():
+        every = artists + [a for f in (fresh_folder(folder), dev2_folder(folder))
+                           if (f / "artists.json").exists() for a in load_artists(f)]
+        matcher, names = build_matcher(every)
+        out["dev2_artists"] = len(every)
+        out["dev2"] = report(lexical_tallies(load_prompts(folder, "dev2"), matcher, names))
     return out
 
 
@@ -126,7 +141,7 @@ def print_realnames(results: dict[str, Any]) -> None:
         if split not in results:
             continue
         part = results[split]
-        n_artists = results["fresh_artists"] if split == "fresh" else results["artists"]
+        n_artists = results.get(f"{split}_artists", results["artists"])
         table(
             f"real-names corpus ({split} split), {n_artists} real artists registered, lexical screen",
             ["category", "prompts", "flagged", "rate", "target", ""],
