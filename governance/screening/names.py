@@ -829,6 +829,8 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
         if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
+        if hit.rule in ("single", "surname", "inflection") and places.proper_name_head(prompt, hit.start, hit.end):
+            common = True  # "<Surname> State Museum", "Hotel <Surname>": part of a place's or institution's name
         if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
