@@ -55,7 +55,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
-from stylegate.governance.screening import cues, frequency, lexicon, places
+from stylegate.governance.screening import cues, frequency, inflection, lexicon, places
 from stylegate.governance.screening.canonical import (
     Token,
     latin_key,
@@ -695,10 +695,24 @@ class NameMatcher:
                     prompt, tokens[i - 1], tokens[i], self._given_of(owner[0])
                 ):
                     found.append(key)
+        # A replaced ending ("Matejki", "Риверы") or a Finnish "-nen" gradation ("Halosen")
+        # is weaker evidence: read like a common word, it stands next to a style cue only.
+        weak = [k for k in self._inflect.search_replaced(token, filed) if k not in found]
+        if weak:
+            before = len(hits)
+            self._inflected_hits(hits, weak, prompt, tokens, i, j, via)
+            hits[before:] = [replace(h, common=True, how="ending") for h in hits[before:]]
         # The inflected form is an ordinary word itself ("monetary", Czech "buriana"): a
         # common-word hit, standing only next to a style cue ("podle Buriana").
         ordinary = bool(found) and frequency.zipf(token) >= DEFAULT_RULES.common_zipf
         before = len(hits)
+        self._inflected_hits(hits, found, prompt, tokens, i, j, via)
+        if ordinary:
+            hits[before:] = [replace(h, common=True) for h in hits[before:]]
+
+    def _inflected_hits(
+        self, hits: list[NameHit], found: list[str], prompt: str, tokens: list[Token], i: int, j: int, via: str,
+    ) -> None:
         for key in found:
             for e in self._entries(key):
                 if e.single:
@@ -706,8 +720,6 @@ class NameMatcher:
                     hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[j].end, INFLECTION_SCORE,
                                         "inflection", "inflection", source, key=key))
             self._surname(hits, key, False, prompt, tokens, i, j, via, "inflection", INFLECTION_SCORE)
-        if ordinary:
-            hits[before:] = [replace(h, common=True) for h in hits[before:]]
 
 
 
@@ -835,7 +847,8 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
             common = _written_is_common(prompt[hit.start : hit.end], rules)  # Hebrew "רובין" (Robin)
-    cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
+    cue_end = inflection.apostrophe_ending_end(prompt, hit.end)  # "Eyüboğlu'nun tarzında": the cue is after the ending
+    cue = cues.style_cue(prompt, hit.start, cue_end) or cues.tag_list_cue(prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
     if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):
