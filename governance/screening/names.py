@@ -461,7 +461,8 @@ class NameMatcher:
         for m in self._skeletons.find(prompt, tokens, self._label_text):
             label = self._label_text[m.label_id] or ""
             score = SKELETON_SCORE * (1.0 - m.edits / max(len(m.key), 1))
-            out.append(NameHit(self._label_artist[m.label_id], label, m.start, m.end, score, "skeleton", "skeleton",
+            how = "skeleton" if m.part == "name" else "skeleton-surname"  # a surname alone: next to a style cue
+            out.append(NameHit(self._label_artist[m.label_id], label, m.start, m.end, score, how, "skeleton",
                                TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
         return out
 
