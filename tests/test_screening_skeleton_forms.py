@@ -64,3 +64,22 @@ def test_an_edit_in_a_short_word_is_bounded() -> None:
     assert not _edit_in_long_word("VPNKPR", "ivana kupala", form)
     chelmonski = Form("SPSRMNSK", ("SP", "SRMNSK"), 2)
     assert _edit_in_long_word("SPKRMNSK", "yuzef khelmonskiy", chelmonski)  # the edit is in a six-symbol word
+
+
+def test_a_short_skeleton_spelt_out_letter_for_letter_stands_without_a_cue() -> None:
+    m = NameMatcher([(1, "Jan Lebenstein"), (2, "Josef Čapek")])
+    found = m.find("Йозеф Чапек, обложка книги")  # SPSPK: five symbols, under the six that stand alone
+    assert [(h.artist_id, h.how) for h in found] == [(2, "skeleton-spelt")]
+    assert m.find("Юзеф Чепак, обложка книги") == []  # the same skeleton, other vowels: no name spelt out
+
+
+def test_a_skeleton_whose_letters_disagree_is_no_name() -> None:
+    # Consonant classes agree by chance; in a large registry that happens to ordinary phrases.
+    m = NameMatcher([(1, "Gaurav Kapoorvam")])  # a skeleton like the Tamil "கோவில் கோபுரம்" (temple tower)
+    labels_reading = "kovil kopurm"
+    from stylegate.governance.screening.skeleton import _reading_agreement
+
+    assert _reading_agreement(labels_reading, "Gaurav Kapoorvam", "LATIN", "TAMIL") < 50
+    assert m.find("கோவில் கோபுரம் இரவில்") == []
+    assert _reading_agreement("mondeulian", "Piet Mondrian", "LATIN", "HANGUL") >= 50  # a name in Hangul keeps its letters
+    assert _reading_agreement("m'rk s'g'l", "Marc Chagall", "LATIN", "HEBREW") >= 50  # an abjad: consonants compared

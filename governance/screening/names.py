@@ -461,7 +461,7 @@ class NameMatcher:
         for m in self._skeletons.find(prompt, tokens, self._label_text):
             label = self._label_text[m.label_id] or ""
             score = SKELETON_SCORE * (1.0 - m.edits / max(len(m.key), 1))
-            how = "skeleton" if m.part == "name" else "skeleton-surname"  # a surname alone: next to a style cue
+            how = {"name": "skeleton", "spelt": "skeleton-spelt"}.get(m.part, "skeleton-surname")
             out.append(NameHit(self._label_artist[m.label_id], label, m.start, m.end, score, how, "skeleton",
                                TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
         return out
@@ -828,7 +828,8 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules) -> NameHit | None:
     if hit.rule == "skeleton":  # a short skeleton is weak evidence: a style cue, whatever the policy
         cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
         cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end)
-        if not cued and (len(hit.skeleton) < SKELETON_ALONE_LEN or rules.needs_context("skeleton", False, hit.via)):
+        short = len(hit.skeleton) < SKELETON_ALONE_LEN and hit.how != "skeleton-spelt"  # spelt out: it stands
+        if not cued and (short or rules.needs_context("skeleton", False, hit.via)):
             return None
         return replace(hit, cue=cue.text if cue else "")
     common = hit.common

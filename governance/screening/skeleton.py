@@ -66,8 +66,12 @@ SKELETON_SCORE = 0.8
 MAX_CANDIDATES = 16  # a window whose skeleton neighbourhood holds more names matches none of them
 MIN_SURNAME_LEN = 5  # skeleton symbols of a surname matched alone in another script (with a style cue)
 MAX_SURNAME_CANDIDATES = 2  # a surname skeleton shared by more registered names matches none of them
+MIN_READING_AGREEMENT = 50  # rapidfuzz ratio of a window's romanised letters to the name's (any skeleton hit)
 MIN_SURNAME_LETTERS = 65  # rapidfuzz ratio of a lone surname's romanised letters to the name's
-_ABJADS = frozenset({"ARABIC", "HEBREW"})  # scripts that drop vowels: a lone surname there says too little
+_ABJADS = frozenset({"ARABIC", "HEBREW"})
+# Alphabets that write every vowel as a letter: a short skeleton spelt out in one stands alone.
+# (Kana and Hangul give every consonant a vowel, so a short name there still needs a cue.)
+_ALPHABETS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN"})  # scripts that drop vowels: a lone surname there says too little
 MIN_EDITED_WORD = 5  # an edit in a word of fewer symbols than this stands only next to a style cue
 
 # Han ideographs (the Latin reading depends on the language) and scripts written without
@@ -94,8 +98,12 @@ _CLASS_OF = str.maketrans(
 )
 # Read before anyascii: Arabic ث ذ ظ as in Persian, Turkish and Urdu names.
 _ARABIC_PRE = str.maketrans({"ث": "س", "ذ": "ز", "ظ": "ز"})
+_LATIN_PRE = str.maketrans({"č": "ch", "Č": "Ch", "ć": "ch", "Ć": "Ch", "š": "sh", "Š": "Sh", "ś": "sh", "Ś": "Sh",
+                            "ž": "zh", "Ž": "Zh", "ź": "zh", "Ź": "Zh", "ż": "zh", "Ż": "Zh"})
 _REPEAT = re.compile(r"(.)\1+")
 _NOT_LETTER = re.compile(r"[^a-z]+")
+_NOT_LETTER_OR_SPACE = re.compile(r"[^a-z ]+")
+_VOWEL_LETTERS = re.compile(r"[aeiouy]")
 
 
 @lru_cache(maxsize=1)
@@ -124,8 +132,8 @@ def romanise(word: str, script: str) -> str:
         return word.lower()
     from anyascii import anyascii
 
-    if script == LATIN:
-        return anyascii(word).lower()
+    if script == LATIN:  # Central European carons and acutes are "ch", "sh", "zh" ("Čapek" is "Чапек")
+        return anyascii(word.translate(_LATIN_PRE)).lower()
     if script == "ARABIC":
         word = word.translate(_ARABIC_PRE)
         return "".join("u" if (c == "و" and k > 0) else anyascii(c) for k, c in enumerate(word)).lower()
@@ -237,7 +245,7 @@ class SkeletonMatch:
     reading: str  # the romanised words of the prompt
     skeleton: str  # the prompt's skeleton that matched
     key: str  # the registered name's skeleton
-    part: str = "name"  # "name": the whole name; "surname": its surname alone, next to a style cue
+    part: str = "name"  # "name": the whole name; "spelt": a short one whose letters agree; "surname": alone, with a cue
 
 
 class _Word:
@@ -482,9 +490,70 @@ def _verify(
                     prompt, words[i].start, words[j].end
                 ):
                     continue  # "Ивана Купала" is not "Ivana Kobilca": an edit in a short word needs a cue
-                out.append(SkeletonMatch(label_id, words[i].start, words[j].end, d, reading, skeleton, form.skeleton))
+                if _reading_agreement(reading, label, script, words[i].script) < MIN_READING_AGREEMENT:
+                    continue  # the consonant classes agree by chance; the letters do not
+                part = "name"
+                if (d == 0 and len(skeleton) < STANDS_ALONE_LEN and n == form.words and n > 1
+                        and words[i].script in _ALPHABETS and _letters_agree(reading, label, script, form)):
+                    part = "spelt"  # a short skeleton whose letters, vowels included, agree too
+                out.append(SkeletonMatch(label_id, words[i].start, words[j].end, d, reading, skeleton, form.skeleton, part))
                 break
     return out
+
+
+@lru_cache(maxsize=16384)
+def _label_readings(label: str, script: str) -> tuple[str, ...]:
+    """The label's romanised words joined in the orders a window may hold them."""
+    found = _label_words(label)
+    if found is None:
+        return ()
+    words = [romanise(w, script) for w in found[0]]
+    orders = [words, words[::-1]] + ([[words[0], words[-1]], [words[-1], words[0]]] if len(words) >= 3 else [])
+    return tuple(dict.fromkeys(" ".join(o) for o in orders))
+
+
+def _reading_agreement(reading: str, label: str, script: str, window_script: str = LATIN) -> float:
+    """How far the window's romanised letters agree with the name's (rapidfuzz ratio, 0–100).
+
+    A skeleton keeps consonant classes only; in a large registry an ordinary phrase in a
+    script that writes vowels ("கோவில் கோபுரம்", "Երևան գիշերը") or another name in kana
+    finds some registered name with the same classes, but its letters mostly differ
+    (ratios 17–42 where 10,000 synthetic names are registered), while a name written in
+    another script keeps about half of them or more (57–90: "mondeulian" / "mondrian",
+    "syryn ns't" / "shirin neshat").
+    """
+    from rapidfuzz import fuzz
+
+    def plain(text: str) -> str:  # letters and spaces; an abjad's reading is compared without vowels
+        text = _NOT_LETTER_OR_SPACE.sub("", text.lower())
+        return _VOWEL_LETTERS.sub("", text) if abjad else text
+
+    abjad = window_script in _ABJADS
+    mine = plain(reading)
+    return max((fuzz.ratio(mine, plain(r)) for r in _label_readings(label, script)), default=0.0)
+
+
+def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
+    """Whether the romanised window spells the name's words, vowels included.
+
+    A short skeleton ("Ян Матейко", NMTK) is shared by many phrases; one whose letters agree
+    with the name word for word (rapidfuzz ratio ≥ :data:`MIN_SURNAME_LETTERS` on every word,
+    in the name's order or reversed, "j" read either way) is the name written out, and stands
+    without a cue.
+    """
+    from rapidfuzz import fuzz
+
+    found = _label_words(label)
+    if found is None:
+        return False
+    words = [romanise(w, script) for w in found[0]]
+    mine = reading.split(" ")
+    orders = [words, words[::-1]] + ([[words[0], words[-1]], [words[-1], words[0]]] if len(words) >= 3 else [])
+
+    def agree(a: str, b: str) -> bool:
+        return max(fuzz.ratio(a, b), fuzz.ratio(a, _GLIDE_J_ANY.sub("y", b))) >= MIN_SURNAME_LETTERS
+
+    return any(len(o) == len(mine) and all(agree(a, b) for a, b in zip(mine, o)) for o in orders)
 
 
 def _edit_in_long_word(skeleton: str, reading: str, form: Form) -> bool:
