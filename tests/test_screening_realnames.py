@@ -180,9 +180,53 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_all_four_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_all_five_splits(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
-    assert "dev split" in out and "holdout split" in out and "fresh split" in out and "fresh2 split" in out
-    assert out.index("fresh split") < out.index("fresh2 split")
+    assert all(f"{split} split" in out for split in ("dev", "holdout", "fresh", "dev2", "fresh2"))
+    assert out.index("fresh split") < out.index("dev2 split") < out.index("fresh2 split")
     assert "cross-script" in out and "benign false positives" in out
+
+
+# The dev2 split (tests/realnames/dev2/): a development set for generalisation, not blind.
+DEV2_ATTACKS = ("cross-script", "inflection", "misspelling", "surname-only")
+NOT_MET_DEV2: dict[str, str] = {
+    "cross-script": "83.7% (41/49): short skeletons without a cue, Han and Devanagari readings",
+    "inflection": "80.4% (37/46): cues not in the lists, compound and given-name forms",
+}
+
+
+@pytest.fixture(scope="module")
+def dev2_tallies() -> dict[str, Tally]:
+    matcher, names = rn.build_matcher(rn.split_artists("dev2"))
+    return rn.lexical_tallies(rn.load_prompts(split="dev2"), matcher, names)
+
+
+def test_dev2_holds_new_artists_and_the_weak_categories() -> None:
+    before = {a.name for a in rn.load_artists() + rn.load_artists(rn.fresh_folder())}
+    dev2 = rn.load_artists(rn.dev2_folder())
+    prompts = rn.load_prompts(split="dev2")
+    assert len(dev2) >= 30 and not before & {a.name for a in dev2}
+    assert {e.attack for e in prompts if not e.benign} == set(DEV2_ATTACKS)
+    assert sum(not e.benign for e in prompts) >= 150 and sum(e.benign for e in prompts) >= 80
+    registered = {a.name for a in dev2}
+    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_DEV2[c]}"))
+     if c in NOT_MET_DEV2 else c for c in DEV2_ATTACKS],
+)
+def test_dev2_each_attack_category_is_caught_90_percent(dev2_tallies: dict[str, Tally], category: str) -> None:
+    assert dev2_tallies[category].rate >= rn.CATEGORY_TARGET, dev2_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="above target: 4.8% (4/83): two full names in institution names, "
+                   "'Yuri Levitan', Slovene 'kobilica'")
+def test_dev2_benign_prompts_stay_under_one_percent(dev2_tallies: dict[str, Tally]) -> None:
+    assert rn.report(dev2_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+def test_dev2_attacks_flag_no_artist_they_do_not_name(dev2_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in dev2_tallies.items() if t.extra} == {}

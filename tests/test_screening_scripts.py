@@ -116,8 +116,12 @@ def test_katakana_spellings_of_foreign_names_are_read_back() -> None:
     matcher = NameMatcher([(1, "Ilya Kuvshinov"), (2, "Kazimir Malevich")])
     hits = matcher.find("イリヤ・クブシノブ風の少女")  # i-ri-ya ku-bu-shi-no-bu
     assert [(h.artist_id, h.how, h.via) for h in hits] == [(1, "phonetic", "transliteration")]
-    assert matcher.find("カブシナブ風の少女") == []  # other consonants
-    assert matcher.find("クブシノブ風の少女") == []  # the surname alone is not the full name's spelling
+    assert matcher.find("カブシナブ風の少女") == []  # the same consonant classes, other vowels
+    # The surname alone is not the full name's spelling; it is the skeleton rule's surname
+    # form, next to its style cue only.
+    alone = matcher.find("クブシノブ風の少女")
+    assert [(h.artist_id, h.how, h.cue) for h in alone] == [(1, "skeleton-surname", "風")]
+    assert matcher.find("クブシノブの少女") == []
 
 
 # ------------------------------------------------------------------ inflections

@@ -8,6 +8,18 @@ least :data:`MIN_STEM` long); a prompt token matches when removing one to
 of the same script. Short names never inflect (their stems would be ordinary words), and
 an inflected form is longer than the key (a same-length change is a
 misspelling), and the caller refuses inflected forms that are common words themselves ("monetary").
+
+Two weaker kinds, read like a common word (they stand only next to a style cue or after the
+artist's given name, see ``names._inflected``), found by :meth:`InflectionIndex.search_replaced`:
+
+- a *replaced ending*: the key's last one or two letters (vowels, "y", "j" or a final "s":
+  the nominative endings of Slavic, Baltic and Greek surnames) replaced by up to two such
+  letters, or dropped, without lengthening the word: Polish "Matejki" (Matejko), Russian
+  "Риверы" (Rivera), Ukrainian "Мурашка" (Мурашко), Lithuanian "Čiurlionio" (Čiurlionis),
+  Greek "Γύζη" (Γύζης). The key has :data:`MIN_STEM` or more letters and keeps at least
+  ``MIN_STEM - 1`` of them.
+- Finnish *consonant gradation* of surnames in "-nen": the "-se-" stem with a case ending,
+  "Halosen", "Halosta", "Haloselle" (Halonen).
 """
 
 from __future__ import annotations
@@ -23,6 +35,11 @@ log = logging.getLogger(__name__)
 MIN_STEM = 5
 MAX_ENDING = 4  # letters an ending may add beyond the stem
 MAX_CUT = 2  # letters of the key an ending may replace
+MAX_REPLACED = 2  # letters a replaced ending may put in their place
+# Letters of a declinable ending (nominative or case), in the scripts declined surnames are
+# written in; canonical keys fold Latin "l" to "i", so the vowels are read after folding.
+_ENDING_LETTERS = frozenset("aeiouyj" "аеиоуыэюяіїєйь" "αεηιουωσς")
+_FINAL_S = frozenset("sσςс")
 
 
 class InflectionIndex(FiledKeys):
@@ -41,12 +58,15 @@ class InflectionIndex(FiledKeys):
         return len(key) >= MIN_STEM
 
     def stems_filed(self, tokens: Iterable[str]) -> dict[str, set[str]]:
-        """Keys filed under every stem :meth:`search` may ask about for ``tokens``, in one lookup."""
-        stems = {
-            token[: len(token) - ending]
-            for token in tokens if len(token) >= MIN_STEM
-            for ending in range(1, MAX_ENDING + 1) if len(token) - ending >= MIN_STEM - 1
-        }
+        """Keys filed under every stem :meth:`search` and :meth:`search_replaced` may ask
+        about for ``tokens``, in one lookup."""
+        stems: set[str] = set()
+        for token in tokens:
+            if len(token) < MIN_STEM - 1:
+                continue
+            stems.update(token[: len(token) - ending] for ending in range(0, MAX_ENDING + 1)
+                         if len(token) - ending >= MIN_STEM - 1)
+            stems.update(_gradation_stems(token))
         return self._index.candidates_many({stem: [stem] for stem in stems}) if stems and len(self._index) else {}
 
     def search(self, token: str, same_length: bool = False, filed: dict[str, set[str]] | None = None) -> list[str]:
@@ -77,3 +97,71 @@ class InflectionIndex(FiledKeys):
                 keys = [k for k in keys if len(k) == len(token)]
             out.extend(k for k in keys if (len(k) < len(token) or (same_length and len(k) == len(token) and k != token)) and k not in out)
         return out
+
+    def search_replaced(self, token: str, filed: dict[str, set[str]] | None = None) -> list[str]:
+        """Keys of which ``token`` is a replaced ending or a Finnish "-nen" gradation form
+        (see the module doc); never ``token`` itself, never a form longer than a plain ending's."""
+        if len(token) < MIN_STEM - 1 or not len(self._index):
+            return []
+        probes = [token[: len(token) - ending] for ending in range(0, MAX_REPLACED + 1)
+                  if len(token) - ending >= MIN_STEM - 1]
+        grades = _gradation_stems(token)
+        asked = probes + grades
+        if filed is None or any(stem not in filed for stem in asked):
+            filed = self._index.candidates_many({stem: [stem] for stem in asked})
+        out: list[str] = []
+        for stem in probes:
+            new = token[len(stem) :]
+            if not all(c in _ENDING_LETTERS for c in new):
+                continue
+            for key in sorted(filed.get(stem, ())):
+                old = key[len(stem) :]
+                if (key == token or not key.startswith(stem) or not 1 <= len(old) <= MAX_CUT
+                        or len(key) < max(MIN_STEM, len(token)) or key in out):
+                    continue
+                if all(c in _ENDING_LETTERS for c in old[:-1]) and (old[-1] in _ENDING_LETTERS or old[-1] in _FINAL_S):
+                    if script_of(stem[-1]) == script_of(key[-1]) and all(script_of(c) == script_of(stem[-1]) for c in new):
+                        out.append(key)
+        for stem in grades:  # "haios" + "en" → "haionen": the key is the stem's "n" + "en"
+            key = stem + "en"
+            if key in filed.get(stem, ()) and key not in out and key != token:
+                out.append(key)
+        return out
+
+
+def _gradation_stems(token: str) -> list[str]:
+    """Stems of a Finnish "-nen" surname a token may decline from: "halosen" → "halon" (Halonen).
+
+    The "-se-" stem of such a surname is the key less "nen" plus "s"; a case ending of one to
+    four letters follows it. The probe is the key less its last two letters, which the
+    index files (see :meth:`InflectionIndex._stems_of`).
+    """
+    if not token.isascii() or len(token) < MIN_STEM + 1:
+        return []
+    out = []
+    for i in range(MIN_STEM - 2, len(token) - 1):
+        if token[i] == "s" and 1 <= len(token) - i - 1 <= MAX_ENDING and token[i + 1] in "aeiout":
+            out.append(token[:i] + "n")
+    return out
+
+
+_APOSTROPHES = "'’ʼ"
+
+
+def apostrophe_ending_end(prompt: str, end: int) -> int:
+    """Where a case ending written after an apostrophe ends, or ``end`` when none follows.
+
+    Turkish (and Azerbaijani, and Finnish for foreign names) writes a proper name's case
+    ending after an apostrophe: "Eyüboğlu'nun tarzında", "Goya'nın", "Mondrian'ın". A
+    style cue after the name comes after that ending. An ending of one to four letters
+    other than a possessive "s" counts.
+    """
+    if end >= len(prompt) or prompt[end] not in _APOSTROPHES:
+        return end
+    k = end + 1
+    while k < len(prompt) and prompt[k].isalpha():
+        k += 1
+    ending = prompt[end + 1 : k]
+    if not 1 <= len(ending) <= MAX_ENDING or ending.casefold() == "s":
+        return end
+    return k

@@ -56,7 +56,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
-from stylegate.governance.screening import cues, frequency, givennames, lexicon, places
+from stylegate.governance.screening import cues, frequency, givennames, inflection, lexicon, places
 from stylegate.governance.screening.canonical import (
     Token,
     canonical_word,
@@ -475,7 +475,8 @@ class NameMatcher:
         for m in self._skeletons.find(prompt, tokens, self._label_text):
             label = self._label_text[m.label_id] or ""
             score = SKELETON_SCORE * (1.0 - m.edits / max(len(m.key), 1))
-            out.append(NameHit(self._label_artist[m.label_id], label, m.start, m.end, score, "skeleton", "skeleton",
+            how = {"name": "skeleton", "spelt": "skeleton-spelt"}.get(m.part, "skeleton-surname")
+            out.append(NameHit(self._label_artist[m.label_id], label, m.start, m.end, score, how, "skeleton",
                                TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
         return out
 
@@ -710,10 +711,24 @@ class NameMatcher:
                     prompt, tokens[i - 1], tokens[i], self._given_of(owner[0])
                 ):
                     found.append(key)
+        # A replaced ending ("Matejki", "Риверы") or a Finnish "-nen" gradation ("Halosen")
+        # is weaker evidence: read like a common word, it stands next to a style cue only.
+        weak = [k for k in self._inflect.search_replaced(token, filed) if k not in found]
+        if weak:
+            before = len(hits)
+            self._inflected_hits(hits, weak, prompt, tokens, i, j, via)
+            hits[before:] = [replace(h, common=True, how="ending") for h in hits[before:]]
         # The inflected form is an ordinary word itself ("monetary", Czech "buriana"): a
         # common-word hit, standing only next to a style cue ("podle Buriana").
         ordinary = bool(found) and frequency.zipf(token) >= DEFAULT_RULES.common_zipf
         before = len(hits)
+        self._inflected_hits(hits, found, prompt, tokens, i, j, via)
+        if ordinary:
+            hits[before:] = [replace(h, common=True) for h in hits[before:]]
+
+    def _inflected_hits(
+        self, hits: list[NameHit], found: list[str], prompt: str, tokens: list[Token], i: int, j: int, via: str,
+    ) -> None:
         for key in found:
             for e in self._entries(key):
                 if e.single:
@@ -721,8 +736,6 @@ class NameMatcher:
                     hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[j].end, INFLECTION_SCORE,
                                         "inflection", "inflection", source, key=key))
             self._surname(hits, key, False, prompt, tokens, i, j, via, "inflection", INFLECTION_SCORE)
-        if ordinary:
-            hits[before:] = [replace(h, common=True) for h in hits[before:]]
 
 
 
@@ -835,7 +848,8 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
     if hit.rule == "skeleton":  # a short skeleton is weak evidence: a style cue, whatever the policy
         cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
         cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf)
-        if not cued and (len(hit.skeleton) < SKELETON_ALONE_LEN or rules.needs_context("skeleton", False, hit.via)):
+        short = len(hit.skeleton) < SKELETON_ALONE_LEN and hit.how != "skeleton-spelt"  # spelt out: it stands
+        if not cued and (short or rules.needs_context("skeleton", False, hit.via)):
             return None
         return replace(hit, cue=cue.text if cue else "")
     common = hit.common
@@ -849,6 +863,8 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
         if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
+        if hit.rule in ("single", "surname", "inflection") and places.proper_name_head(prompt, hit.start, hit.end):
+            common = True  # "<Surname> State Museum", "Hotel <Surname>": part of a place's or institution's name
         modified = cues.attributive(prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
         other = _names_another(hit, prompt) if modified else ""
         if other:
@@ -860,7 +876,8 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
             common = _written_is_common(prompt[hit.start : hit.end], rules)  # Hebrew "רובין" (Robin)
-    cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
+    cue_end = inflection.apostrophe_ending_end(prompt, hit.end)  # "Eyüboğlu'nun tarzında": the cue is after the ending
+    cue = cues.style_cue(prompt, hit.start, cue_end) or cues.tag_list_cue(prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
     if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):

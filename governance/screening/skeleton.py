@@ -49,6 +49,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from stylegate.governance.screening import cues, lexicon
 from stylegate.governance.screening.canonical import Token
@@ -63,6 +64,15 @@ STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
 MAX_WORDS = 4  # words in a window (names of more words are left to the other rules)
 SKELETON_SCORE = 0.8
 MAX_CANDIDATES = 16  # a window whose skeleton neighbourhood holds more names matches none of them
+MIN_SURNAME_LEN = 5  # skeleton symbols of a surname matched alone in another script (with a style cue)
+MAX_SURNAME_CANDIDATES = 2  # a surname skeleton shared by more registered names matches none of them
+MIN_READING_AGREEMENT = 50  # rapidfuzz ratio of a window's romanised letters to the name's (any skeleton hit)
+MIN_SURNAME_LETTERS = 65  # rapidfuzz ratio of a lone surname's romanised letters to the name's
+_ABJADS = frozenset({"ARABIC", "HEBREW"})
+# Alphabets that write every vowel as a letter: a short skeleton spelt out in one stands alone.
+# (Kana and Hangul give every consonant a vowel, so a short name there still needs a cue.)
+_ALPHABETS = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "GEORGIAN"})  # scripts that drop vowels: a lone surname there says too little
+MIN_EDITED_WORD = 5  # an edit in a word of fewer symbols than this stands only next to a style cue
 
 # Han ideographs (the Latin reading depends on the language) and scripts written without
 # spaces, where a run of letters is many words (Thai, Lao, Khmer, …); kana and Hangul stay.
@@ -75,6 +85,7 @@ _VOWELS = frozenset("aeiou")
 _SOFT_C = re.compile(r"c(?=[eiy])")
 _GLIDE_J = re.compile(r"(?<=[b-df-hj-np-tv-z])j")
 _GLIDE_W = re.compile(r"w(?=[aeiou])")
+_GLIDE_J_ANY = re.compile(r"j")
 _DIGRAPHS = re.compile(r"tsch|dzh|sch|tch|ch|sh|zh|ts|tz|cz|sz|dz|ph|kh|gh|th|dh|ck|qu|x")
 _DIGRAPH_LETTER = {
     "tsch": "s", "dzh": "s", "sch": "s", "tch": "s", "ch": "s", "sh": "s", "zh": "s", "ts": "s", "tz": "s",
@@ -87,8 +98,12 @@ _CLASS_OF = str.maketrans(
 )
 # Read before anyascii: Arabic ث ذ ظ as in Persian, Turkish and Urdu names.
 _ARABIC_PRE = str.maketrans({"ث": "س", "ذ": "ز", "ظ": "ز"})
+_LATIN_PRE = str.maketrans({"č": "ch", "Č": "Ch", "ć": "ch", "Ć": "Ch", "š": "sh", "Š": "Sh", "ś": "sh", "Ś": "Sh",
+                            "ž": "zh", "Ž": "Zh", "ź": "zh", "Ź": "Zh", "ż": "zh", "Ż": "Zh"})
 _REPEAT = re.compile(r"(.)\1+")
 _NOT_LETTER = re.compile(r"[^a-z]+")
+_NOT_LETTER_OR_SPACE = re.compile(r"[^a-z ]+")
+_VOWEL_LETTERS = re.compile(r"[aeiouy]")
 
 
 @lru_cache(maxsize=1)
@@ -117,8 +132,8 @@ def romanise(word: str, script: str) -> str:
         return word.lower()
     from anyascii import anyascii
 
-    if script == LATIN:
-        return anyascii(word).lower()
+    if script == LATIN:  # Central European carons and acutes are "ch", "sh", "zh" ("Čapek" is "Чапек")
+        return anyascii(word.translate(_LATIN_PRE)).lower()
     if script == "ARABIC":
         word = word.translate(_ARABIC_PRE)
         return "".join("u" if (c == "و" and k > 0) else anyascii(c) for k, c in enumerate(word)).lower()
@@ -170,6 +185,53 @@ def _label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
     return script, tuple(orders), len(parts)
 
 
+class Form(NamedTuple):
+    """One way a registered name is read: its joined skeleton, the words' skeletons, their count."""
+
+    skeleton: str
+    parts: tuple[str, ...]
+    words: int
+
+
+@lru_cache(maxsize=4096)
+def label_forms(label: str) -> tuple[str, tuple[Form, ...], tuple[Form, ...]]:
+    """(script, the forms of the whole name, the forms of its surname alone) of a label.
+
+    Besides the name's own order and its reversal: for a Latin name, the reading with "j" as
+    a glide ("Jan" is "Ян", "Josef" "Йозеф" in Slavic and Nordic names) beside "j" as a
+    consonant ("Junji", "Jean"); for a name of three or more words, its first and last word
+    ("Mikalojus Čiurlionis" for "Mikalojus Konstantinas Čiurlionis"). The surname form is
+    the last word of a Latin multi-word name, of :data:`MIN_SURNAME_LEN` or more symbols,
+    matched alone only next to a style cue (see :meth:`SkeletonIndex.find`).
+    """
+    found = _label_words(label)
+    if found is None:
+        return "", (), ()
+    words, script = found
+    readings = [[romanise(w, script) for w in words]]
+    if script == LATIN and any("j" in w for w in readings[0]):
+        readings.append([_GLIDE_J_ANY.sub("y", w) for w in readings[0]])
+    names: dict[str, Form] = {}
+    surnames: dict[str, Form] = {}
+    for reading in readings:
+        parts = [p for p in (word_skeleton(w) for w in reading) if p]
+        if not parts or len(parts) > MAX_WORDS:
+            continue
+        shapes = [parts, parts[::-1]] if len(parts) > 1 else [parts]
+        if len(parts) >= 3:
+            shapes += [[parts[0], parts[-1]], [parts[-1], parts[0]]]
+        for shape in shapes:
+            joined = "".join(shape)
+            if len(joined) > MAX_SKELETON_LEN:
+                continue
+            if len(shape) == 1 and len(joined) < MIN_SINGLE_LEN or len(shape) > 1 and len(joined) < MIN_NAME_LEN:
+                continue
+            names.setdefault(joined, Form(joined, tuple(shape), len(shape)))
+        if script == LATIN and len(parts) > 1 and MIN_SURNAME_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
+            surnames.setdefault(parts[-1], Form(parts[-1], (parts[-1],), 1))
+    return script, tuple(names.values()), tuple(surnames.values())
+
+
 def allowed_edits(length: int) -> int:
     return 1 if length >= ONE_EDIT_LEN else 0
 
@@ -183,6 +245,7 @@ class SkeletonMatch:
     reading: str  # the romanised words of the prompt
     skeleton: str  # the prompt's skeleton that matched
     key: str  # the registered name's skeleton
+    part: str = "name"  # "name": the whole name; "spelt": a short one whose letters agree; "surname": alone, with a cue
 
 
 class _Word:
@@ -293,11 +356,13 @@ class SkeletonCodes:
 
 
 class SkeletonIndex:
-    """Skeleton codes of registered labels, two maps: names in Latin, names in other scripts."""
+    """Skeleton codes of registered labels, three maps: names in Latin, names in other
+    scripts, and the surnames of Latin names (matched alone only next to a style cue)."""
 
     def __init__(self) -> None:
         self._latin = SkeletonCodes()
         self._native = SkeletonCodes()
+        self._surnames = SkeletonCodes()
         self._pending: list[tuple[int, str]] = []
         self._max_len = 0
         self._native_lens: set[int] = set()  # skeleton lengths of names in other scripts
@@ -310,21 +375,23 @@ class SkeletonIndex:
         """Pack the pending labels' skeletons and their one-deletion neighbourhoods."""
         if not self._pending:
             return
-        filed: dict[bool, tuple[list[str], list[int]]] = {True: ([], []), False: ([], [])}
+        filed: dict[str, tuple[list[str], list[int]]] = {"latin": ([], []), "native": ([], []), "surname": ([], [])}
         for label_id, label in self._pending:
-            script, skeletons, _ = _label_skeletons(label)
-            if not skeletons:
-                continue
-            keys, ids = filed[script == LATIN]
-            for sk in skeletons:
-                keys.append(sk)
+            script, forms, surnames = label_forms(label)
+            keys, ids = filed["latin" if script == LATIN else "native"]
+            for form in forms:
+                keys.append(form.skeleton)
                 ids.append(label_id)
-                self._max_len = max(self._max_len, len(sk))
+                self._max_len = max(self._max_len, len(form.skeleton))
                 if script != LATIN:
-                    self._native_lens.add(len(sk))
-        for latin, (keys, ids) in filed.items():
+                    self._native_lens.add(len(form.skeleton))
+            for form in surnames:
+                self._max_len = max(self._max_len, len(form.skeleton))
+                filed["surname"][0].append(form.skeleton)
+                filed["surname"][1].append(label_id)
+        for kind, (keys, ids) in filed.items():
             if keys:
-                (self._latin if latin else self._native).add_bulk(keys, ids)
+                {"latin": self._latin, "native": self._native, "surname": self._surnames}[kind].add_bulk(keys, ids)
         self._pending = []
 
     def find(self, prompt: str, tokens: Sequence[Token], labels: Sequence[str | None]) -> list[SkeletonMatch]:
@@ -338,24 +405,27 @@ class SkeletonIndex:
             return []
         windows: list[tuple[int, int, str, str, bool]] = []  # first, last word, skeleton, reading, latin
         for i, first in enumerate(words):
-            parts: list[str] = []
-            reading: list[str] = []
+            readings: list[str] = []
             for j in range(i, min(len(words), i + MAX_WORDS)):
                 w = words[j]
                 if j > i and (w.script != first.script or not _separated(prompt, words[j - 1].end, w.start)):
                     break
-                latin = romanise(w.text, w.script)
-                parts.append(word_skeleton(latin))
-                reading.append(latin)
-                joined = "".join(parts)
-                if len(joined) > self._max_len + 1:
+                readings.append(romanise(w.text, w.script))
+                reading = " ".join(readings)
+                seen: set[str] = set()
+                for variant in _variants(reading, first.script):
+                    joined = "".join(word_skeleton(x) for x in variant.split(" "))
+                    if joined in seen or len(joined) > self._max_len + 1:
+                        continue
+                    seen.add(joined)
+                    if first.script == LATIN and j == i:
+                        continue  # a Latin word alone is never read as a name in another script
+                    if first.script == LATIN and not self._native_lens & {len(joined) - 1, len(joined), len(joined) + 1}:
+                        continue  # no name in another script is within an edit of this length
+                    if (MIN_NAME_LEN if j > i else MIN_SURNAME_LEN) <= len(joined) <= MAX_SKELETON_LEN:
+                        windows.append((i, j, joined, reading, first.script == LATIN))
+                if len("".join(word_skeleton(x) for x in readings)) > self._max_len + 1:
                     break
-                if first.script == LATIN and j == i:
-                    continue  # a Latin word alone is never read as a name in another script
-                if first.script == LATIN and not self._native_lens & {len(joined) - 1, len(joined), len(joined) + 1}:
-                    continue  # no name in another script is within an edit of this length
-                if MIN_NAME_LEN <= len(joined) <= MAX_SKELETON_LEN:
-                    windows.append((i, j, joined, " ".join(reading), first.script == LATIN))
         if not windows:
             return []
         out: list[SkeletonMatch] = []
@@ -367,12 +437,33 @@ class SkeletonIndex:
             groups = [neighbourhood(pack(w[2]), len(w[2])) for w in asked]
             for window, candidates in zip(asked, target.get_grouped(groups, MAX_CANDIDATES)):
                 if candidates:  # None: a skeleton shared by that many names tells nothing
-                    out.extend(_verify([window], words, candidates, labels))
+                    out.extend(_verify(prompt, [window], words, candidates, labels))
+        # A surname alone in another script ("カンディンスキー風"): exact, one word, a style cue.
+        alone = [w for w in windows if not w[4] and w[0] == w[1]]
+        if alone and len(self._surnames):
+            groups = [[pack(w[2])] for w in alone]
+            for window, candidates in zip(alone, self._surnames.get_grouped(groups, MAX_SURNAME_CANDIDATES)):
+                if candidates:
+                    out.extend(_verify_surname(prompt, window, words, candidates, labels))
         return out
 
 
+def _variants(reading: str, script: str) -> list[str]:
+    """A romanised window and, for a script that writes "h" as "kh" or "ch" (Cyrillic х, Greek χ),
+    the same with that letter read as "h": "Хасуй" is "Hasui", "Йоханнес" "Johannes"."""
+    out = [reading]
+    if script in ("CYRILLIC", "GREEK") and ("kh" in reading or (script == "GREEK" and "ch" in reading)):
+        out.append(reading.replace("kh", "h") if script == "CYRILLIC" else reading.replace("ch", "h"))
+    return out
+
+
+def _cued(prompt: str, start: int, end: int) -> bool:
+    cue = cues.style_cue(prompt, start, end)
+    return cue is not None and cues.counts(cue, prompt, start, end)
+
+
 def _verify(
-    windows: list[tuple[int, int, str, str, bool]], words: list[_Word], candidates: set[int],
+    prompt: str, windows: list[tuple[int, int, str, str, bool]], words: list[_Word], candidates: set[int],
     labels: Sequence[str | None],
 ) -> list[SkeletonMatch]:
     from rapidfuzz.distance import Levenshtein
@@ -382,20 +473,131 @@ def _verify(
         label = labels[label_id] if 0 <= label_id < len(labels) else None
         if label is None:
             continue  # removed since it was filed
-        script, keys, n_words = label_skeletons(label)
-        for i, j, skeleton, reading, _ in windows:
+        script, forms, _ = label_forms(label)
+        for i, j, skeleton, reading, _latin in windows:
             n = j - i + 1
-            # The whole name, word for word; a run of kana may hold several words of it.
-            if n != n_words and not (n < n_words and words[i].script in _UNSPACED_KEPT):
-                continue
             if words[i].script == script:
                 continue  # the same script is the other rules' job
-            for key in keys:
-                limit = allowed_edits(len(key))
-                d = Levenshtein.distance(skeleton, key, score_cutoff=limit)
-                if d <= limit:
-                    out.append(SkeletonMatch(label_id, words[i].start, words[j].end, d, reading, skeleton, key))
-                    break
+            for form in forms:
+                # The whole name, word for word; a run of kana may hold several words of it.
+                if n != form.words and not (n < form.words and words[i].script in _UNSPACED_KEPT):
+                    continue
+                limit = allowed_edits(len(form.skeleton))
+                d = Levenshtein.distance(skeleton, form.skeleton, score_cutoff=limit)
+                if d > limit:
+                    continue
+                if d and n == form.words and not _edit_in_long_word(skeleton, reading, form) and not _cued(
+                    prompt, words[i].start, words[j].end
+                ):
+                    continue  # "Ивана Купала" is not "Ivana Kobilca": an edit in a short word needs a cue
+                if _reading_agreement(reading, label, script, words[i].script) < MIN_READING_AGREEMENT:
+                    continue  # the consonant classes agree by chance; the letters do not
+                part = "name"
+                if (d == 0 and len(skeleton) < STANDS_ALONE_LEN and n == form.words and n > 1
+                        and words[i].script in _ALPHABETS and _letters_agree(reading, label, script, form)):
+                    part = "spelt"  # a short skeleton whose letters, vowels included, agree too
+                out.append(SkeletonMatch(label_id, words[i].start, words[j].end, d, reading, skeleton, form.skeleton, part))
+                break
+    return out
+
+
+@lru_cache(maxsize=16384)
+def _label_readings(label: str, script: str) -> tuple[str, ...]:
+    """The label's romanised words joined in the orders a window may hold them."""
+    found = _label_words(label)
+    if found is None:
+        return ()
+    words = [romanise(w, script) for w in found[0]]
+    orders = [words, words[::-1]] + ([[words[0], words[-1]], [words[-1], words[0]]] if len(words) >= 3 else [])
+    return tuple(dict.fromkeys(" ".join(o) for o in orders))
+
+
+def _reading_agreement(reading: str, label: str, script: str, window_script: str = LATIN) -> float:
+    """How far the window's romanised letters agree with the name's (rapidfuzz ratio, 0–100).
+
+    A skeleton keeps consonant classes only; in a large registry an ordinary phrase in a
+    script that writes vowels ("கோவில் கோபுரம்", "Երևան գիշերը") or another name in kana
+    finds some registered name with the same classes, but its letters mostly differ
+    (ratios 17–42 where 10,000 synthetic names are registered), while a name written in
+    another script keeps about half of them or more (57–90: "mondeulian" / "mondrian",
+    "syryn ns't" / "shirin neshat").
+    """
+    from rapidfuzz import fuzz
+
+    def plain(text: str) -> str:  # letters and spaces; an abjad's reading is compared without vowels
+        text = _NOT_LETTER_OR_SPACE.sub("", text.lower())
+        return _VOWEL_LETTERS.sub("", text) if abjad else text
+
+    abjad = window_script in _ABJADS
+    mine = plain(reading)
+    return max((fuzz.ratio(mine, plain(r)) for r in _label_readings(label, script)), default=0.0)
+
+
+def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
+    """Whether the romanised window spells the name's words, vowels included.
+
+    A short skeleton ("Ян Матейко", NMTK) is shared by many phrases; one whose letters agree
+    with the name word for word (rapidfuzz ratio ≥ :data:`MIN_SURNAME_LETTERS` on every word,
+    in the name's order or reversed, "j" read either way) is the name written out, and stands
+    without a cue.
+    """
+    from rapidfuzz import fuzz
+
+    found = _label_words(label)
+    if found is None:
+        return False
+    words = [romanise(w, script) for w in found[0]]
+    mine = reading.split(" ")
+    orders = [words, words[::-1]] + ([[words[0], words[-1]], [words[-1], words[0]]] if len(words) >= 3 else [])
+
+    def agree(a: str, b: str) -> bool:
+        return max(fuzz.ratio(a, b), fuzz.ratio(a, _GLIDE_J_ANY.sub("y", b))) >= MIN_SURNAME_LETTERS
+
+    return any(len(o) == len(mine) and all(agree(a, b) for a, b in zip(mine, o)) for o in orders)
+
+
+def _edit_in_long_word(skeleton: str, reading: str, form: Form) -> bool:
+    """Whether the window's one edit falls in a word of :data:`MIN_EDITED_WORD` or more symbols.
+
+    Word for word, the window's skeletons equal the name's except one; that one is long
+    enough that a changed symbol still leaves most of it. A one-edit match whose changed
+    word is short ("kupala" KPR for "kobilca" KPRK) is too weak to stand without a cue.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    mine = [word_skeleton(x) for x in reading.split(" ")]
+    mine = [p for p in mine if p]
+    if len(mine) != len(form.parts) or "".join(mine) != skeleton:
+        mine = [word_skeleton(x) for x in reading.replace("kh", "h").replace("ch", "h").split(" ")]
+        mine = [p for p in mine if p]
+    if len(mine) != len(form.parts):
+        return False
+    changed = [(a, b) for a, b in zip(mine, form.parts) if a != b]
+    return len(changed) == 1 and Levenshtein.distance(*changed[0]) == 1 and min(map(len, changed[0])) >= MIN_EDITED_WORD
+
+
+def _verify_surname(
+    prompt: str, window: tuple[int, int, str, str, bool], words: list[_Word], candidates: set[int],
+    labels: Sequence[str | None],
+) -> list[SkeletonMatch]:
+    from rapidfuzz import fuzz
+
+    i, _, skeleton, reading, _ = window
+    w = words[i]
+    if w.script in _ABJADS or not _cued(prompt, w.start, w.end):
+        return []
+    out = []
+    for label_id in sorted(candidates):
+        label = labels[label_id] if 0 <= label_id < len(labels) else None
+        if label is None:
+            continue
+        script, _, surnames = label_forms(label)
+        written = romanise(label.split()[-1], script)
+        # One word is weak evidence: its letters, vowels included, must mostly agree too
+        # ("クブシノブ" ku-bu-shi-no-bu is Kuvshinov; "カブシナブ" ka-bu-shi-na-bu is not).
+        if (w.script != script and any(f.skeleton == skeleton for f in surnames)
+                and fuzz.ratio(reading, written) >= MIN_SURNAME_LETTERS):
+            out.append(SkeletonMatch(label_id, w.start, w.end, 0, reading, skeleton, skeleton, "surname"))
     return out
 
 

@@ -9,9 +9,13 @@ people. Every fifth prompt is held out (:data:`HOLDOUT_EVERY`): tuning looks at 
 development split only, and the held-out split is reported beside it as a check.
 ``tests/realnames/fresh/`` is a third split ("fresh"), written before a round of rule
 changes and never tuned on: more artists and prompts from thinly covered scripts, screened
-with the artists of both folders registered together. ``tests/realnames/fresh2/`` is a
-fourth ("fresh2"), written blind (without running the screen) during a later round, and
-screened with the artists of all three folders registered together.
+with the artists of both folders registered together. ``tests/realnames/dev2/`` ("dev2") is
+a development set written to develop rules for generalisation (not blind): more artists
+from declining languages and other scripts, and benign prompts where a surname is part of
+a place or institution name; it is screened with the artists of the main, fresh and dev2
+folders. ``tests/realnames/fresh2/`` ("fresh2") was written blind (without running the
+screen) during a later round, and is screened with the artists of the main, fresh and
+fresh2 folders.
 
 Figures are printed by ``stylegate bench redteam``; the targets are asserted by
 ``tests/test_screening_realnames.py``.
@@ -36,10 +40,12 @@ OVERALL_TARGET = 0.97  # all attacks together
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
-SPLITS = ("dev", "holdout", "fresh", "fresh2")
-# Each later split is a folder of its own, screened with the artists of the main folder and
-# of every fresh folder up to and including its own registered together.
-FRESH_SPLITS = ("fresh", "fresh2")
+SPLITS = ("dev", "holdout", "fresh", "dev2", "fresh2")
+# Each later split is a folder of its own, screened with the main folder's artists and those
+# of the folders listed for it (fresh2 keeps the registry it was first measured with).
+FOLDER_SPLITS: dict[str, tuple[str, ...]] = {"fresh": ("fresh",), "dev2": ("fresh", "dev2"),
+                                             "fresh2": ("fresh", "fresh2")}
+FRESH_SPLITS = tuple(FOLDER_SPLITS)
 
 
 def default_folder() -> Path:
@@ -48,8 +54,12 @@ def default_folder() -> Path:
 
 def fresh_folder(folder: Path | None = None, split: str = "fresh") -> Path:
     if split not in FRESH_SPLITS:
-        raise ValueError(f"unknown fresh split {split!r}")
+        raise ValueError(f"unknown folder split {split!r}")
     return (folder or default_folder()) / split
+
+
+def dev2_folder(folder: Path | None = None) -> Path:
+    return fresh_folder(folder, "dev2")
 
 
 @dataclass(frozen=True)
@@ -67,14 +77,14 @@ def load_artists(folder: Path | None = None) -> list[RealArtist]:
 def split_artists(split: str, folder: Path | None = None) -> list[RealArtist]:
     """The artists registered when ``split`` is screened (the main folder's, then each fresh one's up to it)."""
     artists = load_artists(folder)
-    if split in FRESH_SPLITS:
-        for name in FRESH_SPLITS[: FRESH_SPLITS.index(split) + 1]:
-            artists += load_artists(fresh_folder(folder, name))
+    for name in FOLDER_SPLITS.get(split, ()):
+        artists += load_artists(fresh_folder(folder, name))
     return artists
 
 
 def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
-    """Prompts of ``split`` ("dev", "holdout", "all" of the main file, "fresh" or "fresh2") as corpus entries."""
+    """Prompts of ``split`` ("dev", "holdout", "all" of the main file, or a folder split:
+    "fresh", "dev2", "fresh2") as corpus entries."""
     if split not in ("dev", "holdout", "all", *FRESH_SPLITS):
         raise ValueError(f"unknown split {split!r}")
     if split in FRESH_SPLITS:
@@ -128,8 +138,8 @@ def run_realnames(folder: Path | None = None) -> dict[str, Any]:
     for split in ("dev", "holdout"):
         out[split] = report(lexical_tallies(load_prompts(folder, split), matcher, names))
     for split in FRESH_SPLITS:
-        if not all((fresh_folder(folder, s) / "prompts.txt").exists() for s in FRESH_SPLITS[: FRESH_SPLITS.index(split) + 1]):
-            break
+        if not all((fresh_folder(folder, s) / "prompts.txt").exists() for s in FOLDER_SPLITS[split]):
+            continue
         registered = split_artists(split, folder)
         matcher, names = build_matcher(registered)
         out[f"{split}_artists"] = len(registered)
