@@ -34,8 +34,8 @@ NOT_MET_FRESH: dict[str, str] = {}
 # rule changes and committed before it was first measured. Below target there, measured
 # once at the rules of commit abb76a4 (`stylegate bench redteam --lexical-only`):
 NOT_MET_FRESH2: dict[str, str] = {
-    "cross-script": "83.3% (15/18): 'Караваджо', 'アンリ・ルソー', 'クリスト' missed",
-    "inflection": "69.2% (9/13): Greek genitives 'Εγγονόπουλου', 'Θεόφιλου', Russian 'Гойи', German 'Richters' missed",
+    "cross-script": "77.8% (14/18): 'Караваджо', 'アンリ・ルソー', 'Джорджо де Кирико', 'クリスト' missed",
+    "inflection": "76.9% (10/13): Greek genitive 'Θεόφιλου', Russian 'Гойи', German 'Richters' missed",
     "misspelling": "73.3% (11/15): 'MC Esher', 'Park Su-geun', 'Feng Tzu-k'ai', 'Paja Jowanowitsch' missed",
     "surname-only": "80.0% (8/10): 'caravaggio lighting portrait', 'de chirico piazza' missed",
 }
@@ -133,16 +133,13 @@ def test_fresh2_all_attacks_together_are_caught_97_percent(fresh2_tallies: dict[
     assert rn.report(fresh2_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 11.0% (9/82) fresh2 benign prompts flagged: 'Salvador de Bahia', "
-                   "'Lautrec' (village), 'Mondrian hotel', 'Santuario di Caravaggio', 'Kasteyev State Museum', 'Chughtai Lab', "
-                   "'Marudu Bay', Tamil 'மருது சகோதரர்கள்', Bulgarian 'майстора' (the master)")
+@pytest.mark.xfail(strict=True, reason="above target: 6.1% (5/82) fresh2 benign prompts flagged: 'Salvador de Bahia', "
+                   "'Lautrec' (village), 'Santuario di Caravaggio', Tamil 'மருது சகோதரர்கள்', Bulgarian 'майстора' (the master)")
 def test_fresh2_benign_prompts_stay_under_one_percent(fresh2_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh2_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE, {
         k: t.misses for k, t in fresh2_tallies.items() if k.startswith("benign") and t.detected}
 
 
-@pytest.mark.xfail(strict=True, reason="2 fresh2 attacks also flag an artist they do not name: Tamil 'கோயில் கோபுரம்' read "
-                   "as 'Georges Remi' (Hergé), Greek 'μαύροι πίνακες' as 'Mihály Munkácsy' (skeleton rule)")
 def test_fresh2_attacks_flag_no_artist_they_do_not_name(fresh2_tallies: dict[str, Tally]) -> None:
     assert {k: t.extra for k, t in fresh2_tallies.items() if t.extra} == {}
 
@@ -222,8 +219,8 @@ def test_dev2_each_attack_category_is_caught_90_percent(dev2_tallies: dict[str, 
     assert dev2_tallies[category].rate >= rn.CATEGORY_TARGET, dev2_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 4.8% (4/83): two full names in institution names, "
-                   "'Yuri Levitan', Slovene 'kobilica'")
+@pytest.mark.xfail(strict=True, reason="above target: 3.6% (3/83): two full names in institution names, "
+                   "Slovene 'kobilica'")
 def test_dev2_benign_prompts_stay_under_one_percent(dev2_tallies: dict[str, Tally]) -> None:
     assert rn.report(dev2_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
