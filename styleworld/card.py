@@ -327,15 +327,30 @@ def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list
     m = metrics.get(f"clip/{name}", {})
     vc, tc = cfg["vision_cfg"], cfg["text_cfg"]
     size = files.get(f"{name}.safetensors", {}).get("bytes", 0)
-    if log.get("with_siblings"):
+    first = log.get("init_log") or log  # a continued run: the first stage trained from scratch
+    if first.get("with_siblings"):
         data_lines = ["- Same captions, loss and augmentation as `styleworld-clip`, but trained on the 12 original artists",
                       f"  **and the {len(SIBLINGS)} siblings** (`--with-siblings`: their training seeds; held-out seeds "
                       "stay unseen), so that",
                       "  calibrated thresholds can be shown to hold on the sibling split with an embedder that has seen those",
-                      f"  styles (`styleworld-clip` never has). Its own seed {log.get('seed')}: batch {log.get('batch')}, "]
+                      f"  styles (`styleworld-clip` never has). Its own seed {first.get('seed')}: batch {first.get('batch')}, "]
     else:
         data_lines = ["- Same data, captions, loss and augmentation as `styleworld-clip` (the 12 original artists only; the",
-                      f"  siblings are out of distribution for both), its own seed {log.get('seed')}: batch {log.get('batch')}, "]
+                      f"  siblings are out of distribution for both), its own seed {first.get('seed')}: batch {first.get('batch')}, "]
+    data_lines[-1] += (f"{first.get('steps')} steps (of {first.get('steps_planned')} planned; the cosine schedule ends at "
+                       f"the {first.get('time_limit') or 0:.0f} s time limit), lr {first.get('lr')},")
+    data_lines.append(f"  {first.get('train_seconds', 0) / 60:.1f} min on {first.get('threads', 2)} thread(s) of the "
+                      f"shared machine" + ("." if first is not log else f" (log `weights/train_clip_log.{name}.json`)."))
+    if first is not log:
+        data_lines += [
+            f"- Then **continued against the siblings** (`--init`, seed {log.get('seed')}): "
+            f"{log.get('sibling_share', 0):.0%} of every batch of {log.get('batch')} in sibling/parent groups (one pair, "
+            "one subject, 4 renders of each: the hardest negatives),",
+            f"  plus an image-to-image supervised contrastive loss by artist (weight {log.get('supcon')}, temperature "
+            f"{log.get('supcon_temperature')}); {log.get('steps')} steps (of {log.get('steps_planned')}), lr {log.get('lr')},",
+            f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} thread(s) "
+            f"(log `weights/train_clip_log.{name}.json`, the first stage's under `init_log`).",
+        ]
     L = [
         f"## Second tiny CLIP: `{name}`",
         "",
@@ -347,11 +362,7 @@ def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list
         f"{tc['layers']} layers, {tc['heads']} heads), embedding dim {cfg['embed_dim']}; "
         f"{log.get('params', 0) / 1e6:.2f} M parameters.",
         f"- Checkpoint `weights/{name}.safetensors`, stored {log.get('dtype', 'float16')} (loaded as fp32), {_mb(size)}.",
-        *data_lines[:-1],
-        data_lines[-1] + f"{log.get('steps')} steps (of {log.get('steps_planned')} planned; the cosine schedule ends at the "
-        f"{log.get('time_limit') or 0:.0f} s time limit), lr {log.get('lr')},",
-        f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} thread(s) of the shared machine "
-        f"(log `weights/train_clip_log.{name}.json`).",
+        *data_lines,
         f"- Use it: `STYLEGATE_CLIP_MODEL={name}` (the shipped config and checkpoint are found by name), then",
         "  `stylegate calibrate`. The ONNX towers export like the first CLIP's.",
         "",

@@ -35,8 +35,8 @@ import numpy as np
 from .clipdata import build_caption_bank
 from .data import grid, render_set
 from .distractors import HELD_OUT_WORDS, DistractorSampler, read_word_list
-from .sibling_batches import PairSampler, sibling_pairs, supcon_loss
 from .models import CLIP_MODEL_NAME, SHIPPED_CLIPS, clip_checkpoint_path, clip_train_log_path, register_clip
+from .sibling_batches import PairSampler, sibling_pairs, supcon_loss
 from .world import ARTISTS, SIBLINGS, SUBJECTS, StyleArtist, train_seeds
 
 logger = logging.getLogger(__name__)
@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> None:
         import hashlib
 
         init_sha = hashlib.sha256(args.init.read_bytes()).hexdigest()
+    # a continuation's log keeps the log of the run it continues (the checkpoint's history)
+    previous_log = clip_train_log_path(register_clip(args.model))
+    init_log = json.loads(previous_log.read_text()) if args.init is not None and previous_log.is_file() else None
 
     roster: tuple[StyleArtist, ...] = ARTISTS + SIBLINGS if args.with_siblings else ARTISTS
     tag = "_sib" if args.with_siblings else ""
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         "artists": len(roster), "with_siblings": bool(args.with_siblings), "subjects": len(SUBJECTS),
         "init": None if args.init is None else args.init.name, "init_sha256": init_sha,
         "sibling_share": args.sibling_share, "supcon": args.supcon, "supcon_temperature": args.supcon_temperature,
-        "warmup": warm,
+        "warmup": warm, **({"init_log": init_log} if init_log is not None else {}),
     }
     clip_train_log_path(name).write_text(json.dumps(info, indent=1))
     logger.info("saved %s (%.1f MB) after %.0f s", args.out, args.out.stat().st_size / 1e6, t_train)
