@@ -464,7 +464,8 @@ def fit_style(view: RegistryView, style_score: str, *, target_far: float, artist
               names: dict[int, str], choose: bool, **fixed: Any) -> KindFit:
     """The style fit under ``style_score``; with ``choose`` (fitting, and a normalised or margin
     policy), both per-artist scores are fitted and the one with the lower overall FRR at the
-    target FAR is kept (its name is ``KindFit.score``; a tie keeps the normalised score)."""
+    target FAR is kept (its name is ``KindFit.score``; equal FRRs go to the lower FAR, then to the
+    normalised score)."""
     artist_ids, owner, pos, neg = style_scores(view)
     if style_score == "cosine":
         fit = fit_kind("style", pos, owner, neg, artist_ids, target_far=target_far,
