@@ -170,6 +170,15 @@ class StyleDetector:
         if th.style_score == "cosine":
             threshold, why = calibrated_threshold(gate, self.kind, th.style, item.artist_id)
             return item.score, threshold, item.rule, f"cosine (policy style_score); {why}"
+        if th.style_score == "margin" and "margin" in item.detail:
+            threshold, why = calibrated_threshold(gate, self.kind, th.style, item.artist_id)
+            d = item.detail
+            rival = gate.view.artists.get(d["margin_over"]) if d["margin_over"] is not None else None
+            over = f"artist {rival.name} ({rival.id})" if rival is not None else "no other candidate (0)"
+            return (float(d["margin"]), threshold,
+                    f"{item.rule}, normalised per artist ((cosine - {d['impostor_mean']}) / ({d['genuine_mean']} - "
+                    f"{d['impostor_mean']}) = {float(d['normalised']):.4f}) minus the best other: {over}",
+                    f"margin over the nearest other artist (policy style_score; tells look-alike artists apart); {why}")
         if "normalised" in item.detail:
             threshold, why = calibrated_threshold(gate, self.kind, th.style, item.artist_id)
             d = item.detail

@@ -35,9 +35,11 @@ class Thresholds(_Strict):
     name: float = Field(1.0, gt=0.0, le=1.0)
     description: float = Field(0.42, gt=-1.0, le=1.0)
     # The style threshold applies to the score named by style_score: "normalised" (per-artist,
-    # see style_norm.py; 0 = other artists' works, 1 = the artist's own) or "cosine" (raw).
+    # see style_norm.py; 0 = other artists' works, 1 = the artist's own), "margin" (the normalised
+    # score minus the best other artist's, style_margin.py; written by `stylegate calibrate` when it
+    # separates look-alike artists better) or "cosine" (raw).
     style: float = Field(0.72, gt=-10.0, le=10.0)
-    style_score: Literal["normalised", "cosine"] = "normalised"
+    style_score: Literal["normalised", "margin", "cosine"] = "normalised"
     # Cosine threshold for artists without a norm (one work, alone in the registry).
     style_cosine: float = Field(0.57, gt=-1.0, le=1.0)
     near_duplicate: float = Field(0.991, gt=-1.0, le=1.0)

@@ -262,6 +262,10 @@ def render_card() -> str:
     a("python -m stylegate.styleworld.train_clip          # renders data, trains, writes weights/styleworld-clip.safetensors")
     a("python -m stylegate.styleworld.train_clip --model styleworld-clip-s --with-siblings --steps 600 \\")
     a("    --time-limit 840 --batch 160 --lr 1.5e-3 --seed 7 --fp16 --threads 1   # the second CLIP (siblings seen)")
+    a("cp styleworld/weights/styleworld-clip-s.safetensors /tmp/clip-s-stage1.safetensors")
+    a("python -m stylegate.styleworld.train_clip --model styleworld-clip-s --with-siblings \\")
+    a("    --init /tmp/clip-s-stage1.safetensors --sibling-share 0.5 --supcon 0.5 --steps 1200 --time-limit 1800 \\")
+    a("    --warmup 30 --batch 160 --lr 5e-4 --seed 8 --fp16 --threads 1   # continued against the siblings")
     a("python -m stylegate.styleworld.train_diffusion     # needs the CLIP; writes weights/styleworld-pipeline/")
     a("python -m stylegate.styleworld.evaluate            # metrics.json, samples.png, MANIFEST.json")
     a("python -m stylegate.styleworld.evaluate --only clip --clip styleworld-clip-s")
@@ -327,15 +331,30 @@ def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list
     m = metrics.get(f"clip/{name}", {})
     vc, tc = cfg["vision_cfg"], cfg["text_cfg"]
     size = files.get(f"{name}.safetensors", {}).get("bytes", 0)
-    if log.get("with_siblings"):
+    first = log.get("init_log") or log  # a continued run: the first stage trained from scratch
+    if first.get("with_siblings"):
         data_lines = ["- Same captions, loss and augmentation as `styleworld-clip`, but trained on the 12 original artists",
                       f"  **and the {len(SIBLINGS)} siblings** (`--with-siblings`: their training seeds; held-out seeds "
                       "stay unseen), so that",
                       "  calibrated thresholds can be shown to hold on the sibling split with an embedder that has seen those",
-                      f"  styles (`styleworld-clip` never has). Its own seed {log.get('seed')}: batch {log.get('batch')}, "]
+                      f"  styles (`styleworld-clip` never has). Its own seed {first.get('seed')}: batch {first.get('batch')}, "]
     else:
         data_lines = ["- Same data, captions, loss and augmentation as `styleworld-clip` (the 12 original artists only; the",
-                      f"  siblings are out of distribution for both), its own seed {log.get('seed')}: batch {log.get('batch')}, "]
+                      f"  siblings are out of distribution for both), its own seed {first.get('seed')}: batch {first.get('batch')}, "]
+    data_lines[-1] += (f"{first.get('steps')} steps (of {first.get('steps_planned')} planned; the cosine schedule ends at "
+                       f"the {first.get('time_limit') or 0:.0f} s time limit), lr {first.get('lr')},")
+    data_lines.append(f"  {first.get('train_seconds', 0) / 60:.1f} min on {first.get('threads', 2)} thread(s) of the "
+                      f"shared machine" + ("." if first is not log else f" (log `weights/train_clip_log.{name}.json`)."))
+    if first is not log:
+        data_lines += [
+            f"- Then **continued against the siblings** (`--init`, seed {log.get('seed')}): "
+            f"{log.get('sibling_share', 0):.0%} of every batch of {log.get('batch')} in sibling/parent groups (one pair, "
+            "one subject, 4 renders of each: the hardest negatives),",
+            f"  plus an image-to-image supervised contrastive loss by artist (weight {log.get('supcon')}, temperature "
+            f"{log.get('supcon_temperature')}); {log.get('steps')} steps (of {log.get('steps_planned')}), lr {log.get('lr')},",
+            f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} thread(s) "
+            f"(log `weights/train_clip_log.{name}.json`, the first stage's under `init_log`).",
+        ]
     L = [
         f"## Second tiny CLIP: `{name}`",
         "",
@@ -347,11 +366,7 @@ def _second_clip_section(metrics: dict[str, Any], files: dict[str, Any]) -> list
         f"{tc['layers']} layers, {tc['heads']} heads), embedding dim {cfg['embed_dim']}; "
         f"{log.get('params', 0) / 1e6:.2f} M parameters.",
         f"- Checkpoint `weights/{name}.safetensors`, stored {log.get('dtype', 'float16')} (loaded as fp32), {_mb(size)}.",
-        *data_lines[:-1],
-        data_lines[-1] + f"{log.get('steps')} steps (of {log.get('steps_planned')} planned; the cosine schedule ends at the "
-        f"{log.get('time_limit') or 0:.0f} s time limit), lr {log.get('lr')},",
-        f"  {log.get('train_seconds', 0) / 60:.1f} min on {log.get('threads', 2)} thread(s) of the shared machine "
-        f"(log `weights/train_clip_log.{name}.json`).",
+        *data_lines,
         f"- Use it: `STYLEGATE_CLIP_MODEL={name}` (the shipped config and checkpoint are found by name), then",
         "  `stylegate calibrate`. The ONNX towers export like the first CLIP's.",
         "",

@@ -3,9 +3,14 @@
     python -m stylegate.styleworld.train_clip [--steps 1500] [--batch 256] [--seed 0]
     python -m stylegate.styleworld.train_clip --model styleworld-clip-s --steps 900 --batch 192 --seed 7
     python -m stylegate.styleworld.train_clip --model styleworld-clip-s --with-siblings --time-limit 840
+    python -m stylegate.styleworld.train_clip --model styleworld-clip-s --with-siblings \
+        --init styleworld/weights/styleworld-clip-s.safetensors --sibling-share 0.5 --supcon 0.5
 
 ``--with-siblings`` adds the 10 sibling artists (:data:`.world.SIBLINGS`) to the training
-roster (their training seeds only; held-out seeds stay unseen).
+roster (their training seeds only; held-out seeds stay unseen). ``--sibling-share`` fills that
+share of every batch with sibling/parent groups (same subject, several seeds each: the hardest
+negatives, :mod:`.sibling_batches`), and ``--supcon`` adds an image-to-image supervised contrastive
+loss by artist with that weight; ``--init`` continues from an existing checkpoint.
 
 Writes ``styleworld/weights/<model>.safetensors`` (fp32) and a training log JSON.
 Contrastive loss with multiple positives: a caption is a positive for every image in the
@@ -31,6 +36,7 @@ from .clipdata import build_caption_bank
 from .data import grid, render_set
 from .distractors import HELD_OUT_WORDS, DistractorSampler, read_word_list
 from .models import CLIP_MODEL_NAME, SHIPPED_CLIPS, clip_checkpoint_path, clip_train_log_path, register_clip
+from .sibling_batches import PairSampler, sibling_pairs, supcon_loss
 from .world import ARTISTS, SIBLINGS, SUBJECTS, StyleArtist, train_seeds
 
 logger = logging.getLogger(__name__)
@@ -122,6 +128,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", choices=SHIPPED_CLIPS, default=CLIP_MODEL_NAME, help="which shipped config to train")
     p.add_argument("--with-siblings", action="store_true",
                    help="train on the sibling artists too (their training seeds), not the 12 originals alone")
+    p.add_argument("--init", type=Path, default=None, help="start from this checkpoint (same config) instead of scratch")
+    p.add_argument("--sibling-share", type=float, default=0.0,
+                   help="share of each batch drawn as sibling/parent groups (needs --with-siblings)")
+    p.add_argument("--supcon", type=float, default=0.0, help="weight of the image-image contrastive loss by artist")
+    p.add_argument("--supcon-temperature", type=float, default=0.1)
+    p.add_argument("--warmup", type=int, default=150, help="warm-up steps (at most a tenth of --steps)")
     p.add_argument("--out", type=Path, default=None, help="checkpoint path (default: the shipped one of --model)")
     p.add_argument("--held-out-words", type=Path, default=HELD_OUT_WORDS,
                    help="words kept out of the distractor vocabulary, one a line (default: the red-team corpus's)")
@@ -140,6 +152,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
+    init_sha = None
+    if args.init is not None:
+        import hashlib
+
+        init_sha = hashlib.sha256(args.init.read_bytes()).hexdigest()
+    # a continuation's log keeps the log of the run it continues (the checkpoint's history)
+    previous_log = clip_train_log_path(register_clip(args.model))
+    init_log = json.loads(previous_log.read_text()) if args.init is not None and previous_log.is_file() else None
 
     roster: tuple[StyleArtist, ...] = ARTISTS + SIBLINGS if args.with_siblings else ARTISTS
     tag = "_sib" if args.with_siblings else ""
@@ -153,13 +173,25 @@ def main(argv: list[str] | None = None) -> None:
     logger.info("%d images, %d captions", len(data), len(bank.texts))
 
     model = open_clip.create_model(name)
+    if args.init is not None:
+        from safetensors.torch import load_file
+
+        state = {k: v.float() for k, v in load_file(str(args.init)).items()}
+        model.load_state_dict(state)
+        logger.info("continuing from %s", args.init)
+    if not 0.0 <= args.sibling_share < 1.0:
+        p.error("--sibling-share must be in [0, 1)")
+    pairs = sibling_pairs(roster)
+    if args.sibling_share and not pairs:
+        p.error("--sibling-share needs --with-siblings (no sibling/parent pairs in the roster)")
+    sampler_pairs = PairSampler(data.artists, data.subjects, pairs, rng)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
-    warm = min(150, args.steps // 10)
+    warm = min(args.warmup, args.steps // 10)
 
     def progress_at(step: int) -> float:
         """How far through the schedule: by steps, or by the time budget when that runs out first."""
@@ -185,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         steps_run = step + 1
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        idx = rng.choice(len(data), size=args.batch, replace=False)
+        idx = sampler_pairs.batch(args.batch, args.sibling_share)
         a_idx, s_idx = data.artists[idx], data.subjects[idx]
         x = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float() / 255.0
         x = (augment(x, rng) - mean) / std
@@ -206,12 +238,16 @@ def main(argv: list[str] | None = None) -> None:
         tt = tt[has]
         loss_i2t = -(tt / tt.sum(1, keepdim=True) * F.log_softmax(logits[keep].T[has], 1)).sum(1).mean()
         loss = 0.5 * (loss_t2i + loss_i2t)
+        sc = supcon_loss(img_f, a_t, args.supcon_temperature) if args.supcon else None
+        if sc is not None:
+            loss = loss + args.supcon * sc
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 50 == 0 or step == args.steps - 1:
-            history.append({"step": step, "loss": float(loss), "logit_scale": float(model.logit_scale.exp())})
+            history.append({"step": step, "loss": float(loss), "logit_scale": float(model.logit_scale.exp()),
+                            **({} if sc is None else {"supcon": float(sc.detach())})})
             bar.set_postfix(loss=f"{float(loss):.3f}")
     t_train = time.time() - t1
 
@@ -230,6 +266,9 @@ def main(argv: list[str] | None = None) -> None:
         "cpu_count": __import__("os").cpu_count(), "torch": torch.__version__,
         "open_clip": open_clip.__version__, "history": history,
         "artists": len(roster), "with_siblings": bool(args.with_siblings), "subjects": len(SUBJECTS),
+        "init": None if args.init is None else args.init.name, "init_sha256": init_sha,
+        "sibling_share": args.sibling_share, "supcon": args.supcon, "supcon_temperature": args.supcon_temperature,
+        "warmup": warm, **({"init_log": init_log} if init_log is not None else {}),
     }
     clip_train_log_path(name).write_text(json.dumps(info, indent=1))
     logger.info("saved %s (%.1f MB) after %.0f s", args.out, args.out.stat().st_size / 1e6, t_train)

@@ -38,6 +38,7 @@ import numpy as np
 from stylegate.errors import CalibrationError
 from stylegate.governance.matching.neardup import pixel_signature, pixel_similarity, prefilter_score
 from stylegate.governance.matching.scores import NEAR_DUPLICATE_CANDIDATES, NEAR_DUPLICATE_POOL, STYLE_TOP_M, match_image
+from stylegate.governance.matching.style_margin import margin_scores
 from stylegate.governance.matching.thresholds import ArtistThreshold
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,6 +117,7 @@ class KindFit:
     far_overall: float = float("nan")  # FAR with per-artist thresholds in force
     frr_overall: float = float("nan")
     notes: list[str] = field(default_factory=list)
+    score: str = ""  # style: the per-artist score the threshold applies to (the policy's style_score)
 
     @property
     def far(self) -> float:
@@ -157,6 +159,7 @@ class KindFit:
             "negatives": int(self.negatives.size), "far_overall": r(self.far_overall),
             "frr_overall": r(self.frr_overall), "per_artist": [p.model_dump() for p in self.per_artist],
             "worst_artists": sorted(self.artists, key=lambda a: -a["frr_global"])[:5], "notes": self.notes,
+            **({"score": self.score} if self.score else {}),
         }
 
 
@@ -457,6 +460,39 @@ def near_duplicate_scores(view: RegistryView, embed_images: EmbedImages, *, k: i
     return np.array(scores), np.array(owners, dtype=np.int64), np.array(fresh), hows
 
 
+def fit_style(view: RegistryView, style_score: str, *, target_far: float, artist_frr_bound: float,
+              names: dict[int, str], choose: bool, **fixed: Any) -> KindFit:
+    """The style fit under ``style_score``; with ``choose`` (fitting, and a normalised or margin
+    policy), both per-artist scores are fitted and the one with the lower overall FRR at the
+    target FAR is kept (its name is ``KindFit.score``; equal FRRs go to the lower FAR, then to the
+    normalised score)."""
+    artist_ids, owner, pos, neg = style_scores(view)
+    if style_score == "cosine":
+        fit = fit_kind("style", pos, owner, neg, artist_ids, target_far=target_far,
+                       artist_frr_bound=artist_frr_bound, names=names, **fixed)
+        fit.score = "cosine"
+        return fit
+    artist_ids, owner, pos, neg = normalise_style_scores(view, artist_ids, owner, pos, neg)
+    col = {int(a): j for j, a in enumerate(artist_ids)}
+    m_pos, m_neg = margin_scores(pos, neg, np.array([col[int(o)] for o in owner]))
+    scores = {"normalised": (pos, neg), "margin": (m_pos, m_neg)}
+    candidates = list(scores) if choose else [style_score]
+    fits = []
+    for name in candidates:
+        p, n = scores[name]
+        f = fit_kind("style", p, owner, n, artist_ids, target_far=target_far, artist_frr_bound=artist_frr_bound,
+                     names=names, linear=True, **fixed)
+        f.score = name
+        fits.append(f)
+    best = min(fits, key=lambda f: (f.frr_overall if math.isfinite(f.frr_overall) else 2.0,
+                                    f.far_overall if math.isfinite(f.far_overall) else 2.0))
+    if len(fits) > 1:
+        others = ", ".join(f"{f.score}: FRR {f.frr_overall:.1%} at FAR {f.far_overall:.2%}" for f in fits if f is not best)
+        best.notes.append(f"style score {best.score} (FRR {best.frr_overall:.1%} at FAR {best.far_overall:.2%}) "
+                          f"chosen over {others}")
+    return best
+
+
 # --------------------------------------------------------------------------- the run
 @dataclass
 class CalibrationResult:
@@ -533,12 +569,8 @@ def calibrate(
     # style
     if progress:
         progress("style", 0, 1)
-    artist_ids, owner, pos, neg = style_scores(view)
-    if th.style_score == "normalised":
-        artist_ids, owner, pos, neg = normalise_style_scores(view, artist_ids, owner, pos, neg)
-    fits["style"] = fit_kind("style", pos, owner, neg, artist_ids, target_far=far,
-                             artist_frr_bound=cal.artist_frr_bound, names=names,
-                             linear=th.style_score == "normalised", **fixed("style"))
+    fits["style"] = fit_style(view, th.style_score, target_far=far, artist_frr_bound=cal.artist_frr_bound,
+                              names=names, choose=fit, **fixed("style"))
     if progress:
         progress("style", 1, 1)
     # near-duplicate
@@ -602,6 +634,10 @@ def _toml_str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
 
 
+def _toml_value(value: float | str) -> str:
+    return _toml_str(value) if isinstance(value, str) else repr(value)
+
+
 def calibration_block(result: CalibrationResult, policy: Policy, fitted_at: str) -> str:
     """The ``[calibration]`` section for a fitted result, as readable TOML."""
     cal = policy.calibration
@@ -648,7 +684,9 @@ def calibrated_policy_text(text: str, result: CalibrationResult, policy: Policy,
     out: list[str] = []
     section: str | None = None
     seen_keys: set[str] = set()
-    values = {k: result.fits[k].threshold for k in ("description", "style", "near_duplicate")}
+    values: dict[str, float | str] = {k: result.fits[k].threshold for k in ("description", "style", "near_duplicate")}
+    if result.fits["style"].score:
+        values["style_score"] = result.fits["style"].score
     skipping: list[str] = []  # comment/blank lines held back while inside [calibration]
     thresholds_at = None
     for line in lines:
@@ -674,14 +712,14 @@ def calibrated_policy_text(text: str, result: CalibrationResult, policy: Policy,
         if section == "thresholds":
             key = line.split("=", 1)[0].strip() if "=" in line and not line.lstrip().startswith("#") else ""
             if key in values:
-                out.append(f"{key} = {values[key]!r}")
+                out.append(f"{key} = {_toml_value(values[key])}")
                 seen_keys.add(key)
                 continue
         out.append(line)
     if thresholds_at is None:
         out.insert(0, "[thresholds]")
         thresholds_at = 0
-    missing = [f"{k} = {v!r}" for k, v in values.items() if k not in seen_keys]
+    missing = [f"{k} = {_toml_value(v)}" for k, v in values.items() if k not in seen_keys]
     out[thresholds_at + 1:thresholds_at + 1] = missing
     body = "\n".join(out).rstrip() + "\n\n" + calibration_block(result, policy, fitted_at).rstrip() + "\n"
     return body

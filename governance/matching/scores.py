@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stylegate.governance.matching.neardup import align, prefilter_score
+from stylegate.governance.matching.style_margin import margins
 from stylegate.governance.matching.view import RegistryView
 
 STYLE_TOP_M = 3  # an artist's style score is the mean of its best M works
@@ -136,6 +137,11 @@ def match_image(
         if norm is not None:  # the gate compares this one when the policy's style_score is "normalised"
             detail.update(normalised=float(norm.normalise(cosine)), **norm.detail())
         style.append(ArtistScore(artist_id, cosine, f"mean cosine of the artist's {len(top)} closest works", detail))
+    by_margin = margins({item.artist_id: float(item.detail["normalised"]) for item in style if "normalised" in item.detail})
+    for item in style:
+        if item.artist_id in by_margin:  # read when the policy's style_score is "margin"
+            margin, rival = by_margin[item.artist_id]
+            item.detail.update(margin=margin, margin_over=rival)
     dupes: dict[int, ArtistScore] = {}
     if signature is not None:
         pool: list[tuple[int, float | None]] = []
