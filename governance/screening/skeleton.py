@@ -149,13 +149,25 @@ def label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
     return _label_skeletons(label)
 
 
-def _label_skeletons(label: str) -> tuple[str, tuple[str, ...], int]:
-    """(script, the joined skeletons of its orders, words) of a label; no skeletons when too short."""
+def _label_skeletons(label: str, cache: dict[tuple[str, str], str] | None = None) -> tuple[str, tuple[str, ...], int]:
+    """(script, the joined skeletons of its orders, words) of a label; no skeletons when too short.
+
+    ``cache`` ((word, script) → skeleton) lets a bulk build read each
+    distinct word once: registries repeat given names and surnames massively.
+    """
     found = _label_words(label)
     if found is None:
         return "", (), 0
     words, script = found
-    parts = [word_skeleton(romanise(w, script)) for w in words]
+    if cache is None:
+        parts = [word_skeleton(romanise(w, script)) for w in words]
+    else:
+        parts = []
+        for w in words:
+            sk = cache.get((w, script))
+            if sk is None:
+                sk = cache[w, script] = word_skeleton.__wrapped__(romanise.__wrapped__(w, script))
+            parts.append(sk)
     parts = [p for p in parts if p]
     if not parts:
         return script, (), 0
@@ -311,8 +323,9 @@ class SkeletonIndex:
         if not self._pending:
             return
         filed: dict[bool, tuple[list[str], list[int]]] = {True: ([], []), False: ([], [])}
+        cache: dict[tuple[str, str], str] = {}  # (word, script) → skeleton, for this batch
         for label_id, label in self._pending:
-            script, skeletons, _ = _label_skeletons(label)
+            script, skeletons, _ = _label_skeletons(label, cache)
             if not skeletons:
                 continue
             keys, ids = filed[script == LATIN]
