@@ -3,7 +3,8 @@
 Synthetic artists are generated deterministically from syllables of several writing
 systems, so the registry looks like a real one: mostly Latin "Given Surname" names from
 several languages' sound patterns, with Cyrillic, Greek, Japanese, Chinese, Korean and
-Arabic names mixed in. For each size the benchmark reports:
+Arabic names mixed in, their given names and surnames drawn with Zipf weights from pools
+of a census's size (see :data:`GIVEN_POOL`), so words repeat as they do in a real registry. For each size the benchmark reports:
 
 - build time of the matcher, twice: until its exact tables are ready (the constructor
   returns) and until the fuzzy, phonetic and inflection indexes, built on first use
