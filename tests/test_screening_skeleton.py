@@ -118,3 +118,23 @@ def test_a_skeleton_shared_by_many_names_matches_none() -> None:
     one = NameMatcher([crowd[0]])
     assert skeleton_hits(one, "파블로 피카소 스타일의 기타")  # alone, it is matched
     assert skeleton_hits(NameMatcher(crowd), "파블로 피카소 스타일의 기타") == []
+
+
+def test_the_bulk_builds_word_cache_gives_each_labels_own_skeletons() -> None:
+    """A bulk build reads each distinct word once (a cache shared by all its labels); the
+    skeletons must be the ones each label has on its own, words of any script shared."""
+    import json
+    from pathlib import Path
+
+    from stylegate.bench.names import synthetic_names
+    from stylegate.governance.screening.skeleton import _label_forms
+
+    corpus = json.loads((Path(__file__).parent / "realnames" / "artists.json").read_text(encoding="utf-8"))
+    labels = [lab for a in corpus for lab in [a["name"], *a.get("aliases", [])]]
+    labels += synthetic_names(3000, seed=5) + [label for _, label in ARTISTS]
+    cache: dict[tuple[str, str], str] = {}
+    cached = [_label_forms(label, cache) for label in labels]
+    assert cached == [_label_forms(label) for label in labels]
+    assert sum(bool(s[1]) for s in cached) > len(labels) // 2  # most labels have skeletons: not vacuous
+    words_read = sum(1 for word, _ in cache if word)  # (word, script) entries; ("", reading) are skeletons
+    assert words_read < sum(len(label.split()) for label in labels)  # words were shared

@@ -172,38 +172,26 @@ class HashMultiMap:
             np.int32 if n < 2**31 else np.int64
         )
 
-    def _lookup(self, q: Any) -> tuple[list[int], list[int], list[int]]:
-        """For int64 hashes ``q``: (query index, first, end) of each entry filed under one."""
+    def _lookup(self, q: Any) -> tuple[Any, Any]:
+        """For int64 hashes ``q``: (query index, value) of each entry filed under one, as
+        numpy arrays. Every query's bucket is read in one vectorised pass: the entries of all
+        buckets are laid end to end and compared with their query's low bits at once."""
         np = self._np
-        if not len(self._values):
-            return [], [], []
+        if not len(self._values) or not len(q):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
         shift = FP_BITS - self._bits
         fq = _fp(q)
         bucket = fq >> shift
-        want = fq & ((1 << shift) - 1)
         pos = self._dir[bucket].astype(np.int64)
-        end = self._dir[bucket + 1]
-        active = np.flatnonzero(pos < end)
-        found_q: list[Any] = []
-        found_p: list[Any] = []
-        low = self._low
-        while len(active):
-            p = pos[active]
-            here = low[p].astype(np.int64)
-            w = want[active]
-            hit = here == w
-            if hit.any():
-                found_q.append(active[hit])
-                found_p.append(p[hit])
-            # entries are sorted within a bucket: stop once past the query (equal ones are adjacent)
-            go_on = (here <= w) & (p + 1 < end[active])
-            active = active[go_on]
-            pos[active] += 1
-        if not found_q:
-            return [], [], []
-        qs = np.concatenate(found_q)
-        ps = np.concatenate(found_p)
-        return qs.tolist(), ps.tolist(), (ps + 1).tolist()
+        lens = self._dir[bucket + 1] - pos
+        total = int(lens.sum())
+        if not total:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
+        owner = np.repeat(np.arange(len(q), dtype=np.int64), lens)
+        first = np.cumsum(lens) - lens  # where each query's run starts in the laid-out runs
+        p = pos[owner] + (np.arange(total, dtype=np.int64) - first[owner])
+        hit = self._low[p] == (fq & ((1 << shift) - 1)).astype(np.uint32)[owner]
+        return owner[hit], self._values[p[hit]]
 
     def overlay_get(self, h: int) -> list[int]:
         """Values filed under hash ``h`` in the overlay (added since the last fold)."""
@@ -216,9 +204,7 @@ class HashMultiMap:
         if hashes:
             np = self._np
             q = np.fromiter(hashes, dtype=np.int64, count=len(hashes))
-            values = self._values
-            for _, lo, hi in zip(*self._lookup(q)):
-                out.extend(values[lo:hi].tolist())
+            out.extend(self._lookup(q)[1].tolist())
         if self._overlay:
             for h in hashes:
                 out.extend(self.overlay_get(h))
@@ -317,14 +303,12 @@ class CodeIndex:
         self.settle()
         m = self._map
         strs = self._strs
-        values = m._values
         owner_list = owner.tolist()
-        for k, lo, hi in zip(*m._lookup(hashes)):
-            target = out[queries[owner_list[k]]]
-            for slot in values[lo:hi].tolist():
-                key = strs[slot]
-                if key is not None:
-                    target.add(key)
+        found_q, found_v = m._lookup(hashes)
+        for k, slot in zip(found_q.tolist(), found_v.tolist()):
+            key = strs[slot]
+            if key is not None:
+                out[queries[owner_list[k]]].add(key)
         if m._overlay:
             for h, o in zip(hashes.tolist(), owner_list):
                 for slot in m.overlay_get(h):
@@ -359,14 +343,12 @@ class CodeIndex:
         m._settle()
         strs = self._strs
         np = m._np
-        values = m._values
         qh = np.fromiter(flat, dtype=np.int64, count=len(flat))
-        for k, lo, hi in zip(*m._lookup(qh)):
-            target = out[owner[k]]
-            for slot in values[lo:hi].tolist():
-                key = strs[slot]
-                if key is not None:
-                    target.add(key)
+        found_q, found_v = m._lookup(qh)
+        for k, slot in zip(found_q.tolist(), found_v.tolist()):
+            key = strs[slot]
+            if key is not None:
+                out[owner[k]].add(key)
         if m._overlay:
             for h, q in zip(flat, owner):
                 for slot in m.overlay_get(h):

@@ -195,7 +195,16 @@ class Form(NamedTuple):
 
 @lru_cache(maxsize=4096)
 def label_forms(label: str) -> tuple[str, tuple[Form, ...], tuple[Form, ...]]:
+    """(script, the forms of the whole name, the forms of its surname alone) of a label (cached)."""
+    return _label_forms(label)
+
+
+def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
+                 ) -> tuple[str, tuple[Form, ...], tuple[Form, ...]]:
     """(script, the forms of the whole name, the forms of its surname alone) of a label.
+
+    ``cache`` (a bulk build's: (word, script) → reading, ("", reading) → skeleton) lets the
+    build read each distinct word once: registries repeat given names and surnames massively.
 
     Besides the name's own order and its reversal: for a Latin name, the reading with "j" as
     a glide ("Jan" is "Ян", "Josef" "Йозеф" in Slavic and Nordic names) beside "j" as a
@@ -208,13 +217,30 @@ def label_forms(label: str) -> tuple[str, tuple[Form, ...], tuple[Form, ...]]:
     if found is None:
         return "", (), ()
     words, script = found
-    readings = [[romanise(w, script) for w in words]]
+
+    def read(word: str) -> str:
+        if cache is None:
+            return romanise(word, script)
+        got = cache.get((word, script))
+        if got is None:
+            got = cache[word, script] = romanise.__wrapped__(word, script)
+        return got
+
+    def skeleton_of(reading: str) -> str:
+        if cache is None:
+            return word_skeleton(reading)
+        got = cache.get(("", reading))
+        if got is None:
+            got = cache["", reading] = word_skeleton.__wrapped__(reading)
+        return got
+
+    readings = [[read(w) for w in words]]
     if script == LATIN and any("j" in w for w in readings[0]):
         readings.append([_GLIDE_J_ANY.sub("y", w) for w in readings[0]])
     names: dict[str, Form] = {}
     surnames: dict[str, Form] = {}
     for reading in readings:
-        parts = [p for p in (word_skeleton(w) for w in reading) if p]
+        parts = [p for p in (skeleton_of(w) for w in reading) if p]
         if not parts or len(parts) > MAX_WORDS:
             continue
         shapes = [parts, parts[::-1]] if len(parts) > 1 else [parts]
@@ -376,8 +402,9 @@ class SkeletonIndex:
         if not self._pending:
             return
         filed: dict[str, tuple[list[str], list[int]]] = {"latin": ([], []), "native": ([], []), "surname": ([], [])}
+        cache: dict[tuple[str, str], str] = {}  # per-word readings for this batch (see _label_forms)
         for label_id, label in self._pending:
-            script, forms, surnames = label_forms(label)
+            script, forms, surnames = _label_forms(label, cache)
             keys, ids = filed["latin" if script == LATIN else "native"]
             for form in forms:
                 keys.append(form.skeleton)

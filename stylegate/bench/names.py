@@ -3,7 +3,8 @@
 Synthetic artists are generated deterministically from syllables of several writing
 systems, so the registry looks like a real one: mostly Latin "Given Surname" names from
 several languages' sound patterns, with Cyrillic, Greek, Japanese, Chinese, Korean and
-Arabic names mixed in. For each size the benchmark reports:
+Arabic names mixed in, their given names and surnames drawn with Zipf weights from pools
+of a census's size (see :data:`GIVEN_POOL`), so words repeat as they do in a real registry. For each size the benchmark reports:
 
 - build time of the matcher, twice: until its exact tables are ready (the constructor
   returns) and until the fuzzy, phonetic and inflection indexes, built on first use
@@ -19,7 +20,9 @@ Figures are printed, never asserted (timing tests on a shared machine would be f
 
 from __future__ import annotations
 
+import bisect
 import gc
+import itertools
 import logging
 import random
 import time
@@ -49,34 +52,86 @@ _HANGUL = "김이박최정강조윤장임한오서신권황안송류홍"
 _ARABIC = ("مح", "مد", "سع", "يد", "عل", "ي", "حس", "ن", "فا", "طم", "ة")
 
 
+# Real registries repeat given names and surnames massively: in a national census a few
+# thousand given names and a few hundred thousand surnames cover nearly everyone, with
+# frequencies close to Zipf's law (the thousand most common surnames alone cover about 40%).
+# So the synthetic words of each script are drawn from pools of that size, rank r with
+# weight 1/r, and full names are distinct pairs of them (1M names hold ~25k given names
+# and ~250k surnames, not 2M distinct words).
+# (The smaller scripts' pools stay well inside what their few syllables can spell.)
+GIVEN_POOL = {"latin": 20_000, "cyrillic": 2_000, "greek": 1_000, "kana": 800, "arabic": 600}
+SURNAME_POOL = {"latin": 400_000, "cyrillic": 30_000, "greek": 10_000, "kana": 8_000, "arabic": 600}
+
+
+class _Pool:
+    """Distinct invented words of one script, drawn with Zipf weights (rank r: 1/r)."""
+
+    def __init__(self, rng: random.Random, make: Callable[[], str], size: int) -> None:
+        self._rng = rng
+        self._make = make
+        self._size = size
+        self._words: list[str] = []
+        self._seen: set[str] = set()
+        self._cum = list(itertools.accumulate(1.0 / r for r in range(1, size + 1)))
+
+    def draw(self) -> str:
+        rank = bisect.bisect_left(self._cum, self._rng.random() * self._cum[-1])
+        misses = 0
+        while len(self._words) <= rank:  # the pool is invented lazily, in rank order
+            word = self._make()
+            if word.casefold() not in self._seen:
+                self._seen.add(word.casefold())
+                self._words.append(word)
+                misses = 0
+            else:
+                misses += 1
+                if misses > 10_000:
+                    raise ValueError(f"a pool of {self._size:,} words is more than these syllables can spell")
+        return self._words[rank]
+
+
 def synthetic_names(n: int, seed: int = 0) -> list[str]:
-    """``n`` distinct names: about 80% Latin, the rest Cyrillic, Greek, kana, Han, Hangul, Arabic."""
+    """``n`` distinct names: about 80% Latin, the rest Cyrillic, Greek, kana, Han, Hangul, Arabic.
+
+    Spaced names are a given name and a surname, each drawn from a per-script pool with
+    Zipf weights (see :data:`GIVEN_POOL`), so words repeat the way they do in a real registry.
+    """
     rng = random.Random(seed)
     seen: set[str] = set()
     out: list[str] = []
 
-    def latin() -> str:
-        return syllable_word(rng, _LATIN_SYLLABLES, 2, 4)
-
     def from_parts(parts: Sequence[str], lo: int, hi: int) -> str:
         return "".join(rng.choice(parts) for _ in range(rng.randint(lo, hi)))
 
+    def pools(kind: str, make_given: Callable[[], str], make_surname: Callable[[], str]) -> Callable[[], str]:
+        given = _Pool(rng, make_given, GIVEN_POOL[kind])
+        surname = _Pool(rng, make_surname, SURNAME_POOL[kind])
+        return lambda: f"{given.draw()} {surname.draw()}"
+
     makers: list[tuple[float, Callable[[], str]]] = [
-        (0.80, lambda: f"{latin()} {latin()}"),
-        (0.06, lambda: f"{from_parts(_CYRILLIC, 2, 3).capitalize()} {from_parts(_CYRILLIC, 2, 4).capitalize()}"),
-        (0.03, lambda: f"{from_parts(_GREEK, 2, 3).capitalize()} {from_parts(_GREEK, 2, 4).capitalize()}"),
+        (0.80, pools("latin", lambda: syllable_word(rng, _LATIN_SYLLABLES, 2, 3),
+                     lambda: syllable_word(rng, _LATIN_SYLLABLES, 2, 4))),
+        (0.06, pools("cyrillic", lambda: from_parts(_CYRILLIC, 2, 3).capitalize(),
+                     lambda: from_parts(_CYRILLIC, 2, 4).capitalize())),
+        (0.03, pools("greek", lambda: from_parts(_GREEK, 2, 3).capitalize(), lambda: from_parts(_GREEK, 2, 4).capitalize())),
         (0.03, lambda: from_parts(_HAN, 2, 2) + from_parts(_HAN, 1, 2)),
         (0.03, lambda: from_parts(_HANGUL, 3, 3)),
-        (0.03, lambda: from_parts(_KANA, 2, 3) + " " + from_parts(_KANA, 2, 4)),
-        (0.02, lambda: f"{from_parts(_ARABIC, 2, 3)} {from_parts(_ARABIC, 2, 3)}"),
+        (0.03, pools("kana", lambda: from_parts(_KANA, 2, 3), lambda: from_parts(_KANA, 2, 4))),
+        (0.02, pools("arabic", lambda: from_parts(_ARABIC, 2, 3), lambda: from_parts(_ARABIC, 2, 3))),
     ]
     weights = [w for w, _ in makers]
+    misses = 0
     while len(out) < n:
         _, make = rng.choices(makers, weights)[0]
         name = make()
         if name.casefold() not in seen:
             seen.add(name.casefold())
             out.append(name)
+            misses = 0
+        else:
+            misses += 1
+            if misses > 10_000:
+                raise ValueError(f"cannot invent {n:,} distinct names from these pools")
     return out
 
 
