@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -128,11 +129,22 @@ def _segment_top_sums(sims: np.ndarray, owner: np.ndarray, n_own: np.ndarray, to
     return out
 
 
+class NormSource(Protocol):
+    """What :class:`StyleNorms` reads: the exact state here or the sampled one
+    (:mod:`.style_norm_sampled`)."""
+
+    n_own: np.ndarray
+
+    def eligible(self) -> np.ndarray: ...
+
+    def norm(self, artist_id: int, total: int) -> StyleNorm: ...
+
+
 class StyleNorms(Mapping[int, StyleNorm]):
     """The norms of a :class:`StyleNormState`, read from its arrays on access (building 100,000
     ``StyleNorm`` objects after every change would cost more than the change)."""
 
-    def __init__(self, state: StyleNormState) -> None:
+    def __init__(self, state: NormSource) -> None:
         self._state = state
         self._eligible = state.eligible()
         self._total = int(state.n_own.sum())
@@ -204,8 +216,14 @@ class StyleNormState:
         state.imp_sum[at] -= own
         return state
 
-    def update(self, artist_id: int, vectors: np.ndarray | None) -> None:
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def update(self, artist_id: int, vectors: np.ndarray | None,
+               works: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         """Artist ``artist_id``'s works are now ``vectors`` (None or empty: it has none).
+        (``works``, the view's works after the change, is for the sampled state; unused here.)
 
         One product of the artist's old and new works with every stored work gives all three
         changes: the old works' terms leave every other artist's sum, the new works' terms
