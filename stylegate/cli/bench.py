@@ -208,6 +208,8 @@ def bench_index(
     threads: int = typer.Option(1, "--threads", min=1, max=256, help="FAISS (OpenMP) threads for building; queries run on one."),
     only: str = typer.Option("", "--only", help="Comma-separated candidates to measure (flat, ivf-pq+rerank, "
                              "ivf-pq+mmap-rerank, in-product; default all; Flat is always built as the truth)."),
+    norm_check: int = typer.Option(20_000, "--norm-check", min=0, max=200_000,
+                                   help="Compare sampled with exact style norms on this many works of the first size (0: skip)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """The style index at scale: build time, memory, recall@10 and single-query p50/p99 per candidate index."""
@@ -226,7 +228,7 @@ def bench_index(
         raise InputError("--sizes: each size must be between 1,000 and 100,000,000")
     check_fits(max(counts), dim)
     results = run_index_scale_bench(counts, n_queries=queries, dim=dim, threads=threads, progress=message,
-                                    candidates=chosen)
+                                    candidates=chosen, norm_check=norm_check)
     show(results, as_json, print_index_scale)
 
 
