@@ -148,3 +148,8 @@ def test_image_check_scores_candidate_artists_from_all_their_works_read_at_once(
             assert score <= exact(a, q) + 1e-5
             same += int(score == pytest.approx(plain[a], abs=1e-6))
     assert reads < candidates and same >= reads
+
+    # the sampled norms read the on-demand works in batches: the same as from vectors in RAM
+    in_ram = {a: (ids[data.artist_of == a], data.base[data.artist_of == a]) for a in works}
+    _assert_equal_norms(dict(SampledStyleNormState.build(works, STYLE_TOP_M, 32, sample=500).norms()),
+                        dict(SampledStyleNormState.build(in_ram, STYLE_TOP_M, 32, sample=500).norms()))

@@ -93,8 +93,10 @@ class SampledStyleNormState:
         state = cls(dim, top_m, artist_works, sample_ids, sample_owner, sample_vectors, seed)
         if ids:
             state._grow(max(ids) + 1)
+        many = getattr(artist_works, "many", None)  # on-demand works: one batched read per group
         for group in _groups(ids, counts):
-            state._score_artists(group, [artist_works[a][1] for a in group])
+            entries = many(group) if many is not None else {a: artist_works[a] for a in group}
+            state._score_artists(group, [entries[a][1] for a in group])
         log.info("sampled style norms: %d artists, %d works, impostors from %d sampled works",
                  len(ids), total, len(picked))
         return state

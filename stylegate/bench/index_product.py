@@ -144,32 +144,52 @@ def _agreement(matches: list[Any], reference: list[tuple[int, float]]) -> tuple[
     return same, (float(max(diffs)) if diffs else None)
 
 
-def bench_in_product(data: ClusteredSet, truth: np.ndarray, recall: Any, *, norms: bool = True) -> dict[str, Any]:
+def bench_in_product(data: ClusteredSet, truth: np.ndarray, recall: Any, *, norms: bool = True,
+                     keep: Path | None = None, seed: int = 0) -> dict[str, Any]:
     """One row: the ``auto`` index built, saved, loaded, and the image check's index step timed
-    (cold page cache first, then warm), stage by stage; the pooled variant; the sampled norms."""
+    (cold page cache first, then warm), stage by stage; the pooled variant; the sampled norms.
+
+    ``keep``: a folder where the built index is kept (``in-product-<n>x<dim>-seed<seed>``) and
+    loaded from by a later run of the same size, dimension and seed instead of building it
+    again (10^6 works take 5–10 minutes to build here); the search parameters are today's
+    :func:`scaled_factory` choice either way, the build time the one recorded when it was built.
+    """
+    import json
+
     import faiss
 
     from stylegate.bench.index_norms import sampled_build
     from stylegate.governance.matching.scores import STYLE_TOP_M, match_image
     from stylegate.governance.matching.view import RegistryView, build_artist_works
     from stylegate.governance.screening.names import NameMatcher
-    from stylegate.registry.style_index import AUTO_FLAT_MAX, StyleIndex
+    from stylegate.registry.style_index import AUTO_FLAT_MAX, StyleIndex, scaled_factory
     from stylegate.registry.vector_store import vectors_path
 
     n, dim = data.base.shape
     ident = {"model": "bench-index", "checkpoint_sha256": "-", "dim": dim}
     ids = np.arange(1, n + 1, dtype=np.int64)
     with tempfile.TemporaryDirectory(prefix="stylegate-bench-index-") as tmp:
-        path = Path(tmp) / "style.faiss"
-        # the product's threshold; a bench size below it (the tests') still takes the IVF path
-        index = StyleIndex.create(dim, ident, f"auto:{min(AUTO_FLAT_MAX, n // 2)}")
-        start = time.perf_counter()
-        index.add(ids, data.base)
-        index.save(path, "bench")
-        build = time.perf_counter() - start
-        del index
+        folder = Path(tmp) if keep is None else Path(keep) / f"in-product-{n}x{dim}-seed{seed}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "style.faiss"
+        record = folder / "build.json"
+        if keep is not None and StyleIndex.exists(path) and record.is_file():
+            build = float(json.loads(record.read_text())["build_s"])
+        else:
+            # the product's threshold; a bench size below it (the tests') still takes the IVF path
+            index = StyleIndex.create(dim, ident, f"auto:{min(AUTO_FLAT_MAX, n // 2)}")
+            start = time.perf_counter()
+            index.add(ids, data.base)
+            index.save(path, "bench")
+            build = time.perf_counter() - start
+            record.write_text(json.dumps({"build_s": build}))
+            del index
         cold = _drop_page_cache(vectors_path(path))
         index = StyleIndex.load(path, ident)
+        params = scaled_factory(n, dim, mmap=True)[1]
+        if index.factory.endswith(",RMmap") and index.search_params != params:
+            index.search_params = params
+            index._apply_params(params)
         work_artist = {int(w): int(a) for w, a in zip(ids, data.artist_of)}
         works = build_artist_works(work_artist, index)
         view = RegistryView({}, work_artist, NameMatcher(), index, artist_works=works)
@@ -193,7 +213,7 @@ def bench_in_product(data: ClusteredSet, truth: np.ndarray, recall: Any, *, norm
         same, max_diff = _agreement(matches, reference)
         pooled_same, pooled_diff = _agreement(pooled, reference)
         resident = index.resident_bytes() + (works.resident_bytes() if hasattr(works, "resident_bytes") else 0)
-        disk = sum(p.stat().st_size for p in Path(tmp).iterdir() if ".vectors" in p.name)
+        disk = sum(p.stat().st_size for p in folder.iterdir() if ".vectors" in p.name)
         row = {
             "index": "in-product (auto)", "factory": index.factory, "params": index.search_params, "works": n,
             "dim": dim, "build_s": round(build, 2), "memory_bytes": int(resident), "disk_rerank_bytes": int(disk),

@@ -67,7 +67,8 @@ def _row(name: str, factory: str, n: int, build_s: float, memory: int, disk: int
 CANDIDATES = ("flat", "ivf-pq+rerank", "ivf-pq+mmap-rerank", "in-product")
 
 
-def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[str] = CANDIDATES) -> list[dict[str, Any]]:
+def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[str] = CANDIDATES,
+               keep: Path | None = None, seed: int = 0) -> list[dict[str, Any]]:
     """The candidates on one data set; the Flat index's answers are the truth (always built)."""
     import faiss
 
@@ -93,7 +94,7 @@ def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[s
     if "in-product" in candidates:
         from stylegate.bench.index_product import bench_in_product
 
-        rows.append(bench_in_product(data, truth, _recall))
+        rows.append(bench_in_product(data, truth, _recall, keep=keep, seed=seed))
     return rows
 
 
@@ -310,7 +311,8 @@ def targets_met(row: dict[str, Any]) -> dict[str, bool]:
 
 def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int = 512, seed: int = 0,
                           threads: int = 1, progress: Callable[[str], None] | None = None,
-                          candidates: Sequence[str] = CANDIDATES, norm_check: int = 0) -> dict[str, Any]:
+                          candidates: Sequence[str] = CANDIDATES, norm_check: int = 0,
+                          keep: Path | None = None) -> dict[str, Any]:
     """Measure every candidate at each size; extrapolate to 10^7 when it was not measured.
 
     ``norm_check`` (works; 0: none): compare the sampled style norms with the exact ones on
@@ -332,7 +334,7 @@ def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int =
             progress(f"measuring {n:,} works")
         if norm_check and not results.get("norm_checks"):
             results["norm_checks"] = [compare_norms(data, norm_check)]
-        results["rows"].extend(bench_size(data, candidates=candidates))
+        results["rows"].extend(bench_size(data, candidates=candidates, keep=keep, seed=seed))
         del data
     if TARGET_SIZE not in sizes:
         results["extrapolated"] = extrapolate(results["rows"])
