@@ -68,7 +68,7 @@ CANDIDATES = ("flat", "ivf-pq+rerank", "ivf-pq+mmap-rerank", "in-product")
 
 
 def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[str] = CANDIDATES,
-               keep: Path | None = None, seed: int = 0) -> list[dict[str, Any]]:
+               keep: Path | None = None, seed: int = 0, norms: bool = True) -> list[dict[str, Any]]:
     """The candidates on one data set; the Flat index's answers are the truth (always built)."""
     import faiss
 
@@ -94,7 +94,7 @@ def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[s
     if "in-product" in candidates:
         from stylegate.bench.index_product import bench_in_product
 
-        rows.append(bench_in_product(data, truth, _recall, keep=keep, seed=seed))
+        rows.append(bench_in_product(data, truth, _recall, keep=keep, seed=seed, norms=norms))
     return rows
 
 
@@ -308,7 +308,7 @@ def targets_met(row: dict[str, Any]) -> dict[str, bool]:
 def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int = 512, seed: int = 0,
                           threads: int = 1, progress: Callable[[str], None] | None = None,
                           candidates: Sequence[str] = CANDIDATES, norm_check: int = 0,
-                          keep: Path | None = None) -> dict[str, Any]:
+                          keep: Path | None = None, norms: bool = True) -> dict[str, Any]:
     """Measure every candidate at each size; extrapolate to 10^7 when it was not measured.
 
     ``norm_check`` (works; 0: none): compare the sampled style norms with the exact ones on
@@ -330,7 +330,7 @@ def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int =
             progress(f"measuring {n:,} works")
         if norm_check and not results.get("norm_checks"):
             results["norm_checks"] = [compare_norms(data, norm_check)]
-        results["rows"].extend(bench_size(data, candidates=candidates, keep=keep, seed=seed))
+        results["rows"].extend(bench_size(data, candidates=candidates, keep=keep, seed=seed, norms=norms))
         del data
     if TARGET_SIZE not in sizes:
         results["extrapolated"] = extrapolate(results["rows"])
