@@ -159,6 +159,8 @@ def bench_in_product(data: ClusteredSet, truth: np.ndarray, recall: Any, *, norm
     import faiss
 
     from stylegate.bench.index_norms import sampled_build
+    from stylegate.errors import StylegateError
+    from stylegate.governance.matching.artist_works import OnDemandArtistWorks
     from stylegate.governance.matching.scores import STYLE_TOP_M, match_image
     from stylegate.governance.matching.view import RegistryView, build_artist_works
     from stylegate.governance.screening.names import NameMatcher
@@ -192,6 +194,8 @@ def bench_in_product(data: ClusteredSet, truth: np.ndarray, recall: Any, *, norm
             index._apply_params(params)
         work_artist = {int(w): int(a) for w, a in zip(ids, data.artist_of)}
         works = build_artist_works(work_artist, index)
+        if not isinstance(works, OnDemandArtistWorks):  # the threshold above always takes the mmap path
+            raise StylegateError(f"the in-product index {index.factory!r} is not memory-mapped")
         view = RegistryView({}, work_artist, NameMatcher(), index, artist_works=works)
         queries = list(data.queries)
         threads = faiss.omp_get_max_threads()
