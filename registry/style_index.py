@@ -125,9 +125,16 @@ def scaled_factory(n_works: int, dim: int, *, mmap: bool = False) -> tuple[str, 
     while nlist > 1 and nlist * 39 > n:
         nlist //= 2
     m = next((m for m in (dim // 4, dim // 2, dim) if m >= 2 and dim % m == 0 and m % 2 == 0), dim)
-    nprobe = min(nlist, max(16, nlist // 32))
+    # Recall@10 is set by the re-rank depth more than by nprobe on clustered data (`stylegate
+    # bench index`, bench/README.md): at 10^5 nprobe 16..64 all give 0.983 with k_factor 32
+    # (0.944 with 16, 0.993 with 48), at 10^6 nprobe 64 gives what 128 does. So nprobe grows
+    # with √nlist (32 at 10^5, 64 at 10^6, 128 at 10^7) instead of with nlist, and the depth by
+    # one half-step per decade above 10^6 (recall fell 0.02 from 10^5 to 10^6 at depth 32).
+    nprobe = min(nlist, max(16, int(round(float(np.sqrt(nlist))))))
+    decades = max(0, int(np.ceil(np.log10(n) - 6.0 - 1e-9)))
+    k_factor = DEFAULT_K_FACTOR + (DEFAULT_K_FACTOR // 2) * decades
     factory = f"IVF{nlist}_HNSW32,PQ{m}x4fs,{MMAP_RERANK}" if mmap else f"IDMap2,IVF{nlist}_HNSW32,PQ{m}x4fs,RFlat"
-    params = f"nprobe={nprobe},quantizer_efSearch={max(64, 2 * nprobe)},k_factor_rf={DEFAULT_K_FACTOR}"
+    params = f"nprobe={nprobe},quantizer_efSearch={max(64, 2 * nprobe)},k_factor_rf={k_factor}"
     return factory, params
 
 
@@ -656,7 +663,8 @@ class StyleIndex:
         if n == 0 or len(self) == 0:
             return np.full((n, int(k)), -np.inf, dtype=np.float32), np.full((n, int(k)), -1, dtype=np.int64)
         if self._vectors is not None:
-            return self._search_rerank(q, want)
+            scores, ids, _ = self._search_rerank(q, want)
+            return scores, ids
         if n < SINGLE_THREAD_BELOW:
             # FAISS scans a few queries without BLAS; spreading such a scan over OpenMP
             # threads costs more than it saves (about 10x slower on 2 busy cores).
@@ -684,21 +692,50 @@ class StyleIndex:
             faiss.omp_set_num_threads(threads)
         return scores, ids
 
-    def _search_rerank(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """PQ candidates (k·k_factor of them), re-ranked exactly from the vectors file."""
+    def search_pool(self, vectors: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`search`, but for the :data:`MMAP_RERANK` variant every re-ranked
+        candidate comes back (k·k_factor_rf of them, exact cosines, best first), not only
+        the best ``k``, with a per-query ``outside`` estimate of the best exact cosine of any
+        work *not* in the pool: the lowest PQ score in the pool plus the largest
+        |PQ − exact| error seen on the pool's own candidates. The image check scores a
+        candidate artist from the pool when its best pool works beat that estimate. Other
+        variants return :meth:`search`'s ``k`` with ``outside`` = +inf (nothing is vouched for).
+        """
+        if self._vectors is None:
+            scores, ids = self.search(vectors, k)
+            return scores, ids, np.full(scores.shape[0], np.inf, np.float32)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) < 1:
+            raise InputError(f"k must be a positive integer, got {k!r}")
+        q = self._check_vectors(vectors, "query vectors")
+        depth = max(int(k), RERANK_MIN_K) * self._k_factor
+        if q.shape[0] == 0 or len(self) == 0:
+            return (np.full((q.shape[0], depth), -np.inf, np.float32), np.full((q.shape[0], depth), -1, np.int64),
+                    np.full(q.shape[0], np.inf, np.float32))
+        return self._search_rerank(q, depth, depth)
+
+    def _search_rerank(self, q: np.ndarray, k: int, depth: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """PQ candidates (``depth``, by default k·k_factor of them), re-ranked exactly from
+        the vectors file: the best ``k`` (scores, ids) and :meth:`search_pool`'s ``outside``."""
         assert self._vectors is not None
-        _, cand = self._faiss_search(q, max(k, RERANK_MIN_K) * self._k_factor)
+        pq, cand = self._faiss_search(q, depth or max(k, RERANK_MIN_K) * self._k_factor)
         out_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
         out_i = np.full((q.shape[0], k), -1, dtype=np.int64)
+        outside = np.full(q.shape[0], np.inf, dtype=np.float32)
         for row in range(q.shape[0]):
-            ids = cand[row][cand[row] >= 0].astype(np.int64)
+            valid = cand[row] >= 0
+            ids = cand[row][valid].astype(np.int64)
             if ids.size == 0:
                 continue
             exact = self._vectors.get(ids) @ q[row]
+            if ids.size >= len(self):  # every work is in the pool
+                outside[row] = -np.inf
+            elif ids.size == cand.shape[1]:  # a full pool: the works left out ranked below its last
+                outside[row] = float(pq[row][valid].min() + np.abs(pq[row][valid] - exact).max())
             best = np.argsort(-exact, kind="stable")[:k]
             out_s[row, : best.size] = exact[best]
             out_i[row, : best.size] = ids[best]
-        return out_s, out_i
+        return out_s, out_i, outside
 
     def _reconstruct_raw(self, ids: np.ndarray) -> np.ndarray:
         if self._vectors is not None:

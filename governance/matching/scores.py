@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stylegate.governance.matching.artist_works import OnDemandArtistWorks
 from stylegate.governance.matching.neardup import align, prefilter_score
 from stylegate.governance.matching.style_margin import margins
 from stylegate.governance.matching.view import RegistryView
@@ -100,6 +101,40 @@ def artist_description_scores(queries: np.ndarray, view: RegistryView, artist_id
     return (np.mean(parts, axis=0) - baseline).astype(np.float32)
 
 
+class _PooledWorks:
+    """The memory-mapped index's whole re-ranked candidate pool for one query (k·k_factor_rf
+    works with exact cosines), grouped by artist.
+
+    An artist is scored from its best pool works, without reading its other works from the
+    file, when the pool holds all of its works, or STYLE_TOP_M of them whose lowest cosine
+    beats the index's estimate of the best work left out of the pool (the pool's lowest PQ
+    score plus the largest PQ error seen on the pool: :meth:`StyleIndex.search_pool`).
+    Otherwise the caller reads all the artist's works. What this costs in scores and
+    decisions against reading every candidate artist's works is measured by
+    ``stylegate bench index`` (``best artist = exact``, ``max score diff``).
+    """
+
+    def __init__(self, view: RegistryView, query: np.ndarray, k: int) -> None:
+        assert view.index is not None
+        scores, ids, outside = view.index.search_pool(query, k)
+        keep = ids[0] >= 0
+        self.scores, self.ids, self.outside = scores[0][keep], ids[0][keep], float(outside[0])
+        self.view = view
+        self._by_artist: dict[int, list[int]] = {}
+        for pos, w in enumerate(self.ids.tolist()):  # pool order is best first
+            self._by_artist.setdefault(view.work_artist.get(w, -1), []).append(pos)
+
+    def artist_top(self, artist_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(work ids, cosines) of the artist's best works when the pool vouches for them."""
+        at = self._by_artist.get(artist_id, [])
+        works = self.view.artist_works
+        total = works.work_ids(artist_id).size if hasattr(works, "work_ids") else len(works[artist_id][0])
+        if len(at) < total and (len(at) < STYLE_TOP_M or self.scores[at[STYLE_TOP_M - 1]] < self.outside):
+            return None
+        top = np.array(at[:STYLE_TOP_M])
+        return self.ids[top], self.scores[top]
+
+
 @dataclass(frozen=True)
 class ImageMatch:
     style: list[ArtistScore]
@@ -109,7 +144,7 @@ class ImageMatch:
 
 def match_image(
     vector: np.ndarray, view: RegistryView, k: int, signature: np.ndarray | None = None,
-    signature_pool: int = NEAR_DUPLICATE_SIGNATURE_POOL,
+    signature_pool: int = NEAR_DUPLICATE_SIGNATURE_POOL, pooled: bool = False,
 ) -> ImageMatch:
     """FAISS finds the k nearest works; each artist among them is then scored exactly.
 
@@ -119,24 +154,42 @@ def match_image(
     the query on it (crops, resizes, shifts: see :mod:`.neardup`; ``signature`` is the
     query's pixel signature; without it, no near-duplicate evidence). The candidates are
     CLIP's nearest works and the ``signature_pool`` works of the signature index (0: CLIP's only).
+    ``pooled`` (memory-mapped index only; the benchmark's variant, not the gate's): score
+    candidate artists from the index's re-ranked pool where it vouches for them
+    (:class:`_PooledWorks`), reading fewer works from the file at a measured cost.
     """
     if view.index is None or len(view.index) == 0:
         return ImageMatch([], [], [])
     query = vector.reshape(1, -1).astype(np.float32)
-    scores, ids = view.index.search(query, min(k, len(view.index)))
+    want = min(k, len(view.index))
+    reranked = _PooledWorks(view, query, want) if pooled and view.index.memory_mapped else None
+    if reranked is not None:
+        scores, ids = reranked.scores[None, :want], reranked.ids[None, :want]
+    else:
+        scores, ids = view.index.search(query, want)
     neighbours = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
     candidates = dict.fromkeys(view.work_artist[w] for w, _ in neighbours if w in view.work_artist)
-    style = []
-    for artist_id in candidates:
-        work_ids, vectors = view.artist_works[artist_id]
+    best: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if reranked is not None:
+        best = {a: got for a in candidates if (got := reranked.artist_top(a)) is not None}
+    missing = [a for a in candidates if a not in best]
+    works = view.artist_works
+    # exact from all the artist's works: on demand above the Flat threshold, in one read
+    fetched = works.many(missing) if isinstance(works, OnDemandArtistWorks) else {a: works[a] for a in missing}
+    for artist_id in missing:
+        work_ids, vectors = fetched[artist_id]
         sims = vectors @ query[0]
         top = np.argsort(-sims)[:STYLE_TOP_M]
-        cosine = float(sims[top].mean())
-        detail: dict = {"works": [int(work_ids[i]) for i in top]}
+        best[artist_id] = work_ids[top], sims[top]
+    style = []
+    for artist_id in candidates:
+        top_ids, top_sims = best[artist_id]
+        cosine = float(top_sims.mean())
+        detail: dict = {"works": [int(w) for w in top_ids]}
         norm = view.style_norms.get(artist_id)
         if norm is not None:  # the gate compares this one when the policy's style_score is "normalised"
             detail.update(normalised=float(norm.normalise(cosine)), **norm.detail())
-        style.append(ArtistScore(artist_id, cosine, f"mean cosine of the artist's {len(top)} closest works", detail))
+        style.append(ArtistScore(artist_id, cosine, f"mean cosine of the artist's {len(top_ids)} closest works", detail))
     by_margin = margins({item.artist_id: float(item.detail["normalised"]) for item in style if "normalised" in item.detail})
     for item in style:
         if item.artist_id in by_margin:  # read when the policy's style_score is "margin"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -148,13 +149,26 @@ def _segment_top_sums(sims: np.ndarray, owner: np.ndarray, n_own: np.ndarray, to
     return out
 
 
+class NormSource(Protocol):
+    """What :class:`StyleNorms` reads: the exact state here or the sampled one
+    (:mod:`.style_norm_sampled`)."""
+
+    n_own: np.ndarray
+
+    def is_eligible(self, artist_id: int) -> bool: ...
+
+    def eligible(self) -> np.ndarray: ...
+
+    def norm(self, artist_id: int) -> StyleNorm: ...
+
+
 class StyleNorms(Mapping[int, StyleNorm]):
     """The norms of a :class:`StyleNormState`, each computed from the state when it is read
     (an image check reads the norms of its few candidates; building 100,000 ``StyleNorm``
     objects, or even every artist's impostor mean, after every change would cost more than
     the change). Iterating or counting computes them all."""
 
-    def __init__(self, state: StyleNormState) -> None:
+    def __init__(self, state: NormSource) -> None:
         self._state = state
 
     def __getitem__(self, artist_id: int) -> StyleNorm:
@@ -242,8 +256,10 @@ class StyleNormState:
             state.large_sum = {a: float(sums[k]) for k, a in enumerate(order)}
         return state
 
-    def update(self, artist_id: int, vectors: np.ndarray | None) -> None:
-        """Artist ``artist_id``'s works are now ``vectors`` (None or empty: it has none)."""
+    def update(self, artist_id: int, vectors: np.ndarray | None,
+               works: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+        """Artist ``artist_id``'s works are now ``vectors`` (None or empty: it has none).
+        (``works``, the view's works after the change, is for the sampled state; unused here.)"""
         self._grow(artist_id + 1)
         dim = self.dim
         new = np.zeros((0, dim), np.float32) if vectors is None else np.asarray(vectors, np.float32).reshape(-1, dim)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from stylegate.governance.embedder import ClipEmbedder
     from stylegate.governance.matching.signature_index import SignatureIndex
     from stylegate.governance.matching.style_norm import StyleNorm, StyleNormState
+    from stylegate.governance.matching.style_norm_sampled import SampledStyleNormState
     from stylegate.registry.store import RegistryStore
     from stylegate.registry.style_index import StyleIndex
 
@@ -48,7 +49,8 @@ class RegistryView:
     # Per-artist impostor/genuine means of the style score (see style_norm.py).
     style_norms: Mapping[int, StyleNorm] = field(default_factory=dict)
     # What the norms are made of, so a works change updates them (built on the first one).
-    norm_state: StyleNormState | None = field(default=None, repr=False)
+    # (exact up to 50,000 works, from a bounded sample above: style_norm_sampled.py)
+    norm_state: StyleNormState | SampledStyleNormState | None = field(default=None, repr=False)
     _signatures: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     _signature_index: SignatureIndex | None = field(default=None, repr=False)
     revision: int = 0
@@ -208,9 +210,9 @@ def build_view(
         view.artist_works = build_artist_works(work_artist, index)
         view.prototype_artists, view.prototypes = build_prototypes(view.artist_works, index.dim)
         from stylegate.governance.matching.scores import STYLE_TOP_M
-        from stylegate.governance.matching.style_norm import StyleNormState
+        from stylegate.governance.matching.style_norm_sampled import build_norm_state
 
-        view.norm_state = StyleNormState.build(view.artist_works, STYLE_TOP_M, index.dim)
+        view.norm_state = build_norm_state(view.artist_works, STYLE_TOP_M, index.dim)
         view.style_norms = view.norm_state.norms()
     if descriptor_vectors is not None:
         view.text_prototype_artists, view.text_prototypes = text_prototypes(*descriptor_vectors(artists))

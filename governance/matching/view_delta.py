@@ -131,15 +131,15 @@ def _apply_works(view: RegistryView, store: RegistryStore, artist_ids: list[int]
     # The norms compare each artist's works with everyone else's: the state updates the sum of
     # all works and the summed terms of the artists with more than STYLE_TOP_M works.
     from stylegate.governance.matching.scores import STYLE_TOP_M
-    from stylegate.governance.matching.style_norm import StyleNormState
+    from stylegate.governance.matching.style_norm_sampled import build_norm_state
 
     state = view.norm_state
     if state is None or state.dim != dim:
-        state = view.norm_state = StyleNormState.build(view.artist_works, STYLE_TOP_M, dim)
+        state = view.norm_state = build_norm_state(view.artist_works, STYLE_TOP_M, dim)
     else:
         for artist_id in artist_ids:
             held = view.artist_works.get(artist_id)
-            state.update(artist_id, None if held is None else held[1])
+            state.update(artist_id, None if held is None else held[1], view.artist_works)
     view.style_norms = state.norms()
 
 

@@ -67,7 +67,8 @@ def _row(name: str, factory: str, n: int, build_s: float, memory: int, disk: int
 CANDIDATES = ("flat", "ivf-pq+rerank", "ivf-pq+mmap-rerank", "in-product")
 
 
-def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[str] = CANDIDATES) -> list[dict[str, Any]]:
+def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[str] = CANDIDATES,
+               keep: Path | None = None, seed: int = 0, norms: bool = True) -> list[dict[str, Any]]:
     """The candidates on one data set; the Flat index's answers are the truth (always built)."""
     import faiss
 
@@ -93,7 +94,7 @@ def bench_size(data: ClusteredSet, *, sweep: bool = True, candidates: Sequence[s
     if "in-product" in candidates:
         from stylegate.bench.index_product import bench_in_product
 
-        rows.append(bench_in_product(data, truth, _recall))
+        rows.append(bench_in_product(data, truth, _recall, keep=keep, seed=seed, norms=norms))
     return rows
 
 
@@ -210,9 +211,10 @@ def extrapolate(rows: Sequence[dict[str, Any]], target: int = TARGET_SIZE) -> li
 
 
 def _check_estimate(r: dict[str, Any], scale: float) -> dict[str, Any]:
-    """The image check step at the target size: its IVF code scan grows with n (nprobe/nlist
-    is fixed), the re-rank and the per-artist scoring do not (k·k_factor rows, ~40 works an
-    artist): check(target) ≈ scan(n)·target/n + (check(n) − scan(n)), per percentile."""
+    """The image check step at the target size, stage by stage when the row has its stage
+    timings (:func:`stage_estimate`), else: the code scan grows with n, the rest does not."""
+    if r.get("stages"):
+        return stage_estimate(r, int(round(r["works"] * scale)))
     out: dict[str, Any] = {}
     for pct in ("p50", "p99"):
         check, scan = r.get(f"check_{pct}_ms"), r.get(f"scan_{pct}_ms")
@@ -221,6 +223,76 @@ def _check_estimate(r: dict[str, Any], scale: float) -> dict[str, Any]:
         out[f"scan_{pct}_ms"] = round(scan * scale, 3)
         out[f"check_{pct}_ms"] = round(scan * scale + max(check - scan, 0.0), 3)
         out[f"check_{pct}_bound_ms"] = round(check * scale, 3)
+    return out
+
+
+def ivf_params(factory: str, params: str | None) -> dict[str, int]:
+    """nlist, nprobe, quantiser efSearch and re-rank depth of an IVF factory and its parameters."""
+    import re
+
+    from stylegate.registry.style_index import DEFAULT_K_FACTOR
+
+    found = re.search(r"IVF(\d+)", factory)
+    kv = dict(p.split("=", 1) for p in (params or "").split(",") if "=" in p)
+    nlist = int(found.group(1)) if found else 1
+    return {"nlist": nlist, "nprobe": int(kv.get("nprobe", 1)),
+            "ef": int(kv.get("quantizer_efSearch", 16)), "k_factor": int(kv.get("k_factor_rf", DEFAULT_K_FACTOR))}
+
+
+STAGE_FORMULA = (
+    "check(N) = quantiser(n)·[log2 nlist(N)·ef(N)]/[log2 nlist(n)·ef(n)] "
+    "+ (code scan − quantiser)(n)·[nprobe(N)·N/nlist(N)]/[nprobe(n)·n/nlist(n)] "
+    "+ re-rank(n)·k_factor(N)/k_factor(n) + candidate artists' works(n) + rest(n), per percentile of each "
+    "stage's thread CPU time (their sum bounds the percentile of the whole), with nlist/nprobe/k_factor as "
+    "scaled_factory chooses them at N, rows in the page cache; loaded: + the wall − CPU p99 measured at n"
+)
+
+
+def stage_estimate(r: dict[str, Any], target: int) -> dict[str, Any]:
+    """The in-product check at ``target`` works from its measured stages (:data:`STAGE_FORMULA`).
+
+    The HNSW coarse quantiser costs about efSearch · log nlist; the code scan reads
+    nprobe lists of n/nlist codes; the re-rank reads k·k_factor rows and the candidate
+    artists' works are ~40 rows each, neither grows with n; "rest" (Python, the view) is
+    check − the stages, constant. The parameters at ``target`` are the ones the product
+    picks (:func:`scaled_factory`). Each stage's thread CPU time is scaled (what the check
+    costs a core; a single-threaded check on an idle core takes about that in wall time), and
+    the scheduling delay this machine's load added at ``n`` (wall p99 − CPU p99) is carried
+    over separately (``check_p99_loaded_ms``). It assumes the page cache holds the rows the
+    checks touch (the vectors file at 10^7 is 20 GB).
+    """
+    from stylegate.registry.style_index import scaled_factory
+
+    n = int(r["works"])
+    at_n = ivf_params(r["factory"], r["params"])
+    dim = int(r.get("dim", 512))
+    factory_t, params_t = scaled_factory(target, dim, mmap=True)
+    at_t = ivf_params(factory_t, params_t)
+    q_scale = (np.log2(at_t["nlist"]) * at_t["ef"]) / (np.log2(at_n["nlist"]) * at_n["ef"])
+    s_scale = (at_t["nprobe"] * target / at_t["nlist"]) / (at_n["nprobe"] * n / at_n["nlist"])
+    r_scale = at_t["k_factor"] / at_n["k_factor"]
+    st = r["stages"]
+    out: dict[str, Any] = {"target_factory": factory_t, "target_params": params_t,
+                           "scales": {"quantiser": round(float(q_scale), 3), "code_scan": round(float(s_scale), 3),
+                                      "rerank": round(float(r_scale), 3), "artists": 1.0}}
+    for pct in ("p50", "p99"):
+        col = f"cpu_{pct}_ms"
+        quant = st["quantiser"][col]
+        scan = max(st["code_scan"][col] - quant, 0.0)
+        rerank = st["rerank_read"][col] + st["rerank_score"][col]
+        artists = st["artist_read"][col] + st["artist_score"][col]
+        rest = max((r.get(f"check_cpu_{pct}_ms") or 0.0) - st["total"][col], 0.0)
+        est = quant * q_scale + scan * s_scale + rerank * r_scale + artists + rest
+        out[f"check_{pct}_ms"] = round(float(est), 3)
+        out[f"check_{pct}_parts_ms"] = {
+            "quantiser": round(float(quant * q_scale), 3), "code_scan": round(float(scan * s_scale), 3),
+            "rerank": round(float(rerank * r_scale), 3), "artists": round(artists, 3), "rest": round(rest, 3)}
+    # what this machine's load added to the measured p99 (wall − CPU), carried over as it was
+    delay = max(float(r.get("check_p99_ms", 0.0)) - float(r.get("check_cpu_p99_ms", 0.0)), 0.0)
+    out["scheduling_delay_p99_ms"] = round(delay, 3)
+    out["check_p99_loaded_ms"] = round(out["check_p99_ms"] + delay, 3)
+    out["scan_p50_ms"] = round(float(r["scan_p50_ms"] * s_scale), 3)
+    out["scan_p99_ms"] = round(float(r["scan_p99_ms"] * s_scale), 3)
     return out
 
 
@@ -235,9 +307,16 @@ def targets_met(row: dict[str, Any]) -> dict[str, bool]:
 
 def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int = 512, seed: int = 0,
                           threads: int = 1, progress: Callable[[str], None] | None = None,
-                          candidates: Sequence[str] = CANDIDATES) -> dict[str, Any]:
-    """Measure every candidate at each size; extrapolate to 10^7 when it was not measured."""
+                          candidates: Sequence[str] = CANDIDATES, norm_check: int = 0,
+                          keep: Path | None = None, norms: bool = True) -> dict[str, Any]:
+    """Measure every candidate at each size; extrapolate to 10^7 when it was not measured.
+
+    ``norm_check`` (works; 0: none): compare the sampled style norms with the exact ones on
+    that many works of the first size's data (:func:`.index_norms.compare_norms`).
+    """
     import faiss
+
+    from stylegate.bench.index_norms import compare_norms
 
     faiss.omp_set_num_threads(max(1, threads))
     results: dict[str, Any] = {"dim": dim, "queries": n_queries, "k": K, "threads": threads, "targets": TARGETS,
@@ -249,13 +328,15 @@ def run_index_scale_bench(sizes: Sequence[int], n_queries: int = 200, dim: int =
         results["sizes"].append({"works": n, "artists": data.n_artists, **cosine_profile(data)})
         if progress:
             progress(f"measuring {n:,} works")
-        results["rows"].extend(bench_size(data, candidates=candidates))
+        if norm_check and not results.get("norm_checks"):
+            results["norm_checks"] = [compare_norms(data, norm_check)]
+        results["rows"].extend(bench_size(data, candidates=candidates, keep=keep, seed=seed, norms=norms))
         del data
     if TARGET_SIZE not in sizes:
         results["extrapolated"] = extrapolate(results["rows"])
         results["formula"] = ("memory(1e7) = memory(n)·1e7/n; p(1e7) ≤ p(n)·1e7/n (flat and the IVF code scan "
-                              "grow with n, the re-rank does not); in-product check(1e7) ≈ scan(n)·1e7/n + "
-                              "(check(n) − scan(n)); recall assumed unchanged")
+                              "grow with n, the re-rank does not); recall assumed unchanged")
+        results["check_formula"] = STAGE_FORMULA
     for r in results["rows"] + results.get("extrapolated", []):
         r["targets_met"] = targets_met(r)
     return results
@@ -294,6 +375,56 @@ def print_index_scale(results: dict[str, Any]) -> None:
                 r.get("best_artist_agreement", ""),
                 "" if r.get("best_score_max_abs_diff") is None else f"{r['best_score_max_abs_diff']:.1e}",
                 "yes" if "extrapolated_from" in r else ""] for r in product])
+    print_stages(results)
+
+
+def print_stages(results: dict[str, Any]) -> None:
+    """Per-stage wall/CPU table of each measured in-product row, the pooled variant, the norms
+    and the stage-by-stage estimate at 10^7."""
+    from stylegate.output import table
+
+    from .index_product import STAGES
+
+    measured = [r for r in results["rows"] if r.get("stages")]
+    for r in measured:
+        body = []
+        for name in (*STAGES, "total"):
+            warm = r["stages"][name]
+            cold = (r.get("stages_cold") or {}).get(name)
+            body.append([name, warm["wall_p50_ms"], warm["wall_p99_ms"], warm["cpu_p50_ms"], warm["cpu_p99_ms"],
+                         "" if cold is None else f"{cold['wall_p50_ms']} / {cold['wall_p99_ms']}"])
+        body.append(["match_image (check)", r["check_p50_ms"], r["check_p99_ms"], r["check_cpu_p50_ms"],
+                     r["check_cpu_p99_ms"], ""])
+        table(f"{r['works']:,} works: the check's stages, ms (warm page cache; thread CPU beside wall; "
+              f"candidate artists' rows read per check p50 {r['stages']['artist_rows_p50']:.0f}, "
+              f"p99 {r['stages']['artist_rows_p99']:.0f}; check p99 with FAISS left at "
+              f"{results['threads']} thread(s): {r['check_threads_toggled_p99_ms']} ms)",
+              ["stage", "wall p50", "wall p99", "CPU p50", "CPU p99", "cold page cache wall p50 / p99"], body)
+        pooled = r.get("pooled")
+        if pooled:
+            print(f"  pooled variant (candidate artists scored from the re-ranked pool where it vouches for them): "
+                  f"check p50/p99 {pooled['check_p50_ms']} / {pooled['check_p99_ms']} ms, "
+                  f"rows read per check {pooled['artist_rows_per_check']}, best artist = exact "
+                  f"{pooled['best_artist_agreement']:.3f}, max score diff {pooled['best_score_max_abs_diff']}")
+        if "norms_build_s" in r:
+            print(f"  sampled style norms over the mapped works: {r['norms_artists']:,} artists in "
+                  f"{r['norms_build_s']} s ({r['norms_build_cpu_s']} s CPU), {r['norms_resident_bytes'] / 1e6:.1f} MB resident")
+    for c in results.get("norm_checks", []):
+        print(f"  style norms at {c['works']:,} works ({c['artists']:,} artists): exact {c['exact_s']} s, sampled "
+              f"({c['sample']} impostor works) {c['sampled_s']} s; |impostor| max {c['impostor_max_abs']:.4f} "
+              f"mean {c['impostor_mean_abs']:.4f}, |genuine| max {c['genuine_max_abs']:.4f}, |normalised score| max "
+              f"{c['normalised_max_abs']:.4f} mean {c['normalised_mean_abs']:.4f}; with a norm {c['with_norm_exact']} exact / "
+              f"{c['with_norm_sampled']} sampled; same style decisions {c['decisions_same']}/{c['queries']}")
+    for r in results.get("extrapolated", []):
+        if "check_p99_parts_ms" not in r:
+            continue
+        parts = r["check_p99_parts_ms"]
+        print(f"  at {r['works']:,} ({r['target_factory']}, {r['target_params']}): check (CPU) p50 {r['check_p50_ms']} ms, "
+              f"p99 {r['check_p99_ms']} ms (quantiser {parts['quantiser']}, code scan {parts['code_scan']}, re-rank "
+              f"{parts['rerank']}, artists {parts['artists']}, rest {parts['rest']}); with this machine's scheduling "
+              f"delay at {r['extrapolated_from']:,} (+{r['scheduling_delay_p99_ms']} ms): p99 {r['check_p99_loaded_ms']} ms")
+    if results.get("check_formula") and measured:
+        print("  formula: " + results["check_formula"])
 
 
 PEAK_COPIES = 3.2  # the vectors, the index's copy of them, its serialised bytes, and slack

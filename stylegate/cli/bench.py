@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -212,6 +213,12 @@ def bench_index(
     threads: int = typer.Option(1, "--threads", min=1, max=256, help="FAISS (OpenMP) threads for building; queries run on one."),
     only: str = typer.Option("", "--only", help="Comma-separated candidates to measure (flat, ivf-pq+rerank, "
                              "ivf-pq+mmap-rerank, in-product; default all; Flat is always built as the truth)."),
+    norm_check: int = typer.Option(20_000, "--norm-check", min=0, max=200_000,
+                                   help="Compare sampled with exact style norms on this many works of the first size (0: skip)."),
+    keep: Optional[Path] = typer.Option(None, "--keep", help="Keep the in-product index built at each size in this "
+                                        "folder and reuse it on a later run of the same size (no rebuild)."),
+    norms: bool = typer.Option(True, "--norms/--no-norms", help="Build the sampled style norms over the in-product "
+                               "index's works at each size (minutes at 10^6)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """The style index at scale: build time, memory, recall@10 and single-query p50/p99 per candidate index."""
@@ -230,7 +237,8 @@ def bench_index(
         raise InputError("--sizes: each size must be between 1,000 and 100,000,000")
     check_fits(max(counts), dim)
     results = run_index_scale_bench(counts, n_queries=queries, dim=dim, threads=threads, progress=message,
-                                    candidates=chosen)
+                                    candidates=chosen, norm_check=norm_check, keep=keep,
+                                    norms=norms)
     show(results, as_json, print_index_scale)
 
 
