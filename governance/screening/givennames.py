@@ -28,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -157,6 +158,26 @@ def extract(out: Path) -> int:
     return len(best)
 
 
+def _extracted(path: Path, flags: list[str], extract_in_process: Callable[[Path], int], what: str) -> bool:
+    """Whether ``path`` holds its extract, writing it first if missing: in a child process, so
+    the gigabyte or two that names-dataset's pickles take while read go away with it; in this
+    process if the child fails."""
+    if path.exists():
+        return True
+    log.info("reading %s once into %s (several seconds)", what, path)
+    done = subprocess.run([sys.executable, "-m", "stylegate.governance.screening.givennames", *flags, str(path)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode == 0 and path.exists():
+        return True
+    log.warning("could not extract %s in a child process (%s); reading them in this one", what, done.stderr[-300:])
+    try:
+        extract_in_process(path)
+    except (OSError, ValueError, KeyError, ImportError) as exc:
+        log.warning("names-dataset could not be read (%s): %s are not used", exc, what)
+        return False
+    return True
+
+
 @lru_cache(maxsize=1)
 def _ranks() -> dict[str, int]:
     """Canonical given name → best popularity rank over the countries (only ranks ≤ :data:`MAX_RANK`)."""
@@ -165,19 +186,8 @@ def _ranks() -> dict[str, int]:
         log.warning("names-dataset is not installed: no word before a surname counts as another person's given name")
         return {}
     path = cache_path(version)
-    if not path.exists():
-        log.info("reading names-dataset %s's given names once into %s (a few seconds)", version, path)
-        done = subprocess.run(  # a child process: the 900 MB the pickle takes go away with it
-            [sys.executable, "-m", "stylegate.governance.screening.givennames", str(path)],
-            capture_output=True, text=True, check=False,
-        )
-        if done.returncode != 0 or not path.exists():
-            log.warning("could not extract the given names (%s); reading them in this process", done.stderr[-300:])
-            try:
-                extract(path)
-            except (OSError, ValueError, KeyError, ImportError) as exc:
-                log.warning("names-dataset could not be read (%s): no given names", exc)
-                return {}
+    if not _extracted(path, [], extract, f"names-dataset {version}'s given names"):
+        return {}
     out: dict[str, int] = {}
     with path.open(encoding="utf-8") as fh:
         for line in fh:
@@ -196,19 +206,8 @@ def _person_names() -> SortedKeys | None:
         log.warning("names-dataset is not installed: no name's word counts as other people's name")
         return None
     path = names_cache_path(version)
-    if not path.exists():
-        log.info("reading names-dataset %s's first names and surnames once into %s (several seconds)", version, path)
-        done = subprocess.run(  # a child process: the two pickles take about 2 GB while read
-            [sys.executable, "-m", "stylegate.governance.screening.givennames", "--names", str(path)],
-            capture_output=True, text=True, check=False,
-        )
-        if done.returncode != 0 or not path.exists():
-            log.warning("could not extract the names (%s); reading them in this process", done.stderr[-300:])
-            try:
-                extract_names(path)
-            except (OSError, ValueError, KeyError, ImportError) as exc:
-                log.warning("names-dataset could not be read (%s): no name counts as other people's", exc)
-                return None
+    if not _extracted(path, ["--names"], extract_names, f"names-dataset {version}'s first names and surnames"):
+        return None
     return SortedKeys(path)
 
 
