@@ -139,7 +139,7 @@ def pg_server():
 
 
 @contextmanager
-def _fresh_pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
+def fresh_pg_database(request: pytest.FixtureRequest) -> Iterator[str]:
     """A new database on the session's PostgreSQL server, dropped afterwards."""
     server = request.getfixturevalue("pg_server")
     url = server.create_database()
@@ -158,7 +158,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path):
 
         yield sqlite_url(tmp_path / "registry.db")
         return
-    with _fresh_pg_database(request) as url:
+    with fresh_pg_database(request) as url:
         yield url
 
 
@@ -169,5 +169,5 @@ def audit_target(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         yield tmp_path / "audit.db"
         return
-    with _fresh_pg_database(request) as url:
+    with fresh_pg_database(request) as url:
         yield url

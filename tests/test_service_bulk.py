@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fresh_pg_database
 from fastapi.testclient import TestClient
 from test_cli import cli_home, sg
 from test_cli_api_parity import cli_json, comparable
@@ -40,12 +41,8 @@ def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    server = request.getfixturevalue("pg_server")
-    url = server.create_database()
-    try:
+    with fresh_pg_database(request) as url:
         yield url
-    finally:
-        server.drop_database(url)
 
 
 @contextlib.contextmanager
