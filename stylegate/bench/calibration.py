@@ -6,8 +6,10 @@ For each embedder (default: both shipped StyleWorld CLIPs) and each split:
 - ``sibling``: the 12 plus the 10 sibling artists (:data:`~stylegate.styleworld.world.SIBLINGS`),
   each one attribute away from an original, which neither CLIP was trained on;
 
-a fresh workspace registers every artist with WORKS training renders, and the gate checks
-held-out data twice: first with the shipped policy (fitted for ``styleworld-clip``; on another
+a fresh workspace registers every artist with WORKS renders at held-out seeds no embedder
+trained on (after the evaluation seeds, so works and test renders are disjoint; registering
+training renders made the fit's leave-one-out scores tighter than real works give, and its FAR
+an underestimate), and the gate checks held-out data twice: first with the shipped policy (fitted for ``styleworld-clip``; on another
 embedder the gate refuses it, which is the row's result), then with the thresholds
 ``stylegate calibrate`` fits on that workspace. Held-out data:
 
@@ -191,7 +193,7 @@ def _workspace(root: Path, embedder: str) -> Any:
 
 def run_one(embedder: str, split: str, works: int, seeds: int, far: float | None, say: Say) -> list[dict[str, Any]]:
     """Both rows (shipped, calibrated) of one embedder x split."""
-    from stylegate.bench.fixtures import register_styleworld
+    from stylegate.bench.fixtures import register_styleworld, unseen_work_seeds
     from stylegate.cli.calibrate import run_calibration
     from stylegate.errors import ThresholdsForeign
     from stylegate.governance.gate import PolicyGate
@@ -203,7 +205,10 @@ def run_one(embedder: str, split: str, works: int, seeds: int, far: float | None
     with tempfile.TemporaryDirectory(prefix="sg-bench-cal-") as tmp:
         t0 = time.perf_counter()
         ws = _workspace(Path(tmp), embedder)
-        register_styleworld(ws, Path(tmp) / "reference", per_artist=works, artists=artists)
+        # registered works at held-out seeds after the evaluation ones: never trained on, and
+        # disjoint from every evaluation render (held_out renders heldout_seeds(seeds))
+        register_styleworld(ws, Path(tmp) / "reference", per_artist=works, artists=artists,
+                            seeds=unseen_work_seeds(works, skip=seeds))
         view = ws.registry_view()  # no gate yet: the home policy may be foreign to this embedder
         data = held_out(artists, seeds)
         add_copies(data, view.work_files, every=False)
