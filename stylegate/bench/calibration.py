@@ -163,7 +163,8 @@ def evaluate(gate: Any, embedder: Any, data: HeldOut, vectors: dict[str, np.ndar
         "by_transform": {h: float(caught[hows == h].mean()) for h in TRANSFORMS},
         "fresh_flagged": float(np.mean(fresh_flagged)), "fresh": len(fresh_flagged)}
     th = gate.policy.thresholds
-    out["thresholds"] = {"description": th.description, "style": th.style, "style_score": th.style_score,
+    out["thresholds"] = {"description": th.description, "description_score": th.description_score,
+                         "style": th.style, "style_score": th.style_score,
                          "near_duplicate": th.near_duplicate,
                          "per_artist": len(gate.policy.calibration.per_artist)}
     out["met"] = met(out)
@@ -316,7 +317,8 @@ def _p(x: float, digits: int = 2) -> str:
 def _thresholds(t: dict[str, Any]) -> str:
     extra = f" +{t['per_artist']} per-artist" if t["per_artist"] else ""
     score = f" ({t['style_score']})" if t.get("style_score") else ""
-    return f"d {t['description']:.4g} s {t['style']:.4g}{score} nd {t['near_duplicate']:.4g}{extra}"
+    d_score = f" ({t['description_score']})" if t.get("description_score") else ""
+    return f"d {t['description']:.4g}{d_score} s {t['style']:.4g}{score} nd {t['near_duplicate']:.4g}{extra}"
 
 
 def print_calibration_bench(results: dict[str, Any]) -> None:
