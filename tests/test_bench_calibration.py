@@ -74,3 +74,17 @@ def test_registering_at_given_seeds_stores_the_renders_of_those_seeds(tmp_path) 
     expected = [np.asarray(world.render(artist, world.SUBJECTS[k], s)).tobytes() for k, s in enumerate(seeds)]
     training = np.asarray(world.render(artist, world.SUBJECTS[0], world.train_seeds()[0])).tobytes()
     assert sorted(stored) == sorted(expected) and training not in stored
+
+
+def test_a_caption_counts_as_shared_only_when_another_registered_artist_has_it_word_for_word() -> None:
+    from stylegate.bench.calibration import held_out
+
+    texture = next(s for s in world.SIBLINGS if s.texture != world.sibling_of(s).texture)
+    alone = held_out([world.sibling_of(texture)], seeds=1)
+    assert not any(alone.described_shared)
+    pair = held_out([world.sibling_of(texture), texture, world.ARTISTS[4]], seeds=1)
+    every = {a.name: {t for s in world.SUBJECTS for t in world.all_captions(a, s, "described", "heldout")}
+             for a in (world.sibling_of(texture), texture, world.ARTISTS[4])}
+    for text, own, shared in zip(pair.described, pair.described_owner, pair.described_shared):
+        assert shared == any(text in v for k, v in every.items() if k != own)
+    assert all(s for s, o in zip(pair.described_shared, pair.described_owner) if o == texture.name)

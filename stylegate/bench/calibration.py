@@ -15,7 +15,9 @@ embedder the gate refuses it, which is the row's result), then with the threshol
 
 - style: renders of every registered artist and subject at held-out seeds; FRR = its artist
   not flagged, FAR = another artist flagged; the worst artist's FRR;
-- description: held-out described captions of every artist (FRR); the shipped ordinary-prompt
+- description: held-out described captions of every artist (FRR; also over the captions no
+  other registered artist shares word for word: captions name no texture, so a texture sibling's
+  are its parent's); the shipped ordinary-prompt
   corpus (what calibration fits on) and prompts of words outside the training vocabulary plus
   held-out plain captions (neither seen by calibration) for the false-positive rates;
 - near-duplicate: each registered work transformed once (resize, JPEG, crop, colour shift in
@@ -80,6 +82,9 @@ class HeldOut:
     unseen: list[str]
     copies: list[Any] = field(default_factory=list)
     copy_how: list[str] = field(default_factory=list)
+    # a described caption that is word for word also a caption of another registered artist (a
+    # sibling one texture away: captions name no texture); no text score can tell whose it is
+    described_shared: list[bool] = field(default_factory=list)
 
 
 def held_out(artists: Sequence[Any], seeds: int) -> HeldOut:
@@ -97,7 +102,10 @@ def held_out(artists: Sequence[Any], seeds: int) -> HeldOut:
                 d_owner.append(artist.name)
     plain = sorted({t for a in artists for s in world.SUBJECTS for t in world.all_captions(a, s, "plain", "heldout")})
     corpus = [t for _, t in ordinary_prompts()]
-    return HeldOut(renders, owner, described, d_owner, corpus, sorted(set(unseen_prompts())) + plain)
+    every = {a.name: {t for s in world.SUBJECTS for t in world.all_captions(a, s, "described", "heldout")} for a in artists}
+    shared = [any(text in texts for name, texts in every.items() if name != own) for text, own in zip(described, d_owner)]
+    return HeldOut(renders, owner, described, d_owner, corpus, sorted(set(unseen_prompts())) + plain,
+                   described_shared=shared)
 
 
 def add_copies(data: HeldOut, work_files: dict[int, Path], seed: int = 12345, every: bool = True) -> None:
@@ -147,7 +155,10 @@ def evaluate(gate: Any, embedder: Any, data: HeldOut, vectors: dict[str, np.ndar
     hit = np.array([o in _flags(gate.check_prompt(t), "description") for t, o in zip(data.described, data.described_owner)])
     fp_corpus = np.array([bool(_flags(gate.check_prompt(t), "description")) for t in data.corpus])
     fp_unseen = np.array([bool(_flags(gate.check_prompt(t), "description")) for t in data.unseen])
-    out["description"] = {"catch": float(hit.mean()), "captions": int(hit.size), "fp_corpus": float(fp_corpus.mean()),
+    own_words = ~np.array(data.described_shared, dtype=bool) if data.described_shared else np.ones(hit.size, bool)
+    out["description"] = {"catch": float(hit.mean()), "captions": int(hit.size),
+                          "catch_unshared": float(hit[own_words].mean()) if own_words.any() else float("nan"),
+                          "shared_captions": int((~own_words).sum()), "fp_corpus": float(fp_corpus.mean()),
                           "corpus": int(fp_corpus.size), "fp_unseen": float(fp_unseen.mean()), "unseen": int(fp_unseen.size)}
     nd_threshold = float(gate.policy.thresholds.near_duplicate)
     if copies_cache is not None and nd_threshold in copies_cache:
@@ -243,7 +254,8 @@ def run_one(embedder: str, split: str, works: int, seeds: int, far: float | None
 def _brief(r: dict[str, Any]) -> str:
     s, d, n = r["style"], r["description"], r["near_duplicate"]
     return (f"style FRR {s['frr']:.2%} FAR {s['far']:.2%} (worst {s['worst_artist']} {s['worst_frr']:.1%}); "
-            f"description {d['catch']:.1%} caught, FP {d['fp_corpus']:.2%} corpus / {d['fp_unseen']:.2%} unseen; "
+            f"description {d['catch']:.1%} caught ({d['catch_unshared']:.1%} of the {d['captions'] - d['shared_captions']} "
+            f"no other artist shares), FP {d['fp_corpus']:.2%} corpus / {d['fp_unseen']:.2%} unseen; "
             f"copies {n['copies_caught']:.2%}, fresh {n['fresh_flagged']:.3%}")
 
 
@@ -334,12 +346,12 @@ def print_calibration_bench(results: dict[str, Any]) -> None:
         rows.append(head + [
             f"{_p(s['frr'])} / {_p(s['far'])}", f"{s['worst_artist']} {_p(s['worst_frr'], 1)}",
             "met" if ok["style"] else "NOT met",
-            f"{_p(d['catch'], 1)} / {_p(d['fp_corpus'])} / {_p(d['fp_unseen'])}", "met" if ok["description"] else "NOT met",
+            f"{_p(d['catch'], 1)} ({_p(d['catch_unshared'], 1)}) / {_p(d['fp_corpus'])} / {_p(d['fp_unseen'])}", "met" if ok["description"] else "NOT met",
             f"{_p(n['copies_caught'])} / {_p(n['fresh_flagged'], 3)}", "met" if ok["near_duplicate"] else "NOT met",
             _thresholds(r["thresholds"])])
     table("thresholds on held-out StyleWorld data (targets: style FRR ≤ 2% at FAR ≤ 1%, no artist > 5%; description "
           "≥ 95% at ≤ 1% FP; near-duplicate ≥ 99% copies at ≤ 0.1% fresh)",
-          ["embedder", "split", "thresholds", "style FRR / FAR", "worst artist", "style", "description caught / FP corpus / FP unseen",
+          ["embedder", "split", "thresholds", "style FRR / FAR", "worst artist", "style", "description caught (of captions no other artist shares) / FP corpus / FP unseen",
            "description", "copies caught / fresh flagged", "near-dup", "thresholds in force"], rows)
     sc = results.get("scale")
     if sc:
