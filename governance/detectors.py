@@ -139,11 +139,19 @@ class DescriptionDetector:
         # cannot fire, so only artists at or above it become records (O(1) objects per prompt).
         floor = min([gate.policy.thresholds.description,
                      *(t.threshold for t in gate.policy.calibration.per_artist if t.kind == kind_text(self.kind))])
+        mode = gate.policy.thresholds.description_score
         out = []
-        for item in description_scores(query, gate.view, floor=floor):
+        for item in description_scores(query, gate.view, floor=floor, score=mode):
             threshold, why = self.threshold(gate, item.artist_id)
-            if item.score >= threshold:
-                out.append(Finding(item.artist_id, item.score, threshold, item.rule, {**item.detail, "threshold_rule": why}))
+            if item.score < threshold:
+                continue
+            rule = item.rule
+            if mode == "margin":
+                rival = gate.view.artists.get(item.detail["margin_over"]) if item.detail["margin_over"] is not None else None
+                over = f"artist {rival.name} ({rival.id})" if rival is not None else "no other artist (0)"
+                rule = f"{item.rule}, score {item.detail['plain']:.4f} minus the best other artist's: {over}"
+                why = f"margin over the best other artist (policy description_score; tells look-alike styles apart); {why}"
+            out.append(Finding(item.artist_id, item.score, threshold, rule, {**item.detail, "threshold_rule": why}))
         return out
 
 

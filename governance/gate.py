@@ -28,7 +28,7 @@ from stylegate.governance.detectors import (
     default_detectors,
 )
 from stylegate.governance.matching.neardup import pixel_signature
-from stylegate.governance.matching.scores import artist_description_scores
+from stylegate.governance.matching.scores import artist_description_margins, artist_description_scores
 from stylegate.governance.matching.thresholds import check_binding
 from stylegate.governance.matching.view import RegistryView
 from stylegate.governance.policy import Policy
@@ -176,6 +176,8 @@ class PolicyGate:
         """Description scores of ``texts`` for one artist (the steering's measure)."""
         if self.embedder is None:
             raise RuntimeError("no embedder configured")
+        if self.policy.thresholds.description_score == "margin":
+            return artist_description_margins(self.text_vectors(texts), self.view, artist_id)
         return artist_description_scores(self.text_vectors(texts), self.view, artist_id)
 
     def text_vectors(self, texts: Sequence[str]) -> np.ndarray:

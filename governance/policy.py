@@ -33,7 +33,12 @@ class _Strict(BaseModel):
 
 class Thresholds(_Strict):
     name: float = Field(1.0, gt=0.0, le=1.0)
-    description: float = Field(0.42, gt=-1.0, le=1.0)
+    # The description threshold applies to the score named by description_score: "plain" (the
+    # prompt's score for the artist against the neutral anchor) or "margin" (that score minus the
+    # best other artist's, description_margin.py; written by `stylegate calibrate` when it
+    # catches more described prompts at the same false-positive rate). A margin lies in (-2, 2].
+    description: float = Field(0.42, gt=-2.0, le=2.0)
+    description_score: Literal["plain", "margin"] = "plain"
     # The style threshold applies to the score named by style_score: "normalised" (per-artist,
     # see style_norm.py; 0 = other artists' works, 1 = the artist's own), "margin" (the normalised
     # score minus the best other artist's, style_margin.py; written by `stylegate calibrate` when it

@@ -12,7 +12,9 @@ Three evidence kinds, each from data the workspace already holds:
   *other* works, i.e. fresh works of the same artist and subject.
 - **description**: positives are prompts built from each artist's descriptors; negatives are
   the shipped multilingual corpus of ordinary prompts (:mod:`stylegate.governance.screening.ordinary`), scored against
-  every artist (the best artist counts).
+  every artist (the best artist counts). Both the plain score and the margin over the best
+  other artist (:mod:`.description_margin`) are fitted; the one with the lower FRR at the
+  target FAR is kept and written as ``description_score``.
 
 A global threshold is the lowest one whose false-accept rate (FAR) on the negatives is at
 most the target. Where it rejects more than ``artist_frr_bound`` of one artist's positives,
@@ -36,8 +38,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stylegate.errors import CalibrationError
+from stylegate.governance.matching.description_margin import margin_matrix
 from stylegate.governance.matching.neardup import pixel_signature, pixel_similarity, prefilter_score
-from stylegate.governance.matching.scores import NEAR_DUPLICATE_CANDIDATES, NEAR_DUPLICATE_POOL, STYLE_TOP_M, match_image
+from stylegate.governance.matching.scores import (
+    NEAR_DUPLICATE_CANDIDATES,
+    NEAR_DUPLICATE_POOL,
+    STYLE_TOP_M,
+    description_matrix,
+    match_image,
+)
 from stylegate.governance.matching.style_margin import margin_scores
 from stylegate.governance.matching.thresholds import ArtistThreshold
 
@@ -332,26 +341,6 @@ def normalise_style_scores(view: RegistryView, artist_ids: np.ndarray, owner: np
     return artist_ids[keep], owner[rows], pos, neg
 
 
-def description_matrix(queries: np.ndarray, view: RegistryView) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~stylegate.governance.matching.scores.description_scores` for many prompts at once:
-    ``(artist_ids, scores)`` with one row per query."""
-    ids = sorted(set(map(int, view.prototype_artists)) | set(map(int, view.text_prototype_artists)))
-    artist_ids = np.array(ids, dtype=np.int64)
-    q = queries.astype(np.float32)
-    total = np.zeros((len(q), len(ids)), np.float64)
-    count = np.zeros(len(ids), np.float64)
-    col = {a: j for j, a in enumerate(ids)}
-    for owners, protos in ((view.prototype_artists, view.prototypes), (view.text_prototype_artists, view.text_prototypes)):
-        if protos.size:
-            cols = np.array([col[int(a)] for a in owners])
-            total[:, cols] += (q @ protos.T).astype(np.float64)
-            count[cols] += 1
-    scores = total / np.maximum(count, 1)[None, :]
-    if view.neutral_anchor is not None:
-        scores -= (q @ view.neutral_anchor).astype(np.float64)[:, None]
-    return artist_ids, scores
-
-
 def descriptor_prompts(descriptors: Sequence[str], limit: int = MAX_PROMPTS_PER_ARTIST, seed: int = 0) -> list[str]:
     """Prompts a user describing this style might write, built from its descriptors."""
     d = [x.strip() for x in descriptors if x.strip()]
@@ -493,6 +482,46 @@ def fit_style(view: RegistryView, style_score: str, *, target_far: float, artist
     return best
 
 
+def fit_description(scores: np.ndarray, artist_ids: np.ndarray, prompt_artists: Sequence[int], corpus: int,
+                    description_score: str, *, target_far: float, artist_frr_bound: float, names: dict[int, str],
+                    choose: bool, **fixed: Any) -> KindFit:
+    """The description fit from ``scores`` (rows: the described prompts, one per entry of
+    ``prompt_artists``, then ``corpus`` ordinary prompts; columns: ``artist_ids``).
+
+    Negatives: ordinary prompts against every artist, and described prompts against every
+    artist but their own (describing one style must not flag another); the FAR target holds in
+    both. With ``choose`` (fitting), the plain score and the margin (:mod:`.description_margin`)
+    are both fitted and the one with the lower overall FRR at the target FAR is kept (its name
+    is ``KindFit.score``; equal FRRs go to the lower FAR, then to the plain score); otherwise
+    ``description_score`` is used.
+    """
+    col = {int(a): j for j, a in enumerate(artist_ids)}
+    pos_rows = [i for i, a in enumerate(prompt_artists) if a in col]
+    own = np.array([col[prompt_artists[i]] for i in pos_rows], dtype=np.int64)
+    pos_artists = np.array([prompt_artists[i] for i in pos_rows], dtype=np.int64)
+    n_described = len(prompt_artists)
+    by_score = {"plain": scores, "margin": margin_matrix(scores) if scores.size else scores}
+    fits = []
+    for name in (list(by_score) if choose else [description_score]):
+        m = by_score[name]
+        pos = m[pos_rows, own] if pos_rows else np.zeros(0)
+        wrong = m[pos_rows].copy() if pos_rows else np.zeros((0, len(artist_ids)))
+        wrong[np.arange(len(pos_rows)), own] = -np.inf
+        neg = np.concatenate([m[n_described:n_described + corpus], wrong])
+        groups = np.concatenate([np.zeros(corpus, np.int64), np.ones(len(wrong), np.int64)])
+        f = fit_kind("description", pos, pos_artists, neg, artist_ids, groups=groups, target_far=target_far,
+                     artist_frr_bound=artist_frr_bound, names=names, linear=name == "margin", **fixed)
+        f.score = name
+        fits.append(f)
+    best = min(fits, key=lambda f: (f.frr_overall if math.isfinite(f.frr_overall) else 2.0,
+                                    f.far_overall if math.isfinite(f.far_overall) else 2.0))
+    if len(fits) > 1:
+        others = ", ".join(f"{f.score}: FRR {f.frr_overall:.1%} at FAR {f.far_overall:.2%}" for f in fits if f is not best)
+        best.notes.append(f"description score {best.score} (FRR {best.frr_overall:.1%} at FAR {best.far_overall:.2%}) "
+                          f"chosen over {others}")
+    return best
+
+
 # --------------------------------------------------------------------------- the run
 @dataclass
 class CalibrationResult:
@@ -602,21 +631,10 @@ def calibrate(
     d_ids, d_scores = description_matrix(vectors, view)
     if d_ids.size == 0:
         raise CalibrationError("description calibration needs registered artists with works or descriptors")
-    col = {int(a): j for j, a in enumerate(d_ids)}
-    pos_rows = [i for i, a in enumerate(prompt_artists) if a in col]
-    d_pos = np.array([d_scores[i, col[prompt_artists[i]]] for i in pos_rows])
-    d_pos_artists = np.array([prompt_artists[i] for i in pos_rows], dtype=np.int64)
-    # Negatives: ordinary prompts against every artist, and described prompts against every
-    # artist but their own (describing one style must not flag another).
-    wrong = d_scores[pos_rows].copy() if pos_rows else np.zeros((0, len(d_ids)))
-    for r, i in enumerate(pos_rows):
-        wrong[r, col[prompt_artists[i]]] = -np.inf
-    d_neg = np.concatenate([d_scores[len(prompts):], wrong])
-    d_groups = np.concatenate([np.zeros(len(corpus), np.int64), np.ones(len(wrong), np.int64)])
-    fits["description"] = fit_kind("description", d_pos, d_pos_artists, d_neg, d_ids, groups=d_groups,
-                                   target_far=far, artist_frr_bound=cal.artist_frr_bound, names=names,
-                                   **fixed("description"))
-    if not pos_rows:
+    fits["description"] = fit_description(d_scores, d_ids, prompt_artists, len(corpus), th.description_score,
+                                          target_far=far, artist_frr_bound=cal.artist_frr_bound, names=names,
+                                          choose=fit, **fixed("description"))
+    if not fits["description"].positives.size:
         fits["description"].notes.append("no artist has descriptors: FRR unmeasured, threshold from FAR alone")
     if progress:
         progress("description", len(prompts) + len(corpus), len(prompts) + len(corpus))
@@ -687,6 +705,8 @@ def calibrated_policy_text(text: str, result: CalibrationResult, policy: Policy,
     values: dict[str, float | str] = {k: result.fits[k].threshold for k in ("description", "style", "near_duplicate")}
     if result.fits["style"].score:
         values["style_score"] = result.fits["style"].score
+    if result.fits["description"].score in ("plain", "margin"):
+        values["description_score"] = result.fits["description"].score
     skipping: list[str] = []  # comment/blank lines held back while inside [calibration]
     thresholds_at = None
     for line in lines:

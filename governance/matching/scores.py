@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stylegate.governance.matching.artist_works import OnDemandArtistWorks
+from stylegate.governance.matching.description_margin import margin_matrix, rivals
 from stylegate.governance.matching.neardup import align, prefilter_score
 from stylegate.governance.matching.style_margin import margins
 from stylegate.governance.matching.view import RegistryView
@@ -34,7 +35,8 @@ class ArtistScore:
     detail: dict
 
 
-def description_scores(query: np.ndarray, view: RegistryView, floor: float | None = None) -> list[ArtistScore]:
+def description_scores(query: np.ndarray, view: RegistryView, floor: float | None = None,
+                       score: str = "plain") -> list[ArtistScore]:
     """How well a prompt's text vector describes each artist's style.
 
     The score averages two cosines: with the artist's works prototype (text → image, what
@@ -49,6 +51,10 @@ def description_scores(query: np.ndarray, view: RegistryView, floor: float | Non
     (all of them when None) are returned, so a gate over 100,000 artists builds a handful
     of records per prompt instead of one per artist. Order: the works prototypes' artists,
     then artists with descriptors only.
+
+    ``score="margin"`` (:mod:`.description_margin`): each artist's score is its plain score minus
+    the best other artist's (over every artist); ``floor`` applies to it, the plain score and the
+    rival (``margin_over``, None when alone) are in the detail.
     """
     q = query.astype(np.float32)
     baseline = float(view.neutral_anchor @ q) if view.neutral_anchor is not None else 0.0
@@ -73,14 +79,24 @@ def description_scores(query: np.ndarray, view: RegistryView, floor: float | Non
     total[t_pos] += text_sims
     count[t_pos] += 1
     text_sim[t_pos] = text_sims
-    scores = total / count - baseline
+    plain = total / count - baseline
+    scores, rival_at = plain, None
+    if score == "margin":
+        rival_value, rival_index = rivals(plain[None, :])
+        scores, rival_at = plain - rival_value[0], rival_index[0]
+    elif score != "plain":
+        raise ValueError(f"unknown description score {score!r}")
     keep = np.arange(len(ids)) if floor is None else np.flatnonzero(scores >= floor)
     neutral = {"neutral": round(baseline, 4)} if view.neutral_anchor is not None else {}
     out = []
     for i in keep.tolist():
         parts = {name: float(v[i]) for name, v in (("works", work_sim), ("descriptors", text_sim)) if not np.isnan(v[i])}
-        out.append(ArtistScore(int(ids[i]), float(scores[i]), "style-prototype:" + "+".join(sorted(parts)),
-                               {**{k: round(v, 4) for k, v in parts.items()}, **neutral}))
+        detail: dict = {**{k: round(v, 4) for k, v in parts.items()}, **neutral}
+        if rival_at is not None:
+            r = int(rival_at[i])
+            detail.update(plain=round(float(plain[i]), 4), margin=round(float(scores[i]), 4),
+                          margin_over=int(ids[r]) if r >= 0 else None)
+        out.append(ArtistScore(int(ids[i]), float(scores[i]), "style-prototype:" + "+".join(sorted(parts)), detail))
     return out
 
 
@@ -99,6 +115,37 @@ def artist_description_scores(queries: np.ndarray, view: RegistryView, artist_id
         return np.full(len(q), -1.0, dtype=np.float32)
     baseline = q @ view.neutral_anchor if view.neutral_anchor is not None else 0.0
     return (np.mean(parts, axis=0) - baseline).astype(np.float32)
+
+
+def description_matrix(queries: np.ndarray, view: RegistryView) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~stylegate.governance.matching.scores.description_scores` for many prompts at once:
+    ``(artist_ids, scores)`` with one row per query."""
+    ids = sorted(set(map(int, view.prototype_artists)) | set(map(int, view.text_prototype_artists)))
+    artist_ids = np.array(ids, dtype=np.int64)
+    q = queries.astype(np.float32)
+    total = np.zeros((len(q), len(ids)), np.float64)
+    count = np.zeros(len(ids), np.float64)
+    col = {a: j for j, a in enumerate(ids)}
+    for owners, protos in ((view.prototype_artists, view.prototypes), (view.text_prototype_artists, view.text_prototypes)):
+        if protos.size:
+            cols = np.array([col[int(a)] for a in owners])
+            total[:, cols] += (q @ protos.T).astype(np.float64)
+            count[cols] += 1
+    scores = total / np.maximum(count, 1)[None, :]
+    if view.neutral_anchor is not None:
+        scores -= (q @ view.neutral_anchor).astype(np.float64)[:, None]
+    return artist_ids, scores
+
+
+def artist_description_margins(queries: np.ndarray, view: RegistryView, artist_id: int) -> np.ndarray:
+    """:func:`artist_description_scores` under ``description_score = "margin"``: each text's
+    score for the artist minus its best other artist's (steering brings this under the
+    threshold when the policy compares margins). -1 for an unknown artist."""
+    ids, scores = description_matrix(np.atleast_2d(queries), view)
+    where = np.flatnonzero(ids == artist_id)
+    if not where.size:
+        return np.full(len(np.atleast_2d(queries)), -1.0, dtype=np.float32)
+    return margin_matrix(scores)[:, int(where[0])].astype(np.float32)
 
 
 class _PooledWorks:

@@ -38,22 +38,40 @@ def demo_artists() -> tuple[list[Any], list[Any]]:
     return registered, unregistered
 
 
-def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENCE_WORKS_PER_ARTIST, artists: Sequence[Any] | None = None) -> int:
-    """Register StyleWorld artists (default: all) with descriptors and rendered works."""
+def register_styleworld(ws: Any, reference_dir: Path, per_artist: int = REFERENCE_WORKS_PER_ARTIST,
+                        artists: Sequence[Any] | None = None, seeds: Sequence[int] | None = None) -> int:
+    """Register StyleWorld artists (default: all) with descriptors and rendered works.
+
+    Work ``k`` of an artist is rendered at ``seeds[k]``; the default is the first training
+    seeds, which the shipped CLIPs were trained on. A calibration measurement passes seeds the
+    embedder never saw (:func:`unseen_work_seeds`), so its registered works look like an
+    operator's: fitted on training renders, thresholds see tighter scores than real works give.
+    """
     from stylegate.operations.ingest import add_works
     from stylegate.registry.models import Consent
     from stylegate.styleworld import world
 
+    seeds = world.train_seeds() if seeds is None else seeds
+    if len(seeds) < per_artist:
+        raise ValueError(f"{per_artist} works per artist need as many seeds, got {len(seeds)}")
     total = 0
     for i, artist in enumerate(world.ARTISTS if artists is None else artists):
         ws.store.add_artist(artist.name, consent=Consent(artist.consent), descriptors=artist.descriptors, royalty_rate=0.2 if artist.consent == "royalty" else None)
         folder = reference_dir / f"{i:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         for k in range(per_artist):
-            seed = world.train_seeds()[k]
+            seed = seeds[k]
             world.render(artist, world.SUBJECTS[(i + k) % len(world.SUBJECTS)], seed).save(folder / f"{k}.png")
         total += len(add_works(ws, artist.name, [folder]).added)
     return total
+
+
+def unseen_work_seeds(per_artist: int, skip: int) -> range:
+    """Seeds for registered works that no shipped embedder trained on: held-out seeds after the
+    first ``skip`` (which held-out evaluation renders use), so works and test renders are disjoint."""
+    from stylegate.styleworld import world
+
+    return world.heldout_seeds(skip + per_artist)[skip:]
 
 
 def new_styleworld_workspace(root: Path, artists: Sequence[Any] | None = None, per_artist: int = REFERENCE_WORKS_PER_ARTIST) -> tuple[Any, int]:

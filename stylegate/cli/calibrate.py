@@ -84,7 +84,8 @@ def calibrate_command(ws: Workspace, far: Optional[float], as_json: bool) -> dic
     new = load_policy(Path(target))
     out = result.to_dict()
     out.update(policy=str(target), policy_version=new.version, previous_policy_version=old_version,
-               thresholds={k: getattr(new.thresholds, k) for k in ("description", "style", "near_duplicate")})
+               thresholds={k: getattr(new.thresholds, k) for k in ("description", "description_score", "style",
+                                                                  "style_score", "near_duplicate")})
     # A threshold change is a policy change: it goes into the tamper-evident log.
     out["audit_seq"] = ws.audit.append(AuditKind.POLICY_CALIBRATED, {
         "policy": str(target), "policy_version": new.version, "previous_policy_version": old_version,
@@ -103,7 +104,7 @@ def calibrate_command(ws: Workspace, far: Optional[float], as_json: bool) -> dic
 def print_result(result: CalibrationResult) -> None:
     rows = []
     for kind, fit in result.fits.items():
-        rows.append([kind, f"{fit.threshold:.4f}", f"{fit.target_far:g}", _pct(fit.far), _pct(fit.frr),
+        rows.append([kind, f"{fit.threshold:.4f}" + (f" ({fit.score})" if fit.score else ""), f"{fit.target_far:g}", _pct(fit.far), _pct(fit.frr),
                      fit.positives.size, fit.negatives.size, len(fit.per_artist), _pct(fit.far_overall),
                      _pct(fit.frr_overall)])
     table("thresholds for this embedder" if result.fitted else "thresholds in force, measured",
