@@ -398,7 +398,7 @@ class GatedGenerator:
         *,
         load_pipeline: Callable[[], Any] | None = None,
         guidance_scale: float = 3.0,
-        steer_guidance_step: float = 1.5,
+        steer_guidance_step: float | None = None,
         height: int | None = None,
         width: int | None = None,
         early_abort: EarlyAbortConfig | None = EarlyAbortConfig(),
@@ -407,6 +407,9 @@ class GatedGenerator:
     ) -> None:
         """``pipeline`` or ``load_pipeline``: the latter is called on the first generation only,
         so a prompt the pre-check blocks never loads a model.
+
+        ``steer_guidance_step``: how much each steered retry raises the guidance (None: the
+        policy's ``steering.retry_guidance_step``).
 
         ``height``/``width`` are passed when the pipeline accepts them. ``early_abort``
         configures the preview points (None or ``enabled=False``: no previews).
@@ -432,6 +435,13 @@ class GatedGenerator:
 
             self._user_callbacks = as_callbacks(callback_on_step_end, callback_on_step_end_tensor_inputs)
 
+
+    @property
+    def retry_guidance_step(self) -> float:
+        """How much each steered retry raises the guidance: the constructor's, else the policy's."""
+        if self.steer_guidance_step is not None:
+            return self.steer_guidance_step
+        return self.gate.policy.steering.retry_guidance_step
 
     @property
     def pipeline(self) -> Any:
@@ -588,7 +598,7 @@ class GatedGenerator:
                         for term in plan["negative_prompt"].split(", "):
                             if term and term not in negatives:
                                 negatives.append(term)
-            guidance += self.steer_guidance_step
+            guidance += self.retry_guidance_step
         if decision is None:  # unreachable: max_attempts >= 1
             raise RuntimeError("no generation attempt was made")
         return GatedImage(index, attempt_seed, max_attempts, Action.BLOCK, decision, [], None, log_)
