@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
+from stylegate.cli.generate import _print_attempts
 from stylegate.generator.early_abort import REJECTING, EarlyAbortConfig
 from stylegate.generator.gated import GatedGenerator, GenerationResult
 from stylegate.governance.decision import Action
@@ -125,7 +126,8 @@ def with_retry_guidance_step(gate: PolicyGate, step: float, **replace: str) -> P
 
 
 @pytest.mark.parametrize("step", [0.0, 1.5])
-def test_doomed_runs_stop_early_and_retry_with_a_stronger_push(world_gate: PolicyGate, pipe: Any, step: float) -> None:
+def test_doomed_runs_stop_early_and_retry_with_a_stronger_push(world_gate: PolicyGate, pipe: Any, step: float,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """A description the prompt check lets through lands in the opted-out style: the run is
     interrupted on a preview and retried with a new seed and a negative prompt naming the
     style, at the guidance the policy's ``retry_guidance_step`` schedules (0: the first
@@ -154,6 +156,10 @@ def test_doomed_runs_stop_early_and_retry_with_a_stronger_push(world_gate: Polic
     assert [a["stage"] for a in logged] == [a.stage for a in im.attempt_log] and "preview" in [a["stage"] for a in logged]
     assert [(a["guidance_scale"], a["negative_prompt"]) for a in logged] == [
         (a.guidance_scale, a.negative_prompt) for a in im.attempt_log]
+    _print_attempts(result)  # what `stylegate generate` prints: one row per pipeline run
+    printed = capsys.readouterr().out
+    assert "attempts" in printed and all(str(a.seed) in printed for a in im.attempt_log)
+    assert str(im.attempt_log[-1].guidance_scale) in printed
     assert_nothing_rejected_returned(gate, result)
 
 
