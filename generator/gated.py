@@ -2,8 +2,9 @@
 
 Nothing the post-check blocks is ever returned. A steered prompt has the opted-out names cut
 out and their styles pushed away through the negative prompt; if an image still lands in an
-opted-out style, the generator retries with a new seed and a stronger push, up to the
-policy's limit, and then blocks.
+opted-out style, the generator retries with a new seed, a rewrite that removes more and a
+negative prompt (at the same guidance unless ``steering.retry_guidance_step`` raises it), up
+to the policy's limit, and then blocks.
 
 While an image denoises, a step-end callback previews the predicted clean image at a few
 points (:mod:`stylegate.generator.early_abort`); a preview the image check rejects
