@@ -2,8 +2,9 @@
 
 Nothing the post-check blocks is ever returned. A steered prompt has the opted-out names cut
 out and their styles pushed away through the negative prompt; if an image still lands in an
-opted-out style, the generator retries with a new seed and a stronger push, up to the
-policy's limit, and then blocks.
+opted-out style, the generator retries with a new seed, a rewrite that removes more and a
+negative prompt (at the same guidance unless ``steering.retry_guidance_step`` raises it), up
+to the policy's limit, and then blocks.
 
 While an image denoises, a step-end callback previews the predicted clean image at a few
 points (:mod:`stylegate.generator.early_abort`); a preview the image check rejects
@@ -398,7 +399,7 @@ class GatedGenerator:
         *,
         load_pipeline: Callable[[], Any] | None = None,
         guidance_scale: float = 3.0,
-        steer_guidance_step: float = 1.5,
+        steer_guidance_step: float | None = None,
         height: int | None = None,
         width: int | None = None,
         early_abort: EarlyAbortConfig | None = EarlyAbortConfig(),
@@ -407,6 +408,9 @@ class GatedGenerator:
     ) -> None:
         """``pipeline`` or ``load_pipeline``: the latter is called on the first generation only,
         so a prompt the pre-check blocks never loads a model.
+
+        ``steer_guidance_step``: how much each steered retry raises the guidance (None: the
+        policy's ``steering.retry_guidance_step``).
 
         ``height``/``width`` are passed when the pipeline accepts them. ``early_abort``
         configures the preview points (None or ``enabled=False``: no previews).
@@ -432,6 +436,13 @@ class GatedGenerator:
 
             self._user_callbacks = as_callbacks(callback_on_step_end, callback_on_step_end_tensor_inputs)
 
+
+    @property
+    def retry_guidance_step(self) -> float:
+        """How much each steered retry raises the guidance: the constructor's, else the policy's."""
+        if self.steer_guidance_step is not None:
+            return self.steer_guidance_step
+        return self.gate.policy.steering.retry_guidance_step
 
     @property
     def pipeline(self) -> Any:
@@ -588,7 +599,7 @@ class GatedGenerator:
                         for term in plan["negative_prompt"].split(", "):
                             if term and term not in negatives:
                                 negatives.append(term)
-            guidance += self.steer_guidance_step
+            guidance += self.retry_guidance_step
         if decision is None:  # unreachable: max_attempts >= 1
             raise RuntimeError("no generation attempt was made")
         return GatedImage(index, attempt_seed, max_attempts, Action.BLOCK, decision, [], None, log_)

@@ -126,6 +126,12 @@ class SteeringSettings(_Strict):
     # artist's name, descriptors and the removed phrases): on every attempt ("always"), only
     # on retries after the output still landed in the style ("retry"), or "never".
     negative_prompt: Literal["always", "retry", "never"] = "retry"
+    # How much each steered retry raises the classifier-free guidance over the attempt before
+    # (0, the default: every attempt keeps the generator's guidance; the retry still changes
+    # the seed, drops more style-bearing spans and adds the negative prompt). Higher guidance
+    # also strengthens the negative push, but on the StyleWorld pipeline it costs the subject
+    # and removed no more style (`stylegate bench steer --retry-guidance-step 1.5`).
+    retry_guidance_step: float = Field(0.0, ge=0.0, le=10.0, allow_inf_nan=False)
     # A steered output must also show the prompt's subject, judged by the gate's own CLIP
     # (governance/subject_check.py): each attempt samples up to this many candidates (new
     # seeds), stops at the first that passes the post-check and shows the subject, else keeps

@@ -4,6 +4,7 @@ block, and early abort that really interrupts a run headed for an opted-out styl
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
+from stylegate.cli.generate import _print_attempts
 from stylegate.generator.early_abort import REJECTING, EarlyAbortConfig
 from stylegate.generator.gated import GatedGenerator, GenerationResult
 from stylegate.governance.decision import Action
@@ -112,11 +114,26 @@ def test_described_opted_out_style_is_steered_into_a_written_image(world_gate: P
     assert_nothing_rejected_returned(world_gate, result)
 
 
-def test_doomed_runs_stop_early_and_retry_with_a_stronger_push(world_gate: PolicyGate, pipe: Any) -> None:
+def with_retry_guidance_step(gate: PolicyGate, step: float, **replace: str) -> PolicyGate:
+    """``gate_with(gate, **replace)`` with another ``steering.retry_guidance_step``, whatever
+    the shipped one is."""
+    text, n = re.subn(r"(?m)^retry_guidance_step = .*$", f"retry_guidance_step = {step}", default_policy_text())
+    assert n == 1
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    return PolicyGate(parse_policy(text), gate.embedder, gate.view)
+
+
+@pytest.mark.parametrize("step", [0.0, 1.5])
+def test_doomed_runs_stop_early_and_retry_with_a_stronger_push(world_gate: PolicyGate, pipe: Any, step: float,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """A description the prompt check lets through lands in the opted-out style: the run is
-    interrupted on a preview and retried with a new seed, stronger guidance and a negative
-    prompt naming the style."""
-    gate = gate_with(world_gate, **{'description = "steer"': 'description = "allow"'})
+    interrupted on a preview and retried with a new seed and a negative prompt naming the
+    style, at the guidance the policy's ``retry_guidance_step`` schedules (0: the first
+    attempt's on every retry), which the attempt log records per attempt."""
+    gate = with_retry_guidance_step(world_gate, step, **{'description = "steer"': 'description = "allow"'})
+    assert gate.policy.steering.retry_guidance_step == step
     artist = OPT_OUT[1]
     result = GatedGenerator(gate, pipe).generate(f"a boat in {world.describe(artist)}", seed=0, steps=STEPS)
     assert result.prompt_decision.action is Action.ALLOW
@@ -131,11 +148,18 @@ def test_doomed_runs_stop_early_and_retry_with_a_stronger_push(world_gate: Polic
     seeds = [a.seed for a in im.attempt_log]
     assert len(set(seeds)) == len(seeds)
     guidance = [a.guidance_scale for a in im.attempt_log]
-    assert guidance == sorted(guidance) and guidance[-1] > guidance[0]
+    assert guidance == [3.0 + step * (a.attempt - 1) for a in im.attempt_log]
+    assert im.attempt_log[0].negative_prompt is None  # the push is added on the retry
     summary = result.steps_summary()
     assert summary["saved"] > 0 and summary["aborted_attempts"] == len(aborted)
     logged = result.to_dict()["images"][0]["attempt_log"]
     assert [a["stage"] for a in logged] == [a.stage for a in im.attempt_log] and "preview" in [a["stage"] for a in logged]
+    assert [(a["guidance_scale"], a["negative_prompt"]) for a in logged] == [
+        (a.guidance_scale, a.negative_prompt) for a in im.attempt_log]
+    _print_attempts(result)  # what `stylegate generate` prints: one row per pipeline run
+    printed = capsys.readouterr().out
+    assert "attempts" in printed and all(str(a.seed) in printed for a in im.attempt_log)
+    assert str(im.attempt_log[-1].guidance_scale) in printed
     assert_nothing_rejected_returned(gate, result)
 
 
@@ -192,3 +216,10 @@ def test_confirm_needs_consecutive_rejecting_previews(world_gate: PolicyGate, pi
     (attempt,) = result.images[0].attempt_log
     assert attempt.stage == "preview" and attempt.aborted_at == 15
     assert [p.step for p in attempt.previews] == [10, 15] and all(p.rejects for p in attempt.previews)
+
+
+def test_the_retry_guidance_step_is_the_policys_unless_the_caller_gives_one(world_gate: PolicyGate) -> None:
+    """No pipeline runs: the schedule a retry would use, read from the policy or the caller."""
+    gate = with_retry_guidance_step(world_gate, 2.5)
+    assert GatedGenerator(gate, load_pipeline=lambda: None).retry_guidance_step == 2.5
+    assert GatedGenerator(gate, load_pipeline=lambda: None, steer_guidance_step=0.5).retry_guidance_step == 0.5

@@ -43,9 +43,11 @@ TARGETS = {"style_removed": 0.98, "subject_kept": 0.90, "other_styles_kept": 0.9
 UNLEARNCANVAS_ESD = {"unlearning_accuracy": 0.986, "in_domain_retain": 0.810, "cross_domain_retain": 0.940}
 
 
-def _bench_policy(home: Path, negative_prompt: str, candidates: int | None = None) -> None:
+def _bench_policy(home: Path, negative_prompt: str, candidates: int | None = None,
+                  retry_guidance_step: float | None = None) -> None:
     """The home's policy, with an opted-out name steering instead of blocking (and, when
-    given, another number of subject candidates per attempt)."""
+    given, another number of subject candidates per attempt or another guidance step per
+    steered retry)."""
     policy = home / "policy.toml"
     text = policy.read_text("utf-8")
     section = text.index("[consent.opt-out]")
@@ -56,13 +58,20 @@ def _bench_policy(home: Path, negative_prompt: str, candidates: int | None = Non
         text, n = re.subn(r"(?m)^subject_candidates = \d+$", f"subject_candidates = {candidates}", text, count=1)
         if n != 1:
             raise RuntimeError("the policy has no subject_candidates line to set")
+    if retry_guidance_step is not None:
+        text, n = re.subn(r"(?m)^retry_guidance_step = [0-9.]+$", f"retry_guidance_step = {float(retry_guidance_step)}",
+                          text, count=1)
+        if n != 1:
+            raise RuntimeError("the policy has no retry_guidance_step line to set")
     policy.write_text(text, "utf-8")
 
 
 def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "retry", subjects: int | None = None,
-                    candidates: int | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+                    candidates: int | None = None, retry_guidance_step: float | None = None,
+                    log: Callable[[str], None] = print) -> dict[str, Any]:
     """``subjects``: the first N StyleWorld subjects only (a reduced run); ``candidates``:
-    subject candidates per attempt instead of the shipped policy's."""
+    subject candidates per attempt, ``retry_guidance_step``: the guidance added per steered
+    retry, instead of the shipped policy's."""
     from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
     from stylegate.generator.gated import GatedGenerator
     from stylegate.generator.loading import load_text_to_image
@@ -71,12 +80,12 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
     from stylegate.styleworld import style_classifier, subject_classifier, world
     from stylegate.workspace import Workspace
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         registered, unregistered = demo_artists()
         ws, _ = new_styleworld_workspace(home, artists=registered)
-        _bench_policy(ws.settings.home, negative_prompt, candidates)
+        _bench_policy(ws.settings.home, negative_prompt, candidates, retry_guidance_step)
         ws = Workspace(Settings(home=home / "home", device="cpu"))  # reopen with the bench policy
         log("fitting the independent style and subject classifiers on renders …")
         styles = style_classifier.fit_default(n_seeds=12, sizes=(32,))
@@ -126,11 +135,15 @@ def run_steer_bench(*, steps: int = 25, seeds: int = 1, negative_prompt: str = "
         log("rewriting every StyleWorld caption phrasing of the opted-out styles (no generation) …")
         rewrites = _rewrite_phrasings(ws.gate(), opted_out, world)
         used_candidates = ws.policy.steering.subject_candidates
+        used_step = ws.policy.steering.retry_guidance_step
     results = _summarise(steered_rows, allowed_rows, subject_heldout, steps, time.perf_counter() - started)
     results["subject_classifier_heldout_degraded"] = round(subject_degraded, 4)
     results["rewrites"] = rewrites
     results["negative_prompt"] = negative_prompt
     results["subject_candidates"] = used_candidates
+    results["retry_guidance_step"] = used_step
+    results["cpu_seconds"] = round(time.process_time() - cpu_started, 1)
+    results["guidance_scale"] = generator.guidance_scale
     results["subjects"] = names
     return results
 
@@ -206,6 +219,7 @@ def _row(result: Any, artist: str, subject: str, kind: str, styles: Any, subject
         "style": styles.predict([image])[0] if written else None,
         "subject_found": subjects.predict([image])[0] == subject if written else None,
         "final_attempt": result.images[0].attempts if result.images else None,
+        "guidance_by_attempt": [a.guidance_scale for im in result.images for a in im.attempt_log],
     }
 
 
@@ -273,7 +287,9 @@ def print_steer_bench(results: dict) -> None:
         return "-" if x is None else f"{100 * x:.1f}%"
 
     t = results["targets"]
-    table(f"steering, StyleWorld ({s['prompts']} steered prompts, {results['steps']} steps, {results['seconds']} s)",
+    table(f"steering, StyleWorld ({s['prompts']} steered prompts, {results['steps']} steps, {results['seconds']} s, "
+          f"{results.get('cpu_seconds')} s CPU; guidance {results.get('guidance_scale')}, "
+          f"+{results.get('retry_guidance_step')} per retry)",
           ["measure", "stylegate", "target", "UnlearnCanvas ESD"], [
               ["style removed (independent style classifier)", pct(s["style_removed"]), f"≥ {pct(t['style_removed'])}",
                pct(results["unlearncanvas_esd"]["unlearning_accuracy"]) + " (unlearning acc.)"],

@@ -66,6 +66,8 @@ def bench_steer(
     subjects: int = typer.Option(0, "--subjects", min=0, max=8, help="Only the first N StyleWorld subjects (0: all 8)."),
     candidates: int = typer.Option(0, "--candidates", min=0, max=16,
                                    help="Subject candidates per attempt (0: the policy's; 1: no subject check)."),
+    retry_guidance_step: float = typer.Option(-1.0, "--retry-guidance-step", min=-1.0, max=10.0,
+                                              help="Guidance added per steered retry (-1: the policy's; 0: keep it)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Steering as an unlearning benchmark: style removed, subject kept, other styles kept."""
@@ -74,7 +76,8 @@ def bench_steer(
     if negative_prompt not in ("always", "retry", "never"):
         raise InputError(f"--negative-prompt must be always, retry or never (got {negative_prompt!r})")
     results = run_steer_bench(steps=steps, seeds=seeds, negative_prompt=negative_prompt, subjects=subjects or None,
-                              candidates=candidates or None, log=message)
+                              candidates=candidates or None,
+                              retry_guidance_step=None if retry_guidance_step < 0 else retry_guidance_step, log=message)
     show(results, as_json, print_steer_bench)
 
 

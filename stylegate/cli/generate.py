@@ -4,12 +4,12 @@ print what was written."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from stylegate.errors import StylegateError
-from stylegate.output import emit_json, message, print_decision
+from stylegate.output import emit_json, message, print_decision, table
 
 from ._common import DEVICES, DTYPES, JsonOpt, choice, handled, open_workspace
 
@@ -45,6 +45,7 @@ def generate(
         emit_json(outcome.to_dict())
     else:
         print_decision(outcome.decision)
+        _print_attempts(outcome.result)
         for item in outcome.files:
             message(f"wrote {item['path']} ({item['action']})")
         if outcome.blocked_images:
@@ -53,3 +54,14 @@ def generate(
         raise StylegateError(f"{len(outcome.failed)} image(s) could not be written ({outcome.failed[0]['error']}); "
                              "the audit log records which")
     raise typer.Exit(outcome.exit_code)
+
+
+def _print_attempts(result: Any) -> None:
+    """Each image's pipeline runs, when any took more than one: what each retry changed
+    (prompt, seed, guidance, negative prompt) and what the check said."""
+    rows = [[im.index, a.attempt, a.candidate, a.seed, a.guidance_scale, a.prompt, a.negative_prompt or "-",
+             f"{a.stage}: {a.action.value}", a.steps_run]
+            for im in result.images if len(im.attempt_log) > 1 for a in im.attempt_log]
+    if rows:
+        table("attempts", ["image", "attempt", "candidate", "seed", "guidance", "prompt", "negative prompt", "check",
+                           "steps"], rows)
