@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -218,7 +219,7 @@ class NameMatcher:
         self._skeletons = SkeletonIndex()  # cross-script whole names (``screening.skeleton``)
         self._surnames: dict[str, int | dict[int, int]] = {}  # key → label id << 1 | two-word name (per artist when shared)
         self._given: dict[str, int | set[int]] = {}  # first tokens of multi-word names → artist(s)
-        self._label_artist: list[int] = []  # label id → artist
+        self._label_artist = array("q")  # label id → artist
         self._label_text: list[str | None] = []  # label id → label (None once removed)
         self._artist_labels: dict[int, int | list[int]] = {}  # artist → label id(s)
         self._max_key_len = 0
@@ -241,7 +242,7 @@ class NameMatcher:
         """Sort the build's key rows into the packed table; list the fuzzy keys among those kept."""
         import numpy as np
 
-        artists = np.asarray(self._label_artist, dtype=np.int64)
+        artists = np.frombuffer(self._label_artist, dtype=np.int64)
         kept, codes = self._keys.settle(lambda c: artists[c >> _LABEL_SHIFT])
         assert self._deferred is not None
         fuzzy = self._deferred[0]
@@ -261,12 +262,9 @@ class NameMatcher:
         if unbuilt is None:
             return
         fuzzy, phonetic, inflect = unbuilt
-        for key in fuzzy:
-            self._fuzzy.add(key)
-        for key in phonetic:
-            self._phonetic.add(key)
-        for key in inflect:
-            self._inflect.add(key)
+        self._fuzzy.add_many(fuzzy)
+        self._phonetic.add_many(phonetic)
+        self._inflect.add_many(inflect)
         del fuzzy, phonetic, inflect, unbuilt
         self._settle()
 
