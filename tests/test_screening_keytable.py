@@ -65,3 +65,18 @@ def test_an_artists_alias_with_the_same_key_is_filed_once() -> None:
     matcher.remove(3)
     assert matcher.find("art by Oskar Lindqvist") == []
     assert matcher.find("art by Oskr Lindqvist") == []  # its fuzzy codes are gone too
+
+
+def test_removing_an_artist_drops_every_label_of_the_build_and_of_the_overlay() -> None:
+    # Labels of one artist filed apart in the build (another artist between them).
+    matcher = NameMatcher([(7, "Oskar Lindqvist"), (8, "Hana Kowalczyk"), (7, "Wiktor Brandvold")])
+    assert _artists(matcher, "art by Wiktor Brandvold") == {7}
+    matcher.add(7, "Ilse Marrowind")  # an alias added after the build
+    assert _artists(matcher, "art by Ilse Marrowind") == {7}
+    matcher.remove(7)
+    for prompt in ("art by Oskar Lindqvist", "art by Wiktor Brandvold", "art by Ilse Marrowind"):
+        assert _artists(matcher, prompt) == set(), prompt
+    assert _artists(matcher, "a poster by Hana Kowalczyk") == {8}
+    matcher.add(7, "Oskar Lindqvist")
+    assert _artists(matcher, "art by Oskar Lindqvist") == {7}
+    assert _artists(matcher, "art by Wiktor Brandvold") == set()

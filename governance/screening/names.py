@@ -52,10 +52,11 @@ from __future__ import annotations
 import logging
 import unicodedata
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from stylegate.governance.screening import cues, frequency, givennames, inflection, lexicon, places
 from stylegate.governance.screening.canonical import (
@@ -82,7 +83,6 @@ from stylegate.governance.screening.skeleton import STANDS_ALONE_LEN as SKELETON
 
 log = logging.getLogger(__name__)
 
-K = TypeVar("K", bound=Hashable)
 
 SURNAME_SCORE = 0.9
 KANA_SCORE = 0.8
@@ -176,17 +176,6 @@ _VIAS = (AS_WRITTEN, TRANSLITERATION)
 _LABEL_SHIFT = 12
 
 
-def _file(table: dict[K, int | list[int]], key: K, value: int) -> None:
-    """File ``value`` under ``key``: a bare int while it is the only one (most keys), then a list."""
-    held = table.get(key)
-    if held is None:
-        table[key] = value
-    elif isinstance(held, int):
-        table[key] = [held, value]
-    else:
-        held.append(value)
-
-
 def _filed(held: int | list[int] | None) -> Sequence[int]:
     """The values :func:`_file` filed under a key (``held`` is what the table holds for it)."""
     if held is None:
@@ -221,7 +210,11 @@ class NameMatcher:
         self._given: dict[str, int | set[int]] = {}  # first tokens of multi-word names → artist(s)
         self._label_artist = array("q")  # label id → artist
         self._label_text: list[str | None] = []  # label id → label (None once removed)
-        self._artist_labels: dict[int, int | list[int]] = {}  # artist → label id(s)
+        # Artist → label ids: the build's as two arrays sorted by artist (a removed label's
+        # text is None, so it is skipped), labels added since in a dictionary.
+        self._built_artists = array("q")
+        self._built_labels = array("q")
+        self._artist_labels: dict[int, list[int]] = {}  # artist → label ids added after the build
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
         # While the constructor registers ``entries``, the keys of the fuzzy, phonetic and
@@ -244,6 +237,10 @@ class NameMatcher:
 
         artists = np.frombuffer(self._label_artist, dtype=np.int64)
         kept, codes = self._keys.settle(lambda c: artists[c >> _LABEL_SHIFT])
+        order = np.argsort(artists, kind="stable")
+        self._built_artists = array("q", artists[order].tobytes())
+        self._built_labels = array("q", order.astype(np.int64).tobytes())
+        del order
         assert self._deferred is not None
         fuzzy = self._deferred[0]
         fuzzy.extend(key for key, code in zip(kept, codes.tolist()) if code & 4)
@@ -297,7 +294,8 @@ class NameMatcher:
         label_id = len(self._label_text)
         self._label_artist.append(artist_id)
         self._label_text.append(label)
-        _file(self._artist_labels, artist_id, label_id)
+        if self._deferred is None:
+            self._artist_labels.setdefault(artist_id, []).append(label_id)
         self._skeletons.add(label_id, label)  # --- skeleton hook (a removed label is skipped by its text)
         for op in ops:
             kind = op[0]
@@ -356,6 +354,16 @@ class NameMatcher:
             self._n_keys += 1
         self._keys.add(key, _pack(label_id, how, single, fuzzy, possessive, via, parts))
 
+    def _labels_of(self, artist_id: int) -> list[int]:
+        """The registered label ids of ``artist_id``, in the order added."""
+        artists = self._built_artists
+        lo = bisect_left(artists, artist_id)
+        hi = bisect_right(artists, artist_id, lo)
+        text = self._label_text
+        out = [i for i in self._built_labels[lo:hi] if text[i] is not None]
+        added = self._artist_labels.get(artist_id)
+        return out + added if added else out
+
     def _live(self, key: str) -> list[int]:
         """The codes filed under ``key`` whose label is registered (built rows verified against it)."""
         out = []
@@ -369,8 +377,9 @@ class NameMatcher:
     def remove(self, artist_id: int) -> None:
         """Forget every name, alias and surname of ``artist_id`` (derived again from its labels)."""
         self.ensure_built()
-        held = self._artist_labels.pop(artist_id, None)
-        if held is None:
+        held = self._labels_of(artist_id)
+        self._artist_labels.pop(artist_id, None)
+        if not held:
             return
         keys: dict[str, set[int]] = {}  # key → the removed labels filing it
         for label_id in _filed(held):
@@ -444,7 +453,7 @@ class NameMatcher:
 
     def _given_of(self, artist_id: int) -> list[str]:
         out: list[str] = []
-        for label_id in _filed(self._artist_labels.get(artist_id)):
+        for label_id in self._labels_of(artist_id):
             for op in _ops(self._label_text[label_id] or ""):
                 if op[0] == "given":
                     out.append(op[1])
@@ -665,7 +674,7 @@ class NameMatcher:
                     or lexicon.is_common(word) or frequency.zipf(word) >= DEFAULT_RULES.common_zipf):
                 continue
             for artist_id in owned:
-                for label_id in _filed(self._artist_labels.get(artist_id)):
+                for label_id in self._labels_of(artist_id):
                     label = self._label_text[label_id] or ""
                     for op in _ops(label):
                         if op[0] != "surname" or len(op[1]) < MIN_VARIANT_LEN or op[1][0] != word[0] or op[1] == word:
@@ -690,7 +699,7 @@ class NameMatcher:
             return
         if lexicon.is_word(key) or lexicon.is_common(key) or frequency.zipf(key) >= GIVEN_MAX_ZIPF:
             return
-        for label_id in _filed(self._artist_labels.get(owners)):
+        for label_id in self._labels_of(owners):
             label = self._label_text[label_id] or ""
             if any(op[0] == "given" and op[1] == key for op in _ops(label)):
                 hits.append(NameHit(owners, label, token.start, token.end, GIVEN_SCORE, "given", "given", via, key=key))
