@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -229,29 +230,95 @@ class CodeIndex:
         self._codes = codes
         self._bulk = bulk
         self._unhashed: list[int] = []  # slots added whose codes are not hashed yet (bulk only)
-        self._slot: dict[str, int] = {}  # live key → its slot
+        # Key → slot: keys added in bulk are found by their hash in two sorted arrays (a
+        # match is verified against ``_strs``, which also hides a removed key: its slot holds
+        # None); keys added one at a time since go to the ``_added`` dictionary.
+        self._slot_h = array("q")  # sorted hashes of the keys added in bulk
+        self._slot_s = array("q")  # their slots
+        self._added: dict[str, int] = {}  # key → slot, added one at a time
+        self._live = 0
         self._refs: dict[str, int] = {}  # references beyond the first, for the few shared keys
         self._strs: list[str | None] = []  # slot → key (None once removed)
         self._dead = 0
         self._map = HashMultiMap()
 
     def __len__(self) -> int:
-        return len(self._slot)
+        return self._live
 
     def __contains__(self, key: str) -> bool:
-        return key in self._slot
+        return self._find(key) is not None
+
+    def _find(self, key: str) -> int | None:
+        """The slot of live ``key``, or None."""
+        slot = self._added.get(key)
+        if slot is not None:
+            return slot
+        hashes = self._slot_h
+        h = hash(key)
+        i = bisect_left(hashes, h)
+        while i < len(hashes) and hashes[i] == h:
+            slot = self._slot_s[i]
+            if self._strs[slot] == key:
+                return slot
+            i += 1
+        return None
 
     def add(self, key: str) -> None:
-        if key in self._slot:
+        if self._find(key) is not None:
             self._refs[key] = self._refs.get(key, 1) + 1
             return
         slot = len(self._strs)
         self._strs.append(key)
-        self._slot[key] = slot
+        self._added[key] = slot
+        self._live += 1
         if self._codes is not None:
             self._map.add_many(map(hash, self._codes(key)), slot)
         else:
             self._unhashed.append(slot)
+
+    def add_many(self, keys: list[str]) -> None:
+        """:meth:`add` of each of ``keys`` in turn, the bookkeeping done per distinct key in numpy.
+
+        Used by a build; the index must be empty (otherwise, or on a hash collision within
+        ``keys``, the keys are added one at a time).
+        """
+        np = self._map._np
+        if not keys:
+            return
+        hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
+        uniq, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+        if self._strs or not self._same_under_each_hash(keys, hashes, uniq, first, counts):
+            for key in keys:
+                self.add(key)
+            return
+        shared = counts > 1
+        for row, n in zip(first[shared].tolist(), counts[shared].tolist()):
+            self._refs[keys[row]] = n
+        order = np.sort(first)  # first occurrences, in the order added: slot k is the k-th
+        slots = np.empty(len(keys), dtype=np.int64)
+        slots[order] = np.arange(len(order), dtype=np.int64)
+        strs: list[str | None] = [keys[i] for i in order.tolist()]
+        self._strs = strs
+        self._live = len(order)
+        self._slot_h = array("q", uniq.tobytes())  # np.unique sorts: the hashes in order, with
+        self._slot_s = array("q", slots[first].tobytes())  # each one's slot
+        codes = self._codes
+        if codes is not None:
+            for slot, key in enumerate(keys[i] for i in order.tolist()):
+                self._map.add_many(map(hash, codes(key)), slot)
+        else:
+            self._unhashed.extend(range(len(order)))
+
+    @staticmethod
+    def _same_under_each_hash(keys: list[str], hashes: Any, uniq: Any, first: Any, counts: Any) -> bool:
+        """Whether every key repeats the first key of its hash (no two distinct keys share one)."""
+        np = __import__("numpy")
+        if not (counts > 1).any():
+            return True
+        group = np.searchsorted(uniq, hashes)
+        repeat = np.flatnonzero(first[group] != np.arange(len(keys)))
+        lead = first[group[repeat]]
+        return all(keys[a] == keys[b] for a, b in zip(repeat.tolist(), lead.tolist()))
 
     def _hash_pending(self) -> None:
         """Hash the codes of the keys added since the last call, in one batch (bulk indexes)."""
@@ -274,9 +341,11 @@ class CodeIndex:
             else:
                 del self._refs[key]
             return
-        slot = self._slot.pop(key, None)
+        slot = self._find(key)
         if slot is None:
             return
+        self._added.pop(key, None)
+        self._live -= 1
         self._strs[slot] = None
         self._dead += 1
         if self._dead > 4096 and self._dead * 4 > len(self._strs):
@@ -298,7 +367,7 @@ class CodeIndex:
         """Per query, the live keys filed under any of its code hashes (``hashes[k]`` belongs to
         ``queries[owner[k]]``), in one vectorised lookup."""
         out: dict[str, set[str]] = {q: set() for q in queries}
-        if not queries or not self._slot:
+        if not queries or not self._live:
             return out
         self.settle()
         m = self._map
@@ -331,7 +400,7 @@ class CodeIndex:
     def candidates_many(self, queries: dict[str, list[str]]) -> dict[str, set[str]]:
         """Per query, the live keys filed under any of its codes, in one vectorised lookup."""
         out: dict[str, set[str]] = {q: set() for q in queries}
-        if not queries or not self._slot:
+        if not queries or not self._live:
             return out
         flat: list[int] = []
         owner: list[str] = []
@@ -393,6 +462,17 @@ class FiledKeys:
         self.min_len = len(key) if first else min(self.min_len, len(key))
         self.max_len = max(self.max_len, len(key))
         return True
+
+    def add_many(self, keys: list[str]) -> None:
+        """:meth:`add` each of ``keys`` (a build: the distinct keys' bookkeeping done at once)."""
+        taken = [k for k in keys if self.accepts(k)]
+        if not taken:
+            return
+        lens = [len(k) for k in taken]
+        first = len(self._index) == 0
+        self._index.add_many(taken)
+        self.min_len = min(lens) if first else min(self.min_len, min(lens))
+        self.max_len = max(self.max_len, max(lens))
 
     def discard(self, key: str) -> None:
         """Drop one reference to ``key``; the key leaves the index with its last reference."""

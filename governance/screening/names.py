@@ -51,10 +51,12 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from stylegate.governance.screening import cues, frequency, givennames, inflection, lexicon, places
 from stylegate.governance.screening.canonical import (
@@ -71,6 +73,7 @@ from stylegate.governance.screening.canonical import (
 )
 from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
+from stylegate.governance.screening.keytable import KeyTable
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
@@ -80,7 +83,6 @@ from stylegate.governance.screening.skeleton import STANDS_ALONE_LEN as SKELETON
 
 log = logging.getLogger(__name__)
 
-K = TypeVar("K", bound=Hashable)
 
 SURNAME_SCORE = 0.9
 KANA_SCORE = 0.8
@@ -174,17 +176,6 @@ _VIAS = (AS_WRITTEN, TRANSLITERATION)
 _LABEL_SHIFT = 12
 
 
-def _file(table: dict[K, int | list[int]], key: K, value: int) -> None:
-    """File ``value`` under ``key``: a bare int while it is the only one (most keys), then a list."""
-    held = table.get(key)
-    if held is None:
-        table[key] = value
-    elif isinstance(held, int):
-        table[key] = [held, value]
-    else:
-        held.append(value)
-
-
 def _filed(held: int | list[int] | None) -> Sequence[int]:
     """The values :func:`_file` filed under a key (``held`` is what the table holds for it)."""
     if held is None:
@@ -209,16 +200,21 @@ class NameMatcher:
     """
 
     def __init__(self, entries: Iterable[tuple[int, str]] = ()) -> None:
-        self._keys: dict[str, int | list[int]] = {}  # joined key → packed entry (or entries)
+        self._keys = KeyTable()  # joined key → packed entries (sorted hash arrays, see ``keytable``)
+        self._n_keys = 0  # distinct keys with a live entry
         self._fuzzy = DeletionIndex()
         self._phonetic = PhoneticIndex()
         self._inflect = InflectionIndex()
         self._skeletons = SkeletonIndex()  # cross-script whole names (``screening.skeleton``)
         self._surnames: dict[str, int | dict[int, int]] = {}  # key → label id << 1 | two-word name (per artist when shared)
         self._given: dict[str, int | set[int]] = {}  # first tokens of multi-word names → artist(s)
-        self._label_artist: list[int] = []  # label id → artist
+        self._label_artist = array("q")  # label id → artist
         self._label_text: list[str | None] = []  # label id → label (None once removed)
-        self._artist_labels: dict[int, int | list[int]] = {}  # artist → label id(s)
+        # Artist → label ids: the build's as two arrays sorted by artist (a removed label's
+        # text is None, so it is skipped), labels added since in a dictionary.
+        self._built_artists = array("q")
+        self._built_labels = array("q")
+        self._artist_labels: dict[int, list[int]] = {}  # artist → label ids added after the build
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
         # While the constructor registers ``entries``, the keys of the fuzzy, phonetic and
@@ -230,9 +226,25 @@ class NameMatcher:
         for artist_id, label in entries:
             self._add(artist_id, label, _build_ops(label, words))
         del words
+        self._settle_keys()
         deferred, self._deferred = self._deferred, None
         if any(deferred):
             self._unbuilt = deferred
+
+    def _settle_keys(self) -> None:
+        """Sort the build's key rows into the packed table; list the fuzzy keys among those kept."""
+        import numpy as np
+
+        artists = np.frombuffer(self._label_artist, dtype=np.int64)
+        kept, codes = self._keys.settle(lambda c: artists[c >> _LABEL_SHIFT])
+        order = np.argsort(artists, kind="stable")
+        self._built_artists = array("q", artists[order].tobytes())
+        self._built_labels = array("q", order.astype(np.int64).tobytes())
+        del order
+        assert self._deferred is not None
+        fuzzy = self._deferred[0]
+        fuzzy.extend(key for key, code in zip(kept, codes.tolist()) if code & 4)
+        self._n_keys = self._keys.distinct()
 
     def ensure_built(self) -> None:
         """Build the fuzzy, phonetic and inflection indexes if the constructor left them unbuilt.
@@ -247,12 +259,9 @@ class NameMatcher:
         if unbuilt is None:
             return
         fuzzy, phonetic, inflect = unbuilt
-        for key in fuzzy:
-            self._fuzzy.add(key)
-        for key in phonetic:
-            self._phonetic.add(key)
-        for key in inflect:
-            self._inflect.add(key)
+        self._fuzzy.add_many(fuzzy)
+        self._phonetic.add_many(phonetic)
+        self._inflect.add_many(inflect)
         del fuzzy, phonetic, inflect, unbuilt
         self._settle()
 
@@ -285,7 +294,8 @@ class NameMatcher:
         label_id = len(self._label_text)
         self._label_artist.append(artist_id)
         self._label_text.append(label)
-        _file(self._artist_labels, artist_id, label_id)
+        if self._deferred is None:
+            self._artist_labels.setdefault(artist_id, []).append(label_id)
         self._skeletons.add(label_id, label)  # --- skeleton hook (a removed label is skipped by its text)
         for op in ops:
             kind = op[0]
@@ -330,33 +340,55 @@ class NameMatcher:
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
         via: str, parts: int,
     ) -> None:
-        held = self._keys.get(key)
-        if held is not None and any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in _filed(held)):
-            return
-        if fuzzy and self._deferred is not None:
-            if self._fuzzy.accepts(key):
-                self._deferred[0].append(key)
-            else:
-                fuzzy = False
-        elif fuzzy and not self._fuzzy.add(key):
-            fuzzy = False
-        _file(self._keys, key, _pack(label_id, how, single, fuzzy, possessive, via, parts))
         self._max_key_len = max(self._max_key_len, len(key))
+        if self._deferred is not None:  # a build: one entry per artist and key is kept on settling
+            fuzzy = fuzzy and self._fuzzy.accepts(key)
+            self._keys.file_bulk(key, _pack(label_id, how, single, fuzzy, possessive, via, parts))
+            return
+        held = self._live(key)
+        if any(self._label_artist[c >> _LABEL_SHIFT] == artist_id for c in held):
+            return
+        if fuzzy and not self._fuzzy.add(key):
+            fuzzy = False
+        if not held:
+            self._n_keys += 1
+        self._keys.add(key, _pack(label_id, how, single, fuzzy, possessive, via, parts))
+
+    def _labels_of(self, artist_id: int) -> list[int]:
+        """The registered label ids of ``artist_id``, in the order added."""
+        artists = self._built_artists
+        lo = bisect_left(artists, artist_id)
+        hi = bisect_right(artists, artist_id, lo)
+        text = self._label_text
+        out = [i for i in self._built_labels[lo:hi] if text[i] is not None]
+        added = self._artist_labels.get(artist_id)
+        return out + added if added else out
+
+    def _live(self, key: str) -> list[int]:
+        """The codes filed under ``key`` whose label is registered (built rows verified against it)."""
+        out = []
+        for c in self._keys.built(key):
+            label = self._label_text[c >> _LABEL_SHIFT]
+            if label is not None and key in _label_key_set(label):
+                out.append(c)
+        added = self._keys.added(key)
+        return out + added if added else out
 
     def remove(self, artist_id: int) -> None:
         """Forget every name, alias and surname of ``artist_id`` (derived again from its labels)."""
         self.ensure_built()
-        held = self._artist_labels.pop(artist_id, None)
-        if held is None:
+        held = self._labels_of(artist_id)
+        self._artist_labels.pop(artist_id, None)
+        if not held:
             return
-        keys: set[str] = set()
+        keys: dict[str, set[int]] = {}  # key → the removed labels filing it
         for label_id in _filed(held):
             label = self._label_text[label_id]
             self._label_text[label_id] = None
             for op in _ops(label or ""):
                 kind = op[0]
                 if kind == "key":
-                    keys.add(op[1])
+                    keys.setdefault(op[1], set()).add(label_id)
                 elif kind == "phonetic":
                     self._phonetic.discard(op[1])
                 elif kind == "inflect":
@@ -378,20 +410,17 @@ class NameMatcher:
                         codes.pop(artist_id, None)
                         if len(codes) == 1:
                             self._surnames[op[1]] = next(iter(codes.values()))
-        for key in keys:
-            filed = self._keys.get(key)
-            if filed is None:
+        for key, labels in keys.items():
+            # This artist's rows under the key: one per artist and key was filed.
+            mine = [c for c in self._keys.built(key) + self._keys.added(key) if c >> _LABEL_SHIFT in labels]
+            if not mine:
                 continue
-            remaining = []
-            for c in _filed(filed):
-                if self._label_artist[c >> _LABEL_SHIFT] != artist_id:
-                    remaining.append(c)
-                elif c & 4:  # it was filed for fuzzy matching
+            for c in mine:
+                if c & 4:  # it was filed for fuzzy matching
                     self._fuzzy.discard(key)
-            if not remaining:
-                del self._keys[key]
-            else:
-                self._keys[key] = remaining[0] if len(remaining) == 1 else remaining
+            self._keys.drop_added(key, set(mine))
+            if not self._live(key):
+                self._n_keys -= 1
 
     def replace(self, artist_id: int, labels: Iterable[str]) -> None:
         """Rename: drop the artist's names and register ``labels`` instead."""
@@ -401,7 +430,11 @@ class NameMatcher:
 
     def _entries(self, key: str) -> list[_Entry]:
         """The entries filed under ``key``, unpacked (only hits are unpacked)."""
-        return [self._unpack(c) for c in _filed(self._keys.get(key))]
+        return [self._unpack(c) for c in self._live(key)]
+
+    def _has_key(self, key: str) -> bool:
+        """Whether ``key`` is a registered joined key (with a live entry)."""
+        return bool(self._live(key))
 
     def _unpack(self, code: int) -> _Entry:
         label_id = code >> _LABEL_SHIFT
@@ -420,14 +453,14 @@ class NameMatcher:
 
     def _given_of(self, artist_id: int) -> list[str]:
         out: list[str] = []
-        for label_id in _filed(self._artist_labels.get(artist_id)):
+        for label_id in self._labels_of(artist_id):
             for op in _ops(self._label_text[label_id] or ""):
                 if op[0] == "given":
                     out.append(op[1])
         return out
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return self._n_keys
 
     # ------------------------------------------------------------- matching
     def find(
@@ -442,7 +475,7 @@ class NameMatcher:
         """
         self.ensure_built()
         tokens = tokenize(prompt) if tokens is None else tokens
-        if not tokens or not self._keys:
+        if not tokens or not self._n_keys:
             return []
         rules = rules or DEFAULT_RULES
         streams: list[tuple[list[Token], str]] = [(tokens, AS_WRITTEN)]
@@ -494,7 +527,7 @@ class NameMatcher:
             for k in range(1, len(tokens))
         ]
         entries_of, fuzzy, phonetic = self._entries, self._fuzzy, self._phonetic
-        keys, surnames = self._keys, self._surnames
+        surnames = self._surnames
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
@@ -544,7 +577,7 @@ class NameMatcher:
         unstemmed = [t for t in dict.fromkeys(texts) if t not in stemmed]
         if unstemmed and len(self._inflect):
             stemmed.update(dict.fromkeys(unstemmed))
-            stems.update(self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and t not in self._keys))
+            stems.update(self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and not self._has_key(t)))
         kana: dict[str, list[tuple[str, int]]] = {}
         if via == TRANSLITERATION:  # katakana readings of foreign names (see ``fuzzy.kana_skeleton``)
             # Whole katakana words only: a window starts and ends where a run of kana does.
@@ -562,9 +595,10 @@ class NameMatcher:
             start, end = tokens[i].start, tokens[j].end
             # Prefilter: a window is looked up, or handed to the surname rule, only when its
             # text (or, for a possessive, its text less the "s") is a key or a surname at all.
-            if joined in keys:
+            filed = entries_of(joined)
+            if filed:
                 found = False
-                for e in entries_of(joined):
+                for e in filed:
                     if not (e.single and prose):
                         hit(e, start, end, 1.0, e.how, "single" if e.single else "full-name")
                         found = True
@@ -572,10 +606,9 @@ class NameMatcher:
                     continue
             if joined[-1] == "s" and len(joined) > 4:
                 stem = joined[:-1]
-                if stem in keys:
-                    for e in entries_of(stem):
-                        if e.possessive and not (e.single and prose):
-                            hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
+                for e in entries_of(stem):
+                    if e.possessive and not (e.single and prose):
+                        hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
                 if stem in surnames:
                     self._surname(hits, stem, prose, prompt, tokens, i, j, via, possessive=True)
             if joined in surnames:
@@ -637,11 +670,11 @@ class NameMatcher:
             owned = (owners,) if isinstance(owners, int) else owners
             word = texts[k + 1]
             if (len(owned) > MAX_VARIANT_OWNERS or len(word) < MIN_VARIANT_LEN - 1
-                    or prompt[tokens[k].end : tokens[k + 1].start].strip() or word in self._keys
+                    or prompt[tokens[k].end : tokens[k + 1].start].strip() or self._has_key(word)
                     or lexicon.is_common(word) or frequency.zipf(word) >= DEFAULT_RULES.common_zipf):
                 continue
             for artist_id in owned:
-                for label_id in _filed(self._artist_labels.get(artist_id)):
+                for label_id in self._labels_of(artist_id):
                     label = self._label_text[label_id] or ""
                     for op in _ops(label):
                         if op[0] != "surname" or len(op[1]) < MIN_VARIANT_LEN or op[1][0] != word[0] or op[1] == word:
@@ -662,11 +695,11 @@ class NameMatcher:
         or "Greg" never match alone; a given name shared by artists matches nobody.
         """
         owners = self._given.get(key)
-        if not isinstance(owners, int) or len(key) < MIN_GIVEN_LEN or key in self._keys or key in self._surnames:
+        if not isinstance(owners, int) or len(key) < MIN_GIVEN_LEN or self._has_key(key) or key in self._surnames:
             return
         if lexicon.is_word(key) or lexicon.is_common(key) or frequency.zipf(key) >= GIVEN_MAX_ZIPF:
             return
-        for label_id in _filed(self._artist_labels.get(owners)):
+        for label_id in self._labels_of(owners):
             label = self._label_text[label_id] or ""
             if any(op[0] == "given" and op[1] == key for op in _ops(label)):
                 hits.append(NameHit(owners, label, token.start, token.end, GIVEN_SCORE, "given", "given", via, key=key))
@@ -676,7 +709,7 @@ class NameMatcher:
         self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
         how: str = "surname", score: float = SURNAME_SCORE, possessive: bool = False,
     ) -> None:
-        if key in self._given or key in self._keys:
+        if key in self._given or self._has_key(key):
             return
         owner = self._sole_surname_owner(key)
         if owner is None:
@@ -700,7 +733,7 @@ class NameMatcher:
         self, hits: list[NameHit], token: str, prompt: str, tokens: list[Token], i: int, via: str,
         filed: dict[str, set[str]] | None = None, last: int | None = None,
     ) -> None:
-        if len(self._inflect) == 0 or lexicon.is_word(token) or token in self._keys:
+        if len(self._inflect) == 0 or lexicon.is_word(token) or self._has_key(token):
             return
         j = i if last is None else last
         found = self._inflect.search(token, filed=filed)
@@ -747,6 +780,12 @@ def _looked_up(
     if new:
         memo.update(search(new))
     return {q: memo.get(q, []) for q in queries}
+
+
+@lru_cache(maxsize=8192)
+def _label_key_set(label: str) -> frozenset[str]:
+    """The joined keys ``label`` files (to verify a row found by its key's hash)."""
+    return frozenset(op[1] for op in _ops(label) if op[0] == "key")
 
 
 @lru_cache(maxsize=8192)
