@@ -449,6 +449,17 @@ def near_duplicate_scores(view: RegistryView, embed_images: EmbedImages, *, k: i
     return np.array(scores), np.array(owners, dtype=np.int64), np.array(fresh), hows
 
 
+def _lower_frr(fits: list[KindFit], kind: str) -> KindFit:
+    """The fit with the lower overall FRR (then the lower FAR; ties to the first), noting the others."""
+    best = min(fits, key=lambda f: (f.frr_overall if math.isfinite(f.frr_overall) else 2.0,
+                                    f.far_overall if math.isfinite(f.far_overall) else 2.0))
+    if len(fits) > 1:
+        others = ", ".join(f"{f.score}: FRR {f.frr_overall:.1%} at FAR {f.far_overall:.2%}" for f in fits if f is not best)
+        best.notes.append(f"{kind} score {best.score} (FRR {best.frr_overall:.1%} at FAR {best.far_overall:.2%}) "
+                          f"chosen over {others}")
+    return best
+
+
 def fit_style(view: RegistryView, style_score: str, *, target_far: float, artist_frr_bound: float,
               names: dict[int, str], choose: bool, **fixed: Any) -> KindFit:
     """The style fit under ``style_score``; with ``choose`` (fitting, and a normalised or margin
@@ -473,13 +484,7 @@ def fit_style(view: RegistryView, style_score: str, *, target_far: float, artist
                      names=names, linear=True, **fixed)
         f.score = name
         fits.append(f)
-    best = min(fits, key=lambda f: (f.frr_overall if math.isfinite(f.frr_overall) else 2.0,
-                                    f.far_overall if math.isfinite(f.far_overall) else 2.0))
-    if len(fits) > 1:
-        others = ", ".join(f"{f.score}: FRR {f.frr_overall:.1%} at FAR {f.far_overall:.2%}" for f in fits if f is not best)
-        best.notes.append(f"style score {best.score} (FRR {best.frr_overall:.1%} at FAR {best.far_overall:.2%}) "
-                          f"chosen over {others}")
-    return best
+    return _lower_frr(fits, "style")
 
 
 def fit_description(scores: np.ndarray, artist_ids: np.ndarray, prompt_artists: Sequence[int], corpus: int,
@@ -513,13 +518,7 @@ def fit_description(scores: np.ndarray, artist_ids: np.ndarray, prompt_artists: 
                      artist_frr_bound=artist_frr_bound, names=names, linear=name == "margin", **fixed)
         f.score = name
         fits.append(f)
-    best = min(fits, key=lambda f: (f.frr_overall if math.isfinite(f.frr_overall) else 2.0,
-                                    f.far_overall if math.isfinite(f.far_overall) else 2.0))
-    if len(fits) > 1:
-        others = ", ".join(f"{f.score}: FRR {f.frr_overall:.1%} at FAR {f.far_overall:.2%}" for f in fits if f is not best)
-        best.notes.append(f"description score {best.score} (FRR {best.frr_overall:.1%} at FAR {best.far_overall:.2%}) "
-                          f"chosen over {others}")
-    return best
+    return _lower_frr(fits, "description")
 
 
 # --------------------------------------------------------------------------- the run
