@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,19 @@ def initialised(settings):
 
     init_home(Workspace(settings, create=True))
     return settings
+
+
+def registered_workspace(base: Path, **register: Any):
+    """A fresh home under ``base`` with StyleWorld artists registered from renders in
+    ``base / "ref"`` (``register``: :func:`register_styleworld`'s options)."""
+    from stylegate.bench.fixtures import register_styleworld
+    from stylegate.settings import Settings
+    from stylegate.workspace import Workspace
+
+    workspace = Workspace(Settings(home=base / "home", device="cpu"))
+    init_home(workspace)
+    register_styleworld(workspace, base / "ref", **register)
+    return workspace
 
 
 @pytest.fixture(scope="session", autouse=True)

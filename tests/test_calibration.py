@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import registered_workspace
 from typer.testing import CliRunner
 
-from stylegate.bench.fixtures import register_styleworld
 from stylegate.cli import app
 from stylegate.errors import PolicyError
 from stylegate.governance.decision import EvidenceKind
@@ -25,7 +25,6 @@ from stylegate.governance.matching.calibration import (
 from stylegate.governance.matching.scores import description_scores
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
 from stylegate.governance.screening.ordinary import languages, ordinary_prompts
-from stylegate.operations.ingest import init_home
 from stylegate.settings import Settings
 from stylegate.styleworld import models, world
 from stylegate.workspace import Workspace
@@ -40,11 +39,7 @@ def sg(home: Path, *args: str):
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    base = tmp_path_factory.mktemp("calibration")
-    workspace = Workspace(Settings(home=base / "home", device="cpu"))
-    init_home(workspace)
-    register_styleworld(workspace, base / "ref", per_artist=5, artists=ARTISTS)
-    return workspace
+    return registered_workspace(tmp_path_factory.mktemp("calibration"), per_artist=5, artists=ARTISTS)
 
 
 @pytest.fixture(scope="module")

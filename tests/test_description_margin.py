@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import registered_workspace
 
-from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.decision import EvidenceKind
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.matching.calibration import calibrated_policy_text, fit_description
@@ -18,8 +18,6 @@ from stylegate.governance.matching.description_margin import margin_matrix, riva
 from stylegate.governance.matching.scores import description_matrix, description_scores
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
 from stylegate.governance.screening.ordinary import ordinary_prompts
-from stylegate.operations.ingest import init_home
-from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
 
@@ -48,11 +46,7 @@ def test_margins_equal_the_definition_on_random_matrices() -> None:
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    base = tmp_path_factory.mktemp("dmargin")
-    workspace = Workspace(Settings(home=base / "home", device="cpu"))
-    init_home(workspace)
-    register_styleworld(workspace, base / "ref", per_artist=4, artists=ARTISTS)
-    return workspace
+    return registered_workspace(tmp_path_factory.mktemp("dmargin"), per_artist=4, artists=ARTISTS)
 
 
 def _margin_gate(ws: Workspace, threshold: float) -> PolicyGate:

@@ -6,12 +6,10 @@ import io
 from pathlib import Path
 
 import pytest
+from conftest import registered_workspace
 from PIL import Image
 
-from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.decision import Action, EvidenceKind
-from stylegate.operations.ingest import init_home
-from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
 
@@ -20,11 +18,7 @@ LEFT_OUT = world.ARTISTS[-1]  # never registered: its images must not match anyo
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    base = tmp_path_factory.mktemp("matching")
-    workspace = Workspace(Settings(home=base / "home", device="cpu"))
-    init_home(workspace)
-    register_styleworld(workspace, base / "ref", artists=world.ARTISTS[:-1])
-    return workspace
+    return registered_workspace(tmp_path_factory.mktemp("matching"), artists=world.ARTISTS[:-1])
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import registered_workspace
 
-from stylegate.bench.fixtures import register_styleworld
 from stylegate.governance.decision import EvidenceKind
 from stylegate.governance.gate import PolicyGate
 from stylegate.governance.matching.calibration import calibrated_policy_text, fit_style
 from stylegate.governance.matching.neardup import pixel_signature
 from stylegate.governance.matching.style_margin import margin_scores, margins
 from stylegate.governance.policy import default_policy_text, load_policy, parse_policy
-from stylegate.operations.ingest import init_home
-from stylegate.settings import Settings
 from stylegate.styleworld import world
 from stylegate.workspace import Workspace
 
@@ -53,11 +51,7 @@ def test_margin_scores_equal_the_definition_on_random_matrices() -> None:
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    base = tmp_path_factory.mktemp("margin")
-    workspace = Workspace(Settings(home=base / "home", device="cpu"))
-    init_home(workspace)
-    register_styleworld(workspace, base / "ref", per_artist=6, artists=ARTISTS)
-    return workspace
+    return registered_workspace(tmp_path_factory.mktemp("margin"), per_artist=6, artists=ARTISTS)
 
 
 def test_the_gate_scores_the_margin_and_says_over_whom(ws: Workspace) -> None:
