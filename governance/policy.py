@@ -178,8 +178,7 @@ NameContextKey = Literal[
 
 
 _DEFAULT_CONTEXT_REQUIRED: tuple[NameContextKey, ...] = (
-    "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place", "native-word",
-    "institution")
+    "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place", "native-word")
 
 
 class NameSettings(_Strict):

@@ -936,6 +936,10 @@ def _explain(
         cue = cues.POSSESSIVE
     if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):
         cue = None  # "Larsson's bakery" is the baker's: no style there
+    if cue is not None and not cue.strong and hit.rule in ("single", "surname", "inflection"):
+        around = places.place_name_around(prompt, hit.start, hit.end) if rules.reads_ordinary("place") else None
+        if around is not None and around[1] < hit.start:
+            cue = None  # "Saint-Nicolas-de-Redon": the weak cue "de" is a word of the place's name
     hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
     if hidden or (cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf)):
@@ -1031,8 +1035,6 @@ def _ordinary_in_prompt_language(hit: NameHit, prompt: str, rules: NameRules) ->
     if not key:
         return ""
     others = [canonical_word(w.strip(_PUNCT)) for w in (prompt[: hit.start] + " " + prompt[hit.end :]).split()]
-    if givennames.is_persons_name(key):
-        return ""  # "Grigorescu" in a Romanian prompt: frequent because he is famous, and a surname
     lang = language.ordinary_in_prompt(key, [k for k in others if k], rules.common_zipf)
     return f"an ordinary word of {lang!r}, the prompt's language (wordfreq)" if lang else ""
 
@@ -1094,8 +1096,9 @@ def _names_another(hit: NameHit, prompt: str) -> str:
 
 
 def _is_common(key: str, rules: NameRules) -> bool:
-    """A common word in some screened language, a common English word, or a city's name."""
-    return lexicon.is_common(key) or frequency.zipf(key) >= rules.common_zipf or places.is_place(key)
+    """A common word in some screened language, a common English word, or the main name of a
+    place of ``rules.place_population`` or more people (GeoNames)."""
+    return lexicon.is_common(key) or frequency.zipf(key) >= rules.common_zipf or places.is_place(key, rules.place_population)
 
 
 @lru_cache(maxsize=65536)

@@ -12,8 +12,8 @@ name reads as a place, and so needs a style cue like a common word (the policy's
 - a joining word of place names follows it, then a place ("<X> de Gaia", "<X> am Main":
   the joining words are counted from the gazetteer, ``gazetteer.place_words``);
 - a settlement or shrine noun comes before it ("the village of <X>", "Santuario di <X>",
-  "село <X>"), or a capitalised word that starts many place names ("San", "Bad", "Villa",
-  also counted from the gazetteer);
+  "село <X>"), or, when it is a place itself, a capitalised word that starts many place
+  names ("San", "Bad", "Villa", also counted from the gazetteer);
 - it is a place of any size and a locative preposition precedes it ("a farm near <X>"),
   or a comma and a country, a region or a large place follows it ("<X>, Norway"; country
   names in 20-odd languages from pycountry's ISO 3166 translations, regions from ISO
@@ -48,7 +48,7 @@ def is_place(token: str, min_population: int = DEFAULT_PLACE_POPULATION) -> bool
 # Prepositions before a place, in the screened languages (closed-class words, not data):
 # "a farm near <X>", "w <X>", "в <X>". A lone name that is a place after one is the place.
 LOCATIVE = frozenset("""
-in near at around outside from to towards toward across through beyond nearby
+in near at around outside from to towards toward across through beyond nearby above below past
 bei nahe aus nach um nahe neben
 à en près vers depuis dans
 en cerca desde hacia junto
@@ -92,18 +92,21 @@ class _Word:
 
 
 def _words(prompt: str, start: int, end: int) -> tuple[list[_Word], int, int]:
-    """The words of the phrase holding ``[start, end)`` (punctuation other than hyphens and
-    apostrophes ends a phrase), and the indices of the first and last word of the span."""
+    """The words of the phrase holding ``[start, end)`` (punctuation other than hyphens ends a
+    phrase; hyphens and spaces separate words), and the indices of the span's first and last word."""
     import unicodedata
 
     def in_word(ch: str) -> bool:
-        return ch.isalnum() or ch in "'’-‐" or unicodedata.category(ch).startswith("M")
+        return ch.isalnum() or ch in "'’" or unicodedata.category(ch).startswith("M")
+
+    def in_phrase(ch: str) -> bool:  # hyphens join the words of a name ("Saint-Nicolas-de-Redon")
+        return in_word(ch) or ch in " \t-‐"
 
     lo = start
-    while lo > 0 and (in_word(prompt[lo - 1]) or prompt[lo - 1] in " \t"):
+    while lo > 0 and in_phrase(prompt[lo - 1]):
         lo -= 1
     hi = end
-    while hi < len(prompt) and (in_word(prompt[hi]) or prompt[hi] in " \t"):
+    while hi < len(prompt) and in_phrase(prompt[hi]):
         hi += 1
     words: list[_Word] = []
     k = lo
@@ -156,12 +159,13 @@ def _regions() -> frozenset[str]:
     return frozenset(k for k in (gazetteer.place_key(n) for n in names if n) if k)
 
 
-def _is_region(words: list[_Word]) -> bool:
+def _region(words: list[_Word]) -> str:
+    """The country, region or large place (1 to 3 words) that starts ``words``, or ""."""
     for n in range(min(3, len(words)), 0, -1):
         key = _key(words[:n])
         if key in _regions() or gazetteer.is_place(key, gazetteer.ALT_MIN_POPULATION):
-            return True
-    return False
+            return " ".join(w.text for w in words[:n])
+    return ""
 
 
 def _place_after(words: list[_Word], lowercase: bool) -> str:
@@ -170,6 +174,27 @@ def _place_after(words: list[_Word], lowercase: bool) -> str:
         if all(_capitalised(w.text, lowercase) for w in (words[0], words[n - 1])) and gazetteer.population(_key(words[:n])) is not None:
             return " ".join(w.text for w in words[:n])
     return ""
+
+
+def place_name_around(prompt: str, start: int, end: int) -> tuple[str, int] | None:
+    """The longer place name of the gazetteer that the span is part of, and where it starts, or None.
+
+    "Santiago de Compostela", "Saint-Nicolas-de-Redon": up to :data:`MAX_WINDOW` words on
+    each side, within one phrase, the first and last of them capitalised (unless the prompt
+    has no capitals at all).
+    """
+    words, i, j = _words(prompt, start, end)
+    lowercase = not any(c.isupper() for c in prompt)
+    for a in range(max(0, i - MAX_WINDOW), i + 1):
+        for b in range(min(len(words) - 1, j + MAX_WINDOW), j - 1, -1):
+            if (a, b) == (i, j) or b - a + 1 > gazetteer.MAX_PLACE_WORDS:
+                continue
+            window = words[a : b + 1]
+            if not (_capitalised(window[0].text, lowercase) and _capitalised(window[-1].text, lowercase)):
+                continue
+            if gazetteer.population(_key(window)) is not None:
+                return prompt[window[0].start : window[-1].end], window[0].start
+    return None
 
 
 def place_reading(prompt: str, start: int, end: int, min_population: int = DEFAULT_PLACE_POPULATION) -> str:
@@ -181,23 +206,16 @@ def place_reading(prompt: str, start: int, end: int, min_population: int = DEFAU
     span_key = _key(words[i : j + 1])
     if is_place(span_key, min_population):
         return f"{span_key!r} is a town of {min_population:,} or more people"
-    # Inside a longer place name of the gazetteer.
-    for a in range(max(0, i - MAX_WINDOW), i + 1):
-        for b in range(min(len(words) - 1, j + MAX_WINDOW), j - 1, -1):
-            if (a, b) == (i, j) or b - a + 1 > gazetteer.MAX_PLACE_WORDS:
-                continue
-            window = words[a : b + 1]
-            if not (_capitalised(window[0].text, lowercase) and _capitalised(window[-1].text, lowercase)):
-                continue
-            if gazetteer.population(_key(window)) is not None:
-                return f"part of the place name {' '.join(w.text for w in window)!r}"
+    around = place_name_around(prompt, start, end)
+    if around is not None:
+        return f"part of the place name {around[0]!r}"
     joins = gazetteer.place_words()["join"]
     from stylegate.governance.screening import lexicon
 
     # "<X> de <Place>": a joining word of place names, then a place.
-    if j + 2 < len(words) + 1 and j + 1 < len(words):
+    if j + 2 < len(words):
         join = _key(words[j + 1 : j + 2])
-        if join in joins and not lexicon.is_common(join) and j + 2 < len(words):
+        if join in joins and not lexicon.is_common(join):
             place = _place_after(words[j + 2 :], lowercase)
             if place:
                 return f"{words[j + 1].text!r} {place!r} after it: a place's name"
@@ -211,6 +229,7 @@ def place_reading(prompt: str, start: int, end: int, min_population: int = DEFAU
         starts = gazetteer.place_words()["start"]
         if head_key in SETTLEMENTS or (
             head is before and len(head.text) >= 3 and _capitalised(head.text, False) and _key([head]) in starts
+            and gazetteer.population(span_key) is not None  # "Forest" starts place names, but "Misty Forest <X>"
         ):
             return f"{head.text!r} before it: a place's name"
     # A place of any size where the prompt puts a place.
@@ -220,9 +239,9 @@ def place_reading(prompt: str, start: int, end: int, min_population: int = DEFAU
         rest = prompt[end:].lstrip(" \t")
         if rest.startswith(","):
             after, _, _ = _words(prompt, end + prompt[end:].index(",") + 1, len(prompt))
-            tail = [w for w in after if w.start > end]
-            if tail and _is_region(tail):
-                return f"a place ({span_key!r}) before {', ' + ' '.join(w.text for w in tail[:3])!r}"
+            region = _region([w for w in after if w.start > end])
+            if region:
+                return f"a place ({span_key!r}) before {', ' + region!r}"
     return ""
 
 
@@ -327,12 +346,14 @@ def institution_after(prompt: str, end: int) -> str:
 
     "the Jan Matejko Academy of Fine Arts", "Szinyei Merse Pál Gimnázium": an
     :data:`INSTITUTIONS` noun right after the name, or after up to :data:`MAX_NAME_WORDS`
-    capitalised words. Place nouns that are also what artists paint ("house", "garden",
+    capitalised words, itself capitalised. Place nouns that are also what artists paint ("house", "garden",
     "bridge") do not count here: "Claude Monet garden" may well ask for the style.
     """
     for n, (word, _gap) in enumerate(_words_after(prompt, end)):
+        if not word[:1].isupper():
+            break  # "Joaquín Sorolla street scene": a lower-case noun is no part of a proper name
         if word.casefold().rstrip("'’") in INSTITUTIONS:
             return word
-        if not word[:1].isupper() or n >= MAX_NAME_WORDS:
+        if n >= MAX_NAME_WORDS:
             break
     return ""

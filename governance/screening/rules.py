@@ -16,7 +16,8 @@ name, after "the village of" or a locative preposition, before ", <country>"; se
 ``screening.places``) and ``native-word`` (a short name written in a script other than
 Latin that is an ordinary word of a language written in that script, wordfreq; see
 ``screening.language.native_word``); and for a full name, ``institution`` (it starts the
-name of an institution: "the Jan Matejko Academy of Fine Arts"). Listed, such a hit needs a style cue or an obfuscation
+name of an institution: "the Jan Matejko Academy of Fine Arts"; not listed by default: the
+issue's rule is that a full name stands on its own). Listed, such a hit needs a style cue or an obfuscation
 like a common word. ``place_population``: a lone name that is the main name of a place
 of this many people or more (GeoNames, ``screening.gazetteer``) is read as a common word.
 """
@@ -35,7 +36,8 @@ class NameRules:
     common_zipf: float = 3.0
     context_required: frozenset[str] = field(
         default_factory=lambda: frozenset({
-            "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", *READINGS,
+            "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place",
+            "native-word",
         })
     )
     place_population: int = 15000
