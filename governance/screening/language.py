@@ -17,6 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stylegate.governance.screening.gazetteer import SortedTable
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +130,9 @@ MIN_LANGUAGE_WORDS = 2  # the prompt's other words found in a language's list be
 _EXTRA_FORMAT = "1"
 
 
-def extra_cache_path() -> "Path":
+def extra_cache_path() -> Path:
     """Where the extra languages' common words are kept (``STYLEGATE_WORDS_CACHE`` overrides)."""
     import os
-    from pathlib import Path
 
     override = os.environ.get("STYLEGATE_WORDS_CACHE")
     if override:
@@ -141,7 +145,7 @@ def extra_cache_path() -> "Path":
         f"words-{version('wordfreq')}-{'-'.join(EXTRA_LATIN)}-v{_EXTRA_FORMAT}.tsv")
 
 
-def extract_extra(out: "Path") -> int:
+def extract_extra(out: Path) -> int:
     """Write ``key<TAB>lang:zipf10,…`` for every word at Zipf 3 or more in :data:`EXTRA_LATIN` (sorted)."""
     import wordfreq
 
@@ -168,7 +172,7 @@ def extract_extra(out: "Path") -> int:
 
 
 @lru_cache(maxsize=1)
-def _extra() -> "object | None":
+def _extra() -> SortedTable | None:
     import subprocess
     import sys
 
@@ -192,7 +196,7 @@ def _extra() -> "object | None":
 def extra_zipfs(key: str) -> dict[str, float]:
     """Zipf (3 or more) of a canonical word in each of :data:`EXTRA_LATIN` that has it."""
     table = _extra()
-    raw = table.raw(key) if table is not None else None  # type: ignore[attr-defined]
+    raw = table.raw(key) if table is not None else None
     if not raw:
         return {}
     out = {}
@@ -233,6 +237,5 @@ def ordinary_in_prompt(word_key: str, other_keys: list[str], min_zipf: float) ->
 
 if __name__ == "__main__":  # the child process of :func:`_extra`
     import sys
-    from pathlib import Path
 
     print(extract_extra(Path(sys.argv[1])))

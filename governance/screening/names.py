@@ -936,8 +936,9 @@ def _explain(
         cue = cues.POSSESSIVE
     if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):
         cue = None  # "Larsson's bakery" is the baker's: no style there
-    if cue is not None and not cue.strong and hit.rule in ("single", "surname", "inflection"):
-        around = places.place_name_around(prompt, hit.start, hit.end) if rules.reads_ordinary("place") else None
+    if (cue is not None and not cue.strong and hit.rule in ("single", "surname", "inflection")
+            and rules.reads_ordinary("place") and places.joins_place_names(cue.text)):
+        around = places.place_name_around(prompt, hit.start, hit.end)
         if around is not None and around[1] < hit.start:
             cue = None  # "Saint-Nicolas-de-Redon": the weak cue "de" is a word of the place's name
     hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)

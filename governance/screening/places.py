@@ -91,22 +91,26 @@ class _Word:
     end: int
 
 
+MAX_REACH = 120  # characters looked at on each side of the span
+
+
+@lru_cache(maxsize=256)
 def _words(prompt: str, start: int, end: int) -> tuple[list[_Word], int, int]:
     """The words of the phrase holding ``[start, end)`` (punctuation other than hyphens ends a
     phrase; hyphens and spaces separate words), and the indices of the span's first and last word."""
     import unicodedata
 
     def in_word(ch: str) -> bool:
-        return ch.isalnum() or ch in "'’" or unicodedata.category(ch).startswith("M")
+        return ch.isalnum() or ch in "'’" or (not ch.isascii() and unicodedata.category(ch).startswith("M"))
 
     def in_phrase(ch: str) -> bool:  # hyphens join the words of a name ("Saint-Nicolas-de-Redon")
         return in_word(ch) or ch in " \t-‐"
 
     lo = start
-    while lo > 0 and in_phrase(prompt[lo - 1]):
+    while lo > max(0, start - MAX_REACH) and in_phrase(prompt[lo - 1]):
         lo -= 1
     hi = end
-    while hi < len(prompt) and in_phrase(prompt[hi]):
+    while hi < min(len(prompt), end + MAX_REACH) and in_phrase(prompt[hi]):
         hi += 1
     words: list[_Word] = []
     k = lo
@@ -174,6 +178,11 @@ def _place_after(words: list[_Word], lowercase: bool) -> str:
         if all(_capitalised(w.text, lowercase) for w in (words[0], words[n - 1])) and gazetteer.population(_key(words[:n])) is not None:
             return " ".join(w.text for w in words[:n])
     return ""
+
+
+def joins_place_names(word: str) -> bool:
+    """Whether ``word`` is one of the lower-case words that join place names ("de", "am", "sur")."""
+    return gazetteer.place_key(word) in gazetteer.place_words()["join"]
 
 
 def place_name_around(prompt: str, start: int, end: int) -> tuple[str, int] | None:
@@ -357,3 +366,10 @@ def institution_after(prompt: str, end: int) -> str:
         if n >= MAX_NAME_WORDS:
             break
     return ""
+
+
+def load() -> None:
+    """Open the gazetteer and read the country and region names now (otherwise on first use)."""
+    gazetteer.load()
+    gazetteer.place_words()
+    _regions()
