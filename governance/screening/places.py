@@ -194,15 +194,18 @@ def place_name_around(prompt: str, start: int, end: int) -> tuple[str, int] | No
     """
     words, i, j = _words(prompt, start, end)
     lowercase = not any(c.isupper() for c in prompt)
-    for a in range(max(0, i - MAX_WINDOW), i + 1):
-        for b in range(min(len(words) - 1, j + MAX_WINDOW), j - 1, -1):
-            if (a, b) == (i, j) or b - a + 1 > gazetteer.MAX_PLACE_WORDS:
+    lo, hi = max(0, i - MAX_WINDOW), min(len(words) - 1, j + MAX_WINDOW)
+    keys = {k: gazetteer.place_key(words[k].text) for k in range(lo, hi + 1)}  # each word keyed once
+    caps = {k: _capitalised(words[k].text, lowercase) for k in keys}
+    for a in range(lo, i + 1):
+        if not caps[a]:
+            continue
+        for b in range(hi, j - 1, -1):
+            if (a, b) == (i, j) or b - a + 1 > gazetteer.MAX_PLACE_WORDS or not caps[b]:
                 continue
-            window = words[a : b + 1]
-            if not (_capitalised(window[0].text, lowercase) and _capitalised(window[-1].text, lowercase)):
-                continue
-            if gazetteer.population(_key(window)) is not None:
-                return prompt[window[0].start : window[-1].end], window[0].start
+            key = " ".join(k for k in (keys[n] for n in range(a, b + 1)) if k)
+            if gazetteer.population(key) is not None:
+                return prompt[words[a].start : words[b].end], words[a].start
     return None
 
 
