@@ -168,3 +168,14 @@ def test_sorted_table_finds_keys_that_prefix_each_other(tmp_path: Path) -> None:
         assert table.get(key) == (n, -1)
     for missing in ("a", "ab ", "abd", "c", "zz", ""):
         assert table.get(missing) is None
+
+
+def test_the_policy_file_sets_the_place_keys(matcher: NameMatcher) -> None:
+    from stylegate.governance.policy import NameSettings
+
+    rules = NameSettings.model_validate(
+        {"place_population": 5000, "context_required": ["common-surname", "place", "institution"]}).rules()
+    assert rules.place_population == 5000 and rules.reads_ordinary("institution")
+    assert not rules.reads_ordinary("native-word")
+    assert matcher.find("Redon at dusk, pastel flowers", rules=rules) == []
+    assert [h.artist_id for h in matcher.find("செல்வன் நேற்று கடைக்குச் சென்றான்", rules=rules)] == [6]

@@ -19,7 +19,9 @@ a main name<TAB>as an alternate name``, -1 for neither; about 8 MB), keyed by th
 nothing of it is held in memory. Beside it the extraction writes the *place-forming
 words* (:func:`place_words`): words that start or end many place names ("San", "Bad",
 "Villa", "Lake", "Heights") and the lower-case words that join them ("de", "di", "am",
-"sur", "upon"), counted from the same data rather than listed by hand.
+"sur", "upon"), counted from the same data rather than listed by hand, and the keys of
+country names (English and pycountry's ISO 3166 translations) and ISO 3166-2 regions, so
+no process but the extracting one loads pycountry.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ SOURCE = "cities500.json"  # every populated place of 500 or more inhabitants
 ALT_MIN_POPULATION = 15000  # alternate names are read for places at least this large
 MIN_NAMES_FOR_WORD = 40  # a word that starts, ends or joins this many place names forms them
 MAX_PLACE_WORDS = 6  # longest place name (in words) kept
-_FORMAT = "2"
+_FORMAT = "3"
 _SPLIT = re.compile(r"[\s\-‐‑'’ʼ`.,()/]+")
 
 
@@ -120,8 +122,40 @@ def extract(out: Path) -> int:
     vocab = []
     for kind, counts in (("start", starts), ("end", ends), ("join", joins)):
         vocab += [f"{kind}\t{w}\t{n}\n" for w, n in counts.most_common() if n >= MIN_NAMES_FOR_WORD and w]
+    vocab += [f"region\t{k}\t0\n" for k in sorted(region_names())]
     _write_atomically(words_path(out), "".join(vocab).encode("utf-8"))
     return len(lines)
+
+
+# Languages whose country names are read from pycountry's ISO 3166 translations (those it has).
+REGION_LANGUAGES = (
+    "en", "de", "fr", "es", "it", "pt", "nl", "sv", "nb", "da", "fi", "pl", "cs", "ru", "uk", "el", "tr", "ar",
+    "he", "hi", "ja", "zh", "ko", "bg", "ta", "bn", "fa", "hu", "ro", "sk", "sl", "hr", "sr", "lt", "lv", "et",
+)
+
+
+def region_names() -> set[str]:
+    """Keys of country names (English and pycountry's translations) and of ISO 3166-2 regions."""
+    import gettext
+
+    try:
+        import pycountry
+    except ImportError:  # pragma: no cover - declared dependency
+        log.warning("pycountry is not installed: no country or region name is known")
+        return set()
+    names: set[str] = set()
+    countries = list(pycountry.countries)
+    for c in countries:
+        names.update(getattr(c, a, "") for a in ("name", "common_name", "official_name"))
+    for lang in REGION_LANGUAGES:
+        try:
+            tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
+        except OSError:
+            continue
+        for c in countries:
+            names.update(tr.gettext(n) for n in (c.name, getattr(c, "common_name", "")) if n)
+    names.update(s.name for s in pycountry.subdivisions)
+    return {k for k in (place_key(n) for n in names if n) if k and "\t" not in k and "\n" not in k}
 
 
 def _write_atomically(out: Path, data: bytes) -> None:
@@ -216,8 +250,9 @@ def is_place(key: str, min_population: int = 0, alternates: bool = True) -> bool
 
 @lru_cache(maxsize=1)
 def place_words() -> dict[str, frozenset[str]]:
-    """The place-forming words by role: ``start`` ("san", "bad"), ``end`` ("heights"), ``join`` ("de", "am")."""
-    out: dict[str, set[str]] = {"start": set(), "end": set(), "join": set()}
+    """The place-forming words by role: ``start`` ("san", "bad"), ``end`` ("heights"), ``join``
+    ("de", "am"); and ``region``: country and region names ("norway", "frankreich", "texas")."""
+    out: dict[str, set[str]] = {"start": set(), "end": set(), "join": set(), "region": set()}
     table = _table()
     if table is None:
         return {k: frozenset() for k in out}

@@ -136,31 +136,10 @@ def _key(words: list[_Word]) -> str:
     return gazetteer.place_key(" ".join(w.text for w in words))
 
 
-@lru_cache(maxsize=1)
 def _regions() -> frozenset[str]:
-    """Country names (English and the translations pycountry ships) and ISO 3166-2 regions, keyed."""
-    import gettext
-
-    try:
-        import pycountry
-    except ImportError:  # pragma: no cover - declared dependency
-        log.warning("pycountry is not installed: no country or region name is known")
-        return frozenset()
-    from stylegate.governance.screening.frequency import LANGUAGES
-
-    names: set[str] = set()
-    countries = list(pycountry.countries)
-    for c in countries:
-        names.update(getattr(c, a, "") for a in ("name", "common_name", "official_name"))
-    for lang in (*LANGUAGES, "bg", "ta", "bn", "fa", "hu", "ro", "sk", "sl", "hr", "sr", "lt", "lv", "et"):
-        try:
-            tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
-        except OSError:
-            continue
-        for c in countries:
-            names.update(tr.gettext(n) for n in (c.name, getattr(c, "common_name", "")) if n)
-    names.update(s.name for s in pycountry.subdivisions)
-    return frozenset(k for k in (gazetteer.place_key(n) for n in names if n) if k)
+    """Country names (English and pycountry's translations) and ISO 3166-2 regions, keyed
+    (extracted with the gazetteer, ``gazetteer.region_names``)."""
+    return gazetteer.place_words()["region"]
 
 
 def _region(words: list[_Word]) -> str:
@@ -372,7 +351,6 @@ def institution_after(prompt: str, end: int) -> str:
 
 
 def load() -> None:
-    """Open the gazetteer and read the country and region names now (otherwise on first use)."""
+    """Open the gazetteer and read the place-forming words and regions now (otherwise on first use)."""
     gazetteer.load()
     gazetteer.place_words()
-    _regions()
