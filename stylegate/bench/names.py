@@ -167,6 +167,7 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     lexicon.frequencies()
     frequency.load()
     givennames.load()
+    places.load()
     places.is_place("x")  # the shared tables are loaded before the baseline
     names = synthetic_names(n + 20, seed)
     registered, spare = names[:n], names[n:]
