@@ -133,8 +133,7 @@ def test_fresh2_all_attacks_together_are_caught_97_percent(fresh2_tallies: dict[
     assert rn.report(fresh2_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 6.1% (5/82) fresh2 benign prompts flagged: 'Salvador de Bahia', "
-                   "'Lautrec' (village), 'Santuario di Caravaggio', Tamil 'மருது சகோதரர்கள்', Bulgarian 'майстора' (the master)")
+@pytest.mark.xfail(strict=True, reason="above target: 2.4% (2/82) fresh2 benign prompts flagged (6.1% before the gazetteer)")
 def test_fresh2_benign_prompts_stay_under_one_percent(fresh2_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh2_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE, {
         k: t.misses for k, t in fresh2_tallies.items() if k.startswith("benign") and t.detected}
