@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -101,6 +102,28 @@ _ARABIC_PRE = str.maketrans({"ث": "س", "ذ": "ز", "ظ": "ز"})
 _LATIN_PRE = str.maketrans({"č": "ch", "Č": "Ch", "ć": "ch", "Ć": "Ch", "š": "sh", "Š": "Sh", "ś": "sh", "Ś": "Sh",
                             "ž": "zh", "Ž": "Zh", "ź": "zh", "Ź": "Zh", "ż": "zh", "Ż": "Zh"})
 _REPEAT = re.compile(r"(.)\1+")
+_PHONETIC_OF = str.maketrans(
+    {"a": "a", "e": "i", "i": "i", "y": "i", "o": "u", "u": "u", "w": "u", "h": None, "b": "P", "p": "P", "f": "P",
+     "v": "P", "t": "T", "d": "T", "k": "K", "g": "K", "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R",
+     "l": "R", "m": "M", "n": "N"}
+)
+# Modern Greek: stops written as nasal + stop at the start of a word, and the vowel digraphs.
+_GREEK_STOP = {"μπ": "b", "ντ": "d", "γκ": "g"}  # Latin letters: anyascii passes them through
+_GREEK_INITIAL = re.compile(r"^(?:μπ|ντ|γκ)")
+_GREEK_DIGRAPHS = (("ου", "u"), ("αι", "e"), ("ει", "i"), ("οι", "i"), ("γγ", "ng"), ("γκ", "g"))
+_KANA_SILENT = frozenset("ーッっ")
+_V_AS_W = (re.compile(r"v(?=[aeiou])"), "w")
+# How each script writes sounds of Latin names, read back (see :func:`_variants`).
+_CONVENTIONS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    "CYRILLIC": ((re.compile(r"kh"), "h"), (re.compile(r"dzh|dj"), "g"), (re.compile(r"sk(?=i)"), "sch"),
+                 (re.compile(r"skh"), "sch"), _V_AS_W),
+    "GREEK": ((re.compile(r"ch"), "h"), (re.compile(r"tz"), "g"), (re.compile(r"(?<=[a-z])mp"), "b"),
+              (re.compile(r"(?<=[a-z])nt"), "d"), (re.compile(r"sk(?=i)"), "sch"), _V_AS_W),
+    "KATAKANA": (_V_AS_W, (re.compile(r"j"), "g")),
+    "HIRAGANA": (_V_AS_W, (re.compile(r"j"), "g")),
+    "HANGUL": (_V_AS_W, (re.compile(r"j"), "g")),
+}
+_SMALL_KANA = frozenset("ァィゥェォャュョぁぃぅぇぉゃゅょ")
 _NOT_LETTER = re.compile(r"[^a-z]+")
 _NOT_LETTER_OR_SPACE = re.compile(r"[^a-z ]+")
 _VOWEL_LETTERS = re.compile(r"[aeiouy]")
@@ -137,6 +160,12 @@ def romanise(word: str, script: str) -> str:
     if script == "ARABIC":
         word = word.translate(_ARABIC_PRE)
         return "".join("u" if (c == "و" and k > 0) else anyascii(c) for k, c in enumerate(word)).lower()
+    if script == "GREEK":
+        return _greek_reading(word)
+    if script in _UNSPACED_KEPT:
+        return _kana_reading(word)
+    if script == "HANGUL":
+        return _hangul_reading(word)
     if script == "HEBREW":
         out = []
         for k, c in enumerate(word):
@@ -146,6 +175,79 @@ def romanise(word: str, script: str) -> str:
                 out.append(anyascii(c))
         return "".join(out).lower()
     return anyascii(word).lower()
+
+
+def _greek_reading(word: str) -> str:
+    """A Greek word in Latin letters the way modern Greek sounds: "ου" is "u", "αι" "e", "ει"
+    and "οι" "i", and at the start of a word "μπ", "ντ", "γκ" are "b", "d", "g" (medially
+    they may still be "mb", "nd", "ng": see :func:`_variants`); "γγ" is "ng"."""
+    from anyascii import anyascii
+
+    plain = "".join(c for c in unicodedata.normalize("NFD", word.lower()) if not unicodedata.combining(c))
+    plain = plain.replace("ς", "σ")
+    plain = _GREEK_INITIAL.sub(lambda m: _GREEK_STOP[m.group()], plain)
+    for greek, latin in _GREEK_DIGRAPHS:
+        plain = plain.replace(greek, latin)
+    return anyascii(plain).lower()
+
+
+def _kana_reading(word: str) -> str:
+    """A kana word in Latin letters, read by the kana spelling rules anyascii leaves out.
+
+    A small vowel or small ya/yu/yo replaces the vowel of the kana before it ("ディ" is "di",
+    not "dei"; "シャ" is "sha", not "shiya"), the long-vowel mark and the small tsu of
+    gemination add no letter (gemination does not change a consonant skeleton).
+    """
+    from anyascii import anyascii
+
+    out = ""
+    for ch in word:
+        if ch in _KANA_SILENT:
+            continue
+        latin = anyascii(ch).lower()
+        if ch in _SMALL_KANA and out and out[-1] in _VOWELS:
+            if latin.startswith("y") and out[-1] == "i":
+                out = out[:-1]
+                if out[-2:] in ("sh", "ch") or out[-1:] == "j":
+                    latin = latin[1:]  # "shi" + "ya" is "sha"
+            else:
+                out = out[:-1]  # "de" + "i" is "di", "fu" + "a" is "fa"
+        out += latin
+    return out
+
+
+def _hangul_reading(word: str) -> str:
+    """A Hangul word in Latin letters with the epenthetic vowel of loanwords left out: a
+    syllable of "ㅡ" without a final consonant after a consonant ("프" "peu", "스" "seu") is
+    the consonant alone ("프랭크" is "praengk" for "Frank"); the syllable structure comes from
+    the Unicode Hangul block, the letters from anyascii."""
+    from anyascii import anyascii
+
+    out = []
+    for ch in word:
+        latin = anyascii(ch).lower()
+        index = ord(ch) - 0xAC00
+        if 0 <= index < 11172 and (index % 588) // 28 == 18 and index % 28 == 0 and latin.endswith("eu") and len(latin) > 2:
+            latin = latin[:-2]
+        out.append(latin)
+    return "".join(out)
+
+
+def phonetic_letters(text: str) -> str:
+    """Letters as they sound, vowels kept in three classes: for comparing a reading with a name.
+
+    Consonants become their skeleton classes, "a" stays, "e i y" are one vowel and "o u w"
+    (and "au", "eau") another, repeats collapse. "paul" and "Поль" (pol') are both "PuR",
+    "gauguin" "KuKuiN" and "Гоген" "KuKiN": the letter ratio then sees what the ear hears.
+    """
+    out = []
+    for word in _NOT_LETTER_OR_SPACE.sub("", text.lower()).split():
+        w = _SOFT_C.sub("s", word)
+        w = w.replace("eau", "o").replace("au", "o")
+        w = _DIGRAPHS.sub(lambda m: _DIGRAPH_LETTER[m.group()], w)
+        w = w.translate(_PHONETIC_OF)
+        out.append(_REPEAT.sub(r"\1", w))
+    return " ".join(out)
 
 
 def _label_words(label: str) -> tuple[list[str], str] | None:
@@ -450,7 +552,7 @@ class SkeletonIndex:
                     if first.script == LATIN and not self._native_lens & {len(joined) - 1, len(joined), len(joined) + 1}:
                         continue  # no name in another script is within an edit of this length
                     if (MIN_NAME_LEN if j > i else MIN_SURNAME_LEN) <= len(joined) <= MAX_SKELETON_LEN:
-                        windows.append((i, j, joined, reading, first.script == LATIN))
+                        windows.append((i, j, joined, variant, first.script == LATIN))
                 if len("".join(word_skeleton(x) for x in readings)) > self._max_len + 1:
                     break
         if not windows:
@@ -476,11 +578,25 @@ class SkeletonIndex:
 
 
 def _variants(reading: str, script: str) -> list[str]:
-    """A romanised window and, for a script that writes "h" as "kh" or "ch" (Cyrillic х, Greek χ),
-    the same with that letter read as "h": "Хасуй" is "Hasui", "Йоханнес" "Johannes"."""
+    """A romanised window and the readings its script's spelling conventions for foreign names
+    allow (each rule alone, then all together; see :data:`_CONVENTIONS`).
+
+    Cyrillic х and Greek χ are also "h" ("Хасуй" is "Hasui", "Йоханнес" "Johannes"); Cyrillic
+    "дж" and Greek "τζ" are also a soft "g" ("Джентилески" is "Gentileschi"), "ск" before "и"
+    also an Italian "sch" and "сх" a Dutch one ("Босх" is "Bosch"); a Greek "μπ", "ντ", "γκ" inside
+    a word is also "b", "d", "g" ("Έντγκαρ" is "Edgar"); kana and Hangul "v" is also a German
+    "w" ("コルヴィッツ" is "Kollwitz").
+    """
+    rules = _CONVENTIONS.get(script, ())
     out = [reading]
-    if script in ("CYRILLIC", "GREEK") and ("kh" in reading or (script == "GREEK" and "ch" in reading)):
-        out.append(reading.replace("kh", "h") if script == "CYRILLIC" else reading.replace("ch", "h"))
+    changed = reading
+    for pattern, latin in rules:
+        one = pattern.sub(latin, reading)
+        if one != reading:
+            out.append(one)
+            changed = pattern.sub(latin, changed)
+    if changed not in out:
+        out.append(changed)
     return out
 
 
