@@ -65,9 +65,14 @@ STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
 MAX_WORDS = 4  # words in a window (names of more words are left to the other rules)
 SKELETON_SCORE = 0.8
 MAX_CANDIDATES = 16  # a window whose skeleton neighbourhood holds more names matches none of them
-MIN_SURNAME_LEN = 5  # skeleton symbols of a surname matched alone in another script (with a style cue)
-MAX_SURNAME_CANDIDATES = 2  # a surname skeleton shared by more registered names matches none of them
+MIN_SURNAME_LEN = 3  # skeleton symbols of a surname matched alone in another script (with a style cue)
+SHORT_SURNAME_LEN = 5  # a lone surname of fewer symbols needs its letters to agree more closely
+MIN_SHORT_SURNAME_LETTERS = 75  # letter ratio (as they sound) of such a short lone surname
+MAX_SURNAME_CANDIDATES = 4  # a surname skeleton filed under more registered names (labels) matches none of them
 MIN_READING_AGREEMENT = 50  # rapidfuzz ratio of a window's romanised letters to the name's (any skeleton hit)
+# The letters as they sound (phonetic_letters) count only when they agree this well: the
+# consonant classes already agree, so this ratio mostly weighs the vowels.
+MIN_HEARD_AGREEMENT = 75
 MIN_SURNAME_LETTERS = 65  # rapidfuzz ratio of a lone surname's romanised letters to the name's
 _ABJADS = frozenset({"ARABIC", "HEBREW"})
 # Alphabets that write every vowel as a letter: a short skeleton spelt out in one stands alone.
@@ -103,7 +108,7 @@ _LATIN_PRE = str.maketrans({"č": "ch", "Č": "Ch", "ć": "ch", "Ć": "Ch", "š"
                             "ž": "zh", "Ž": "Zh", "ź": "zh", "Ź": "Zh", "ż": "zh", "Ż": "Zh"})
 _REPEAT = re.compile(r"(.)\1+")
 _PHONETIC_OF = str.maketrans(
-    {"a": "a", "e": "i", "i": "i", "y": "i", "o": "u", "u": "u", "w": "u", "h": None, "b": "P", "p": "P", "f": "P",
+    {"a": "a", "e": "i", "i": "i", "y": "i", "o": "o", "u": "u", "w": "u", "h": None, "b": "P", "p": "P", "f": "P",
      "v": "P", "t": "T", "d": "T", "k": "K", "g": "K", "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R",
      "l": "R", "m": "M", "n": "N"}
 )
@@ -112,6 +117,10 @@ _GREEK_STOP = {"μπ": "b", "ντ": "d", "γκ": "g"}  # Latin letters: anyascii
 _GREEK_INITIAL = re.compile(r"^(?:μπ|ντ|γκ)")
 _GREEK_DIGRAPHS = (("ου", "u"), ("αι", "e"), ("ει", "i"), ("οι", "i"), ("γγ", "ng"), ("γκ", "g"))
 _KANA_SILENT = frozenset("ーッっ")
+_ITALIAN_GLI = re.compile(r"gli(?=[aeiou])|gli$")
+_ITALIAN_GN = re.compile(r"(?<=[aeiou])gn(?=[aeiou])")
+_SILENT_H = re.compile(r"h(?=[aeiou])")
+_SILENT_END = re.compile(r"[aeiouy](?:s|t|d|x|z|ts|ds)$")
 _V_AS_W = (re.compile(r"v(?=[aeiou])"), "w")
 # How each script writes sounds of Latin names, read back (see :func:`_variants`).
 _CONVENTIONS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
@@ -236,14 +245,14 @@ def _hangul_reading(word: str) -> str:
 def phonetic_letters(text: str) -> str:
     """Letters as they sound, vowels kept in three classes: for comparing a reading with a name.
 
-    Consonants become their skeleton classes, "a" stays, "e i y" are one vowel and "o u w"
-    (and "au", "eau") another, repeats collapse. "paul" and "Поль" (pol') are both "PuR",
-    "gauguin" "KuKuiN" and "Гоген" "KuKiN": the letter ratio then sees what the ear hears.
+    Consonants become their skeleton classes, "e i y" are one vowel, "au" and "eau" are "o",
+    "ou" and "w" are "u", repeats collapse. "paul" and "Поль" (pol') are both "PoR",
+    "gauguin" "KoKuiN" and "Гоген" "KoKiN": the letter ratio then sees what the ear hears.
     """
     out = []
     for word in _NOT_LETTER_OR_SPACE.sub("", text.lower()).split():
         w = _SOFT_C.sub("s", word)
-        w = w.replace("eau", "o").replace("au", "o")
+        w = w.replace("eau", "o").replace("au", "o").replace("ou", "u")
         w = _DIGRAPHS.sub(lambda m: _DIGRAPH_LETTER[m.group()], w)
         w = w.translate(_PHONETIC_OF)
         out.append(_REPEAT.sub(r"\1", w))
@@ -339,6 +348,8 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
     readings = [[read(w) for w in words]]
     if script == LATIN and any("j" in w for w in readings[0]):
         readings.append([_GLIDE_J_ANY.sub("y", w) for w in readings[0]])
+    if script == LATIN:
+        readings.extend(_spoken_readings(readings[0]))
     names: dict[str, Form] = {}
     surnames: dict[str, Form] = {}
     for reading in readings:
@@ -358,6 +369,22 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
         if script == LATIN and len(parts) > 1 and MIN_SURNAME_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
             surnames.setdefault(parts[-1], Form(parts[-1], (parts[-1],), 1))
     return script, tuple(names.values()), tuple(surnames.values())
+
+
+def _spoken_readings(words: list[str]) -> list[list[str]]:
+    """Readings of a Latin name as other scripts write it when its spelling is not its sound.
+
+    Italian "gli" and "gn" are one sound ("Modigliani" is Модильяни, モディリアーニ; "Mignola"
+    Миньола) and a word-initial "h" before a vowel is silent in Romance names ("Henri" is
+    Анри, Ανρί). Only names holding such letters get a reading more (the registry's memory
+    grows with forms, so the rule adds none it does not need).
+    """
+    spoken = [_ITALIAN_GLI.sub("li", _ITALIAN_GN.sub("ny", w)) for w in words]
+    out = [spoken] if spoken != words else []
+    unsounded = [w[1:] if _SILENT_H.match(w) else w for w in spoken]
+    if unsounded != spoken:
+        out.append(unsounded)
+    return out
 
 
 def allowed_edits(length: int) -> int:
@@ -629,9 +656,9 @@ def _verify(
                 d = Levenshtein.distance(skeleton, form.skeleton, score_cutoff=limit)
                 if d > limit:
                     continue
-                if d and n == form.words and not _edit_in_long_word(skeleton, reading, form) and not _cued(
-                    prompt, words[i].start, words[j].end
-                ):
+                if d and n == form.words and not _edit_in_long_word(skeleton, reading, form) and not _silent_final(
+                    skeleton, reading, form, label, script
+                ) and not _cued(prompt, words[i].start, words[j].end):
                     continue  # "Ивана Купала" is not "Ivana Kobilca": an edit in a short word needs a cue
                 if _reading_agreement(reading, label, script, words[i].script) < MIN_READING_AGREEMENT:
                     continue  # the consonant classes agree by chance; the letters do not
@@ -673,7 +700,13 @@ def _reading_agreement(reading: str, label: str, script: str, window_script: str
 
     abjad = window_script in _ABJADS
     mine = plain(reading)
-    return max((fuzz.ratio(mine, plain(r)) for r in _label_readings(label, script)), default=0.0)
+    readings = _label_readings(label, script)
+    best = max((fuzz.ratio(mine, plain(r)) for r in readings), default=0.0)
+    if not abjad:  # the same letters as they sound ("pol gogen" / "paul gauguin")
+        sounded = phonetic_letters(mine)
+        heard = max((fuzz.ratio(sounded, phonetic_letters(r)) for r in readings), default=0.0)
+        best = max(best, heard if heard >= MIN_HEARD_AGREEMENT else 0.0)
+    return best
 
 
 def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
@@ -684,7 +717,6 @@ def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
     in the name's order or reversed, "j" read either way) is the name written out, and stands
     without a cue.
     """
-    from rapidfuzz import fuzz
 
     found = _label_words(label)
     if found is None:
@@ -694,9 +726,40 @@ def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
     orders = [words, words[::-1]] + ([[words[0], words[-1]], [words[-1], words[0]]] if len(words) >= 3 else [])
 
     def agree(a: str, b: str) -> bool:
-        return max(fuzz.ratio(a, b), fuzz.ratio(a, _GLIDE_J_ANY.sub("y", b))) >= MIN_SURNAME_LETTERS
+        return _letter_ratio(a, b) >= MIN_SURNAME_LETTERS
 
     return any(len(o) == len(mine) and all(agree(a, b) for a, b in zip(mine, o)) for o in orders)
+
+
+def _letter_ratio(mine: str, written: str) -> float:
+    """How far a romanised prompt word agrees with a name's word: the best rapidfuzz ratio of
+    the letters, the letters with "j" as a glide, and the letters as they sound
+    (:func:`phonetic_letters`)."""
+    from rapidfuzz import fuzz
+
+    heard = fuzz.ratio(phonetic_letters(mine), phonetic_letters(written))
+    return max(fuzz.ratio(mine, written), fuzz.ratio(mine, _GLIDE_J_ANY.sub("y", written)),
+               heard if heard >= MIN_HEARD_AGREEMENT else 0.0)
+
+
+def _silent_final(skeleton: str, reading: str, form: Form, label: str, script: str) -> bool:
+    """Whether the window's one edit is a final consonant of the name that is not sounded.
+
+    French and other names end in letters nobody pronounces ("Degas", "Monet", "Boucher's"
+    "-er" aside): other scripts write the name as it sounds (Ντεγκά, Моне, ドガ). A window
+    whose words equal the name's except that one word lacks the last symbol of the name's
+    word, where that word is spelt ending in -s, -t, -d, -x or -z after a vowel, is read as
+    the name (no cue needed); any other edit in a short word still needs one.
+    """
+    found = _label_words(label)
+    if found is None or script != LATIN:
+        return False
+    mine = [p for p in (word_skeleton(x) for x in reading.split(" ")) if p]
+    if len(mine) != len(form.parts) or "".join(mine) != skeleton:
+        return False
+    silent = {word_skeleton(romanise(w, script)) for w in found[0] if _SILENT_END.search(w.lower())}
+    changed = [(a, b) for a, b in zip(mine, form.parts) if a != b]
+    return len(changed) == 1 and changed[0][1] in silent and changed[0][1][:-1] == changed[0][0] != ""
 
 
 def _edit_in_long_word(skeleton: str, reading: str, form: Form) -> bool:
@@ -723,13 +786,11 @@ def _verify_surname(
     prompt: str, window: tuple[int, int, str, str, bool], words: list[_Word], candidates: set[int],
     labels: Sequence[str | None],
 ) -> list[SkeletonMatch]:
-    from rapidfuzz import fuzz
-
     i, _, skeleton, reading, _ = window
     w = words[i]
     if w.script in _ABJADS or not _cued(prompt, w.start, w.end):
         return []
-    out = []
+    out: list[tuple[float, SkeletonMatch]] = []
     for label_id in sorted(candidates):
         label = labels[label_id] if 0 <= label_id < len(labels) else None
         if label is None:
@@ -738,10 +799,14 @@ def _verify_surname(
         written = romanise(label.split()[-1], script)
         # One word is weak evidence: its letters, vowels included, must mostly agree too
         # ("クブシノブ" ku-bu-shi-no-bu is Kuvshinov; "カブシナブ" ka-bu-shi-na-bu is not).
-        if (w.script != script and any(f.skeleton == skeleton for f in surnames)
-                and fuzz.ratio(reading, written) >= MIN_SURNAME_LETTERS):
-            out.append(SkeletonMatch(label_id, w.start, w.end, 0, reading, skeleton, skeleton, "surname"))
-    return out
+        if w.script == script or not any(f.skeleton == skeleton for f in surnames):
+            continue
+        ratio = _letter_ratio(reading, written)
+        if ratio >= (MIN_SURNAME_LETTERS if len(skeleton) >= SHORT_SURNAME_LEN else MIN_SHORT_SURNAME_LETTERS):
+            out.append((ratio, SkeletonMatch(label_id, w.start, w.end, 0, reading, skeleton, skeleton, "surname")))
+    # One word names one person: of the surnames it could be, only the closest in letters.
+    best = max((r for r, _ in out), default=0.0)
+    return [m for r, m in out if r == best]
 
 
 def _separated(prompt: str, end: int, start: int) -> bool:
