@@ -75,7 +75,7 @@ from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
 from stylegate.governance.screening.keytable import KeyTable
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
-from stylegate.governance.screening.phonetic import PhoneticIndex
+from stylegate.governance.screening.phonetic import PhoneticIndex, another_syllable
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
 from stylegate.governance.screening.skeleton import SKELETON_SCORE, SkeletonIndex
@@ -643,6 +643,8 @@ class NameMatcher:
                     # name ("Ximena Ångström-Vail" is not "Zoë Ångström-Vail").
                     if words_in < e.parts and not is_unspaced(tokens[i].script):
                         continue
+                    if another_syllable(tokens[i].script, tokens[j].script, e.label):
+                        continue  # --- phonetic hook: "김정호" is not "김정기"
                     if e.fuzzy and not (e.single and prose):
                         hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
         if self._given:
