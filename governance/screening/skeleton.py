@@ -122,15 +122,17 @@ _ITALIAN_GN = re.compile(r"(?<=[aeiou])gn(?=[aeiou])")
 _SILENT_H = re.compile(r"h(?=[aeiou])")
 _SILENT_END = re.compile(r"[aeiouy](?:s|t|d|x|z|ts|ds)$")
 _V_AS_W = (re.compile(r"v(?=[aeiou])"), "w")
+_MAX_VARIANT_READING = 48  # letters of a window read with its script's conventions (longer: as written only)
 # How each script writes sounds of Latin names, read back (see :func:`_variants`).
 _CONVENTIONS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
-    "CYRILLIC": ((re.compile(r"kh"), "h"), (re.compile(r"dzh|dj"), "g"), (re.compile(r"sk(?=i)"), "sch"),
-                 (re.compile(r"skh"), "sch"), _V_AS_W),
+    "CYRILLIC": ((re.compile(r"kh"), "h"), (re.compile(r"(?<!d)g"), "h"), (re.compile(r"dzh|dj"), "g"),
+                 (re.compile(r"sk(?=i)"), "sch"), (re.compile(r"skh"), "sch"), _V_AS_W,
+                 (re.compile(r"(?<=[aeiouy])n(?= |$)"), "ng")),
     "GREEK": ((re.compile(r"ch"), "h"), (re.compile(r"tz"), "g"), (re.compile(r"(?<=[a-z])mp"), "b"),
               (re.compile(r"(?<=[a-z])nt"), "d"), (re.compile(r"sk(?=i)"), "sch"), _V_AS_W),
     "KATAKANA": (_V_AS_W, (re.compile(r"j"), "g")),
     "HIRAGANA": (_V_AS_W, (re.compile(r"j"), "g")),
-    "HANGUL": (_V_AS_W, (re.compile(r"j"), "g")),
+    "HANGUL": (_V_AS_W, (re.compile(r"j"), "g"), (re.compile(r"h(?=u)"), "f")),
 }
 _SMALL_KANA = frozenset("ァィゥェォャュョぁぃぅぇぉゃゅょ")
 _NOT_LETTER = re.compile(r"[^a-z]+")
@@ -349,7 +351,7 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
     if script == LATIN and any("j" in w for w in readings[0]):
         readings.append([_GLIDE_J_ANY.sub("y", w) for w in readings[0]])
     if script == LATIN:
-        readings.extend(_spoken_readings(readings[0]))
+        readings.extend(_spoken_readings(readings[0], words))
     names: dict[str, Form] = {}
     surnames: dict[str, Form] = {}
     for reading in readings:
@@ -371,16 +373,20 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
     return script, tuple(names.values()), tuple(surnames.values())
 
 
-def _spoken_readings(words: list[str]) -> list[list[str]]:
+def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list[str]]:
     """Readings of a Latin name as other scripts write it when its spelling is not its sound.
 
     Italian "gli" and "gn" are one sound ("Modigliani" is Модильяни, モディリアーニ; "Mignola"
     Миньола) and a word-initial "h" before a vowel is silent in Romance names ("Henri" is
-    Анри, Ανρί). Only names holding such letters get a reading more (the registry's memory
+    Анри, Ανρί); "ç" is "ch" in Turkish and Albanian names ("Çallı" is Чаллы) and "s" in French
+    ones ("François" is Франсуа). Only names holding such letters get a reading more (the registry's memory
     grows with forms, so the rule adds none it does not need).
     """
     spoken = [_ITALIAN_GLI.sub("li", _ITALIAN_GN.sub("ny", w)) for w in words]
     out = [spoken] if spoken != words else []
+    if any("ç" in w.lower() for w in written):  # "ch" in Turkish and Albanian names, "s" in French ones
+        for sound in ("ch", "s"):
+            out.append([romanise(w.lower().replace("ç", sound), LATIN) for w in written])
     unsounded = [w[1:] if _SILENT_H.match(w) else w for w in spoken]
     if unsounded != spoken:
         out.append(unsounded)
@@ -612,9 +618,14 @@ def _variants(reading: str, script: str) -> list[str]:
     "дж" and Greek "τζ" are also a soft "g" ("Джентилески" is "Gentileschi"), "ск" before "и"
     also an Italian "sch" and "сх" a Dutch one ("Босх" is "Bosch"); a Greek "μπ", "ντ", "γκ" inside
     a word is also "b", "d", "g" ("Έντγκαρ" is "Edgar"); kana and Hangul "v" is also a German
-    "w" ("コルヴィッツ" is "Kollwitz").
+    "w" ("コルヴィッツ" is "Kollwitz"). Cyrillic "г" is also a Latin "h" ("Ибрагим" is
+    "Ibrahim", "Гегель" "Hegel"), and a final "-н" after a vowel also "-ng" (Chinese names in
+    the Palladius system: "Хуан" is "Huang"); Hangul "후" is also a Japanese "fu" ("후지타"
+    is "Foujita").
     """
     rules = _CONVENTIONS.get(script, ())
+    if len(reading) > _MAX_VARIANT_READING:
+        rules = ()
     out = [reading]
     changed = reading
     for pattern, latin in rules:
