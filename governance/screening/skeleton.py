@@ -444,10 +444,11 @@ class SkeletonCodes:
     of a few dozen codes is one ``searchsorted``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, neighbours: bool = True) -> None:
         import numpy as np
 
         self._np = np
+        self._neighbours = neighbours  # False: exact codes only (lone surnames are looked up exactly)
         self._codes = np.empty(0, dtype=np.int64)
         self._ids = np.empty(0, dtype=np.int32)
         self._overlay: dict[int, list[int]] = {}
@@ -460,7 +461,7 @@ class SkeletonCodes:
         np = self._np
         if len(skeletons) < 64 and self._overlay_n + len(skeletons) < max(_FOLD_MIN, len(self._codes) // 8):
             for sk, label_id in zip(skeletons, ids):
-                for c in neighbourhood(pack(sk), len(sk)):
+                for c in (neighbourhood(pack(sk), len(sk)) if self._neighbours else [pack(sk)]):
                     self._overlay.setdefault(c, []).append(label_id)
                     self._overlay_n += 1
             return
@@ -468,7 +469,7 @@ class SkeletonCodes:
         lens = np.fromiter(map(len, skeletons), dtype=np.int64, count=len(skeletons))
         label_ids = np.asarray(ids, dtype=np.int32)
         parts_c, parts_i = [self._codes, codes], [self._ids, label_ids]
-        for j in range(int(lens.max())):
+        for j in range(int(lens.max()) if self._neighbours else 0):
             keep = lens > j
             c = codes[keep]
             low = c & ((1 << (4 * j)) - 1)
@@ -523,7 +524,7 @@ class SkeletonIndex:
     def __init__(self) -> None:
         self._latin = SkeletonCodes()
         self._native = SkeletonCodes()
-        self._surnames = SkeletonCodes()
+        self._surnames = SkeletonCodes(neighbours=False)
         self._pending: list[tuple[int, str]] = []
         self._max_len = 0
         self._native_lens: set[int] = set()  # skeleton lengths of names in other scripts
