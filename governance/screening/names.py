@@ -1089,7 +1089,8 @@ def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = (
 
 
 def _best(hits: list[NameHit]) -> list[NameHit]:
-    """Each artist's best hit where its hits overlap; weak hits yield to others' strong hits."""
+    """Each artist's best hit where its hits overlap; weak hits yield to others' strong hits,
+    and a lone surname in another script (``skeleton-surname``) to any other hit on its words."""
     order = sorted(hits, key=lambda h: (-h.score, h.how not in _STRONG, h.via != AS_WRITTEN, -(h.end - h.start), h.start))
     kept: list[NameHit] = []
     for hit in order:
@@ -1097,7 +1098,8 @@ def _best(hits: list[NameHit]) -> list[NameHit]:
         clash = any(
             other.start < hit.end
             and hit.start < other.end
-            and (other.artist_id == hit.artist_id or (not strong and other.how in _STRONG))
+            and (other.artist_id == hit.artist_id or (not strong and other.how in _STRONG)
+                 or hit.how == "skeleton-surname")  # a lone word in another script: the weakest evidence
             for other in kept
         )
         if not clash:
