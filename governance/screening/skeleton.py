@@ -244,6 +244,7 @@ def _hangul_reading(word: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=16384)
 def phonetic_letters(text: str) -> str:
     """Letters as they sound, vowels kept in three classes: for comparing a reading with a name.
 
@@ -611,7 +612,8 @@ class SkeletonIndex:
         return out
 
 
-def _variants(reading: str, script: str) -> list[str]:
+@lru_cache(maxsize=16384)
+def _variants(reading: str, script: str) -> tuple[str, ...]:
     """A romanised window and the readings its script's spelling conventions for foreign names
     allow (each rule alone, then all together; see :data:`_CONVENTIONS`).
 
@@ -636,7 +638,7 @@ def _variants(reading: str, script: str) -> list[str]:
             changed = pattern.sub(latin, changed)
     if changed not in out:
         out.append(changed)
-    return out
+    return tuple(out)
 
 
 def _cued(prompt: str, start: int, end: int) -> bool:
