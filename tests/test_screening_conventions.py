@@ -120,3 +120,21 @@ def test_a_feminine_surname_does_not_match_the_masculine_one() -> None:
 def test_another_hangul_syllable_is_another_name_not_a_misspelling() -> None:
     assert hits(["김홍도"], "김홍대 교수의 강의") == []  # Kim Hong-dae, not Kim Hong-do
     assert hits(["김홍도"], "김홍도 풍속화") == [(1, "exact")]
+
+
+# --- a misspelt surname alone (Latin, next to a cue) -------------------------------------------
+
+def test_a_misspelt_surname_alone_next_to_a_cue_names_the_artist() -> None:
+    artists = ["Alexej von Jawlensky", "Giovanni Segantini"]
+    assert hits(artists, "alpine pasture in the style of Segandini") == [(2, "skeleton-misspelt")]
+    assert hits(artists, "a portrait by Jawlenski") == [(1, "skeleton-misspelt")]
+    assert hits(artists, "a portrait of Jawlenski") == []  # no style cue
+    assert hits(artists, "in the style of Segantini") == [(2, "surname")]  # spelt right: the surname rule
+
+
+def test_a_misspelt_surname_is_bounded_by_length_sound_and_words() -> None:
+    artists = ["Carl Larsson", "Giovanni Segantini"]
+    assert hits(artists, "a photo by Larsen") == []  # six letters: too short to be read as a slip
+    assert hits(artists, "a photo by Sagentino") == []  # three edits: more than one under ten letters
+    assert hits(artists, "in the style of Segamtini") == []  # one edit, but "m" for "n" changes the sound
+    assert hits(["Natalia Goncharova"], "a novel by Goncharov") == []  # the masculine form: another person

@@ -122,7 +122,7 @@ class InflectionIndex(FiledKeys):
                 if (key == token or not key.startswith(stem) or not 1 <= len(old) <= MAX_CUT
                         or len(key) < max(MIN_STEM, len(token)) or key in out):
                     continue
-                if not new and _FEMININE.search(key):
+                if not new and is_masculine_of(token, key):
                     continue  # a feminine surname never declines to the masculine: "Goncharov" is not "Goncharova"
                 if all(c in _ENDING_LETTERS for c in old[:-1]) and (old[-1] in _ENDING_LETTERS or old[-1] in _FINAL_S):
                     if script_of(stem[-1]) == script_of(key[-1]) and all(script_of(c) == script_of(stem[-1]) for c in new):
@@ -132,6 +132,12 @@ class InflectionIndex(FiledKeys):
             if key in filed.get(stem, ()) and key not in out and key != token:
                 out.append(key)
         return out
+
+
+def is_masculine_of(word: str, surname: str) -> bool:
+    """Whether ``word`` is the masculine form of a Slavic feminine ``surname`` ("goncharov" of
+    "goncharova", "kowalski"-style "-sk" of "-ska"): another person, never a case or a slip."""
+    return bool(_FEMININE.search(surname)) and word == surname[:-1]
 
 
 def _gradation_stems(token: str) -> list[str]:

@@ -505,10 +505,13 @@ class NameMatcher:
     def _skeleton_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
         """Whole names written in another script, on their consonant skeleton (``screening.skeleton``)."""
         out = []
-        for m in self._skeletons.find(prompt, tokens, self._label_text):
+        found = self._skeletons.find(prompt, tokens, self._label_text)
+        found += self._skeletons.find_misspelt_surnames(prompt, tokens, self._label_text)  # --- skeleton hook
+        for m in found:
             label = self._label_text[m.label_id] or ""
             score = SKELETON_SCORE * (1.0 - m.edits / max(len(m.key), 1))
-            how = {"name": "skeleton", "spelt": "skeleton-spelt"}.get(m.part, "skeleton-surname")
+            how = {"name": "skeleton", "spelt": "skeleton-spelt", "misspelt": "skeleton-misspelt"}.get(
+                m.part, "skeleton-surname")
             out.append(NameHit(self._label_artist[m.label_id], label, m.start, m.end, score, how, "skeleton",
                                TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
         return out
@@ -1099,7 +1102,7 @@ def _best(hits: list[NameHit]) -> list[NameHit]:
             other.start < hit.end
             and hit.start < other.end
             and (other.artist_id == hit.artist_id or (not strong and other.how in _STRONG)
-                 or hit.how == "skeleton-surname")  # a lone word in another script: the weakest evidence
+                 or hit.how in ("skeleton-surname", "skeleton-misspelt"))  # a lone word: the weakest evidence
             for other in kept
         )
         if not clash:

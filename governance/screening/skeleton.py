@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from stylegate.governance.screening import cues, lexicon
+from stylegate.governance.screening import cues, frequency, inflection, lexicon
 from stylegate.governance.screening.canonical import Token
 from stylegate.governance.screening.scripts import COMMON, LATIN, UNSPACED, script_of
 
@@ -67,6 +67,7 @@ SKELETON_SCORE = 0.8
 MAX_CANDIDATES = 16  # a window whose skeleton neighbourhood holds more names matches none of them
 MIN_SURNAME_LEN = 3  # skeleton symbols of a surname matched alone in another script (with a style cue)
 SHORT_SURNAME_LEN = 5  # a lone surname of fewer symbols needs its letters to agree more closely
+MIN_MISSPELT_LETTERS = 7  # letters of a Latin word read as a misspelt surname alone (next to a cue)
 MIN_SHORT_SURNAME_LETTERS = 75  # letter ratio (as they sound) of such a short lone surname
 MAX_SURNAME_CANDIDATES = 4  # a surname skeleton filed under more registered names (labels) matches none of them
 MIN_READING_AGREEMENT = 50  # rapidfuzz ratio of a window's romanised letters to the name's (any skeleton hit)
@@ -610,6 +611,62 @@ class SkeletonIndex:
                 if candidates:
                     out.extend(_verify_surname(prompt, window, words, candidates, labels))
         return out
+
+    def find_misspelt_surnames(self, prompt: str, tokens: Sequence[Token], labels: Sequence[str | None]
+                               ) -> list[SkeletonMatch]:
+        """Latin words next to a style cue that are a misspelling of a registered Latin surname.
+
+        "by Ciurlonis", "by Churlionis" (Čiurlionis): the fuzzy and phonetic rules file whole
+        names, so a surname alone misspelt was lost. Here a word of :data:`MIN_MISSPELT_LETTERS`
+        or more letters, no word in any screened language, whose consonant skeleton is a
+        registered surname's (the lone-surname codes, exact: the sound agrees), within a
+        length-scaled edit bound of its letters (one edit under ten letters, two from ten;
+        rapidfuzz Levenshtein) and next to a style cue, names the closest such artist.
+        """
+        self.settle()
+        if not len(self._surnames):
+            return []
+        asked: list[tuple[Token, str, str]] = []
+        for t in tokens:
+            if t.script != LATIN or t.end - t.start < MIN_MISSPELT_LETTERS:
+                continue
+            text = prompt[t.start : t.end]
+            if not text.isalpha():
+                continue
+            word = romanise(text, LATIN)
+            if lexicon.is_word(word) or frequency.zipf(word) > 0:
+                continue  # a word of some language, not a misspelt name
+            skeleton = word_skeleton(word)
+            if MIN_SURNAME_LEN + 1 <= len(skeleton) <= MAX_SKELETON_LEN:
+                asked.append((t, word, skeleton))
+        if not asked:
+            return []
+        from rapidfuzz.distance import Levenshtein
+
+        out: list[SkeletonMatch] = []
+        found = self._surnames.get_grouped([[pack(sk)] for _, _, sk in asked], MAX_SURNAME_CANDIDATES)
+        for (t, word, skeleton), candidates in zip(asked, found):
+            if not candidates or not _cued(prompt, t.start, t.end):
+                continue
+            scored: list[tuple[int, int]] = []
+            for label_id in sorted(candidates):
+                label = labels[label_id] if 0 <= label_id < len(labels) else None
+                if label is None or not _is_latin_label(label):
+                    continue
+                written = romanise(label.split()[-1], LATIN)
+                bound = 1 if len(written) < 10 else 2
+                d = Levenshtein.distance(word, written, score_cutoff=bound)
+                if 0 < d <= bound and word_skeleton(written) == skeleton and not inflection.is_masculine_of(word, written):
+                    scored.append((d, label_id))
+            best = min((d for d, _ in scored), default=0)
+            out.extend(SkeletonMatch(label_id, t.start, t.end, d, word, skeleton, skeleton, "misspelt")
+                       for d, label_id in scored if d == best)
+        return out
+
+
+def _is_latin_label(label: str) -> bool:
+    found = _label_words(label)
+    return found is not None and found[1] == LATIN
 
 
 @lru_cache(maxsize=16384)
