@@ -32,7 +32,10 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
                 ``phonetic``; see :meth:`NameMatcher._variants`);
 ``skeleton``    a whole multi-word name written in another script, on the consonant classes
                 its transliteration keeps ("로메로 브리토", "שירין נשאט" for Latin-registered
-                names; rule ``skeleton``, see ``screening.skeleton``; 0.8 less per edit).
+                names; rule ``skeleton``, see ``screening.skeleton``; 0.8 less per edit);
+                next to a style cue also a surname alone in another script
+                (``skeleton-surname``) and a misspelt Latin surname alone with the
+                surname's consonant skeleton (``skeleton-misspelt``).
 
 A hit's *rule* (``full-name``, ``single``, ``surname``, ``inflection``, ``fuzzy``,
 ``phonetic``, ``skeleton``) and whether the matched word is common decide, through :class:`NameRules`
