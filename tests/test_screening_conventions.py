@@ -58,6 +58,13 @@ def test_cyrillic_g_is_also_a_latin_h_and_a_final_n_also_ng() -> None:
     assert "gun'" in sk._variants("gun'", "CYRILLIC")  # a soft sign after n: not a final n
 
 
+def test_a_russian_case_ending_with_consonants_is_also_read_off() -> None:
+    assert "vychulkovsk" in sk._variants("vychulkovskogo", "CYRILLIC")  # -ого
+    assert hits(["Leon Wyczółkowski"], "пейзаж в стиле Вычулковского") == [(1, "skeleton-surname")]
+    assert hits(["Leon Wyczółkowski"], "пейзаж Вычулковского") == []  # a surname alone: a cue
+    assert sk._variants("dom", "CYRILLIC") == ("dom",)  # a short word keeps its letters
+
+
 def test_hangul_hu_is_also_fu_and_kana_v_also_a_german_w() -> None:
     assert "fujiko" in sk._variants("hujiko", "HANGUL")
     assert any(sk.word_skeleton(v) == sk.word_skeleton("kollwitz") for v in sk._variants("koruvitsu", "KATAKANA"))

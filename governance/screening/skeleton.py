@@ -109,7 +109,7 @@ _LATIN_PRE = str.maketrans({"č": "ch", "Č": "Ch", "ć": "ch", "Ć": "Ch", "š"
                             "ž": "zh", "Ž": "Zh", "ź": "zh", "Ź": "Zh", "ż": "zh", "Ż": "Zh"})
 _REPEAT = re.compile(r"(.)\1+")
 _PHONETIC_OF = str.maketrans(
-    {"a": "a", "e": "i", "i": "i", "y": "i", "o": "o", "u": "u", "w": "u", "h": None, "b": "P", "p": "P", "f": "P",
+    {"a": "a", "e": "i", "i": "i", "y": "i", "o": "o", "u": "u", "w": "P", "h": None, "b": "P", "p": "P", "f": "P",
      "v": "P", "t": "T", "d": "T", "k": "K", "g": "K", "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R",
      "l": "R", "m": "M", "n": "N"}
 )
@@ -123,12 +123,15 @@ _ITALIAN_GN = re.compile(r"(?<=[aeiou])gn(?=[aeiou])")
 _SILENT_H = re.compile(r"h(?=[aeiou])")
 _SILENT_END = re.compile(r"[aeiouy](?:s|t|d|x|z|ts|ds)$")
 _V_AS_W = (re.compile(r"v(?=[aeiou])"), "w")
+# Russian case endings that add consonants to a surname (vowel endings change no skeleton):
+# "Вычулковского" is "Wyczółkowski", "Шагалом" "Chagall"; the stem keeps four letters or more.
+_RUSSIAN_CASE = (re.compile(r"(?<=[a-z]{4})(?:ogo|ego|omu|emu|ymi|imi|ami|yami|akh|yakh|ym|im|om|em)(?= |$)"), "")
 _MAX_VARIANT_READING = 48  # letters of a window read with its script's conventions (longer: as written only)
 # How each script writes sounds of Latin names, read back (see :func:`_variants`).
 _CONVENTIONS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
     "CYRILLIC": ((re.compile(r"kh"), "h"), (re.compile(r"(?<!d)g"), "h"), (re.compile(r"dzh|dj"), "g"),
                  (re.compile(r"sk(?=i)"), "sch"), (re.compile(r"skh"), "sch"), _V_AS_W,
-                 (re.compile(r"(?<=[aeiouy])n(?= |$)"), "ng")),
+                 (re.compile(r"(?<=[aeiouy])n(?= |$)"), "ng"), _RUSSIAN_CASE),
     "GREEK": ((re.compile(r"ch"), "h"), (re.compile(r"tz"), "g"), (re.compile(r"(?<=[a-z])mp"), "b"),
               (re.compile(r"(?<=[a-z])nt"), "d"), (re.compile(r"sk(?=i)"), "sch"), _V_AS_W),
     "KATAKANA": (_V_AS_W, (re.compile(r"j"), "g")),
@@ -247,11 +250,12 @@ def _hangul_reading(word: str) -> str:
 
 @lru_cache(maxsize=16384)
 def phonetic_letters(text: str) -> str:
-    """Letters as they sound, vowels kept in three classes: for comparing a reading with a name.
+    """Letters as they sound, vowels kept in four classes: for comparing a reading with a name.
 
-    Consonants become their skeleton classes, "e i y" are one vowel, "au" and "eau" are "o",
-    "ou" and "w" are "u", repeats collapse. "paul" and "Поль" (pol') are both "PoR",
-    "gauguin" "KoKuiN" and "Гоген" "KoKiN": the letter ratio then sees what the ear hears.
+    Consonants become their skeleton classes ("w" a "v", its sound outside English), "e i y"
+    are one vowel, "au" and "eau" are "o", "ou" is "u", repeats collapse. "paul" and "Поль"
+    (pol') are both "PoR", "gauguin" "KoKuiN" and "Гоген" "KoKiN": the letter ratio then sees
+    what the ear hears.
     """
     out = []
     for word in _NOT_LETTER_OR_SPACE.sub("", text.lower()).split():
@@ -680,8 +684,9 @@ def _variants(reading: str, script: str) -> tuple[str, ...]:
     a word is also "b", "d", "g" ("Έντγκαρ" is "Edgar"); kana and Hangul "v" is also a German
     "w" ("コルヴィッツ" is "Kollwitz"). Cyrillic "г" is also a Latin "h" ("Ибрагим" is
     "Ibrahim", "Гегель" "Hegel"), and a final "-н" after a vowel also "-ng" (Chinese names in
-    the Palladius system: "Хуан" is "Huang"); Hangul "후" is also a Japanese "fu" ("후지타"
-    is "Foujita").
+    the Palladius system: "Хуан" is "Huang"), and a Russian case ending that adds consonants
+    ("-ого", "-ому", "-ым", "-ом", "-ами", "-ах") is also left off ("Вычулковского" is
+    "Wyczółkowski"); Hangul "후" is also a Japanese "fu" ("후지타" is "Foujita").
     """
     rules = _CONVENTIONS.get(script, ())
     if len(reading) > _MAX_VARIANT_READING:
