@@ -128,7 +128,7 @@ def test_fresh2_each_attack_category_is_caught_90_percent(fresh2_tallies: dict[s
     assert fresh2_tallies[category].rate >= rn.CATEGORY_TARGET, fresh2_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 89.1% (115/129) of fresh2 attacks caught")
+@pytest.mark.xfail(strict=True, reason="below target: 89.9% (116/129) of fresh2 attacks caught")
 def test_fresh2_all_attacks_together_are_caught_97_percent(fresh2_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh2_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
@@ -176,18 +176,17 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_all_five_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_all_six_splits(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
-    assert all(f"{split} split" in out for split in ("dev", "holdout", "fresh", "dev2", "fresh2"))
-    assert out.index("fresh split") < out.index("dev2 split") < out.index("fresh2 split")
+    assert all(f"{split} split" in out for split in ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2"))
+    assert out.index("fresh split") < out.index("dev2 split") < out.index("dev3 split") < out.index("fresh2 split")
     assert "cross-script" in out and "benign false positives" in out
 
 
 # The dev2 split (tests/realnames/dev2/): a development set for generalisation, not blind.
 DEV2_ATTACKS = ("cross-script", "inflection", "misspelling", "surname-only")
 NOT_MET_DEV2: dict[str, str] = {
-    "cross-script": "83.7% (41/49): short skeletons without a cue, Han and Devanagari readings",
     "inflection": "80.4% (37/46): cues not in the lists, compound and given-name forms",
 }
 
@@ -226,3 +225,54 @@ def test_dev2_benign_prompts_stay_under_one_percent(dev2_tallies: dict[str, Tall
 
 def test_dev2_attacks_flag_no_artist_they_do_not_name(dev2_tallies: dict[str, Tally]) -> None:
     assert {k: t.extra for k, t in dev2_tallies.items() if t.extra} == {}
+
+
+# The dev3 split (tests/realnames/dev3/): a second development set, written before the rule
+# changes of its round (then 80.2% of attacks, cross-script 19/36, 5/61 benign flagged).
+DEV3_ATTACKS = DEV2_ATTACKS
+
+
+@pytest.fixture(scope="module")
+def dev3_tallies() -> dict[str, Tally]:
+    matcher, names = rn.build_matcher(rn.split_artists("dev3"))  # main, fresh, dev2 and dev3 artists
+    return rn.lexical_tallies(rn.load_prompts(split="dev3"), matcher, names)
+
+
+def test_dev3_holds_new_artists_a_to_m_and_the_weak_categories() -> None:
+    others = ("fresh", "dev2", "fresh2")
+    before = {a.name.casefold() for a in rn.load_artists()}
+    for split in others:
+        before |= {a.name.casefold() for a in rn.load_artists(rn.fresh_folder(split=split))}
+    dev3 = rn.load_artists(rn.fresh_folder(split="dev3"))
+    prompts = rn.load_prompts(split="dev3")
+    assert 30 <= len(dev3) <= 40 and not before & {a.name.casefold() for a in dev3}
+    family_first = {"Lin Fengmian", "Kim Jung Gi", "Chang Ucchin"}  # Chinese and Korean order
+    surnames = [a.name.split()[0 if a.name in family_first else -1] for a in dev3]
+    assert all("A" <= name[0] <= "M" for name in surnames), surnames
+    counts = {c: sum(e.attack == c for e in prompts) for c in DEV3_ATTACKS}
+    assert {e.attack for e in prompts if not e.benign} == set(DEV3_ATTACKS) and min(counts.values()) >= 10
+    assert sum(e.benign for e in prompts) >= 55
+    registered = {a.name for a in dev3}
+    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
+
+
+@pytest.mark.parametrize("category", DEV3_ATTACKS)
+def test_dev3_each_attack_category_is_caught_90_percent(dev3_tallies: dict[str, Tally], category: str) -> None:
+    assert dev3_tallies[category].rate >= rn.CATEGORY_TARGET, dev3_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 96.9% (93/96): katakana セザンヌ and Russian Сезанна (two "
+                   "consonant classes), Иероним Босх (Latin -us and Dutch sch)")
+def test_dev3_all_attacks_together_are_caught_97_percent(dev3_tallies: dict[str, Tally]) -> None:
+    assert rn.report(dev3_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+@pytest.mark.xfail(strict=True, reason="above target: 4.9% (3/61): Dutch 'de hals' read as a cue, 'cranachan' as "
+                   "an inflection, the Frans Hals Museum")
+def test_dev3_benign_prompts_stay_under_one_percent(dev3_tallies: dict[str, Tally]) -> None:
+    assert rn.report(dev3_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+def test_dev3_attacks_flag_no_artist_they_do_not_name(dev3_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in dev3_tallies.items() if t.extra} == {}
+

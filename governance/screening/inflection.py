@@ -25,6 +25,7 @@ artist's given name, see ``names._inflected``), found by :meth:`InflectionIndex.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 from stylegate.governance.screening.keyindex import FiledKeys
@@ -40,6 +41,8 @@ MAX_REPLACED = 2  # letters a replaced ending may put in their place
 # written in; canonical keys fold Latin "l" to "i", so the vowels are read after folding.
 _ENDING_LETTERS = frozenset("aeiouyj" "аеиоуыэюяіїєйь" "αεηιουωσς")
 _FINAL_S = frozenset("sσςс")
+# Slavic feminine surnames: -ova, -eva, -ina, -ska, -cka (Latin and Cyrillic).
+_FEMININE = re.compile(r"(?:ov|ev|in|yn|sk|ck|ов|ев|ёв|ин|ын|ск|цк)[aа]$")
 
 
 class InflectionIndex(FiledKeys):
@@ -119,6 +122,8 @@ class InflectionIndex(FiledKeys):
                 if (key == token or not key.startswith(stem) or not 1 <= len(old) <= MAX_CUT
                         or len(key) < max(MIN_STEM, len(token)) or key in out):
                     continue
+                if not new and is_masculine_of(token, key):
+                    continue  # a feminine surname never declines to the masculine: "Goncharov" is not "Goncharova"
                 if all(c in _ENDING_LETTERS for c in old[:-1]) and (old[-1] in _ENDING_LETTERS or old[-1] in _FINAL_S):
                     if script_of(stem[-1]) == script_of(key[-1]) and all(script_of(c) == script_of(stem[-1]) for c in new):
                         out.append(key)
@@ -127,6 +132,12 @@ class InflectionIndex(FiledKeys):
             if key in filed.get(stem, ()) and key not in out and key != token:
                 out.append(key)
         return out
+
+
+def is_masculine_of(word: str, surname: str) -> bool:
+    """Whether ``word`` is the masculine form of a Slavic feminine ``surname`` ("goncharov" of
+    "goncharova", "kowalski"-style "-sk" of "-ska"): another person, never a case or a slip."""
+    return bool(_FEMININE.search(surname)) and word == surname[:-1]
 
 
 def _gradation_stems(token: str) -> list[str]:

@@ -32,7 +32,10 @@ token boundaries, so "ann" never fires inside "banner". Each hit says how it mat
                 ``phonetic``; see :meth:`NameMatcher._variants`);
 ``skeleton``    a whole multi-word name written in another script, on the consonant classes
                 its transliteration keeps ("로메로 브리토", "שירין נשאט" for Latin-registered
-                names; rule ``skeleton``, see ``screening.skeleton``; 0.8 less per edit).
+                names; rule ``skeleton``, see ``screening.skeleton``; 0.8 less per edit);
+                next to a style cue also a surname alone in another script
+                (``skeleton-surname``) and a misspelt Latin surname alone with the
+                surname's consonant skeleton (``skeleton-misspelt``).
 
 A hit's *rule* (``full-name``, ``single``, ``surname``, ``inflection``, ``fuzzy``,
 ``phonetic``, ``skeleton``) and whether the matched word is common decide, through :class:`NameRules`
@@ -75,7 +78,7 @@ from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
 from stylegate.governance.screening.keytable import KeyTable
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
-from stylegate.governance.screening.phonetic import PhoneticIndex
+from stylegate.governance.screening.phonetic import PhoneticIndex, another_syllable
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
 from stylegate.governance.screening.skeleton import SKELETON_SCORE, SkeletonIndex
@@ -514,10 +517,13 @@ class NameMatcher:
     def _skeleton_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
         """Whole names written in another script, on their consonant skeleton (``screening.skeleton``)."""
         out = []
-        for m in self._skeletons.find(prompt, tokens, self._label_text):
+        found = self._skeletons.find(prompt, tokens, self._label_text)
+        found += self._skeletons.find_misspelt_surnames(prompt, tokens, self._label_text)  # --- skeleton hook
+        for m in found:
             label = self._label_text[m.label_id] or ""
             score = SKELETON_SCORE * (1.0 - m.edits / max(len(m.key), 1))
-            how = {"name": "skeleton", "spelt": "skeleton-spelt"}.get(m.part, "skeleton-surname")
+            how = {"name": "skeleton", "spelt": "skeleton-spelt", "misspelt": "skeleton-misspelt"}.get(
+                m.part, "skeleton-surname")
             out.append(NameHit(self._label_artist[m.label_id], label, m.start, m.end, score, how, "skeleton",
                                TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
         return out
@@ -652,6 +658,8 @@ class NameMatcher:
                     # name ("Ximena Ångström-Vail" is not "Zoë Ångström-Vail").
                     if words_in < e.parts and not is_unspaced(tokens[i].script):
                         continue
+                    if another_syllable(tokens[i].script, tokens[j].script, e.label):
+                        continue  # --- phonetic hook: "김정호" is not "김정기"
                     if e.fuzzy and not (e.single and prose):
                         hit(e, start, end, 1.0 - edits / len(key), "phonetic", "phonetic", edits, all_common)
         if self._given:
@@ -1189,7 +1197,8 @@ def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = (
 
 
 def _best(hits: list[NameHit]) -> list[NameHit]:
-    """Each artist's best hit where its hits overlap; weak hits yield to others' strong hits."""
+    """Each artist's best hit where its hits overlap; weak hits yield to others' strong hits,
+    and a lone surname in another script (``skeleton-surname``) to any other hit on its words."""
     order = sorted(hits, key=lambda h: (-h.score, h.how not in _STRONG, h.via != AS_WRITTEN, -(h.end - h.start), h.start))
     kept: list[NameHit] = []
     for hit in order:
@@ -1197,7 +1206,8 @@ def _best(hits: list[NameHit]) -> list[NameHit]:
         clash = any(
             other.start < hit.end
             and hit.start < other.end
-            and (other.artist_id == hit.artist_id or (not strong and other.how in _STRONG))
+            and (other.artist_id == hit.artist_id or (not strong and other.how in _STRONG)
+                 or hit.how in ("skeleton-surname", "skeleton-misspelt"))  # a lone word: the weakest evidence
             for other in kept
         )
         if not clash:

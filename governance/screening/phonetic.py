@@ -81,3 +81,18 @@ def _verify(query: str, keys: Iterable[str]) -> list[tuple[str, int]]:
         if 0 < distance <= limit:
             out.append((key, distance))
     return out
+
+
+def another_syllable(span_script: str, span_end_script: str, label: str) -> bool:
+    """Whether a sound-alike is another name written syllable by syllable in the name's own script.
+
+    In Hangul and Han a name is a few syllables, one a character ("김정기"); a window in that
+    same script that differs from it is a different character, so a different name
+    ("김정호", Kim Jeong-ho the cartographer), not a misspelling: people misspell
+    romanisations, not the characters of a name. (A Hangul window against a name
+    registered in Latin letters is still compared.)
+    """
+    from stylegate.governance.screening.scripts import is_unspaced, scripts_in
+
+    return is_unspaced(span_script) and span_script == span_end_script and span_script in scripts_in(label)
+

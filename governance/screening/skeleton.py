@@ -46,12 +46,13 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from stylegate.governance.screening import cues, lexicon
+from stylegate.governance.screening import cues, frequency, inflection, lexicon
 from stylegate.governance.screening.canonical import Token
 from stylegate.governance.screening.scripts import COMMON, LATIN, UNSPACED, script_of
 
@@ -64,9 +65,15 @@ STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
 MAX_WORDS = 4  # words in a window (names of more words are left to the other rules)
 SKELETON_SCORE = 0.8
 MAX_CANDIDATES = 16  # a window whose skeleton neighbourhood holds more names matches none of them
-MIN_SURNAME_LEN = 5  # skeleton symbols of a surname matched alone in another script (with a style cue)
-MAX_SURNAME_CANDIDATES = 2  # a surname skeleton shared by more registered names matches none of them
+MIN_SURNAME_LEN = 3  # skeleton symbols of a surname matched alone in another script (with a style cue)
+SHORT_SURNAME_LEN = 5  # a lone surname of fewer symbols needs its letters to agree more closely
+MIN_MISSPELT_LETTERS = 7  # letters of a Latin word read as a misspelt surname alone (next to a cue)
+MIN_SHORT_SURNAME_LETTERS = 75  # letter ratio (as they sound) of such a short lone surname
+MAX_SURNAME_CANDIDATES = 4  # a surname skeleton filed under more registered names (labels) matches none of them
 MIN_READING_AGREEMENT = 50  # rapidfuzz ratio of a window's romanised letters to the name's (any skeleton hit)
+# The letters as they sound (phonetic_letters) count only when they agree this well: the
+# consonant classes already agree, so this ratio mostly weighs the vowels.
+MIN_HEARD_AGREEMENT = 75
 MIN_SURNAME_LETTERS = 65  # rapidfuzz ratio of a lone surname's romanised letters to the name's
 _ABJADS = frozenset({"ARABIC", "HEBREW"})
 # Alphabets that write every vowel as a letter: a short skeleton spelt out in one stands alone.
@@ -101,6 +108,37 @@ _ARABIC_PRE = str.maketrans({"ث": "س", "ذ": "ز", "ظ": "ز"})
 _LATIN_PRE = str.maketrans({"č": "ch", "Č": "Ch", "ć": "ch", "Ć": "Ch", "š": "sh", "Š": "Sh", "ś": "sh", "Ś": "Sh",
                             "ž": "zh", "Ž": "Zh", "ź": "zh", "Ź": "Zh", "ż": "zh", "Ż": "Zh"})
 _REPEAT = re.compile(r"(.)\1+")
+_PHONETIC_OF = str.maketrans(
+    {"a": "a", "e": "i", "i": "i", "y": "i", "o": "o", "u": "u", "w": "P", "h": None, "b": "P", "p": "P", "f": "P",
+     "v": "P", "t": "T", "d": "T", "k": "K", "g": "K", "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R",
+     "l": "R", "m": "M", "n": "N"}
+)
+# Modern Greek: stops written as nasal + stop at the start of a word, and the vowel digraphs.
+_GREEK_STOP = {"μπ": "b", "ντ": "d", "γκ": "g"}  # Latin letters: anyascii passes them through
+_GREEK_INITIAL = re.compile(r"^(?:μπ|ντ|γκ)")
+_GREEK_DIGRAPHS = (("ου", "u"), ("αι", "e"), ("ει", "i"), ("οι", "i"), ("γγ", "ng"), ("γκ", "g"))
+_KANA_SILENT = frozenset("ーッっ")
+_ITALIAN_GLI = re.compile(r"gli(?=[aeiou])|gli$")
+_ITALIAN_GN = re.compile(r"(?<=[aeiou])gn(?=[aeiou])")
+_SILENT_H = re.compile(r"h(?=[aeiou])")
+_SILENT_END = re.compile(r"[aeiouy](?:s|t|d|x|z|ts|ds)$")
+_V_AS_W = (re.compile(r"v(?=[aeiou])"), "w")
+# Russian case endings that add consonants to a surname (vowel endings change no skeleton):
+# "Вычулковского" is "Wyczółkowski", "Шагалом" "Chagall"; the stem keeps four letters or more.
+_RUSSIAN_CASE = (re.compile(r"(?<=[a-z]{4})(?:ogo|ego|omu|emu|ymi|imi|ami|yami|akh|yakh|ym|im|om|em)(?= |$)"), "")
+_MAX_VARIANT_READING = 48  # letters of a window read with its script's conventions (longer: as written only)
+# How each script writes sounds of Latin names, read back (see :func:`_variants`).
+_CONVENTIONS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    "CYRILLIC": ((re.compile(r"kh"), "h"), (re.compile(r"(?<!d)g"), "h"), (re.compile(r"dzh|dj"), "g"),
+                 (re.compile(r"sk(?=i)"), "sch"), (re.compile(r"skh"), "sch"), _V_AS_W,
+                 (re.compile(r"(?<=[aeiouy])n(?= |$)"), "ng"), _RUSSIAN_CASE),
+    "GREEK": ((re.compile(r"ch"), "h"), (re.compile(r"tz"), "g"), (re.compile(r"(?<=[a-z])mp"), "b"),
+              (re.compile(r"(?<=[a-z])nt"), "d"), (re.compile(r"sk(?=i)"), "sch"), _V_AS_W),
+    "KATAKANA": (_V_AS_W, (re.compile(r"j"), "g")),
+    "HIRAGANA": (_V_AS_W, (re.compile(r"j"), "g")),
+    "HANGUL": (_V_AS_W, (re.compile(r"j"), "g"), (re.compile(r"h(?=u)"), "f")),
+}
+_SMALL_KANA = frozenset("ァィゥェォャュョぁぃぅぇぉゃゅょ")
 _NOT_LETTER = re.compile(r"[^a-z]+")
 _NOT_LETTER_OR_SPACE = re.compile(r"[^a-z ]+")
 _VOWEL_LETTERS = re.compile(r"[aeiouy]")
@@ -137,6 +175,12 @@ def romanise(word: str, script: str) -> str:
     if script == "ARABIC":
         word = word.translate(_ARABIC_PRE)
         return "".join("u" if (c == "و" and k > 0) else anyascii(c) for k, c in enumerate(word)).lower()
+    if script == "GREEK":
+        return _greek_reading(word)
+    if script in _UNSPACED_KEPT:
+        return _kana_reading(word)
+    if script == "HANGUL":
+        return _hangul_reading(word)
     if script == "HEBREW":
         out = []
         for k, c in enumerate(word):
@@ -146,6 +190,81 @@ def romanise(word: str, script: str) -> str:
                 out.append(anyascii(c))
         return "".join(out).lower()
     return anyascii(word).lower()
+
+
+def _greek_reading(word: str) -> str:
+    """A Greek word in Latin letters the way modern Greek sounds: "ου" is "u", "αι" "e", "ει"
+    and "οι" "i", and at the start of a word "μπ", "ντ", "γκ" are "b", "d", "g" (medially
+    they may still be "mb", "nd", "ng": see :func:`_variants`); "γγ" is "ng"."""
+    from anyascii import anyascii
+
+    plain = "".join(c for c in unicodedata.normalize("NFD", word.lower()) if not unicodedata.combining(c))
+    plain = plain.replace("ς", "σ")
+    plain = _GREEK_INITIAL.sub(lambda m: _GREEK_STOP[m.group()], plain)
+    for greek, latin in _GREEK_DIGRAPHS:
+        plain = plain.replace(greek, latin)
+    return anyascii(plain).lower()
+
+
+def _kana_reading(word: str) -> str:
+    """A kana word in Latin letters, read by the kana spelling rules anyascii leaves out.
+
+    A small vowel or small ya/yu/yo replaces the vowel of the kana before it ("ディ" is "di",
+    not "dei"; "シャ" is "sha", not "shiya"), the long-vowel mark and the small tsu of
+    gemination add no letter (gemination does not change a consonant skeleton).
+    """
+    from anyascii import anyascii
+
+    out = ""
+    for ch in word:
+        if ch in _KANA_SILENT:
+            continue
+        latin = anyascii(ch).lower()
+        if ch in _SMALL_KANA and out and out[-1] in _VOWELS:
+            if latin.startswith("y") and out[-1] == "i":
+                out = out[:-1]
+                if out[-2:] in ("sh", "ch") or out[-1:] == "j":
+                    latin = latin[1:]  # "shi" + "ya" is "sha"
+            else:
+                out = out[:-1]  # "de" + "i" is "di", "fu" + "a" is "fa"
+        out += latin
+    return out
+
+
+def _hangul_reading(word: str) -> str:
+    """A Hangul word in Latin letters with the epenthetic vowel of loanwords left out: a
+    syllable of "ㅡ" without a final consonant after a consonant ("프" "peu", "스" "seu") is
+    the consonant alone ("프랭크" is "praengk" for "Frank"); the syllable structure comes from
+    the Unicode Hangul block, the letters from anyascii."""
+    from anyascii import anyascii
+
+    out = []
+    for ch in word:
+        latin = anyascii(ch).lower()
+        index = ord(ch) - 0xAC00
+        if 0 <= index < 11172 and (index % 588) // 28 == 18 and index % 28 == 0 and latin.endswith("eu") and len(latin) > 2:
+            latin = latin[:-2]
+        out.append(latin)
+    return "".join(out)
+
+
+@lru_cache(maxsize=16384)
+def phonetic_letters(text: str) -> str:
+    """Letters as they sound, vowels kept in four classes: for comparing a reading with a name.
+
+    Consonants become their skeleton classes ("w" a "v", its sound outside English), "e i y"
+    are one vowel, "au" and "eau" are "o", "ou" is "u", repeats collapse. "paul" and "Поль"
+    (pol') are both "PoR", "gauguin" "KoKuiN" and "Гоген" "KoKiN": the letter ratio then sees
+    what the ear hears.
+    """
+    out = []
+    for word in _NOT_LETTER_OR_SPACE.sub("", text.lower()).split():
+        w = _SOFT_C.sub("s", word)
+        w = w.replace("eau", "o").replace("au", "o").replace("ou", "u")
+        w = _DIGRAPHS.sub(lambda m: _DIGRAPH_LETTER[m.group()], w)
+        w = w.translate(_PHONETIC_OF)
+        out.append(_REPEAT.sub(r"\1", w))
+    return " ".join(out)
 
 
 def _label_words(label: str) -> tuple[list[str], str] | None:
@@ -237,6 +356,8 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
     readings = [[read(w) for w in words]]
     if script == LATIN and any("j" in w for w in readings[0]):
         readings.append([_GLIDE_J_ANY.sub("y", w) for w in readings[0]])
+    if script == LATIN:
+        readings.extend(_spoken_readings(readings[0], words))
     names: dict[str, Form] = {}
     surnames: dict[str, Form] = {}
     for reading in readings:
@@ -256,6 +377,26 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
         if script == LATIN and len(parts) > 1 and MIN_SURNAME_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
             surnames.setdefault(parts[-1], Form(parts[-1], (parts[-1],), 1))
     return script, tuple(names.values()), tuple(surnames.values())
+
+
+def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list[str]]:
+    """Readings of a Latin name as other scripts write it when its spelling is not its sound.
+
+    Italian "gli" and "gn" are one sound ("Modigliani" is Модильяни, モディリアーニ; "Mignola"
+    Миньола) and a word-initial "h" before a vowel is silent in Romance names ("Henri" is
+    Анри, Ανρί); "ç" is "ch" in Turkish and Albanian names ("Çallı" is Чаллы) and "s" in French
+    ones ("François" is Франсуа). Only names holding such letters get a reading more (the registry's memory
+    grows with forms, so the rule adds none it does not need).
+    """
+    spoken = [_ITALIAN_GLI.sub("li", _ITALIAN_GN.sub("ny", w)) for w in words]
+    out = [spoken] if spoken != words else []
+    if any("ç" in w.lower() for w in written):  # "ch" in Turkish and Albanian names, "s" in French ones
+        for sound in ("ch", "s"):
+            out.append([romanise(w.lower().replace("ç", sound), LATIN) for w in written])
+    unsounded = [w[1:] if _SILENT_H.match(w) else w for w in spoken]
+    if unsounded != spoken:
+        out.append(unsounded)
+    return out
 
 
 def allowed_edits(length: int) -> int:
@@ -309,10 +450,11 @@ class SkeletonCodes:
     of a few dozen codes is one ``searchsorted``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, neighbours: bool = True) -> None:
         import numpy as np
 
         self._np = np
+        self._neighbours = neighbours  # False: exact codes only (lone surnames are looked up exactly)
         self._codes = np.empty(0, dtype=np.int64)
         self._ids = np.empty(0, dtype=np.int32)
         self._overlay: dict[int, list[int]] = {}
@@ -325,7 +467,7 @@ class SkeletonCodes:
         np = self._np
         if len(skeletons) < 64 and self._overlay_n + len(skeletons) < max(_FOLD_MIN, len(self._codes) // 8):
             for sk, label_id in zip(skeletons, ids):
-                for c in neighbourhood(pack(sk), len(sk)):
+                for c in (neighbourhood(pack(sk), len(sk)) if self._neighbours else [pack(sk)]):
                     self._overlay.setdefault(c, []).append(label_id)
                     self._overlay_n += 1
             return
@@ -333,7 +475,7 @@ class SkeletonCodes:
         lens = np.fromiter(map(len, skeletons), dtype=np.int64, count=len(skeletons))
         label_ids = np.asarray(ids, dtype=np.int32)
         parts_c, parts_i = [self._codes, codes], [self._ids, label_ids]
-        for j in range(int(lens.max())):
+        for j in range(int(lens.max()) if self._neighbours else 0):
             keep = lens > j
             c = codes[keep]
             low = c & ((1 << (4 * j)) - 1)
@@ -388,7 +530,7 @@ class SkeletonIndex:
     def __init__(self) -> None:
         self._latin = SkeletonCodes()
         self._native = SkeletonCodes()
-        self._surnames = SkeletonCodes()
+        self._surnames = SkeletonCodes(neighbours=False)
         self._pending: list[tuple[int, str]] = []
         self._max_len = 0
         self._native_lens: set[int] = set()  # skeleton lengths of names in other scripts
@@ -450,7 +592,7 @@ class SkeletonIndex:
                     if first.script == LATIN and not self._native_lens & {len(joined) - 1, len(joined), len(joined) + 1}:
                         continue  # no name in another script is within an edit of this length
                     if (MIN_NAME_LEN if j > i else MIN_SURNAME_LEN) <= len(joined) <= MAX_SKELETON_LEN:
-                        windows.append((i, j, joined, reading, first.script == LATIN))
+                        windows.append((i, j, joined, variant, first.script == LATIN))
                 if len("".join(word_skeleton(x) for x in readings)) > self._max_len + 1:
                     break
         if not windows:
@@ -474,14 +616,91 @@ class SkeletonIndex:
                     out.extend(_verify_surname(prompt, window, words, candidates, labels))
         return out
 
+    def find_misspelt_surnames(self, prompt: str, tokens: Sequence[Token], labels: Sequence[str | None]
+                               ) -> list[SkeletonMatch]:
+        """Latin words next to a style cue that are a misspelling of a registered Latin surname.
 
-def _variants(reading: str, script: str) -> list[str]:
-    """A romanised window and, for a script that writes "h" as "kh" or "ch" (Cyrillic х, Greek χ),
-    the same with that letter read as "h": "Хасуй" is "Hasui", "Йоханнес" "Johannes"."""
+        "by Ciurlonis", "by Churlionis" (Čiurlionis): the fuzzy and phonetic rules file whole
+        names, so a surname alone misspelt was lost. Here a word of :data:`MIN_MISSPELT_LETTERS`
+        or more letters, no word in any screened language, whose consonant skeleton is a
+        registered surname's (the lone-surname codes, exact: the sound agrees), within a
+        length-scaled edit bound of its letters (one edit under ten letters, two from ten;
+        rapidfuzz Levenshtein) and next to a style cue, names the closest such artist.
+        """
+        self.settle()
+        if not len(self._surnames):
+            return []
+        asked: list[tuple[Token, str, str]] = []
+        for t in tokens:
+            if t.script != LATIN or t.end - t.start < MIN_MISSPELT_LETTERS:
+                continue
+            text = prompt[t.start : t.end]
+            if not text.isalpha():
+                continue
+            word = romanise(text, LATIN)
+            if lexicon.is_word(word) or frequency.zipf(word) > 0:
+                continue  # a word of some language, not a misspelt name
+            skeleton = word_skeleton(word)
+            if MIN_SURNAME_LEN + 1 <= len(skeleton) <= MAX_SKELETON_LEN:
+                asked.append((t, word, skeleton))
+        if not asked:
+            return []
+        from rapidfuzz.distance import Levenshtein
+
+        out: list[SkeletonMatch] = []
+        found = self._surnames.get_grouped([[pack(sk)] for _, _, sk in asked], MAX_SURNAME_CANDIDATES)
+        for (t, word, skeleton), candidates in zip(asked, found):
+            if not candidates or not _cued(prompt, t.start, t.end):
+                continue
+            scored: list[tuple[int, int]] = []
+            for label_id in sorted(candidates):
+                label = labels[label_id] if 0 <= label_id < len(labels) else None
+                if label is None or not _is_latin_label(label):
+                    continue
+                written = romanise(label.split()[-1], LATIN)
+                bound = 1 if len(written) < 10 else 2
+                d = Levenshtein.distance(word, written, score_cutoff=bound)
+                if 0 < d <= bound and word_skeleton(written) == skeleton and not inflection.is_masculine_of(word, written):
+                    scored.append((d, label_id))
+            best = min((d for d, _ in scored), default=0)
+            out.extend(SkeletonMatch(label_id, t.start, t.end, d, word, skeleton, skeleton, "misspelt")
+                       for d, label_id in scored if d == best)
+        return out
+
+
+def _is_latin_label(label: str) -> bool:
+    found = _label_words(label)
+    return found is not None and found[1] == LATIN
+
+
+@lru_cache(maxsize=16384)
+def _variants(reading: str, script: str) -> tuple[str, ...]:
+    """A romanised window and the readings its script's spelling conventions for foreign names
+    allow (each rule alone, then all together; see :data:`_CONVENTIONS`).
+
+    Cyrillic х and Greek χ are also "h" ("Хасуй" is "Hasui", "Йоханнес" "Johannes"); Cyrillic
+    "дж" and Greek "τζ" are also a soft "g" ("Джентилески" is "Gentileschi"), "ск" before "и"
+    also an Italian "sch" and "сх" a Dutch one ("Босх" is "Bosch"); a Greek "μπ", "ντ", "γκ" inside
+    a word is also "b", "d", "g" ("Έντγκαρ" is "Edgar"); kana and Hangul "v" is also a German
+    "w" ("コルヴィッツ" is "Kollwitz"). Cyrillic "г" is also a Latin "h" ("Ибрагим" is
+    "Ibrahim", "Гегель" "Hegel"), and a final "-н" after a vowel also "-ng" (Chinese names in
+    the Palladius system: "Хуан" is "Huang"), and a Russian case ending that adds consonants
+    ("-ого", "-ому", "-ым", "-ом", "-ами", "-ах") is also left off ("Вычулковского" is
+    "Wyczółkowski"); Hangul "후" is also a Japanese "fu" ("후지타" is "Foujita").
+    """
+    rules = _CONVENTIONS.get(script, ())
+    if len(reading) > _MAX_VARIANT_READING:
+        rules = ()
     out = [reading]
-    if script in ("CYRILLIC", "GREEK") and ("kh" in reading or (script == "GREEK" and "ch" in reading)):
-        out.append(reading.replace("kh", "h") if script == "CYRILLIC" else reading.replace("ch", "h"))
-    return out
+    changed = reading
+    for pattern, latin in rules:
+        one = pattern.sub(latin, reading)
+        if one != reading:
+            out.append(one)
+            changed = pattern.sub(latin, changed)
+    if changed not in out:
+        out.append(changed)
+    return tuple(out)
 
 
 def _cued(prompt: str, start: int, end: int) -> bool:
@@ -513,9 +732,9 @@ def _verify(
                 d = Levenshtein.distance(skeleton, form.skeleton, score_cutoff=limit)
                 if d > limit:
                     continue
-                if d and n == form.words and not _edit_in_long_word(skeleton, reading, form) and not _cued(
-                    prompt, words[i].start, words[j].end
-                ):
+                if d and n == form.words and not _edit_in_long_word(skeleton, reading, form) and not _silent_final(
+                    skeleton, reading, form, label, script
+                ) and not _cued(prompt, words[i].start, words[j].end):
                     continue  # "Ивана Купала" is not "Ivana Kobilca": an edit in a short word needs a cue
                 if _reading_agreement(reading, label, script, words[i].script) < MIN_READING_AGREEMENT:
                     continue  # the consonant classes agree by chance; the letters do not
@@ -557,7 +776,13 @@ def _reading_agreement(reading: str, label: str, script: str, window_script: str
 
     abjad = window_script in _ABJADS
     mine = plain(reading)
-    return max((fuzz.ratio(mine, plain(r)) for r in _label_readings(label, script)), default=0.0)
+    readings = _label_readings(label, script)
+    best = max((fuzz.ratio(mine, plain(r)) for r in readings), default=0.0)
+    if not abjad:  # the same letters as they sound ("pol gogen" / "paul gauguin")
+        sounded = phonetic_letters(mine)
+        heard = max((fuzz.ratio(sounded, phonetic_letters(r)) for r in readings), default=0.0)
+        best = max(best, heard if heard >= MIN_HEARD_AGREEMENT else 0.0)
+    return best
 
 
 def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
@@ -568,7 +793,6 @@ def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
     in the name's order or reversed, "j" read either way) is the name written out, and stands
     without a cue.
     """
-    from rapidfuzz import fuzz
 
     found = _label_words(label)
     if found is None:
@@ -578,9 +802,40 @@ def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
     orders = [words, words[::-1]] + ([[words[0], words[-1]], [words[-1], words[0]]] if len(words) >= 3 else [])
 
     def agree(a: str, b: str) -> bool:
-        return max(fuzz.ratio(a, b), fuzz.ratio(a, _GLIDE_J_ANY.sub("y", b))) >= MIN_SURNAME_LETTERS
+        return _letter_ratio(a, b) >= MIN_SURNAME_LETTERS
 
     return any(len(o) == len(mine) and all(agree(a, b) for a, b in zip(mine, o)) for o in orders)
+
+
+def _letter_ratio(mine: str, written: str) -> float:
+    """How far a romanised prompt word agrees with a name's word: the best rapidfuzz ratio of
+    the letters, the letters with "j" as a glide, and the letters as they sound
+    (:func:`phonetic_letters`)."""
+    from rapidfuzz import fuzz
+
+    heard = fuzz.ratio(phonetic_letters(mine), phonetic_letters(written))
+    return max(fuzz.ratio(mine, written), fuzz.ratio(mine, _GLIDE_J_ANY.sub("y", written)),
+               heard if heard >= MIN_HEARD_AGREEMENT else 0.0)
+
+
+def _silent_final(skeleton: str, reading: str, form: Form, label: str, script: str) -> bool:
+    """Whether the window's one edit is a final consonant of the name that is not sounded.
+
+    French and other names end in letters nobody pronounces ("Degas", "Monet", "Boucher's"
+    "-er" aside): other scripts write the name as it sounds (Ντεγκά, Моне, ドガ). A window
+    whose words equal the name's except that one word lacks the last symbol of the name's
+    word, where that word is spelt ending in -s, -t, -d, -x or -z after a vowel, is read as
+    the name (no cue needed); any other edit in a short word still needs one.
+    """
+    found = _label_words(label)
+    if found is None or script != LATIN:
+        return False
+    mine = [p for p in (word_skeleton(x) for x in reading.split(" ")) if p]
+    if len(mine) != len(form.parts) or "".join(mine) != skeleton:
+        return False
+    silent = {word_skeleton(romanise(w, script)) for w in found[0] if _SILENT_END.search(w.lower())}
+    changed = [(a, b) for a, b in zip(mine, form.parts) if a != b]
+    return len(changed) == 1 and changed[0][1] in silent and changed[0][1][:-1] == changed[0][0] != ""
 
 
 def _edit_in_long_word(skeleton: str, reading: str, form: Form) -> bool:
@@ -607,13 +862,11 @@ def _verify_surname(
     prompt: str, window: tuple[int, int, str, str, bool], words: list[_Word], candidates: set[int],
     labels: Sequence[str | None],
 ) -> list[SkeletonMatch]:
-    from rapidfuzz import fuzz
-
     i, _, skeleton, reading, _ = window
     w = words[i]
     if w.script in _ABJADS or not _cued(prompt, w.start, w.end):
         return []
-    out = []
+    out: list[tuple[float, SkeletonMatch]] = []
     for label_id in sorted(candidates):
         label = labels[label_id] if 0 <= label_id < len(labels) else None
         if label is None:
@@ -622,10 +875,14 @@ def _verify_surname(
         written = romanise(label.split()[-1], script)
         # One word is weak evidence: its letters, vowels included, must mostly agree too
         # ("クブシノブ" ku-bu-shi-no-bu is Kuvshinov; "カブシナブ" ka-bu-shi-na-bu is not).
-        if (w.script != script and any(f.skeleton == skeleton for f in surnames)
-                and fuzz.ratio(reading, written) >= MIN_SURNAME_LETTERS):
-            out.append(SkeletonMatch(label_id, w.start, w.end, 0, reading, skeleton, skeleton, "surname"))
-    return out
+        if w.script == script or not any(f.skeleton == skeleton for f in surnames):
+            continue
+        ratio = _letter_ratio(reading, written)
+        if ratio >= (MIN_SURNAME_LETTERS if len(skeleton) >= SHORT_SURNAME_LEN else MIN_SHORT_SURNAME_LETTERS):
+            out.append((ratio, SkeletonMatch(label_id, w.start, w.end, 0, reading, skeleton, skeleton, "surname")))
+    # One word names one person: of the surnames it could be, only the closest in letters.
+    best = max((r for r, _ in out), default=0.0)
+    return [m for r, m in out if r == best]
 
 
 def _separated(prompt: str, end: int, start: int) -> bool:

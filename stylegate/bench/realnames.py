@@ -13,7 +13,10 @@ with the artists of both folders registered together. ``tests/realnames/dev2/`` 
 a development set written to develop rules for generalisation (not blind): more artists
 from declining languages and other scripts, and benign prompts where a surname is part of
 a place or institution name; it is screened with the artists of the main, fresh and dev2
-folders. ``tests/realnames/fresh2/`` ("fresh2") was written blind (without running the
+folders. ``tests/realnames/dev3/`` ("dev3") is a second development set, written before the
+rule changes of its round (40 artists whose surname starts with A to M; Latin names in the
+spellings other scripts really use, inflected, misspelt, or a surname alone with a cue) and
+screened with the artists of the main, fresh, dev2 and dev3 folders. ``tests/realnames/fresh2/`` ("fresh2") was written blind (without running the
 screen) during a later round, and is screened with the artists of the main, fresh and
 fresh2 folders.
 
@@ -40,10 +43,11 @@ OVERALL_TARGET = 0.97  # all attacks together
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
-SPLITS = ("dev", "holdout", "fresh", "dev2", "fresh2")
+SPLITS = ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2")
 # Each later split is a folder of its own, screened with the main folder's artists and those
 # of the folders listed for it (fresh2 keeps the registry it was first measured with).
 FOLDER_SPLITS: dict[str, tuple[str, ...]] = {"fresh": ("fresh",), "dev2": ("fresh", "dev2"),
+                                             "dev3": ("fresh", "dev2", "dev3"),
                                              "fresh2": ("fresh", "fresh2")}
 FRESH_SPLITS = tuple(FOLDER_SPLITS)
 
@@ -84,7 +88,7 @@ def split_artists(split: str, folder: Path | None = None) -> list[RealArtist]:
 
 def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
     """Prompts of ``split`` ("dev", "holdout", "all" of the main file, or a folder split:
-    "fresh", "dev2", "fresh2") as corpus entries."""
+    "fresh", "dev2", "dev3", "fresh2") as corpus entries."""
     if split not in ("dev", "holdout", "all", *FRESH_SPLITS):
         raise ValueError(f"unknown split {split!r}")
     if split in FRESH_SPLITS:
