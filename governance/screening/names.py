@@ -217,6 +217,10 @@ class NameMatcher:
         self._artist_labels: dict[int, list[int]] = {}  # artist → label ids added after the build
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
+        # What the registry answers for a window's text (its entries, fuzzy and sound-alike
+        # keys, stems), kept across prompts, which repeat most of their windows; a new dict
+        # on every registry change (see :meth:`_lookups`).
+        self._memo: dict[str, dict] = {}
         # While the constructor registers ``entries``, the keys of the fuzzy, phonetic and
         # inflection indexes are only listed here; they are filed on first use (see
         # :meth:`ensure_built`), so the exact tables are ready first.
@@ -285,7 +289,10 @@ class NameMatcher:
         labels up front through ``screening.claims.claim_keys``).
         """
         self.ensure_built()
-        self._add(artist_id, label, _ops(label))
+        try:
+            self._add(artist_id, label, _ops(label))
+        finally:
+            self._memo = {}
 
     def _add(self, artist_id: int, label: str, ops: tuple[tuple, ...]) -> None:
         if not ops:
@@ -377,6 +384,12 @@ class NameMatcher:
     def remove(self, artist_id: int) -> None:
         """Forget every name, alias and surname of ``artist_id`` (derived again from its labels)."""
         self.ensure_built()
+        try:
+            self._remove(artist_id)
+        finally:
+            self._memo = {}
+
+    def _remove(self, artist_id: int) -> None:
         held = self._labels_of(artist_id)
         self._artist_labels.pop(artist_id, None)
         if not held:
@@ -428,13 +441,31 @@ class NameMatcher:
         for label in labels:
             self.add(artist_id, label)
 
-    def _entries(self, key: str) -> list[_Entry]:
-        """The entries filed under ``key``, unpacked (only hits are unpacked)."""
-        return [self._unpack(c) for c in self._live(key)]
+    def _entries(self, key: str) -> tuple[_Entry, ...]:
+        """The entries filed under ``key``, unpacked (memoised until the registry changes)."""
+        memo = self._memo.get("entries")
+        if memo is None:
+            memo = self._memo.setdefault("entries", {})
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = tuple(self._unpack(c) for c in self._live(key))
+        return found
 
     def _has_key(self, key: str) -> bool:
         """Whether ``key`` is a registered joined key (with a live entry)."""
-        return bool(self._live(key))
+        return bool(self._entries(key))
+
+    def _lookups(self) -> dict[str, dict]:
+        """The memo of registry answers by window text, emptied when it grows past
+        :data:`_MEMO_LIMIT` entries.
+
+        A registry change replaces the memo with a new dict, and a lookup stores its answer
+        in the dict it read before asking, so no answer from before a change outlives it.
+        """
+        memo = self._memo
+        if sum(len(d) for d in memo.values()) > _MEMO_LIMIT:
+            memo = self._memo = {}
+        return memo
 
     def _unpack(self, code: int) -> _Entry:
         label_id = code >> _LABEL_SHIFT
@@ -488,7 +519,7 @@ class NameMatcher:
             if other is not None:
                 streams.append((other, TRANSLITERATION))
         hits: list[NameHit] = []
-        memo: dict[str, dict] = {}  # the streams of one prompt share most windows: each is looked up once
+        memo = self._lookups()  # the streams of a prompt, and prompts, share most windows: each is looked up once
         for stream, via in streams:
             hits.extend(self._find_in(prompt, stream, via, memo))
         hits.extend(self._skeleton_hits(prompt, tokens))
@@ -588,7 +619,7 @@ class NameMatcher:
                 w[2] for w in windows
                 if all(in_kana[w[0] : w[1] + 1]) and not run_on[w[0]] and not run_on[w[1] + 1]
             }
-            kana = fuzzy.search_kana(spelt) if spelt else {}
+            kana = _looked_up(memo.setdefault("kana", {}), spelt, fuzzy.search_kana) if spelt else {}
         sounded = _looked_up(memo.setdefault("sound", {}), to_sound, phonetic.search_many)
 
         for i, j, joined, prose, all_common, words_in, lone_letter in windows:
@@ -736,9 +767,10 @@ class NameMatcher:
         if len(self._inflect) == 0 or lexicon.is_word(token) or self._has_key(token):
             return
         j = i if last is None else last
-        found = self._inflect.search(token, filed=filed)
+        plain, same_length, replaced = self._stems_of(token, filed)
+        found = list(plain)
         if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
-            for key in self._inflect.search(token, same_length=True, filed=filed):
+            for key in same_length:
                 owner = self._sole_surname_owner(key)
                 if key not in found and owner is not None and _given_form(
                     prompt, tokens[i - 1], tokens[i], self._given_of(owner[0])
@@ -746,7 +778,7 @@ class NameMatcher:
                     found.append(key)
         # A replaced ending ("Matejki", "Риверы") or a Finnish "-nen" gradation ("Halosen")
         # is weaker evidence: read like a common word, it stands next to a style cue only.
-        weak = [k for k in self._inflect.search_replaced(token, filed) if k not in found]
+        weak = [k for k in replaced if k not in found]
         if weak:
             before = len(hits)
             self._inflected_hits(hits, weak, prompt, tokens, i, j, via)
@@ -758,6 +790,21 @@ class NameMatcher:
         self._inflected_hits(hits, found, prompt, tokens, i, j, via)
         if ordinary:
             hits[before:] = [replace(h, common=True) for h in hits[before:]]
+
+    def _stems_of(self, token: str, filed: dict[str, set[str]] | None) -> tuple[tuple[str, ...], ...]:
+        """The inflection index's three answers for ``token`` (plain endings, same-length
+        endings, replaced endings; see ``screening.inflection``), memoised until the registry changes."""
+        memo = self._memo.get("inflect")
+        if memo is None:
+            memo = self._memo.setdefault("inflect", {})
+        found = memo.get(token)
+        if found is None:
+            index = self._inflect
+            found = memo[token] = (
+                tuple(index.search(token, filed=filed)), tuple(index.search(token, same_length=True, filed=filed)),
+                tuple(index.search_replaced(token, filed)),
+            )
+        return found
 
     def _inflected_hits(
         self, hits: list[NameHit], found: list[str], prompt: str, tokens: list[Token], i: int, j: int, via: str,
@@ -780,6 +827,9 @@ def _looked_up(
     if new:
         memo.update(search(new))
     return {q: memo.get(q, []) for q in queries}
+
+
+_MEMO_LIMIT = 1 << 16  # window texts whose registry answers are kept (a few megabytes)
 
 
 @lru_cache(maxsize=8192)
