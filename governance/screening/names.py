@@ -73,6 +73,7 @@ from stylegate.governance.screening.canonical import (
 )
 from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
+from stylegate.governance.screening.keyindex import FiledKeys
 from stylegate.governance.screening.keytable import KeyTable
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex
@@ -166,6 +167,18 @@ class _Entry(NamedTuple):
     possessive: bool  # the key may match with a trailing "s"
     via: str = AS_WRITTEN  # the key is the label as written, or its transliteration
     parts: int = 1  # words in the key
+
+
+class _Stream(NamedTuple):
+    """One reading of a prompt (as written, look-alikes read as Latin, transliterated) and its windows."""
+
+    tokens: list[Token]
+    via: str
+    texts: list[str]
+    windows: list[tuple[int, int, str, bool, bool, int, bool]]  # i, j, joined, prose, all common, words, lone letter
+    to_search: set[str]  # fuzzy queries
+    to_sound: set[str]  # sound-alike queries
+    spelt: set[str]  # katakana readings
 
 
 _HOWS = ("exact", "reversed")
@@ -520,8 +533,10 @@ class NameMatcher:
                 streams.append((other, TRANSLITERATION))
         hits: list[NameHit] = []
         memo = self._lookups()  # the streams of a prompt, and prompts, share most windows: each is looked up once
-        for stream, via in streams:
-            hits.extend(self._find_in(prompt, stream, via, memo))
+        readings = [self._windows(prompt, stream, via) for stream, via in streams]
+        self._look_up(readings, memo)
+        for reading in readings:
+            hits.extend(self._find_in(prompt, reading, memo))
         hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
         for hit in hits:
@@ -544,36 +559,29 @@ class NameMatcher:
                                TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
         return out
 
-    def _find_in(self, prompt: str, tokens: list[Token], via: str, memo: dict[str, dict] | None = None) -> list[NameHit]:
+    def _windows(self, prompt: str, tokens: list[Token], via: str) -> _Stream:
+        """Every window of one reading of the prompt, with what the rules need to know about
+        it, and the fuzzy, sound-alike and katakana queries its windows ask."""
         words = lexicon.frequencies()
         texts = [t.text for t in tokens]
         is_word = [t in words for t in texts]
         common = [words.get(t, 0) >= lexicon.COMMON_FREQUENCY for t in texts]
-        spaced = [False] + [
-            any(c.isspace() for c in prompt[tokens[k - 1].end : tokens[k].start]) for k in range(1, len(tokens))
-        ]
+        spaced = [False] + [_has_space(prompt[tokens[k - 1].end : tokens[k].start]) for k in range(1, len(tokens))]
         # Characters of an unspaced script glued to the previous one do not count as words.
         glued = [False] + [
             is_unspaced(tokens[k].script) and is_unspaced(tokens[k - 1].script) and tokens[k - 1].end >= tokens[k].start
             for k in range(1, len(tokens))
         ]
-        entries_of, fuzzy, phonetic = self._entries, self._fuzzy, self._phonetic
-        surnames = self._surnames
+        single_letter = [len(t.text) == 1 and not is_unspaced(t.script) for t in tokens]
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
         fuzzy_tokens = self._max_tokens + 3
-        hits: list[NameHit] = []
-
-        def hit(
-            e: _Entry, start: int, end: int, score: float, how: str, rule: str, edits: int = 0, common: bool = False
-        ) -> None:
-            source = via if via != AS_WRITTEN else e.via
-            key = joined if e.single and rule == "single" else ""
-            hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
-
-        # First pass: every window, with what the rules need to know about it; the fuzzy and
-        # sound-alike lookups of all windows then go to the compact indexes in one batch each.
+        fuzzy_lo, fuzzy_hi = _lengths(self._fuzzy)
+        sound_lo, sound_hi = _lengths(self._phonetic)
+        sound_lo = max(sound_lo, PHONETIC_MIN_LEN - 1)
+        to_search: set[str] = set()
+        to_sound: set[str] = set()
         windows: list[tuple[int, int, str, bool, bool, int, bool]] = []
         for i in range(len(tokens)):
             joined = ""
@@ -585,31 +593,21 @@ class NameMatcher:
                 text = texts[j]
                 joined += text
                 words_in += 0 if (j > i and glued[j]) else 1
-                lone_letter = lone_letter or (len(text) == 1 and not is_unspaced(tokens[j].script))
-                if len(joined) > longest + 3:
+                lone_letter = lone_letter or single_letter[j]
+                n = len(joined)
+                if n > longest + 3:
                     break
                 spaced_out = spaced_out or (j > i and spaced[j])
                 all_common = all_common and common[j]
                 wordy = wordy and is_word[j] and len(text) >= 2
                 windows.append((i, j, joined, spaced_out and wordy, all_common, words_in, lone_letter))
-        to_search: set[str] = set()
-        to_sound: set[str] = set()
-        for i, j, joined, _prose, all_common, words_in, lone_letter in windows:
-            if words_in > fuzzy_tokens or (all_common and i == j) or lone_letter:
-                continue
-            if fuzzy.may_match(len(joined)):
-                to_search.add(joined)
-            if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
-                to_sound.add(joined)
-        memo = {} if memo is None else memo
-        searched = _looked_up(memo.setdefault("fuzzy", {}), to_search, fuzzy.search_many)
-        stems: dict[str, set[str]] = memo.setdefault("stems", {})
-        stemmed = memo.setdefault("stemmed", {})
-        unstemmed = [t for t in dict.fromkeys(texts) if t not in stemmed]
-        if unstemmed and len(self._inflect):
-            stemmed.update(dict.fromkeys(unstemmed))
-            stems.update(self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and not self._has_key(t)))
-        kana: dict[str, list[tuple[str, int]]] = {}
+                if words_in > fuzzy_tokens or (all_common and i == j) or lone_letter:
+                    continue
+                if fuzzy_lo <= n <= fuzzy_hi:
+                    to_search.add(joined)
+                if not all_common and sound_lo <= n <= sound_hi:
+                    to_sound.add(joined)
+        spelt: set[str] = set()
         if via == TRANSLITERATION:  # katakana readings of foreign names (see ``fuzzy.kana_skeleton``)
             # Whole katakana words only: a window starts and ends where a run of kana does.
             in_kana = [t.script in _KANA for t in tokens]
@@ -619,14 +617,82 @@ class NameMatcher:
                 w[2] for w in windows
                 if all(in_kana[w[0] : w[1] + 1]) and not run_on[w[0]] and not run_on[w[1] + 1]
             }
-            kana = _looked_up(memo.setdefault("kana", {}), spelt, fuzzy.search_kana) if spelt else {}
-        sounded = _looked_up(memo.setdefault("sound", {}), to_sound, phonetic.search_many)
+        return _Stream(tokens, via, texts, windows, to_search, to_sound, spelt)
+
+    def _look_up(self, streams: Sequence[_Stream], memo: dict[str, dict]) -> None:
+        """Ask the registry, once for all readings of a prompt, what their windows need.
+
+        Window texts (and their possessive stems) not asked before are checked against the
+        key table in one vectorised pass and the absent ones remembered as such; fuzzy,
+        sound-alike, katakana and stem queries go to their indexes in one batch each.
+        """
+        entries = memo.get("entries")
+        if entries is None:
+            entries = memo.setdefault("entries", {})
+        asked: dict[str, None] = {}
+        for stream in streams:
+            for window in stream.windows:
+                joined = window[2]
+                if joined not in entries:
+                    asked[joined] = None
+                if joined[-1] == "s" and len(joined) > 4 and joined[:-1] not in entries:
+                    asked[joined[:-1]] = None
+        if asked:
+            batch = list(asked)
+            for key, maybe in zip(batch, self._keys.present(batch)):
+                if maybe:
+                    entries[key] = tuple(self._unpack(c) for c in self._live(key))
+                else:
+                    entries[key] = ()
+        fuzzy = self._fuzzy
+        _looked_up(memo.setdefault("fuzzy", {}), set().union(*(st.to_search for st in streams)), fuzzy.search_many)
+        _looked_up(memo.setdefault("sound", {}), set().union(*(st.to_sound for st in streams)), self._phonetic.search_many)
+        spelt = set().union(*(st.spelt for st in streams))
+        if spelt:
+            _looked_up(memo.setdefault("kana", {}), spelt, fuzzy.search_kana)
+        stems: dict[str, set[str]] = memo.setdefault("stems", {})
+        stemmed = memo.setdefault("stemmed", {})
+        unstemmed = [t for st in streams for t in st.texts if t not in stemmed]
+        if unstemmed and len(self._inflect):
+            unstemmed = list(dict.fromkeys(unstemmed))
+            stemmed.update(dict.fromkeys(unstemmed))
+            stems.update(self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and not self._has_key(t)))
+
+    def _find_in(self, prompt: str, stream: _Stream, memo: dict[str, dict]) -> list[NameHit]:
+        """The hits of one reading of the prompt (its registry answers looked up by :meth:`_look_up`)."""
+        tokens, via, texts, windows = stream.tokens, stream.via, stream.texts, stream.windows
+        entries_of = self._entries
+        surnames = self._surnames
+        fuzzy_tokens = self._max_tokens + 3
+        hits: list[NameHit] = []
+
+        def hit(
+            e: _Entry, start: int, end: int, score: float, how: str, rule: str, edits: int = 0, common: bool = False
+        ) -> None:
+            source = via if via != AS_WRITTEN else e.via
+            key = joined if e.single and rule == "single" else ""
+            hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
+
+        # What this reading asked, and only that (another reading's windows may share a text).
+        fuzzy_memo, sound_memo, kana_memo = memo["fuzzy"], memo["sound"], memo.get("kana", {})
+        searched = {q: found for q in stream.to_search if (found := fuzzy_memo.get(q))}
+        sounded = {q: found for q in stream.to_sound if (found := sound_memo.get(q))}
+        kana = {q: found for q in stream.spelt if (found := kana_memo.get(q))}
+        near = bool(searched or sounded or kana)
+        stems: dict[str, set[str]] = memo["stems"]
+        known = memo["entries"]  # every window's text and possessive stem (see :meth:`_look_up`)
+        inflected = memo.setdefault("inflect", {})
+        words = lexicon.frequencies()
+        may_inflect = len(self._inflect) > 0
+        given = self._given
 
         for i, j, joined, prose, all_common, words_in, lone_letter in windows:
             start, end = tokens[i].start, tokens[j].end
             # Prefilter: a window is looked up, or handed to the surname rule, only when its
             # text (or, for a possessive, its text less the "s") is a key or a surname at all.
-            filed = entries_of(joined)
+            filed = known.get(joined)
+            if filed is None:
+                filed = entries_of(joined)
             if filed:
                 found = False
                 for e in filed:
@@ -637,17 +703,19 @@ class NameMatcher:
                     continue
             if joined[-1] == "s" and len(joined) > 4:
                 stem = joined[:-1]
-                for e in entries_of(stem):
+                for e in known.get(stem) or entries_of(stem):
                     if e.possessive and not (e.single and prose):
                         hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
                 if stem in surnames:
                     self._surname(hits, stem, prose, prompt, tokens, i, j, via, possessive=True)
             if joined in surnames:
                 self._surname(hits, joined, prose, prompt, tokens, i, j, via)
-            if i == j and joined in self._given:
+            if i == j and joined in given:
                 self._given_alone(hits, joined, tokens[i], via)
             if i == j:
-                self._inflected(hits, joined, prompt, tokens, i, via, stems)
+                # What :meth:`_inflected` checks first, read here: most tokens end here.
+                if may_inflect and not filed and joined not in words and any(inflected.get(joined) or (True,)):
+                    self._inflected(hits, joined, prompt, tokens, i, via, stems)
             elif j == i + 1 and prompt[tokens[i].end : tokens[j].start] == "-":
                 # A hyphenated surname declines on its last part: "Gallen-Kallelan" (Gallen-Kallela).
                 self._inflected(hits, joined, prompt, tokens, i, via, stems, last=j)
@@ -655,7 +723,7 @@ class NameMatcher:
                 continue
             # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
             # one common word alone ("banks") is never a misspelt name.
-            if (all_common and i == j) or lone_letter:
+            if (all_common and i == j) or lone_letter or not near:
                 continue
             for key, edits in searched.get(joined, ()):
                 for e in entries_of(key):
@@ -817,6 +885,18 @@ class NameMatcher:
                                         "inflection", "inflection", source, key=key))
             self._surname(hits, key, False, prompt, tokens, i, j, via, "inflection", INFLECTION_SCORE)
 
+
+
+def _lengths(index: FiledKeys) -> tuple[int, int]:
+    """The query lengths :meth:`FiledKeys.may_match` accepts, as an inclusive range (empty when it accepts none)."""
+    if not len(index):
+        return 1, 0
+    return index.min_len - index.slack, index.max_len + index.slack
+
+
+def _has_space(gap: str) -> bool:
+    """Whether the text between two tokens holds whitespace."""
+    return " " in gap or (gap != "" and any(c.isspace() for c in gap))
 
 
 def _looked_up(
