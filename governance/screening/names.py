@@ -56,7 +56,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from stylegate.governance.screening import cues, frequency, givennames, inflection, lexicon, places
 from stylegate.governance.screening.canonical import (
@@ -83,6 +83,7 @@ from stylegate.governance.screening.skeleton import SKELETON_SCORE, SkeletonInde
 from stylegate.governance.screening.skeleton import STANDS_ALONE_LEN as SKELETON_ALONE_LEN
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 SURNAME_SCORE = 0.9
@@ -539,13 +540,19 @@ class NameMatcher:
             hits.extend(self._find_in(prompt, reading, memo))
         hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
+        # The readings of a prompt find many of the same hits: each distinct one is explained once.
+        explained_as: dict[NameHit, tuple[NameHit | None, str]] = {}
+        once = _Once()
         for hit in hits:
-            why: list[str] | None = [] if suppressed is not None else None
-            explained = _explain(hit, prompt, rules, why)
+            done = explained_as.get(hit)
+            if done is None:
+                why: list[str] | None = [] if suppressed is not None else None
+                done = explained_as[hit] = (_explain(hit, prompt, rules, why, once), "; ".join(why or ["needs a style cue"]))
+            explained, reason = done
             if explained is not None:
                 kept.append(explained)
             elif suppressed is not None:
-                suppressed.append((hit, "; ".join(why or ["needs a style cue"])))
+                suppressed.append((hit, reason))
         return _best(kept)
 
     def _skeleton_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
@@ -1004,19 +1011,23 @@ def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool
         ops.append(("inflect", surname))
 
 
-def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None = None) -> NameHit | None:
+def _explain(
+    hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None = None, once: _Once | None = None,
+) -> NameHit | None:
     """The hit with its context attached, or None when its rule needs context and has none.
 
-    ``why``, when given, receives the reasons a hit was dropped (see ``NameMatcher.find``).
+    ``why``, when given, receives the reasons a hit was dropped (see ``NameMatcher.find``);
+    ``once`` makes each look at the prompt around a span once for all of a prompt's hits.
     """
+    once = _Once() if once is None else once
     wanted = why is not None
     why = [] if why is None else why
     if hit.rule == "given":  # a given name alone: a strong style cue, whatever the policy
-        strong = cues.style_cue(prompt, hit.start, hit.end)
+        strong = once(cues.style_cue, prompt, hit.start, hit.end)
         return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
     if hit.rule == "skeleton":  # a short skeleton is weak evidence: a style cue, whatever the policy
-        cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
-        cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf)
+        cue = once(cues.style_cue, prompt, hit.start, hit.end) or once(cues.tag_list_cue, prompt, hit.start, hit.end)
+        cued = cue is not None and once(cues.counts, cue, prompt, hit.start, hit.end, rules.common_zipf)
         short = len(hit.skeleton) < SKELETON_ALONE_LEN and hit.how != "skeleton-spelt"  # spelt out: it stands
         if not cued and (short or rules.needs_context("skeleton", False, hit.via)):
             return None
@@ -1030,34 +1041,34 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
         common = common or any(_is_common(k, rules) for k in checked)
         if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
-        if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
+        if hit.rule in ("single", "surname", "inflection") and once(cues.place_after, prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
-        if hit.rule in ("single", "surname", "inflection") and places.proper_name_head(prompt, hit.start, hit.end):
+        if hit.rule in ("single", "surname", "inflection") and once(places.proper_name_head, prompt, hit.start, hit.end):
             common = True  # "<Surname> State Museum", "Hotel <Surname>": part of a place's or institution's name
-        modified = cues.attributive(prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
+        modified = once(cues.attributive, prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
         other = _names_another(hit, prompt) if modified else ""
         if other:
             common = True  # "a Möbius strip", "the Hirst family": a modifier, a brand or an eponym
             why.append(f"a modifier of {modified!r} after an article, and {other}")
         else:
             modified = ""  # "a Kandinsky composition": a name that names nobody else is the artist's
-        if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
+        if hit.rule in ("surname", "inflection") and once(_inside_unspaced_run, prompt, hit.start, hit.end):
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
             common = _written_is_common(prompt[hit.start : hit.end], rules)  # Hebrew "רובין" (Robin)
     cue_end = inflection.apostrophe_ending_end(prompt, hit.end)  # "Eyüboğlu'nun tarzında": the cue is after the ending
-    cue = cues.style_cue(prompt, hit.start, cue_end) or cues.tag_list_cue(prompt, hit.start, hit.end)
+    cue = once(cues.style_cue, prompt, hit.start, cue_end) or once(cues.tag_list_cue, prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
-    if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):
+    if cue is not None and cue.possessive and once(cues.establishment_after, prompt, hit.end):
         cue = None  # "Larsson's bakery" is the baker's: no style there
-    hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)
+    hidden = once(cues.obfuscation, prompt, hit.start, hit.end, hit.matched)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
     if not rules.needs_context(hit.rule, common, hit.via):
         return explained
     if hidden:
         return explained
-    if cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf):
+    if cue is not None and once(cues.counts, cue, prompt, hit.start, hit.end, rules.common_zipf):
         return explained
     if not wanted:
         return None
@@ -1070,6 +1081,21 @@ def _explain(hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None 
         why.append(f"weak cue {cue.text!r} before an ordinary word of {lang!r}" if lang else
                    f"cue {cue.text!r} does not count here")
     return None
+
+
+class _Once:
+    """Calls of pure functions of a prompt and its spans (the cue readers), each made once."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, object] = {}
+
+    def __call__(self, fn: Callable[..., _T], *args: object) -> _T:
+        key = (fn, *args)
+        try:
+            return self._done[key]  # type: ignore[return-value]
+        except KeyError:
+            out = self._done[key] = fn(*args)
+            return out
 
 
 def _inside_unspaced_run(prompt: str, start: int, end: int) -> bool:
