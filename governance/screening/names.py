@@ -62,6 +62,7 @@ from stylegate.governance.screening import cues, frequency, givennames, inflecti
 from stylegate.governance.screening.canonical import (
     Token,
     canonical_word,
+    forget_chunks,
     latin_key,
     latin_tokens,
     look_alike_tokens,
@@ -76,7 +77,7 @@ from stylegate.governance.screening.inflection import InflectionIndex
 from stylegate.governance.screening.keyindex import FiledKeys
 from stylegate.governance.screening.keytable import KeyTable
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
-from stylegate.governance.screening.phonetic import PhoneticIndex
+from stylegate.governance.screening.phonetic import PhoneticIndex, forget_probes
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
 from stylegate.governance.screening.skeleton import SKELETON_SCORE, SkeletonIndex
@@ -468,6 +469,14 @@ class NameMatcher:
     def _has_key(self, key: str) -> bool:
         """Whether ``key`` is a registered joined key (with a live entry)."""
         return bool(self._entries(key))
+
+    def forget_lookups(self) -> None:
+        """Forget what screening remembered: this matcher's registry answers by window text,
+        and the process's tokenised chunks and phonetic probes (a benchmark's cold start).
+        Hits do not change; only the time to find them."""
+        self._memo = {}
+        forget_chunks()
+        forget_probes()
 
     def _lookups(self) -> dict[str, dict]:
         """The memo of registry answers by window text, emptied when it grows past
