@@ -472,11 +472,13 @@ class NameMatcher:
 
     def forget_lookups(self) -> None:
         """Forget what screening remembered: this matcher's registry answers by window text,
-        and the process's tokenised chunks and phonetic probes (a benchmark's cold start).
+        and the process's tokenised chunks, phonetic probes and span disguises (a benchmark's
+        cold start).
         Hits do not change; only the time to find them."""
         self._memo = {}
         forget_chunks()
         forget_probes()
+        _obfuscation.cache_clear()
 
     def _lookups(self) -> dict[str, dict]:
         """The memo of registry answers by window text, emptied when it grows past
@@ -1071,7 +1073,7 @@ def _explain(
         cue = cues.POSSESSIVE
     if cue is not None and cue.possessive and once(cues.establishment_after, prompt, hit.end):
         cue = None  # "Larsson's bakery" is the baker's: no style there
-    hidden = once(cues.obfuscation, prompt, hit.start, hit.end, hit.matched)
+    hidden = _obfuscation(prompt[hit.start : hit.end], hit.matched)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
     if not rules.needs_context(hit.rule, common, hit.via):
         return explained
@@ -1090,6 +1092,13 @@ def _explain(
         why.append(f"weak cue {cue.text!r} before an ordinary word of {lang!r}" if lang else
                    f"cue {cue.text!r} does not count here")
     return None
+
+
+@lru_cache(maxsize=16384)
+def _obfuscation(span: str, label: str) -> str:
+    """``cues.obfuscation`` of a span matching ``label``: it reads only the span's text and
+    the label, so prompts that repeat a disguise or a name ask once."""
+    return cues.obfuscation(span, 0, len(span), label)
 
 
 class _Once:
