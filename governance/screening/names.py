@@ -236,6 +236,7 @@ class NameMatcher:
         # keys, stems), kept across prompts, which repeat most of their windows; a new dict
         # on every registry change (see :meth:`_lookups`).
         self._memo: dict[str, dict] = {}
+        self._stale: list[dict] = []  # memos let go of, freed a little per prompt (see :meth:`_let_go`)
         # While the constructor registers ``entries``, the keys of the fuzzy, phonetic and
         # inflection indexes are only listed here; they are filed on first use (see
         # :meth:`ensure_built`), so the exact tables are ready first.
@@ -307,7 +308,7 @@ class NameMatcher:
         try:
             self._add(artist_id, label, _ops(label))
         finally:
-            self._memo = {}
+            self._let_go()
 
     def _add(self, artist_id: int, label: str, ops: tuple[tuple, ...]) -> None:
         if not ops:
@@ -402,7 +403,7 @@ class NameMatcher:
         try:
             self._remove(artist_id)
         finally:
-            self._memo = {}
+            self._let_go()
 
     def _remove(self, artist_id: int) -> None:
         held = self._labels_of(artist_id)
@@ -476,6 +477,7 @@ class NameMatcher:
         cold start).
         Hits do not change; only the time to find them."""
         self._memo = {}
+        self._stale = []
         forget_chunks()
         forget_probes()
         _obfuscation.cache_clear()
@@ -489,8 +491,27 @@ class NameMatcher:
         """
         memo = self._memo
         if sum(len(d) for d in memo.values()) > _MEMO_LIMIT:
-            memo = self._memo = {}
+            self._let_go()
+            memo = self._memo
+        stale = self._stale
+        if stale:  # free part of a memo let go of: a few dozen microseconds a prompt
+            budget = _FREE_PER_PROMPT
+            while stale and budget > 0:
+                part = stale[-1]
+                if not part:
+                    stale.pop()
+                    continue
+                while part and budget > 0:
+                    part.popitem()
+                    budget -= 1
         return memo
+
+    def _let_go(self) -> None:
+        """Start a new memo. The old one is not freed here: a full memo holds tens of
+        thousands of answers, several milliseconds to free, which would fall on one
+        registration or one prompt; the next prompts free it a little each (:meth:`_lookups`)."""
+        old, self._memo = self._memo, {}
+        self._stale.extend(d for d in old.values() if d)
 
     def _unpack(self, code: int) -> _Entry:
         label_id = code >> _LABEL_SHIFT
@@ -928,6 +949,7 @@ def _looked_up(
 
 
 _MEMO_LIMIT = 1 << 16  # window texts whose registry answers are kept (a few megabytes)
+_FREE_PER_PROMPT = 256  # answers of a memo let go of freed per prompt
 
 
 @lru_cache(maxsize=8192)
