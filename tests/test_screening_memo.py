@@ -80,3 +80,21 @@ def test_key_table_present_finds_built_and_added_keys_only() -> None:
         True, True, True, False, False,
     ]
     assert table.present([]) == []
+
+
+def test_a_prompt_keeps_its_answers_when_its_memo_is_freed_midway() -> None:
+    # A registry change in another thread lets the memo go and later prompts free it while
+    # this prompt may still be reading it: what it asked must not be lost.
+    matcher = NameMatcher(ARTISTS)
+    prompt = "in the style of Simon Stalenhga, by Ilya Kuvshinv"  # one edit each: fuzzy answers
+    expected = matcher.find(prompt)
+    assert {1, 2} <= {h.artist_id for h in expected}
+    matcher.forget_lookups()
+    tokens = tokenize(prompt)
+    memo = matcher._lookups()
+    readings = [matcher._windows(prompt, tokens, "as written")]
+    answers = matcher._look_up(readings, memo)
+    for part in memo.values():  # freed, as a let-go memo is, a little per later prompt
+        part.clear()
+    found = matcher._find_in(prompt, readings[0], memo, answers)
+    assert {1, 2} <= {h.artist_id for h in found if h.rule == "fuzzy"}

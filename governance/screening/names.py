@@ -171,6 +171,15 @@ class _Entry(NamedTuple):
     parts: int = 1  # words in the key
 
 
+class _Answers(NamedTuple):
+    """What the registry answered for one prompt's readings (see ``NameMatcher._look_up``)."""
+
+    fuzzy: dict[str, list[tuple[str, int]]]
+    sound: dict[str, list[tuple[str, int]]]
+    kana: dict[str, list[tuple[str, int]]]
+    stems: dict[str, set[str]]
+
+
 class _Stream(NamedTuple):
     """One reading of a prompt (as written, look-alikes read as Latin, transliterated) and its windows."""
 
@@ -567,9 +576,9 @@ class NameMatcher:
         hits: list[NameHit] = []
         memo = self._lookups()  # the streams of a prompt, and prompts, share most windows: each is looked up once
         readings = [self._windows(prompt, stream, via) for stream, via in streams]
-        self._look_up(readings, memo)
+        answers = self._look_up(readings, memo)
         for reading in readings:
-            hits.extend(self._find_in(prompt, reading, memo))
+            hits.extend(self._find_in(prompt, reading, memo, answers))
         hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
         # The readings of a prompt find many of the same hits: each distinct one is explained once.
@@ -658,12 +667,15 @@ class NameMatcher:
             }
         return _Stream(tokens, via, texts, windows, to_search, to_sound, spelt)
 
-    def _look_up(self, streams: Sequence[_Stream], memo: dict[str, dict]) -> None:
+    def _look_up(self, streams: Sequence[_Stream], memo: dict[str, dict]) -> _Answers:
         """Ask the registry, once for all readings of a prompt, what their windows need.
 
         Window texts (and their possessive stems) not asked before are checked against the
         key table in one vectorised pass and the absent ones remembered as such; fuzzy,
-        sound-alike, katakana and stem queries go to their indexes in one batch each.
+        sound-alike, katakana and stem queries go to their indexes in one batch each. The
+        answers for this prompt are returned, each read from the memo once: a memo let go of
+        by a registry change in another thread is freed while a prompt may still hold it (an
+        entry read again from the memo falls back to asking the registry, see :meth:`_entries`).
         """
         entries = memo.get("entries")
         if entries is None:
@@ -684,20 +696,21 @@ class NameMatcher:
                 else:
                     entries[key] = ()
         fuzzy = self._fuzzy
-        _looked_up(memo.setdefault("fuzzy", {}), set().union(*(st.to_search for st in streams)), fuzzy.search_many)
-        _looked_up(memo.setdefault("sound", {}), set().union(*(st.to_sound for st in streams)), self._phonetic.search_many)
+        searched = _looked_up(memo.setdefault("fuzzy", {}), set().union(*(st.to_search for st in streams)), fuzzy.search_many)
+        sounded = _looked_up(memo.setdefault("sound", {}), set().union(*(st.to_sound for st in streams)),
+                             self._phonetic.search_many)
         spelt = set().union(*(st.spelt for st in streams))
-        if spelt:
-            _looked_up(memo.setdefault("kana", {}), spelt, fuzzy.search_kana)
-        stems: dict[str, set[str]] = memo.setdefault("stems", {})
+        kana = _looked_up(memo.setdefault("kana", {}), spelt, fuzzy.search_kana) if spelt else {}
+        stems: dict[str, set[str]] = {}
         stemmed = memo.setdefault("stemmed", {})
         unstemmed = [t for st in streams for t in st.texts if t not in stemmed]
         if unstemmed and len(self._inflect):
             unstemmed = list(dict.fromkeys(unstemmed))
             stemmed.update(dict.fromkeys(unstemmed))
-            stems.update(self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and not self._has_key(t)))
+            stems = self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and not self._has_key(t))
+        return _Answers(searched, sounded, kana, stems)
 
-    def _find_in(self, prompt: str, stream: _Stream, memo: dict[str, dict]) -> list[NameHit]:
+    def _find_in(self, prompt: str, stream: _Stream, memo: dict[str, dict], answers: _Answers) -> list[NameHit]:
         """The hits of one reading of the prompt (its registry answers looked up by :meth:`_look_up`)."""
         tokens, via, texts, windows = stream.tokens, stream.via, stream.texts, stream.windows
         entries_of = self._entries
@@ -713,12 +726,11 @@ class NameMatcher:
             hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
 
         # What this reading asked, and only that (another reading's windows may share a text).
-        fuzzy_memo, sound_memo, kana_memo = memo["fuzzy"], memo["sound"], memo.get("kana", {})
-        searched = {q: found for q in stream.to_search if (found := fuzzy_memo.get(q))}
-        sounded = {q: found for q in stream.to_sound if (found := sound_memo.get(q))}
-        kana = {q: found for q in stream.spelt if (found := kana_memo.get(q))}
+        searched = {q: found for q in stream.to_search if (found := answers.fuzzy.get(q))}
+        sounded = {q: found for q in stream.to_sound if (found := answers.sound.get(q))}
+        kana = {q: found for q in stream.spelt if (found := answers.kana.get(q))}
         near = bool(searched or sounded or kana)
-        stems: dict[str, set[str]] = memo["stems"]
+        stems = answers.stems  # the stems of this prompt's new tokens (others' answers are memoised)
         known = memo["entries"]  # every window's text and possessive stem (see :meth:`_look_up`)
         inflected = memo.setdefault("inflect", {})
         words = lexicon.frequencies()
@@ -941,11 +953,22 @@ def _has_space(gap: str) -> bool:
 def _looked_up(
     memo: dict[str, list[tuple[str, int]]], queries: set[str], search: Callable[[list[str]], dict[str, list[tuple[str, int]]]],
 ) -> dict[str, list[tuple[str, int]]]:
-    """``search(queries)``, asking only for the queries no earlier stream of the prompt asked."""
-    new = [q for q in queries if q not in memo]
+    """``search(queries)``, asking only for the queries not asked before; each answer is read
+    from ``memo`` once (see :meth:`NameMatcher._look_up`)."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    new = []
+    for q in queries:
+        held = memo.get(q)
+        if held is None:
+            new.append(q)
+        else:
+            out[q] = held
     if new:
-        memo.update(search(new))
-    return {q: memo.get(q, []) for q in queries}
+        found = search(new)
+        memo.update(found)
+        for q in new:
+            out[q] = found.get(q, [])
+    return out
 
 
 _MEMO_LIMIT = 1 << 16  # window texts whose registry answers are kept (a few megabytes)
