@@ -726,9 +726,9 @@ class NameMatcher:
             hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
 
         # What this reading asked, and only that (another reading's windows may share a text).
-        searched = {q: found for q in stream.to_search if (found := answers.fuzzy.get(q))}
-        sounded = {q: found for q in stream.to_sound if (found := answers.sound.get(q))}
-        kana = {q: found for q in stream.spelt if (found := answers.kana.get(q))}
+        searched = {q: got for q in stream.to_search if (got := answers.fuzzy.get(q))}
+        sounded = {q: got for q in stream.to_sound if (got := answers.sound.get(q))}
+        kana = {q: got for q in stream.spelt if (got := answers.kana.get(q))}
         near = bool(searched or sounded or kana)
         stems = answers.stems  # the stems of this prompt's new tokens (others' answers are memoised)
         known = memo["entries"]  # every window's text and possessive stem (see :meth:`_look_up`)
