@@ -132,9 +132,29 @@ _CAMEL = re.compile(r"[a-z][A-Z]")
 
 
 def skeleton_tokens(text: str) -> list[Token]:
-    """Every letter read as its Latin look-alike: the folded reading of the whole of ``text``."""
+    """Every letter read as its Latin look-alike: the folded reading of the whole of ``text``.
+
+    No token rule looks across an ASCII space (it folds to itself, matches no token
+    character and ends a camelCase run), so each space-separated chunk is read on its own,
+    once per process for the chunks prompts repeat (:func:`_chunk_tokens`).
+    """
     if _PLAIN.fullmatch(text) and not _CAMEL.search(text):  # the common case, read the fast way
         return [Token(m.group().lower().translate(_KEY_FOLD), m.start(), m.end()) for m in _PLAIN_WORD.finditer(text)]
+    out: list[Token] = []
+    at = 0
+    for chunk in text.split(" "):
+        if chunk:
+            for word, start, end in _chunk_tokens(chunk):
+                out.append(Token(word, at + start, at + end))
+        at += len(chunk) + 1
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _chunk_tokens(text: str) -> tuple[tuple[str, int, int], ...]:
+    """The folded tokens of one chunk without spaces: (text, start, end) within the chunk."""
+    if _PLAIN_WORD.fullmatch(text) and not _CAMEL.search(text):
+        return ((text.lower().translate(_KEY_FOLD), 0, len(text)),)
     chars: list[str] = []
     origin: list[int] = []
     prev_lower = False
@@ -166,8 +186,14 @@ def skeleton_tokens(text: str) -> list[Token]:
             word = "".join(_LEET.get(c, c) for c in raw)
         else:
             word = raw
-        tokens.append(Token(word.translate(_KEY_FOLD), origin[raw_start], origin[raw_start + len(raw) - 1] + 1))
-    return tokens
+        tokens.append((word.translate(_KEY_FOLD), origin[raw_start], origin[raw_start + len(raw) - 1] + 1))
+    return tuple(tokens)
+
+
+def forget_chunks() -> None:
+    """Empty the caches of tokenised chunks (a benchmark's cold start; results do not change)."""
+    _chunk_tokens.cache_clear()
+    _tokenize_chunk.cache_clear()
 
 
 def plain_word_key(word: str) -> str | None:
@@ -209,9 +235,31 @@ def _native_char(ch: str, script: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Canonical tokens of ``text`` with their spans in ``text`` (see the module doc)."""
+    """Canonical tokens of ``text`` with their spans in ``text`` (see the module doc).
+
+    Like :func:`skeleton_tokens`, read one space-separated chunk at a time (no rule looks
+    across an ASCII space: it is no word character and is masked as itself), each chunk
+    once per process for the chunks prompts repeat.
+    """
     if text.isascii():
         return skeleton_tokens(text)
+    out: list[Token] = []
+    at = 0
+    for chunk in text.split(" "):
+        if chunk:
+            if chunk.isascii():
+                for word, start, end in _chunk_tokens(chunk):
+                    out.append(Token(word, at + start, at + end))
+            else:
+                for word, start, end, script in _tokenize_chunk(chunk):
+                    out.append(Token(word, at + start, at + end, script))
+        at += len(chunk) + 1
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _tokenize_chunk(text: str) -> tuple[tuple[str, int, int, str], ...]:
+    """:func:`tokenize` of one chunk without ASCII spaces: (text, start, end, script) in it."""
     scripts = [script_of(ch) for ch in text]
     native: list[Token] = []
     masked = list(text)  # folded words stay; native and unspaced characters become spaces
@@ -253,7 +301,7 @@ def tokenize(text: str) -> list[Token]:
             k = end
         i = j
     folded = skeleton_tokens("".join(masked)) if any(not c.isspace() for c in masked) else []
-    return sorted(folded + native, key=lambda t: t.start)
+    return tuple((t.text, t.start, t.end, t.script) for t in sorted(folded + native, key=lambda t: t.start))
 
 
 @lru_cache(maxsize=65536)

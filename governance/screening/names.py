@@ -59,12 +59,13 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from stylegate.governance.screening import cues, frequency, givennames, inflection, lexicon, places
 from stylegate.governance.screening.canonical import (
     Token,
     canonical_word,
+    forget_chunks,
     latin_key,
     latin_tokens,
     look_alike_tokens,
@@ -76,15 +77,17 @@ from stylegate.governance.screening.canonical import (
 )
 from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
+from stylegate.governance.screening.keyindex import FiledKeys
 from stylegate.governance.screening.keytable import KeyTable
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
-from stylegate.governance.screening.phonetic import PhoneticIndex, another_syllable
+from stylegate.governance.screening.phonetic import PhoneticIndex, another_syllable, forget_probes
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 from stylegate.governance.screening.scripts import LATIN, is_unspaced
 from stylegate.governance.screening.skeleton import SKELETON_SCORE, SkeletonIndex
 from stylegate.governance.screening.skeleton import STANDS_ALONE_LEN as SKELETON_ALONE_LEN
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 SURNAME_SCORE = 0.9
@@ -171,6 +174,27 @@ class _Entry(NamedTuple):
     parts: int = 1  # words in the key
 
 
+class _Answers(NamedTuple):
+    """What the registry answered for one prompt's readings (see ``NameMatcher._look_up``)."""
+
+    fuzzy: dict[str, list[tuple[str, int]]]
+    sound: dict[str, list[tuple[str, int]]]
+    kana: dict[str, list[tuple[str, int]]]
+    stems: dict[str, set[str]]
+
+
+class _Stream(NamedTuple):
+    """One reading of a prompt (as written, look-alikes read as Latin, transliterated) and its windows."""
+
+    tokens: list[Token]
+    via: str
+    texts: list[str]
+    windows: list[tuple[int, int, str, bool, bool, int, bool]]  # i, j, joined, prose, all common, words, lone letter
+    to_search: set[str]  # fuzzy queries
+    to_sound: set[str]  # sound-alike queries
+    spelt: set[str]  # katakana readings
+
+
 _HOWS = ("exact", "reversed")
 _VIAS = (AS_WRITTEN, TRANSLITERATION)
 
@@ -220,6 +244,11 @@ class NameMatcher:
         self._artist_labels: dict[int, list[int]] = {}  # artist → label ids added after the build
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
+        # What the registry answers for a window's text (its entries, fuzzy and sound-alike
+        # keys, stems), kept across prompts, which repeat most of their windows; a new dict
+        # on every registry change (see :meth:`_lookups`).
+        self._memo: dict[str, dict] = {}
+        self._stale: list[dict] = []  # memos let go of, freed a little per prompt (see :meth:`_let_go`)
         # While the constructor registers ``entries``, the keys of the fuzzy, phonetic and
         # inflection indexes are only listed here; they are filed on first use (see
         # :meth:`ensure_built`), so the exact tables are ready first.
@@ -288,7 +317,10 @@ class NameMatcher:
         labels up front through ``screening.claims.claim_keys``).
         """
         self.ensure_built()
-        self._add(artist_id, label, _ops(label))
+        try:
+            self._add(artist_id, label, _ops(label))
+        finally:
+            self._let_go()
 
     def _add(self, artist_id: int, label: str, ops: tuple[tuple, ...]) -> None:
         if not ops:
@@ -380,6 +412,12 @@ class NameMatcher:
     def remove(self, artist_id: int) -> None:
         """Forget every name, alias and surname of ``artist_id`` (derived again from its labels)."""
         self.ensure_built()
+        try:
+            self._remove(artist_id)
+        finally:
+            self._let_go()
+
+    def _remove(self, artist_id: int) -> None:
         held = self._labels_of(artist_id)
         self._artist_labels.pop(artist_id, None)
         if not held:
@@ -431,13 +469,61 @@ class NameMatcher:
         for label in labels:
             self.add(artist_id, label)
 
-    def _entries(self, key: str) -> list[_Entry]:
-        """The entries filed under ``key``, unpacked (only hits are unpacked)."""
-        return [self._unpack(c) for c in self._live(key)]
+    def _entries(self, key: str) -> tuple[_Entry, ...]:
+        """The entries filed under ``key``, unpacked (memoised until the registry changes)."""
+        memo = self._memo.get("entries")
+        if memo is None:
+            memo = self._memo.setdefault("entries", {})
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = tuple(self._unpack(c) for c in self._live(key))
+        return found
 
     def _has_key(self, key: str) -> bool:
         """Whether ``key`` is a registered joined key (with a live entry)."""
-        return bool(self._live(key))
+        return bool(self._entries(key))
+
+    def forget_lookups(self) -> None:
+        """Forget what screening remembered: this matcher's registry answers by window text,
+        and the process's tokenised chunks, phonetic probes and span disguises (a benchmark's
+        cold start).
+        Hits do not change; only the time to find them."""
+        self._memo = {}
+        self._stale = []
+        forget_chunks()
+        forget_probes()
+        _obfuscation.cache_clear()
+
+    def _lookups(self) -> dict[str, dict]:
+        """The memo of registry answers by window text, emptied when it grows past
+        :data:`_MEMO_LIMIT` entries.
+
+        A registry change replaces the memo with a new dict, and a lookup stores its answer
+        in the dict it read before asking, so no answer from before a change outlives it.
+        """
+        memo = self._memo
+        if sum(len(d) for d in memo.values()) > _MEMO_LIMIT:
+            self._let_go()
+            memo = self._memo
+        stale = self._stale
+        if stale:  # free part of a memo let go of: a few dozen microseconds a prompt
+            budget = _FREE_PER_PROMPT
+            while stale and budget > 0:
+                part = stale[-1]
+                if not part:
+                    stale.pop()
+                    continue
+                while part and budget > 0:
+                    part.popitem()
+                    budget -= 1
+        return memo
+
+    def _let_go(self) -> None:
+        """Start a new memo. The old one is not freed here: a full memo holds tens of
+        thousands of answers, several milliseconds to free, which would fall on one
+        registration or one prompt; the next prompts free it a little each (:meth:`_lookups`)."""
+        old, self._memo = self._memo, {}
+        self._stale.extend(d for d in old.values() if d)
 
     def _unpack(self, code: int) -> _Entry:
         label_id = code >> _LABEL_SHIFT
@@ -500,18 +586,26 @@ class NameMatcher:
             if other is not None:
                 streams.append((other, TRANSLITERATION))
         hits: list[NameHit] = []
-        memo: dict[str, dict] = {}  # the streams of one prompt share most windows: each is looked up once
-        for stream, via in streams:
-            hits.extend(self._find_in(prompt, stream, via, memo))
+        memo = self._lookups()  # the streams of a prompt, and prompts, share most windows: each is looked up once
+        readings = [self._windows(prompt, stream, via) for stream, via in streams]
+        answers = self._look_up(readings, memo)
+        for reading in readings:
+            hits.extend(self._find_in(prompt, reading, memo, answers))
         hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
+        # The readings of a prompt find many of the same hits: each distinct one is explained once.
+        explained_as: dict[NameHit, tuple[NameHit | None, str]] = {}
+        once = _Once()
         for hit in hits:
-            why: list[str] | None = [] if suppressed is not None else None
-            explained = _explain(hit, prompt, rules, why, self._name_parts)
+            done = explained_as.get(hit)
+            if done is None:
+                why: list[str] | None = [] if suppressed is not None else None
+                done = explained_as[hit] = (_explain(hit, prompt, rules, why, self._name_parts, once), "; ".join(why or ["needs a style cue"]))
+            explained, reason = done
             if explained is not None:
                 kept.append(explained)
             elif suppressed is not None:
-                suppressed.append((hit, "; ".join(why or ["needs a style cue"])))
+                suppressed.append((hit, reason))
         return _best(kept)
 
     def _skeleton_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
@@ -528,36 +622,29 @@ class NameMatcher:
                                TRANSLITERATION, edits=m.edits, reading=m.reading, skeleton=m.skeleton))
         return out
 
-    def _find_in(self, prompt: str, tokens: list[Token], via: str, memo: dict[str, dict] | None = None) -> list[NameHit]:
+    def _windows(self, prompt: str, tokens: list[Token], via: str) -> _Stream:
+        """Every window of one reading of the prompt, with what the rules need to know about
+        it, and the fuzzy, sound-alike and katakana queries its windows ask."""
         words = lexicon.frequencies()
         texts = [t.text for t in tokens]
         is_word = [t in words for t in texts]
         common = [words.get(t, 0) >= lexicon.COMMON_FREQUENCY for t in texts]
-        spaced = [False] + [
-            any(c.isspace() for c in prompt[tokens[k - 1].end : tokens[k].start]) for k in range(1, len(tokens))
-        ]
+        spaced = [False] + [_has_space(prompt[tokens[k - 1].end : tokens[k].start]) for k in range(1, len(tokens))]
         # Characters of an unspaced script glued to the previous one do not count as words.
         glued = [False] + [
             is_unspaced(tokens[k].script) and is_unspaced(tokens[k - 1].script) and tokens[k - 1].end >= tokens[k].start
             for k in range(1, len(tokens))
         ]
-        entries_of, fuzzy, phonetic = self._entries, self._fuzzy, self._phonetic
-        surnames = self._surnames
+        single_letter = [len(t.text) == 1 and not is_unspaced(t.script) for t in tokens]
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
         fuzzy_tokens = self._max_tokens + 3
-        hits: list[NameHit] = []
-
-        def hit(
-            e: _Entry, start: int, end: int, score: float, how: str, rule: str, edits: int = 0, common: bool = False
-        ) -> None:
-            source = via if via != AS_WRITTEN else e.via
-            key = joined if e.single and rule == "single" else ""
-            hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
-
-        # First pass: every window, with what the rules need to know about it; the fuzzy and
-        # sound-alike lookups of all windows then go to the compact indexes in one batch each.
+        fuzzy_lo, fuzzy_hi = _lengths(self._fuzzy)
+        sound_lo, sound_hi = _lengths(self._phonetic)
+        sound_lo = max(sound_lo, PHONETIC_MIN_LEN - 1)
+        to_search: set[str] = set()
+        to_sound: set[str] = set()
         windows: list[tuple[int, int, str, bool, bool, int, bool]] = []
         for i in range(len(tokens)):
             joined = ""
@@ -569,31 +656,21 @@ class NameMatcher:
                 text = texts[j]
                 joined += text
                 words_in += 0 if (j > i and glued[j]) else 1
-                lone_letter = lone_letter or (len(text) == 1 and not is_unspaced(tokens[j].script))
-                if len(joined) > longest + 3:
+                lone_letter = lone_letter or single_letter[j]
+                n = len(joined)
+                if n > longest + 3:
                     break
                 spaced_out = spaced_out or (j > i and spaced[j])
                 all_common = all_common and common[j]
                 wordy = wordy and is_word[j] and len(text) >= 2
                 windows.append((i, j, joined, spaced_out and wordy, all_common, words_in, lone_letter))
-        to_search: set[str] = set()
-        to_sound: set[str] = set()
-        for i, j, joined, _prose, all_common, words_in, lone_letter in windows:
-            if words_in > fuzzy_tokens or (all_common and i == j) or lone_letter:
-                continue
-            if fuzzy.may_match(len(joined)):
-                to_search.add(joined)
-            if not all_common and len(joined) >= PHONETIC_MIN_LEN - 1 and phonetic.may_match(len(joined)):
-                to_sound.add(joined)
-        memo = {} if memo is None else memo
-        searched = _looked_up(memo.setdefault("fuzzy", {}), to_search, fuzzy.search_many)
-        stems: dict[str, set[str]] = memo.setdefault("stems", {})
-        stemmed = memo.setdefault("stemmed", {})
-        unstemmed = [t for t in dict.fromkeys(texts) if t not in stemmed]
-        if unstemmed and len(self._inflect):
-            stemmed.update(dict.fromkeys(unstemmed))
-            stems.update(self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and not self._has_key(t)))
-        kana: dict[str, list[tuple[str, int]]] = {}
+                if words_in > fuzzy_tokens or (all_common and i == j) or lone_letter:
+                    continue
+                if fuzzy_lo <= n <= fuzzy_hi:
+                    to_search.add(joined)
+                if not all_common and sound_lo <= n <= sound_hi:
+                    to_sound.add(joined)
+        spelt: set[str] = set()
         if via == TRANSLITERATION:  # katakana readings of foreign names (see ``fuzzy.kana_skeleton``)
             # Whole katakana words only: a window starts and ends where a run of kana does.
             in_kana = [t.script in _KANA for t in tokens]
@@ -603,14 +680,85 @@ class NameMatcher:
                 w[2] for w in windows
                 if all(in_kana[w[0] : w[1] + 1]) and not run_on[w[0]] and not run_on[w[1] + 1]
             }
-            kana = fuzzy.search_kana(spelt) if spelt else {}
-        sounded = _looked_up(memo.setdefault("sound", {}), to_sound, phonetic.search_many)
+        return _Stream(tokens, via, texts, windows, to_search, to_sound, spelt)
+
+    def _look_up(self, streams: Sequence[_Stream], memo: dict[str, dict]) -> _Answers:
+        """Ask the registry, once for all readings of a prompt, what their windows need.
+
+        Window texts (and their possessive stems) not asked before are checked against the
+        key table in one vectorised pass and the absent ones remembered as such; fuzzy,
+        sound-alike, katakana and stem queries go to their indexes in one batch each. The
+        answers for this prompt are returned, each read from the memo once: a memo let go of
+        by a registry change in another thread is freed while a prompt may still hold it (an
+        entry read again from the memo falls back to asking the registry, see :meth:`_entries`).
+        """
+        entries = memo.get("entries")
+        if entries is None:
+            entries = memo.setdefault("entries", {})
+        asked: dict[str, None] = {}
+        for stream in streams:
+            for window in stream.windows:
+                joined = window[2]
+                if joined not in entries:
+                    asked[joined] = None
+                if joined[-1] == "s" and len(joined) > 4 and joined[:-1] not in entries:
+                    asked[joined[:-1]] = None
+        if asked:
+            batch = list(asked)
+            for key, maybe in zip(batch, self._keys.present(batch)):
+                if maybe:
+                    entries[key] = tuple(self._unpack(c) for c in self._live(key))
+                else:
+                    entries[key] = ()
+        fuzzy = self._fuzzy
+        searched = _looked_up(memo.setdefault("fuzzy", {}), set().union(*(st.to_search for st in streams)), fuzzy.search_many)
+        sounded = _looked_up(memo.setdefault("sound", {}), set().union(*(st.to_sound for st in streams)),
+                             self._phonetic.search_many)
+        spelt = set().union(*(st.spelt for st in streams))
+        kana = _looked_up(memo.setdefault("kana", {}), spelt, fuzzy.search_kana) if spelt else {}
+        stems: dict[str, set[str]] = {}
+        stemmed = memo.setdefault("stemmed", {})
+        unstemmed = [t for st in streams for t in st.texts if t not in stemmed]
+        if unstemmed and len(self._inflect):
+            unstemmed = list(dict.fromkeys(unstemmed))
+            stemmed.update(dict.fromkeys(unstemmed))
+            stems = self._inflect.stems_filed(t for t in unstemmed if not lexicon.is_word(t) and not self._has_key(t))
+        return _Answers(searched, sounded, kana, stems)
+
+    def _find_in(self, prompt: str, stream: _Stream, memo: dict[str, dict], answers: _Answers) -> list[NameHit]:
+        """The hits of one reading of the prompt (its registry answers looked up by :meth:`_look_up`)."""
+        tokens, via, texts, windows = stream.tokens, stream.via, stream.texts, stream.windows
+        entries_of = self._entries
+        surnames = self._surnames
+        fuzzy_tokens = self._max_tokens + 3
+        hits: list[NameHit] = []
+
+        def hit(
+            e: _Entry, start: int, end: int, score: float, how: str, rule: str, edits: int = 0, common: bool = False
+        ) -> None:
+            source = via if via != AS_WRITTEN else e.via
+            key = joined if e.single and rule == "single" else ""
+            hits.append(NameHit(e.artist_id, e.label, start, end, score, how, rule, source, common, "", "", edits, key))
+
+        # What this reading asked, and only that (another reading's windows may share a text).
+        searched = {q: got for q in stream.to_search if (got := answers.fuzzy.get(q))}
+        sounded = {q: got for q in stream.to_sound if (got := answers.sound.get(q))}
+        kana = {q: got for q in stream.spelt if (got := answers.kana.get(q))}
+        near = bool(searched or sounded or kana)
+        stems = answers.stems  # the stems of this prompt's new tokens (others' answers are memoised)
+        known = memo["entries"]  # every window's text and possessive stem (see :meth:`_look_up`)
+        inflected = memo.setdefault("inflect", {})
+        words = lexicon.frequencies()
+        may_inflect = len(self._inflect) > 0
+        given = self._given
 
         for i, j, joined, prose, all_common, words_in, lone_letter in windows:
             start, end = tokens[i].start, tokens[j].end
             # Prefilter: a window is looked up, or handed to the surname rule, only when its
             # text (or, for a possessive, its text less the "s") is a key or a surname at all.
-            filed = entries_of(joined)
+            filed = known.get(joined)
+            if filed is None:
+                filed = entries_of(joined)
             if filed:
                 found = False
                 for e in filed:
@@ -621,17 +769,19 @@ class NameMatcher:
                     continue
             if joined[-1] == "s" and len(joined) > 4:
                 stem = joined[:-1]
-                for e in entries_of(stem):
+                for e in known.get(stem) or entries_of(stem):
                     if e.possessive and not (e.single and prose):
                         hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
                 if stem in surnames:
                     self._surname(hits, stem, prose, prompt, tokens, i, j, via, possessive=True)
             if joined in surnames:
                 self._surname(hits, joined, prose, prompt, tokens, i, j, via)
-            if i == j and joined in self._given:
+            if i == j and joined in given:
                 self._given_alone(hits, joined, tokens[i], via)
             if i == j:
-                self._inflected(hits, joined, prompt, tokens, i, via, stems)
+                # What :meth:`_inflected` checks first, read here: most tokens end here.
+                if may_inflect and not filed and joined not in words and any(inflected.get(joined) or (True,)):
+                    self._inflected(hits, joined, prompt, tokens, i, via, stems)
             elif j == i + 1 and prompt[tokens[i].end : tokens[j].start] == "-":
                 # A hyphenated surname declines on its last part: "Gallen-Kallelan" (Gallen-Kallela).
                 self._inflected(hits, joined, prompt, tokens, i, via, stems, last=j)
@@ -639,7 +789,7 @@ class NameMatcher:
                 continue
             # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
             # one common word alone ("banks") is never a misspelt name.
-            if (all_common and i == j) or lone_letter:
+            if (all_common and i == j) or lone_letter or not near:
                 continue
             for key, edits in searched.get(joined, ()):
                 for e in entries_of(key):
@@ -753,9 +903,10 @@ class NameMatcher:
         if len(self._inflect) == 0 or lexicon.is_word(token) or self._has_key(token):
             return
         j = i if last is None else last
-        found = self._inflect.search(token, filed=filed)
+        plain, same_length, replaced = self._stems_of(token, filed)
+        found = list(plain)
         if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
-            for key in self._inflect.search(token, same_length=True, filed=filed):
+            for key in same_length:
                 owner = self._sole_surname_owner(key)
                 if key not in found and owner is not None and _given_form(
                     prompt, tokens[i - 1], tokens[i], self._given_of(owner[0])
@@ -763,7 +914,7 @@ class NameMatcher:
                     found.append(key)
         # A replaced ending ("Matejki", "Риверы") or a Finnish "-nen" gradation ("Halosen")
         # is weaker evidence: read like a common word, it stands next to a style cue only.
-        weak = [k for k in self._inflect.search_replaced(token, filed) if k not in found]
+        weak = [k for k in replaced if k not in found]
         if weak:
             before = len(hits)
             self._inflected_hits(hits, weak, prompt, tokens, i, j, via)
@@ -775,6 +926,21 @@ class NameMatcher:
         self._inflected_hits(hits, found, prompt, tokens, i, j, via)
         if ordinary:
             hits[before:] = [replace(h, common=True) for h in hits[before:]]
+
+    def _stems_of(self, token: str, filed: dict[str, set[str]] | None) -> tuple[tuple[str, ...], ...]:
+        """The inflection index's three answers for ``token`` (plain endings, same-length
+        endings, replaced endings; see ``screening.inflection``), memoised until the registry changes."""
+        memo = self._memo.get("inflect")
+        if memo is None:
+            memo = self._memo.setdefault("inflect", {})
+        found = memo.get(token)
+        if found is None:
+            index = self._inflect
+            found = memo[token] = (
+                tuple(index.search(token, filed=filed)), tuple(index.search(token, same_length=True, filed=filed)),
+                tuple(index.search_replaced(token, filed)),
+            )
+        return found
 
     def _inflected_hits(
         self, hits: list[NameHit], found: list[str], prompt: str, tokens: list[Token], i: int, j: int, via: str,
@@ -789,14 +955,41 @@ class NameMatcher:
 
 
 
+def _lengths(index: FiledKeys) -> tuple[int, int]:
+    """The query lengths :meth:`FiledKeys.may_match` accepts, as an inclusive range (empty when it accepts none)."""
+    if not len(index):
+        return 1, 0
+    return index.min_len - index.slack, index.max_len + index.slack
+
+
+def _has_space(gap: str) -> bool:
+    """Whether the text between two tokens holds whitespace."""
+    return " " in gap or (gap != "" and any(c.isspace() for c in gap))
+
+
 def _looked_up(
     memo: dict[str, list[tuple[str, int]]], queries: set[str], search: Callable[[list[str]], dict[str, list[tuple[str, int]]]],
 ) -> dict[str, list[tuple[str, int]]]:
-    """``search(queries)``, asking only for the queries no earlier stream of the prompt asked."""
-    new = [q for q in queries if q not in memo]
+    """``search(queries)``, asking only for the queries not asked before; each answer is read
+    from ``memo`` once (see :meth:`NameMatcher._look_up`)."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    new = []
+    for q in queries:
+        held = memo.get(q)
+        if held is None:
+            new.append(q)
+        else:
+            out[q] = held
     if new:
-        memo.update(search(new))
-    return {q: memo.get(q, []) for q in queries}
+        found = search(new)
+        memo.update(found)
+        for q in new:
+            out[q] = found.get(q, [])
+    return out
+
+
+_MEMO_LIMIT = 1 << 16  # window texts whose registry answers are kept (a few megabytes)
+_FREE_PER_PROMPT = 256  # answers of a memo let go of freed per prompt
 
 
 @lru_cache(maxsize=8192)
@@ -893,22 +1086,24 @@ def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool
 
 def _explain(
     hit: NameHit, prompt: str, rules: NameRules, why: list[str] | None = None,
-    parts: Callable[[int], frozenset[str]] | None = None,
+    parts: Callable[[int], frozenset[str]] | None = None, once: _Once | None = None,
 ) -> NameHit | None:
     """The hit with its context attached, or None when its rule needs context and has none.
 
     ``why``, when given, receives the reasons a hit was dropped (see ``NameMatcher.find``);
     ``parts`` gives an artist's name words (to tell a native-script word next to the rest of
     the artist's name, :func:`_native_word`).
+    ``once`` makes each look at the prompt around a span once for all of a prompt's hits.
     """
+    once = _Once() if once is None else once
     wanted = why is not None
     why = [] if why is None else why
     if hit.rule == "given":  # a given name alone: a strong style cue, whatever the policy
-        strong = cues.style_cue(prompt, hit.start, hit.end)
+        strong = once(cues.style_cue, prompt, hit.start, hit.end)
         return replace(hit, cue=strong.text) if strong is not None and strong.strong else None
     if hit.rule == "skeleton":  # a short skeleton is weak evidence: a style cue, whatever the policy
-        cue = cues.style_cue(prompt, hit.start, hit.end) or cues.tag_list_cue(prompt, hit.start, hit.end)
-        cued = cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf)
+        cue = once(cues.style_cue, prompt, hit.start, hit.end) or once(cues.tag_list_cue, prompt, hit.start, hit.end)
+        cued = cue is not None and once(cues.counts, cue, prompt, hit.start, hit.end, rules.common_zipf)
         short = len(hit.skeleton) < SKELETON_ALONE_LEN and hit.how != "skeleton-spelt"  # spelt out: it stands
         if not cued and (short or rules.needs_context("skeleton", False, hit.via)):
             return None
@@ -923,35 +1118,35 @@ def _explain(
         common = common or any(_is_common(k, rules) for k in checked)
         if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
-        if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
+        if hit.rule in ("single", "surname", "inflection") and once(cues.place_after, prompt, hit.end):
             common = True  # "Sorolla street", "Kusama station": a place named after someone
-        if hit.rule in ("single", "surname", "inflection") and places.proper_name_head(prompt, hit.start, hit.end):
+        if hit.rule in ("single", "surname", "inflection") and once(places.proper_name_head, prompt, hit.start, hit.end):
             common = True  # "<Surname> State Museum", "Hotel <Surname>": part of a place's or institution's name
-        modified = cues.attributive(prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
+        modified = once(cues.attributive, prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
         other = _names_another(hit, prompt) if modified else ""
         if other:
             common = True  # "a Möbius strip", "the Hirst family": a modifier, a brand or an eponym
             why.append(f"a modifier of {modified!r} after an article, and {other}")
         else:
             modified = ""  # "a Kandinsky composition": a name that names nobody else is the artist's
-        if hit.rule in ("surname", "inflection") and _inside_unspaced_run(prompt, hit.start, hit.end):
+        if hit.rule in ("surname", "inflection") and once(_inside_unspaced_run, prompt, hit.start, hit.end):
             common = True  # Thai "ดัชนี" (a surname, and "index") inside "กราฟดัชนีหุ้น": a word of the run
         if not common and hit.via == TRANSLITERATION and hit.rule in ("single", "surname", "inflection"):
             common = _written_is_common(prompt[hit.start : hit.end], rules)  # Hebrew "רובין" (Robin)
     cue_end = inflection.apostrophe_ending_end(prompt, hit.end)  # "Eyüboğlu'nun tarzında": the cue is after the ending
-    cue = cues.style_cue(prompt, hit.start, cue_end) or cues.tag_list_cue(prompt, hit.start, hit.end)
+    cue = once(cues.style_cue, prompt, hit.start, cue_end) or once(cues.tag_list_cue, prompt, hit.start, hit.end)
     if cue is None and (hit.how == "possessive" or hit.cue == "'s"):
         cue = cues.POSSESSIVE
-    if cue is not None and cue.possessive and cues.establishment_after(prompt, hit.end):
+    if cue is not None and cue.possessive and once(cues.establishment_after, prompt, hit.end):
         cue = None  # "Larsson's bakery" is the baker's: no style there
     if (cue is not None and not cue.strong and hit.rule in ("single", "surname", "inflection")
             and rules.reads_ordinary("place") and places.joins_place_names(cue.text)):
         around = places.place_name_around(prompt, hit.start, hit.end)
         if around is not None and around[1] < hit.start:
             cue = None  # "Saint-Nicolas-de-Redon": the weak cue "de" is a word of the place's name
-    hidden = cues.obfuscation(prompt, hit.start, hit.end, hit.matched)
+    hidden = _obfuscation(prompt[hit.start : hit.end], hit.matched)
     explained = replace(hit, common=common, cue=cue.text if cue else "", obfuscation=hidden)
-    if hidden or (cue is not None and cues.counts(cue, prompt, hit.start, hit.end, rules.common_zipf)):
+    if hidden or (cue is not None and once(cues.counts, cue, prompt, hit.start, hit.end, rules.common_zipf)):
         return explained
     # Only a hit that would stand without context is read further (these cost look-ups).
     reading = _reading(hit, prompt, rules, common, parts)
@@ -1049,6 +1244,28 @@ def _ordinary_in_prompt_language(hit: NameHit, prompt: str, rules: NameRules) ->
 
 
 _PUNCT = " \t\"'«»“”„‚‘’()[]:;,.!?-–—_*"
+
+
+@lru_cache(maxsize=16384)
+def _obfuscation(span: str, label: str) -> str:
+    """``cues.obfuscation`` of a span matching ``label``: it reads only the span's text and
+    the label, so prompts that repeat a disguise or a name ask once."""
+    return cues.obfuscation(span, 0, len(span), label)
+
+
+class _Once:
+    """Calls of pure functions of a prompt and its spans (the cue readers), each made once."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, object] = {}
+
+    def __call__(self, fn: Callable[..., _T], *args: object) -> _T:
+        key = (fn, *args)
+        try:
+            return self._done[key]  # type: ignore[return-value]
+        except KeyError:
+            out = self._done[key] = fn(*args)
+            return out
 
 
 def _inside_unspaced_run(prompt: str, start: int, end: int) -> bool:

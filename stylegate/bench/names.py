@@ -12,7 +12,12 @@ of a census's size (see :data:`GIVEN_POOL`), so words repeat as they do in a rea
   memory it adds (resident set size, once fully built);
 - screening latency per prompt on one core (p50, p99, max; wall clock, and the thread's
   CPU time, which a shared machine's waiting does not inflate) over ordinary prompts, a
-  quarter of which name a registered artist, some of them misspelt or in another script;
+  quarter of which name a registered artist, some of them misspelt or in another script.
+  The matcher remembers the registry's answers for the window texts it has seen (prompts
+  share most of their words), so the CPU figures are taken twice, on prompts it has not
+  screened before: as a running gate sees them (``cpu_p50_ms``/``cpu_p99_ms``), and cold,
+  everything it remembered forgotten before each prompt (``cold_cpu_p50_ms``/``cold_cpu_p99_ms``;
+  ``NameMatcher.forget_lookups``), the cost of a prompt none of whose words were seen;
 - the time to add and to remove one artist in the built matcher (no rebuild).
 
 Figures are printed, never asserted (timing tests on a shared machine would be flaky).
@@ -187,12 +192,21 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
     for p in prompts[:100]:
         matcher.find(p)
     samples = sorted(time_each(matcher.find, prompts))
-    cpu_samples = []  # the thread's CPU time per prompt: waiting for a shared core does not count
-    for p in prompts:
+    # The thread's CPU time per prompt (waiting for a shared core does not count), on prompts
+    # not screened before: as they come, and cold (nothing remembered from earlier prompts).
+    cpu_samples = []
+    for p in _prompts(registered, n_prompts, seed + 1):
         t0 = time.thread_time()
         matcher.find(p)
         cpu_samples.append(time.thread_time() - t0)
     cpu_samples.sort()
+    cold_samples = []
+    for p in _prompts(registered, n_prompts, seed + 2):
+        matcher.forget_lookups()
+        t0 = time.thread_time()
+        matcher.find(p)
+        cold_samples.append(time.thread_time() - t0)
+    cold_samples.sort()
     adds, removes = [], []
     for k, name in enumerate(spare):
         artist_id = n + 1 + k
@@ -216,6 +230,8 @@ def measure(n: int, n_prompts: int = 2000, seed: int = 0) -> dict[str, Any]:
         "build_cpu_s": round(build_cpu_s, 2),
         "cpu_p50_ms": pct(0.50, cpu_samples),
         "cpu_p99_ms": pct(0.99, cpu_samples),
+        "cold_cpu_p50_ms": pct(0.50, cold_samples),
+        "cold_cpu_p99_ms": pct(0.99, cold_samples),
         "memory_mb": round(memory_mb, 1),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
@@ -245,14 +261,14 @@ def print_names_bench(results: Sequence[dict[str, Any]]) -> None:
     table(
         "name matcher at scale (one core; targets at 1M names: build ≤ 10 s, memory ≤ 1 GB, p99 ≤ 1 ms, update ≤ 10 ms;"
         " 'exact ready' = the constructor returned, 'built' = the fuzzy, phonetic and inflection indexes too)",
-        ["names", "exact ready s", "exact ready CPU s", "built s", "built CPU s", "memory MB", "p50 ms", "p99 ms", "p99 CPU ms", "max ms", "add ms (max)",
-         "remove ms (max)", "targets"],
+        ["names", "exact ready s", "exact ready CPU s", "built s", "built CPU s", "memory MB", "p50 ms", "p99 ms", "p50 CPU ms",
+         "p99 CPU ms", "cold p99 CPU ms", "max ms", "add ms (max)", "remove ms (max)", "targets"],
         [
-            [f"{r['names']:,}", r["ready_s"], r["ready_cpu_s"], r["build_s"], r["build_cpu_s"], r["memory_mb"], r["p50_ms"], r["p99_ms"], r["cpu_p99_ms"],
-             r["max_ms"], r["add_ms"], r["remove_ms"],
+            [f"{r['names']:,}", r["ready_s"], r["ready_cpu_s"], r["build_s"], r["build_cpu_s"], r["memory_mb"], r["p50_ms"], r["p99_ms"],
+             r["cpu_p50_ms"], r["cpu_p99_ms"], r["cold_cpu_p99_ms"], r["max_ms"], r["add_ms"], r["remove_ms"],
              ", ".join(f"{k} {mark(v)}" for k, v in (
                  ("build", r["build_s"] <= TARGET_BUILD_S), ("memory", r["memory_mb"] <= TARGET_MEMORY_MB),
-                 ("p99", r["p99_ms"] <= TARGET_P99_MS),
+                 ("p99 CPU", r["cpu_p99_ms"] <= TARGET_P99_MS),
                  ("update", max(r["add_ms"], r["remove_ms"]) <= TARGET_UPDATE_MS)))]
             for r in results
         ],
