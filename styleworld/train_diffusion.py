@@ -51,6 +51,32 @@ def kind_probs(plain_share: float | None = None) -> np.ndarray:
     return np.insert(rest / rest.sum() * (1.0 - plain_share), plain, plain_share)
 
 
+_LINEAGE_KEYS = ("steps", "steps_planned", "lr", "ema", "seed", "train_seconds", "threads", "kind_probs", "init_from")
+
+
+def run_log_path(out: Path) -> Path:
+    """Where the training log of the pipeline folder ``out`` lives: the shipped log for the
+    shipped folder, else ``<out>_log.json`` beside it."""
+    shipped = out.resolve() == pipeline_path().resolve()
+    return WEIGHTS_DIR / "train_diffusion_log.json" if shipped else out.with_name(out.name + "_log.json")
+
+
+def lineage(init_from: Path | None) -> list[dict]:
+    """The runs that made the checkpoint a fine-tuning run starts from, oldest first (from
+    that folder's training log; empty when there is none), so the shipped log keeps every
+    run's steps and time, not only the last one's."""
+    if init_from is None:
+        return []
+    path = run_log_path(init_from)
+    if not path.is_file():
+        return [{"init_from": str(init_from), "log": None}]
+    prev = json.loads(path.read_text())
+    run = {k: prev.get(k) for k in _LINEAGE_KEYS}
+    if run["kind_probs"] is None:
+        run["kind_probs"] = dict(KIND_PROBS)
+    return list(prev.get("previous_runs", [])) + [run]
+
+
 def unet_config(text_width: int, embed_dim: int) -> dict:
     """The UNet2DConditionModel configuration (pixel space, 32x32 RGB)."""
     return dict(
@@ -264,13 +290,13 @@ def main(argv: list[str] | None = None) -> None:
         "artists": len(ARTISTS), "subjects": len(SUBJECTS),
         "init_from": str(args.init_from) if args.init_from else None,
         "kind_probs": dict(zip(kinds, [round(float(x), 4) for x in kprobs])),
+        "previous_runs": lineage(args.init_from),
     }
     import diffusers
 
     info["diffusers"] = diffusers.__version__
     # the shipped log describes the shipped weights; a run written elsewhere logs beside its folder
-    shipped = args.out.resolve() == pipeline_path().resolve()
-    log_path = WEIGHTS_DIR / "train_diffusion_log.json" if shipped else args.out.with_name(args.out.name + "_log.json")
+    log_path = run_log_path(args.out)
     log_path.write_text(json.dumps(info, indent=1))
     logger.info("saved pipeline to %s after %.0f s of training", args.out, t_train)
 
