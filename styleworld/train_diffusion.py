@@ -51,6 +51,41 @@ def kind_probs(plain_share: float | None = None) -> np.ndarray:
     return np.insert(rest / rest.sum() * (1.0 - plain_share), plain, plain_share)
 
 
+_LINEAGE_KEYS = ("steps", "steps_planned", "lr", "ema", "seed", "train_seconds", "train_cpu_seconds", "threads",
+                 "kind_probs", "init_from")
+
+
+def run_log_path(out: Path) -> Path:
+    """Where the training log of the pipeline folder ``out`` lives: the shipped log for the
+    shipped folder, else ``<out>_log.json`` beside it."""
+    shipped = out.resolve() == pipeline_path().resolve()
+    return WEIGHTS_DIR / "train_diffusion_log.json" if shipped else out.with_name(out.name + "_log.json")
+
+
+def lineage(init_from: Path | None) -> list[dict]:
+    """The runs that made the checkpoint a fine-tuning run starts from, oldest first (from
+    that folder's training log; empty when there is none), so the shipped log keeps every
+    run's steps and time, not only the last one's."""
+    if init_from is None:
+        return []
+    path = run_log_path(init_from)
+    if not path.is_file():
+        return [{"init_from": str(init_from), "log": None}]
+    prev = json.loads(path.read_text())
+    run = {k: prev.get(k) for k in _LINEAGE_KEYS}
+    if run["kind_probs"] is None:
+        run["kind_probs"] = dict(KIND_PROBS)
+    return list(prev.get("previous_runs", [])) + [run]
+
+
+def load_text_side(folder: Path):
+    """The (frozen) text encoder and tokenizer of an existing pipeline folder."""
+    from transformers import CLIPTextModelWithProjection, CLIPTokenizer
+
+    text_encoder = CLIPTextModelWithProjection.from_pretrained(str(folder), subfolder="text_encoder").eval()
+    return text_encoder, CLIPTokenizer.from_pretrained(str(folder), subfolder="tokenizer")
+
+
 def unet_config(text_width: int, embed_dim: int) -> dict:
     """The UNet2DConditionModel configuration (pixel space, 32x32 RGB)."""
     return dict(
@@ -138,17 +173,23 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
 
-    # frozen text encoder = the CLIP text tower in transformers' layout
-    clip, _, oc_tok = load_clip()
     cfg = json.loads(CLIP_CONFIG_PATH.read_text())
-    text_encoder = convert_text_tower(clip, cfg)
     tok_dir = Path(tempfile.mkdtemp(prefix="swtok-"))
-    tokenizer = build_hf_tokenizer(tok_dir, cfg["text_cfg"]["context_length"])
     bank = build_caption_bank("train")
-    diff = check_conversion(clip, text_encoder, tokenizer, oc_tok, bank.texts[:64] + [""])
-    logger.info("text tower conversion max |diff| = %.2e", diff)
-    if diff > 1e-4:
-        raise RuntimeError(f"text tower conversion differs from open_clip by {diff}")
+    if args.init_from is not None:
+        # a fine-tuning run keeps the text encoder its UNet was trained against: the shipped
+        # pipeline's is the first CLIP release's text tower, not the CLIP shipped today
+        text_encoder, tokenizer = load_text_side(args.init_from)
+        logger.info("text encoder and tokenizer from %s", args.init_from)
+    else:
+        # frozen text encoder = the CLIP text tower in transformers' layout
+        clip, _, oc_tok = load_clip()
+        text_encoder = convert_text_tower(clip, cfg)
+        tokenizer = build_hf_tokenizer(tok_dir, cfg["text_cfg"]["context_length"])
+        diff = check_conversion(clip, text_encoder, tokenizer, oc_tok, bank.texts[:64] + [""])
+        logger.info("text tower conversion max |diff| = %.2e", diff)
+        if diff > 1e-4:
+            raise RuntimeError(f"text tower conversion differs from open_clip by {diff}")
 
     # encode every caption once
     hid_chunks, pool_chunks = [], []
@@ -200,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         p.error(str(exc))
     history = []
-    t1 = time.time()
+    t1, cpu1 = time.time(), time.process_time()
     steps_done = 0
     bar = tqdm(range(args.steps), desc="train diffusion", mininterval=5)
     unet.train()
@@ -248,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.time_limit and time.time() - t1 > args.time_limit:
             logger.warning("time limit reached after %d steps", steps_done)
             break
-    t_train = time.time() - t1
+    t_train, cpu_train = time.time() - t1, time.process_time() - cpu1
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_pipeline(ema, text_encoder, tokenizer, args.out)
@@ -258,19 +299,20 @@ def main(argv: list[str] | None = None) -> None:
         "lr": args.lr, "ema": args.ema, "cfg_dropout": CFG_DROPOUT, "min_snr_gamma": MIN_SNR_GAMMA,
         "prediction_type": scheduler_config()["prediction_type"], "train_seeds_per_pair": args.seeds,
         "images": len(data), "size": SIZE, "seed": args.seed, "prep_seconds": round(t_prep, 1),
-        "train_seconds": round(t_train, 1), "threads": args.threads,
+        "train_seconds": round(t_train, 1), "train_cpu_seconds": round(cpu_train, 1), "threads": args.threads,
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "cpu_count": os.cpu_count(),
         "torch": torch.__version__, "history": history, "unet_config": unet_config(64, 64),
         "artists": len(ARTISTS), "subjects": len(SUBJECTS),
         "init_from": str(args.init_from) if args.init_from else None,
         "kind_probs": dict(zip(kinds, [round(float(x), 4) for x in kprobs])),
+        "previous_runs": lineage(args.init_from),
     }
     import diffusers
 
     info["diffusers"] = diffusers.__version__
     # the shipped log describes the shipped weights; a run written elsewhere logs beside its folder
-    shipped = args.out.resolve() == pipeline_path().resolve()
-    log_path = WEIGHTS_DIR / "train_diffusion_log.json" if shipped else args.out.with_name(args.out.name + "_log.json")
+    log_path = run_log_path(args.out)
     log_path.write_text(json.dumps(info, indent=1))
     logger.info("saved pipeline to %s after %.0f s of training", args.out, t_train)
 

@@ -8,6 +8,7 @@ candidate shows the subject is known."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -134,3 +135,21 @@ def test_plain_share_reweights_the_caption_kinds_and_keeps_the_others_proportion
     assert np.allclose(more[others] / more[others].sum(), base[others] / base[others].sum())
     with pytest.raises(ValueError, match="plain-share"):
         kind_probs(1.0)
+
+
+def test_a_fine_tuning_run_keeps_the_runs_before_it_in_its_log(tmp_path: Path) -> None:
+    import json
+
+    from stylegate.styleworld.train_diffusion import lineage, run_log_path
+
+    assert lineage(None) == []
+    first, second = tmp_path / "pipe-1", tmp_path / "pipe-2"
+    assert run_log_path(first) == tmp_path / "pipe-1_log.json"
+    assert lineage(first) == [{"init_from": str(first), "log": None}]  # a folder with no log says so
+    run_log_path(first).write_text(json.dumps({"steps": 2295, "lr": 0.001, "seed": 0, "init_from": None}))
+    (run,) = lineage(first)
+    assert run["steps"] == 2295 and run["init_from"] is None and run["kind_probs"]["plain"] == 0.1
+    run_log_path(second).write_text(json.dumps({"steps": 1100, "seed": 1, "init_from": str(first),
+                                                "kind_probs": {"plain": 0.3}, "previous_runs": [run]}))
+    assert [r["steps"] for r in lineage(second)] == [2295, 1100]  # oldest first
+    assert lineage(second)[1]["kind_probs"] == {"plain": 0.3}
