@@ -25,6 +25,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from stylegate.governance.screening.packedstrings import PackedStrings
+
 log = logging.getLogger(__name__)
 
 _FOLD_MIN = 4096  # overlay entries before a fold is considered
@@ -233,12 +235,11 @@ class CodeIndex:
         # Key → slot: keys added in bulk are found by their hash in two sorted arrays (a
         # match is verified against ``_strs``, which also hides a removed key: its slot holds
         # None); keys added one at a time since go to the ``_added`` dictionary.
-        self._slot_h = array("q")  # sorted hashes of the keys added in bulk
-        self._slot_s = array("q")  # their slots
+        self._slot_h = array("q")  # sorted hashes of the keys added in bulk (slot k: the k-th)
         self._added: dict[str, int] = {}  # key → slot, added one at a time
         self._live = 0
         self._refs: dict[str, int] = {}  # references beyond the first, for the few shared keys
-        self._strs: list[str | None] = []  # slot → key (None once removed)
+        self._strs = PackedStrings()  # slot → key (None once removed; one UTF-8 blob, see ``packedstrings``)
         self._dead = 0
         self._map = HashMultiMap()
 
@@ -257,9 +258,8 @@ class CodeIndex:
         h = hash(key)
         i = bisect_left(hashes, h)
         while i < len(hashes) and hashes[i] == h:
-            slot = self._slot_s[i]
-            if self._strs[slot] == key:
-                return slot
+            if self._strs[i] == key:
+                return i
             i += 1
         return None
 
@@ -294,20 +294,18 @@ class CodeIndex:
         shared = counts > 1
         for row, n in zip(first[shared].tolist(), counts[shared].tolist()):
             self._refs[keys[row]] = n
-        order = np.sort(first)  # first occurrences, in the order added: slot k is the k-th
-        slots = np.empty(len(keys), dtype=np.int64)
-        slots[order] = np.arange(len(order), dtype=np.int64)
-        strs: list[str | None] = [keys[i] for i in order.tolist()]
-        self._strs = strs
-        self._live = len(order)
-        self._slot_h = array("q", uniq.tobytes())  # np.unique sorts: the hashes in order, with
-        self._slot_s = array("q", slots[first].tobytes())  # each one's slot
+        # Slot k is the key of the k-th smallest hash (np.unique sorts), so the sorted hashes
+        # alone find a key's slot: its position among them.
+        distinct = [keys[i] for i in first.tolist()]
+        self._strs = PackedStrings(distinct)
+        self._live = len(distinct)
+        self._slot_h = array("q", uniq.tobytes())
         codes = self._codes
         if codes is not None:
-            for slot, key in enumerate(keys[i] for i in order.tolist()):
+            for slot, key in enumerate(distinct):
                 self._map.add_many(map(hash, codes(key)), slot)
         else:
-            self._unhashed.extend(range(len(order)))
+            self._hash_keys(distinct, np.arange(len(distinct), dtype=np.int32))
 
     @staticmethod
     def _same_under_each_hash(keys: list[str], hashes: Any, uniq: Any, first: Any, counts: Any) -> bool:
@@ -330,8 +328,13 @@ class CodeIndex:
         self._unhashed = []
         if slots:
             np = self._map._np
-            owner, hashes = self._bulk([strs[s] for s in slots])  # type: ignore[misc]
-            self._map.add_array(hashes, np.asarray(slots, dtype=np.int32)[owner])
+            self._hash_keys([strs[s] for s in slots], np.asarray(slots, dtype=np.int32))
+
+    def _hash_keys(self, keys: list[str], slots: Any) -> None:
+        """File the bulk codes of ``keys`` (their slots ``slots``) in the map."""
+        assert self._bulk is not None
+        owner, hashes = self._bulk(keys)
+        self._map.add_array(hashes, slots[owner])
 
     def discard(self, key: str) -> None:
         refs = self._refs.get(key)
@@ -355,7 +358,7 @@ class CodeIndex:
         """Forget removed keys' codes (amortised: after a quarter of the slots died)."""
         self._hash_pending()
         np = self._map._np
-        alive = np.fromiter((s is not None for s in self._strs), dtype=bool, count=len(self._strs))
+        alive = np.frombuffer(bytes(self._strs.alive()), dtype=np.uint8).astype(bool)
         self._map.keep(lambda values: alive[values])
         self._dead = 0
 

@@ -74,6 +74,8 @@ from stylegate.governance.screening.canonical import (
 from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
 from stylegate.governance.screening.keytable import KeyTable
+from stylegate.governance.screening.ownertable import OwnerTable
+from stylegate.governance.screening.packedstrings import PackedStrings
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
@@ -206,10 +208,12 @@ class NameMatcher:
         self._phonetic = PhoneticIndex()
         self._inflect = InflectionIndex()
         self._skeletons = SkeletonIndex()  # cross-script whole names (``screening.skeleton``)
-        self._surnames: dict[str, int | dict[int, int]] = {}  # key → label id << 1 | two-word name (per artist when shared)
-        self._given: dict[str, int | set[int]] = {}  # first tokens of multi-word names → artist(s)
+        # Surname → label id << 1 | two-word name; first token of a multi-word name → label id
+        # (rows verified against their label when read, see ``ownertable``).
+        self._surnames = OwnerTable()
+        self._given = OwnerTable()
         self._label_artist = array("q")  # label id → artist
-        self._label_text: list[str | None] = []  # label id → label (None once removed)
+        self._label_text = PackedStrings()  # label id → label (None once removed)
         # Artist → label ids: the build's as two arrays sorted by artist (a removed label's
         # text is None, so it is skipped), labels added since in a dictionary.
         self._built_artists = array("q")
@@ -237,6 +241,9 @@ class NameMatcher:
 
         artists = np.frombuffer(self._label_artist, dtype=np.int64)
         kept, codes = self._keys.settle(lambda c: artists[c >> _LABEL_SHIFT])
+        self._surnames.settle()
+        self._given.settle()
+        self._label_text.pack()
         order = np.argsort(artists, kind="stable")
         self._built_artists = array("q", artists[order].tobytes())
         self._built_labels = array("q", order.astype(np.int64).tobytes())
@@ -314,27 +321,17 @@ class NameMatcher:
                 else:
                     self._inflect.add(op[1])
             elif kind == "given":
-                owners = self._given.get(op[1])
-                if owners is None:
-                    self._given[op[1]] = artist_id
-                elif isinstance(owners, int):
-                    if owners != artist_id:
-                        self._given[op[1]] = {owners, artist_id}
+                if self._deferred is not None:
+                    self._given.file_bulk(op[1], label_id)
                 else:
-                    owners.add(artist_id)
+                    self._given.add(op[1], label_id)
             else:  # surname
                 _, surname, two_words = op
                 self._max_key_len = max(self._max_key_len, len(surname))
-                code = label_id << 1 | two_words
-                codes = self._surnames.get(surname)
-                if codes is None:
-                    self._surnames[surname] = code
-                elif isinstance(codes, int):
-                    first = self._label_artist[codes >> 1]
-                    if first != artist_id:
-                        self._surnames[surname] = {first: codes, artist_id: code}
+                if self._deferred is not None:
+                    self._surnames.file_bulk(surname, label_id << 1 | two_words)
                 else:
-                    codes.setdefault(artist_id, code)
+                    self._surnames.add(surname, label_id << 1 | two_words)
 
     def _register(
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
@@ -393,23 +390,10 @@ class NameMatcher:
                     self._phonetic.discard(op[1])
                 elif kind == "inflect":
                     self._inflect.discard(op[1])
-                elif kind == "given":
-                    owners = self._given.get(op[1])
-                    if owners == artist_id:
-                        del self._given[op[1]]
-                    elif isinstance(owners, set):
-                        owners.discard(artist_id)
-                        if len(owners) == 1:
-                            self._given[op[1]] = next(iter(owners))
+                elif kind == "given":  # a built row is skipped once its label is gone
+                    self._given.drop_added(op[1], {label_id})
                 else:
-                    codes = self._surnames.get(op[1])
-                    if isinstance(codes, int):
-                        if self._label_artist[codes >> 1] == artist_id:
-                            del self._surnames[op[1]]
-                    elif codes is not None:
-                        codes.pop(artist_id, None)
-                        if len(codes) == 1:
-                            self._surnames[op[1]] = next(iter(codes.values()))
+                    self._surnames.drop_added(op[1], {label_id << 1 | op[2]})
         for key, labels in keys.items():
             # This artist's rows under the key: one per artist and key was filed.
             mine = [c for c in self._keys.built(key) + self._keys.added(key) if c >> _LABEL_SHIFT in labels]
@@ -443,13 +427,49 @@ class NameMatcher:
             bool(code & 4), bool(code & 2), _VIAS[code >> 4 & 1], code >> 6 & 63,
         )
 
+    def _surname_rows(self, key: str) -> Iterable[tuple[int, int, str]]:
+        """(artist, code, label) of each registered label filing ``key`` as a surname, in filing order."""
+        for code in self._surnames.rows(key):
+            label_id = code >> 1
+            label = self._label_text[label_id]
+            if label is not None and key in _label_surname_set(label):
+                yield self._label_artist[label_id], code, label
+
+    def _has_surname(self, key: str) -> bool:
+        """Whether some registered label files ``key`` as a surname."""
+        return next(iter(self._surname_rows(key)), None) is not None
+
     def _sole_surname_owner(self, key: str) -> tuple[int, str, bool] | None:
-        """(artist, label, two-word name) when exactly one artist has ``key`` as a surname."""
-        codes = self._surnames.get(key)
-        if codes is None or not isinstance(codes, int):
+        """(artist, label, two-word name) when exactly one artist has ``key`` as a surname.
+
+        The label is the owner's first filed with that surname.
+        """
+        first: tuple[int, int, str] | None = None
+        for row in self._surname_rows(key):
+            if first is None:
+                first = row
+            elif row[0] != first[0]:
+                return None  # shared
+        if first is None:
             return None
-        label_id = codes >> 1
-        return self._label_artist[label_id], self._label_text[label_id] or "", bool(codes & 1)
+        return first[0], first[2], bool(first[1] & 1)
+
+    def _given_owners(self, key: str, limit: int) -> list[int]:
+        """The distinct artists (at most ``limit``) whose multi-word name starts with ``key``."""
+        out: list[int] = []
+        for label_id in self._given.rows(key):
+            label = self._label_text[label_id]
+            if label is None or key not in _label_given_set(label):
+                continue
+            artist = self._label_artist[label_id]
+            if artist not in out:
+                out.append(artist)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def _has_given(self, key: str) -> bool:
+        return bool(self._given_owners(key, 1))
 
     def _given_of(self, artist_id: int) -> list[str]:
         out: list[str] = []
@@ -527,7 +547,7 @@ class NameMatcher:
             for k in range(1, len(tokens))
         ]
         entries_of, fuzzy, phonetic = self._entries, self._fuzzy, self._phonetic
-        surnames = self._surnames
+        has_surname = self._has_surname
         longest = self._max_key_len + 1
         # A misspelt name spans at most a few more tokens than the longest name (camelCase or
         # case tricks split words); letter-by-letter spacing is matched exactly, not fuzzily.
@@ -609,11 +629,11 @@ class NameMatcher:
                 for e in entries_of(stem):
                     if e.possessive and not (e.single and prose):
                         hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
-                if stem in surnames:
+                if has_surname(stem):
                     self._surname(hits, stem, prose, prompt, tokens, i, j, via, possessive=True)
-            if joined in surnames:
+            if has_surname(joined):
                 self._surname(hits, joined, prose, prompt, tokens, i, j, via)
-            if i == j and joined in self._given:
+            if i == j and self._has_given(joined):
                 self._given_alone(hits, joined, tokens[i], via)
             if i == j:
                 self._inflected(hits, joined, prompt, tokens, i, via, stems)
@@ -662,12 +682,10 @@ class NameMatcher:
         """
         from rapidfuzz.distance import Levenshtein
 
-        given = self._given
         for k in range(len(tokens) - 1):
-            owners = given.get(texts[k])
-            if owners is None:
+            owned = self._given_owners(texts[k], MAX_VARIANT_OWNERS + 1)
+            if not owned:
                 continue
-            owned = (owners,) if isinstance(owners, int) else owners
             word = texts[k + 1]
             if (len(owned) > MAX_VARIANT_OWNERS or len(word) < MIN_VARIANT_LEN - 1
                     or prompt[tokens[k].end : tokens[k + 1].start].strip() or self._has_key(word)
@@ -694,9 +712,12 @@ class NameMatcher:
         is rare in ordinary text of every screened language (wordfreq), so "Frida", "Ivan"
         or "Greg" never match alone; a given name shared by artists matches nobody.
         """
-        owners = self._given.get(key)
-        if not isinstance(owners, int) or len(key) < MIN_GIVEN_LEN or self._has_key(key) or key in self._surnames:
+        if len(key) < MIN_GIVEN_LEN:
             return
+        owned = self._given_owners(key, 2)
+        if len(owned) != 1 or self._has_key(key) or self._has_surname(key):
+            return
+        owners = owned[0]
         if lexicon.is_word(key) or lexicon.is_common(key) or frequency.zipf(key) >= GIVEN_MAX_ZIPF:
             return
         for label_id in self._labels_of(owners):
@@ -709,7 +730,7 @@ class NameMatcher:
         self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
         how: str = "surname", score: float = SURNAME_SCORE, possessive: bool = False,
     ) -> None:
-        if key in self._given or self._has_key(key):
+        if self._has_given(key) or self._has_key(key):
             return
         owner = self._sole_surname_owner(key)
         if owner is None:
@@ -786,6 +807,18 @@ def _looked_up(
 def _label_key_set(label: str) -> frozenset[str]:
     """The joined keys ``label`` files (to verify a row found by its key's hash)."""
     return frozenset(op[1] for op in _ops(label) if op[0] == "key")
+
+
+@lru_cache(maxsize=8192)
+def _label_surname_set(label: str) -> frozenset[str]:
+    """The surnames ``label`` files (to verify a surname row found by its hash)."""
+    return frozenset(op[1] for op in _ops(label) if op[0] == "surname")
+
+
+@lru_cache(maxsize=8192)
+def _label_given_set(label: str) -> frozenset[str]:
+    """The given names ``label`` files (to verify a given-name row found by its hash)."""
+    return frozenset(op[1] for op in _ops(label) if op[0] == "given")
 
 
 @lru_cache(maxsize=8192)
