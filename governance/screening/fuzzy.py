@@ -15,6 +15,7 @@ is hashed with the next lookup.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,11 +44,15 @@ _KANA_FOLD = str.maketrans({"r": "", "l": "", "v": "b", "w": "", "y": "", "h": "
 KANA_MIN_CONSONANTS = 5
 
 
+_KANA_VOWELS = re.compile(r"[aeiou]+")
+_KANA_REPEAT = re.compile(r"(.)\1+")
+
+
 def kana_skeleton(word: str) -> str:
-    """The consonants of a Latin word as a katakana spelling keeps them (see above)."""
-    folded = word.translate(_KANA_FOLD)
-    out = [c for c in folded if c not in "aeiou"]
-    return "".join(c for k, c in enumerate(out) if k == 0 or c != out[k - 1])
+    """The consonants of a Latin word as a katakana spelling keeps them (see above): vowels
+    dropped, then each run of one consonant read once (regular expressions: a build reads
+    two million keys)."""
+    return _KANA_REPEAT.sub(r"\1", _KANA_VOWELS.sub("", word.translate(_KANA_FOLD)))
 
 
 _KANA_SALT = 0x6B616E61  # kana skeleton codes live apart from deletion codes

@@ -143,7 +143,7 @@ class HashMultiMap:
         fps = np.concatenate(parts_h)
         values = np.concatenate(parts_v)
         del parts_h, parts_v
-        order = np.argsort(fps, kind="stable")
+        order = np.argsort(fps)  # the order of one fingerprint's values does not matter: lookups gather sets
         self._set(fps[order], values[order])
         del fps, values, order
         if big:
@@ -301,9 +301,18 @@ class CodeIndex:
         self._live = len(distinct)
         self._slot_h = array("q", uniq.tobytes())
         codes = self._codes
-        if codes is not None:
-            for slot, key in enumerate(distinct):
-                self._map.add_many(map(hash, codes(key)), slot)
+        if codes is not None:  # every key's codes hashed into one list, filed in one batch
+            flat: list[int] = []
+            counts = array("q")
+            for key in distinct:
+                n_before = len(flat)
+                flat.extend(map(hash, codes(key)))
+                counts.append(len(flat) - n_before)
+            self._map.add_array(
+                np.fromiter(flat, dtype=np.int64, count=len(flat)),
+                np.repeat(np.arange(len(distinct), dtype=np.int32), np.frombuffer(counts, dtype=np.int64)),
+            )
+            del flat
         else:
             self._hash_keys(distinct, np.arange(len(distinct), dtype=np.int32))
 

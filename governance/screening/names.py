@@ -49,11 +49,13 @@ an exact hit of another artist on the same words.
 
 from __future__ import annotations
 
+import gc
 import logging
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple
@@ -178,6 +180,22 @@ _VIAS = (AS_WRITTEN, TRANSLITERATION)
 _LABEL_SHIFT = 12
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic collector paused while a build allocates millions of objects, none cyclic.
+
+    Otherwise it walks every object the build has made so far, again and again as they
+    accumulate; reference counting frees the build's temporaries either way.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _filed(held: int | list[int] | None) -> Sequence[int]:
     """The values :func:`_file` filed under a key (``held`` is what the table holds for it)."""
     if held is None:
@@ -227,10 +245,16 @@ class NameMatcher:
         self._deferred: tuple[list[str], list[str], list[str]] | None = ([], [], [])
         self._unbuilt: tuple[list[str], list[str], list[str]] | None = None
         words: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}  # this build's word cache
-        for artist_id, label in entries:
-            self._add(artist_id, label, _build_ops(label, words))
-        del words
-        self._settle_keys()
+        plain: dict[str, str | None] = {}  # this build's plain words → their key (None: not plain)
+        with _gc_paused():
+            for artist_id, label in entries:
+                pair = _plain_pair(label, plain)
+                if pair is not None:
+                    self._add_pair(artist_id, label, *pair)
+                else:
+                    self._add(artist_id, label, _build_ops(label, words))
+            del words, plain
+            self._settle_keys()
         deferred, self._deferred = self._deferred, None
         if any(deferred):
             self._unbuilt = deferred
@@ -266,11 +290,12 @@ class NameMatcher:
         if unbuilt is None:
             return
         fuzzy, phonetic, inflect = unbuilt
-        self._fuzzy.add_many(fuzzy)
-        self._phonetic.add_many(phonetic)
-        self._inflect.add_many(inflect)
-        del fuzzy, phonetic, inflect, unbuilt
-        self._settle()
+        with _gc_paused():
+            self._fuzzy.add_many(fuzzy)
+            self._phonetic.add_many(phonetic)
+            self._inflect.add_many(inflect)
+            del fuzzy, phonetic, inflect, unbuilt
+            self._settle()
 
     @property
     def fully_built(self) -> bool:
@@ -332,6 +357,34 @@ class NameMatcher:
                     self._surnames.file_bulk(surname, label_id << 1 | two_words)
                 else:
                     self._surnames.add(surname, label_id << 1 | two_words)
+
+    def _add_pair(self, artist_id: int, label: str, given: str, surname: str) -> None:
+        """:meth:`_add` during a build of a label of two plain words, keys ``given`` and ``surname``.
+
+        What :func:`_ops` files for such a label, filed without making its operations: the
+        joined key, its reversal, the phonetic key, the given name, the surname and its stems
+        (``tests/test_screening_build.py`` checks the two paths file the same rows).
+        """
+        assert self._deferred is not None
+        label_id = len(self._label_text)
+        self._label_artist.append(artist_id)
+        self._label_text.append(label)
+        self._skeletons.add(label_id, label)
+        joined = given + surname
+        fuzzy = len(given) > 1 and len(surname) > 1
+        self._max_tokens = max(self._max_tokens, 2)
+        self._max_key_len = max(self._max_key_len, len(joined))
+        # _pack(label_id, how, single=False, fuzzy, possessive=True, AS_WRITTEN, parts=2)
+        code = label_id << _LABEL_SHIFT | 2 << 6 | (fuzzy and self._fuzzy.accepts(joined)) << 2 | 1 << 1
+        self._keys.file_bulk(joined, code)
+        if fuzzy:
+            self._deferred[1].append(joined)
+        if given != surname:
+            self._keys.file_bulk(surname + given, code | 1 << 5)  # reversed
+        self._given.file_bulk(given, label_id)
+        if len(surname) >= MIN_SHORT_SURNAME_LEN:  # _surnames_of: a surname of one token
+            self._surnames.file_bulk(surname, label_id << 1 | 1)
+            self._deferred[2].append(surname)
 
     def _register(
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
@@ -838,6 +891,26 @@ def _ops(label: str) -> tuple[tuple, ...]:
 
 
 _WordForms = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _plain_pair(label: str, plain: dict[str, str | None]) -> tuple[str, str] | None:
+    """The keys of a label of two plain words ("Given Surname", one space), else None.
+
+    ``plain`` is the build's cache of words read (see :func:`canonical.plain_word_key`).
+    """
+    words = label.split(" ")
+    if len(words) != 2:
+        return None
+    out = []
+    for word in words:
+        try:
+            key = plain[word]
+        except KeyError:
+            key = plain[word] = plain_word_key(word)
+        if key is None:
+            return None
+        out.append(key)
+    return out[0], out[1]
 
 
 def _build_ops(label: str, words: dict[str, _WordForms]) -> tuple[tuple, ...]:
