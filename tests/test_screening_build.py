@@ -17,7 +17,7 @@ def _labels() -> list[str]:
     labels = [lab for a in corpus for lab in [a["name"], *a.get("aliases", [])]]
     # Spelling tricks a registry may hold: separators, "j" read both ways, one-word and long names.
     labels += ["Jan Matejko", "Josef Čapek", "Mikalojus Konstantinas Čiurlionis", "Hilma af Klint", "ミヤザキ・ハヤオ",
-               "O'Keeffe", "Jean-Michel Basquiat", "Анри Матисс", "  ", "-", "宮崎駿", "Ab Cd Ef Gh Ij"]
+               "O'Keeffe", "Jean-Michel Basquiat", "Tab\tSeparated  Name ", "J.M.W. Turner", "Smith, John", "Анри Матисс", "  ", "-", "宮崎駿", "Ab Cd Ef Gh Ij"]
     return labels + synthetic_names(3000, seed=7)
 
 
@@ -60,3 +60,18 @@ def test_two_plain_words_are_filed_as_their_operations_file_them(monkeypatch: py
     slow.ensure_built()
     for prompt in ["a portrait by Greg Rutkowski", "in the style of Rutkowskiego", "Kowalski's harbour", "anna anna"]:
         assert fast.find(prompt) == slow.find(prompt)
+
+
+def test_a_plain_labels_given_name_and_surname_are_read_as_its_operations_read_them() -> None:
+    """Rows of the surname and given-name tables are verified against their label; for a label of
+    two plain words that reading must be the one its operations file."""
+    from stylegate.governance.screening import names
+
+    for label in _labels() + ["Anna Anna", "Li Wu", "J Kowalski", "Ann Lee"]:
+        ops = names._ops(label)
+        surnames = {op[1] for op in ops if op[0] == "surname"}
+        given = {op[1] for op in ops if op[0] == "given"}
+        words = {w for op in ops if op[0] == "key" for w in [op[1]]} | surnames | given | {"anna", "wu", "lee"}
+        for key in words:
+            assert names._files_surname(label, key) == (key in surnames), (label, key)
+            assert names._files_given(label, key) == (key in given), (label, key)

@@ -44,15 +44,20 @@ _KANA_FOLD = str.maketrans({"r": "", "l": "", "v": "b", "w": "", "y": "", "h": "
 KANA_MIN_CONSONANTS = 5
 
 
-_KANA_VOWELS = re.compile(r"[aeiou]+")
+# The fold and the vowels' removal in one pass (the fold never writes a vowel).
+_KANA_CONSONANTS = str.maketrans({**{chr(k): v for k, v in _KANA_FOLD.items()}, **dict.fromkeys("aeiou")})
 _KANA_REPEAT = re.compile(r"(.)\1+")
 
 
 def kana_skeleton(word: str) -> str:
     """The consonants of a Latin word as a katakana spelling keeps them (see above): vowels
-    dropped, then each run of one consonant read once (regular expressions: a build reads
-    two million keys)."""
-    return _KANA_REPEAT.sub(r"\1", _KANA_VOWELS.sub("", word.translate(_KANA_FOLD)))
+    dropped, then each run of one consonant read once."""
+    out = word.translate(_KANA_CONSONANTS)
+    return _KANA_REPEAT.sub(_first, out) if _KANA_REPEAT.search(out) else out
+
+
+def _first(m: re.Match[str]) -> str:
+    return m.group(1)
 
 
 _KANA_SALT = 0x6B616E61  # kana skeleton codes live apart from deletion codes

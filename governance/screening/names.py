@@ -75,6 +75,7 @@ from stylegate.governance.screening.canonical import (
 )
 from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
+from stylegate.governance.screening.keyindex import release_freed_memory
 from stylegate.governance.screening.keytable import KeyTable
 from stylegate.governance.screening.ownertable import OwnerTable
 from stylegate.governance.screening.packedstrings import PackedStrings
@@ -180,6 +181,9 @@ _VIAS = (AS_WRITTEN, TRANSLITERATION)
 _LABEL_SHIFT = 12
 
 
+_TRIM_AFTER = 50_000  # labels in a build after which its freed heap is given back to the system
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """The cyclic collector paused while a build allocates millions of objects, none cyclic.
@@ -255,6 +259,8 @@ class NameMatcher:
                     self._add(artist_id, label, _build_ops(label, words))
             del words, plain
             self._settle_keys()
+        if len(self._label_text) >= _TRIM_AFTER:
+            release_freed_memory()  # the build's temporaries, given back (see ``keyindex``)
         deferred, self._deferred = self._deferred, None
         if any(deferred):
             self._unbuilt = deferred
@@ -296,6 +302,8 @@ class NameMatcher:
             self._inflect.add_many(inflect)
             del fuzzy, phonetic, inflect, unbuilt
             self._settle()
+        if len(self._label_text) >= _TRIM_AFTER:
+            release_freed_memory()
 
     @property
     def fully_built(self) -> bool:
@@ -485,12 +493,12 @@ class NameMatcher:
         for code in self._surnames.rows(key):
             label_id = code >> 1
             label = self._label_text[label_id]
-            if label is not None and key in _label_surname_set(label):
+            if label is not None and _files_surname(label, key):
                 yield self._label_artist[label_id], code, label
 
     def _has_surname(self, key: str) -> bool:
         """Whether some registered label files ``key`` as a surname."""
-        return next(iter(self._surname_rows(key)), None) is not None
+        return self._surnames.maybe(key) and next(iter(self._surname_rows(key)), None) is not None
 
     def _sole_surname_owner(self, key: str) -> tuple[int, str, bool] | None:
         """(artist, label, two-word name) when exactly one artist has ``key`` as a surname.
@@ -510,9 +518,11 @@ class NameMatcher:
     def _given_owners(self, key: str, limit: int) -> list[int]:
         """The distinct artists (at most ``limit``) whose multi-word name starts with ``key``."""
         out: list[int] = []
+        if not self._given.maybe(key):
+            return out
         for label_id in self._given.rows(key):
             label = self._label_text[label_id]
-            if label is None or key not in _label_given_set(label):
+            if label is None or not _files_given(label, key):
                 continue
             artist = self._label_artist[label_id]
             if artist not in out:
@@ -860,6 +870,23 @@ def _looked_up(
 def _label_key_set(label: str) -> frozenset[str]:
     """The joined keys ``label`` files (to verify a row found by its key's hash)."""
     return frozenset(op[1] for op in _ops(label) if op[0] == "key")
+
+
+def _files_surname(label: str, key: str) -> bool:
+    """Whether ``label`` files ``key`` as a surname; a label of two plain words is read
+    directly (a shared word is verified against many labels, mostly never seen before)."""
+    pair = _plain_pair(label, {})
+    if pair is not None:
+        return pair[1] == key and len(key) >= MIN_SHORT_SURNAME_LEN
+    return key in _label_surname_set(label)
+
+
+def _files_given(label: str, key: str) -> bool:
+    """Whether ``label`` files ``key`` as its given name (see :func:`_files_surname`)."""
+    pair = _plain_pair(label, {})
+    if pair is not None:
+        return pair[0] == key
+    return key in _label_given_set(label)
 
 
 @lru_cache(maxsize=8192)

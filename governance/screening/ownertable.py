@@ -17,11 +17,13 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 
+from stylegate.governance.screening.hashfilter import HashFilter
+
 
 class OwnerTable:
     """Word → codes: bulk rows in sorted hash arrays, later rows in an overlay keyed by the word."""
 
-    __slots__ = ("_hashes", "_codes", "_pending_keys", "_pending_codes", "_overlay")
+    __slots__ = ("_hashes", "_codes", "_pending_keys", "_pending_codes", "_overlay", "_filter")
 
     def __init__(self) -> None:
         self._hashes = array("q")
@@ -29,6 +31,7 @@ class OwnerTable:
         self._pending_keys: list[str] = []
         self._pending_codes = array("q")
         self._overlay: dict[str, list[int]] = {}
+        self._filter = HashFilter()  # a quick "not built" for most lookups (see ``hashfilter``)
 
     def __bool__(self) -> bool:
         return bool(self._hashes) or bool(self._overlay) or bool(self._pending_keys)
@@ -54,22 +57,29 @@ class OwnerTable:
         order = np.argsort(hashes, kind="stable")
         self._hashes = array("q", hashes[order].tobytes())
         self._codes = array("q", codes[order].tobytes())
+        self._filter = HashFilter(hashes)
         self._pending_codes = array("q")
 
     def add(self, key: str, code: int) -> None:
         """File a row after the build (the overlay)."""
         self._overlay.setdefault(key, []).append(code)
 
+    def maybe(self, key: str) -> bool:
+        """False when no row is filed under ``key`` (a quick answer for most lookups); True
+        when one may be (read :meth:`rows`)."""
+        return hash(key) in self._filter or key in self._overlay
+
     def rows(self, key: str) -> Iterator[int]:
         """The codes filed under ``key``'s hash in the build, then those filed since (unverified)."""
-        hashes = self._hashes
         h = hash(key)
-        i = bisect_left(hashes, h)
-        codes = self._codes
-        n = len(hashes)
-        while i < n and hashes[i] == h:
-            yield codes[i]
-            i += 1
+        if h in self._filter:
+            hashes = self._hashes
+            i = bisect_left(hashes, h)
+            codes = self._codes
+            n = len(hashes)
+            while i < n and hashes[i] == h:
+                yield codes[i]
+                i += 1
         added = self._overlay.get(key)
         if added:
             yield from added
@@ -87,4 +97,4 @@ class OwnerTable:
 
     def nbytes(self) -> int:
         """Bytes held by the built arrays."""
-        return self._hashes.itemsize * (len(self._hashes) + len(self._codes))
+        return self._hashes.itemsize * (len(self._hashes) + len(self._codes)) + self._filter.nbytes()

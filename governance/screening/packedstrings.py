@@ -16,7 +16,6 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
-
 _FLIP = bytes([1, 0]) + bytes(254)  # removal flag → held flag
 
 

@@ -271,10 +271,14 @@ def _bulk_label_skeletons(
     skeleton, and for a Latin word with a "j" the skeleton with "j" read as a glide), so each
     distinct word of a registry is read once and a label costs a few joins.
     """
-    words = [w for w in _LABEL_SPLIT.split(label) if w]
     if label.isascii():
         script = LATIN
+        if "-" in label or "." in label or "," in label or "'" in label:
+            words = [w for w in _LABEL_SPLIT.split(label) if w]
+        else:  # only whitespace separates its words (most labels)
+            words = label.split()
     else:
+        words = [w for w in _LABEL_SPLIT.split(label) if w]
         found: set[str] = set()
         for w in words:
             got = scripts_of.get(w)
