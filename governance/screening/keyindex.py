@@ -79,6 +79,26 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
+_VALUE_BITS = 64 - FP_BITS  # a fingerprint and a value this narrow share one uint64
+
+
+def _sorted_by_fp(fps: Any, values: Any) -> tuple[Any, Any]:
+    """(fps, values) ordered by fingerprint; the order of one fingerprint's values does not
+    matter (lookups gather sets). When every value fits :data:`_VALUE_BITS` bits (a key
+    index's slots: up to 16 million keys), both are packed into one uint64 and sorted in
+    place, which at tens of millions of codes is about twice as fast as an ``argsort`` and
+    its two gathers."""
+    np = __import__("numpy")
+    if len(values) and 0 <= int(values.min()) and int(values.max()) < 1 << _VALUE_BITS:
+        packed = (fps.astype(np.uint64) << np.uint64(_VALUE_BITS)) | values.astype(np.uint64)
+        packed.sort()
+        out_v = (packed & np.uint64((1 << _VALUE_BITS) - 1)).astype(np.int32)
+        packed >>= np.uint64(_VALUE_BITS)
+        return packed.view(np.int64), out_v
+    order = np.argsort(fps)
+    return fps[order], values[order]
+
+
 class HashMultiMap:
     """A multimap from code hashes to int32 values: sorted arrays, a pending buffer, an overlay.
 
@@ -156,9 +176,9 @@ class HashMultiMap:
         fps = np.concatenate(parts_h)
         values = np.concatenate(parts_v)
         del parts_h, parts_v
-        order = np.argsort(fps)  # the order of one fingerprint's values does not matter: lookups gather sets
-        self._set(fps[order], values[order])
-        del fps, values, order
+        fps, values = _sorted_by_fp(fps, values)
+        self._set(fps, values)
+        del fps, values
         if big:
             release_freed_memory()
 
@@ -184,9 +204,9 @@ class HashMultiMap:
         self._bits = bits
         self._low = (fps & ((1 << shift) - 1)).astype(np.uint32)
         self._values = np.ascontiguousarray(values, dtype=np.int32)
-        self._dir = np.searchsorted(fps >> shift, np.arange((1 << bits) + 1, dtype=np.int64)).astype(
-            np.int32 if n < 2**31 else np.int64
-        )
+        directory = np.zeros((1 << bits) + 1, dtype=np.int64)  # bucket → first entry, by counting
+        np.cumsum(np.bincount(fps >> shift, minlength=1 << bits), out=directory[1:])
+        self._dir = directory.astype(np.int32 if n < 2**31 else np.int64)
 
     def _lookup(self, q: Any) -> tuple[Any, Any]:
         """For int64 hashes ``q``: (query index, value) of each entry filed under one, as
@@ -346,11 +366,17 @@ class CodeIndex:
             return
         assert self._bulk is not None
         strs = self._strs
-        slots = [s for s in self._unhashed if strs[s] is not None]
+        slots: list[int] = []
+        keys: list[str] = []
+        for s in self._unhashed:
+            key = strs[s]
+            if key is not None:
+                slots.append(s)
+                keys.append(key)
         self._unhashed = []
         if slots:
             np = self._map._np
-            self._hash_keys([strs[s] for s in slots], np.asarray(slots, dtype=np.int32))
+            self._hash_keys(keys, np.asarray(slots, dtype=np.int32))
 
     def _hash_keys(self, keys: list[str], slots: Any) -> None:
         """File the bulk codes of ``keys`` (their slots ``slots``) in the map."""
