@@ -268,7 +268,9 @@ class CodeIndex:
         # Key → slot: keys added in bulk are found by their hash in two sorted arrays (a
         # match is verified against ``_strs``, which also hides a removed key: its slot holds
         # None); keys added one at a time since go to the ``_added`` dictionary.
-        self._slot_h = array("q")  # sorted hashes of the keys added in bulk (slot k: the k-th)
+        # The top 32 bits of the sorted hashes of the keys added in bulk (slot k: the k-th);
+        # a match is verified against the slot's key, so the cut only adds a rare candidate.
+        self._slot_h = array("i")
         self._added: dict[str, int] = {}  # key → slot, added one at a time
         self._live = 0
         self._refs: dict[str, int] = {}  # references beyond the first, for the few shared keys
@@ -288,7 +290,7 @@ class CodeIndex:
         if slot is not None:
             return slot
         hashes = self._slot_h
-        h = hash(key)
+        h = hash(key) >> 32
         i = bisect_left(hashes, h)
         while i < len(hashes) and hashes[i] == h:
             if self._strs[i] == key:
@@ -332,7 +334,7 @@ class CodeIndex:
         distinct = [keys[i] for i in first.tolist()]
         self._strs = PackedStrings(distinct)
         self._live = len(distinct)
-        self._slot_h = array("q", uniq.tobytes())
+        self._slot_h = array("i", (uniq >> 32).astype(np.int32).tobytes())
         codes = self._codes
         if codes is not None:  # every key's codes hashed into one list, filed in one batch
             flat: list[int] = []

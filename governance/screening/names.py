@@ -239,7 +239,7 @@ class NameMatcher:
         # Artist → label ids: the build's as two arrays sorted by artist (a removed label's
         # text is None, so it is skipped), labels added since in a dictionary.
         self._built_artists = array("q")
-        self._built_labels = array("q")
+        self._built_labels = array("i")
         self._artist_labels: dict[int, list[int]] = {}  # artist → label ids added after the build
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
@@ -276,7 +276,7 @@ class NameMatcher:
         self._label_text.pack()
         order = np.argsort(artists, kind="stable")
         self._built_artists = array("q", artists[order].tobytes())
-        self._built_labels = array("q", order.astype(np.int64).tobytes())
+        self._built_labels = array("i", order.astype(np.int32).tobytes())  # label ids < 2**31
         del order
         assert self._deferred is not None
         fuzzy = self._deferred[0]

@@ -26,7 +26,7 @@ class PackedStrings(Sequence[str | None]):
 
     def __init__(self, items: Iterable[str] = ()) -> None:
         self._blob = b""
-        self._offs = array("q", [0])
+        self._offs = array("I", [0])  # uint32 while the blob is under 4 GiB, then int64
         self._gone = bytearray()  # 1: the packed item was removed
         self._tail: list[str | None] = []
         self._tail.extend(items)
@@ -85,7 +85,9 @@ class PackedStrings(Sequence[str | None]):
             return
         encoded = [(s or "").encode() for s in self._tail]
         gone = bytearray(s is None for s in self._tail)
-        ends = array("q")
+        if self._offs.typecode != "q" and len(self._blob) + sum(map(len, encoded)) >= 1 << 32:
+            self._offs = array("q", self._offs)
+        ends = array(self._offs.typecode)
         at = self._offs[-1]
         for e in encoded:
             at += len(e)
