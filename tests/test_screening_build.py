@@ -75,3 +75,18 @@ def test_a_plain_labels_given_name_and_surname_are_read_as_its_operations_read_t
         for key in words:
             assert names._files_surname(label, key) == (key in surnames), (label, key)
             assert names._files_given(label, key) == (key in given), (label, key)
+
+
+def test_a_given_names_owners_follow_registrations_and_removals() -> None:
+    """The owners of a given name are kept between prompts; a registration or removal must renew them."""
+    from stylegate.governance.screening.names import NameMatcher
+
+    matcher = NameMatcher([(1, "Junji Itokawa"), (3, "Oskar Lindqvist")])
+    prompt = "a ghost story in the style of Junji"
+    assert {h.artist_id for h in matcher.find(prompt)} == {1}  # one owner: the given name alone stands
+    matcher.add(2, "Junji Morimoto")
+    assert matcher.find(prompt) == []  # shared now: it names nobody
+    matcher.remove(2)
+    assert {h.artist_id for h in matcher.find(prompt)} == {1}
+    matcher.remove(1)
+    assert matcher.find(prompt) == []

@@ -181,6 +181,7 @@ _VIAS = (AS_WRITTEN, TRANSLITERATION)
 _LABEL_SHIFT = 12
 
 
+_GIVEN_SEEN_MAX = 4096  # given names whose owners are kept between prompts
 _TRIM_AFTER = 50_000  # labels in a build after which its freed heap is given back to the system
 
 
@@ -234,6 +235,7 @@ class NameMatcher:
         # (rows verified against their label when read, see ``ownertable``).
         self._surnames = OwnerTable()
         self._given = OwnerTable()
+        self._given_seen: dict[str, list[int]] = {}  # given name → its first owners (see _given_owners)
         self._label_artist = array("q")  # label id → artist
         self._label_text = PackedStrings()  # label id → label (None once removed)
         # Artist → label ids: the build's as two arrays sorted by artist (a removed label's
@@ -358,6 +360,7 @@ class NameMatcher:
                     self._given.file_bulk(op[1], label_id)
                 else:
                     self._given.add(op[1], label_id)
+                    self._given_seen.clear()
             else:  # surname
                 _, surname, two_words = op
                 self._max_key_len = max(self._max_key_len, len(surname))
@@ -439,6 +442,7 @@ class NameMatcher:
         self._artist_labels.pop(artist_id, None)
         if not held:
             return
+        self._given_seen.clear()
         keys: dict[str, set[int]] = {}  # key → the removed labels filing it
         for label_id in _filed(held):
             label = self._label_text[label_id]
@@ -516,10 +520,24 @@ class NameMatcher:
         return first[0], first[2], bool(first[1] & 1)
 
     def _given_owners(self, key: str, limit: int) -> list[int]:
-        """The distinct artists (at most ``limit``) whose multi-word name starts with ``key``."""
-        out: list[int] = []
+        """The distinct artists (at most ``limit``, up to ``MAX_VARIANT_OWNERS + 1``) whose
+        multi-word name starts with ``key``, in filing order.
+
+        A frequent given name is read in many prompts and its rows verified each time, so the
+        answers are kept (:attr:`_given_seen`, emptied by every registration and removal).
+        """
         if not self._given.maybe(key):
-            return out
+            return []
+        seen = self._given_seen.get(key)
+        if seen is None:
+            seen = self._given_scan(key, MAX_VARIANT_OWNERS + 1)
+            if len(self._given_seen) >= _GIVEN_SEEN_MAX:
+                self._given_seen.clear()
+            self._given_seen[key] = seen
+        return seen[:limit]
+
+    def _given_scan(self, key: str, limit: int) -> list[int]:
+        out: list[int] = []
         for label_id in self._given.rows(key):
             label = self._label_text[label_id]
             if label is None or not _files_given(label, key):
