@@ -15,6 +15,7 @@ is hashed with the next lookup.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,11 +44,20 @@ _KANA_FOLD = str.maketrans({"r": "", "l": "", "v": "b", "w": "", "y": "", "h": "
 KANA_MIN_CONSONANTS = 5
 
 
+# The fold and the vowels' removal in one pass (the fold never writes a vowel).
+_KANA_CONSONANTS = str.maketrans({**{chr(k): v for k, v in _KANA_FOLD.items()}, **dict.fromkeys("aeiou")})
+_KANA_REPEAT = re.compile(r"(.)\1+")
+
+
 def kana_skeleton(word: str) -> str:
-    """The consonants of a Latin word as a katakana spelling keeps them (see above)."""
-    folded = word.translate(_KANA_FOLD)
-    out = [c for c in folded if c not in "aeiou"]
-    return "".join(c for k, c in enumerate(out) if k == 0 or c != out[k - 1])
+    """The consonants of a Latin word as a katakana spelling keeps them (see above): vowels
+    dropped, then each run of one consonant read once."""
+    out = word.translate(_KANA_CONSONANTS)
+    return _KANA_REPEAT.sub(_first, out) if _KANA_REPEAT.search(out) else out
+
+
+def _first(m: re.Match[str]) -> str:
+    return m.group(1)
 
 
 _KANA_SALT = 0x6B616E61  # kana skeleton codes live apart from deletion codes

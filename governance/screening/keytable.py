@@ -22,6 +22,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from stylegate.governance.screening.hashfilter import HashFilter
+
 
 class KeyTable:
     """Joined key → packed entry codes: bulk rows in sorted hash arrays, later rows in an overlay."""
@@ -32,6 +34,7 @@ class KeyTable:
         self._pending_keys: list[str] = []  # rows of the build under way, in the order filed
         self._pending_codes = array("q")
         self._overlay: dict[str, list[int]] = {}  # key → codes filed since the build
+        self._filter = HashFilter()  # a quick "not built" for most lookups (see ``hashfilter``)
 
     def file_bulk(self, key: str, code: int) -> None:
         """File a row during a build; it is sorted in by :meth:`settle`."""
@@ -70,6 +73,7 @@ class KeyTable:
         by_hash = np.argsort(all_h, kind="stable")  # rows of one key stay in filing order
         self._hashes = array("q", all_h[by_hash].tobytes())
         self._codes = array("q", all_c[by_hash].tobytes())
+        self._filter = HashFilter(all_h)
         kept_keys = [keys[i] for i in kept.tolist()]
         return kept_keys, codes[kept]
 
@@ -84,8 +88,10 @@ class KeyTable:
 
     def built(self, key: str) -> list[int]:
         """Codes of the built rows under ``key``'s hash (unverified: see the module doc)."""
-        hashes = self._hashes
         h = hash(key)
+        if h not in self._filter:
+            return []
+        hashes = self._hashes
         lo = bisect_left(hashes, h)
         if lo == len(hashes) or hashes[lo] != h:
             return []
@@ -130,4 +136,4 @@ class KeyTable:
 
     def nbytes(self) -> int:
         """Bytes held by the built arrays."""
-        return self._hashes.itemsize * (len(self._hashes) + len(self._codes))
+        return self._hashes.itemsize * (len(self._hashes) + len(self._codes)) + self._filter.nbytes()

@@ -52,11 +52,13 @@ an exact hit of another artist on the same words.
 
 from __future__ import annotations
 
+import gc
 import logging
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
@@ -77,8 +79,10 @@ from stylegate.governance.screening.canonical import (
 )
 from stylegate.governance.screening.fuzzy import DeletionIndex
 from stylegate.governance.screening.inflection import InflectionIndex
-from stylegate.governance.screening.keyindex import FiledKeys
+from stylegate.governance.screening.keyindex import FiledKeys, release_freed_memory
 from stylegate.governance.screening.keytable import KeyTable
+from stylegate.governance.screening.ownertable import OwnerTable
+from stylegate.governance.screening.packedstrings import PackedStrings
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex, another_syllable, forget_probes
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
@@ -203,6 +207,26 @@ _VIAS = (AS_WRITTEN, TRANSLITERATION)
 _LABEL_SHIFT = 12
 
 
+_GIVEN_SEEN_MAX = 4096  # given names whose owners are kept between prompts
+_TRIM_AFTER = 50_000  # labels in a build after which its freed heap is given back to the system
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic collector paused while a build allocates millions of objects, none cyclic.
+
+    Otherwise it walks every object the build has made so far, again and again as they
+    accumulate; reference counting frees the build's temporaries either way.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _filed(held: int | list[int] | None) -> Sequence[int]:
     """The values :func:`_file` filed under a key (``held`` is what the table holds for it)."""
     if held is None:
@@ -233,14 +257,17 @@ class NameMatcher:
         self._phonetic = PhoneticIndex()
         self._inflect = InflectionIndex()
         self._skeletons = SkeletonIndex()  # cross-script whole names (``screening.skeleton``)
-        self._surnames: dict[str, int | dict[int, int]] = {}  # key → label id << 1 | two-word name (per artist when shared)
-        self._given: dict[str, int | set[int]] = {}  # first tokens of multi-word names → artist(s)
+        # Surname → label id << 1 | two-word name; first token of a multi-word name → label id
+        # (rows verified against their label when read, see ``ownertable``).
+        self._surnames = OwnerTable()
+        self._given = OwnerTable()
+        self._given_seen: dict[str, list[int]] = {}  # given name → its first owners (see _given_owners)
         self._label_artist = array("q")  # label id → artist
-        self._label_text: list[str | None] = []  # label id → label (None once removed)
+        self._label_text = PackedStrings()  # label id → label (None once removed)
         # Artist → label ids: the build's as two arrays sorted by artist (a removed label's
         # text is None, so it is skipped), labels added since in a dictionary.
         self._built_artists = array("q")
-        self._built_labels = array("q")
+        self._built_labels = array("i")
         self._artist_labels: dict[int, list[int]] = {}  # artist → label ids added after the build
         self._max_key_len = 0
         self._max_tokens = 1  # most tokens in a name or alias (bounds fuzzy windows)
@@ -255,10 +282,18 @@ class NameMatcher:
         self._deferred: tuple[list[str], list[str], list[str]] | None = ([], [], [])
         self._unbuilt: tuple[list[str], list[str], list[str]] | None = None
         words: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}  # this build's word cache
-        for artist_id, label in entries:
-            self._add(artist_id, label, _build_ops(label, words))
-        del words
-        self._settle_keys()
+        plain: dict[str, str | None] = {}  # this build's plain words → their key (None: not plain)
+        with _gc_paused():
+            for artist_id, label in entries:
+                pair = _plain_pair(label, plain)
+                if pair is not None:
+                    self._add_pair(artist_id, label, *pair)
+                else:
+                    self._add(artist_id, label, _build_ops(label, words))
+            del words, plain
+            self._settle_keys()
+        if len(self._label_text) >= _TRIM_AFTER:
+            release_freed_memory()  # the build's temporaries, given back (see ``keyindex``)
         deferred, self._deferred = self._deferred, None
         if any(deferred):
             self._unbuilt = deferred
@@ -269,9 +304,12 @@ class NameMatcher:
 
         artists = np.frombuffer(self._label_artist, dtype=np.int64)
         kept, codes = self._keys.settle(lambda c: artists[c >> _LABEL_SHIFT])
+        self._surnames.settle()
+        self._given.settle()
+        self._label_text.pack()
         order = np.argsort(artists, kind="stable")
         self._built_artists = array("q", artists[order].tobytes())
-        self._built_labels = array("q", order.astype(np.int64).tobytes())
+        self._built_labels = array("i", order.astype(np.int32).tobytes())  # label ids < 2**31
         del order
         assert self._deferred is not None
         fuzzy = self._deferred[0]
@@ -291,11 +329,14 @@ class NameMatcher:
         if unbuilt is None:
             return
         fuzzy, phonetic, inflect = unbuilt
-        self._fuzzy.add_many(fuzzy)
-        self._phonetic.add_many(phonetic)
-        self._inflect.add_many(inflect)
-        del fuzzy, phonetic, inflect, unbuilt
-        self._settle()
+        with _gc_paused():
+            self._fuzzy.add_many(fuzzy)
+            self._phonetic.add_many(phonetic)
+            self._inflect.add_many(inflect)
+            del fuzzy, phonetic, inflect, unbuilt
+            self._settle()
+        if len(self._label_text) >= _TRIM_AFTER:
+            release_freed_memory()
 
     @property
     def fully_built(self) -> bool:
@@ -349,27 +390,46 @@ class NameMatcher:
                 else:
                     self._inflect.add(op[1])
             elif kind == "given":
-                owners = self._given.get(op[1])
-                if owners is None:
-                    self._given[op[1]] = artist_id
-                elif isinstance(owners, int):
-                    if owners != artist_id:
-                        self._given[op[1]] = {owners, artist_id}
+                if self._deferred is not None:
+                    self._given.file_bulk(op[1], label_id)
                 else:
-                    owners.add(artist_id)
+                    self._given.add(op[1], label_id)
+                    self._given_seen.clear()
             else:  # surname
                 _, surname, two_words = op
                 self._max_key_len = max(self._max_key_len, len(surname))
-                code = label_id << 1 | two_words
-                codes = self._surnames.get(surname)
-                if codes is None:
-                    self._surnames[surname] = code
-                elif isinstance(codes, int):
-                    first = self._label_artist[codes >> 1]
-                    if first != artist_id:
-                        self._surnames[surname] = {first: codes, artist_id: code}
+                if self._deferred is not None:
+                    self._surnames.file_bulk(surname, label_id << 1 | two_words)
                 else:
-                    codes.setdefault(artist_id, code)
+                    self._surnames.add(surname, label_id << 1 | two_words)
+
+    def _add_pair(self, artist_id: int, label: str, given: str, surname: str) -> None:
+        """:meth:`_add` during a build of a label of two plain words, keys ``given`` and ``surname``.
+
+        What :func:`_ops` files for such a label, filed without making its operations: the
+        joined key, its reversal, the phonetic key, the given name, the surname and its stems
+        (``tests/test_screening_build.py`` checks the two paths file the same rows).
+        """
+        assert self._deferred is not None
+        label_id = len(self._label_text)
+        self._label_artist.append(artist_id)
+        self._label_text.append(label)
+        self._skeletons.add(label_id, label)
+        joined = given + surname
+        fuzzy = len(given) > 1 and len(surname) > 1
+        self._max_tokens = max(self._max_tokens, 2)
+        self._max_key_len = max(self._max_key_len, len(joined))
+        # _pack(label_id, how, single=False, fuzzy, possessive=True, AS_WRITTEN, parts=2)
+        code = label_id << _LABEL_SHIFT | 2 << 6 | (fuzzy and self._fuzzy.accepts(joined)) << 2 | 1 << 1
+        self._keys.file_bulk(joined, code)
+        if fuzzy:
+            self._deferred[1].append(joined)
+        if given != surname:
+            self._keys.file_bulk(surname + given, code | 1 << 5)  # reversed
+        self._given.file_bulk(given, label_id)
+        if len(surname) >= MIN_SHORT_SURNAME_LEN:  # _surnames_of: a surname of one token
+            self._surnames.file_bulk(surname, label_id << 1 | 1)
+            self._deferred[2].append(surname)
 
     def _register(
         self, key: str, artist_id: int, label_id: int, how: str, single: bool, fuzzy: bool, possessive: bool,
@@ -422,6 +482,7 @@ class NameMatcher:
         self._artist_labels.pop(artist_id, None)
         if not held:
             return
+        self._given_seen.clear()
         keys: dict[str, set[int]] = {}  # key → the removed labels filing it
         for label_id in _filed(held):
             label = self._label_text[label_id]
@@ -434,23 +495,10 @@ class NameMatcher:
                     self._phonetic.discard(op[1])
                 elif kind == "inflect":
                     self._inflect.discard(op[1])
-                elif kind == "given":
-                    owners = self._given.get(op[1])
-                    if owners == artist_id:
-                        del self._given[op[1]]
-                    elif isinstance(owners, set):
-                        owners.discard(artist_id)
-                        if len(owners) == 1:
-                            self._given[op[1]] = next(iter(owners))
+                elif kind == "given":  # a built row is skipped once its label is gone
+                    self._given.drop_added(op[1], {label_id})
                 else:
-                    codes = self._surnames.get(op[1])
-                    if isinstance(codes, int):
-                        if self._label_artist[codes >> 1] == artist_id:
-                            del self._surnames[op[1]]
-                    elif codes is not None:
-                        codes.pop(artist_id, None)
-                        if len(codes) == 1:
-                            self._surnames[op[1]] = next(iter(codes.values()))
+                    self._surnames.drop_added(op[1], {label_id << 1 | op[2]})
         for key, labels in keys.items():
             # This artist's rows under the key: one per artist and key was filed.
             mine = [c for c in self._keys.built(key) + self._keys.added(key) if c >> _LABEL_SHIFT in labels]
@@ -532,13 +580,65 @@ class NameMatcher:
             bool(code & 4), bool(code & 2), _VIAS[code >> 4 & 1], code >> 6 & 63,
         )
 
+    def _surname_rows(self, key: str) -> Iterable[tuple[int, int, str]]:
+        """(artist, code, label) of each registered label filing ``key`` as a surname, in filing order."""
+        for code in self._surnames.rows(key):
+            label_id = code >> 1
+            label = self._label_text[label_id]
+            if label is not None and _files_surname(label, key):
+                yield self._label_artist[label_id], code, label
+
+    def _has_surname(self, key: str) -> bool:
+        """Whether some registered label files ``key`` as a surname."""
+        return self._surnames.maybe(key) and next(iter(self._surname_rows(key)), None) is not None
+
     def _sole_surname_owner(self, key: str) -> tuple[int, str, bool] | None:
-        """(artist, label, two-word name) when exactly one artist has ``key`` as a surname."""
-        codes = self._surnames.get(key)
-        if codes is None or not isinstance(codes, int):
+        """(artist, label, two-word name) when exactly one artist has ``key`` as a surname.
+
+        The label is the owner's first filed with that surname.
+        """
+        first: tuple[int, int, str] | None = None
+        for row in self._surname_rows(key):
+            if first is None:
+                first = row
+            elif row[0] != first[0]:
+                return None  # shared
+        if first is None:
             return None
-        label_id = codes >> 1
-        return self._label_artist[label_id], self._label_text[label_id] or "", bool(codes & 1)
+        return first[0], first[2], bool(first[1] & 1)
+
+    def _given_owners(self, key: str, limit: int) -> list[int]:
+        """The distinct artists (at most ``limit``, up to ``MAX_VARIANT_OWNERS + 1``) whose
+        multi-word name starts with ``key``, in filing order.
+
+        A frequent given name is read in many prompts and its rows verified each time, so the
+        answers are kept (:attr:`_given_seen`, emptied by every registration and removal).
+        """
+        if not self._given.maybe(key):
+            return []
+        seen = self._given_seen.get(key)
+        if seen is None:
+            seen = self._given_scan(key, MAX_VARIANT_OWNERS + 1)
+            if len(self._given_seen) >= _GIVEN_SEEN_MAX:
+                self._given_seen.clear()
+            self._given_seen[key] = seen
+        return seen[:limit]
+
+    def _given_scan(self, key: str, limit: int) -> list[int]:
+        out: list[int] = []
+        for label_id in self._given.rows(key):
+            label = self._label_text[label_id]
+            if label is None or not _files_given(label, key):
+                continue
+            artist = self._label_artist[label_id]
+            if artist not in out:
+                out.append(artist)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def _has_given(self, key: str) -> bool:
+        return bool(self._given_owners(key, 1))
 
     def _name_parts(self, artist_id: int) -> frozenset[str]:
         """Every canonical word of the artist's names and aliases, as written and in Latin letters."""
@@ -729,7 +829,7 @@ class NameMatcher:
         """The hits of one reading of the prompt (its registry answers looked up by :meth:`_look_up`)."""
         tokens, via, texts, windows = stream.tokens, stream.via, stream.texts, stream.windows
         entries_of = self._entries
-        surnames = self._surnames
+        has_surname = self._has_surname
         fuzzy_tokens = self._max_tokens + 3
         hits: list[NameHit] = []
 
@@ -750,7 +850,6 @@ class NameMatcher:
         inflected = memo.setdefault("inflect", {})
         words = lexicon.frequencies()
         may_inflect = len(self._inflect) > 0
-        given = self._given
 
         for i, j, joined, prose, all_common, words_in, lone_letter in windows:
             start, end = tokens[i].start, tokens[j].end
@@ -772,11 +871,11 @@ class NameMatcher:
                 for e in known.get(stem) or entries_of(stem):
                     if e.possessive and not (e.single and prose):
                         hit(e, start, end, 1.0, "possessive", "single" if e.single else "full-name")
-                if stem in surnames:
+                if has_surname(stem):
                     self._surname(hits, stem, prose, prompt, tokens, i, j, via, possessive=True)
-            if joined in surnames:
+            if has_surname(joined):
                 self._surname(hits, joined, prose, prompt, tokens, i, j, via)
-            if i == j and joined in given:
+            if i == j and self._has_given(joined):
                 self._given_alone(hits, joined, tokens[i], via)
             if i == j:
                 # What :meth:`_inflected` checks first, read here: most tokens end here.
@@ -829,12 +928,10 @@ class NameMatcher:
         """
         from rapidfuzz.distance import Levenshtein
 
-        given = self._given
         for k in range(len(tokens) - 1):
-            owners = given.get(texts[k])
-            if owners is None:
+            owned = self._given_owners(texts[k], MAX_VARIANT_OWNERS + 1)
+            if not owned:
                 continue
-            owned = (owners,) if isinstance(owners, int) else owners
             word = texts[k + 1]
             if (len(owned) > MAX_VARIANT_OWNERS or len(word) < MIN_VARIANT_LEN - 1
                     or prompt[tokens[k].end : tokens[k + 1].start].strip() or self._has_key(word)
@@ -861,9 +958,12 @@ class NameMatcher:
         is rare in ordinary text of every screened language (wordfreq), so "Frida", "Ivan"
         or "Greg" never match alone; a given name shared by artists matches nobody.
         """
-        owners = self._given.get(key)
-        if not isinstance(owners, int) or len(key) < MIN_GIVEN_LEN or self._has_key(key) or key in self._surnames:
+        if len(key) < MIN_GIVEN_LEN:
             return
+        owned = self._given_owners(key, 2)
+        if len(owned) != 1 or self._has_key(key) or self._has_surname(key):
+            return
+        owners = owned[0]
         if lexicon.is_word(key) or lexicon.is_common(key) or frequency.zipf(key) >= GIVEN_MAX_ZIPF:
             return
         for label_id in self._labels_of(owners):
@@ -876,7 +976,7 @@ class NameMatcher:
         self, hits: list[NameHit], key: str, prose: bool, prompt: str, tokens: list[Token], i: int, j: int, via: str,
         how: str = "surname", score: float = SURNAME_SCORE, possessive: bool = False,
     ) -> None:
-        if key in self._given or self._has_key(key):
+        if self._has_given(key) or self._has_key(key):
             return
         owner = self._sole_surname_owner(key)
         if owner is None:
@@ -998,6 +1098,35 @@ def _label_key_set(label: str) -> frozenset[str]:
     return frozenset(op[1] for op in _ops(label) if op[0] == "key")
 
 
+def _files_surname(label: str, key: str) -> bool:
+    """Whether ``label`` files ``key`` as a surname; a label of two plain words is read
+    directly (a shared word is verified against many labels, mostly never seen before)."""
+    pair = _plain_pair(label, {})
+    if pair is not None:
+        return pair[1] == key and len(key) >= MIN_SHORT_SURNAME_LEN
+    return key in _label_surname_set(label)
+
+
+def _files_given(label: str, key: str) -> bool:
+    """Whether ``label`` files ``key`` as its given name (see :func:`_files_surname`)."""
+    pair = _plain_pair(label, {})
+    if pair is not None:
+        return pair[0] == key
+    return key in _label_given_set(label)
+
+
+@lru_cache(maxsize=8192)
+def _label_surname_set(label: str) -> frozenset[str]:
+    """The surnames ``label`` files (to verify a surname row found by its hash)."""
+    return frozenset(op[1] for op in _ops(label) if op[0] == "surname")
+
+
+@lru_cache(maxsize=8192)
+def _label_given_set(label: str) -> frozenset[str]:
+    """The given names ``label`` files (to verify a given-name row found by its hash)."""
+    return frozenset(op[1] for op in _ops(label) if op[0] == "given")
+
+
 @lru_cache(maxsize=8192)
 def _ops(label: str) -> tuple[tuple, ...]:
     """What registering ``label`` files, in order; replayed to remove it.
@@ -1015,6 +1144,26 @@ def _ops(label: str) -> tuple[tuple, ...]:
 
 
 _WordForms = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _plain_pair(label: str, plain: dict[str, str | None]) -> tuple[str, str] | None:
+    """The keys of a label of two plain words ("Given Surname", one space), else None.
+
+    ``plain`` is the build's cache of words read (see :func:`canonical.plain_word_key`).
+    """
+    words = label.split(" ")
+    if len(words) != 2:
+        return None
+    out = []
+    for word in words:
+        try:
+            key = plain[word]
+        except KeyError:
+            key = plain[word] = plain_word_key(word)
+        if key is None:
+            return None
+        out.append(key)
+    return out[0], out[1]
 
 
 def _build_ops(label: str, words: dict[str, _WordForms]) -> tuple[tuple, ...]:

@@ -399,6 +399,74 @@ def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list
     return out
 
 
+_LABEL_SPLIT = re.compile(r"[\s\-‐・·.,'’]+")
+
+
+def _bulk_label_skeletons(
+    label: str, scripts_of: dict[str, frozenset[str]], parts_of: dict[tuple[str, str], tuple[str, str | None]],
+) -> tuple[str, list[str], list[str]]:
+    """(script, the skeletons of :func:`_label_forms`'s name forms, those of its surname forms).
+
+    The same skeletons, in the same order, derived for a bulk build from per-word caches
+    (``scripts_of``: word → the scripts of its letters; ``parts_of``: (word, script) → its
+    skeleton, and for a Latin word with a "j" the skeleton with "j" read as a glide), so each
+    distinct word of a registry is read once and a label costs a few joins.
+    """
+    if label.isascii():
+        script = LATIN
+        if "-" in label or "." in label or "," in label or "'" in label:
+            words = [w for w in _LABEL_SPLIT.split(label) if w]
+        else:  # only whitespace separates its words (most labels)
+            words = label.split()
+    else:
+        words = [w for w in _LABEL_SPLIT.split(label) if w]
+        found: set[str] = set()
+        for w in words:
+            got = scripts_of.get(w)
+            if got is None:
+                got = scripts_of[w] = frozenset(script_of(c) for c in w) - {COMMON}
+            found |= got
+        if not found or found & _EXCLUDED or len(found) > 1:
+            return "", [], []
+        (script,) = found
+    if not words:
+        return script, [], []
+    plain: list[str] = []
+    glided: list[str] = []
+    any_j = False
+    for w in words:
+        got2 = parts_of.get((w, script))
+        if got2 is None:
+            reading = romanise.__wrapped__(w, script)
+            glide = None
+            if script == LATIN and "j" in reading:
+                glide = word_skeleton.__wrapped__(_GLIDE_J_ANY.sub("y", reading))
+            got2 = parts_of[w, script] = (word_skeleton.__wrapped__(reading), glide)
+        plain.append(got2[0])
+        if got2[1] is not None:
+            any_j = True
+        glided.append(got2[0] if got2[1] is None else got2[1])
+    names: dict[str, None] = {}
+    surnames: dict[str, None] = {}
+    for skeletons in ((plain, glided) if any_j else (plain,)):
+        parts = [p for p in skeletons if p]
+        if not parts or len(parts) > MAX_WORDS:
+            continue
+        shapes = [parts, parts[::-1]] if len(parts) > 1 else [parts]
+        if len(parts) >= 3:
+            shapes += [[parts[0], parts[-1]], [parts[-1], parts[0]]]
+        for shape in shapes:
+            joined = "".join(shape)
+            if len(joined) > MAX_SKELETON_LEN:
+                continue
+            if len(shape) == 1 and len(joined) < MIN_SINGLE_LEN or len(shape) > 1 and len(joined) < MIN_NAME_LEN:
+                continue
+            names.setdefault(joined)
+        if script == LATIN and len(parts) > 1 and MIN_SURNAME_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
+            surnames.setdefault(parts[-1])
+    return script, list(names), list(surnames)
+
+
 def allowed_edits(length: int) -> int:
     return 1 if length >= ONE_EDIT_LEN else 0
 
@@ -486,7 +554,7 @@ class SkeletonCodes:
             parts_i.append(np.fromiter((i for v in self._overlay.values() for i in v), dtype=np.int32))
             self._overlay, self._overlay_n = {}, 0
         all_c, all_i = np.concatenate(parts_c), np.concatenate(parts_i)
-        order = np.argsort(all_c, kind="stable")
+        order = np.argsort(all_c)  # one code's ids are gathered into a set: their order does not matter
         self._codes, self._ids = all_c[order], all_i[order]
         if len(order) >= 1 << 20:
             from stylegate.governance.screening.keyindex import release_freed_memory
@@ -544,20 +612,29 @@ class SkeletonIndex:
         if not self._pending:
             return
         filed: dict[str, tuple[list[str], list[int]]] = {"latin": ([], []), "native": ([], []), "surname": ([], [])}
-        cache: dict[tuple[str, str], str] = {}  # per-word readings for this batch (see _label_forms)
+        # Per-word caches for this batch: each distinct word is read once (see _bulk_label_skeletons).
+        scripts_of: dict[str, frozenset[str]] = {}
+        parts_of: dict[tuple[str, str], tuple[str, str | None]] = {}
+        latin_keys, latin_ids = filed["latin"]
+        native_keys, native_ids = filed["native"]
+        surname_keys, surname_ids = filed["surname"]
         for label_id, label in self._pending:
-            script, forms, surnames = _label_forms(label, cache)
-            keys, ids = filed["latin" if script == LATIN else "native"]
-            for form in forms:
-                keys.append(form.skeleton)
-                ids.append(label_id)
-                self._max_len = max(self._max_len, len(form.skeleton))
-                if script != LATIN:
-                    self._native_lens.add(len(form.skeleton))
-            for form in surnames:
-                self._max_len = max(self._max_len, len(form.skeleton))
-                filed["surname"][0].append(form.skeleton)
-                filed["surname"][1].append(label_id)
+            script, names, surnames = _bulk_label_skeletons(label, scripts_of, parts_of)
+            if names:
+                if script == LATIN:
+                    latin_keys.extend(names)
+                    latin_ids.extend([label_id] * len(names))
+                else:
+                    native_keys.extend(names)
+                    native_ids.extend([label_id] * len(names))
+                    self._native_lens.update(map(len, names))
+            if surnames:
+                surname_keys.extend(surnames)
+                surname_ids.extend([label_id] * len(surnames))
+        del scripts_of, parts_of
+        for keys in (latin_keys, native_keys, surname_keys):
+            if keys:
+                self._max_len = max(self._max_len, max(map(len, keys)))
         for kind, (keys, ids) in filed.items():
             if keys:
                 {"latin": self._latin, "native": self._native, "surname": self._surnames}[kind].add_bulk(keys, ids)
