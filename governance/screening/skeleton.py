@@ -403,68 +403,16 @@ _LABEL_SPLIT = re.compile(r"[\s\-‐・·.,'’]+")
 
 
 def _bulk_label_skeletons(
-    label: str, scripts_of: dict[str, frozenset[str]], parts_of: dict[tuple[str, str], tuple[str, str | None]],
+    label: str, cache: dict[tuple[str, str], str],
 ) -> tuple[str, list[str], list[str]]:
     """(script, the skeletons of :func:`_label_forms`'s name forms, those of its surname forms).
 
-    The same skeletons, in the same order, derived for a bulk build from per-word caches
-    (``scripts_of``: word → the scripts of its letters; ``parts_of``: (word, script) → its
-    skeleton, and for a Latin word with a "j" the skeleton with "j" read as a glide), so each
-    distinct word of a registry is read once and a label costs a few joins.
+    A bulk build shares ``cache`` (word readings and skeletons, see :func:`_label_forms`)
+    across all its labels, so each distinct word of a registry is read once; the forms are
+    :func:`_label_forms`'s own, so a rule added there holds for bulk builds too.
     """
-    if label.isascii():
-        script = LATIN
-        if "-" in label or "." in label or "," in label or "'" in label:
-            words = [w for w in _LABEL_SPLIT.split(label) if w]
-        else:  # only whitespace separates its words (most labels)
-            words = label.split()
-    else:
-        words = [w for w in _LABEL_SPLIT.split(label) if w]
-        found: set[str] = set()
-        for w in words:
-            got = scripts_of.get(w)
-            if got is None:
-                got = scripts_of[w] = frozenset(script_of(c) for c in w) - {COMMON}
-            found |= got
-        if not found or found & _EXCLUDED or len(found) > 1:
-            return "", [], []
-        (script,) = found
-    if not words:
-        return script, [], []
-    plain: list[str] = []
-    glided: list[str] = []
-    any_j = False
-    for w in words:
-        got2 = parts_of.get((w, script))
-        if got2 is None:
-            reading = romanise.__wrapped__(w, script)
-            glide = None
-            if script == LATIN and "j" in reading:
-                glide = word_skeleton.__wrapped__(_GLIDE_J_ANY.sub("y", reading))
-            got2 = parts_of[w, script] = (word_skeleton.__wrapped__(reading), glide)
-        plain.append(got2[0])
-        if got2[1] is not None:
-            any_j = True
-        glided.append(got2[0] if got2[1] is None else got2[1])
-    names: dict[str, None] = {}
-    surnames: dict[str, None] = {}
-    for skeletons in ((plain, glided) if any_j else (plain,)):
-        parts = [p for p in skeletons if p]
-        if not parts or len(parts) > MAX_WORDS:
-            continue
-        shapes = [parts, parts[::-1]] if len(parts) > 1 else [parts]
-        if len(parts) >= 3:
-            shapes += [[parts[0], parts[-1]], [parts[-1], parts[0]]]
-        for shape in shapes:
-            joined = "".join(shape)
-            if len(joined) > MAX_SKELETON_LEN:
-                continue
-            if len(shape) == 1 and len(joined) < MIN_SINGLE_LEN or len(shape) > 1 and len(joined) < MIN_NAME_LEN:
-                continue
-            names.setdefault(joined)
-        if script == LATIN and len(parts) > 1 and MIN_SURNAME_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
-            surnames.setdefault(parts[-1])
-    return script, list(names), list(surnames)
+    script, names, surnames = _label_forms(label, cache)
+    return script, [f.skeleton for f in names], [f.skeleton for f in surnames]
 
 
 def allowed_edits(length: int) -> int:
@@ -612,14 +560,13 @@ class SkeletonIndex:
         if not self._pending:
             return
         filed: dict[str, tuple[list[str], list[int]]] = {"latin": ([], []), "native": ([], []), "surname": ([], [])}
-        # Per-word caches for this batch: each distinct word is read once (see _bulk_label_skeletons).
-        scripts_of: dict[str, frozenset[str]] = {}
-        parts_of: dict[tuple[str, str], tuple[str, str | None]] = {}
+        # A per-word cache for this batch: each distinct word is read once (see _bulk_label_skeletons).
+        cache: dict[tuple[str, str], str] = {}
         latin_keys, latin_ids = filed["latin"]
         native_keys, native_ids = filed["native"]
         surname_keys, surname_ids = filed["surname"]
         for label_id, label in self._pending:
-            script, names, surnames = _bulk_label_skeletons(label, scripts_of, parts_of)
+            script, names, surnames = _bulk_label_skeletons(label, cache)
             if names:
                 if script == LATIN:
                     latin_keys.extend(names)
@@ -631,7 +578,7 @@ class SkeletonIndex:
             if surnames:
                 surname_keys.extend(surnames)
                 surname_ids.extend([label_id] * len(surnames))
-        del scripts_of, parts_of
+        del cache
         for keys in (latin_keys, native_keys, surname_keys):
             if keys:
                 self._max_len = max(self._max_len, max(map(len, keys)))
