@@ -24,8 +24,9 @@ artist's given name, see ``names._inflected``), found by :meth:`InflectionIndex.
 Georgian surnames in "-ი" drop it before a case ending, and a stem vowel "ე", "ა" or "ო"
 before the last consonant drops with it (syncope): "წერეთლის" is the genitive of
 "წერეთელი" (Tsereteli); "ფიროსმანის" of "ფიროსმანი" keeps it. Found by
-:meth:`InflectionIndex.search` (:func:`_georgian_keys`), for keys of :data:`MIN_STEM` or
-more letters.
+:meth:`InflectionIndex.search_replaced` (:func:`_georgian_keys`), for keys of :data:`MIN_STEM`
+or more letters: a weak form like the others, since Georgian names streets and places in the
+genitive ("წერეთლის გამზირი", Tsereteli Avenue).
 """
 
 from __future__ import annotations
@@ -105,11 +106,6 @@ class InflectionIndex(FiledKeys):
             if len(stem) < MIN_STEM:  # only a same-length ending may leave so short a stem
                 keys = [k for k in keys if len(k) == len(token)]
             out.extend(k for k in keys if (len(k) < len(token) or (same_length and len(k) == len(token) and k != token)) and k not in out)
-        georgian = _georgian_keys(token)
-        if georgian:
-            probes = {key[: len(key) - MAX_CUT]: key for key in georgian}
-            got = self._index.candidates_many({stem: [stem] for stem in probes})
-            out.extend(key for stem, key in probes.items() if key in got.get(stem, ()) and key not in out)
         return out
 
     def search_replaced(self, token: str, filed: dict[str, set[str]] | None = None) -> list[str]:
@@ -142,6 +138,11 @@ class InflectionIndex(FiledKeys):
             key = stem + "en"
             if key in filed.get(stem, ()) and key not in out and key != token:
                 out.append(key)
+        georgian = _georgian_keys(token)
+        if georgian:
+            probes = {key[: len(key) - MAX_CUT]: key for key in georgian}
+            got = self._index.candidates_many({stem: [stem] for stem in probes})
+            out.extend(key for stem, key in probes.items() if key in got.get(stem, ()) and key not in out)
         return out
 
 
