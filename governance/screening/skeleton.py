@@ -918,7 +918,10 @@ def _verify_surname(
         if abjad:
             # An abjad writes a foreign name's vowels with its long-vowel letters (بيكاسو
             # "bykasu"): only those letters as they sound, agreeing closely, stand for the name.
-            ratio = fuzz_ratio(phonetic_letters(reading), phonetic_letters(written))
+            heard, name = phonetic_letters(reading), phonetic_letters(written)
+            vowels = _vowel_count(heard)
+            # The vowels must be written too (at most one short one left out), not only the consonants.
+            ratio = fuzz_ratio(heard, name) if vowels and vowels >= _vowel_count(name) - 1 else 0.0
             needed: float = MIN_HEARD_AGREEMENT
         else:
             ratio = _letter_ratio(reading, written)
@@ -930,6 +933,11 @@ def _verify_surname(
     # One word names one person: of the surnames it could be, only the closest in letters.
     best = max((r for r, _ in out), default=0.0)
     return [m for r, m in out if r == best]
+
+
+def _vowel_count(sounded: str) -> int:
+    """Vowel letters in a :func:`phonetic_letters` string (its vowels are lower case)."""
+    return sum(c in "aiou" for c in sounded)
 
 
 def fuzz_ratio(a: str, b: str) -> float:
