@@ -140,9 +140,9 @@ class InflectionIndex(FiledKeys):
                 out.append(key)
         georgian = _georgian_keys(token)
         if georgian:
-            probes = {key[: len(key) - MAX_CUT]: key for key in georgian}
-            got = self._index.candidates_many({stem: [stem] for stem in probes})
-            out.extend(key for stem, key in probes.items() if key in got.get(stem, ()) and key not in out)
+            nominatives = {key[: len(key) - MAX_CUT]: key for key in georgian}
+            got = self._index.candidates_many({stem: [stem] for stem in nominatives})
+            out.extend(key for stem, key in nominatives.items() if key in got.get(stem, ()) and key not in out)
         return out
 
 
