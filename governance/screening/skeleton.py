@@ -368,15 +368,22 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
         readings.append([_GLIDE_J_ANY.sub("y", w) for w in readings[0]])
     if script == LATIN:
         readings.extend(_spoken_readings(readings[0], words))
+    # The r-less reading is filed in the name's own order only: a third of Latin names have
+    # such a coda, and kana and Hangul write a Western name given name first.
+    rless = _r_less(readings[0]) if script == LATIN else None
+    in_order = len(readings)
+    if rless is not None:
+        readings.append(rless)
     names: dict[str, Form] = {}
     surnames: dict[str, Form] = {}
-    for reading in readings:
+    for k, reading in enumerate(readings):
         parts = [p for p in (skeleton_of(w) for w in reading) if p]
         if not parts or len(parts) > MAX_WORDS:
             continue
-        shapes = [parts, parts[::-1]] if len(parts) > 1 else [parts]
+        both = k < in_order
+        shapes = [parts, parts[::-1]] if len(parts) > 1 and both else [parts]
         if len(parts) >= 3:
-            shapes += [[parts[0], parts[-1]], [parts[-1], parts[0]]]
+            shapes += [[parts[0], parts[-1]], [parts[-1], parts[0]]] if both else [[parts[0], parts[-1]]]
         for shape in shapes:
             joined = "".join(shape)
             if len(joined) > MAX_SKELETON_LEN:
@@ -398,10 +405,9 @@ def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list
     Миньола) and a word-initial "h" before a vowel is silent in Romance names ("Henri" is
     Анри, Ανρί); "ç" is "ch" in Turkish and Albanian names ("Çallı" is Чаллы) and "s" in French
     ones ("François" is Франсуа). A "ch" (not "sch", "tch") is also a "k" ("Roerich" is Рерих,
-    "Nicholas" निकोलस), and an "r" after a vowel and before a consonant or the end is also
-    silent, the way English names are heard and written in kana and Hangul ("Potter" is
-    ポター, 포터). Only names holding such letters get a reading more (the registry's memory
-    grows with forms, so the rule adds none it does not need).
+    "Nicholas" निकोलस). Only names holding such letters get a reading more (the registry's
+    memory grows with forms, so the rule adds none it does not need); the r-less reading of
+    English codas is :func:`_r_less`.
     """
     spoken = [_ITALIAN_GLI.sub("li", _ITALIAN_GN.sub("ny", w)) for w in words]
     out = [spoken] if spoken != words else []
@@ -414,10 +420,15 @@ def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list
     hard = [_HARD_CH.sub("kh", w) for w in words]
     if hard != words:  # German, Greek-derived and Italian "ch" is "k" ("Roerich" Рерих, "Nicholas" Николас)
         out.append(hard)
-    rless = [_R_CODA.sub("", w) for w in words]
-    if rless != words and all(rless):  # English codas: "Potter" is ポター, 포터; "Turner" ターナー
-        out.append(rless)
     return out
+
+
+def _r_less(words: list[str]) -> list[str] | None:
+    """The name with English r-less codas ("Potter" is ポター, 포터; "Robert" ロバート), or None
+    when it has none: kana and Hangul write an r after a vowel and before a consonant or the
+    end as a long vowel or not at all."""
+    rless = [_R_CODA.sub("", w) for w in words]
+    return rless if rless != words and all(rless) else None
 
 
 def allowed_edits(length: int) -> int:
