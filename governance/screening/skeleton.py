@@ -24,7 +24,10 @@ The rule is bounded so that short skeletons do not match everything:
   (surname first, as the exact rule also accepts), with at most one edit on skeletons of
   :data:`ONE_EDIT_LEN` or more symbols and none below;
 - a name is indexed only when it has two or more words and a skeleton of
-  :data:`MIN_NAME_LEN` or more symbols, or one word of :data:`MIN_SINGLE_LEN` or more;
+  :data:`MIN_NAME_LEN` or more symbols, or one word of :data:`MIN_SINGLE_LEN` or more; a
+  one-word name of :data:`MIN_SPELT_SINGLE_LEN` symbols, or a name of words of
+  :data:`MIN_DOTTED_NAME_LEN`, is indexed too but matches only with the same skeleton and
+  its letters spelt out (the short name of words only when a middle dot joins them, "マン・レイ");
 - prompt words of a non-Latin script (not Han ideographs, whose reading depends on the
   language) are compared with names registered in Latin or another script; Latin prompt
   words are compared only with names registered in a non-Latin script ("Ilja Kuwschinow"
