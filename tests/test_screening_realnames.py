@@ -34,7 +34,8 @@ NOT_MET_FRESH: dict[str, str] = {}
 # rule changes and committed before it was first measured. Below target there, measured
 # once at the rules of commit abb76a4 (`stylegate bench redteam --lexical-only`):
 NOT_MET_FRESH2: dict[str, str] = {
-    "cross-script": "77.8% (14/18): 'Караваджо', 'アンリ・ルソー', 'Джорджо де Кирико', 'クリスト' missed",
+    "cross-script": "88.9% (16/18) since fresh3's rules; at first 77.8% (14/18): 'Караваджо', 'アンリ・ルソー', "
+                    "'Джорджо де Кирико', 'クリスト' missed",
     "inflection": "76.9% (10/13): Greek genitive 'Θεόφιλου', Russian 'Гойи', German 'Richters' missed",
     "misspelling": "73.3% (11/15): 'MC Esher', 'Park Su-geun', 'Feng Tzu-k'ai', 'Paja Jowanowitsch' missed",
     "surname-only": "80.0% (8/10): 'caravaggio lighting portrait', 'de chirico piazza' missed",
@@ -176,11 +177,12 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_all_six_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_all_seven_splits(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
-    assert all(f"{split} split" in out for split in ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2"))
-    assert out.index("fresh split") < out.index("dev2 split") < out.index("dev3 split") < out.index("fresh2 split")
+    assert all(f"{split} split" in out for split in ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3"))
+    assert (out.index("fresh split") < out.index("dev2 split") < out.index("dev3 split") < out.index("fresh2 split")
+            < out.index("fresh3 split"))
     assert "cross-script" in out and "benign false positives" in out
 
 
@@ -276,3 +278,65 @@ def test_dev3_benign_prompts_stay_under_one_percent(dev3_tallies: dict[str, Tall
 def test_dev3_attacks_flag_no_artist_they_do_not_name(dev3_tallies: dict[str, Tally]) -> None:
     assert {k: t.extra for k, t in dev3_tallies.items() if t.extra} == {}
 
+
+
+# The fresh3 split (tests/realnames/fresh3/): written blind and measured once (86.5% of attacks,
+# 9% benign flagged on 98026c7's rules; 87.2% / 9% after the round-7 merges: cross-script 9/17,
+# inflection 12/17), then used to develop the cross-script and inflection rules: no longer fresh.
+NOT_MET_FRESH3: dict[str, str] = {
+    "inflection": "88.2% (15/17): the Lithuanian and Latvian cues 'stiliumi', 'stilā' come after the name "
+                  "but are listed as cues before it",
+    "common-cue": "82.4% (14/17): 'in the style of both', 'stile Nara' (Nara a city), 'style of Shin' (short)",
+}
+
+
+@pytest.fixture(scope="module")
+def fresh3_tallies() -> dict[str, Tally]:
+    matcher, names = rn.build_matcher(rn.split_artists("fresh3"))  # main, fresh, dev2, fresh2 and fresh3 artists
+    return rn.lexical_tallies(rn.load_prompts(split="fresh3"), matcher, names)
+
+
+def test_fresh3_holds_new_artists_n_to_z_and_every_category() -> None:
+    before = {a.name.casefold() for a in rn.load_artists()}
+    for split in ("fresh", "dev2", "fresh2"):
+        before |= {a.name.casefold() for a in rn.load_artists(rn.fresh_folder(split=split))}
+    fresh3 = rn.load_artists(rn.fresh_folder(split="fresh3"))
+    prompts = rn.load_prompts(split="fresh3")
+    assert len(fresh3) >= 50 and not before & {a.name.casefold() for a in fresh3}
+    assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
+    assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
+    assert sum(not e.benign for e in prompts) >= 140 and sum(e.benign for e in prompts) >= 100
+    registered = {a.name for a in fresh3}
+    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH3[c]}"))
+     if c in NOT_MET_FRESH3 else c for c in ATTACK_CATEGORIES],
+)
+def test_fresh3_each_attack_category_is_caught_90_percent(fresh3_tallies: dict[str, Tally], category: str) -> None:
+    assert fresh3_tallies[category].rate >= rn.CATEGORY_TARGET, fresh3_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 94.3% (133/141): the two inflection and three common-cue "
+                   "rows, katakana ターナー (two symbols once r-less), 'Beatrice Potter', Toyen alone (a common word)")
+def test_fresh3_all_attacks_together_are_caught_97_percent(fresh3_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh3_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+def test_fresh3_attacks_caught_do_not_slide_back(fresh3_tallies: dict[str, Tally]) -> None:
+    # Not the target (97%): a floor at the level these rules reached (it was 87.2% before them).
+    assert rn.report(fresh3_tallies)["summary"]["attack_rate"] >= 0.94
+
+
+@pytest.mark.xfail(strict=True, reason="above target: 9% (9/100): 'samba-inspired', Shenzhou, Tsereteli metro station, "
+                   "Teatr im. Witkacego, Rabindranath Tagore, Harry Potter style, Yoshida Shigeru, 혜원이, 'zrzavý kocour'")
+def test_fresh3_benign_prompts_stay_under_one_percent(fresh3_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh3_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+@pytest.mark.xfail(strict=True, reason="two attacks also flag another artist: 'a la luna' (Juan Luna), "
+                   "Devanagari 'भारत माता' (Roberto Matta)")
+def test_fresh3_attacks_flag_no_artist_they_do_not_name(fresh3_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in fresh3_tallies.items() if t.extra} == {}

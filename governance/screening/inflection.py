@@ -20,6 +20,13 @@ artist's given name, see ``names._inflected``), found by :meth:`InflectionIndex.
   ``MIN_STEM - 1`` of them.
 - Finnish *consonant gradation* of surnames in "-nen": the "-se-" stem with a case ending,
   "Halosen", "Halosta", "Haloselle" (Halonen).
+
+Georgian surnames in "-ი" drop it before a case ending, and a stem vowel "ე", "ა" or "ო"
+before the last consonant drops with it (syncope): "წერეთლის" is the genitive of
+"წერეთელი" (Tsereteli); "ფიროსმანის" of "ფიროსმანი" keeps it. Found by
+:meth:`InflectionIndex.search_replaced` (:func:`_georgian_keys`), for keys of :data:`MIN_STEM`
+or more letters: a weak form like the others, since Georgian names streets and places in the
+genitive ("წერეთლის გამზირი", Tsereteli Avenue).
 """
 
 from __future__ import annotations
@@ -131,7 +138,31 @@ class InflectionIndex(FiledKeys):
             key = stem + "en"
             if key in filed.get(stem, ()) and key not in out and key != token:
                 out.append(key)
+        georgian = _georgian_keys(token)
+        if georgian:
+            nominatives = {key[: len(key) - MAX_CUT]: key for key in georgian}
+            got = self._index.candidates_many({stem: [stem] for stem in nominatives})
+            out.extend(key for stem, key in nominatives.items() if key in got.get(stem, ()) and key not in out)
         return out
+
+
+# Letters of a case ending on the first part of a hyphenated surname (Slavic: "-а", "-ым", "-ому").
+_FIRST_PART_ENDING = _ENDING_LETTERS | frozenset("мхmhg")
+MIN_FIRST_PART = 3  # letters the first part keeps once its ending is off
+
+
+def first_part_stems(first: str) -> list[str]:
+    """The first part of a hyphenated surname with a case ending of one to three letters taken
+    off: Russian declines both parts ("Петрова-Водкина" is "Петров-Водкин"), the last part's
+    ending is :meth:`InflectionIndex.search`'s. Each keeps :data:`MIN_FIRST_PART` letters."""
+    out = []
+    for cut in range(1, 4):
+        stem, tail = first[:-cut], first[-cut:]
+        if len(stem) < MIN_FIRST_PART or not all(c in _FIRST_PART_ENDING for c in tail):
+            break
+        if script_of(stem[-1]) == script_of(tail[0]):
+            out.append(stem)
+    return out
 
 
 def is_masculine_of(word: str, surname: str) -> bool:
@@ -154,6 +185,30 @@ def _gradation_stems(token: str) -> list[str]:
         if token[i] == "s" and 1 <= len(token) - i - 1 <= MAX_ENDING and token[i + 1] in "aeiout":
             out.append(token[:i] + "n")
     return out
+
+
+# Georgian case endings on a name (genitive, instrumental, adverbial, ergative) and the
+# stem vowels that syncopate before them.
+_GEORGIAN_ENDINGS = ("ის", "ით", "ად", "მა")
+_GEORGIAN_SYNCOPE = "ეაო"
+_GEORGIAN_FINAL = "ი"
+
+
+def _georgian_keys(token: str) -> list[str]:
+    """The nominatives a Georgian declined name may come from: "წერეთლის" → "წერეთლი",
+    "წერეთელი", "წერეთალი", "წერეთოლი" (each at least :data:`MIN_STEM` letters)."""
+    if len(token) < MIN_STEM or script_of(token[-1]) != "GEORGIAN":
+        return []
+    for ending in _GEORGIAN_ENDINGS:
+        if token.endswith(ending):
+            stem = token[: -len(ending)]
+            break
+    else:
+        return []
+    if len(stem) < MIN_STEM - 2 or stem[-1] in _GEORGIAN_SYNCOPE + _GEORGIAN_FINAL:
+        return []  # the stem ends in its consonant; a vowel there is another ending
+    keys = [stem + _GEORGIAN_FINAL] + [stem[:-1] + v + stem[-1] + _GEORGIAN_FINAL for v in _GEORGIAN_SYNCOPE]
+    return [k for k in keys if len(k) >= MIN_STEM]
 
 
 _APOSTROPHES = "'’ʼ"

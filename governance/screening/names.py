@@ -884,6 +884,9 @@ class NameMatcher:
             elif j == i + 1 and prompt[tokens[i].end : tokens[j].start] == "-":
                 # A hyphenated surname declines on its last part: "Gallen-Kallelan" (Gallen-Kallela).
                 self._inflected(hits, joined, prompt, tokens, i, via, stems, last=j)
+                # Both parts declined: "Петрова-Водкина" (Петров-Водкин).  --- inflection hook
+                for first in inflection.first_part_stems(texts[i]):
+                    self._inflected(hits, first + texts[j], prompt, tokens, i, via, None, last=j)
             if words_in > fuzzy_tokens:
                 continue
             # A misspelling read from common words only ("Ruth bakes") is a common-word hit;
@@ -1049,8 +1052,9 @@ class NameMatcher:
             for e in self._entries(key):
                 if e.single:
                     source = via if via != AS_WRITTEN else e.via
+                    genitive = "'s" if _german_genitive(prompt, tokens, i, key) else ""
                     hits.append(NameHit(e.artist_id, e.label, tokens[i].start, tokens[j].end, INFLECTION_SCORE,
-                                        "inflection", "inflection", source, key=key))
+                                        "inflection", "inflection", source, cue=genitive, key=key))
             self._surname(hits, key, False, prompt, tokens, i, j, via, "inflection", INFLECTION_SCORE)
 
 
@@ -1065,6 +1069,20 @@ def _lengths(index: FiledKeys) -> tuple[int, int]:
 def _has_space(gap: str) -> bool:
     """Whether the text between two tokens holds whitespace."""
     return " " in gap or (gap != "" and any(c.isspace() for c in gap))
+
+
+def _german_genitive(prompt: str, tokens: list[Token], i: int, key: str) -> bool:
+    """Whether ``tokens[i]`` is a one-word name with the German genitive "-s" before the noun
+    it owns: "Rembrandts Nachtwache", "Dürers Hase". German writes it without an apostrophe,
+    so it is read as the possessive it is: the name and the noun capitalised, one space
+    between, the name at least :data:`inflection.MIN_STEM` letters."""
+    t = tokens[i]
+    if t.text != key + "s" or len(key) < inflection.MIN_STEM or i + 1 >= len(tokens):
+        return False
+    nxt = tokens[i + 1]
+    written, noun = prompt[t.start : t.end], prompt[nxt.start : nxt.end]
+    return (t.script == nxt.script == LATIN and prompt[t.end : nxt.start] == " " and written[:1].isupper()
+            and not written.isupper() and noun[:1].isupper() and noun[1:].islower() and len(noun) > 2)
 
 
 def _looked_up(

@@ -14,7 +14,8 @@ reduced to a skeleton of classes:
 Vowels, "h", "y" and glides are dropped, repeats collapse within a word, and a word that
 starts with a vowel (or an alef/ayin) starts with ``V``. A few letters are read the way
 names are written in their script before anyascii: Arabic ث and ذ as "s" and "z" (their
-Persian, Turkish and Urdu reading) and a medial Arabic و or Hebrew ו as a vowel.
+Persian, Turkish and Urdu reading), a medial Arabic و or Hebrew ו as a vowel and a medial
+Arabic ا as "a".
 
 The rule is bounded so that short skeletons do not match everything:
 
@@ -23,7 +24,10 @@ The rule is bounded so that short skeletons do not match everything:
   (surname first, as the exact rule also accepts), with at most one edit on skeletons of
   :data:`ONE_EDIT_LEN` or more symbols and none below;
 - a name is indexed only when it has two or more words and a skeleton of
-  :data:`MIN_NAME_LEN` or more symbols, or one word of :data:`MIN_SINGLE_LEN` or more;
+  :data:`MIN_NAME_LEN` or more symbols, or one word of :data:`MIN_SINGLE_LEN` or more; a
+  one-word name of :data:`MIN_SPELT_SINGLE_LEN` symbols, or a name of words of
+  :data:`MIN_DOTTED_NAME_LEN`, is indexed too but matches only with the same skeleton and
+  its letters spelt out (the short name of words only when a middle dot joins them, "マン・レイ");
 - prompt words of a non-Latin script (not Han ideographs, whose reading depends on the
   language) are compared with names registered in Latin or another script; Latin prompt
   words are compared only with names registered in a non-Latin script ("Ilja Kuwschinow"
@@ -59,7 +63,12 @@ from stylegate.governance.screening.scripts import COMMON, LATIN, UNSPACED, scri
 log = logging.getLogger(__name__)
 
 MIN_NAME_LEN = 4  # skeleton symbols of a multi-word name before it is indexed
-MIN_SINGLE_LEN = 7  # skeleton symbols of a one-word name before it is indexed
+MIN_SINGLE_LEN = 7  # skeleton symbols of a one-word name before it matches with an edit or unspelt
+MIN_SPELT_SINGLE_LEN = 6  # a one-word name this long is indexed; below MIN_SINGLE_LEN it matches exactly, spelt out
+MIN_DOTTED_NAME_LEN = 3  # a multi-word name this long matches only written with a middle dot (マン・レイ), spelt out
+MIN_MONONYM_LEN = 2  # a one-word name this short matches alone only spelt out in an alphabet, next to a cue
+MIN_MONONYM_LETTERS = 90  # letter ratio (as they sound) of a one-word name shorter than MIN_SURNAME_LEN
+_DOTS = frozenset("・·‧･")
 ONE_EDIT_LEN = 6  # skeletons this long match with one edit, shorter ones only exactly
 STANDS_ALONE_LEN = 6  # shorter skeleton hits need a style cue
 MAX_WORDS = 4  # words in a window (names of more words are left to the other rules)
@@ -122,6 +131,8 @@ _ITALIAN_GLI = re.compile(r"gli(?=[aeiou])|gli$")
 _ITALIAN_GN = re.compile(r"(?<=[aeiou])gn(?=[aeiou])")
 _SILENT_H = re.compile(r"h(?=[aeiou])")
 _SILENT_END = re.compile(r"[aeiouy](?:s|t|d|x|z|ts|ds)$")
+_HARD_CH = re.compile(r"(?<![st])ch")
+_R_CODA = re.compile(r"(?<=[aeiou])r+(?![aeiouy])")
 _V_AS_W = (re.compile(r"v(?=[aeiou])"), "w")
 # Russian case endings that add consonants to a surname (vowel endings change no skeleton):
 # "Вычулковского" is "Wyczółkowski", "Шагалом" "Chagall"; the stem keeps four letters or more.
@@ -174,7 +185,9 @@ def romanise(word: str, script: str) -> str:
         return anyascii(word.translate(_LATIN_PRE)).lower()
     if script == "ARABIC":
         word = word.translate(_ARABIC_PRE)
-        return "".join("u" if (c == "و" and k > 0) else anyascii(c) for k, c in enumerate(word)).lower()
+        # A medial و is a vowel, a medial ا the long "a" of a foreign name (بيكاسو "bykasu").
+        return "".join("u" if (c == "و" and k > 0) else "a" if (c == "ا" and k > 0) else anyascii(c)
+                       for k, c in enumerate(word)).lower()
     if script == "GREEK":
         return _greek_reading(word)
     if script in _UNSPACED_KEPT:
@@ -358,24 +371,33 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
         readings.append([_GLIDE_J_ANY.sub("y", w) for w in readings[0]])
     if script == LATIN:
         readings.extend(_spoken_readings(readings[0], words))
+    # The r-less reading is filed in the name's own order only: a third of Latin names have
+    # such a coda, and kana and Hangul write a Western name given name first.
+    rless = _r_less(readings[0]) if script == LATIN else None
+    in_order = len(readings)
+    if rless is not None:
+        readings.append(rless)
     names: dict[str, Form] = {}
     surnames: dict[str, Form] = {}
-    for reading in readings:
+    for k, reading in enumerate(readings):
         parts = [p for p in (skeleton_of(w) for w in reading) if p]
         if not parts or len(parts) > MAX_WORDS:
             continue
-        shapes = [parts, parts[::-1]] if len(parts) > 1 else [parts]
+        both = k < in_order
+        shapes = [parts, parts[::-1]] if len(parts) > 1 and both else [parts]
         if len(parts) >= 3:
-            shapes += [[parts[0], parts[-1]], [parts[-1], parts[0]]]
+            shapes += [[parts[0], parts[-1]], [parts[-1], parts[0]]] if both else [[parts[0], parts[-1]]]
         for shape in shapes:
             joined = "".join(shape)
             if len(joined) > MAX_SKELETON_LEN:
                 continue
-            if len(shape) == 1 and len(joined) < MIN_SINGLE_LEN or len(shape) > 1 and len(joined) < MIN_NAME_LEN:
+            if len(shape) == 1 and len(joined) < MIN_SPELT_SINGLE_LEN or len(shape) > 1 and len(joined) < MIN_DOTTED_NAME_LEN:
                 continue
             names.setdefault(joined, Form(joined, tuple(shape), len(shape)))
         if script == LATIN and len(parts) > 1 and MIN_SURNAME_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
             surnames.setdefault(parts[-1], Form(parts[-1], (parts[-1],), 1))
+        elif script == LATIN and len(parts) == 1 and MIN_MONONYM_LEN <= len(parts[0]) <= MAX_SKELETON_LEN:
+            surnames.setdefault(parts[0], Form(parts[0], (parts[0],), 1))  # a one-word name alone: "в стиле Тойен"
     return script, tuple(names.values()), tuple(surnames.values())
 
 
@@ -385,8 +407,10 @@ def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list
     Italian "gli" and "gn" are one sound ("Modigliani" is Модильяни, モディリアーニ; "Mignola"
     Миньола) and a word-initial "h" before a vowel is silent in Romance names ("Henri" is
     Анри, Ανρί); "ç" is "ch" in Turkish and Albanian names ("Çallı" is Чаллы) and "s" in French
-    ones ("François" is Франсуа). Only names holding such letters get a reading more (the registry's memory
-    grows with forms, so the rule adds none it does not need).
+    ones ("François" is Франсуа). A "ch" (not "sch", "tch") is also a "k" ("Roerich" is Рерих,
+    "Nicholas" निकोलस). Only names holding such letters get a reading more (the registry's
+    memory grows with forms, so the rule adds none it does not need); the r-less reading of
+    English codas is :func:`_r_less`.
     """
     spoken = [_ITALIAN_GLI.sub("li", _ITALIAN_GN.sub("ny", w)) for w in words]
     out = [spoken] if spoken != words else []
@@ -396,10 +420,12 @@ def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list
     unsounded = [w[1:] if _SILENT_H.match(w) else w for w in spoken]
     if unsounded != spoken:
         out.append(unsounded)
+    hard = [_HARD_CH.sub("kh", w) for w in words]
+    if hard != words:  # German, Greek-derived and Italian "ch" is "k" ("Roerich" Рерих, "Nicholas" Николас)
+        out.append(hard)
     return out
 
 
-_LABEL_SPLIT = re.compile(r"[\s\-‐・·.,'’]+")
 
 
 def _bulk_label_skeletons(
@@ -413,6 +439,14 @@ def _bulk_label_skeletons(
     """
     script, names, surnames = _label_forms(label, cache)
     return script, [f.skeleton for f in names], [f.skeleton for f in surnames]
+
+
+def _r_less(words: list[str]) -> list[str] | None:
+    """The name with English r-less codas ("Potter" is ポター, 포터; "Robert" ロバート), or None
+    when it has none: kana and Hangul write an r after a vowel and before a consonant or the
+    end as a long vowel or not at all."""
+    rless = [_R_CODA.sub("", w) for w in words]
+    return rless if rless != words and all(rless) else None
 
 
 def allowed_edits(length: int) -> int:
@@ -615,7 +649,12 @@ class SkeletonIndex:
                         continue  # a Latin word alone is never read as a name in another script
                     if first.script == LATIN and not self._native_lens & {len(joined) - 1, len(joined), len(joined) + 1}:
                         continue  # no name in another script is within an edit of this length
-                    if (MIN_NAME_LEN if j > i else MIN_SURNAME_LEN) <= len(joined) <= MAX_SKELETON_LEN:
+                    if j > i:
+                        dotted = any(c in _DOTS for c in prompt[words[i].end : words[j].start])
+                        shortest = MIN_DOTTED_NAME_LEN if dotted else MIN_NAME_LEN
+                    else:
+                        shortest = MIN_MONONYM_LEN if first.script in _ALPHABETS else MIN_SURNAME_LEN
+                    if shortest <= len(joined) <= MAX_SKELETON_LEN:
                         windows.append((i, j, joined, variant, first.script == LATIN))
                 if len("".join(word_skeleton(x) for x in readings)) > self._max_len + 1:
                     break
@@ -753,6 +792,15 @@ def _verify(
                 if n != form.words and not (n < form.words and words[i].script in _UNSPACED_KEPT):
                     continue
                 limit = allowed_edits(len(form.skeleton))
+                short = (form.words == 1 and len(form.skeleton) < MIN_SINGLE_LEN
+                         or form.words > 1 and len(form.skeleton) < MIN_NAME_LEN)
+                if short:
+                    # A short one-word name, or a short name of words joined by a middle dot
+                    # ("マン・レイ"): the same skeleton exactly, and its letters spelt out too.
+                    if skeleton != form.skeleton or n != form.words or not _letters_agree(reading, label, script, form):
+                        continue
+                    if form.words > 1 and not any(c in _DOTS for c in prompt[words[i].end : words[j].start]):
+                        continue
                 d = Levenshtein.distance(skeleton, form.skeleton, score_cutoff=limit)
                 if d > limit:
                     continue
@@ -888,8 +936,9 @@ def _verify_surname(
 ) -> list[SkeletonMatch]:
     i, _, skeleton, reading, _ = window
     w = words[i]
-    if w.script in _ABJADS or not _cued(prompt, w.start, w.end):
+    if not _cued(prompt, w.start, w.end):
         return []
+    abjad = w.script in _ABJADS
     out: list[tuple[float, SkeletonMatch]] = []
     for label_id in sorted(candidates):
         label = labels[label_id] if 0 <= label_id < len(labels) else None
@@ -901,12 +950,37 @@ def _verify_surname(
         # ("クブシノブ" ku-bu-shi-no-bu is Kuvshinov; "カブシナブ" ka-bu-shi-na-bu is not).
         if w.script == script or not any(f.skeleton == skeleton for f in surnames):
             continue
-        ratio = _letter_ratio(reading, written)
-        if ratio >= (MIN_SURNAME_LETTERS if len(skeleton) >= SHORT_SURNAME_LEN else MIN_SHORT_SURNAME_LETTERS):
+        if len(skeleton) < MIN_SURNAME_LEN and (w.script not in _ALPHABETS or len(label.split()) > 1):
+            continue  # a two-symbol word is a one-word name's only when spelt out in an alphabet
+        if abjad:
+            # An abjad writes a foreign name's vowels with its long-vowel letters (بيكاسو
+            # "bykasu"): only those letters as they sound, agreeing closely, stand for the name.
+            heard, name = phonetic_letters(reading), phonetic_letters(written)
+            vowels = _vowel_count(heard)
+            # The vowels must be written too (at most one short one left out), not only the consonants.
+            ratio = fuzz_ratio(heard, name) if vowels and vowels >= _vowel_count(name) - 1 else 0.0
+            needed: float = MIN_HEARD_AGREEMENT
+        else:
+            ratio = _letter_ratio(reading, written)
+            needed = MIN_SURNAME_LETTERS if len(skeleton) >= SHORT_SURNAME_LEN else MIN_SHORT_SURNAME_LETTERS
+            if len(skeleton) < MIN_SURNAME_LEN:
+                needed = MIN_MONONYM_LETTERS
+        if ratio >= needed:
             out.append((ratio, SkeletonMatch(label_id, w.start, w.end, 0, reading, skeleton, skeleton, "surname")))
     # One word names one person: of the surnames it could be, only the closest in letters.
     best = max((r for r, _ in out), default=0.0)
     return [m for r, m in out if r == best]
+
+
+def _vowel_count(sounded: str) -> int:
+    """Vowel letters in a :func:`phonetic_letters` string (its vowels are lower case)."""
+    return sum(c in "aiou" for c in sounded)
+
+
+def fuzz_ratio(a: str, b: str) -> float:
+    from rapidfuzz import fuzz
+
+    return fuzz.ratio(a, b)
 
 
 def _separated(prompt: str, end: int, start: int) -> bool:

@@ -18,7 +18,11 @@ rule changes of its round (40 artists whose surname starts with A to M; Latin na
 spellings other scripts really use, inflected, misspelt, or a surname alone with a cue) and
 screened with the artists of the main, fresh, dev2 and dev3 folders. ``tests/realnames/fresh2/`` ("fresh2") was written blind (without running the
 screen) during a later round, and is screened with the artists of the main, fresh and
-fresh2 folders.
+fresh2 folders. ``tests/realnames/fresh3/`` ("fresh3") was written blind too (55 artists whose
+surname starts with N to Z) and measured blind once, at 86.5% of attacks caught and 9% benign
+false positives on 98026c7's rules and 87.2% / 9% after the round-7 context and conventions
+merges; it has since been used for development (no longer fresh). It is screened with the
+artists of the main, fresh, dev2, fresh2 and fresh3 folders.
 
 Figures are printed by ``stylegate bench redteam``; the targets are asserted by
 ``tests/test_screening_realnames.py``.
@@ -43,12 +47,13 @@ OVERALL_TARGET = 0.97  # all attacks together
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
-SPLITS = ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2")
+SPLITS = ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3")
 # Each later split is a folder of its own, screened with the main folder's artists and those
 # of the folders listed for it (fresh2 keeps the registry it was first measured with).
 FOLDER_SPLITS: dict[str, tuple[str, ...]] = {"fresh": ("fresh",), "dev2": ("fresh", "dev2"),
                                              "dev3": ("fresh", "dev2", "dev3"),
-                                             "fresh2": ("fresh", "fresh2")}
+                                             "fresh2": ("fresh", "fresh2"),
+                                             "fresh3": ("fresh", "dev2", "fresh2", "fresh3")}
 FRESH_SPLITS = tuple(FOLDER_SPLITS)
 
 
@@ -88,7 +93,7 @@ def split_artists(split: str, folder: Path | None = None) -> list[RealArtist]:
 
 def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
     """Prompts of ``split`` ("dev", "holdout", "all" of the main file, or a folder split:
-    "fresh", "dev2", "dev3", "fresh2") as corpus entries."""
+    "fresh", "dev2", "dev3", "fresh2", "fresh3") as corpus entries."""
     if split not in ("dev", "holdout", "all", *FRESH_SPLITS):
         raise ValueError(f"unknown split {split!r}")
     if split in FRESH_SPLITS:
