@@ -41,6 +41,11 @@ MAX_WORD_ZIPF = 4.0
 VARIANT_SHARE = 0.4  # a spelling this close to one of the artist's given names is that name ("Vasily", "Wassily")
 _FORMAT = "1"
 _NAMES_FORMAT = "1"
+_FREQUENT_FORMAT = "1"
+# Countries whose people write the family name first (Japan, the Koreas, China, Taiwan, Hong
+# Kong, Hungary, Vietnam): a frequent given name of these written right *after* a registered
+# surname ("Yoshida Shigeru") names somebody else with that surname.
+SURNAME_FIRST = frozenset({"JP", "KR", "KP", "CN", "TW", "HK", "MO", "HU", "VN"})
 
 
 def _dataset_version() -> str | None:
@@ -71,6 +76,17 @@ def names_cache_path(version: str) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / f"person-names-{version}-v{_NAMES_FORMAT}.txt"
+
+
+def frequent_cache_path(version: str) -> Path:
+    """Where the frequent surnames and surname-first given names of names-dataset ``version`` are kept."""
+    override = os.environ.get("STYLEGATE_FREQUENT_NAMES_CACHE")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / (
+        f"frequent-names-{version}-r{MAX_RANK}-v{_FREQUENT_FORMAT}.tsv")
 
 
 def _write_atomically(out: Path, data: bytes) -> None:
@@ -158,6 +174,33 @@ def extract(out: Path) -> int:
     return len(best)
 
 
+def extract_frequent(out: Path) -> int:
+    """Write ``key<TAB>kind`` lines: ``S`` for a surname ranked within :data:`MAX_RANK` in some
+    country, ``E`` for a given name ranked within it in a country of :data:`SURNAME_FIRST`."""
+    import gzip
+    import pickle
+    from importlib import resources
+
+    from stylegate.governance.screening.canonical import canonical_word
+
+    rows: set[tuple[str, str]] = set()
+    for file, kind, countries in (("last_names.pkl.gz", "S", None), ("first_names.pkl.gz", "E", SURNAME_FIRST)):
+        source = resources.files("names_dataset").joinpath("v3", file)
+        with source.open("rb") as raw, gzip.open(raw) as fh:
+            table = pickle.load(fh)  # noqa: S301 - the installed package's own data file
+        for name, info in table.items():
+            ranks = (info or {}).get("rank") or {}
+            if " " in name or not any(r and r <= MAX_RANK and (countries is None or c in countries)
+                                      for c, r in ranks.items()):
+                continue
+            key = canonical_word(name)
+            if key and "\n" not in key and "\t" not in key:
+                rows.add((key, kind))
+        del table
+    _write_atomically(out, "".join(f"{k}\t{kind}\n" for k, kind in sorted(rows)).encode("utf-8"))
+    return len(rows)
+
+
 def _extracted(path: Path, flags: list[str], extract_in_process: Callable[[Path], int], what: str) -> bool:
     """Whether ``path`` holds its extract, writing it first if missing: in a child process, so
     the gigabyte or two that names-dataset's pickles take while read go away with it; in this
@@ -211,6 +254,39 @@ def _person_names() -> SortedKeys | None:
     return SortedKeys(path)
 
 
+@lru_cache(maxsize=1)
+def _frequent() -> dict[str, str]:
+    """Canonical key → kinds ("S" frequent surname, "E" surname-first given name), extracted on first use."""
+    version = _dataset_version()
+    if version is None:
+        return {}
+    path = frequent_cache_path(version)
+    if not _extracted(path, ["--frequent"], extract_frequent, f"names-dataset {version}'s frequent surnames"):
+        return {}
+    out: dict[str, str] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            key, _, kind = line.rstrip("\n").partition("\t")
+            if key:
+                out[key] = out.get(key, "") + kind
+    return out
+
+
+def is_frequent_surname(key: str) -> bool:
+    """Whether a canonical word is a surname ranked within :data:`MAX_RANK` in some country."""
+    return "S" in _frequent().get(key, "")
+
+
+def is_surname_first_given_name(key: str) -> bool:
+    """Whether a canonical word is a frequent given name in a country that writes the surname first."""
+    return "E" in _frequent().get(key, "")
+
+
+def is_frequent_name(key: str) -> bool:
+    """A frequent given name (anywhere) or a frequent surname: a name many other people bear."""
+    return is_given_name(key) or is_frequent_surname(key)
+
+
 def is_persons_name(key: str) -> bool:
     """Whether a canonical word is somebody's first name or surname in names-dataset (any rank, any country)."""
     names = _person_names()
@@ -246,7 +322,9 @@ def is_variant(word: str, given: list[str]) -> bool:
         if word == g:
             return True
         limit = int(VARIANT_SHARE * max(len(g), len(word)))
-        if Levenshtein.distance(word, g, score_cutoff=limit) <= limit:
+        # Edits keep the first letter ("Rabindranath" is not a spelling of "Abanindranath");
+        # a changed first letter is a variant only on the same consonant skeleton (below).
+        if word[:1] == g[:1] and Levenshtein.distance(word, g, score_cutoff=limit) <= limit:
             return True
         if len(g) >= 3 and word_skeleton(word) == word_skeleton(g):
             return True
@@ -270,5 +348,7 @@ def another_persons_given_name(key: str, given: list[str], word_zipf: float) -> 
 if __name__ == "__main__":  # the child process of :func:`_ranks` and :func:`_person_names`
     if sys.argv[1] == "--names":
         print(extract_names(Path(sys.argv[2])))
+    elif sys.argv[1] == "--frequent":
+        print(extract_frequent(Path(sys.argv[2])))
     else:
         print(extract(Path(sys.argv[1])))

@@ -742,6 +742,10 @@ class NameMatcher:
             elif _someone_else(prompt, tokens[i - 1], tokens[i], given):
                 log.debug("surname %r after %r: another person's name, not %s", key, tokens[i - 1].text, label)
                 return
+        if j + 1 < len(tokens) and _surname_first_other(prompt, tokens[j], tokens[j + 1], self._given_of(artist_id)):
+            log.debug("surname %r before %r: another person's name, surname first, not %s",
+                      key, tokens[j + 1].text, label)
+            return
         rule = "surname" if how == "surname" else "inflection"
         hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
                             cue="'s" if possessive else "", key=key))
@@ -1095,7 +1099,7 @@ def _names_another(hit: NameHit, prompt: str) -> str:
     if hit.rule != "inflection":
         keys.append(canonical_word(prompt[hit.start : hit.end]))
     for key in dict.fromkeys(k for k in keys if k):
-        if frequency.zipf(key) >= ATTRIBUTIVE_MIN_ZIPF or lexicon.is_common(key):
+        if (frequency.zipf(key) >= ATTRIBUTIVE_MIN_ZIPF and not _famous_name(key)) or lexicon.is_common(key):
             return f"{key!r} is an ordinary word"
         if places.is_place(key):
             return f"{key!r} is a place"
@@ -1106,8 +1110,29 @@ def _names_another(hit: NameHit, prompt: str) -> str:
 
 def _is_common(key: str, rules: NameRules) -> bool:
     """A common word in some screened language, a common English word, or the main name of a
-    place of ``rules.place_population`` or more people (GeoNames)."""
-    return lexicon.is_common(key) or frequency.zipf(key) >= rules.common_zipf or places.is_place(key, rules.place_population)
+    place of ``rules.place_population`` or more people (GeoNames).
+
+    A word frequent only because it is a famous name is not common (:func:`_famous_name`).
+    """
+    if lexicon.is_common(key) or places.is_place(key, rules.place_population):
+        return True
+    return frequency.zipf(key) >= rules.common_zipf and not _famous_name(key)
+
+
+def _famous_name(key: str) -> bool:
+    """Whether a frequent word is frequent as one famous person's name: "Rembrandt", "Banksy".
+
+    wordfreq folds case, so fame reads as commonness. The word is a proper noun in some
+    hunspell dictionary of a screened language and an ordinary word in none
+    (``screening.propernouns``: "potter", "monet" (Polish) and "kawasaki" (Polish, the
+    motorcycle) are lower-case words somewhere), and not a frequent given name or surname of
+    other people (names-dataset, ranked within 1,000 in some country: "Nielsen", "Mumford").
+    Places are read by :func:`_is_common` before this. A brand that is only a proper noun and
+    no one's name or place is not told apart (no open brand list was found).
+    """
+    from stylegate.governance.screening import propernouns
+
+    return propernouns.is_proper_only(key) and not givennames.is_frequent_name(key)
 
 
 @lru_cache(maxsize=65536)
@@ -1194,6 +1219,20 @@ def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = (
         return True
     # A common word that is also a frequent given name ("Maxim Gorky"; see ``screening.givennames``).
     return givennames.another_persons_given_name(before.text, list(given), frequency.zipf(before.text))
+
+
+def _surname_first_other(prompt: str, last: Token, after: Token, given: list[str]) -> bool:
+    """Whether the word right after a surname is another person's given name, surname first.
+
+    "Yoshida Shigeru", "Kim Minjun", "Szinyei Pál": a capitalised word, not a common word,
+    that is a frequent given name in a country that writes the family name first
+    (``givennames.is_surname_first_given_name``) and none of the artist's own given names.
+    """
+    if prompt[last.end : after.start] != " " or not prompt[after.start : after.start + 1].isupper():
+        return False
+    if after.text in given or givennames.is_variant(after.text, list(given)) or lexicon.is_common(after.text):
+        return False
+    return givennames.is_surname_first_given_name(after.text) and frequency.zipf(after.text) < givennames.MAX_WORD_ZIPF
 
 
 def _best(hits: list[NameHit]) -> list[NameHit]:
