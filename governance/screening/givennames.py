@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 MAX_RANK = 1000  # a name among the 1,000 most given in at least one country is a frequent given name
 # A word more common than this (Zipf, any screened language) is read as a word before it is
-# read as a name: "Rose", "Moon", "Summer" are given names too.
-MAX_WORD_ZIPF = 4.0
+# read as a name: "Summer", "Grace", "King" are given names too ("Harry" 4.8, "Franco" 4.5 read as names).
+MAX_WORD_ZIPF = 5.0
 VARIANT_SHARE = 0.4  # a spelling this close to one of the artist's given names is that name ("Vasily", "Wassily")
 _FORMAT = "1"
 _NAMES_FORMAT = "1"
