@@ -322,9 +322,10 @@ def is_variant(word: str, given: list[str]) -> bool:
         if word == g:
             return True
         limit = int(VARIANT_SHARE * max(len(g), len(word)))
-        # Edits keep the first letter ("Rabindranath" is not a spelling of "Abanindranath");
-        # a changed first letter is a variant only on the same consonant skeleton (below).
-        if word[:1] == g[:1] and Levenshtein.distance(word, g, score_cutoff=limit) <= limit:
+        # Edits keep the first sound: "Vasily" spells "Wassily" (v and w are one consonant
+        # class), "Rabindranath" does not spell "Abanindranath".
+        same_start = word[:1] == g[:1] or word_skeleton(word[:1]) == word_skeleton(g[:1])
+        if same_start and Levenshtein.distance(word, g, score_cutoff=limit) <= limit:
             return True
         if len(g) >= 3 and word_skeleton(word) == word_skeleton(g):
             return True
