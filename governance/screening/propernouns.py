@@ -25,6 +25,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from stylegate.governance.screening.givennames import SortedKeys
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DIR = "/usr/share/hunspell"
@@ -101,8 +103,7 @@ def cache_path(dictionaries: list[Path]) -> Path:
 
 
 @lru_cache(maxsize=1)
-def _proper():  # type: ignore[no-untyped-def]
-    from stylegate.governance.screening.givennames import SortedKeys
+def _proper() -> SortedKeys | None:
 
     dictionaries = _installed(dictionary_dir())
     if not dictionaries:
