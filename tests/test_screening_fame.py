@@ -69,3 +69,26 @@ def test_a_metro_station_named_after_a_surname_is_a_place() -> None:
     matcher = NameMatcher([(1, "Ilya Repin")])
     assert matcher.find("Repin metro station at rush hour") == []
     assert matcher.find("barge haulers on the Volga in the style of Repin") != []
+
+
+def test_a_dropped_other_persons_surname_says_why() -> None:
+    matcher = NameMatcher([(1, "Amedeo Modigliani"), (2, "Kiyoshi Saito")])
+    suppressed: list = []
+    assert matcher.find("Franco Modigliani at a podium", suppressed=suppressed) == []
+    assert any(h.artist_id == 1 and "'Franco' before the surname" in why for h, why in suppressed)
+    suppressed.clear()
+    assert matcher.find("Governor Saito Hiroshi opening the bridge", suppressed=suppressed) == []
+    assert any(h.artist_id == 2 and "surname first: 'Hiroshi'" in why for h, why in suppressed)
+
+
+@pytest.mark.parametrize("prompt", ["Muzeum im. Matejki w Krakowie, fasada", "Театр им. Репина, фасад зимой"])
+def test_an_institution_named_after_the_surname_is_no_hit(prompt: str) -> None:
+    matcher = NameMatcher([(1, "Jan Matejko"), (2, "Ilya Repin")])
+    suppressed: list = []
+    assert matcher.find(prompt, suppressed=suppressed) == []
+    assert suppressed and all("institution" in why for _, why in suppressed)
+
+
+def test_german_im_before_a_surname_is_no_institution() -> None:
+    matcher = NameMatcher([(1, "Jan Matejko")])
+    assert matcher.find("ein Schlachtgemälde im Matejko-Stil") != []

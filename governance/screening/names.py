@@ -127,6 +127,7 @@ class NameHit:
     key: str = ""  # the canonical key that matched (a surname, a one-word name), for its commonness
     reading: str = ""  # rule skeleton: the prompt's words in Latin letters
     skeleton: str = ""  # rule skeleton: their consonant skeleton
+    dropped: str = ""  # why the candidate was dropped while matching ("another person's name: …"), if it was
 
     def describe(self) -> str:
         """The rule and its evidence in one line: "name:surname (common word; cue 'w stylu')"."""
@@ -506,6 +507,10 @@ class NameMatcher:
         hits.extend(self._skeleton_hits(prompt, tokens))
         kept = []
         for hit in hits:
+            if hit.dropped:  # dropped while matching: another person's name next to the surname
+                if suppressed is not None:
+                    suppressed.append((hit, hit.dropped))
+                continue
             why: list[str] | None = [] if suppressed is not None else None
             explained = _explain(hit, prompt, rules, why, self._name_parts)
             if explained is not None:
@@ -739,14 +744,18 @@ class NameMatcher:
             given = self._given_of(artist_id)
             if _given_form(prompt, tokens[i - 1], tokens[i], given):
                 start = tokens[i - 1].start  # "Grega Rutkowskiego": the declined given name belongs to it
-            elif _someone_else(prompt, tokens[i - 1], tokens[i], given):
-                log.debug("surname %r after %r: another person's name, not %s", key, tokens[i - 1].text, label)
-                return
-        if j + 1 < len(tokens) and _surname_first_other(prompt, tokens[j], tokens[j + 1], self._given_of(artist_id)):
-            log.debug("surname %r before %r: another person's name, surname first, not %s",
-                      key, tokens[j + 1].text, label)
-            return
         rule = "surname" if how == "surname" else "inflection"
+        other = ""
+        if start == tokens[i].start and i > 0 and _someone_else(prompt, tokens[i - 1], tokens[i], self._given_of(artist_id)):
+            word = prompt[tokens[i - 1].start : tokens[i - 1].end]
+            other = f"another person's name: {word!r} before the surname is not the artist's given name"
+        elif j + 1 < len(tokens) and _surname_first_other(prompt, tokens[j], tokens[j + 1], self._given_of(artist_id)):
+            word = prompt[tokens[j + 1].start : tokens[j + 1].end]
+            other = (f"another person's name, surname first: {word!r} after it is a given name "
+                     "of a country that writes the surname first (names-dataset)")
+        if other:
+            hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via, key=key, dropped=other))
+            return
         hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
                             cue="'s" if possessive else "", key=key))
 
@@ -927,10 +936,14 @@ def _explain(
         common = common or any(_is_common(k, rules) for k in checked)
         if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
-        if hit.rule in ("single", "surname", "inflection") and cues.place_after(prompt, hit.end):
+        noun = cues.place_after(prompt, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
+        if noun:
             common = True  # "Sorolla street", "Kusama station": a place named after someone
-        if hit.rule in ("single", "surname", "inflection") and places.proper_name_head(prompt, hit.start, hit.end):
+            why.append(f"a place named after someone ({noun!r} after it)")
+        head = places.proper_name_head(prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
+        if head:
             common = True  # "<Surname> State Museum", "Hotel <Surname>": part of a place's or institution's name
+            why.append(f"part of a place's or institution's name ({head!r})")
         modified = cues.attributive(prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
         other = _names_another(hit, prompt) if modified else ""
         if other:
@@ -965,7 +978,7 @@ def _explain(
         return None
     if reading:
         why.append(reading)
-    if common and not modified and not reading:
+    if common and not modified and not reading and not (noun or head):
         why.append("a common word, brand, place or short surname")
     if cue is None:
         why.append("no style cue, no obfuscation")
