@@ -55,9 +55,11 @@ def test_a_surname_first_given_name_after_the_surname_is_someone_else() -> None:
 
 
 def test_a_frequent_given_name_before_the_surname_is_someone_else() -> None:
-    matcher = NameMatcher([(1, "Amedeo Modigliani")])
-    assert matcher.find("Franco Modigliani at a podium, economics conference") == []
-    assert matcher.find("a long-necked portrait by Modigliani") != []
+    matcher = NameMatcher([(1, "Odilon Redon")])
+    assert matcher.find("Franco Redon at a podium, economics conference") == []
+    assert matcher.find("bouquet, Rose Redon at the piano") == []  # "Rose": Zipf 4.8, but a top-100 given name
+    assert matcher.find("Golden Rose Redon") != []  # title case: the capital says nothing
+    assert matcher.find("a pastel bouquet by Redon") != []
 
 
 def test_a_given_name_variant_keeps_its_first_letter() -> None:
@@ -72,9 +74,9 @@ def test_a_metro_station_named_after_a_surname_is_a_place() -> None:
 
 
 def test_a_dropped_other_persons_surname_says_why() -> None:
-    matcher = NameMatcher([(1, "Amedeo Modigliani"), (2, "Kiyoshi Saito")])
+    matcher = NameMatcher([(1, "Odilon Redon"), (2, "Kiyoshi Saito")])
     suppressed: list = []
-    assert matcher.find("Franco Modigliani at a podium", suppressed=suppressed) == []
+    assert matcher.find("Franco Redon at a podium", suppressed=suppressed) == []
     assert any(h.artist_id == 1 and "'Franco' before the surname" in why for h, why in suppressed)
     suppressed.clear()
     assert matcher.find("Governor Saito Hiroshi opening the bridge", suppressed=suppressed) == []

@@ -36,8 +36,13 @@ log = logging.getLogger(__name__)
 
 MAX_RANK = 1000  # a name among the 1,000 most given in at least one country is a frequent given name
 # A word more common than this (Zipf, any screened language) is read as a word before it is
-# read as a name: "Summer", "Grace", "King" are given names too ("Harry" 4.8, "Franco" 4.5 read as names).
-MAX_WORD_ZIPF = 5.0
+# read as a name: "Rose", "Moon", "Summer" are given names too.
+MAX_WORD_ZIPF = 4.0
+# A word up to this common is still read as a name when it is one of the 100 most given
+# names somewhere ("Harry" 4.8, rank 83; "Franco" 4.5, rank 30) and the capital is not
+# title case (see ``names._someone_else``); "Forest" (4.7, rank 476) stays a word.
+NAME_WORD_ZIPF = 5.0
+TOP_RANK = 100
 VARIANT_SHARE = 0.4  # a spelling this close to one of the artist's given names is that name ("Vasily", "Wassily")
 _FORMAT = "1"
 _NAMES_FORMAT = "1"
@@ -332,16 +337,19 @@ def is_variant(word: str, given: list[str]) -> bool:
     return False
 
 
-def another_persons_given_name(key: str, given: list[str], word_zipf: float) -> bool:
+def another_persons_given_name(key: str, given: list[str], word_zipf: float, top_names: bool = False) -> bool:
     """Whether ``key`` (the word before a registered surname) is somebody else's given name.
 
     It is a frequent given name (names-dataset), not more common than :data:`MAX_WORD_ZIPF`
-    as a word (``word_zipf``), not a noun for a work of art ("Pop Art Warhol"), and not a
-    spelling of the artist's ``given`` names.
+    as a word (``word_zipf``; with ``top_names``, up to :data:`NAME_WORD_ZIPF` for a name
+    ranked within :data:`TOP_RANK`), not a noun for a work of art ("Pop Art Warhol"), and
+    not a spelling of the artist's ``given`` names.
     """
     from stylegate.governance.screening.cues import is_art_noun
 
-    if word_zipf >= MAX_WORD_ZIPF or not is_given_name(key) or is_art_noun(key):
+    best = rank(key)
+    limit = NAME_WORD_ZIPF if top_names and best is not None and best <= TOP_RANK else MAX_WORD_ZIPF
+    if word_zipf >= limit or best is None or is_art_noun(key):
         return False
     return not is_variant(key, given)
 

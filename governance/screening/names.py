@@ -1230,8 +1230,24 @@ def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = (
         return False  # "Vasily Kandinsky" for a registered "Wassily Kandinsky"
     if not lexicon.is_common(before.text):
         return True
-    # A common word that is also a frequent given name ("Maxim Gorky"; see ``screening.givennames``).
-    return givennames.another_persons_given_name(before.text, list(given), frequency.zipf(before.text))
+    # A common word that is also a frequent given name ("Maxim Gorky"; see ``screening.givennames``);
+    # one of the most given names even when it is a frequent word ("Harry Potter", "Franco
+    # Modigliani"), unless its capital is title case ("Misty Forest Kandinsky").
+    return givennames.another_persons_given_name(before.text, list(given), frequency.zipf(before.text),
+                                                 top_names=not _title_case_before(prompt, before.start))
+
+
+def _title_case_before(prompt: str, start: int) -> bool:
+    """Whether the word before ``start`` is capitalised too, with only a space between (a title-case run)."""
+    k = start
+    while k > 0 and prompt[k - 1] == " ":
+        k -= 1
+    if k == start or k == 0 or not prompt[k - 1].isalpha():
+        return False
+    j = k
+    while j > 0 and prompt[j - 1].isalpha():
+        j -= 1
+    return prompt[j].isupper()
 
 
 def _surname_first_other(prompt: str, last: Token, after: Token, given: list[str]) -> bool:
