@@ -94,3 +94,20 @@ def test_an_institution_named_after_the_surname_is_no_hit(prompt: str) -> None:
 def test_german_im_before_a_surname_is_no_institution() -> None:
     matcher = NameMatcher([(1, "Jan Matejko")])
     assert matcher.find("ein Schlachtgemälde im Matejko-Stil") != []
+
+
+def test_dictionary_stems_are_read_in_their_declared_encoding(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "pl_PL.aff").write_bytes(b"SET ISO8859-2\nTRY abc\n")
+    (tmp_path / "pl_PL.dic").write_bytes("3\nWyspiański/N\nżółw/T\nMatejko\n".encode("iso8859-2"))
+    lower, upper = propernouns.read_stems(tmp_path / "pl_PL.dic")
+    assert canonical_word("żółw") in lower
+    assert {canonical_word("Wyspiański"), canonical_word("Matejko")} <= upper
+
+
+def test_without_dictionaries_no_word_is_a_proper_noun(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("STYLEGATE_HUNSPELL_DIR", str(tmp_path))
+    propernouns._proper.cache_clear()
+    try:
+        assert not propernouns.is_proper_only(canonical_word("Warhol"))
+    finally:
+        propernouns._proper.cache_clear()

@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -112,9 +114,14 @@ def _proper() -> SortedKeys | None:
         return None
     path = cache_path(dictionaries)
     if not path.exists():
+        # In a child process: the stems of all dictionaries take a few hundred MB while read.
         log.info("reading %d hunspell dictionaries once into %s", len(dictionaries), path)
-        count = extract(path, dictionaries)
-        log.debug("proper nouns: %d keys", count)
+        done = subprocess.run([sys.executable, "-m", __name__, str(path), *map(str, dictionaries)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not path.exists():
+            log.warning("could not extract proper nouns in a child process (%s); reading them in this one",
+                        done.stderr[-300:])
+            extract(path, dictionaries)
     return SortedKeys(path)
 
 
@@ -122,3 +129,7 @@ def is_proper_only(key: str) -> bool:
     """Whether a canonical word is a proper noun in some dictionary and an ordinary word in none."""
     proper = _proper()
     return proper is not None and key in proper
+
+
+if __name__ == "__main__":  # the child process of :func:`_proper`
+    print(extract(Path(sys.argv[1]), [Path(a) for a in sys.argv[2:]]))
