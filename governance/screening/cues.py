@@ -66,6 +66,8 @@ PLACE_AFTER = frozenset({
     "bridge", "park", "airport", "district", "quarter", "harbour", "harbor", "hall", "tower",
     "straße", "strasse", "platz", "bahnhof", "gasse", "calle", "rue", "gare", "via", "piazza",
     "ulica", "улица", "проспект", "площадь", "通り", "駅",
+    # a station or line of a transit network named after someone ("Tsereteli metro station")
+    "metro", "subway", "underground", "tram", "metró", "метро", "станция",
 })
 
 

@@ -38,9 +38,19 @@ MAX_RANK = 1000  # a name among the 1,000 most given in at least one country is 
 # A word more common than this (Zipf, any screened language) is read as a word before it is
 # read as a name: "Rose", "Moon", "Summer" are given names too.
 MAX_WORD_ZIPF = 4.0
+# A word up to this common is still read as a name when it is one of the 100 most given
+# names somewhere ("Harry" 4.8, rank 83; "Franco" 4.5, rank 30) and the capital is not
+# title case (see ``names._someone_else``); "Forest" (4.7, rank 476) stays a word.
+NAME_WORD_ZIPF = 5.0
+TOP_RANK = 100
 VARIANT_SHARE = 0.4  # a spelling this close to one of the artist's given names is that name ("Vasily", "Wassily")
 _FORMAT = "1"
 _NAMES_FORMAT = "1"
+_FREQUENT_FORMAT = "1"
+# Countries whose people write the family name first (Japan, the Koreas, China, Taiwan, Hong
+# Kong, Hungary, Vietnam): a frequent given name of these written right *after* a registered
+# surname ("Yoshida Shigeru") names somebody else with that surname.
+SURNAME_FIRST = frozenset({"JP", "KR", "KP", "CN", "TW", "HK", "MO", "HU", "VN"})
 
 
 def _dataset_version() -> str | None:
@@ -71,6 +81,17 @@ def names_cache_path(version: str) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / f"person-names-{version}-v{_NAMES_FORMAT}.txt"
+
+
+def frequent_cache_path(version: str) -> Path:
+    """Where the frequent surnames and surname-first given names of names-dataset ``version`` are kept."""
+    override = os.environ.get("STYLEGATE_FREQUENT_NAMES_CACHE")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / (
+        f"frequent-names-{version}-r{MAX_RANK}-v{_FREQUENT_FORMAT}.tsv")
 
 
 def _write_atomically(out: Path, data: bytes) -> None:
@@ -158,6 +179,33 @@ def extract(out: Path) -> int:
     return len(best)
 
 
+def extract_frequent(out: Path) -> int:
+    """Write ``key<TAB>kind`` lines: ``S`` for a surname ranked within :data:`MAX_RANK` in some
+    country, ``E`` for a given name ranked within it in a country of :data:`SURNAME_FIRST`."""
+    import gzip
+    import pickle
+    from importlib import resources
+
+    from stylegate.governance.screening.canonical import canonical_word
+
+    rows: set[tuple[str, str]] = set()
+    for file, kind, countries in (("last_names.pkl.gz", "S", None), ("first_names.pkl.gz", "E", SURNAME_FIRST)):
+        source = resources.files("names_dataset").joinpath("v3", file)
+        with source.open("rb") as raw, gzip.open(raw) as fh:
+            table = pickle.load(fh)  # noqa: S301 - the installed package's own data file
+        for name, info in table.items():
+            ranks = (info or {}).get("rank") or {}
+            if " " in name or not any(r and r <= MAX_RANK and (countries is None or c in countries)
+                                      for c, r in ranks.items()):
+                continue
+            key = canonical_word(name)
+            if key and "\n" not in key and "\t" not in key:
+                rows.add((key, kind))
+        del table
+    _write_atomically(out, "".join(f"{k}\t{kind}\n" for k, kind in sorted(rows)).encode("utf-8"))
+    return len(rows)
+
+
 def _extracted(path: Path, flags: list[str], extract_in_process: Callable[[Path], int], what: str) -> bool:
     """Whether ``path`` holds its extract, writing it first if missing: in a child process, so
     the gigabyte or two that names-dataset's pickles take while read go away with it; in this
@@ -211,6 +259,39 @@ def _person_names() -> SortedKeys | None:
     return SortedKeys(path)
 
 
+@lru_cache(maxsize=1)
+def _frequent() -> dict[str, str]:
+    """Canonical key → kinds ("S" frequent surname, "E" surname-first given name), extracted on first use."""
+    version = _dataset_version()
+    if version is None:
+        return {}
+    path = frequent_cache_path(version)
+    if not _extracted(path, ["--frequent"], extract_frequent, f"names-dataset {version}'s frequent surnames"):
+        return {}
+    out: dict[str, str] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            key, _, kind = line.rstrip("\n").partition("\t")
+            if key:
+                out[key] = out.get(key, "") + kind
+    return out
+
+
+def is_frequent_surname(key: str) -> bool:
+    """Whether a canonical word is a surname ranked within :data:`MAX_RANK` in some country."""
+    return "S" in _frequent().get(key, "")
+
+
+def is_surname_first_given_name(key: str) -> bool:
+    """Whether a canonical word is a frequent given name in a country that writes the surname first."""
+    return "E" in _frequent().get(key, "")
+
+
+def is_frequent_name(key: str) -> bool:
+    """A frequent given name (anywhere) or a frequent surname: a name many other people bear."""
+    return is_given_name(key) or is_frequent_surname(key)
+
+
 def is_persons_name(key: str) -> bool:
     """Whether a canonical word is somebody's first name or surname in names-dataset (any rank, any country)."""
     names = _person_names()
@@ -246,23 +327,29 @@ def is_variant(word: str, given: list[str]) -> bool:
         if word == g:
             return True
         limit = int(VARIANT_SHARE * max(len(g), len(word)))
-        if Levenshtein.distance(word, g, score_cutoff=limit) <= limit:
+        # Edits keep the first sound: "Vasily" spells "Wassily" (v and w are one consonant
+        # class), "Rabindranath" does not spell "Abanindranath".
+        same_start = word[:1] == g[:1] or word_skeleton(word[:1]) == word_skeleton(g[:1])
+        if same_start and Levenshtein.distance(word, g, score_cutoff=limit) <= limit:
             return True
         if len(g) >= 3 and word_skeleton(word) == word_skeleton(g):
             return True
     return False
 
 
-def another_persons_given_name(key: str, given: list[str], word_zipf: float) -> bool:
+def another_persons_given_name(key: str, given: list[str], word_zipf: float, top_names: bool = False) -> bool:
     """Whether ``key`` (the word before a registered surname) is somebody else's given name.
 
     It is a frequent given name (names-dataset), not more common than :data:`MAX_WORD_ZIPF`
-    as a word (``word_zipf``), not a noun for a work of art ("Pop Art Warhol"), and not a
-    spelling of the artist's ``given`` names.
+    as a word (``word_zipf``; with ``top_names``, up to :data:`NAME_WORD_ZIPF` for a name
+    ranked within :data:`TOP_RANK`), not a noun for a work of art ("Pop Art Warhol"), and
+    not a spelling of the artist's ``given`` names.
     """
     from stylegate.governance.screening.cues import is_art_noun
 
-    if word_zipf >= MAX_WORD_ZIPF or not is_given_name(key) or is_art_noun(key):
+    best = rank(key)
+    limit = NAME_WORD_ZIPF if top_names and best is not None and best <= TOP_RANK else MAX_WORD_ZIPF
+    if word_zipf >= limit or best is None or is_art_noun(key):
         return False
     return not is_variant(key, given)
 
@@ -270,5 +357,7 @@ def another_persons_given_name(key: str, given: list[str], word_zipf: float) -> 
 if __name__ == "__main__":  # the child process of :func:`_ranks` and :func:`_person_names`
     if sys.argv[1] == "--names":
         print(extract_names(Path(sys.argv[2])))
+    elif sys.argv[1] == "--frequent":
+        print(extract_frequent(Path(sys.argv[2])))
     else:
         print(extract(Path(sys.argv[1])))

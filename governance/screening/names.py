@@ -134,6 +134,7 @@ class NameHit:
     key: str = ""  # the canonical key that matched (a surname, a one-word name), for its commonness
     reading: str = ""  # rule skeleton: the prompt's words in Latin letters
     skeleton: str = ""  # rule skeleton: their consonant skeleton
+    dropped: str = ""  # why the candidate was dropped while matching ("another person's name: …"), if it was
 
     def describe(self) -> str:
         """The rule and its evidence in one line: "name:surname (common word; cue 'w stylu')"."""
@@ -697,6 +698,10 @@ class NameMatcher:
         explained_as: dict[NameHit, tuple[NameHit | None, str]] = {}
         once = _Once()
         for hit in hits:
+            if hit.dropped:  # dropped while matching: another person's name next to the surname
+                if suppressed is not None:
+                    suppressed.append((hit, hit.dropped))
+                continue
             done = explained_as.get(hit)
             if done is None:
                 why: list[str] | None = [] if suppressed is not None else None
@@ -992,10 +997,18 @@ class NameMatcher:
             given = self._given_of(artist_id)
             if _given_form(prompt, tokens[i - 1], tokens[i], given):
                 start = tokens[i - 1].start  # "Grega Rutkowskiego": the declined given name belongs to it
-            elif _someone_else(prompt, tokens[i - 1], tokens[i], given):
-                log.debug("surname %r after %r: another person's name, not %s", key, tokens[i - 1].text, label)
-                return
         rule = "surname" if how == "surname" else "inflection"
+        other = ""
+        if start == tokens[i].start and i > 0 and _someone_else(prompt, tokens[i - 1], tokens[i], self._given_of(artist_id)):
+            word = prompt[tokens[i - 1].start : tokens[i - 1].end]
+            other = f"another person's name: {word!r} before the surname is not the artist's given name"
+        elif j + 1 < len(tokens) and _surname_first_other(prompt, tokens[j], tokens[j + 1], self._given_of(artist_id)):
+            word = prompt[tokens[j + 1].start : tokens[j + 1].end]
+            other = (f"another person's name, surname first: {word!r} after it is a given name "
+                     "of a country that writes the surname first (names-dataset)")
+        if other:
+            hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via, key=key, dropped=other))
+            return
         hits.append(NameHit(artist_id, label, start, tokens[j].end, score, how, rule, via,
                             cue="'s" if possessive else "", key=key))
 
@@ -1285,10 +1298,14 @@ def _explain(
         common = common or any(_is_common(k, rules) for k in checked)
         if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
-        if hit.rule in ("single", "surname", "inflection") and once(cues.place_after, prompt, hit.end):
+        noun = once(cues.place_after, prompt, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
+        if noun:
             common = True  # "Sorolla street", "Kusama station": a place named after someone
-        if hit.rule in ("single", "surname", "inflection") and once(places.proper_name_head, prompt, hit.start, hit.end):
+            why.append(f"a place named after someone ({noun!r} after it)")
+        head = once(places.proper_name_head, prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
+        if head:
             common = True  # "<Surname> State Museum", "Hotel <Surname>": part of a place's or institution's name
+            why.append(f"part of a place's or institution's name ({head!r})")
         modified = once(cues.attributive, prompt, hit.start, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
         other = _names_another(hit, prompt) if modified else ""
         if other:
@@ -1323,7 +1340,7 @@ def _explain(
         return None
     if reading:
         why.append(reading)
-    if common and not modified and not reading:
+    if common and not modified and not reading and not (noun or head):
         why.append("a common word, brand, place or short surname")
     if cue is None:
         why.append("no style cue, no obfuscation")
@@ -1479,7 +1496,7 @@ def _names_another(hit: NameHit, prompt: str) -> str:
     if hit.rule != "inflection":
         keys.append(canonical_word(prompt[hit.start : hit.end]))
     for key in dict.fromkeys(k for k in keys if k):
-        if frequency.zipf(key) >= ATTRIBUTIVE_MIN_ZIPF or lexicon.is_common(key):
+        if (frequency.zipf(key) >= ATTRIBUTIVE_MIN_ZIPF and not _famous_name(key)) or lexicon.is_common(key):
             return f"{key!r} is an ordinary word"
         if places.is_place(key):
             return f"{key!r} is a place"
@@ -1490,8 +1507,29 @@ def _names_another(hit: NameHit, prompt: str) -> str:
 
 def _is_common(key: str, rules: NameRules) -> bool:
     """A common word in some screened language, a common English word, or the main name of a
-    place of ``rules.place_population`` or more people (GeoNames)."""
-    return lexicon.is_common(key) or frequency.zipf(key) >= rules.common_zipf or places.is_place(key, rules.place_population)
+    place of ``rules.place_population`` or more people (GeoNames).
+
+    A word frequent only because it is a famous name is not common (:func:`_famous_name`).
+    """
+    if lexicon.is_common(key) or places.is_place(key, rules.place_population):
+        return True
+    return frequency.zipf(key) >= rules.common_zipf and not _famous_name(key)
+
+
+def _famous_name(key: str) -> bool:
+    """Whether a frequent word is frequent as one famous person's name: "Rembrandt", "Banksy".
+
+    wordfreq folds case, so fame reads as commonness. The word is a proper noun in some
+    hunspell dictionary of a screened language and an ordinary word in none
+    (``screening.propernouns``: "potter", "monet" (Polish) and "kawasaki" (Polish, the
+    motorcycle) are lower-case words somewhere), and not a frequent given name or surname of
+    other people (names-dataset, ranked within 1,000 in some country: "Nielsen", "Mumford").
+    Places are read by :func:`_is_common` before this. A brand that is only a proper noun and
+    no one's name or place is not told apart (no open brand list was found).
+    """
+    from stylegate.governance.screening import propernouns
+
+    return propernouns.is_proper_only(key) and not givennames.is_frequent_name(key)
 
 
 @lru_cache(maxsize=65536)
@@ -1576,8 +1614,38 @@ def _someone_else(prompt: str, before: Token, first: Token, given: list[str] = (
         return False  # "Vasily Kandinsky" for a registered "Wassily Kandinsky"
     if not lexicon.is_common(before.text):
         return True
-    # A common word that is also a frequent given name ("Maxim Gorky"; see ``screening.givennames``).
-    return givennames.another_persons_given_name(before.text, list(given), frequency.zipf(before.text))
+    # A common word that is also a frequent given name ("Maxim Gorky"; see ``screening.givennames``);
+    # one of the most given names even when it is a frequent word ("Harry Potter", "Franco
+    # Modigliani"), unless its capital is title case ("Misty Forest Kandinsky").
+    return givennames.another_persons_given_name(before.text, list(given), frequency.zipf(before.text),
+                                                 top_names=not _title_case_before(prompt, before.start))
+
+
+def _title_case_before(prompt: str, start: int) -> bool:
+    """Whether the word before ``start`` is capitalised too, with only a space between (a title-case run)."""
+    k = start
+    while k > 0 and prompt[k - 1] == " ":
+        k -= 1
+    if k == start or k == 0 or not prompt[k - 1].isalpha():
+        return False
+    j = k
+    while j > 0 and prompt[j - 1].isalpha():
+        j -= 1
+    return prompt[j].isupper()
+
+
+def _surname_first_other(prompt: str, last: Token, after: Token, given: list[str]) -> bool:
+    """Whether the word right after a surname is another person's given name, surname first.
+
+    "Yoshida Shigeru", "Kim Minjun", "Szinyei Pál": a capitalised word, not a common word,
+    that is a frequent given name in a country that writes the family name first
+    (``givennames.is_surname_first_given_name``) and none of the artist's own given names.
+    """
+    if prompt[last.end : after.start] != " " or not prompt[after.start : after.start + 1].isupper():
+        return False
+    if after.text in given or givennames.is_variant(after.text, list(given)) or lexicon.is_common(after.text):
+        return False
+    return givennames.is_surname_first_given_name(after.text) and frequency.zipf(after.text) < givennames.MAX_WORD_ZIPF
 
 
 def _best(hits: list[NameHit]) -> list[NameHit]:

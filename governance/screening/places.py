@@ -302,6 +302,11 @@ def _is_mark(ch: str) -> bool:
     return unicodedata.category(ch).startswith("M")
 
 
+# "Named after" in the names of institutions: Polish "im." (imienia), Russian "им." (имени),
+# Ukrainian "ім." (імені). Only with the dot: German "im" is "in the" ("im Rutkowski-Stil").
+NAMED_AFTER = frozenset({"im.", "imienia", "им.", "имени", "ім.", "імені"})
+
+
 def proper_name_head(prompt: str, start: int, end: int) -> str:
     """The head noun when the span is part of the proper name of a place or institution, or "".
 
@@ -326,6 +331,8 @@ def proper_name_head(prompt: str, start: int, end: int) -> str:
     while k > 0 and (prompt[k - 1].isalpha() or _is_mark(prompt[k - 1]) or prompt[k - 1] == "."):
         k -= 1
     word = prompt[k:word_end]
+    if word.casefold() in NAMED_AFTER:
+        return word  # "Teatr im. Witkacego": an institution named after the person
     before = word.casefold().rstrip(".")
     if before in INSTITUTIONS or (word[:1].isupper() and (before in NAMED_PLACES or before in NAMED_BEFORE)):
         return word
