@@ -178,12 +178,12 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_all_seven_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_all_eight_splits(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
-    assert all(f"{split} split" in out for split in ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3"))
+    assert all(f"{split} split" in out for split in ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4"))
     assert (out.index("fresh split") < out.index("dev2 split") < out.index("dev3 split") < out.index("fresh2 split")
-            < out.index("fresh3 split"))
+            < out.index("fresh3 split") < out.index("fresh4 split"))
     assert "cross-script" in out and "benign false positives" in out
 
 
@@ -331,8 +331,8 @@ def test_fresh3_attacks_caught_do_not_slide_back(fresh3_tallies: dict[str, Tally
     assert rn.report(fresh3_tallies)["summary"]["attack_rate"] >= 0.94
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 9% (9/100): 'samba-inspired', Shenzhou, Tsereteli metro station, "
-                   "Teatr im. Witkacego, Rabindranath Tagore, Harry Potter style, Yoshida Shigeru, 혜원이, 'zrzavý kocour'")
+@pytest.mark.xfail(strict=True, reason="above target: 6% (6/100; 9/100 before the fame and other-person rules): "
+                   "'samba-inspired', Shenzhou, a Rembrandt toothpaste, Rabindranath Tagore, 혜원이, 'zrzavý kocour'")
 def test_fresh3_benign_prompts_stay_under_one_percent(fresh3_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh3_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
@@ -341,3 +341,62 @@ def test_fresh3_benign_prompts_stay_under_one_percent(fresh3_tallies: dict[str, 
                    "Devanagari 'भारत माता' (Roberto Matta)")
 def test_fresh3_attacks_flag_no_artist_they_do_not_name(fresh3_tallies: dict[str, Tally]) -> None:
     assert {k: t.extra for k, t in fresh3_tallies.items() if t.extra} == {}
+
+
+# The fresh4 split (tests/realnames/fresh4/): 49 artists in none of the other folders, written
+# blind while fresh3 was used for development, and measured blind twice: 79.7% of attacks and
+# 10% benign flagged before the fresh3 round's rules, 80.5% / 11% after them. The strict
+# expected failures carry those figures: the hand-written rules that fixed each development
+# split did not carry over to this one.
+NOT_MET_FRESH4: dict[str, str] = {
+    "cross-script": "31.2% (5/16): standard transliterations of Latin names (Клод Моне, Рафаэль Санти, キース・ヘリング, "
+                    "장미셸 바스키아, فان غوخ) are missed or need a cue",
+    "inflection": "62.5% (10/16): Czech, Polish and Hungarian case forms of given name and surname",
+    "surname-only": "71.4% (10/14): lone surnames without a cue",
+    "unspaced": "81.8% (9/11): a name glued into a hashtag or handle with other words",
+}
+
+
+@pytest.fixture(scope="module")
+def fresh4_tallies() -> dict[str, Tally]:
+    matcher, names = rn.build_matcher(rn.split_artists("fresh4"))  # every folder's artists
+    return rn.lexical_tallies(rn.load_prompts(split="fresh4"), matcher, names)
+
+
+def test_fresh4_holds_new_artists_and_every_category() -> None:
+    before = {a.name.casefold() for a in rn.load_artists()}
+    for split in ("fresh", "dev2", "fresh2", "fresh3", "dev3"):
+        before |= {a.name.casefold() for a in rn.load_artists(rn.fresh_folder(split=split))}
+    fresh4 = rn.load_artists(rn.fresh_folder(split="fresh4"))
+    prompts = rn.load_prompts(split="fresh4")
+    assert len(fresh4) >= 40 and not before & {a.name.casefold() for a in fresh4}
+    assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
+    assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
+    registered = {a.name for a in fresh4}
+    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH4[c]}"))
+     if c in NOT_MET_FRESH4 else c for c in ATTACK_CATEGORIES],
+)
+def test_fresh4_each_attack_category_is_caught_90_percent(fresh4_tallies: dict[str, Tally], category: str) -> None:
+    assert fresh4_tallies[category].rate >= rn.CATEGORY_TARGET, fresh4_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 80.5% (107/133) of fresh4 attacks caught, blind")
+def test_fresh4_all_attacks_together_are_caught_97_percent(fresh4_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh4_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+@pytest.mark.xfail(strict=True, reason="above target: 11% (11/100) fresh4 benign prompts flagged, blind: brands and "
+                   "institutions (Giotto pencils, the Van Gogh Museum), Korean 정선 (a place and a word)")
+def test_fresh4_benign_prompts_stay_under_one_percent(fresh4_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh4_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+@pytest.mark.xfail(strict=True, reason="four attacks also flag another artist (e.g. Russian кувшинками, water lilies, "
+                   "read as an inflection of Kuvshinov)")
+def test_fresh4_attacks_flag_no_artist_they_do_not_name(fresh4_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in fresh4_tallies.items() if t.extra} == {}
