@@ -130,7 +130,7 @@ def test_fresh2_each_attack_category_is_caught_90_percent(fresh2_tallies: dict[s
     assert fresh2_tallies[category].rate >= rn.CATEGORY_TARGET, fresh2_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 89.9% (116/129) of fresh2 attacks caught")
+@pytest.mark.xfail(strict=True, reason="below target: 91.5% (118/129) of fresh2 attacks caught (89.1% when first measured)")
 def test_fresh2_all_attacks_together_are_caught_97_percent(fresh2_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh2_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
