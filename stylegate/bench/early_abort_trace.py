@@ -163,7 +163,7 @@ def choose(runs: list[dict[str, Any]], steps: int, budget: float = FALSE_ABORT_B
     return {"rows": rows, "chosen": best, "budget": budget, "floor": floor}
 
 
-ETA0_CONFIG = {"at": [0.4, 0.6, 0.8], "margin": 0.08, "confirm": 1}  # calibrated under deterministic DDIM
+ETA0_CONFIG: dict[str, Any] = {"at": [0.4, 0.6, 0.8], "margin": 0.08, "confirm": 1}  # calibrated under deterministic DDIM
 
 
 def run_trace_bench(steps: int = 25, seed: int = 0, seeds: int = 2, retries: bool = True) -> dict[str, Any]:
@@ -194,7 +194,7 @@ def summarise(res: dict[str, Any]) -> dict[str, Any]:
     held_out = [r for r in runs if r["fold"] != 0]
     picked = choose(choosing, steps)
     default = EarlyAbortConfig()
-    configs = {"eta-0 calibration": ETA0_CONFIG,
+    configs: dict[str, dict[str, Any]] = {"eta-0 calibration": ETA0_CONFIG,
                "default": {"at": list(default.at), "margin": default.margin, "confirm": default.confirm}}
     chosen = picked["chosen"]
     if chosen is not None:
