@@ -29,6 +29,10 @@ from diffusers import DiffusionPipeline, ImagePipelineOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 COND_SCALE = 8.0
+# DDIM eta: 1.0 samples stochastically (ancestral, DDPM-like). Issue #13's diagnosis: on the
+# shipped weights, deterministic DDIM (eta 0) drew a recognisable subject in 65.6% of 96 plain
+# prompts and the named artist's style in 89.6%; eta 1.0 drew 86.5% and 100% (same seeds).
+DEFAULT_ETA = 1.0
 
 
 class StyleWorldPipeline(DiffusionPipeline):
@@ -142,7 +146,7 @@ class StyleWorldPipeline(DiffusionPipeline):
         latents: torch.Tensor | None = None,
         height: int | None = None,
         width: int | None = None,
-        eta: float = 0.0,
+        eta: float = DEFAULT_ETA,
         output_type: str = "pil",
         return_dict: bool = True,
         callback_on_step_end: Callable[..., dict] | Any | None = None,

@@ -20,7 +20,13 @@ import torch
 from PIL import Image
 
 from stylegate.bench.fixtures import demo_artists, new_styleworld_workspace
-from stylegate.generator.early_abort import PREVIEW_FROM_PIPELINE, PREVIEW_FROM_SCHEDULER, SchedulerTap, predict_x0
+from stylegate.generator.early_abort import (
+    PREVIEW_FROM_PIPELINE,
+    PREVIEW_FROM_SCHEDULER,
+    EarlyAbortConfig,
+    SchedulerTap,
+    predict_x0,
+)
 from stylegate.generator.gated import GatedGenerator, PipelineCaps, first_image
 from stylegate.generator.loading import load_text_to_image
 from stylegate.governance.decision import Action
@@ -31,6 +37,8 @@ from stylegate.styleworld import world
 torch.set_num_threads(1)
 
 STEPS = 10
+SD_PREVIEWS = EarlyAbortConfig().preview_steps(STEPS + 1)  # PNDM runs steps + 1 iterations; the default points
+SD_FIRST = SD_PREVIEWS[0]
 REGISTERED, UNREGISTERED = demo_artists()
 OPT_OUT = next(a for a in REGISTERED if a.consent == "opt-out")
 
@@ -113,7 +121,7 @@ def test_tiny_sd_allow_path_runs_the_gate_around_it(gate: PolicyGate, tiny_sd: A
     assert attempt.stage == "output" and im.decision.subject == "image" and im.decision.embedder["model"] == "styleworld-clip"
     # previews were formed from the scheduler and the VAE, checked, and did not stop the run
     assert attempt.preview_error is None
-    assert [p.step for p in attempt.previews] == [4, 7, 9]  # PNDM runs steps + 1 iterations
+    assert [p.step for p in attempt.previews] == SD_PREVIEWS
     assert attempt.steps_run == attempt.steps_planned == STEPS + 1
     assert "step" not in vars(tiny_sd.scheduler)  # the scheduler tap was removed
     json.dumps(result.to_dict())
@@ -141,9 +149,9 @@ def test_tiny_sd_is_interrupted_on_a_rejecting_preview(gate: PolicyGate, tiny_sd
     (im,) = result.images
     assert im.image is None and im.attempts == 1 + strict.policy.steering.max_attempts
     for attempt in im.attempt_log:
-        assert attempt.stage == "preview" and attempt.aborted_at == 4
-        assert attempt.steps_run == 4 < attempt.steps_planned == STEPS + 1
-    assert result.steps_summary()["saved"] == 3 * (STEPS + 1 - 4)
+        assert attempt.stage == "preview" and attempt.aborted_at == SD_FIRST
+        assert attempt.steps_run == SD_FIRST < attempt.steps_planned == STEPS + 1
+    assert result.steps_summary()["saved"] == 3 * (STEPS + 1 - SD_FIRST)
     # without early abort the post-check blocks after every step has run
     off = GatedGenerator(strict, tiny_sd, early_abort=None).generate("a cat on paper", seed=0, steps=STEPS)
     assert off.action is Action.BLOCK and all(a.stage == "output" and a.steps_run == STEPS for a in off.images[0].attempt_log)
@@ -159,7 +167,7 @@ def test_tiny_sd_height_width_and_other_schedulers(gate: PolicyGate, tiny_sd: An
         (im,) = result.images
         assert im.image is not None and im.image.size == (32, 32)
         (attempt,) = im.attempt_log
-        assert attempt.preview_error is None and len(attempt.previews) == 3, scheduler.__name__
+        assert attempt.preview_error is None and len(attempt.previews) == len(EarlyAbortConfig().preview_steps(attempt.steps_planned)) > 0, scheduler.__name__
 
 
 # ---------------------------------------------------------- degraded paths
@@ -314,7 +322,7 @@ def test_the_callers_pipeline_callback_runs_with_the_gates_previews(gate: Policy
     (attempt,) = im.attempt_log
     assert recorder.steps == list(range(STEPS + 1))  # the caller's callback ran on every step
     assert all(keys == ["latents", "prompt_embeds"] for keys in recorder.seen)  # with the tensors it asked for
-    assert [p.step for p in attempt.previews] == [4, 7, 9] and attempt.preview_error is None  # and so did the gate's
+    assert [p.step for p in attempt.previews] == SD_PREVIEWS and attempt.preview_error is None  # and so did the gate's
     # the caller's latents reached the pipeline: two seeds decode the same fixed latents
     second = gen.generate("a cat on paper", seed=5, steps=STEPS)
     assert np.array_equal(np.asarray(first.images[0].image), np.asarray(second.images[0].image))
@@ -334,9 +342,9 @@ def test_a_plain_function_callback_composes_and_the_gate_still_interrupts(gate: 
     result = gen.generate("a cat on paper", seed=0, steps=STEPS)
     assert result.action is Action.BLOCK
     attempts = result.images[0].attempt_log
-    assert all(a.stage == "preview" and a.aborted_at == 4 for a in attempts)
-    # one pipeline call per attempt, each interrupted after 4 steps, the function called on each
-    assert [step for step, _ in calls] == list(range(4)) * len(attempts)
+    assert all(a.stage == "preview" and a.aborted_at == SD_FIRST for a in attempts)
+    # one pipeline call per attempt, each interrupted on the first preview, the function called on each
+    assert [step for step, _ in calls] == list(range(SD_FIRST)) * len(attempts)
     assert all(keys == ("latents",) for _, keys in calls)
 
 

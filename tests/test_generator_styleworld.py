@@ -27,6 +27,8 @@ REGISTERED, UNREGISTERED = demo_artists()
 OPT_OUT = [a for a in REGISTERED if a.consent == "opt-out"]
 ROYALTY = next(a for a in REGISTERED if a.consent == "royalty")
 UNCLAIMED = UNREGISTERED[0]
+PREVIEWS = EarlyAbortConfig().preview_steps(STEPS)  # where the default config previews a STEPS-step run
+FIRST = PREVIEWS[0]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_allow_path_runs_every_step_with_previews(world_gate: PolicyGate, pipe: 
     assert im.image is not None and im.attempts == 1
     (attempt,) = im.attempt_log
     assert attempt.stage == "output" and attempt.steps_run == attempt.steps_planned == STEPS
-    assert [p.step for p in attempt.previews] == [10, 15, 20]
+    assert [p.step for p in attempt.previews] == PREVIEWS
     assert all(p.action not in REJECTING for p in attempt.previews)
     assert result.steps_summary() == {"planned": STEPS, "run": STEPS, "saved": 0, "aborted_attempts": 0}
     assert result.degraded == []
@@ -176,16 +178,16 @@ def test_early_abort_interrupts_the_pipeline_and_blocks_when_no_retry_is_left(wo
     (im,) = result.images
     assert im.image is None and im.attempts == 1
     (attempt,) = im.attempt_log
-    assert attempt.stage == "preview" and attempt.aborted_at == 10
-    assert pipe.steps_run == attempt.steps_run == 10 < STEPS
+    assert attempt.stage == "preview" and attempt.aborted_at == FIRST  # stopped on the first preview
+    assert pipe.steps_run == attempt.steps_run == FIRST < STEPS
     decision = result.decision_dict()
     assert decision["action"] == "block"
     ev = [e for e in decision["evidence"] if e.get("stage") == "preview"]
     assert ev and ev[0]["artist"]["name"] == artist.name and ev[0]["action"] == "block"
-    assert any(r.startswith("image 0") and "early abort after 10 of 25 steps" in r for r in decision["reasons"])
+    assert any(r.startswith("image 0") and f"early abort after {FIRST} of {STEPS} steps" in r for r in decision["reasons"])
     record = result.to_dict()
-    assert record["steps"] == {"planned": STEPS, "run": 10, "saved": 15, "aborted_attempts": 1}
-    assert record["images"][0]["attempt_log"][0]["aborted_at"] == 10
+    assert record["steps"] == {"planned": STEPS, "run": FIRST, "saved": STEPS - FIRST, "aborted_attempts": 1}
+    assert record["images"][0]["attempt_log"][0]["aborted_at"] == FIRST
 
 
 def test_without_early_abort_the_same_run_is_blocked_by_the_post_check(world_gate: PolicyGate, pipe: Any) -> None:
@@ -199,7 +201,8 @@ def test_without_early_abort_the_same_run_is_blocked_by_the_post_check(world_gat
 
 
 def test_preview_points_are_configurable() -> None:
-    assert EarlyAbortConfig().preview_steps(25) == [10, 15, 20]
+    assert EarlyAbortConfig(at=(0.4, 0.6, 0.8)).preview_steps(25) == [10, 15, 20]
+    assert 1 <= len(PREVIEWS) and all(1 <= s < STEPS for s in PREVIEWS)
     assert EarlyAbortConfig(at=(0.2, 0.5)).preview_steps(10) == [2, 5]
     assert EarlyAbortConfig(at=(0.99,)).preview_steps(4) == [3]  # never after the last step
     assert EarlyAbortConfig(enabled=False).preview_steps(25) == []

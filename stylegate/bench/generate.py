@@ -203,7 +203,7 @@ def measure_steps_saved(gen: Any, candidates: list[str], *, steps: int, n_prompt
     }
 
 
-def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, margins: tuple[float, ...] = (0.0, 0.04, 0.08, 0.12)) -> dict[str, Any]:
+def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, margins: tuple[float, ...] = (0.0, 0.08, 0.16, 0.24, 0.32)) -> dict[str, Any]:
     """Calibrate ``EarlyAbortConfig.margin``: previews at the configured points never stop the
     run here (shadow mode, no margin); each candidate margin is then replayed on the recorded
     previews against the post-check of the finished image."""
