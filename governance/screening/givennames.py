@@ -27,10 +27,11 @@ import mmap
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+
+from stylegate.governance.screening.datacache import cache_file, package_version, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -54,52 +55,23 @@ SURNAME_FIRST = frozenset({"JP", "KR", "KP", "CN", "TW", "HK", "MO", "HU", "VN"}
 
 
 def _dataset_version() -> str | None:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        return version("names-dataset")
-    except PackageNotFoundError:
-        return None
+    return package_version("names-dataset")
 
 
 def cache_path(version: str) -> Path:
     """Where the given names of names-dataset ``version`` are kept (``STYLEGATE_NAMES_CACHE`` overrides)."""
-    override = os.environ.get("STYLEGATE_NAMES_CACHE")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / f"given-names-{version}-r{MAX_RANK}-v{_FORMAT}.tsv"
+    return cache_file(f"given-names-{version}-r{MAX_RANK}-v{_FORMAT}.tsv", "STYLEGATE_NAMES_CACHE")
 
 
 def names_cache_path(version: str) -> Path:
     """Where every ranked given name and surname of names-dataset ``version`` is kept
     (``STYLEGATE_PERSON_NAMES_CACHE`` overrides)."""
-    override = os.environ.get("STYLEGATE_PERSON_NAMES_CACHE")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / f"person-names-{version}-v{_NAMES_FORMAT}.txt"
+    return cache_file(f"person-names-{version}-v{_NAMES_FORMAT}.txt", "STYLEGATE_PERSON_NAMES_CACHE")
 
 
 def frequent_cache_path(version: str) -> Path:
     """Where the frequent surnames and surname-first given names of names-dataset ``version`` are kept."""
-    override = os.environ.get("STYLEGATE_FREQUENT_NAMES_CACHE")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / (
-        f"frequent-names-{version}-r{MAX_RANK}-v{_FREQUENT_FORMAT}.tsv")
-
-
-def _write_atomically(out: Path, data: bytes) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, out)
+    return cache_file(f"frequent-names-{version}-r{MAX_RANK}-v{_FREQUENT_FORMAT}.tsv", "STYLEGATE_FREQUENT_NAMES_CACHE")
 
 
 def extract_names(out: Path) -> int:
@@ -124,7 +96,7 @@ def extract_names(out: Path) -> int:
                 if key and "\n" not in key:
                     keys.add(key)
         del table  # the two tables together would take about 2 GB
-    _write_atomically(out, b"".join(k + b"\n" for k in sorted(k.encode("utf-8") for k in keys)))
+    write_atomically(out, b"".join(k + b"\n" for k in sorted(k.encode("utf-8") for k in keys)))
     return len(keys)
 
 
@@ -175,7 +147,7 @@ def extract(out: Path) -> int:
         key = canonical_word(name)
         if rank <= MAX_RANK and key and rank < best.get(key, MAX_RANK + 1):
             best[key] = rank
-    _write_atomically(out, "".join(f"{k}\t{r}\n" for k, r in sorted(best.items())).encode("utf-8"))
+    write_atomically(out, "".join(f"{k}\t{r}\n" for k, r in sorted(best.items())).encode("utf-8"))
     return len(best)
 
 
@@ -202,7 +174,7 @@ def extract_frequent(out: Path) -> int:
             if key and "\n" not in key and "\t" not in key:
                 rows.add((key, kind))
         del table
-    _write_atomically(out, "".join(f"{k}\t{kind}\n" for k, kind in sorted(rows)).encode("utf-8"))
+    write_atomically(out, "".join(f"{k}\t{kind}\n" for k, kind in sorted(rows)).encode("utf-8"))
     return len(rows)
 
 

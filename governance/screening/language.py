@@ -132,17 +132,11 @@ _EXTRA_FORMAT = "1"
 
 def extra_cache_path() -> Path:
     """Where the extra languages' common words are kept (``STYLEGATE_WORDS_CACHE`` overrides)."""
-    import os
 
-    override = os.environ.get("STYLEGATE_WORDS_CACHE")
-    if override:
-        return Path(override)
-    from importlib.metadata import version
+    from stylegate.governance.screening.datacache import cache_file, package_version
 
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / (
-        f"words-{version('wordfreq')}-{'-'.join(EXTRA_LATIN)}-v{_EXTRA_FORMAT}.tsv")
+    return cache_file(f"words-{package_version('wordfreq')}-{'-'.join(EXTRA_LATIN)}-v{_EXTRA_FORMAT}.tsv",
+                      "STYLEGATE_WORDS_CACHE")
 
 
 def extract_extra(out: Path) -> int:
@@ -150,7 +144,7 @@ def extract_extra(out: Path) -> int:
     import wordfreq
 
     from stylegate.governance.screening.canonical import canonical_word
-    from stylegate.governance.screening.gazetteer import _write_atomically
+    from stylegate.governance.screening.datacache import write_atomically
 
     rows: dict[str, dict[str, int]] = {}
     for lang in EXTRA_LATIN:
@@ -167,7 +161,7 @@ def extract_extra(out: Path) -> int:
                 if key and zipf10 > rows.setdefault(key, {}).get(lang, 0):
                     rows[key][lang] = zipf10
     lines = sorted(f"{k}\t{','.join(f'{lang}:{z}' for lang, z in v.items())}\n".encode() for k, v in rows.items())
-    _write_atomically(out, b"".join(lines))
+    write_atomically(out, b"".join(lines))
     return len(lines)
 
 

@@ -81,7 +81,7 @@ def read_stems(dic: Path) -> tuple[set[str], set[str]]:
 
 def extract(out: Path, dictionaries: list[Path]) -> int:
     """Write the sorted keys written capitalised in some dictionary and lower-case in none."""
-    from stylegate.governance.screening.givennames import _write_atomically
+    from stylegate.governance.screening.datacache import write_atomically
 
     lower: set[str] = set()
     upper: set[str] = set()
@@ -90,18 +90,18 @@ def extract(out: Path, dictionaries: list[Path]) -> int:
         lower |= low
         upper |= up
     proper = sorted(k.encode("utf-8") for k in upper - lower)
-    _write_atomically(out, b"".join(k + b"\n" for k in proper))
+    write_atomically(out, b"".join(k + b"\n" for k in proper))
     return len(proper)
 
 
 def cache_path(dictionaries: list[Path]) -> Path:
     """The extract's file, named by a digest of the dictionaries' paths and sizes."""
-    import platformdirs
+    from stylegate.governance.screening.datacache import cache_file
 
     digest = hashlib.sha256(
         "".join(f"{d}:{d.stat().st_size};" for d in dictionaries).encode("utf-8")
     ).hexdigest()[:16]
-    return Path(platformdirs.user_cache_dir("stylegate", appauthor=False)) / f"proper-nouns-{digest}-v{_FORMAT}.txt"
+    return cache_file(f"proper-nouns-{digest}-v{_FORMAT}.txt")
 
 
 @lru_cache(maxsize=1)
