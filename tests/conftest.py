@@ -58,6 +58,29 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+# ----------------------------------------------------------------- hunspell dictionaries
+# The name screen tells famous one-word names from ordinary words by the case of hunspell
+# dictionaries' entries (governance/screening/propernouns.py), and the real-names figures the
+# tests assert depend on it. As with chromium: when they are missing and the tests run as
+# root on Debian, they are installed with apt-get before the first test.
+def pytest_sessionstart(session: pytest.Session) -> None:
+    import shutil
+    import subprocess
+
+    from stylegate.governance.screening import propernouns
+
+    if propernouns._installed(propernouns.dictionary_dir()):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *propernouns.DEBIAN_PACKAGES], env=env, check=False,
+                       capture_output=True)
+    if not propernouns._installed(propernouns.dictionary_dir()):
+        print("warning: no hunspell dictionaries (apt-get install " + " ".join(propernouns.DEBIAN_PACKAGES)
+              + "); the real-names tests that depend on famous one-word names will fail")
+
+
 # ----------------------------------------------------------------- headless browser
 # Browser tests run Debian's chromium through Playwright's Python client. When chromium is
 # missing and the tests run as root on Debian, the fixture installs it with apt-get; with

@@ -37,6 +37,12 @@ DICTIONARIES = (
     "en_US", "de_DE", "fr", "es_ES", "it_IT", "pt_PT", "nl", "sv_SE", "nb_NO", "da_DK", "pl_PL", "cs_CZ",
     "ru_RU", "uk_UA", "el_GR", "tr_TR", "he_IL", "hi_IN",
 )
+# The Debian packages that hold them (``.ci/run`` and the tests install these).
+DEBIAN_PACKAGES = (
+    "hunspell-en-us", "hunspell-de-de", "hunspell-fr-classical", "hunspell-es", "hunspell-it", "hunspell-pt-pt",
+    "hunspell-nl", "hunspell-sv", "hunspell-no", "hunspell-da", "hunspell-pl", "hunspell-cs", "hunspell-ru",
+    "hunspell-uk", "hunspell-el", "hunspell-tr", "hunspell-he", "hunspell-hi",
+)
 _FORMAT = "1"
 
 
