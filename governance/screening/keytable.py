@@ -25,8 +25,15 @@ from typing import Any
 from stylegate.governance.screening.hashfilter import HashFilter
 
 
-class KeyTable:
-    """Joined key → packed entry codes: bulk rows in sorted hash arrays, later rows in an overlay."""
+class HashRows:
+    """Rows of (a key's hash, a code): built rows in two sorted ``array('q')``, rows filed
+    after the build in a dictionary overlay keyed by the key itself.
+
+    The shared store of :class:`KeyTable` and ``ownertable.OwnerTable``; each decides how a
+    build's rows are settled and how rows are read.
+    """
+
+    __slots__ = ("_hashes", "_codes", "_pending_keys", "_pending_codes", "_overlay", "_filter")
 
     def __init__(self) -> None:
         self._hashes = array("q")  # sorted key hashes of the built rows
@@ -37,9 +44,47 @@ class KeyTable:
         self._filter = HashFilter()  # a quick "not built" for most lookups (see ``hashfilter``)
 
     def file_bulk(self, key: str, code: int) -> None:
-        """File a row during a build; it is sorted in by :meth:`settle`."""
+        """File a row during a build; the subclass's ``settle`` sorts it in."""
         self._pending_keys.append(key)
         self._pending_codes.append(code)
+
+    def _sort_in(self, hashes: Any, codes: Any) -> None:
+        """Merge new rows (numpy int64 hashes and codes, in filing order) with the built ones,
+        sorted by hash; rows of one key stay in filing order."""
+        import numpy as np
+
+        if len(self._hashes):  # a second bulk load: merge with what is held
+            hashes = np.concatenate([np.frombuffer(self._hashes, dtype=np.int64), hashes])
+            codes = np.concatenate([np.frombuffer(self._codes, dtype=np.int64), codes])
+        by_hash = np.argsort(hashes, kind="stable")
+        self._hashes = array("q", hashes[by_hash].tobytes())
+        self._codes = array("q", codes[by_hash].tobytes())
+        self._filter = HashFilter(hashes)
+
+    def add(self, key: str, code: int) -> None:
+        """File a row after the build (the overlay)."""
+        self._overlay.setdefault(key, []).append(code)
+
+    def drop_added(self, key: str, codes: set[int]) -> None:
+        """Forget the overlay's rows of ``key`` whose code is in ``codes``."""
+        held = self._overlay.get(key)
+        if held is None:
+            return
+        left = [c for c in held if c not in codes]
+        if left:
+            self._overlay[key] = left
+        else:
+            del self._overlay[key]
+
+    def nbytes(self) -> int:
+        """Bytes held by the built arrays."""
+        return self._hashes.itemsize * (len(self._hashes) + len(self._codes)) + self._filter.nbytes()
+
+
+class KeyTable(HashRows):
+    """Joined key → packed entry codes: bulk rows in sorted hash arrays, later rows in an overlay."""
+
+    __slots__ = ()
 
     def settle(self, owner: Callable[[Any], Any]) -> tuple[list[str], Any]:
         """Sort the build's rows into the arrays; returns the (keys, codes) kept, in filing order.
@@ -63,17 +108,7 @@ class KeyTable:
         repeat[1:] = (hashes[order][1:] == hashes[order][:-1]) & (who[order][1:] == who[order][:-1])
         kept = np.sort(order[~repeat])  # filing order
         del order, repeat, who
-        if len(self._hashes):  # a second bulk load: merge with what is held
-            old_h = np.frombuffer(self._hashes, dtype=np.int64)
-            old_c = np.frombuffer(self._codes, dtype=np.int64)
-            all_h = np.concatenate([old_h, hashes[kept]])
-            all_c = np.concatenate([old_c, codes[kept]])
-        else:
-            all_h, all_c = hashes[kept], codes[kept]
-        by_hash = np.argsort(all_h, kind="stable")  # rows of one key stay in filing order
-        self._hashes = array("q", all_h[by_hash].tobytes())
-        self._codes = array("q", all_c[by_hash].tobytes())
-        self._filter = HashFilter(all_h)
+        self._sort_in(hashes[kept], codes[kept])
         kept_keys = [keys[i] for i in kept.tolist()]
         return kept_keys, codes[kept]
 
@@ -118,22 +153,3 @@ class KeyTable:
     def added(self, key: str) -> list[int]:
         """Codes filed under ``key`` since the build."""
         return self._overlay.get(key, [])
-
-    def add(self, key: str, code: int) -> None:
-        """File a row after the build (the overlay)."""
-        self._overlay.setdefault(key, []).append(code)
-
-    def drop_added(self, key: str, codes: set[int]) -> None:
-        """Forget the overlay's rows of ``key`` whose code is in ``codes``."""
-        held = self._overlay.get(key)
-        if held is None:
-            return
-        left = [c for c in held if c not in codes]
-        if left:
-            self._overlay[key] = left
-        else:
-            del self._overlay[key]
-
-    def nbytes(self) -> int:
-        """Bytes held by the built arrays."""
-        return self._hashes.itemsize * (len(self._hashes) + len(self._codes)) + self._filter.nbytes()

@@ -17,29 +17,16 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 
-from stylegate.governance.screening.hashfilter import HashFilter
+from stylegate.governance.screening.keytable import HashRows
 
 
-class OwnerTable:
+class OwnerTable(HashRows):
     """Word → codes: bulk rows in sorted hash arrays, later rows in an overlay keyed by the word."""
 
-    __slots__ = ("_hashes", "_codes", "_pending_keys", "_pending_codes", "_overlay", "_filter")
-
-    def __init__(self) -> None:
-        self._hashes = array("q")
-        self._codes = array("q")
-        self._pending_keys: list[str] = []
-        self._pending_codes = array("q")
-        self._overlay: dict[str, list[int]] = {}
-        self._filter = HashFilter()  # a quick "not built" for most lookups (see ``hashfilter``)
+    __slots__ = ()
 
     def __bool__(self) -> bool:
         return bool(self._hashes) or bool(self._overlay) or bool(self._pending_keys)
-
-    def file_bulk(self, key: str, code: int) -> None:
-        """File a row during a build; :meth:`settle` sorts it in."""
-        self._pending_keys.append(key)
-        self._pending_codes.append(code)
 
     def settle(self) -> None:
         """Sort the build's rows into the arrays (rows of one word stay in filing order)."""
@@ -51,18 +38,8 @@ class OwnerTable:
         hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
         del keys
         codes = np.frombuffer(self._pending_codes, dtype=np.int64)
-        if len(self._hashes):
-            hashes = np.concatenate([np.frombuffer(self._hashes, dtype=np.int64), hashes])
-            codes = np.concatenate([np.frombuffer(self._codes, dtype=np.int64), codes])
-        order = np.argsort(hashes, kind="stable")
-        self._hashes = array("q", hashes[order].tobytes())
-        self._codes = array("q", codes[order].tobytes())
-        self._filter = HashFilter(hashes)
+        self._sort_in(hashes, codes)
         self._pending_codes = array("q")
-
-    def add(self, key: str, code: int) -> None:
-        """File a row after the build (the overlay)."""
-        self._overlay.setdefault(key, []).append(code)
 
     def maybe(self, key: str) -> bool:
         """False when no row is filed under ``key`` (a quick answer for most lookups); True
@@ -83,18 +60,3 @@ class OwnerTable:
         added = self._overlay.get(key)
         if added:
             yield from added
-
-    def drop_added(self, key: str, gone: set[int]) -> None:
-        """Forget the overlay's rows of ``key`` whose code is in ``gone``."""
-        held = self._overlay.get(key)
-        if held is None:
-            return
-        left = [c for c in held if c not in gone]
-        if left:
-            self._overlay[key] = left
-        else:
-            del self._overlay[key]
-
-    def nbytes(self) -> int:
-        """Bytes held by the built arrays."""
-        return self._hashes.itemsize * (len(self._hashes) + len(self._codes)) + self._filter.nbytes()
