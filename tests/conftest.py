@@ -69,14 +69,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     from stylegate.governance.screening import propernouns
 
-    if propernouns._installed(propernouns.dictionary_dir()):
+    if propernouns.installed_dictionaries():
         return
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", *propernouns.DEBIAN_PACKAGES], env=env, check=False,
                        capture_output=True)
-    if not propernouns._installed(propernouns.dictionary_dir()):
+    if not propernouns.installed_dictionaries():
         print("warning: no hunspell dictionaries (apt-get install " + " ".join(propernouns.DEBIAN_PACKAGES)
               + "); the real-names tests that depend on famous one-word names will fail")
 

@@ -16,7 +16,7 @@ from stylegate.governance.screening.canonical import canonical_word
 from stylegate.governance.screening.names import NameMatcher
 
 needs_dictionaries = pytest.mark.skipif(
-    not propernouns._installed(propernouns.dictionary_dir()),
+    not propernouns.installed_dictionaries(),
     reason="hunspell dictionaries (Debian hunspell-en-us, hunspell-de-de, …) are not installed",
 )
 

@@ -7,9 +7,15 @@ afterwards. Each file may be redirected by an environment variable (tests, read-
 
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
+import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def cache_file(name: str, env: str | None = None) -> Path:
@@ -40,3 +46,31 @@ def write_atomically(out: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.replace(tmp, out)
+
+
+def ensure_extracted(
+    path: Path, child: Sequence[str], extract_here: Callable[[], object], what: str,
+    errors: tuple[type[BaseException], ...] = (), ready: Callable[[], bool] | None = None,
+) -> bool:
+    """Whether the extract at ``path`` is there, writing it first when it is not.
+
+    It is written by a child process (``python -m *child``), so the memory a dataset takes
+    while read goes away with it, and by ``extract_here()`` in this process if the child
+    fails. An error of ``errors`` there is logged and gives False (the caller goes without);
+    other errors propagate. ``ready`` says whether the extract is complete (default: the
+    file exists).
+    """
+    done = ready or path.exists
+    if done():
+        return True
+    log.info("reading %s once into %s (several seconds)", what, path)
+    run = subprocess.run([sys.executable, "-m", *child], capture_output=True, text=True, check=False)
+    if run.returncode == 0 and done():
+        return True
+    log.warning("could not extract %s in a child process (%s); reading them in this one", what, run.stderr[-300:])
+    try:
+        extract_here()
+    except errors as exc:
+        log.warning("%s could not be read (%s): not used", what, exc)
+        return False
+    return True

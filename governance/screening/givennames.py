@@ -25,13 +25,12 @@ from __future__ import annotations
 import logging
 import mmap
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from stylegate.governance.screening.datacache import cache_file, package_version, write_atomically
+from stylegate.governance.screening.datacache import cache_file, ensure_extracted, package_version, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -182,20 +181,8 @@ def _extracted(path: Path, flags: list[str], extract_in_process: Callable[[Path]
     """Whether ``path`` holds its extract, writing it first if missing: in a child process, so
     the gigabyte or two that names-dataset's pickles take while read go away with it; in this
     process if the child fails."""
-    if path.exists():
-        return True
-    log.info("reading %s once into %s (several seconds)", what, path)
-    done = subprocess.run([sys.executable, "-m", "stylegate.governance.screening.givennames", *flags, str(path)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode == 0 and path.exists():
-        return True
-    log.warning("could not extract %s in a child process (%s); reading them in this one", what, done.stderr[-300:])
-    try:
-        extract_in_process(path)
-    except (OSError, ValueError, KeyError, ImportError) as exc:
-        log.warning("names-dataset could not be read (%s): %s are not used", exc, what)
-        return False
-    return True
+    return ensure_extracted(path, ["stylegate.governance.screening.givennames", *flags, str(path)],
+                            lambda: extract_in_process(path), what, (OSError, ValueError, KeyError, ImportError))
 
 
 @lru_cache(maxsize=1)

@@ -167,22 +167,13 @@ def extract_extra(out: Path) -> int:
 
 @lru_cache(maxsize=1)
 def _extra() -> SortedTable | None:
-    import subprocess
-    import sys
-
+    from stylegate.governance.screening.datacache import ensure_extracted
     from stylegate.governance.screening.gazetteer import SortedTable
 
     path = extra_cache_path()
-    if not path.exists():
-        done = subprocess.run([sys.executable, "-m", "stylegate.governance.screening.language", str(path)],
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not path.exists():
-            log.warning("could not extract the extra languages' words (%s); reading them here", done.stderr[-300:])
-            try:
-                extract_extra(path)
-            except (OSError, ValueError, ImportError) as exc:
-                log.warning("wordfreq's extra languages could not be read (%s)", exc)
-                return None
+    if not ensure_extracted(path, ["stylegate.governance.screening.language", str(path)], lambda: extract_extra(path),
+                            "wordfreq's extra languages' words", (OSError, ValueError, ImportError)):
+        return None
     return SortedTable(path)
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
 
+from stylegate.governance.screening.datacache import cache_file, ensure_extracted, write_atomically
 from stylegate.governance.screening.givennames import SortedKeys
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ def dictionary_dir() -> Path:
     return Path(os.environ.get("STYLEGATE_HUNSPELL_DIR", DEFAULT_DIR))
 
 
-def _installed(folder: Path) -> list[Path]:
+def installed_dictionaries(folder: Path | None = None) -> list[Path]:
+    """The ``.dic`` files of :data:`DICTIONARIES` present in ``folder`` (default :func:`dictionary_dir`)."""
+    folder = dictionary_dir() if folder is None else folder
     return [folder / f"{name}.dic" for name in DICTIONARIES if (folder / f"{name}.dic").is_file()]
 
 
@@ -87,7 +89,6 @@ def read_stems(dic: Path) -> tuple[set[str], set[str]]:
 
 def extract(out: Path, dictionaries: list[Path]) -> int:
     """Write the sorted keys written capitalised in some dictionary and lower-case in none."""
-    from stylegate.governance.screening.datacache import write_atomically
 
     lower: set[str] = set()
     upper: set[str] = set()
@@ -102,8 +103,6 @@ def extract(out: Path, dictionaries: list[Path]) -> int:
 
 def cache_path(dictionaries: list[Path]) -> Path:
     """The extract's file, named by a digest of the dictionaries' paths and sizes."""
-    from stylegate.governance.screening.datacache import cache_file
-
     digest = hashlib.sha256(
         "".join(f"{d}:{d.stat().st_size};" for d in dictionaries).encode("utf-8")
     ).hexdigest()[:16]
@@ -112,22 +111,15 @@ def cache_path(dictionaries: list[Path]) -> Path:
 
 @lru_cache(maxsize=1)
 def _proper() -> SortedKeys | None:
-
-    dictionaries = _installed(dictionary_dir())
+    dictionaries = installed_dictionaries()
     if not dictionaries:
         log.warning("no hunspell dictionaries in %s: no frequent word counts as a proper noun "
                     "(install hunspell-en-us, hunspell-de-de, …)", dictionary_dir())
         return None
     path = cache_path(dictionaries)
-    if not path.exists():
-        # In a child process: the stems of all dictionaries take a few hundred MB while read.
-        log.info("reading %d hunspell dictionaries once into %s", len(dictionaries), path)
-        done = subprocess.run([sys.executable, "-m", __name__, str(path), *map(str, dictionaries)],
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not path.exists():
-            log.warning("could not extract proper nouns in a child process (%s); reading them in this one",
-                        done.stderr[-300:])
-            extract(path, dictionaries)
+    # In a child process: the stems of all dictionaries take a few hundred MB while read.
+    ensure_extracted(path, [__name__, str(path), *map(str, dictionaries)], lambda: extract(path, dictionaries),
+                     f"{len(dictionaries)} hunspell dictionaries' proper nouns")
     return SortedKeys(path)
 
 
