@@ -207,6 +207,7 @@ def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, marg
     """Calibrate ``EarlyAbortConfig.margin``: previews at the configured points never stop the
     run here (shadow mode, no margin); each candidate margin is then replayed on the recorded
     previews against the post-check of the finished image."""
+    from stylegate.bench.early_abort_trace import replay
     from stylegate.generator.early_abort import REJECTING, EarlyAbortConfig
     from stylegate.generator.gated import GatedGenerator, steered_prompt
     from stylegate.governance.decision import Action
@@ -230,25 +231,15 @@ def measure_margins(gen: Any, prompts: list[str], *, steps: int, seed: int, marg
         ]
         runs.append({"doomed": post.action in REJECTING, "planned": run.steps_planned, "points": [p.step for p in run.monitor.previews], "margins": margins_seen})
     rows = []
-    for m in margins:
-        caught = false = saved = planned = 0
-        for r in runs:
-            stop = next((step for step, seen in zip(r["points"], r["margins"]) if seen is not None and seen >= m), None)
-            if r["doomed"]:
-                planned += r["planned"]
-                if stop is not None:
-                    caught += 1
-                    saved += r["planned"] - stop
-            elif stop is not None:
-                false += 1
-        doomed = sum(1 for r in runs if r["doomed"])
+    for m in margins:  # the configured points, the first preview past the margin stops the run
+        got = replay(runs, points, m, 1, steps)
         rows.append({
             "margin": m,
-            "caught": caught,
-            "doomed": doomed,
-            "steps_saved_fraction": round(saved / planned, 4) if planned else None,
-            "false_aborts": false,
-            "passed": len(runs) - doomed,
+            "caught": got["caught"],
+            "doomed": got["doomed"],
+            "steps_saved_fraction": got["steps_saved_fraction"] if got["doomed"] else None,
+            "false_aborts": got["false_aborts"],
+            "passed": got["passed"],
         })
     return {"runs": len(runs), "margin_in_use": gen.early_abort.margin, "rows": rows}
 
