@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from stylegate.bench import realnames as rn
-from stylegate.bench.redteam_corpus import Tally
+from stylegate.bench.redteam_corpus import CorpusEntry, Tally
 from stylegate.governance.screening.canonical import tokenize
 from stylegate.governance.screening.scripts import LATIN
 
@@ -51,14 +51,12 @@ def tallies() -> dict[str, Tally]:
 
 @pytest.fixture(scope="module")
 def fresh_tallies() -> dict[str, Tally]:
-    matcher, names = rn.build_matcher(rn.split_artists("fresh"))
-    return rn.lexical_tallies(rn.load_prompts(split="fresh"), matcher, names)
+    return rn.split_tallies("fresh")
 
 
 @pytest.fixture(scope="module")
 def fresh2_tallies() -> dict[str, Tally]:
-    matcher, names = rn.build_matcher(rn.split_artists("fresh2"))  # main, fresh and fresh2 artists
-    return rn.lexical_tallies(rn.load_prompts(split="fresh2"), matcher, names)
+    return rn.split_tallies("fresh2")  # main, fresh and fresh2 artists
 
 
 def test_corpus_covers_many_scripts_categories_and_both_splits() -> None:
@@ -196,8 +194,7 @@ NOT_MET_DEV2: dict[str, str] = {
 
 @pytest.fixture(scope="module")
 def dev2_tallies() -> dict[str, Tally]:
-    matcher, names = rn.build_matcher(rn.split_artists("dev2"))
-    return rn.lexical_tallies(rn.load_prompts(split="dev2"), matcher, names)
+    return rn.split_tallies("dev2")
 
 
 def test_dev2_holds_new_artists_and_the_weak_categories() -> None:
@@ -237,26 +234,32 @@ DEV3_ATTACKS = DEV2_ATTACKS
 
 @pytest.fixture(scope="module")
 def dev3_tallies() -> dict[str, Tally]:
-    matcher, names = rn.build_matcher(rn.split_artists("dev3"))  # main, fresh, dev2 and dev3 artists
-    return rn.lexical_tallies(rn.load_prompts(split="dev3"), matcher, names)
+    return rn.split_tallies("dev3")  # main, fresh, dev2 and dev3 artists
+
+
+def _new_split(split: str, earlier: tuple[str, ...]) -> tuple[list[rn.RealArtist], list[CorpusEntry]]:
+    """A folder split's artists and prompts, checked: none of its artists is in the main folder
+    or an ``earlier`` one, and each prompt's expected names are its artists (none if benign)."""
+    before = {a.name.casefold() for a in rn.load_artists()}
+    for other in earlier:
+        before |= {a.name.casefold() for a in rn.load_artists(rn.fresh_folder(split=other))}
+    artists = rn.load_artists(rn.fresh_folder(split=split))
+    prompts = rn.load_prompts(split=split)
+    assert not before & {a.name.casefold() for a in artists}
+    registered = {a.name for a in artists}
+    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
+    return artists, prompts
 
 
 def test_dev3_holds_new_artists_a_to_m_and_the_weak_categories() -> None:
-    others = ("fresh", "dev2", "fresh2")
-    before = {a.name.casefold() for a in rn.load_artists()}
-    for split in others:
-        before |= {a.name.casefold() for a in rn.load_artists(rn.fresh_folder(split=split))}
-    dev3 = rn.load_artists(rn.fresh_folder(split="dev3"))
-    prompts = rn.load_prompts(split="dev3")
-    assert 30 <= len(dev3) <= 40 and not before & {a.name.casefold() for a in dev3}
+    dev3, prompts = _new_split("dev3", ("fresh", "dev2", "fresh2"))
+    assert 30 <= len(dev3) <= 40
     family_first = {"Lin Fengmian", "Kim Jung Gi", "Chang Ucchin"}  # Chinese and Korean order
     surnames = [a.name.split()[0 if a.name in family_first else -1] for a in dev3]
     assert all("A" <= name[0] <= "M" for name in surnames), surnames
     counts = {c: sum(e.attack == c for e in prompts) for c in DEV3_ATTACKS}
     assert {e.attack for e in prompts if not e.benign} == set(DEV3_ATTACKS) and min(counts.values()) >= 10
     assert sum(e.benign for e in prompts) >= 55
-    registered = {a.name for a in dev3}
-    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
 
 
 @pytest.mark.parametrize("category", DEV3_ATTACKS)
@@ -293,22 +296,15 @@ NOT_MET_FRESH3: dict[str, str] = {
 
 @pytest.fixture(scope="module")
 def fresh3_tallies() -> dict[str, Tally]:
-    matcher, names = rn.build_matcher(rn.split_artists("fresh3"))  # main, fresh, dev2, fresh2 and fresh3 artists
-    return rn.lexical_tallies(rn.load_prompts(split="fresh3"), matcher, names)
+    return rn.split_tallies("fresh3")  # main, fresh, dev2, fresh2 and fresh3 artists
 
 
 def test_fresh3_holds_new_artists_n_to_z_and_every_category() -> None:
-    before = {a.name.casefold() for a in rn.load_artists()}
-    for split in ("fresh", "dev2", "fresh2"):
-        before |= {a.name.casefold() for a in rn.load_artists(rn.fresh_folder(split=split))}
-    fresh3 = rn.load_artists(rn.fresh_folder(split="fresh3"))
-    prompts = rn.load_prompts(split="fresh3")
-    assert len(fresh3) >= 50 and not before & {a.name.casefold() for a in fresh3}
+    fresh3, prompts = _new_split("fresh3", ("fresh", "dev2", "fresh2"))
+    assert len(fresh3) >= 50
     assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
     assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
     assert sum(not e.benign for e in prompts) >= 140 and sum(e.benign for e in prompts) >= 100
-    registered = {a.name for a in fresh3}
-    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
 
 
 @pytest.mark.parametrize(
@@ -359,21 +355,14 @@ NOT_MET_FRESH4: dict[str, str] = {
 
 @pytest.fixture(scope="module")
 def fresh4_tallies() -> dict[str, Tally]:
-    matcher, names = rn.build_matcher(rn.split_artists("fresh4"))  # every folder's artists
-    return rn.lexical_tallies(rn.load_prompts(split="fresh4"), matcher, names)
+    return rn.split_tallies("fresh4")  # every folder's artists
 
 
 def test_fresh4_holds_new_artists_and_every_category() -> None:
-    before = {a.name.casefold() for a in rn.load_artists()}
-    for split in ("fresh", "dev2", "fresh2", "fresh3", "dev3"):
-        before |= {a.name.casefold() for a in rn.load_artists(rn.fresh_folder(split=split))}
-    fresh4 = rn.load_artists(rn.fresh_folder(split="fresh4"))
-    prompts = rn.load_prompts(split="fresh4")
-    assert len(fresh4) >= 40 and not before & {a.name.casefold() for a in fresh4}
+    fresh4, prompts = _new_split("fresh4", ("fresh", "dev2", "fresh2", "fresh3", "dev3"))
+    assert len(fresh4) >= 40
     assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
     assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
-    registered = {a.name for a in fresh4}
-    assert all(set(e.expected) <= registered and bool(e.expected) != e.benign for e in prompts)
 
 
 @pytest.mark.parametrize(

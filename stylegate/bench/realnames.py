@@ -144,6 +144,12 @@ def report(tallied: dict[str, Tally]) -> dict[str, Any]:
     return {"rows": rows, "summary": summary}
 
 
+def split_tallies(split: str, folder: Path | None = None) -> dict[str, Tally]:
+    """A folder split's prompts screened with the artists registered for it (:func:`split_artists`)."""
+    matcher, names = build_matcher(split_artists(split, folder))
+    return lexical_tallies(load_prompts(folder, split), matcher, names)
+
+
 def run_realnames(folder: Path | None = None) -> dict[str, Any]:
     artists = load_artists(folder)
     matcher, names = build_matcher(artists)  # the same matcher the StyleWorld corpus uses
@@ -153,10 +159,8 @@ def run_realnames(folder: Path | None = None) -> dict[str, Any]:
     for split in FRESH_SPLITS:
         if not all((fresh_folder(folder, s) / "prompts.txt").exists() for s in FOLDER_SPLITS[split]):
             continue
-        registered = split_artists(split, folder)
-        matcher, names = build_matcher(registered)
-        out[f"{split}_artists"] = len(registered)
-        out[split] = report(lexical_tallies(load_prompts(folder, split), matcher, names))
+        out[f"{split}_artists"] = len(split_artists(split, folder))
+        out[split] = report(split_tallies(split, folder))
     return out
 
 
