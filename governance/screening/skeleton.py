@@ -108,20 +108,16 @@ _DIGRAPH_LETTER = {
     "cz": "s", "sz": "s", "dz": "s", "ph": "f", "kh": "k", "gh": "k", "th": "t", "dh": "d", "ck": "k",
     "qu": "k", "x": "ks",
 }
-_CLASS_OF = str.maketrans(
-    {**{c: None for c in "aeiouhy"}, "b": "P", "p": "P", "f": "P", "v": "P", "w": "P", "t": "T", "d": "T",
-     "k": "K", "g": "K", "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R", "l": "R", "m": "M", "n": "N"}
-)
+# Consonant classes, shared by the skeleton (vowels dropped) and the spoken letters (vowels kept).
+_CONSONANT_CLASS = {"b": "P", "p": "P", "f": "P", "v": "P", "w": "P", "t": "T", "d": "T", "k": "K", "g": "K",
+                    "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R", "l": "R", "m": "M", "n": "N"}
+_CLASS_OF = str.maketrans({**{c: None for c in "aeiouhy"}, **_CONSONANT_CLASS})
 # Read before anyascii: Arabic ث ذ ظ as in Persian, Turkish and Urdu names.
 _ARABIC_PRE = str.maketrans({"ث": "س", "ذ": "ز", "ظ": "ز"})
 _LATIN_PRE = str.maketrans({"č": "ch", "Č": "Ch", "ć": "ch", "Ć": "Ch", "š": "sh", "Š": "Sh", "ś": "sh", "Ś": "Sh",
                             "ž": "zh", "Ž": "Zh", "ź": "zh", "Ź": "Zh", "ż": "zh", "Ż": "Zh"})
 _REPEAT = re.compile(r"(.)\1+")
-_PHONETIC_OF = str.maketrans(
-    {"a": "a", "e": "i", "i": "i", "y": "i", "o": "o", "u": "u", "w": "P", "h": None, "b": "P", "p": "P", "f": "P",
-     "v": "P", "t": "T", "d": "T", "k": "K", "g": "K", "q": "K", "c": "K", "s": "S", "z": "S", "j": "S", "r": "R",
-     "l": "R", "m": "M", "n": "N"}
-)
+_PHONETIC_OF = str.maketrans({"a": "a", "e": "i", "i": "i", "y": "i", "o": "o", "u": "u", "h": None, **_CONSONANT_CLASS})
 # Modern Greek: stops written as nasal + stop at the start of a word, and the vowel digraphs.
 _GREEK_STOP = {"μπ": "b", "ντ": "d", "γκ": "g"}  # Latin letters: anyascii passes them through
 _GREEK_INITIAL = re.compile(r"^(?:μπ|ντ|γκ)")
