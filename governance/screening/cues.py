@@ -37,6 +37,8 @@ STRONG_BEFORE = (
     "στο στυλ της", "σε στυλ", "tarzında",
     # Arabic, Hindi, Chinese, Japanese, Korean
     "بأسلوب", "على طريقة", "की शैली में", "仿", "模仿",
+    # Thai: "style", "in the style of"
+    "สไตล์", "ในสไตล์ของ", "ในสไตล์", "แบบ",
     # Bulgarian, Macedonian, Serbian, Persian, Hebrew
     # Romanian, Catalan, Hungarian, Slovak, Slovenian, Croatian, Lithuanian, Latvian
     "în stilul lui", "în stilul", "in stilul lui", "a l'estil de", "en l'estil de", "estil de", "v štýle", "v slogu",
@@ -53,7 +55,7 @@ STRONG_AFTER = (
     "style", "styled", "styles", "esque", "inspired", "aesthetic", "stil", "stijl", "stile", "estilo",
     "styl", "stylu", "стиль", "стилю", "στυλ", "tarzı", "tarzında", "tyyliin", "tyyliä", "tyylinen",
     "stílusában", "stílusú", "stílusa",
-    "की शैली", "शैली", "风格", "風格", "画风", "畫風", "風", "风", "スタイル", "画風", "タッチ", "っぽい",
+    "की शैली", "शैली", "जैसा", "जैसी", "जैसे", "के अंदाज़ में", "风格", "風格", "画风", "畫風", "風", "风", "スタイル", "画風", "タッチ", "っぽい",
     "스타일", "화풍", "풍",
     # Tamil, Bengali, Urdu, Georgian, Armenian (written after the name)
     "பாணியில்", "பாணியிலான", "பாணி", "ஸ்டைல்", "শৈলীতে", "ধাঁচে", "স্টাইলে", "کے انداز میں", "سٹائل",

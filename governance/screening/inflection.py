@@ -95,7 +95,10 @@ class InflectionIndex(FiledKeys):
             filed = self._index.candidates_many({stem: [stem] for stem in stems})
         for stem in stems:
             # A hash collision files a key under a stem it does not have: check the stem.
-            keys = [k for k in sorted(filed.get(stem, ())) if k.startswith(stem) and len(k) - len(stem) <= MAX_CUT]
+            # An ending replaces only vowel letters or a final "s" of the key: "-ов", "-ин" of a
+            # Russian surname stay in every case ("Кувшиновым"), so "кувшинками" is no form of it.
+            keys = [k for k in sorted(filed.get(stem, ())) if k.startswith(stem) and len(k) - len(stem) <= MAX_CUT
+                    and _replaceable(k[len(stem) :])]
             if not keys:
                 continue
             tail = token[len(stem) :]
@@ -144,6 +147,11 @@ class InflectionIndex(FiledKeys):
             got = self._index.candidates_many({stem: [stem] for stem in nominatives})
             out.extend(key for stem, key in nominatives.items() if key in got.get(stem, ()) and key not in out)
         return out
+
+
+def _replaceable(cut: str) -> bool:
+    """Whether a case ending may replace these last letters of a key (vowels, or a final "s")."""
+    return all(c in _ENDING_LETTERS for c in cut[:-1]) and (not cut or cut[-1] in _ENDING_LETTERS or cut[-1] in _FINAL_S)
 
 
 # Letters of a case ending on the first part of a hyphenated surname (Slavic: "-а", "-ым", "-ому").

@@ -94,6 +94,10 @@ MIN_EDITED_WORD = 5  # an edit in a word of fewer symbols than this stands only 
 # spaces, where a run of letters is many words (Thai, Lao, Khmer, …); kana and Hangul stay.
 _EXCLUDED = UNSPACED - {"KATAKANA", "HIRAGANA", "HANGUL"}
 _UNSPACED_KEPT = frozenset({"KATAKANA", "HIRAGANA"})  # one run may hold a whole name ("ミヤザキハヤオ")
+# (Hangul writes a hyphenated given name as one word: "Jean-Michel" is 장미셸.)
+# Thai writes a foreign name's words apart from the sentence ("แบบ นอร์แมน ร็อกเวลล์"): a
+# spaced Thai word is read in prompts; a Thai label is left to the exact rules.
+_PROMPT_EXCLUDED = _EXCLUDED - {"THAI"}
 _SEPARATORS = frozenset(" \t・·‧･゠=-‐")
 _VOWELS = frozenset("aeiou")
 # Context first (regex, C speed): a soft c is "s", a "j" after a consonant and a "w" before a
@@ -123,11 +127,24 @@ _GREEK_STOP = {"μπ": "b", "ντ": "d", "γκ": "g"}  # Latin letters: anyascii
 _GREEK_INITIAL = re.compile(r"^(?:μπ|ντ|γκ)")
 _GREEK_DIGRAPHS = (("ου", "u"), ("αι", "e"), ("ει", "i"), ("οι", "i"), ("γγ", "ng"), ("γκ", "g"))
 _KANA_SILENT = frozenset("ーッっ")
+_GERESH = frozenset("'׳’")
+_ELIDED = re.compile(r"(?<![^\W\d_])([OoDdLl])['’](?=[^\W\d_])")
+_HEBREW_GERESH = {"ג": "dzh", "ז": "zh", "צ": "ch", "ת": "th"}
+_THAI_PREPOSED = frozenset("เแโใไ")
+_THAI_CLUSTER = frozenset("รลว")
+_THAI_SILENT = "\u0e4c"  # thanthakhat: the consonant before it is silent
 _ITALIAN_GLI = re.compile(r"gli(?=[aeiou])|gli$")
 _ITALIAN_GN = re.compile(r"(?<=[aeiou])gn(?=[aeiou])")
 _SILENT_H = re.compile(r"h(?=[aeiou])")
 _SILENT_END = re.compile(r"[aeiouy](?:s|t|d|x|z|ts|ds)$")
 _HARD_CH = re.compile(r"(?<![st])ch")
+_SOFT_G = re.compile(r"(?<!g)g(?=[eiy])")
+_HUNGARIAN_MARK = re.compile(r"[áéíóöőúüű]")
+_HUNGARIAN_DIGRAPH = re.compile(r"cs|sz|zs|gy|ly|s")
+_HUNGARIAN_SOUND = {"cs": "ch", "sz": "s", "zs": "zh", "gy": "dy", "ly": "y", "s": "sh"}
+# Particles that belong to a surname: "van Gogh" is the surname of "Vincent van Gogh".
+_PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "di", "del", "della", "des", "du", "le", "la",
+                        "ten", "ter", "dos", "das", "do", "zu", "af", "al", "el", "bin", "ibn"})
 _R_CODA = re.compile(r"(?<=[aeiou])r+(?![aeiouy])")
 _V_AS_W = (re.compile(r"v(?=[aeiou])"), "w")
 # Russian case endings that add consonants to a surname (vowel endings change no skeleton):
@@ -143,7 +160,8 @@ _CONVENTIONS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
               (re.compile(r"(?<=[a-z])nt"), "d"), (re.compile(r"sk(?=i)"), "sch"), _V_AS_W),
     "KATAKANA": (_V_AS_W, (re.compile(r"j"), "g")),
     "HIRAGANA": (_V_AS_W, (re.compile(r"j"), "g")),
-    "HANGUL": (_V_AS_W, (re.compile(r"j"), "g"), (re.compile(r"h(?=u)"), "f")),
+    "HANGUL": (_V_AS_W, (re.compile(r"j"), "g"), (re.compile(r"h(?=u)"), "f"),
+               (re.compile(r"(?<=[aeo])ng(?![aeiouy])"), "n")),  # a French nasal vowel: "Jean" is 장
 }
 _SMALL_KANA = frozenset("ァィゥェォャュョぁぃぅぇぉゃゅょ")
 _NOT_LETTER = re.compile(r"[^a-z]+")
@@ -193,12 +211,53 @@ def romanise(word: str, script: str) -> str:
     if script == "HEBREW":
         out = []
         for k, c in enumerate(word):
-            if c == "ו" and k > 0 and "ו" not in word[k - 1 : k + 2].replace(c, "", 1):
+            if c in _GERESH:
+                continue  # read with the letter before it
+            if k + 1 < len(word) and word[k + 1] in _GERESH and c in _HEBREW_GERESH:
+                out.append(_HEBREW_GERESH[c])  # ג׳ "dzh", ז׳ "zh", צ׳ "ch": the sounds of foreign names
+            elif c == "ו" and k > 0 and "ו" not in word[k - 1 : k + 2].replace(c, "", 1):
                 out.append("o")  # a single medial vav is a vowel; a doubled one is "v"
             else:
                 out.append(anyascii(c))
         return "".join(out).lower()
+    if script == "THAI":
+        return _thai_reading(word)
     return anyascii(word).lower()
+
+
+def _thai_reading(word: str) -> str:
+    """A Thai word in Latin letters in the order it is spoken: a vowel written before its
+    consonant (เ แ โ ใ ไ) is read after it (and after a cluster's ร, ล or ว), a silent "อ"
+    carrying such a vowel adds no letter, and a consonant under the cancellation mark ์ is
+    not sounded ("นอร์แมน" is "nomaen" for Norman, "โมเนต์" "mone" for Monet)."""
+    from anyascii import anyascii
+
+    chars = [c for k, c in enumerate(word) if not (k + 1 < len(word) and word[k + 1] == _THAI_SILENT)
+             and not (k + 2 < len(word) and word[k + 2] == _THAI_SILENT and _is_thai_mark(word[k + 1]))]
+    out: list[str] = []
+    k = 0
+    while k < len(chars):
+        c = chars[k]
+        if c in _THAI_PREPOSED and k + 1 < len(chars) and _is_thai_consonant(chars[k + 1]):
+            onset = chars[k + 1]
+            k += 2
+            if k < len(chars) and chars[k] in _THAI_CLUSTER and (k + 1 == len(chars) or not _is_thai_consonant(chars[k + 1])):
+                onset += chars[k]
+                k += 1
+            out.append("" if onset == "อ" else anyascii(onset))
+            out.append(anyascii(c))
+            continue
+        out.append(anyascii(c))
+        k += 1
+    return "".join(out).lower()
+
+
+def _is_thai_consonant(ch: str) -> bool:
+    return "\u0e01" <= ch <= "\u0e2e"
+
+
+def _is_thai_mark(ch: str) -> bool:
+    return unicodedata.category(ch) == "Mn"
 
 
 def _greek_reading(word: str) -> str:
@@ -282,7 +341,8 @@ def _label_words(label: str) -> tuple[list[str], str] | None:
     if not scripts or scripts & _EXCLUDED or len(scripts) > 1:
         return None
     (script,) = scripts
-    words = [w for w in re.split(r"[\s\-‐・·.,'’]+", label) if w]
+    # An elided prefix is part of its word: "O'Keeffe" is one word, אוקיף.
+    words = [w for w in re.split(r"[\s\-‐・·.,'’]+", _ELIDED.sub(r"\1", label)) if w]
     return words, script
 
 
@@ -392,6 +452,10 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
             names.setdefault(joined, Form(joined, tuple(shape), len(shape)))
         if script == LATIN and len(parts) > 1 and MIN_SURNAME_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
             surnames.setdefault(parts[-1], Form(parts[-1], (parts[-1],), 1))
+        if script == LATIN and len(parts) == len(words) and _particle_surname(words) == 2:
+            particle = "".join(parts[-2:])  # "van Gogh" alone, next to a cue: two words
+            if MIN_SURNAME_LEN <= len(particle) <= MAX_SKELETON_LEN:
+                surnames.setdefault(particle, Form(particle, tuple(parts[-2:]), 2))
         elif script == LATIN and len(parts) == 1 and MIN_MONONYM_LEN <= len(parts[0]) <= MAX_SKELETON_LEN:
             surnames.setdefault(parts[0], Form(parts[0], (parts[0],), 1))  # a one-word name alone: "в стиле Тойен"
     return script, tuple(names.values()), tuple(surnames.values())
@@ -419,7 +483,26 @@ def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list
     hard = [_HARD_CH.sub("kh", w) for w in words]
     if hard != words:  # German, Greek-derived and Italian "ch" is "k" ("Roerich" Рерих, "Nicholas" Николас)
         out.append(hard)
+    soft = [_SOFT_G.sub("dzh", w) for w in spoken]
+    if soft != spoken:  # English, French and Italian "g" before e, i, y ("Georgia" ジョージア, "Bourgeois" Буржуа)
+        out.append(soft)
+    lisped = [w.replace("th", "s") for w in words]
+    if lisped != words:  # kana and Hangul write an English "th" as "s" ("Keith" キース, "Smith" 스미스)
+        out.append(lisped)
+    if any(_HUNGARIAN_MARK.search(w.lower()) for w in written) and any(_HUNGARIAN_DIGRAPH.search(w) for w in words):
+        # Hungarian spelling: "cs" is "ch", "sz" "s", "s" "sh", "zs" "zh", "gy" "dy", "ly" "y"
+        # ("Munkácsy Mihály" is Мункачи Михай)
+        out.append([_HUNGARIAN_DIGRAPH.sub(lambda m: _HUNGARIAN_SOUND[m.group()], w) for w in words])
+    spanish = [_GLIDE_J_ANY.sub("kh", w) for w in words]
+    if spanish != words:  # Spanish "j" is "kh" as other scripts write it ("Juan" Хуан, خوان)
+        out.append(spanish)
     return out
+
+
+def _particle_surname(words: list[str]) -> int:
+    """How many words the surname of a Latin name takes from its end: two when a particle
+    ("van", "de", "von", …) comes before the last word ("van Gogh", "de Kooning"), else one."""
+    return 2 if len(words) >= 3 and words[-2].lower() in _PARTICLES else 1
 
 
 
@@ -647,7 +730,8 @@ class SkeletonIndex:
                         continue  # no name in another script is within an edit of this length
                     if j > i:
                         dotted = any(c in _DOTS for c in prompt[words[i].end : words[j].start])
-                        shortest = MIN_DOTTED_NAME_LEN if dotted else MIN_NAME_LEN
+                        # two words as short as a surname: a particle and a surname ("فان غوخ")
+                        shortest = MIN_DOTTED_NAME_LEN if dotted else MIN_SURNAME_LEN if j == i + 1 else MIN_NAME_LEN
                     else:
                         shortest = MIN_MONONYM_LEN if first.script in _ALPHABETS else MIN_SURNAME_LEN
                     if shortest <= len(joined) <= MAX_SKELETON_LEN:
@@ -667,7 +751,7 @@ class SkeletonIndex:
                 if candidates:  # None: a skeleton shared by that many names tells nothing
                     out.extend(_verify(prompt, [window], words, candidates, labels))
         # A surname alone in another script ("カンディンスキー風"): exact, one word, a style cue.
-        alone = [w for w in windows if not w[4] and w[0] == w[1]]
+        alone = [w for w in windows if not w[4] and w[1] - w[0] < 2]  # a surname, or a particle and a surname
         if alone and len(self._surnames):
             groups = [[pack(w[2])] for w in alone]
             for window, candidates in zip(alone, self._surnames.get_grouped(groups, MAX_SURNAME_CANDIDATES)):
@@ -785,7 +869,8 @@ def _verify(
                 continue  # the same script is the other rules' job
             for form in forms:
                 # The whole name, word for word; a run of kana may hold several words of it.
-                if n != form.words and not (n < form.words and words[i].script in _UNSPACED_KEPT):
+                if n != form.words and not (n < form.words and words[i].script in _UNSPACED_KEPT) and not (
+                        n == form.words - 1 and words[i].script == "HANGUL" and "-" in label):
                     continue
                 limit = allowed_edits(len(form.skeleton))
                 short = (form.words == 1 and len(form.skeleton) < MIN_SINGLE_LEN
@@ -807,7 +892,8 @@ def _verify(
                 if _reading_agreement(reading, label, script, words[i].script) < MIN_READING_AGREEMENT:
                     continue  # the consonant classes agree by chance; the letters do not
                 part = "name"
-                if (d == 0 and len(skeleton) < STANDS_ALONE_LEN and n == form.words and n > 1
+                silent = d == 1 and _silent_final(skeleton, reading, form, label, script)
+                if ((d == 0 or silent) and len(skeleton) < STANDS_ALONE_LEN and n == form.words and n > 1
                         and words[i].script in _ALPHABETS and _letters_agree(reading, label, script, form)):
                     part = "spelt"  # a short skeleton whose letters, vowels included, agree too
                 out.append(SkeletonMatch(label_id, words[i].start, words[j].end, d, reading, skeleton, form.skeleton, part))
@@ -817,13 +903,17 @@ def _verify(
 
 @lru_cache(maxsize=16384)
 def _label_readings(label: str, script: str) -> tuple[str, ...]:
-    """The label's romanised words joined in the orders a window may hold them."""
+    """The label's romanised words, and for a Latin name its spoken readings
+    (:func:`_spoken_readings`), joined in the orders a window may hold them."""
     found = _label_words(label)
     if found is None:
         return ()
     words = [romanise(w, script) for w in found[0]]
-    orders = [words, words[::-1]] + ([[words[0], words[-1]], [words[-1], words[0]]] if len(words) >= 3 else [])
-    return tuple(dict.fromkeys(" ".join(o) for o in orders))
+    out: list[str] = []
+    for read in [words, *(_spoken_readings(words, found[0]) if script == LATIN else [])]:
+        orders = [read, read[::-1]] + ([[read[0], read[-1]], [read[-1], read[0]]] if len(read) >= 3 else [])
+        out.extend(" ".join(o) for o in orders)
+    return tuple(dict.fromkeys(out))
 
 
 def _reading_agreement(reading: str, label: str, script: str, window_script: str = LATIN) -> float:
@@ -840,7 +930,8 @@ def _reading_agreement(reading: str, label: str, script: str, window_script: str
 
     def plain(text: str) -> str:  # letters and spaces; an abjad's reading is compared without vowels
         text = _NOT_LETTER_OR_SPACE.sub("", text.lower())
-        return _VOWEL_LETTERS.sub("", text) if abjad else text
+        # the geresh reading "dzh" (ג׳) is the "j" a name is spelt with
+        return _VOWEL_LETTERS.sub("", text.replace("dzh", "j")) if abjad else text
 
     abjad = window_script in _ABJADS
     mine = plain(reading)
@@ -930,9 +1021,10 @@ def _verify_surname(
     prompt: str, window: tuple[int, int, str, str, bool], words: list[_Word], candidates: set[int],
     labels: Sequence[str | None],
 ) -> list[SkeletonMatch]:
-    i, _, skeleton, reading, _ = window
+    i, j, skeleton, reading, _ = window
     w = words[i]
-    if not _cued(prompt, w.start, w.end):
+    n = j - i + 1
+    if not _cued(prompt, w.start, words[j].end):
         return []
     abjad = w.script in _ABJADS
     out: list[tuple[float, SkeletonMatch]] = []
@@ -941,10 +1033,10 @@ def _verify_surname(
         if label is None:
             continue
         script, _, surnames = label_forms(label)
-        written = romanise(label.split()[-1], script)
+        written = " ".join(romanise(x, script) for x in label.split()[-n:])
         # One word is weak evidence: its letters, vowels included, must mostly agree too
         # ("クブシノブ" ku-bu-shi-no-bu is Kuvshinov; "カブシナブ" ka-bu-shi-na-bu is not).
-        if w.script == script or not any(f.skeleton == skeleton for f in surnames):
+        if w.script == script or not any(f.skeleton == skeleton and f.words == n for f in surnames):
             continue
         if len(skeleton) < MIN_SURNAME_LEN and (w.script not in _ALPHABETS or len(label.split()) > 1):
             continue  # a two-symbol word is a one-word name's only when spelt out in an alphabet
@@ -990,7 +1082,7 @@ def _words(prompt: str, tokens: Sequence[Token], latin_words: bool) -> list[_Wor
     out: list[_Word] = []
     for t in tokens:
         script = t.script
-        if script in _EXCLUDED:
+        if script in _PROMPT_EXCLUDED:
             continue
         if script == LATIN:
             if not latin_words:
@@ -999,7 +1091,9 @@ def _words(prompt: str, tokens: Sequence[Token], latin_words: bool) -> list[_Wor
             if len(t.text) < 2 or not text.isalpha() or lexicon.is_common(t.text):
                 continue  # a common English word is no part of a name written in another script
         prev = out[-1] if out else None
-        if prev is not None and prev.script == script and prev.end == t.start and script != LATIN:
+        joined = prev is not None and prev.script == script and script != LATIN and (
+            prev.end == t.start or script == "HEBREW" and prompt[prev.end : t.start] in _GERESH)  # ג'ורג'
+        if prev is not None and joined:
             prev.end = t.end  # adjacent characters of a script written without spaces: one word
             prev.text = prompt[prev.start : prev.end]
             continue
