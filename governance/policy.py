@@ -173,12 +173,13 @@ class VerificationSettings(_Strict):
 NameContextKey = Literal[
     "full-name", "single", "surname", "inflection", "fuzzy", "phonetic",
     "common-full-name", "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic",
-    "transliteration", "skeleton", "place", "native-word", "institution",
+    "transliteration", "skeleton", "place", "native-word", "institution", "frequent-surname",
 ]
 
 
 _DEFAULT_CONTEXT_REQUIRED: tuple[NameContextKey, ...] = (
-    "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place", "native-word")
+    "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place", "native-word",
+    "frequent-surname")
 
 
 class NameSettings(_Strict):

@@ -349,7 +349,6 @@ NOT_MET_FRESH4: dict[str, str] = {
                     "장미셸 바스키아, فان غوخ) are missed or need a cue",
     "inflection": "62.5% (10/16): Czech, Polish and Hungarian case forms of given name and surname",
     "surname-only": "71.4% (10/14): lone surnames without a cue",
-    "unspaced": "81.8% (9/11): a name glued into a hashtag or handle with other words",
 }
 
 

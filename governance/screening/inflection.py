@@ -61,7 +61,11 @@ class InflectionIndex(FiledKeys):
     @staticmethod
     def _stems_of(key: str) -> set[str]:
         # One letter shorter than MIN_STEM is kept for same-length endings after a given name.
-        return {key[: len(key) - cut] for cut in range(MAX_CUT + 1) if len(key) - cut >= MIN_STEM - 1}
+        stems = {key[: len(key) - cut] for cut in range(MAX_CUT + 1) if len(key) - cut >= MIN_STEM - 1}
+        fleeting = fleeting_stem(key)
+        if fleeting:
+            stems.add(fleeting)
+        return stems
 
     def accepts(self, key: str) -> bool:
         """Short names never inflect: their stems would be ordinary words."""
@@ -77,6 +81,7 @@ class InflectionIndex(FiledKeys):
             stems.update(token[: len(token) - ending] for ending in range(0, MAX_ENDING + 1)
                          if len(token) - ending >= MIN_STEM - 1)
             stems.update(_gradation_stems(token))
+            stems.update(stem for stem, _ in _fleeting_keys(token))
         return self._index.candidates_many({stem: [stem] for stem in stems}) if stems and len(self._index) else {}
 
     def search(self, token: str, same_length: bool = False, filed: dict[str, set[str]] | None = None) -> list[str]:
@@ -119,7 +124,7 @@ class InflectionIndex(FiledKeys):
         probes = [token[: len(token) - ending] for ending in range(0, MAX_REPLACED + 1)
                   if len(token) - ending >= MIN_STEM - 1]
         grades = _gradation_stems(token)
-        asked = probes + grades
+        asked = probes + grades + [stem for stem, _ in _fleeting_keys(token)]
         if filed is None or any(stem not in filed for stem in asked):
             filed = self._index.candidates_many({stem: [stem] for stem in asked})
         out: list[str] = []
@@ -137,6 +142,9 @@ class InflectionIndex(FiledKeys):
                 if all(c in _ENDING_LETTERS for c in old[:-1]) and (old[-1] in _ENDING_LETTERS or old[-1] in _FINAL_S):
                     if script_of(stem[-1]) == script_of(key[-1]) and all(script_of(c) == script_of(stem[-1]) for c in new):
                         out.append(key)
+        for stem, key in _fleeting_keys(token):  # "čapka", "čapkem" → "čapek"
+            if key in filed.get(stem, ()) and key not in out and key != token:
+                out.append(key)
         for stem in grades:  # "haios" + "en" → "haionen": the key is the stem's "n" + "en"
             key = stem + "en"
             if key in filed.get(stem, ()) and key not in out and key != token:
@@ -147,6 +155,30 @@ class InflectionIndex(FiledKeys):
             got = self._index.candidates_many({stem: [stem] for stem in nominatives})
             out.extend(key for stem, key in nominatives.items() if key in got.get(stem, ()) and key not in out)
         return out
+
+
+# West Slavic surnames in "-ek", "-ec" lose that "e" before a case ending (the fleeting e):
+# Czech "Čapek" is "Čapka", "Čapkem", "Čapkovi"; Polish "Bednarek" is "Bednarka", "Bednarkiem".
+_FLEETING = re.compile(r"(?<=[^aeiouy])e(?=[kc]$)")
+_FLEETING_ENDINGS = ("a", "u", "e", "i", "y", "em", "om", "ou", "ovi", "owi", "iem", "ovi", "ech", "ami", "ów", "ův", "ova")
+
+
+def fleeting_stem(key: str) -> str:
+    """The stem of a "-ek"/"-ec" surname without its fleeting "e" ("capek" → "capk"), or ""."""
+    if len(key) < MIN_STEM or not key.isascii() or not _FLEETING.search(key):
+        return ""
+    return key[:-2] + key[-1]
+
+
+def _fleeting_keys(token: str) -> list[tuple[str, str]]:
+    """(stem, key) for each way ``token`` may be a fleeting-e surname with a case ending."""
+    out = []
+    for ending in _FLEETING_ENDINGS:
+        if token.endswith(ending) and len(token) - len(ending) >= MIN_STEM - 1:
+            stem = token[: len(token) - len(ending)]
+            if stem[-1] in "kc" and stem[-2] not in "aeiouy":
+                out.append((stem, stem[:-1] + "e" + stem[-1]))
+    return out
 
 
 def _replaceable(cut: str) -> bool:

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
@@ -693,6 +694,7 @@ class NameMatcher:
         for reading in readings:
             hits.extend(self._find_in(prompt, reading, memo, answers))
         hits.extend(self._skeleton_hits(prompt, tokens))
+        hits.extend(self._glued_hits(prompt, tokens))
         kept = []
         # The readings of a prompt find many of the same hits: each distinct one is explained once.
         explained_as: dict[NameHit, tuple[NameHit | None, str]] = {}
@@ -712,6 +714,39 @@ class NameMatcher:
             elif suppressed is not None:
                 suppressed.append((hit, reason))
         return _best(kept)
+
+    def _glued_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
+        """A full multi-word name glued to words or digits in one Latin token: "anseladams4ever",
+        "#keithharingstyle", "ilovemoebius" is not one (a one-word name glued needs more than this).
+
+        The token's prefixes and suffixes of :data:`MIN_GLUED_KEY` or more letters are looked
+        up as joined keys; a multi-word name's key counts when what is left of the token is
+        digits, or one or two words of the lexicon (``lexicon.is_word``), so a name that only
+        happens to sit inside a longer word does not.
+        """
+        asked: dict[str, tuple[Token, str]] = {}
+        for t in tokens:
+            text = t.text
+            original = prompt[t.start : t.end]
+            if (t.script != LATIN or len(text) < MIN_GLUED_KEY + 2 or len(original) != len(text)
+                    or lexicon.is_word(text) or self._has_key(text)):
+                continue
+            for k in range(MIN_GLUED_KEY, len(text) - 1):
+                asked.setdefault(text[:k], (t, _glue_left(text[k:], original[k:])))
+                asked.setdefault(text[len(text) - k :], (t, _glue_left(text[: len(text) - k], original[: len(text) - k])))
+        if not asked:
+            return []
+        batch = [key for key, (_, rest) in asked.items() if _is_glue(rest)]
+        out = []
+        for key, maybe in zip(batch, self._keys.present(batch)):
+            if not maybe:
+                continue
+            t, _ = asked[key]
+            for entry in self._entries(key):
+                if entry.parts >= 2:
+                    out.append(NameHit(entry.artist_id, entry.label, t.start, t.end, 0.9, "glued", "full-name",
+                                       entry.via, key=key))
+        return out
 
     def _skeleton_hits(self, prompt: str, tokens: list[Token]) -> list[NameHit]:
         """Whole names written in another script, on their consonant skeleton (``screening.skeleton``)."""
@@ -1019,6 +1054,7 @@ class NameMatcher:
         if len(self._inflect) == 0 or lexicon.is_word(token) or self._has_key(token):
             return
         j = i if last is None else last
+        start = len(hits)
         plain, same_length, replaced = self._stems_of(token, filed)
         found = list(plain)
         if i > 0:  # after a declined given name, an ending may also replace letters ("Jacka Yerki")
@@ -1042,6 +1078,12 @@ class NameMatcher:
         self._inflected_hits(hits, found, prompt, tokens, i, j, via)
         if ordinary:
             hits[before:] = [replace(h, common=True) for h in hits[before:]]
+        if i > 0 and len(hits) > start:
+            # After the artist's own given name, perhaps declined too ("Josefem Čapkem"), it is
+            # the full name in a case form, and stands like the full name.
+            hits[start:] = [replace(h, rule="full-name", common=False)
+                            if _given_before(prompt, tokens, i, self._given_of(h.artist_id)) else h
+                            for h in hits[start:]]
 
     def _stems_of(self, token: str, filed: dict[str, set[str]] | None) -> tuple[tuple[str, ...], ...]:
         """The inflection index's three answers for ``token`` (plain endings, same-length
@@ -1117,6 +1159,23 @@ def _looked_up(
         for q in new:
             out[q] = found.get(q, [])
     return out
+
+
+MIN_GLUED_KEY = 8  # letters of a joined multi-word name found glued inside a longer token
+
+
+def _glue_left(folded: str, original: str) -> str:
+    """What is left of a token beside a glued name, without its digits ("4ever" is "ever")."""
+    return "".join(f for f, o in zip(folded, original) if not o.isdigit())
+
+
+def _is_glue(rest: str) -> bool:
+    """Whether the rest of a token is digits only, or one or two lexicon words."""
+    if not rest:
+        return True
+    if len(rest) < 3:
+        return False
+    return lexicon.is_word(rest) or any(lexicon.is_word(rest[:k]) and lexicon.is_word(rest[k:]) for k in range(2, len(rest) - 1))
 
 
 _MEMO_LIMIT = 1 << 16  # window texts whose registry answers are kept (a few megabytes)
@@ -1234,18 +1293,48 @@ def _build_ops(label: str, words: dict[str, _WordForms]) -> tuple[tuple, ...]:
 def _ops_of(label: str, key: tuple[str, ...], scripts: tuple[str, ...], latin: tuple[str, ...]) -> tuple[tuple, ...]:
     unspaced = all(is_unspaced(s) for s in scripts)
     last = _last_word_stands_alone(label)
+    given, elided = _given_tokens(label), bool(_ELIDED_PREFIX.search(label))
     ops: list[tuple] = []
-    _key_ops(ops, key, AS_WRITTEN, unspaced, last)
+    _key_ops(ops, key, AS_WRITTEN, unspaced, last, given, elided)
     if latin and latin != key:
-        _key_ops(ops, latin, TRANSLITERATION, False, last)
+        _key_ops(ops, latin, TRANSLITERATION, False, last, given, elided)
     return tuple(ops)
 
 
-def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool) -> None:
+# An elided prefix of a surname: "O'Keeffe", "D'Arcy", "L'Enfant" (one letter and an apostrophe).
+_ELIDED_PREFIX = re.compile(r"(?<![^\W\d_])[OoDdLl]['’](?=[^\W\d_])")
+
+
+def _given_tokens(label: str) -> int:
+    """Tokens of a label's given name: its first space-separated word, hyphenated parts
+    included ("Jean-Michel Basquiat": two), or 1."""
+    words = label.split()
+    if len(words) < 2 or "-" not in words[0]:
+        return 1
+    return max(1, len(name_tokens(words[0])))
+
+
+def _join_elided(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """Tokens with an elided one-letter prefix joined to the word it belongs to ("o", "keeffe" → "okeeffe")."""
+    out: list[str] = []
+    k = 0
+    while k < len(tokens):
+        if len(tokens[k]) == 1 and k + 1 < len(tokens) and tokens[k] in "odi":
+            out.append(tokens[k] + tokens[k + 1])
+            k += 2
+            continue
+        out.append(tokens[k])
+        k += 1
+    return tuple(out)
+
+
+def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool, last_alone: bool,
+             given: int = 1, elided: bool = False) -> None:
     joined = "".join(tokens)
     n = len(tokens)
     single = n == 1 or unspaced
-    fuzzy = not unspaced and all(len(t) > 1 for t in tokens)  # initials ("M. Okonkwo") never match fuzzily
+    words = _join_elided(tokens) if elided else tokens
+    fuzzy = not unspaced and all(len(t) > 1 for t in words)  # initials ("M. Okonkwo") never match fuzzily
     possessive = not single or (len(joined) >= 4 and not lexicon.is_word(joined))
     if unspaced:  # "宮崎駿": one word, matched inside runs of text
         ops.append(("key", joined, "exact", True, False, False, via, 1, n))
@@ -1259,8 +1348,11 @@ def _key_ops(ops: list[tuple], tokens: tuple[str, ...], via: str, unspaced: bool
     for order in _other_orders(tokens):
         ops.append(("key", "".join(order), "reversed", False, fuzzy, True, via, n, n))
     ops.append(("given", tokens[0]))
-    for surname in _surnames_of(tokens, last_alone):
-        ops.append(("surname", surname, n == 2))
+    surnames = _surnames_of(words, last_alone)
+    if given > 1 and len(tokens) > given:  # after a hyphenated given name: "Basquiat" of "Jean-Michel Basquiat"
+        surnames += [s for s in _surnames_of(("".join(tokens[:given]), *words[given:]), last_alone) if s not in surnames]
+    for surname in surnames:
+        ops.append(("surname", surname, len(words) == 2))
         ops.append(("inflect", surname))
 
 
@@ -1298,6 +1390,9 @@ def _explain(
         common = common or any(_is_common(k, rules) for k in checked)
         if hit.rule in ("surname", "inflection") and hit.key and len(hit.key) < MIN_SURNAME_LEN:
             common = True  # a short surname ("Zorn", "Wood") is too short to stand alone
+        if (hit.rule == "surname" and hit.key and rules.reads_ordinary("frequent-surname")
+                and givennames.is_frequent_surname(hit.key)):
+            common = True  # a frequent surname somewhere ("O'Keeffe", "Murata"): many people's, not one artist's
         noun = once(cues.place_after, prompt, hit.end) if hit.rule in ("single", "surname", "inflection") else ""
         if noun:
             common = True  # "Sorolla street", "Kusama station": a place named after someone
@@ -1580,6 +1675,17 @@ def _other_orders(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
     orders.add(tuple(reversed(tokens)))
     orders.discard(tokens)
     return sorted(orders)
+
+
+def _given_before(prompt: str, tokens: list[Token], i: int, given: list[str]) -> bool:
+    """Whether the artist's given name, perhaps declined, comes right before ``tokens[i]``;
+    a case ending written after an apostrophe counts with it (Polish "Claude'a Moneta")."""
+    before = tokens[i - 1]
+    if (i > 1 and len(before.text) <= 3 and prompt[tokens[i - 2].end : before.start] in ("'", "’")
+            and before.end < tokens[i].start):
+        glued = tokens[i - 2]
+        return not prompt[before.end : tokens[i].start].strip() and any(glued.text == g for g in given)
+    return _given_form(prompt, before, tokens[i], given)
 
 
 def _given_form(prompt: str, before: Token, first: Token, given: list[str]) -> bool:

@@ -17,7 +17,9 @@ name, after "the village of" or a locative preposition, before ", <country>"; se
 Latin that is an ordinary word of a language written in that script, wordfreq; see
 ``screening.language.native_word``); and for a full name, ``institution`` (it starts the
 name of an institution: "the Jan Matejko Academy of Fine Arts"; not listed by default: the
-issue's rule is that a full name stands on its own). Listed, such a hit needs a style cue or an obfuscation
+issue's rule is that a full name stands on its own); and ``frequent-surname`` (a surname
+alone that is among the 1,000 most frequent surnames of some country, names-dataset:
+"O'Keeffe", "Murata", "Takeuchi" are many people's, not one artist's). Listed, such a hit needs a style cue or an obfuscation
 like a common word. ``place_population``: a lone name that is the main name of a place
 of this many people or more (GeoNames, ``screening.gazetteer``) is read as a common word.
 """
@@ -27,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 RULES = ("full-name", "single", "surname", "inflection", "fuzzy", "phonetic")
-READINGS = ("place", "native-word", "institution")
+READINGS = ("place", "native-word", "institution", "frequent-surname")
 CONTEXT_KEYS = RULES + tuple(f"common-{r}" for r in RULES) + ("transliteration", "skeleton") + READINGS
 
 
@@ -37,7 +39,7 @@ class NameRules:
     context_required: frozenset[str] = field(
         default_factory=lambda: frozenset({
             "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place",
-            "native-word",
+            "native-word", "frequent-surname",
         })
     )
     place_population: int = 15000
