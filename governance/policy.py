@@ -179,7 +179,7 @@ NameContextKey = Literal[
 
 _DEFAULT_CONTEXT_REQUIRED: tuple[NameContextKey, ...] = (
     "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place", "native-word",
-    "frequent-surname")
+    "frequent-surname", "institution")
 
 
 class NameSettings(_Strict):

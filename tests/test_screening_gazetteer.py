@@ -133,11 +133,14 @@ def test_an_ordinary_word_of_the_prompts_language_needs_a_cue(matcher: NameMatch
 
 def test_a_full_name_starting_an_institutions_name_is_a_policy_choice(matcher: NameMatcher) -> None:
     prompt = "students outside the Jan Matejko Academy of Fine Arts"
-    assert [h.rule for h in matcher.find(prompt)] == ["full-name"]  # the default: a full name stands
-    rules = NameRules(context_required=DEFAULT_RULES.context_required | {"institution"})
-    whys = [w for h, w in dropped(matcher, prompt, rules) if h.rule == "full-name"]
+    # The default reads it as an institution's name: it needs a style cue.
+    whys = [w for h, w in dropped(matcher, prompt, DEFAULT_RULES) if h.rule == "full-name"]
     assert whys == ["the name of an institution ('Academy' after it); no style cue, no obfuscation"]
-    assert [h.rule for h in matcher.find("Jan Matejko street scene", rules=rules)] == ["full-name"]
+    assert [h.rule for h in matcher.find("Jan Matejko street scene")] == ["full-name"]
+    assert [h.rule for h in matcher.find("in the style of Jan Matejko Academy of Fine Arts")] == ["full-name"]
+    # A policy without the reading lets every full name stand, wherever it is.
+    rules = NameRules(context_required=DEFAULT_RULES.context_required - {"institution"})
+    assert [h.rule for h in matcher.find(prompt, rules=rules)] == ["full-name"]
 
 
 def test_native_word_bounds_scripts_wordfreq_does_not_cover() -> None:

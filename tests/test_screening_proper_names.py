@@ -11,6 +11,7 @@ import pytest
 
 from stylegate.governance.screening.names import NameMatcher
 from stylegate.governance.screening.places import proper_name_head
+from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
 
 ARTISTS = [(1, "Ivan Meštrović"), (2, "Amedeo Modigliani"), (3, "Lyonel Feininger"), (4, "Ilya Glazunov")]
 
@@ -53,9 +54,16 @@ def test_a_style_cue_still_counts_before_a_named_place(matcher: NameMatcher) -> 
     assert [(h.artist_id, h.rule) for h in found] == [(3, "surname")]
 
 
-def test_a_full_name_inside_an_institution_name_still_stands(matcher: NameMatcher) -> None:
-    # The policy: a full multi-word name fires on its own, wherever it is.
-    found = matcher.find("the Ivan Meštrović Gallery in Split")
+def test_a_full_name_inside_an_institution_name_needs_a_cue(matcher: NameMatcher) -> None:
+    # An institution named after the artist is no request for the style (the policy's
+    # "institution" reading, listed by default); before or after the name, and a cue still counts.
+    assert matcher.find("the Ivan Meštrović Gallery in Split") == []
+    assert matcher.find("the courtyard of the Fundació Ivan Meštrović") == []
+    assert matcher.find("Fundació Ivan Meštrović, the courtyard") == []  # nor a sound-alike window over it
+    assert [(h.artist_id, h.rule) for h in matcher.find("a bust in the style of Ivan Meštrović Gallery pieces")] == [
+        (1, "full-name")]
+    rules = NameRules(context_required=DEFAULT_RULES.context_required - {"institution"})
+    found = matcher.find("the Ivan Meštrović Gallery in Split", rules=rules)
     assert [(h.artist_id, h.rule) for h in found] == [(1, "full-name")]
 
 

@@ -217,8 +217,6 @@ def test_dev2_each_attack_category_is_caught_90_percent(dev2_tallies: dict[str, 
     assert dev2_tallies[category].rate >= rn.CATEGORY_TARGET, dev2_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 2.4% (2/83): two full names in institution names (a full "
-                   "name stands by default; the policy's 'institution' key would read them as institutions)")
 def test_dev2_benign_prompts_stay_under_one_percent(dev2_tallies: dict[str, Tally]) -> None:
     assert rn.report(dev2_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 

@@ -1458,9 +1458,15 @@ def _reading(
     Matejko Academy", ``places.institution_after``, the policy's ``institution``). Each
     makes the hit need a style cue or an obfuscation, whatever its rule.
     """
-    if hit.rule == "full-name":
-        head = places.institution_after(prompt, hit.end) if rules.reads_ordinary("institution") else ""
-        return f"the name of an institution ({head!r} after it)" if head else ""
+    whole_name = hit.rule == "full-name" or hit.rule in ("fuzzy", "phonetic") and len(name_tokens(hit.matched)) > 1
+    if whole_name:  # the full name, or a misspelling of it ("Ivan Meštrović, the" read as it sounds)
+        if not rules.reads_ordinary("institution"):
+            return ""
+        head = places.institution_after(prompt, hit.end)
+        if head:
+            return f"the name of an institution ({head!r} after it)"
+        head = places.institution_before(prompt, hit.start)
+        return f"the name of an institution ({head!r} before it)" if head else ""
     if hit.rule not in ("single", "surname", "inflection"):
         return ""
     if rules.reads_ordinary("place"):

@@ -254,7 +254,7 @@ museet museo musée museu muzeum muziejus muzejs múzeum muzej müzesi galleria 
 gatvė iela utca út tér katu kuja gata gatan gade vej vei veien straße strasse weg platz allee gasse
 ulica ulice náměstí trg koleji lisesi okulu üniversitesi caddesi sokak sokağı meydanı gimnázium
 gimnazjum gimnazija liceum lycée liceo akademia akademie académie academia hotell hôtel hostal teatro
-théâtre teatr stiftung fundación fundação fondation fondazione institut instituto istituto universität
+théâtre teatr stiftung fundación fundação fundació fundacja nadace fondation fondazione institut instituto istituto universität
 université universidad università universitet uniwersytet krankenhaus
 музей музея галерея гостиница отель улица площадь проспект переулок набережная театр университет
 институт академия гимназия парк бульвар шоссе вокзал станция завод фабрика колхоз совхоз
@@ -337,6 +337,21 @@ def proper_name_head(prompt: str, start: int, end: int) -> str:
     if before in INSTITUTIONS or (word[:1].isupper() and (before in NAMED_PLACES or before in NAMED_BEFORE)):
         return word
     return ""
+
+
+def institution_before(prompt: str, start: int) -> str:
+    """The capitalised institution noun right before a full name starting at ``start``
+    ("Fundació Joan Miró", "Museo Joaquín Sorolla", "Fondation Louis Vuitton"), or ""."""
+    k = start
+    while k > 0 and prompt[k - 1] in " \t":
+        k -= 1
+    if k == start or k == 0:
+        return ""
+    word_end = k
+    while k > 0 and (prompt[k - 1].isalpha() or _is_mark(prompt[k - 1])):
+        k -= 1
+    word = prompt[k:word_end]
+    return word if word[:1].isupper() and word.casefold() in INSTITUTIONS else ""
 
 
 def institution_after(prompt: str, end: int) -> str:

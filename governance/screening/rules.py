@@ -16,8 +16,9 @@ name, after "the village of" or a locative preposition, before ", <country>"; se
 ``screening.places``) and ``native-word`` (a short name written in a script other than
 Latin that is an ordinary word of a language written in that script, wordfreq; see
 ``screening.language.native_word``); and for a full name, ``institution`` (it starts the
-name of an institution: "the Jan Matejko Academy of Fine Arts"; not listed by default: the
-issue's rule is that a full name stands on its own); and ``frequent-surname`` (a surname
+name of an institution: "the Jan Matejko Academy of Fine Arts", "Fundació Joan Miró"; listed
+by default since round 8: a museum, school or foundation named after an artist is no request
+for the style, and a style cue still makes it count); and ``frequent-surname`` (a surname
 alone that is among the 1,000 most frequent surnames of some country, names-dataset:
 "O'Keeffe", "Murata", "Takeuchi" are many people's, not one artist's). Listed, such a hit needs a style cue or an obfuscation
 like a common word. ``place_population``: a lone name that is the main name of a place
@@ -39,7 +40,7 @@ class NameRules:
     context_required: frozenset[str] = field(
         default_factory=lambda: frozenset({
             "common-single", "common-surname", "common-inflection", "common-fuzzy", "common-phonetic", "place",
-            "native-word", "frequent-surname",
+            "native-word", "frequent-surname", "institution",
         })
     )
     place_population: int = 15000
