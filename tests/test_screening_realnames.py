@@ -286,8 +286,6 @@ def test_dev3_attacks_flag_no_artist_they_do_not_name(dev3_tallies: dict[str, Ta
 # 9% benign flagged on 98026c7's rules; 87.2% / 9% after the round-7 merges: cross-script 9/17,
 # inflection 12/17), then used to develop the cross-script and inflection rules: no longer fresh.
 NOT_MET_FRESH3: dict[str, str] = {
-    "inflection": "88.2% (15/17): the Lithuanian and Latvian cues 'stiliumi', 'stilā' come after the name "
-                  "but are listed as cues before it",
     "common-cue": "82.4% (14/17): 'in the style of both', 'stile Nara' (Nara a city), 'style of Shin' (short)",
 }
 

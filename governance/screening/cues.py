@@ -42,7 +42,7 @@ STRONG_BEFORE = (
     # Bulgarian, Macedonian, Serbian, Persian, Hebrew
     # Romanian, Catalan, Hungarian, Slovak, Slovenian, Croatian, Lithuanian, Latvian
     "în stilul lui", "în stilul", "in stilul lui", "a l'estil de", "en l'estil de", "estil de", "v štýle", "v slogu",
-    "u stilu", "stiliumi", "stilā",
+    "u stilu", "στο ύφος του", "στο ύφος της", "στο ύφος",
     "в стила на", "по стила на", "в маниера на", "во стилот на", "у стилу", "по узору на", "به سبک", "בסגנון",
     "בהשראת",
 )
@@ -54,9 +54,9 @@ WEAK_BEFORE = (
 STRONG_AFTER = (
     "style", "styled", "styles", "esque", "inspired", "aesthetic", "stil", "stijl", "stile", "estilo",
     "styl", "stylu", "стиль", "стилю", "στυλ", "tarzı", "tarzında", "tyyliin", "tyyliä", "tyylinen",
-    "stílusában", "stílusú", "stílusa",
+    "stílusában", "stílusú", "stílusa", "idéző", "stiliumi", "stiliaus", "stilā", "stilu", "stilius",
     "की शैली", "शैली", "जैसा", "जैसी", "जैसे", "के अंदाज़ में", "风格", "風格", "画风", "畫風", "風", "风", "スタイル", "画風", "タッチ", "っぽい",
-    "스타일", "화풍", "풍",
+    "스타일", "화풍", "풍", "式", "笔意", "筆意", "画法",
     # Tamil, Bengali, Urdu, Georgian, Armenian (written after the name)
     "பாணியில்", "பாணியிலான", "பாணி", "ஸ்டைல்", "শৈলীতে", "ধাঁচে", "স্টাইলে", "کے انداز میں", "سٹائل",
     "სტილში", "სტილით", "ոճով",

@@ -87,7 +87,7 @@ from stylegate.governance.screening.packedstrings import PackedStrings
 from stylegate.governance.screening.phonetic import MIN_LEN as PHONETIC_MIN_LEN
 from stylegate.governance.screening.phonetic import PhoneticIndex, another_syllable, forget_probes
 from stylegate.governance.screening.rules import DEFAULT_RULES, NameRules
-from stylegate.governance.screening.scripts import LATIN, is_unspaced
+from stylegate.governance.screening.scripts import LATIN, is_unspaced, script_of
 from stylegate.governance.screening.skeleton import SKELETON_SCORE, SkeletonIndex
 from stylegate.governance.screening.skeleton import STANDS_ALONE_LEN as SKELETON_ALONE_LEN
 
@@ -1459,6 +1459,14 @@ def _reading(
     makes the hit need a style cue or an obfuscation, whatever its rule.
     """
     whole_name = hit.rule == "full-name" or hit.rule in ("fuzzy", "phonetic") and len(name_tokens(hit.matched)) > 1
+    if hit.rule in ("full-name", "single"):
+        span = prompt[hit.start : hit.end]
+        if hit.rule == "full-name" and rules.reads_ordinary("place") and span.isalpha() and span.isascii() and places.is_place(
+                canonical_word(span), rules.place_population):
+            return f"a place: {span!r}"  # a full name written as one word that is a town's name ("Jeongseon")
+        if (len(span) <= 2 and all(is_unspaced(script_of(c)) for c in span)
+                and _inside_unspaced_run(prompt, hit.start, hit.end)):
+            return f"two letters inside a run of {script_of(span[0]).title()} text"  # 马远 in 骑马远行, 정선 in 정선된
     if whole_name:  # the full name, or a misspelling of it ("Ivan Meštrović, the" read as it sounds)
         if not rules.reads_ordinary("institution"):
             return ""
@@ -1559,7 +1567,6 @@ def _inside_unspaced_run(prompt: str, start: int, end: int) -> bool:
     In such a run a lone surname cannot be told from a word of the run (word boundaries are
     not written), so it needs context like a common word; a full name still stands alone.
     """
-    from stylegate.governance.screening.scripts import script_of
 
     def glued(a: int, b: int) -> bool:
         return 0 <= a < len(prompt) and 0 <= b < len(prompt) and all(
