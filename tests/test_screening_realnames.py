@@ -34,8 +34,6 @@ NOT_MET_FRESH: dict[str, str] = {}
 # rule changes and committed before it was first measured. Below target there, measured
 # once at the rules of commit abb76a4 (`stylegate bench redteam --lexical-only`):
 NOT_MET_FRESH2: dict[str, str] = {
-    "cross-script": "88.9% (16/18) since fresh3's rules; at first 77.8% (14/18): 'Караваджо', 'アンリ・ルソー', "
-                    "'Джорджо де Кирико', 'クリスト' missed",
     "inflection": "76.9% (10/13): Greek genitive 'Θεόφιλου', Russian 'Гойи', German 'Richters' missed",
     "misspelling": "73.3% (11/15): 'MC Esher', 'Park Su-geun', 'Feng Tzu-k'ai', 'Paja Jowanowitsch' missed",
 }
@@ -265,8 +263,6 @@ def test_dev3_each_attack_category_is_caught_90_percent(dev3_tallies: dict[str, 
     assert dev3_tallies[category].rate >= rn.CATEGORY_TARGET, dev3_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 96.9% (93/96): katakana セザンヌ and Russian Сезанна (two "
-                   "consonant classes), Иероним Босх (Latin -us and Dutch sch)")
 def test_dev3_all_attacks_together_are_caught_97_percent(dev3_tallies: dict[str, Tally]) -> None:
     assert rn.report(dev3_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 

@@ -21,6 +21,8 @@ from functools import lru_cache
 log = logging.getLogger(__name__)
 
 # Languages of the prompts the gate sees most (and of the artists registered), in wordfreq's codes.
+COMMON_ZIPF = 3.0  # the default policy's names.common_zipf: a word this frequent somewhere is common
+
 LANGUAGES = (
     "en", "de", "fr", "es", "it", "pt", "nl", "sv", "nb", "da", "fi", "pl", "cs",
     "ru", "uk", "el", "tr", "ar", "he", "hi", "ja", "zh", "ko",

@@ -56,8 +56,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from stylegate.governance.screening import cues, frequency, inflection, lexicon
-from stylegate.governance.screening.canonical import Token
+from stylegate.governance.screening import cues, frequency, inflection, language, lexicon
+from stylegate.governance.screening.canonical import Token, canonical_word
 from stylegate.governance.screening.scripts import COMMON, LATIN, UNSPACED, script_of
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ MIN_READING_AGREEMENT = 50  # rapidfuzz ratio of a window's romanised letters to
 # The letters as they sound (phonetic_letters) count only when they agree this well: the
 # consonant classes already agree, so this ratio mostly weighs the vowels.
 MIN_HEARD_AGREEMENT = 75
+MIN_SPELT_SURNAME_LEN = 4  # skeleton symbols of a lone surname in an alphabet that stands without a cue, spelt out
 MIN_SURNAME_LETTERS = 65  # rapidfuzz ratio of a lone surname's romanised letters to the name's
 _ABJADS = frozenset({"ARABIC", "HEBREW"})
 # Alphabets that write every vowel as a letter: a short skeleton spelt out in one stands alone.
@@ -493,6 +494,10 @@ def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list
         # Hungarian spelling: "cs" is "ch", "sz" "s", "s" "sh", "zs" "zh", "gy" "dy", "ly" "y"
         # ("Munkácsy Mihály" is Мункачи Михай)
         out.append([_HUNGARIAN_DIGRAPH.sub(lambda m: _HUNGARIAN_SOUND[m.group()], w) for w in words])
+    for base in (words, unsounded):
+        latinate = [w[:-2] if len(w) >= 6 and w.endswith("us") else w for w in base]
+        if latinate != base and latinate not in out:  # a Latin "-us" is left off in Slavic scripts ("Hieronymus" is Иероним)
+            out.append(latinate)
     spanish = [_GLIDE_J_ANY.sub("kh", w) for w in words]
     if spanish != words:  # Spanish "j" is "kh" as other scripts write it ("Juan" Хуан, خوان)
         out.append(spanish)
@@ -751,7 +756,9 @@ class SkeletonIndex:
                 if candidates:  # None: a skeleton shared by that many names tells nothing
                     out.extend(_verify(prompt, [window], words, candidates, labels))
         # A surname alone in another script ("カンディンスキー風"): exact, one word, a style cue.
-        alone = [w for w in windows if not w[4] and w[1] - w[0] < 2]  # a surname, or a particle and a surname
+        named = {(m.start, m.end) for m in out}  # a window read as a whole name is not read again as a surname
+        alone = [w for w in windows if not w[4] and w[1] - w[0] < 2  # a surname, or a particle and a surname
+                 and (words[w[0]].start, words[w[1]].end) not in named]
         if alone and len(self._surnames):
             groups = [[pack(w[2])] for w in alone]
             for window, candidates in zip(alone, self._surnames.get_grouped(groups, MAX_SURNAME_CANDIDATES)):
@@ -1024,7 +1031,14 @@ def _verify_surname(
     i, j, skeleton, reading, _ = window
     w = words[i]
     n = j - i + 1
-    if not _cued(prompt, w.start, words[j].end):
+    cued = _cued(prompt, w.start, words[j].end)
+    # Without a cue, only one word of an alphabet spelling the name letter for letter stands
+    # ("Караваджо", "Босх"), as the surname alone stands in Latin letters, and not when it is
+    # an ordinary word of its own language.
+    spelt_only = not cued
+    if spelt_only and (w.script not in _ALPHABETS or n != 1 or len(skeleton) < MIN_SPELT_SURNAME_LEN
+                       or frequency.zipf(canonical_word(w.text)) >= frequency.COMMON_ZIPF
+                       or language.native_word(w.text, frequency.COMMON_ZIPF)):
         return []
     abjad = w.script in _ABJADS
     out: list[tuple[float, SkeletonMatch]] = []
@@ -1033,11 +1047,12 @@ def _verify_surname(
         if label is None:
             continue
         script, _, surnames = label_forms(label)
-        written = " ".join(romanise(x, script) for x in label.split()[-n:])
         # One word is weak evidence: its letters, vowels included, must mostly agree too
         # ("クブシノブ" ku-bu-shi-no-bu is Kuvshinov; "カブシナブ" ka-bu-shi-na-bu is not).
         if w.script == script or not any(f.skeleton == skeleton and f.words == n for f in surnames):
             continue
+        written = " ".join(romanise(x, script) for x in label.split()[-n:])
+        spoken = [" ".join(r[-n:]) for r in _surname_readings(label, script)]
         if len(skeleton) < MIN_SURNAME_LEN and (w.script not in _ALPHABETS or len(label.split()) > 1):
             continue  # a two-symbol word is a one-word name's only when spelt out in an alphabet
         if abjad:
@@ -1049,15 +1064,29 @@ def _verify_surname(
             ratio = fuzz_ratio(heard, name) if vowels and vowels >= _vowel_count(name) - 1 else 0.0
             needed: float = MIN_HEARD_AGREEMENT
         else:
-            ratio = _letter_ratio(reading, written)
+            ratio = max(_letter_ratio(reading, x) for x in [written, *spoken])
             needed = MIN_SURNAME_LETTERS if len(skeleton) >= SHORT_SURNAME_LEN else MIN_SHORT_SURNAME_LETTERS
             if len(skeleton) < MIN_SURNAME_LEN:
                 needed = MIN_MONONYM_LETTERS
+        if spelt_only:
+            needed = max(needed, MIN_MONONYM_LETTERS)
         if ratio >= needed:
-            out.append((ratio, SkeletonMatch(label_id, w.start, w.end, 0, reading, skeleton, skeleton, "surname")))
+            part = "spelt" if spelt_only else "surname"
+            out.append((ratio, SkeletonMatch(label_id, w.start, words[j].end, 0, reading, skeleton, skeleton, part)))
     # One word names one person: of the surnames it could be, only the closest in letters.
     best = max((r for r, _ in out), default=0.0)
     return [m for r, m in out if r == best]
+
+
+@lru_cache(maxsize=4096)
+def _surname_readings(label: str, script: str) -> tuple[tuple[str, ...], ...]:
+    """A Latin label's spoken readings (:func:`_spoken_readings`), word by word, for the
+    letters of a lone surname ("khristo" for "Christo", クリスト)."""
+    found = _label_words(label)
+    if found is None or script != LATIN:
+        return ()
+    words = [romanise(w, script) for w in found[0]]
+    return tuple(tuple(r) for r in _spoken_readings(words, found[0]))
 
 
 def _vowel_count(sounded: str) -> int:
