@@ -50,8 +50,8 @@ PREVIEW_FROM_SCHEDULER = "scheduler"
 class EarlyAbortConfig:
     """When to preview and how sure a preview must be before it stops a run.
 
-    ``at``: preview points as fractions of the run's denoising steps; ``(0.6, 0.8)``
-    previews after 15 and 20 of 25 steps. A preview after the last step would duplicate
+    ``at``: preview points as fractions of the run's denoising steps; ``(0.3, 0.5, 0.7, 0.9)``
+    previews after 8, 12, 18 and 22 of 25 steps. A preview after the last step would duplicate
     the post-check, so points are kept in ``[1, steps - 1]``.
 
     ``margin``: a preview is a noisier picture than the final image, so it aborts only when
@@ -59,24 +59,24 @@ class EarlyAbortConfig:
     gate's score units, cosine for style). ``confirm``: how many consecutive previews must
     reject before the run stops (1: the first one that does).
 
-    The defaults are traced under the StyleWorld pipeline's stochastic DDIM (eta 1, issue #13)
-    by ``python -m stylegate.bench.early_abort_trace`` (``stylegate bench generate``'s
-    calibration prompts, 2 seeds, first attempts and steered retries: 176 runs at 25 steps,
-    previews after 20-90 % of the run, never stopping it), with a rule, not by hand: on the
-    first seed, of 1,302 candidate (points, margin, confirm), those that stop >= 90 % of the
-    runs the post-check rejects and falsely stop <= 4 % of the passing steered runs; of
-    those, the most steps saved, then fewer previews, then the middle of the tied margins.
-    Traced figures (choosing seed / held-out seed): doomed runs stopped 9/9 / 8/9, steps
-    saved on them 37.8 % / 28.9 %, false aborts 1/79 / 1/79 runs (steered: 1/40 / 1/41).
-    The eta-0 calibration ((0.4, 0.6, 0.8), margin 0.08: 0-4 % false aborts under eta 0)
-    replayed on the same trace falsely stops 11.4 % of passing runs (14.6-25 % of steered
-    ones): under eta 1 the predicted image before 60 % of the run reads as styled even when
-    the final image is not, so an earlier preview cannot separate the two.
+    The defaults are traced for the shipped StyleWorld pipeline (round-8 weights, stochastic
+    DDIM eta 1, guidance 2.0) by ``python -m stylegate.bench.early_abort_trace``
+    (``stylegate bench generate``'s calibration prompts, 2 seeds, first attempts and steered
+    retries: 176 runs at 25 steps, previews after 20-90 % of the run, never stopping it),
+    with a rule, not by hand: on the first seed, of 1,302 candidate (points, margin,
+    confirm), those that stop >= 90 % of the runs the post-check rejects and falsely stop
+    <= 4 % of the passing steered runs; of those, the most steps saved, then fewer previews,
+    then the middle of the tied margins. Traced figures (choosing seed / held-out seed):
+    doomed runs stopped 8/8 / 11/12, steps saved on them 61.0 % / 56.3 %, false aborts 1/80
+    / 0/76 runs (steered: 1/41 / 0/38). The previous defaults ((0.6, 0.8), margin 0.24,
+    traced on the round-7 weights at guidance 3) replayed on the same trace stop 18/20 doomed
+    runs and save 35.0 % of their steps: with the new weights an early preview reads as the
+    final image does, so earlier points pay.
     ``stylegate.bench.generate.measure_margins`` replays candidate margins at these points.
     """
 
-    at: tuple[float, ...] = (0.6, 0.8)
-    margin: float = 0.24
+    at: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
+    margin: float = 0.2
     confirm: int = 1
     enabled: bool = True
 

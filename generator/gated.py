@@ -281,6 +281,7 @@ class PipelineCaps:
     params: frozenset[str]
     preview_source: str | None  # PREVIEW_FROM_PIPELINE, PREVIEW_FROM_SCHEDULER or None
     degraded: tuple[str, ...]
+    default_guidance: float | None = None  # the pipeline's own guidance_scale default, if it declares one
 
     def accepts(self, name: str) -> bool:
         return name in self.params
@@ -296,11 +297,15 @@ class PipelineCaps:
     @classmethod
     def inspect(cls, pipe: Any) -> PipelineCaps:
         name = type(pipe).__name__
+        default_guidance: float | None = None
         try:
             signature = inspect.signature(pipe.__call__ if not inspect.isfunction(pipe) else pipe)
             params = frozenset(
                 p.name for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
             )
+            declared = signature.parameters.get("guidance_scale")
+            if declared is not None and isinstance(declared.default, (int, float)) and not isinstance(declared.default, bool):
+                default_guidance = float(declared.default)
         except (TypeError, ValueError):  # no introspectable signature: pass the prompt only
             params = frozenset()
         degraded = []
@@ -324,7 +329,8 @@ class PipelineCaps:
                 source = PREVIEW_FROM_SCHEDULER
             else:
                 degraded.append("no pred_original_sample and no scheduler to form a preview: no early abort")
-        return cls(name=name, params=params, preview_source=source, degraded=tuple(degraded))
+        return cls(name=name, params=params, preview_source=source, degraded=tuple(degraded),
+                   default_guidance=default_guidance)
 
 
 def first_image(output: Any) -> Image.Image:
@@ -380,6 +386,7 @@ def _array_to_pil(value: Any, *, batched: bool) -> Image.Image:
 
 
 # ------------------------------------------------------------- generator
+FALLBACK_GUIDANCE = 3.0  # the first attempt's guidance for a pipeline that declares no default
 CANDIDATE_SEED_STRIDE = 7_919  # seed of an attempt's candidate c: the attempt's seed + c * this
 
 
@@ -398,7 +405,7 @@ class GatedGenerator:
         pipeline: Any = None,
         *,
         load_pipeline: Callable[[], Any] | None = None,
-        guidance_scale: float = 3.0,
+        guidance_scale: float | None = None,
         steer_guidance_step: float | None = None,
         height: int | None = None,
         width: int | None = None,
@@ -409,7 +416,9 @@ class GatedGenerator:
         """``pipeline`` or ``load_pipeline``: the latter is called on the first generation only,
         so a prompt the pre-check blocks never loads a model.
 
-        ``steer_guidance_step``: how much each steered retry raises the guidance (None: the
+        ``guidance_scale``: the first attempt's classifier-free guidance (None: the pipeline's
+        own default, :data:`FALLBACK_GUIDANCE` when it declares none; the StyleWorld pipeline's
+        is 2.0). ``steer_guidance_step``: how much each steered retry raises the guidance (None: the
         policy's ``steering.retry_guidance_step``).
 
         ``height``/``width`` are passed when the pipeline accepts them. ``early_abort``
@@ -424,7 +433,7 @@ class GatedGenerator:
         self.gate = gate
         self._pipeline = pipeline
         self._load_pipeline = load_pipeline
-        self.guidance_scale = guidance_scale
+        self._guidance_scale = guidance_scale
         self.steer_guidance_step = steer_guidance_step
         self.height = height
         self.width = width
@@ -436,6 +445,14 @@ class GatedGenerator:
 
             self._user_callbacks = as_callbacks(callback_on_step_end, callback_on_step_end_tensor_inputs)
 
+
+    @property
+    def guidance_scale(self) -> float:
+        """The first attempt's guidance: the constructor's, else the pipeline's own default (loads it)."""
+        if self._guidance_scale is not None:
+            return self._guidance_scale
+        declared = self.caps.default_guidance
+        return FALLBACK_GUIDANCE if declared is None else declared
 
     @property
     def retry_guidance_step(self) -> float:

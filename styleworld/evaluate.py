@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from stylegate.styleworld.pipeline import DEFAULT_GUIDANCE
 from .clipdata import NAME_ONLY_TEMPLATES, images_to_tensor
 from .data import grid, render_set
 from .models import CLIP_MODEL_NAME, MANIFEST_PATH, SHIPPED_CLIPS, WEIGHTS_DIR, load_clip, load_pipeline
@@ -142,7 +143,7 @@ def eval_clip(n_heldout: int = 12, name: str = CLIP_MODEL_NAME) -> dict[str, Any
 # diffusion
 # ----------------------------------------------------------------------------------------
 
-def generate(pipe, prompts: list[str], seeds: list[int], steps: int = 25, guidance: float = 3.0,
+def generate(pipe, prompts: list[str], seeds: list[int], steps: int = 25, guidance: float = DEFAULT_GUIDANCE,
              batch: int = 32) -> np.ndarray:
     """Generate one image per (prompt, seed); returns uint8 (N, H, W, 3)."""
     import torch
@@ -157,7 +158,7 @@ def generate(pipe, prompts: list[str], seeds: list[int], steps: int = 25, guidan
     return np.concatenate(out)
 
 
-def eval_diffusion(per_pair: int = 4, steps: int = 25, guidance: float = 3.0) -> dict[str, Any]:
+def eval_diffusion(per_pair: int = 4, steps: int = 25, guidance: float = DEFAULT_GUIDANCE) -> dict[str, Any]:
     """Style fidelity of generated images, judged by the non-neural classifier and by the tiny CLIP."""
     import torch
 

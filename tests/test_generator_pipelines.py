@@ -9,6 +9,7 @@ shows the degraded path: it warns and still works.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from pathlib import Path
@@ -109,7 +110,10 @@ def test_tiny_sd_allow_path_runs_the_gate_around_it(gate: PolicyGate, tiny_sd: A
     from diffusers import StableDiffusionPipeline
 
     assert isinstance(tiny_sd, StableDiffusionPipeline)
-    gen = GatedGenerator(gate, tiny_sd)
+    # Given no guidance, the gate uses the pipeline's own default (Stable Diffusion's 7.5).
+    declared = inspect.signature(tiny_sd.__call__).parameters["guidance_scale"].default
+    assert GatedGenerator(gate, tiny_sd).guidance_scale == declared
+    gen = GatedGenerator(gate, tiny_sd, guidance_scale=3.0)
     assert gen.caps.preview_source == PREVIEW_FROM_SCHEDULER and gen.caps.degraded == ()
     result = gen.generate("a cat on paper", seed=0, steps=STEPS)
     assert result.prompt_decision.action is Action.ALLOW

@@ -3,6 +3,7 @@ block, and early abort that really interrupts a run headed for an opted-out styl
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from typing import Any
@@ -77,8 +78,11 @@ def test_allow_path_runs_every_step_with_previews(world_gate: PolicyGate, pipe: 
     assert all(p.action not in REJECTING for p in attempt.previews)
     assert result.steps_summary() == {"planned": STEPS, "run": STEPS, "saved": 0, "aborted_attempts": 0}
     assert result.degraded == []
-    # the previews read the run and never change it: same pixels as a plain call
-    plain = pipe(prompt=result.used_prompt, num_inference_steps=STEPS, guidance_scale=3.0, generator=torch.Generator("cpu").manual_seed(0)).images[0]
+    # the previews read the run and never change it: same pixels as a plain call, at the
+    # pipeline's own default guidance, which the gate uses when given none
+    declared = inspect.signature(pipe.__call__).parameters["guidance_scale"].default
+    assert attempt.guidance_scale == gen.guidance_scale == declared
+    plain = pipe(prompt=result.used_prompt, num_inference_steps=STEPS, generator=torch.Generator("cpu").manual_seed(0)).images[0]
     assert np.array_equal(np.asarray(plain), np.asarray(im.image))
     assert_nothing_rejected_returned(world_gate, result)
 
@@ -150,7 +154,8 @@ def test_doomed_runs_stop_early_and_retry_with_a_stronger_push(world_gate: Polic
     seeds = [a.seed for a in im.attempt_log]
     assert len(set(seeds)) == len(seeds)
     guidance = [a.guidance_scale for a in im.attempt_log]
-    assert guidance == [3.0 + step * (a.attempt - 1) for a in im.attempt_log]
+    first = inspect.signature(pipe.__call__).parameters["guidance_scale"].default  # the pipeline's own default
+    assert guidance == [first + step * (a.attempt - 1) for a in im.attempt_log]
     assert im.attempt_log[0].negative_prompt is None  # the push is added on the retry
     summary = result.steps_summary()
     assert summary["saved"] > 0 and summary["aborted_attempts"] == len(aborted)

@@ -99,7 +99,7 @@ def generate_to_dir(
     seed: int = 0,
     steps: int = 25,
     num_images: int = 1,
-    guidance: float = 3.0,
+    guidance: float | None = None,
     height: int | None = None,
     width: int | None = None,
     device: str | None = None,
