@@ -174,12 +174,12 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_all_eight_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_all_nine_splits(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
-    assert all(f"{split} split" in out for split in ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4"))
+    assert all(f"{split} split" in out for split in rn.SPLITS)
     assert (out.index("fresh split") < out.index("dev2 split") < out.index("dev3 split") < out.index("fresh2 split")
-            < out.index("fresh3 split") < out.index("fresh4 split"))
+            < out.index("fresh3 split") < out.index("fresh4 split") < out.index("fresh5 split"))
     assert "cross-script" in out and "benign false positives" in out
 
 

@@ -55,10 +55,16 @@ def test_the_hit_spans_the_name_and_says_what_it_read(matcher: NameMatcher) -> N
     assert "name:skeleton" in hit.describe()
 
 
-def test_a_short_skeleton_needs_a_style_cue(matcher: NameMatcher) -> None:
+def test_a_short_skeleton_needs_a_style_cue_unless_the_name_is_spelt_out(matcher: NameMatcher) -> None:
     assert [h.artist_id for h in skeleton_hits(matcher, "パウル・クレー風の絵")] == [3]  # 風: in the style of
-    assert skeleton_hits(matcher, "パウル・クレー") == []  # four consonants alone say too little
-    assert skeleton_hits(matcher, "파블로 피카소") == []  # five
+    # Four or five consonant classes, but the letters, vowels included, spell the full name:
+    # a full name stands on its own, in any script.
+    assert [(h.artist_id, h.how) for h in skeleton_hits(matcher, "パウル・クレー")] == [(3, "skeleton-spelt")]
+    assert [(h.artist_id, h.how) for h in skeleton_hits(matcher, "파블로 피카소")] == [(1, "skeleton-spelt")]
+    # The same consonant classes with other vowels are not the name: they need a cue.
+    assert skeleton_hits(matcher, "ポウリ・クリ") == []
+    assert skeleton_hits(matcher, "포블리 푸커스") == []
+    assert skeleton_hits(matcher, "피보로 포카사") == []
 
 
 def test_the_whole_name_word_for_word_is_required(matcher: NameMatcher) -> None:
@@ -67,7 +73,8 @@ def test_the_whole_name_word_for_word_is_required(matcher: NameMatcher) -> None:
     assert [h.how for h in skeleton_hits(matcher, "피카소 스타일의 기타")] == ["skeleton-surname"]
     assert skeleton_hits(matcher, "피카소의 기타") == []
     assert skeleton_hits(matcher, "파블로 스타일의 기타") == []  # the given name alone
-    assert skeleton_hits(matcher, "피카소 파블로 마크 스타일") == []  # not adjacent as one name
+    # Surname first is the name too (the exact rule reads "Picasso Pablo" the same way).
+    assert [h.artist_id for h in skeleton_hits(matcher, "피카소 파블로 마크 스타일")] == [1]
 
 
 def test_ordinary_words_and_style_cues_are_not_name_parts(matcher: NameMatcher) -> None:

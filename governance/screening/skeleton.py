@@ -139,6 +139,7 @@ _ITALIAN_GN = re.compile(r"(?<=[aeiou])gn(?=[aeiou])")
 _SILENT_H = re.compile(r"h(?=[aeiou])")
 _SILENT_END = re.compile(r"[aeiouy](?:s|t|d|x|z|ts|ds)$")
 _HARD_CH = re.compile(r"(?<![st])ch")
+_CZECH_CH = re.compile(r"(?<=[aeiou])ch(?=[aeiou]|$)")
 _SOFT_G = re.compile(r"(?<!g)g(?=[eiy])")
 _HUNGARIAN_MARK = re.compile(r"[áéíóöőúüű]")
 _HUNGARIAN_DIGRAPH = re.compile(r"cs|sz|zs|gy|ly|s")
@@ -157,8 +158,10 @@ _CONVENTIONS: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
     "CYRILLIC": ((re.compile(r"kh"), "h"), (re.compile(r"(?<!d)g"), "h"), (re.compile(r"dzh|dj"), "g"),
                  (re.compile(r"sk(?=i)"), "sch"), (re.compile(r"skh"), "sch"), _V_AS_W,
                  (re.compile(r"(?<=[aeiouy])n(?= |$)"), "ng"), _RUSSIAN_CASE),
-    "GREEK": ((re.compile(r"ch"), "h"), (re.compile(r"tz"), "g"), (re.compile(r"(?<=[a-z])mp"), "b"),
+    "GREEK": ((re.compile(r"ch"), "h"), (re.compile(r"tz"), "g"), (re.compile(r"(?<![a-z])gu(?=[aeio])"), "w"),
+              (re.compile(r"(?<=[a-z])mp"), "b"),
               (re.compile(r"(?<=[a-z])nt"), "d"), (re.compile(r"sk(?=i)"), "sch"), _V_AS_W),
+    "HEBREW": ((re.compile(r"(?<![a-z])vv"), "u"),),  # an initial וו is a "w" ("וורהול" is Warhol)
     "KATAKANA": (_V_AS_W, (re.compile(r"j"), "g")),
     "HIRAGANA": (_V_AS_W, (re.compile(r"j"), "g")),
     "HANGUL": (_V_AS_W, (re.compile(r"j"), "g"), (re.compile(r"h(?=u)"), "f"),
@@ -290,6 +293,9 @@ def _kana_reading(word: str) -> str:
             continue
         latin = anyascii(ch).lower()
         if ch in _SMALL_KANA and out and out[-1] in _VOWELS:
+            if out[-1] == "u" and (len(out) == 1 or out[-2] in _VOWELS or out[-2] in "-") and not latin.startswith("y"):
+                out = out[:-1] + "w" + latin  # ウォ is "wo", ウィ "wi" ("ウォーホル" is Warhol)
+                continue
             if latin.startswith("y") and out[-1] == "i":
                 out = out[:-1]
                 if out[-2:] in ("sh", "ch") or out[-1:] == "j":
@@ -494,6 +500,15 @@ def _spoken_readings(words: list[str], written: Sequence[str] = ()) -> list[list
         # Hungarian spelling: "cs" is "ch", "sz" "s", "s" "sh", "zs" "zh", "gy" "dy", "ly" "y"
         # ("Munkácsy Mihály" is Мункачи Михай)
         out.append([_HUNGARIAN_DIGRAPH.sub(lambda m: _HUNGARIAN_SOUND[m.group()], w) for w in words])
+    german = [w.replace("w", "v") for w in words]
+    if german != words:  # German, Polish and Dutch "w" is "v" ("Wassily" is 바실리, "Witkacy" Виткаций)
+        out.append(german)
+    czech = [_CZECH_CH.sub("h", w) for w in words]
+    if czech != words:  # Czech and Slovak "ch" is "kh", written "h" ("Mucha" is 무하, Муха)
+        out.append(czech)
+    rounded = ["u" + w[1:] if len(w) > 3 and w[0] == "w" and w[1] in "aeio" else w for w in words]
+    if rounded != words:  # an initial "w" is written as a vowel "u" ("Warhol" is Уорхол, "Whistler" Уистлер)
+        out.append(rounded)
     for base in (words, unsounded):
         latinate = [w[:-2] if len(w) >= 6 and w.endswith("us") else w for w in base]
         if latinate != base and latinate not in out:  # a Latin "-us" is left off in Slavic scripts ("Hieronymus" is Иероним)
@@ -756,6 +771,7 @@ class SkeletonIndex:
                 if candidates:  # None: a skeleton shared by that many names tells nothing
                     out.extend(_verify(prompt, [window], words, candidates, labels))
         # A surname alone in another script ("カンディンスキー風"): exact, one word, a style cue.
+        out = _one_per_span(out)
         named = {(m.start, m.end) for m in out}  # a window read as a whole name is not read again as a surname
         alone = [w for w in windows if not w[4] and w[1] - w[0] < 2  # a surname, or a particle and a surname
                  and (words[w[0]].start, words[w[1]].end) not in named]
@@ -828,7 +844,8 @@ def _variants(reading: str, script: str) -> tuple[str, ...]:
     """A romanised window and the readings its script's spelling conventions for foreign names
     allow (each rule alone, then all together; see :data:`_CONVENTIONS`).
 
-    Cyrillic х and Greek χ are also "h" ("Хасуй" is "Hasui", "Йоханнес" "Johannes"); Cyrillic
+    With three or more rules applying, every rule but one is a reading too. Cyrillic х and
+    Greek χ are also "h" ("Хасуй" is "Hasui", "Йоханнес" "Johannes"); Cyrillic
     "дж" and Greek "τζ" are also a soft "g" ("Джентилески" is "Gentileschi"), "ск" before "и"
     also an Italian "sch" and "сх" a Dutch one ("Босх" is "Bosch"); a Greek "μπ", "ντ", "γκ" inside
     a word is also "b", "d", "g" ("Έντγκαρ" is "Edgar"); kana and Hangul "v" is also a German
@@ -843,14 +860,36 @@ def _variants(reading: str, script: str) -> tuple[str, ...]:
         rules = ()
     out = [reading]
     changed = reading
+    applied = []
     for pattern, latin in rules:
         one = pattern.sub(latin, reading)
         if one != reading:
             out.append(one)
+            applied.append((pattern, latin))
             changed = pattern.sub(latin, changed)
     if changed not in out:
         out.append(changed)
+    if len(applied) > 2:  # every rule but one ("Γουόρχολ": "gu" and "ch" read, "nt" kept in "Άντι")
+        for skip in range(len(applied)):
+            most = reading
+            for k, (pattern, latin) in enumerate(applied):
+                if k != skip:
+                    most = pattern.sub(latin, most)
+            if most not in out:
+                out.append(most)
     return tuple(out)
+
+
+def _one_per_span(matches: list[SkeletonMatch]) -> list[SkeletonMatch]:
+    """One match per (name, span): readings of one window may each find the name; the one
+    with the fewest edits, spelt out before not, is kept."""
+    best: dict[tuple[int, int, int], SkeletonMatch] = {}
+    for m in matches:
+        key = (m.label_id, m.start, m.end)
+        held = best.get(key)
+        if held is None or (m.edits, m.part != "spelt") < (held.edits, held.part != "spelt"):
+            best[key] = m
+    return list(best.values())
 
 
 def _cued(prompt: str, start: int, end: int) -> bool:
@@ -900,8 +939,8 @@ def _verify(
                     continue  # the consonant classes agree by chance; the letters do not
                 part = "name"
                 silent = d == 1 and _silent_final(skeleton, reading, form, label, script)
-                if ((d == 0 or silent) and len(skeleton) < STANDS_ALONE_LEN and n == form.words and n > 1
-                        and words[i].script in _ALPHABETS and _letters_agree(reading, label, script, form)):
+                if ((d == 0 or silent) and MIN_NAME_LEN <= len(skeleton) < STANDS_ALONE_LEN and n == form.words and n > 1
+                        and _spelt_out(reading, label, script, form, words[i].script)):
                     part = "spelt"  # a short skeleton whose letters, vowels included, agree too
                 out.append(SkeletonMatch(label_id, words[i].start, words[j].end, d, reading, skeleton, form.skeleton, part))
                 break
@@ -949,6 +988,39 @@ def _reading_agreement(reading: str, label: str, script: str, window_script: str
         heard = max((fuzz.ratio(sounded, phonetic_letters(r)) for r in readings), default=0.0)
         best = max(best, heard if heard >= MIN_HEARD_AGREEMENT else 0.0)
     return best
+
+
+def _spelt_out(reading: str, label: str, script: str, form: Form, window_script: str) -> bool:
+    """Whether a window of words spells the name out, vowels included, in its script.
+
+    An alphabet, kana, Hangul or an abugida writes every vowel: each word's letters must agree
+    with the name's (:func:`_letters_agree`; "파블로 피카소", "フリーダ・カーロ"). An abjad
+    writes a foreign name's vowels with its long-vowel letters: each word's letters as they
+    sound must agree closely and keep all but one of the name's vowels ("بابلو بيكاسو").
+    """
+    if window_script not in _ABJADS:
+        return _letters_agree(reading, label, script, form)
+    found = _label_words(label)
+    if found is None:
+        return False
+    names = [[romanise(w, script) for w in found[0]], *(_spoken_readings([romanise(w, script) for w in found[0]], found[0])
+                                                        if script == LATIN else [])]
+    mine = reading.split(" ")
+    for words in names:
+        for order in (words, words[::-1]):
+            if len(order) != len(mine):
+                continue
+            if all(_heard_agrees(a, b) for a, b in zip(mine, order)):
+                return True
+    return False
+
+
+def _heard_agrees(mine: str, name: str) -> bool:
+    """An abjad word against a name word: the letters as they sound agree closely, and at most
+    one of the name's vowels is left unwritten."""
+    heard, spoken = phonetic_letters(mine), phonetic_letters(name)
+    vowels = _vowel_count(heard)
+    return bool(vowels) and vowels >= _vowel_count(spoken) - 1 and fuzz_ratio(heard, spoken) >= MIN_HEARD_AGREEMENT
 
 
 def _letters_agree(reading: str, label: str, script: str, form: Form) -> bool:
