@@ -11,7 +11,7 @@ from stylegate.governance.screening.names import NameMatcher
 
 ARTISTS = ["Pablo Picasso", "Salvador Dalí", "Andy Warhol", "Frida Kahlo", "Gustav Klimt", "Edvard Munch",
            "Wassily Kandinsky", "Henri Matisse", "Edgar Degas", "Marc Chagall", "Piet Mondrian", "Egon Schiele",
-           "Alphonse Mucha", "Johannes Vermeer"]
+           "Alphonse Mucha", "Johannes Vermeer", "Claude Monet", "Vincent van Gogh"]
 
 WRITTEN = [
     ("Pablo Picasso", "Пабло Пикассо"), ("Pablo Picasso", "パブロ・ピカソ"), ("Pablo Picasso", "파블로 피카소"),
@@ -65,3 +65,42 @@ def test_a_full_name_written_in_another_script_stands_on_its_own(matcher: NameMa
     expected = ARTISTS.index(name) + 1
     for prompt in (written, f"painting, {written}", f"{written} — a study"):
         assert [h.artist_id for h in matcher.find(prompt)] == [expected], prompt
+
+
+# A surname alone, written the usual way in another script, next to that language's style cue.
+SURNAME_WITH_CUE = [
+    ("Pablo Picasso", "портрет в стиле Пикассо"), ("Pablo Picasso", "ピカソ風の絵"), ("Pablo Picasso", "피카소 스타일 그림"),
+    ("Pablo Picasso", "لوحة بأسلوب بيكاسو"), ("Pablo Picasso", "πίνακας στο στυλ του Πικάσο"),
+    ("Pablo Picasso", "ציור בסגנון פיקאסו"), ("Pablo Picasso", "पिकासो की शैली में चित्र"),
+    ("Salvador Dalí", "часы в стиле Дали"), ("Salvador Dalí", "ダリ風の時計"), ("Salvador Dalí", "달리 스타일 시계"),
+    ("Gustav Klimt", "в стиле Климта"), ("Gustav Klimt", "クリムト風の女性"), ("Gustav Klimt", "클림트 스타일 초상화"),
+    ("Gustav Klimt", "بأسلوب كليمت"),
+    ("Edvard Munch", "в стиле Мунка"), ("Edvard Munch", "ムンク風の叫び"), ("Edvard Munch", "뭉크 스타일"),
+    ("Henri Matisse", "в стиле Матисса"), ("Henri Matisse", "マティス風の切り絵"), ("Henri Matisse", "마티스 스타일"),
+    ("Marc Chagall", "в стиле Шагала"), ("Marc Chagall", "シャガール風の村"), ("Marc Chagall", "샤갈 스타일"),
+    ("Piet Mondrian", "в стиле Мондриана"), ("Piet Mondrian", "モンドリアン風"), ("Piet Mondrian", "몬드리안 스타일 포스터"),
+    ("Egon Schiele", "в стиле Шиле"), ("Egon Schiele", "シーレ風の自画像"),
+    ("Johannes Vermeer", "в стиле Вермеера"), ("Johannes Vermeer", "フェルメール風の室内"),
+    ("Johannes Vermeer", "페르메이르 스타일"),
+    ("Claude Monet", "в стиле Моне"), ("Claude Monet", "モネ風の睡蓮"), ("Claude Monet", "모네 스타일 수련"),
+]
+SURNAME_NOT_YET = {
+    "в стиле Уорхола": "'Warhol' reads as one consonant class (the w a glide, the h silent): too short for a surname",
+    "ミュシャ風のポスター": "the French reading of 'Mucha' (myusha) is not among the readings of a Latin name",
+    "ゴッホ風のひまわり": "'Gogh' alone is one consonant class",
+}
+
+
+@pytest.mark.parametrize(
+    "name, written",
+    [pytest.param(n, w, marks=pytest.mark.xfail(strict=True, reason=SURNAME_NOT_YET[w])) if w in SURNAME_NOT_YET
+     else (n, w) for n, w in SURNAME_WITH_CUE + [("Andy Warhol", "в стиле Уорхола"), ("Alphonse Mucha", "ミュシャ風のポスター"),
+                                                 ("Vincent van Gogh", "ゴッホ風のひまわり")]],
+)
+def test_a_surname_in_another_script_next_to_a_style_cue(matcher: NameMatcher, name: str, written: str) -> None:
+    assert [h.artist_id for h in matcher.find(written)] == [ARTISTS.index(name) + 1]
+
+
+def test_a_surname_in_another_script_without_a_cue_is_not_enough(matcher: NameMatcher) -> None:
+    for prompt in ("ダリの時計", "달리는 말", "モネの睡蓮"):  # 달리는: "running"
+        assert matcher.find(prompt) == [], prompt

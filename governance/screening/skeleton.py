@@ -457,8 +457,11 @@ def _label_forms(label: str, cache: dict[tuple[str, str], str] | None = None
             if len(shape) == 1 and len(joined) < MIN_SPELT_SINGLE_LEN or len(shape) > 1 and len(joined) < MIN_DOTTED_NAME_LEN:
                 continue
             names.setdefault(joined, Form(joined, tuple(shape), len(shape)))
-        if script == LATIN and len(parts) > 1 and MIN_SURNAME_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
+        if script == LATIN and len(parts) > 1 and MIN_MONONYM_LEN <= len(parts[-1]) <= MAX_SKELETON_LEN:
             surnames.setdefault(parts[-1], Form(parts[-1], (parts[-1],), 1))
+            if k == 0 and _SILENT_END.search(words[-1].lower()) and len(parts[-1]) > MIN_MONONYM_LEN:
+                quiet = parts[-1][:-1]  # a silent final consonant: "Monet" is Моне, モネ
+                surnames.setdefault(quiet, Form(quiet, (quiet,), 1))
         if script == LATIN and len(parts) == len(words) and _particle_surname(words) == 2:
             particle = "".join(parts[-2:])  # "van Gogh" alone, next to a cue: two words
             if MIN_SURNAME_LEN <= len(particle) <= MAX_SKELETON_LEN:
@@ -680,6 +683,9 @@ class SkeletonIndex:
         self._latin = SkeletonCodes()
         self._native = SkeletonCodes()
         self._surnames = SkeletonCodes(neighbours=False)
+        # Two-symbol surnames of multi-word names ("Monet" MN, "Dalí" TR) apart, so that they
+        # do not crowd the one-word names and longer surnames out of a lookup's candidates.
+        self._short_surnames = SkeletonCodes(neighbours=False)
         self._pending: list[tuple[int, str]] = []
         self._max_len = 0
         self._native_lens: set[int] = set()  # skeleton lengths of names in other scripts
@@ -692,7 +698,8 @@ class SkeletonIndex:
         """Pack the pending labels' skeletons and their one-deletion neighbourhoods."""
         if not self._pending:
             return
-        filed: dict[str, tuple[list[str], list[int]]] = {"latin": ([], []), "native": ([], []), "surname": ([], [])}
+        filed: dict[str, tuple[list[str], list[int]]] = {"latin": ([], []), "native": ([], []), "surname": ([], []),
+                                                         "short": ([], [])}
         # A per-word cache for this batch: each distinct word is read once (see _bulk_label_skeletons).
         cache: dict[tuple[str, str], str] = {}
         latin_keys, latin_ids = filed["latin"]
@@ -709,15 +716,19 @@ class SkeletonIndex:
                     native_ids.extend([label_id] * len(names))
                     self._native_lens.update(map(len, names))
             if surnames:
-                surname_keys.extend(surnames)
-                surname_ids.extend([label_id] * len(surnames))
+                several = " " in label.strip()
+                for key in surnames:
+                    kind = "short" if several and len(key) < MIN_SURNAME_LEN else "surname"
+                    filed[kind][0].append(key)
+                    filed[kind][1].append(label_id)
         del cache
         for keys in (latin_keys, native_keys, surname_keys):
             if keys:
                 self._max_len = max(self._max_len, max(map(len, keys)))
         for kind, (keys, ids) in filed.items():
             if keys:
-                {"latin": self._latin, "native": self._native, "surname": self._surnames}[kind].add_bulk(keys, ids)
+                {"latin": self._latin, "native": self._native, "surname": self._surnames,
+                 "short": self._short_surnames}[kind].add_bulk(keys, ids)
         self._pending = []
 
     def find(self, prompt: str, tokens: Sequence[Token], labels: Sequence[str | None]) -> list[SkeletonMatch]:
@@ -753,7 +764,7 @@ class SkeletonIndex:
                         # two words as short as a surname: a particle and a surname ("فان غوخ")
                         shortest = MIN_DOTTED_NAME_LEN if dotted else MIN_SURNAME_LEN if j == i + 1 else MIN_NAME_LEN
                     else:
-                        shortest = MIN_MONONYM_LEN if first.script in _ALPHABETS else MIN_SURNAME_LEN
+                        shortest = MIN_MONONYM_LEN  # outside an alphabet a two-symbol word needs a strong cue
                     if shortest <= len(joined) <= MAX_SKELETON_LEN:
                         windows.append((i, j, joined, variant, first.script == LATIN))
                 if len("".join(word_skeleton(x) for x in readings)) > self._max_len + 1:
@@ -772,12 +783,16 @@ class SkeletonIndex:
                     out.extend(_verify(prompt, [window], words, candidates, labels))
         # A surname alone in another script ("カンディンスキー風"): exact, one word, a style cue.
         out = _one_per_span(out)
-        named = {(m.start, m.end) for m in out}  # a window read as a whole name is not read again as a surname
+        named = {(m.start, m.end) for m in out}  # words read as a whole name are not read again as a surname
         alone = [w for w in windows if not w[4] and w[1] - w[0] < 2  # a surname, or a particle and a surname
-                 and (words[w[0]].start, words[w[1]].end) not in named]
-        if alone and len(self._surnames):
+                 and not any(a <= words[w[0]].start and words[w[1]].end <= b for a, b in named)]
+        if alone and (len(self._surnames) or len(self._short_surnames)):
             groups = [[pack(w[2])] for w in alone]
-            for window, candidates in zip(alone, self._surnames.get_grouped(groups, MAX_SURNAME_CANDIDATES)):
+            none: list[set[int] | None] = [None] * len(groups)
+            main = self._surnames.get_grouped(groups, MAX_SURNAME_CANDIDATES) if len(self._surnames) else none
+            short = self._short_surnames.get_grouped(groups, MAX_SURNAME_CANDIDATES) if len(self._short_surnames) else none
+            for window, found, found_short in zip(alone, main, short):
+                candidates = (found or set()) | (found_short or set())
                 if candidates:
                     out.extend(_verify_surname(prompt, window, words, candidates, labels))
         return out
@@ -1103,7 +1118,9 @@ def _verify_surname(
     i, j, skeleton, reading, _ = window
     w = words[i]
     n = j - i + 1
-    cued = _cued(prompt, w.start, words[j].end)
+    cue = cues.style_cue(prompt, w.start, words[j].end)
+    cued = cue is not None and cues.counts(cue, prompt, w.start, words[j].end)
+    strong = cued and cue is not None and cue.strong
     # Without a cue, only one word of an alphabet spelling the name letter for letter stands
     # ("Караваджо", "Босх"), as the surname alone stands in Latin letters, and not when it is
     # an ordinary word of its own language.
@@ -1125,8 +1142,8 @@ def _verify_surname(
             continue
         written = " ".join(romanise(x, script) for x in label.split()[-n:])
         spoken = [" ".join(r[-n:]) for r in _surname_readings(label, script)]
-        if len(skeleton) < MIN_SURNAME_LEN and (w.script not in _ALPHABETS or len(label.split()) > 1):
-            continue  # a two-symbol word is a one-word name's only when spelt out in an alphabet
+        if len(skeleton) < MIN_SURNAME_LEN and not (w.script in _ALPHABETS or strong):
+            continue  # a two-symbol word ("Моне", "モネ") is a name's only spelt out, next to a strong cue outside an alphabet
         if abjad:
             # An abjad writes a foreign name's vowels with its long-vowel letters (بيكاسو
             # "bykasu"): only those letters as they sound, agreeing closely, stand for the name.
@@ -1158,7 +1175,10 @@ def _surname_readings(label: str, script: str) -> tuple[tuple[str, ...], ...]:
     if found is None or script != LATIN:
         return ()
     words = [romanise(w, script) for w in found[0]]
-    return tuple(tuple(r) for r in _spoken_readings(words, found[0]))
+    out = [tuple(r) for r in _spoken_readings(words, found[0])]
+    if _SILENT_END.search(words[-1]):  # the surname without its silent final consonant ("mone")
+        out.append((*words[:-1], words[-1][:-1]))
+    return tuple(out)
 
 
 def _vowel_count(sounded: str) -> int:
