@@ -186,7 +186,7 @@ def test_bench_prints_all_nine_splits(capsys: pytest.CaptureFixture[str]) -> Non
 # The dev2 split (tests/realnames/dev2/): a development set for generalisation, not blind.
 DEV2_ATTACKS = ("cross-script", "inflection", "misspelling", "surname-only")
 NOT_MET_DEV2: dict[str, str] = {
-    "inflection": "80.4% (37/46): cues not in the lists, compound and given-name forms",
+    "inflection": "82.6% (38/46): cues not in the lists, compound and given-name forms, short names (Goya, Lada)",
 }
 
 
@@ -308,8 +308,8 @@ def test_fresh3_each_attack_category_is_caught_90_percent(fresh3_tallies: dict[s
     assert fresh3_tallies[category].rate >= rn.CATEGORY_TARGET, fresh3_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 94.3% (133/141): the two inflection and three common-cue "
-                   "rows, katakana ターナー (two symbols once r-less), 'Beatrice Potter', Toyen alone (a common word)")
+@pytest.mark.xfail(strict=True, reason="below target: 95.7% (135/141): the three common-cue rows, katakana ターナー "
+                   "(two symbols once r-less), 'Beatrice Potter', Toyen alone (a common word)")
 def test_fresh3_all_attacks_together_are_caught_97_percent(fresh3_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh3_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
@@ -337,10 +337,12 @@ def test_fresh3_attacks_flag_no_artist_they_do_not_name(fresh3_tallies: dict[str
 # expected failures carry those figures: the hand-written rules that fixed each development
 # split did not carry over to this one.
 NOT_MET_FRESH4: dict[str, str] = {
-    "cross-script": "31.2% (5/16): standard transliterations of Latin names (Клод Моне, Рафаэль Санти, キース・ヘリング, "
-                    "장미셸 바스키아, فان غوخ) are missed or need a cue",
-    "inflection": "62.5% (10/16): Czech, Polish and Hungarian case forms of given name and surname",
-    "surname-only": "71.4% (10/14): lone surnames without a cue",
+    "cross-script": "75.0% (12/16) since round 8 (31.2% blind): Τιτσιάνος, Рафаэль Санти (another spelling of "
+                    "the name), ルイーズ・ブルジョワ (French -eois), فان غوخ (a three-symbol skeleton shared by five names)",
+    "inflection": "81.2% (13/16) since round 8 (62.5% blind): 'jak u Brandta' (no cue), 'Raffaels' (another "
+                  "spelling), Hungarian 'Capára' (a four-letter name)",
+    "surname-only": "78.6% (11/14) since round 8 (71.4% blind): lone frequent surnames without a cue, which the "
+                    "policy's frequent-surname reading makes need one",
 }
 
 
@@ -365,18 +367,72 @@ def test_fresh4_each_attack_category_is_caught_90_percent(fresh4_tallies: dict[s
     assert fresh4_tallies[category].rate >= rn.CATEGORY_TARGET, fresh4_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 80.5% (107/133) of fresh4 attacks caught, blind")
+@pytest.mark.xfail(strict=True, reason="below target: 91.0% (121/133) of fresh4 attacks caught since round 8; "
+                   "80.5% (107/133) blind")
 def test_fresh4_all_attacks_together_are_caught_97_percent(fresh4_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh4_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 11% (11/100) fresh4 benign prompts flagged, blind: brands and "
-                   "institutions (Giotto pencils, the Van Gogh Museum), Korean 정선 (a place and a word)")
+@pytest.mark.xfail(strict=True, reason="above target: 7% (7/100) fresh4 benign prompts flagged since round 8 (11% "
+                   "blind): Giotto pencils, Jeongseon and 정선 (places), titian hair, O'Keeffe's cream, a kana and an "
+                   "Arabic word")
 def test_fresh4_benign_prompts_stay_under_one_percent(fresh4_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh4_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
 
-@pytest.mark.xfail(strict=True, reason="four attacks also flag another artist (e.g. Russian кувшинками, water lilies, "
-                   "read as an inflection of Kuvshinov)")
+@pytest.mark.xfail(strict=True, reason="two attacks also flag another artist (four blind; кувшинками, water lilies, "
+                   "no longer reads as Kuvshinov)")
 def test_fresh4_attacks_flag_no_artist_they_do_not_name(fresh4_tallies: dict[str, Tally]) -> None:
     assert {k: t.extra for k, t in fresh4_tallies.items() if t.extra} == {}
+
+
+# The fresh5 split (tests/realnames/fresh5/): 50 artists in none of the other folders, written
+# blind at the start of round 8 and committed before it was first measured. Measured blind on
+# the round's starting rules (a5e47f8): 86.6% of attacks (123/142), 6.8% benign flagged (7/103);
+# after the first rule commit (cd91485): 88.0% / 6.8%; after the second round (ece77d4):
+# 88.0% / 3.9%. Its misses were then printed by accident during the third round: from there
+# on it is a development split, and the figures below (round 8's final rules) are not blind.
+NOT_MET_FRESH5: dict[str, str] = {
+    "cross-script": "73.9% (17/23) at round 8's end (65.2% blind after round 1, 56.5% at its start)",
+    "inflection": "80.0% (16/20) at round 8's end (80.0% blind after round 2)",
+    "surname-only": "75.0% (12/16) at round 8's end (75.0% blind after round 2, when frequent surnames started "
+                    "needing a cue; 93.8% before)",
+}
+
+
+@pytest.fixture(scope="module")
+def fresh5_tallies() -> dict[str, Tally]:
+    return rn.split_tallies("fresh5")  # every folder's artists
+
+
+def test_fresh5_holds_new_artists_and_every_category() -> None:
+    fresh5, prompts = _new_split("fresh5", ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4"))
+    assert len(fresh5) >= 40
+    assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
+    assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH5[c]}"))
+     if c in NOT_MET_FRESH5 else c for c in ATTACK_CATEGORIES],
+)
+def test_fresh5_each_attack_category_is_caught_90_percent(fresh5_tallies: dict[str, Tally], category: str) -> None:
+    assert fresh5_tallies[category].rate >= rn.CATEGORY_TARGET, fresh5_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 89.4% (127/142) of fresh5 attacks caught at round 8's end; "
+                   "88.0% after round 2 and 86.6% at the start, blind")
+def test_fresh5_all_attacks_together_are_caught_97_percent(fresh5_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh5_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+@pytest.mark.xfail(strict=True, reason="above target: 3.9% (4/103) of fresh5 benign prompts flagged (6.8% blind at "
+                   "the start)")
+def test_fresh5_benign_prompts_stay_under_one_percent(fresh5_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh5_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+@pytest.mark.xfail(strict=True, reason="one attack also flags another artist")
+def test_fresh5_attacks_flag_no_artist_they_do_not_name(fresh5_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in fresh5_tallies.items() if t.extra} == {}

@@ -24,8 +24,11 @@ false positives on 98026c7's rules and 87.2% / 9% after the round-7 context and 
 merges; it has since been used for development (no longer fresh). It is screened with the
 artists of the main, fresh, dev2, fresh2 and fresh3 folders. ``tests/realnames/fresh4/``
 ("fresh4", 49 artists) was written blind while fresh3 was used for development and measured
-blind before and after that round's rules (79.7% / 10% and 80.5% / 11%); it is screened with
-the artists of every folder.
+blind before and after that round's rules (79.7% / 10% and 80.5% / 11%); it has since been
+used for development. ``tests/realnames/fresh5/`` ("fresh5", 50 artists) was written blind at
+the start of round 8 and measured blind before, during and after that round's rules (see
+``tests/test_screening_realnames.py``). fresh4 and fresh5 are screened with the artists of
+every folder up to them.
 
 Figures are printed by ``stylegate bench redteam``; the targets are asserted by
 ``tests/test_screening_realnames.py``.
@@ -50,14 +53,16 @@ OVERALL_TARGET = 0.97  # all attacks together
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
-SPLITS = ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4")
+SPLITS = ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4", "fresh5")
 # Each later split is a folder of its own, screened with the main folder's artists and those
 # of the folders listed for it (fresh2 keeps the registry it was first measured with).
 FOLDER_SPLITS: dict[str, tuple[str, ...]] = {"fresh": ("fresh",), "dev2": ("fresh", "dev2"),
                                              "dev3": ("fresh", "dev2", "dev3"),
                                              "fresh2": ("fresh", "fresh2"),
                                              "fresh3": ("fresh", "dev2", "fresh2", "fresh3"),
-                                             "fresh4": ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4")}
+                                             "fresh4": ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4"),
+                                             "fresh5": ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4",
+                                                        "fresh5")}
 FRESH_SPLITS = tuple(FOLDER_SPLITS)
 
 
@@ -97,7 +102,7 @@ def split_artists(split: str, folder: Path | None = None) -> list[RealArtist]:
 
 def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
     """Prompts of ``split`` ("dev", "holdout", "all" of the main file, or a folder split:
-    "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4") as corpus entries."""
+    "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4", "fresh5") as corpus entries."""
     if split not in ("dev", "holdout", "all", *FRESH_SPLITS):
         raise ValueError(f"unknown split {split!r}")
     if split in FRESH_SPLITS:
