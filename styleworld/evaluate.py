@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from stylegate.styleworld.pipeline import DEFAULT_GUIDANCE
 from .clipdata import NAME_ONLY_TEMPLATES, images_to_tensor
 from .data import grid, render_set
 from .models import CLIP_MODEL_NAME, MANIFEST_PATH, SHIPPED_CLIPS, WEIGHTS_DIR, load_clip, load_pipeline
@@ -143,11 +142,16 @@ def eval_clip(n_heldout: int = 12, name: str = CLIP_MODEL_NAME) -> dict[str, Any
 # diffusion
 # ----------------------------------------------------------------------------------------
 
-def generate(pipe, prompts: list[str], seeds: list[int], steps: int = 25, guidance: float = DEFAULT_GUIDANCE,
+def generate(pipe, prompts: list[str], seeds: list[int], steps: int = 25, guidance: float | None = None,
              batch: int = 32) -> np.ndarray:
-    """Generate one image per (prompt, seed); returns uint8 (N, H, W, 3)."""
+    """Generate one image per (prompt, seed); returns uint8 (N, H, W, 3). ``guidance`` None:
+    the pipeline's default (``pipeline.DEFAULT_GUIDANCE``)."""
     import torch
     from tqdm.auto import tqdm
+
+    from .pipeline import DEFAULT_GUIDANCE
+
+    guidance = DEFAULT_GUIDANCE if guidance is None else guidance
 
     out = []
     for i in tqdm(range(0, len(prompts), batch), desc="generate", mininterval=5):
@@ -158,11 +162,14 @@ def generate(pipe, prompts: list[str], seeds: list[int], steps: int = 25, guidan
     return np.concatenate(out)
 
 
-def eval_diffusion(per_pair: int = 4, steps: int = 25, guidance: float = DEFAULT_GUIDANCE) -> dict[str, Any]:
+def eval_diffusion(per_pair: int = 4, steps: int = 25, guidance: float | None = None) -> dict[str, Any]:
     """Style fidelity of generated images, judged by the non-neural classifier and by the tiny CLIP."""
     import torch
 
+    from .pipeline import DEFAULT_GUIDANCE
     from .style_classifier import feature_matrix, fit_default
+
+    guidance = DEFAULT_GUIDANCE if guidance is None else guidance
 
     torch.set_num_threads(2)
     pipe = load_pipeline()
