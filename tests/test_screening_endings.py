@@ -91,3 +91,20 @@ def test_a_turkish_ending_after_an_apostrophe_comes_before_the_cue(matcher: Name
 )
 def test_apostrophe_ending_end(prompt: str, expected: int) -> None:
     assert apostrophe_ending_end(prompt, 4) == expected
+
+
+def test_an_instrumental_one_letter_longer_is_a_replaced_ending() -> None:
+    index = InflectionIndex()
+    for key in ("picasso", "capek", "matejko"):
+        index.add(key)
+    index.settle()
+    assert index.search_replaced("picassem") == ["picasso"]  # Czech instrumental
+    assert index.search_replaced("matejkom") == ["matejko"]  # Slovak
+    assert index.search_replaced("picassemi") == []  # two letters longer is no instrumental
+    assert index.search_replaced("picassax") == []  # "x" is no ending letter
+
+
+def test_an_instrumental_needs_a_cue() -> None:
+    matcher = NameMatcher([(1, "Pablo Picasso")])
+    assert [h.artist_id for h in matcher.find("kubistický obraz inspirovaný Picassem")] == [1]
+    assert matcher.find("kubistický obraz s Picassem") == []

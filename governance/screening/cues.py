@@ -33,7 +33,8 @@ STRONG_BEFORE = (
     "stile di", "no estilo de", "ao estilo de", "in de stijl van", "stijl van", "i stil med", "i stilen til",
     "i stil av", "i samme stil som",
     # Polish, Czech, Russian, Ukrainian, Greek, Turkish
-    "w stylu", "na wzór", "ve stylu", "в стиле", "в манере", "в стилі", "у стилі", "στο στυλ του",
+    "w stylu", "na wzór", "ve stylu", "inspirováno", "inspirovaný", "inspirovaná", "inspirované",
+    "inspirowany", "inspirowana", "inspirowane", "inšpirované", "в стиле", "в манере", "в стилі", "у стилі", "στο στυλ του",
     "στο στυλ της", "σε στυλ", "tarzında",
     # Arabic, Hindi, Chinese, Japanese, Korean
     "بأسلوب", "على طريقة", "की शैली में", "仿", "模仿",

@@ -48,6 +48,9 @@ MAX_REPLACED = 2  # letters a replaced ending may put in their place
 # written in; canonical keys fold Latin "l" to "i", so the vowels are read after folding.
 _ENDING_LETTERS = frozenset("aeiouyj" "аеиоуыэюяіїєйь" "αεηιουωσς")
 _FINAL_S = frozenset("sσςс")
+# The instrumental of a name ending in a vowel, one letter longer than it (Czech "Picassem",
+# Slovak "Picassom", Ukrainian "Мурашком" of Мурашко): a replaced ending, so it needs a cue.
+_INSTRUMENTAL = frozenset({"em", "om", "ем", "ом", "ей", "ой"})
 # Slavic feminine surnames: -ova, -eva, -ina, -ska, -cka (Latin and Cyrillic).
 _FEMININE = re.compile(r"(?:ov|ev|in|yn|sk|ck|ов|ев|ёв|ин|ын|ск|цк)[aа]$")
 
@@ -130,12 +133,14 @@ class InflectionIndex(FiledKeys):
         out: list[str] = []
         for stem in probes:
             new = token[len(stem) :]
-            if not all(c in _ENDING_LETTERS for c in new):
+            instrumental = new in _INSTRUMENTAL
+            if not instrumental and not all(c in _ENDING_LETTERS for c in new):
                 continue
             for key in sorted(filed.get(stem, ())):
                 old = key[len(stem) :]
-                if (key == token or not key.startswith(stem) or not 1 <= len(old) <= MAX_CUT
-                        or len(key) < max(MIN_STEM, len(token)) or key in out):
+                longer = len(token) - len(key)
+                if (key == token or not key.startswith(stem) or not 1 <= len(old) <= MAX_CUT or len(key) < MIN_STEM
+                        or longer > (1 if instrumental else 0) or key in out):
                     continue
                 if not new and is_masculine_of(token, key):
                     continue  # a feminine surname never declines to the masculine: "Goncharov" is not "Goncharova"
