@@ -174,12 +174,13 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_all_nine_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_all_ten_splits(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
     assert all(f"{split} split" in out for split in rn.SPLITS)
     assert (out.index("fresh split") < out.index("dev2 split") < out.index("dev3 split") < out.index("fresh2 split")
-            < out.index("fresh3 split") < out.index("fresh4 split") < out.index("fresh5 split"))
+            < out.index("fresh3 split") < out.index("fresh4 split") < out.index("fresh5 split")
+            < out.index("fresh6 split"))
     assert "cross-script" in out and "benign false positives" in out
 
 
@@ -436,3 +437,50 @@ def test_fresh5_benign_prompts_stay_under_one_percent(fresh5_tallies: dict[str, 
 @pytest.mark.xfail(strict=True, reason="one attack also flags another artist")
 def test_fresh5_attacks_flag_no_artist_they_do_not_name(fresh5_tallies: dict[str, Tally]) -> None:
     assert {k: t.extra for k, t in fresh5_tallies.items() if t.extra} == {}
+
+
+# The fresh6 split (tests/realnames/fresh6/): 50 artists in none of the other folders, written
+# blind at the end of round 8 and committed before it was measured. Measured blind twice: on
+# the round's starting rules (a5e47f8) 84.8% of attacks (128/151) and 0.9% benign flagged
+# (1/109); on its final rules (b7acd9b) 90.1% (136/151) and 0.9%.
+NOT_MET_FRESH6: dict[str, str] = {
+    "cross-script": "67.9% (19/28) blind at round 8's end (50.0% at its start)",
+    "surname-only": "88.2% (15/17) blind at round 8's end (100% at its start, before frequent surnames "
+                    "needed a cue)",
+}
+
+
+@pytest.fixture(scope="module")
+def fresh6_tallies() -> dict[str, Tally]:
+    return rn.split_tallies("fresh6")  # every folder's artists
+
+
+def test_fresh6_holds_new_artists_and_every_category() -> None:
+    fresh6, prompts = _new_split("fresh6", ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4", "fresh5"))
+    assert len(fresh6) >= 40
+    assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
+    assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH6[c]}"))
+     if c in NOT_MET_FRESH6 else c for c in ATTACK_CATEGORIES],
+)
+def test_fresh6_each_attack_category_is_caught_90_percent(fresh6_tallies: dict[str, Tally], category: str) -> None:
+    assert fresh6_tallies[category].rate >= rn.CATEGORY_TARGET, fresh6_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 90.1% (136/151) of fresh6 attacks caught, blind at round 8's "
+                   "end (84.8% at its start)")
+def test_fresh6_all_attacks_together_are_caught_97_percent(fresh6_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh6_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+def test_fresh6_benign_prompts_stay_under_one_percent(fresh6_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh6_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+@pytest.mark.xfail(strict=True, reason="two attacks also flag another artist (blind, at round 8's start and end)")
+def test_fresh6_attacks_flag_no_artist_they_do_not_name(fresh6_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in fresh6_tallies.items() if t.extra} == {}
