@@ -442,9 +442,11 @@ def test_fresh5_attacks_flag_no_artist_they_do_not_name(fresh5_tallies: dict[str
 # The fresh6 split (tests/realnames/fresh6/): 50 artists in none of the other folders, written
 # blind at the end of round 8 and committed before it was measured. Measured blind twice: on
 # the round's starting rules (a5e47f8) 84.8% of attacks (128/151) and 0.9% benign flagged
-# (1/109); on its final rules (b7acd9b) 90.1% (136/151) and 0.9%.
+# (1/109); on its final rules (b7acd9b) 90.1% (136/151) and 0.9%. A third time, summaries only
+# (no misses read), after the kana vowel rule that came later: 90.7% (137/151), 0.9%.
 NOT_MET_FRESH6: dict[str, str] = {
-    "cross-script": "67.9% (19/28) blind at round 8's end (50.0% at its start)",
+    "cross-script": "71.4% (20/28) after the kana vowel rule; 67.9% (19/28) blind at round 8's rule freeze "
+                    "(50.0% at its start)",
     "surname-only": "88.2% (15/17) blind at round 8's end (100% at its start, before frequent surnames "
                     "needed a cue)",
 }
@@ -471,8 +473,8 @@ def test_fresh6_each_attack_category_is_caught_90_percent(fresh6_tallies: dict[s
     assert fresh6_tallies[category].rate >= rn.CATEGORY_TARGET, fresh6_tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 90.1% (136/151) of fresh6 attacks caught, blind at round 8's "
-                   "end (84.8% at its start)")
+@pytest.mark.xfail(strict=True, reason="below target: 90.7% (137/151) of fresh6 attacks caught; 90.1% blind at "
+                   "round 8's rule freeze, 84.8% at its start")
 def test_fresh6_all_attacks_together_are_caught_97_percent(fresh6_tallies: dict[str, Tally]) -> None:
     assert rn.report(fresh6_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 

@@ -45,7 +45,6 @@ WRITTEN = [
 ]
 NOT_YET = {
     "פבלו פיקאסו": "Hebrew writes one vowel of 'Pablo': its letters as they sound agree too little to stand",
-    "アンディ・ウォーホル": "kana 'wohoru' against 'warhol': the epenthetic vowels and the long mark hide the r",
     "에드바르 뭉크": "Korean drops the final d of the Norwegian 'Edvard'",
 }
 

@@ -128,6 +128,7 @@ _GREEK_STOP = {"μπ": "b", "ντ": "d", "γκ": "g"}  # Latin letters: anyascii
 _GREEK_INITIAL = re.compile(r"^(?:μπ|ντ|γκ)")
 _GREEK_DIGRAPHS = (("ου", "u"), ("αι", "e"), ("ει", "i"), ("οι", "i"), ("γγ", "ng"), ("γκ", "g"))
 _KANA_SILENT = frozenset("ーッっ")
+_KANA_EPENTHETIC = re.compile(r"(?<=[bcdfghjklmnpqrstvwxz])u(?=[bcdfghjklmnpqrstvwxz]|\b)|(?<=[td])o(?=[bcdfghjklmnpqrstvwxz]|\b)")
 _GERESH = frozenset("'׳’")
 _ELIDED = re.compile(r"(?<![^\W\d_])([OoDdLl])['’](?=[^\W\d_])")
 _HEBREW_GERESH = {"ג": "dzh", "ז": "zh", "צ": "ch", "ת": "th"}
@@ -1013,6 +1014,8 @@ def _spelt_out(reading: str, label: str, script: str, form: Form, window_script:
     writes a foreign name's vowels with its long-vowel letters: each word's letters as they
     sound must agree closely and keep all but one of the name's vowels ("بابلو بيكاسو").
     """
+    if window_script in _UNSPACED_KEPT:  # kana: also without the vowels it adds after a consonant
+        return _letters_agree(reading, label, script, form) or _letters_agree(_kana_core(reading), label, script, form)
     if window_script not in _ABJADS:
         return _letters_agree(reading, label, script, form)
     found = _label_words(label)
@@ -1028,6 +1031,13 @@ def _spelt_out(reading: str, label: str, script: str, form: Form, window_script:
             if all(_heard_agrees(a, b) for a, b in zip(mine, order)):
                 return True
     return False
+
+
+def _kana_core(reading: str) -> str:
+    """A kana reading without the vowels kana adds to a foreign name's lone consonants: "u"
+    after a consonant, and "o" after "t" or "d", before another consonant or the end
+    ("kurimuto" is "krimt" for Klimt, "wohoru" "wohor" for Warhol)."""
+    return _KANA_EPENTHETIC.sub("", reading)
 
 
 def _heard_agrees(mine: str, name: str) -> bool:
