@@ -2,9 +2,11 @@
 ``stylegate bench names`` registered beside the real artists): does a larger registry add
 false positives, or take hits away?  ``python bench/realnames_crowded.py 20000``"""
 import sys
+
 from stylegate.bench import realnames as rn
 from stylegate.bench.names import synthetic_names
 from stylegate.bench.redteam import build_matcher, lexical_tallies
+
 n = int(sys.argv[1])
 extra = synthetic_names(n, seed=1)
 print(extra[:8])
