@@ -174,13 +174,13 @@ def test_no_attack_flags_an_artist_it_does_not_name(tallies: dict[str, Tally]) -
     assert {k: t.extra for k, t in tallies.items() if t.extra} == {}
 
 
-def test_bench_prints_all_ten_splits(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_every_split(capsys: pytest.CaptureFixture[str]) -> None:
     rn.print_realnames(rn.run_realnames())
     out = capsys.readouterr().out
     assert all(f"{split} split" in out for split in rn.SPLITS)
     assert (out.index("fresh split") < out.index("dev2 split") < out.index("dev3 split") < out.index("fresh2 split")
             < out.index("fresh3 split") < out.index("fresh4 split") < out.index("fresh5 split")
-            < out.index("fresh6 split"))
+            < out.index("fresh6 split") < out.index("fresh7 split"))
     assert "cross-script" in out and "benign false positives" in out
 
 
@@ -486,3 +486,51 @@ def test_fresh6_benign_prompts_stay_under_one_percent(fresh6_tallies: dict[str, 
 @pytest.mark.xfail(strict=True, reason="two attacks also flag another artist (blind, at round 8's start and end)")
 def test_fresh6_attacks_flag_no_artist_they_do_not_name(fresh6_tallies: dict[str, Tally]) -> None:
     assert {k: t.extra for k, t in fresh6_tallies.items() if t.extra} == {}
+
+
+# The fresh7 split (tests/realnames/fresh7/): 43 artists in none of the other folders, written
+# blind at the end of round 8 and committed before it was measured. Measured blind twice: on
+# the round's starting rules (a5e47f8) 82.6% of attacks (138/167) and 2.3% benign flagged
+# (2/87); on its final rules (156df98) 88.6% (148/167) and 2.3%.
+NOT_MET_FRESH7: dict[str, str] = {
+    "cross-script": "72.5% (29/40) blind at round 8's end (60.0% at its start)",
+    "inflection": "72.7% (16/22) blind at round 8's end (63.6% at its start)",
+}
+
+
+@pytest.fixture(scope="module")
+def fresh7_tallies() -> dict[str, Tally]:
+    return rn.split_tallies("fresh7")  # every folder's artists
+
+
+def test_fresh7_holds_new_artists_and_every_category() -> None:
+    fresh7, prompts = _new_split("fresh7", ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4", "fresh5", "fresh6"))
+    assert len(fresh7) >= 40
+    assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
+    assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH7[c]}"))
+     if c in NOT_MET_FRESH7 else c for c in ATTACK_CATEGORIES],
+)
+def test_fresh7_each_attack_category_is_caught_90_percent(fresh7_tallies: dict[str, Tally], category: str) -> None:
+    assert fresh7_tallies[category].rate >= rn.CATEGORY_TARGET, fresh7_tallies[category].misses
+
+
+@pytest.mark.xfail(strict=True, reason="below target: 88.6% (148/167) of fresh7 attacks caught, blind at round 8's "
+                   "end (82.6% at its start)")
+def test_fresh7_all_attacks_together_are_caught_97_percent(fresh7_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh7_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+
+
+@pytest.mark.xfail(strict=True, reason="above target: 2.3% (2/87) of fresh7 benign prompts flagged, blind at round "
+                   "8's start and end")
+def test_fresh7_benign_prompts_stay_under_one_percent(fresh7_tallies: dict[str, Tally]) -> None:
+    assert rn.report(fresh7_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+
+
+@pytest.mark.xfail(strict=True, reason="two attacks also flag another artist, blind at round 8's end (three at its start)")
+def test_fresh7_attacks_flag_no_artist_they_do_not_name(fresh7_tallies: dict[str, Tally]) -> None:
+    assert {k: t.extra for k, t in fresh7_tallies.items() if t.extra} == {}

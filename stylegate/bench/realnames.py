@@ -29,8 +29,8 @@ used for development. ``tests/realnames/fresh5/`` ("fresh5", 50 artists) was wri
 the start of round 8 and measured blind before, during and after that round's rules (see
 ``tests/test_screening_realnames.py``). ``tests/realnames/fresh6/`` ("fresh6", 50 artists)
 was written blind at the end of round 8 and measured once on the round's starting rules and
-once on its final ones. fresh4, fresh5 and fresh6 are screened with the artists of every
-folder up to them.
+once on its final ones; ``tests/realnames/fresh7/`` ("fresh7", 43 artists) likewise, after
+one more rule. fresh4 to fresh7 are screened with the artists of every folder up to them.
 
 Figures are printed by ``stylegate bench redteam``; the targets are asserted by
 ``tests/test_screening_realnames.py``.
@@ -55,7 +55,7 @@ OVERALL_TARGET = 0.97  # all attacks together
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
-SPLITS = ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
+SPLITS = ("dev", "holdout", "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7")
 # Each later split is a folder of its own, screened with the main folder's artists and those
 # of the folders listed for it (fresh2 keeps the registry it was first measured with).
 FOLDER_SPLITS: dict[str, tuple[str, ...]] = {"fresh": ("fresh",), "dev2": ("fresh", "dev2"),
@@ -66,7 +66,9 @@ FOLDER_SPLITS: dict[str, tuple[str, ...]] = {"fresh": ("fresh",), "dev2": ("fres
                                              "fresh5": ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4",
                                                         "fresh5"),
                                              "fresh6": ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4",
-                                                        "fresh5", "fresh6")}
+                                                        "fresh5", "fresh6"),
+                                             "fresh7": ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4",
+                                                        "fresh5", "fresh6", "fresh7")}
 FRESH_SPLITS = tuple(FOLDER_SPLITS)
 
 
@@ -106,7 +108,7 @@ def split_artists(split: str, folder: Path | None = None) -> list[RealArtist]:
 
 def load_prompts(folder: Path | None = None, split: str = "all") -> list[CorpusEntry]:
     """Prompts of ``split`` ("dev", "holdout", "all" of the main file, or a folder split:
-    "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6") as corpus entries."""
+    "fresh", "dev2", "dev3", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7") as corpus entries."""
     if split not in ("dev", "holdout", "all", *FRESH_SPLITS):
         raise ValueError(f"unknown split {split!r}")
     if split in FRESH_SPLITS:
