@@ -964,15 +964,22 @@ def _verify(
 
 
 @lru_cache(maxsize=16384)
-def _label_readings(label: str, script: str) -> tuple[str, ...]:
-    """The label's romanised words, and for a Latin name its spoken readings
-    (:func:`_spoken_readings`), joined in the orders a window may hold them."""
+def _word_readings(label: str, script: str) -> tuple[tuple[str, ...], ...]:
+    """The label's romanised words, then for a Latin name each of its spoken readings
+    (:func:`_spoken_readings`), word by word (cached: verification asks for them per prompt)."""
     found = _label_words(label)
     if found is None:
         return ()
     words = [romanise(w, script) for w in found[0]]
+    spoken = _spoken_readings(words, found[0]) if script == LATIN else []
+    return tuple(tuple(r) for r in [words, *spoken])
+
+
+@lru_cache(maxsize=16384)
+def _label_readings(label: str, script: str) -> tuple[str, ...]:
+    """The label's :func:`_word_readings` joined in the orders a window may hold them."""
     out: list[str] = []
-    for read in [words, *(_spoken_readings(words, found[0]) if script == LATIN else [])]:
+    for read in _word_readings(label, script):
         orders = [read, read[::-1]] + ([[read[0], read[-1]], [read[-1], read[0]]] if len(read) >= 3 else [])
         out.extend(" ".join(o) for o in orders)
     return tuple(dict.fromkeys(out))
@@ -1018,13 +1025,8 @@ def _spelt_out(reading: str, label: str, script: str, form: Form, window_script:
         return _letters_agree(reading, label, script, form) or _letters_agree(_kana_core(reading), label, script, form)
     if window_script not in _ABJADS:
         return _letters_agree(reading, label, script, form)
-    found = _label_words(label)
-    if found is None:
-        return False
-    names = [[romanise(w, script) for w in found[0]], *(_spoken_readings([romanise(w, script) for w in found[0]], found[0])
-                                                        if script == LATIN else [])]
     mine = reading.split(" ")
-    for words in names:
+    for words in _word_readings(label, script):
         for order in (words, words[::-1]):
             if len(order) != len(mine):
                 continue
@@ -1181,11 +1183,11 @@ def _verify_surname(
 def _surname_readings(label: str, script: str) -> tuple[tuple[str, ...], ...]:
     """A Latin label's spoken readings (:func:`_spoken_readings`), word by word, for the
     letters of a lone surname ("khristo" for "Christo", クリスト)."""
-    found = _label_words(label)
-    if found is None or script != LATIN:
+    readings = _word_readings(label, script) if script == LATIN else ()
+    if not readings:
         return ()
-    words = [romanise(w, script) for w in found[0]]
-    out = [tuple(r) for r in _spoken_readings(words, found[0])]
+    words = readings[0]
+    out = list(readings[1:])
     if _SILENT_END.search(words[-1]):  # the surname without its silent final consonant ("mone")
         out.append((*words[:-1], words[-1][:-1]))
     return tuple(out)
