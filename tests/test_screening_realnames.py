@@ -6,6 +6,10 @@ so the marker is removed and the target guarded from then on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
 import pytest
 
 from stylegate.bench import realnames as rn
@@ -332,205 +336,134 @@ def test_fresh3_attacks_flag_no_artist_they_do_not_name(fresh3_tallies: dict[str
     assert {k: t.extra for k, t in fresh3_tallies.items() if t.extra} == {}
 
 
-# The fresh4 split (tests/realnames/fresh4/): 49 artists in none of the other folders, written
-# blind while fresh3 was used for development, and measured blind twice: 79.7% of attacks and
-# 10% benign flagged before the fresh3 round's rules, 80.5% / 11% after them. The strict
-# expected failures carry those figures: the hand-written rules that fixed each development
-# split did not carry over to this one.
-NOT_MET_FRESH4: dict[str, str] = {
-    "cross-script": "75.0% (12/16) since round 8 (31.2% blind): Τιτσιάνος, Рафаэль Санти (another spelling of "
-                    "the name), ルイーズ・ブルジョワ (French -eois), فان غوخ (a three-symbol skeleton shared by five names)",
-    "inflection": "81.2% (13/16) since round 8 (62.5% blind): 'jak u Brandta' (no cue), 'Raffaels' (another "
-                  "spelling), Hungarian 'Capára' (a four-letter name)",
-    "surname-only": "78.6% (11/14) since round 8 (71.4% blind): lone frequent surnames without a cue, which the "
-                    "policy's frequent-surname reading makes need one",
+# The later blind splits, each a folder of 40 or more artists in none of the earlier folders,
+# screened with every folder's artists up to it. Each entry: the folders before it, the
+# categories below 90% with their figures, and the reasons of the other strict expected
+# failures (None: the target is met).
+#
+# fresh4: written blind while fresh3 was used for development, and measured blind twice:
+# 79.7% of attacks and 10% benign flagged before the fresh3 round's rules, 80.5% / 11% after
+# them; the hand-written rules that fixed each development split did not carry over to it.
+#
+# fresh5: written blind at the start of round 8 and committed before it was first measured.
+# Measured blind on the round's starting rules (a5e47f8): 86.6% of attacks (123/142), 6.8%
+# benign flagged (7/103); after the first rule commit (cd91485): 88.0% / 6.8%; after the
+# second round (ece77d4): 88.0% / 3.9%. Its misses were then printed by accident during the
+# third round: from there on it is a development split, and its figures below are not blind.
+#
+# fresh6: written blind at the end of round 8 and committed before it was measured. Measured
+# blind twice: on the round's starting rules (a5e47f8) 84.8% of attacks (128/151) and 0.9%
+# benign flagged (1/109); on its final rules (b7acd9b) 90.1% (136/151) and 0.9%. A third time,
+# summaries only (no misses read), after the kana vowel rule that came later: 90.7%, 0.9%.
+#
+# fresh7: written blind at the end of round 8 and committed before it was measured. Measured
+# blind twice: on the round's starting rules (a5e47f8) 82.6% of attacks (138/167) and 2.3%
+# benign flagged (2/87); on its final rules (156df98) 88.6% (148/167) and 2.3%.
+@dataclass(frozen=True)
+class BlindSplit:
+    earlier: tuple[str, ...]
+    not_met: dict[str, str]
+    overall: str | None
+    benign: str | None
+    other_artist: str | None
+
+
+BLIND_SPLITS: dict[str, BlindSplit] = {
+    "fresh4": BlindSplit(
+        earlier=("fresh", "dev2", "fresh2", "fresh3", "dev3"),
+        not_met={
+            "cross-script": "75.0% (12/16) since round 8 (31.2% blind): Τιτσιάνος, Рафаэль Санти (another "
+                            "spelling of the name), ルイーズ・ブルジョワ (French -eois), فان غوخ (a three-symbol "
+                            "skeleton shared by five names)",
+            "inflection": "81.2% (13/16) since round 8 (62.5% blind): 'jak u Brandta' (no cue), 'Raffaels' (another "
+                          "spelling), Hungarian 'Capára' (a four-letter name)",
+            "surname-only": "78.6% (11/14) since round 8 (71.4% blind): lone frequent surnames without a cue, which "
+                            "the policy's frequent-surname reading makes need one",
+        },
+        overall="91.0% (121/133) of fresh4 attacks caught since round 8; 80.5% (107/133) blind",
+        benign="7% (7/100) fresh4 benign prompts flagged since round 8 (11% blind): Giotto pencils, Jeongseon and "
+               "정선 (places), titian hair, O'Keeffe's cream, a kana and an Arabic word",
+        other_artist="two attacks also flag another artist (four blind; кувшинками, water lilies, no longer reads as "
+                     "Kuvshinov)",
+    ),
+    "fresh5": BlindSplit(
+        earlier=("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4"),
+        not_met={
+            "cross-script": "73.9% (17/23) at round 8's end (65.2% blind after round 1, 56.5% at its start)",
+            "inflection": "80.0% (16/20) at round 8's end (80.0% blind after round 2)",
+            "surname-only": "75.0% (12/16) at round 8's end (75.0% blind after round 2, when frequent surnames "
+                            "started needing a cue; 93.8% before)",
+        },
+        overall="89.4% (127/142) of fresh5 attacks caught at round 8's end; 88.0% after round 2 and 86.6% at the "
+                "start, blind",
+        benign="3.9% (4/103) of fresh5 benign prompts flagged (6.8% blind at the start)",
+        other_artist="one attack also flags another artist",
+    ),
+    "fresh6": BlindSplit(
+        earlier=("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4", "fresh5"),
+        not_met={
+            "cross-script": "71.4% (20/28) after the kana vowel rule; 67.9% (19/28) blind at round 8's rule freeze "
+                            "(50.0% at its start)",
+            "surname-only": "88.2% (15/17) blind at round 8's end (100% at its start, before frequent surnames "
+                            "needed a cue)",
+        },
+        overall="90.7% (137/151) of fresh6 attacks caught; 90.1% blind at round 8's rule freeze, 84.8% at its start",
+        benign=None,
+        other_artist="two attacks also flag another artist (blind, at round 8's start and end)",
+    ),
+    "fresh7": BlindSplit(
+        earlier=("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4", "fresh5", "fresh6"),
+        not_met={
+            "cross-script": "72.5% (29/40) blind at round 8's end (60.0% at its start)",
+            "inflection": "72.7% (16/22) blind at round 8's end (63.6% at its start)",
+        },
+        overall="88.6% (148/167) of fresh7 attacks caught, blind at round 8's end (82.6% at its start)",
+        benign="2.3% (2/87) of fresh7 benign prompts flagged, blind at round 8's start and end",
+        other_artist="two attacks also flag another artist, blind at round 8's end (three at its start)",
+    ),
 }
 
 
-@pytest.fixture(scope="module")
-def fresh4_tallies() -> dict[str, Tally]:
-    return rn.split_tallies("fresh4")  # every folder's artists
+@cache
+def blind_tallies(split: str) -> dict[str, Tally]:
+    return rn.split_tallies(split)  # every folder's artists up to it
 
 
-def test_fresh4_holds_new_artists_and_every_category() -> None:
-    fresh4, prompts = _new_split("fresh4", ("fresh", "dev2", "fresh2", "fresh3", "dev3"))
-    assert len(fresh4) >= 40
+def _expected_failure(split: str, reason: str | None, *values: str) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(split, *values, marks=marks, id="-".join((split, *values)))
+
+
+@pytest.mark.parametrize("split", list(BLIND_SPLITS))
+def test_blind_split_holds_new_artists_and_every_category(split: str) -> None:
+    artists, prompts = _new_split(split, BLIND_SPLITS[split].earlier)
+    assert len(artists) >= 40
     assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
     assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
 
 
 @pytest.mark.parametrize(
-    "category",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH4[c]}"))
-     if c in NOT_MET_FRESH4 else c for c in ATTACK_CATEGORIES],
+    "split, category",
+    [_expected_failure(s, f"below target: {b.not_met[c]}" if c in b.not_met else None, c)
+     for s, b in BLIND_SPLITS.items() for c in ATTACK_CATEGORIES],
 )
-def test_fresh4_each_attack_category_is_caught_90_percent(fresh4_tallies: dict[str, Tally], category: str) -> None:
-    assert fresh4_tallies[category].rate >= rn.CATEGORY_TARGET, fresh4_tallies[category].misses
+def test_blind_split_each_attack_category_is_caught_90_percent(split: str, category: str) -> None:
+    tallies = blind_tallies(split)
+    assert tallies[category].rate >= rn.CATEGORY_TARGET, tallies[category].misses
 
 
-@pytest.mark.xfail(strict=True, reason="below target: 91.0% (121/133) of fresh4 attacks caught since round 8; "
-                   "80.5% (107/133) blind")
-def test_fresh4_all_attacks_together_are_caught_97_percent(fresh4_tallies: dict[str, Tally]) -> None:
-    assert rn.report(fresh4_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
+@pytest.mark.parametrize("split", [_expected_failure(s, b.overall and f"below target: {b.overall}")
+                                   for s, b in BLIND_SPLITS.items()])
+def test_blind_split_all_attacks_together_are_caught_97_percent(split: str) -> None:
+    assert rn.report(blind_tallies(split))["summary"]["attack_rate"] >= rn.OVERALL_TARGET
 
 
-@pytest.mark.xfail(strict=True, reason="above target: 7% (7/100) fresh4 benign prompts flagged since round 8 (11% "
-                   "blind): Giotto pencils, Jeongseon and 정선 (places), titian hair, O'Keeffe's cream, a kana and an "
-                   "Arabic word")
-def test_fresh4_benign_prompts_stay_under_one_percent(fresh4_tallies: dict[str, Tally]) -> None:
-    assert rn.report(fresh4_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
+@pytest.mark.parametrize("split", [_expected_failure(s, b.benign and f"above target: {b.benign}")
+                                   for s, b in BLIND_SPLITS.items()])
+def test_blind_split_benign_prompts_stay_under_one_percent(split: str) -> None:
+    assert rn.report(blind_tallies(split))["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
 
 
-@pytest.mark.xfail(strict=True, reason="two attacks also flag another artist (four blind; кувшинками, water lilies, "
-                   "no longer reads as Kuvshinov)")
-def test_fresh4_attacks_flag_no_artist_they_do_not_name(fresh4_tallies: dict[str, Tally]) -> None:
-    assert {k: t.extra for k, t in fresh4_tallies.items() if t.extra} == {}
-
-
-# The fresh5 split (tests/realnames/fresh5/): 50 artists in none of the other folders, written
-# blind at the start of round 8 and committed before it was first measured. Measured blind on
-# the round's starting rules (a5e47f8): 86.6% of attacks (123/142), 6.8% benign flagged (7/103);
-# after the first rule commit (cd91485): 88.0% / 6.8%; after the second round (ece77d4):
-# 88.0% / 3.9%. Its misses were then printed by accident during the third round: from there
-# on it is a development split, and the figures below (round 8's final rules) are not blind.
-NOT_MET_FRESH5: dict[str, str] = {
-    "cross-script": "73.9% (17/23) at round 8's end (65.2% blind after round 1, 56.5% at its start)",
-    "inflection": "80.0% (16/20) at round 8's end (80.0% blind after round 2)",
-    "surname-only": "75.0% (12/16) at round 8's end (75.0% blind after round 2, when frequent surnames started "
-                    "needing a cue; 93.8% before)",
-}
-
-
-@pytest.fixture(scope="module")
-def fresh5_tallies() -> dict[str, Tally]:
-    return rn.split_tallies("fresh5")  # every folder's artists
-
-
-def test_fresh5_holds_new_artists_and_every_category() -> None:
-    fresh5, prompts = _new_split("fresh5", ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4"))
-    assert len(fresh5) >= 40
-    assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
-    assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
-
-
-@pytest.mark.parametrize(
-    "category",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH5[c]}"))
-     if c in NOT_MET_FRESH5 else c for c in ATTACK_CATEGORIES],
-)
-def test_fresh5_each_attack_category_is_caught_90_percent(fresh5_tallies: dict[str, Tally], category: str) -> None:
-    assert fresh5_tallies[category].rate >= rn.CATEGORY_TARGET, fresh5_tallies[category].misses
-
-
-@pytest.mark.xfail(strict=True, reason="below target: 89.4% (127/142) of fresh5 attacks caught at round 8's end; "
-                   "88.0% after round 2 and 86.6% at the start, blind")
-def test_fresh5_all_attacks_together_are_caught_97_percent(fresh5_tallies: dict[str, Tally]) -> None:
-    assert rn.report(fresh5_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
-
-
-@pytest.mark.xfail(strict=True, reason="above target: 3.9% (4/103) of fresh5 benign prompts flagged (6.8% blind at "
-                   "the start)")
-def test_fresh5_benign_prompts_stay_under_one_percent(fresh5_tallies: dict[str, Tally]) -> None:
-    assert rn.report(fresh5_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
-
-
-@pytest.mark.xfail(strict=True, reason="one attack also flags another artist")
-def test_fresh5_attacks_flag_no_artist_they_do_not_name(fresh5_tallies: dict[str, Tally]) -> None:
-    assert {k: t.extra for k, t in fresh5_tallies.items() if t.extra} == {}
-
-
-# The fresh6 split (tests/realnames/fresh6/): 50 artists in none of the other folders, written
-# blind at the end of round 8 and committed before it was measured. Measured blind twice: on
-# the round's starting rules (a5e47f8) 84.8% of attacks (128/151) and 0.9% benign flagged
-# (1/109); on its final rules (b7acd9b) 90.1% (136/151) and 0.9%. A third time, summaries only
-# (no misses read), after the kana vowel rule that came later: 90.7% (137/151), 0.9%.
-NOT_MET_FRESH6: dict[str, str] = {
-    "cross-script": "71.4% (20/28) after the kana vowel rule; 67.9% (19/28) blind at round 8's rule freeze "
-                    "(50.0% at its start)",
-    "surname-only": "88.2% (15/17) blind at round 8's end (100% at its start, before frequent surnames "
-                    "needed a cue)",
-}
-
-
-@pytest.fixture(scope="module")
-def fresh6_tallies() -> dict[str, Tally]:
-    return rn.split_tallies("fresh6")  # every folder's artists
-
-
-def test_fresh6_holds_new_artists_and_every_category() -> None:
-    fresh6, prompts = _new_split("fresh6", ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4", "fresh5"))
-    assert len(fresh6) >= 40
-    assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
-    assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
-
-
-@pytest.mark.parametrize(
-    "category",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH6[c]}"))
-     if c in NOT_MET_FRESH6 else c for c in ATTACK_CATEGORIES],
-)
-def test_fresh6_each_attack_category_is_caught_90_percent(fresh6_tallies: dict[str, Tally], category: str) -> None:
-    assert fresh6_tallies[category].rate >= rn.CATEGORY_TARGET, fresh6_tallies[category].misses
-
-
-@pytest.mark.xfail(strict=True, reason="below target: 90.7% (137/151) of fresh6 attacks caught; 90.1% blind at "
-                   "round 8's rule freeze, 84.8% at its start")
-def test_fresh6_all_attacks_together_are_caught_97_percent(fresh6_tallies: dict[str, Tally]) -> None:
-    assert rn.report(fresh6_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
-
-
-def test_fresh6_benign_prompts_stay_under_one_percent(fresh6_tallies: dict[str, Tally]) -> None:
-    assert rn.report(fresh6_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
-
-
-@pytest.mark.xfail(strict=True, reason="two attacks also flag another artist (blind, at round 8's start and end)")
-def test_fresh6_attacks_flag_no_artist_they_do_not_name(fresh6_tallies: dict[str, Tally]) -> None:
-    assert {k: t.extra for k, t in fresh6_tallies.items() if t.extra} == {}
-
-
-# The fresh7 split (tests/realnames/fresh7/): 43 artists in none of the other folders, written
-# blind at the end of round 8 and committed before it was measured. Measured blind twice: on
-# the round's starting rules (a5e47f8) 82.6% of attacks (138/167) and 2.3% benign flagged
-# (2/87); on its final rules (156df98) 88.6% (148/167) and 2.3%.
-NOT_MET_FRESH7: dict[str, str] = {
-    "cross-script": "72.5% (29/40) blind at round 8's end (60.0% at its start)",
-    "inflection": "72.7% (16/22) blind at round 8's end (63.6% at its start)",
-}
-
-
-@pytest.fixture(scope="module")
-def fresh7_tallies() -> dict[str, Tally]:
-    return rn.split_tallies("fresh7")  # every folder's artists
-
-
-def test_fresh7_holds_new_artists_and_every_category() -> None:
-    fresh7, prompts = _new_split("fresh7", ("fresh", "dev2", "fresh2", "fresh3", "dev3", "fresh4", "fresh5", "fresh6"))
-    assert len(fresh7) >= 40
-    assert {e.attack for e in prompts if not e.benign} == set(ATTACK_CATEGORIES)
-    assert {e.attack for e in prompts if e.benign} == set(BENIGN_CATEGORIES)
-
-
-@pytest.mark.parametrize(
-    "category",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"below target: {NOT_MET_FRESH7[c]}"))
-     if c in NOT_MET_FRESH7 else c for c in ATTACK_CATEGORIES],
-)
-def test_fresh7_each_attack_category_is_caught_90_percent(fresh7_tallies: dict[str, Tally], category: str) -> None:
-    assert fresh7_tallies[category].rate >= rn.CATEGORY_TARGET, fresh7_tallies[category].misses
-
-
-@pytest.mark.xfail(strict=True, reason="below target: 88.6% (148/167) of fresh7 attacks caught, blind at round 8's "
-                   "end (82.6% at its start)")
-def test_fresh7_all_attacks_together_are_caught_97_percent(fresh7_tallies: dict[str, Tally]) -> None:
-    assert rn.report(fresh7_tallies)["summary"]["attack_rate"] >= rn.OVERALL_TARGET
-
-
-@pytest.mark.xfail(strict=True, reason="above target: 2.3% (2/87) of fresh7 benign prompts flagged, blind at round "
-                   "8's start and end")
-def test_fresh7_benign_prompts_stay_under_one_percent(fresh7_tallies: dict[str, Tally]) -> None:
-    assert rn.report(fresh7_tallies)["summary"]["false_positive_rate"] <= rn.MAX_FALSE_POSITIVE_RATE
-
-
-@pytest.mark.xfail(strict=True, reason="two attacks also flag another artist, blind at round 8's end (three at its start)")
-def test_fresh7_attacks_flag_no_artist_they_do_not_name(fresh7_tallies: dict[str, Tally]) -> None:
-    assert {k: t.extra for k, t in fresh7_tallies.items() if t.extra} == {}
+@pytest.mark.parametrize("split", [_expected_failure(s, b.other_artist) for s, b in BLIND_SPLITS.items()])
+def test_blind_split_attacks_flag_no_artist_they_do_not_name(split: str) -> None:
+    assert {k: t.extra for k, t in blind_tallies(split).items() if t.extra} == {}
